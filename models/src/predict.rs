@@ -1,0 +1,1090 @@
+//! Engine state and prediction: which steps a build serves from cache, and why.
+//!
+//! A build is first turned into a `Plan`: for every instruction of every stage that would be
+//! built, the key the profile's rules give it (`StepKey`) and its chain id (the key folded with its
+//! parent's chain). `predict` looks the plan up in an `EngineState`; `apply` records it there.
+//! A miss is explained by comparing the key with the cached keys that share its parent.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::{normalize_context_path, BuildContext, Entry, EntryKind, DOCKERFILE_NAME};
+use crate::dockerfile::{self, expand_variables, Body, CopyArgs, Dockerfile, Instruction};
+use crate::fingerprint::{content_digest, fingerprint};
+use crate::profiles::{Builder, Profile, Transport};
+use crate::rules::RuleId;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildOptions {
+    pub build_args: BTreeMap<String, String>,
+    pub no_cache: bool,
+    pub target: Option<String>,
+    /// Registry references whose inline cache this build may use.
+    pub cache_from: Vec<String>,
+    /// Export inline cache metadata with the image (`BUILDKIT_INLINE_CACHE=1`).
+    pub inline_cache: bool,
+    /// Push the result under this reference (the registry then holds its inline cache, if any).
+    pub push: Option<String>,
+}
+
+/// One build: the whole context (Dockerfile and `.dockerignore` included) and its options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    pub context: BuildContext,
+    pub options: BuildOptions,
+}
+
+/// What changed in a source file, as the profile sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Content,
+    Mode { from: u32, to: u32 },
+    Owner { from: (u32, u32), to: (u32, u32) },
+    Times,
+    Xattr { name: String },
+    Type { from: String, to: String },
+    LinkTarget { from: String, to: String },
+    Added,
+    Removed,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Field::Content => write!(f, "content"),
+            Field::Mode { from, to } => write!(f, "mode {from:04o} -> {to:04o}"),
+            Field::Owner { from, to } => write!(f, "owner {}:{} -> {}:{}", from.0, from.1, to.0, to.1),
+            Field::Times => write!(f, "mtime/atime"),
+            Field::Xattr { name } => write!(f, "xattr {name}"),
+            Field::Type { from, to } => write!(f, "type {from} -> {to}"),
+            Field::LinkTarget { from, to } => write!(f, "link target {from} -> {to}"),
+            Field::Added => write!(f, "added"),
+            Field::Removed => write!(f, "removed"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReasonKind {
+    /// Nothing cached on this parent for this kind of step.
+    NotInCache,
+    /// An earlier step of the stage was rebuilt (1-based step number in the Dockerfile).
+    ParentRebuilt { step: usize },
+    InstructionText { cached: String, now: String },
+    SourceChanged { path: String, field: Field },
+    BuildArg { name: String },
+    Environment { name: String },
+    /// The whole context entered the key (only with `run.opaque` or `bk.content-addressed` off).
+    ContextChanged,
+    NoCache,
+    LayersOff,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Reason {
+    pub rule: RuleId,
+    #[serde(flatten)]
+    pub kind: ReasonKind,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            ReasonKind::NotInCache => write!(f, "not in cache")?,
+            ReasonKind::ParentRebuilt { step } => write!(f, "parent rebuilt at step {step}")?,
+            ReasonKind::InstructionText { cached, now } => write!(f, "instruction text `{cached}` -> `{now}`")?,
+            ReasonKind::SourceChanged { path, field } => write!(f, "source `{path}`: {field}")?,
+            ReasonKind::BuildArg { name } => write!(f, "build arg `{name}` changed")?,
+            ReasonKind::Environment { name } => write!(f, "environment `{name}` changed")?,
+            ReasonKind::ContextChanged => write!(f, "context changed")?,
+            ReasonKind::NoCache => write!(f, "--no-cache")?,
+            ReasonKind::LayersOff => write!(f, "layer cache off")?,
+        }
+        write!(f, " ({})", self.rule)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Served from cache; `from` names the registry reference for imported cache.
+    Cached { rule: RuleId, from: Option<String> },
+    Rebuilt { reason: Reason },
+    /// Not a cacheable step for this builder (BuildKit metadata instructions): nothing to observe.
+    NotAStep { rule: RuleId },
+    /// The stage is not built for this target.
+    Skipped { why: String },
+    /// The build fails here (a COPY source is missing, ...); later steps do not run.
+    Fails { why: String },
+    /// The model cannot say (`why` tells what is outside it).
+    Unsupported { why: String },
+}
+
+impl Outcome {
+    pub fn is_cached(&self) -> bool {
+        matches!(self, Outcome::Cached { .. })
+    }
+    pub fn is_rebuilt(&self) -> bool {
+        matches!(self, Outcome::Rebuilt { .. })
+    }
+    pub fn short(&self) -> &'static str {
+        match self {
+            Outcome::Cached { .. } => "cached",
+            Outcome::Rebuilt { .. } => "rebuilt",
+            Outcome::NotAStep { .. } => "not-a-step",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Fails { .. } => "fails",
+            Outcome::Unsupported { .. } => "unsupported",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepPrediction {
+    /// 1-based position among the Dockerfile's instructions.
+    pub step: usize,
+    /// 0-based stage index.
+    pub stage: usize,
+    pub stage_name: Option<String>,
+    /// The instruction as the builder normalises it.
+    pub instruction: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Prediction {
+    pub profile: String,
+    /// The engine refuses the Dockerfile before building (its parse error, in the model's words).
+    pub rejected: Option<String>,
+    pub steps: Vec<StepPrediction>,
+}
+
+impl Prediction {
+    pub fn step(&self, step: usize) -> Option<&StepPrediction> {
+        self.steps.iter().find(|s| s.step == step)
+    }
+}
+
+/// What a COPY/ADD source contributes to the key, with fields the profile leaves out as `None`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct SourceFact {
+    pub path: String,
+    pub kind: &'static str,
+    pub content: Option<u64>,
+    pub mode: Option<u32>,
+    pub owner: Option<(u32, u32)>,
+    pub times: Option<(i64, i64)>,
+    pub link_target: Option<String>,
+    pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// The key one step gets under a profile. Two steps with the same parent chain and equal keys
+/// are the same cache record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct StepKey {
+    pub keyword: &'static str,
+    pub text: String,
+    pub sources: Option<Vec<SourceFact>>,
+    pub args: Vec<(String, String)>,
+    pub env: Vec<(String, String)>,
+    pub extra: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+struct Record {
+    parent: u64,
+    key: StepKey,
+}
+
+/// Inline cache as exported with an image: the records of its layers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CacheExport {
+    records: Vec<(u64, Record)>,
+}
+
+impl CacheExport {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+/// The cache records one engine holds, keyed the way its profile keys them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineState {
+    pub profile: Profile,
+    records: HashMap<u64, Record>,
+    children: HashMap<u64, Vec<u64>>,
+    loose_keys: HashSet<u64>,
+    imports: BTreeMap<String, CacheExport>,
+}
+
+impl EngineState {
+    pub fn new(profile: Profile) -> EngineState {
+        EngineState {
+            profile,
+            records: HashMap::new(),
+            children: HashMap::new(),
+            loose_keys: HashSet::new(),
+            imports: BTreeMap::new(),
+        }
+    }
+
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Makes a registry reference's inline cache available to builds that name it in `cache_from`.
+    pub fn import(&mut self, reference: &str, export: CacheExport) {
+        self.imports.insert(reference.to_string(), export);
+    }
+
+    /// Forgets every record (a prune).
+    pub fn prune(&mut self) {
+        self.records.clear();
+        self.children.clear();
+        self.loose_keys.clear();
+    }
+
+    fn insert(&mut self, chain: u64, record: Record) {
+        self.loose_keys.insert(fingerprint(&record.key));
+        if !self.records.contains_key(&chain) {
+            self.children.entry(record.parent).or_default().push(chain);
+            self.records.insert(chain, record);
+        }
+    }
+}
+
+/// One planned instruction.
+#[derive(Clone, Debug)]
+struct PlannedStep {
+    step: usize,
+    stage: usize,
+    stage_name: Option<String>,
+    instruction: String,
+    kind: PlannedKind,
+}
+
+#[derive(Clone, Debug)]
+enum PlannedKind {
+    From,
+    Step { parent: u64, chain: u64, key: StepKey },
+    NotAStep { rule: RuleId },
+    Skipped { why: String },
+    Fails { why: String },
+    Unsupported { why: String },
+}
+
+struct Plan {
+    rejected: Option<String>,
+    steps: Vec<PlannedStep>,
+    /// Chain ids of the final image's steps (what inline cache exports).
+    final_chains: Vec<u64>,
+}
+
+/// Per-stage facts other stages may need.
+#[derive(Clone, Debug)]
+struct StageOutcome {
+    final_chain: u64,
+    fs_digest: u64,
+    has_run: bool,
+}
+
+struct StageSpan<'a> {
+    name: Option<String>,
+    instructions: Vec<(usize, &'a Instruction)>,
+}
+
+fn split_stages(dockerfile: &Dockerfile) -> Vec<StageSpan<'_>> {
+    let mut stages: Vec<StageSpan<'_>> = Vec::new();
+    for (n, instruction) in dockerfile.instructions().enumerate() {
+        if let Body::From { stage, .. } = &instruction.body {
+            stages.push(StageSpan { name: stage.clone(), instructions: Vec::new() });
+        }
+        if let Some(current) = stages.last_mut() {
+            current.instructions.push((n + 1, instruction));
+        }
+    }
+    stages
+}
+
+fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
+    stages
+        .iter()
+        .position(|s| s.name.as_deref() == Some(reference))
+        .or_else(|| reference.parse::<usize>().ok().filter(|&i| i < stages.len()))
+}
+
+/// Stages that must be built for the target, by builder.
+fn stages_to_build(profile: &Profile, stages: &[StageSpan<'_>], target: usize) -> Vec<bool> {
+    let mut wanted = vec![false; stages.len()];
+    match profile.builder {
+        // Engine 20.10's classic builder builds every stage up to the target, in order.
+        Builder::Classic => wanted.iter_mut().take(target + 1).for_each(|w| *w = true),
+        // BuildKit and Buildah (skip-unused-stages) build what the target depends on.
+        Builder::BuildKit | Builder::Buildah => {
+            let mut todo = vec![target];
+            while let Some(i) = todo.pop() {
+                if wanted[i] {
+                    continue;
+                }
+                wanted[i] = true;
+                for (_, instruction) in &stages[i].instructions {
+                    let dependency = match &instruction.body {
+                        Body::From { image, .. } => stage_index(&stages[..i], image),
+                        Body::Copy(c) | Body::Add(c) => c.from.as_deref().and_then(|f| stage_index(&stages[..i], f)),
+                        _ => None,
+                    };
+                    if let Some(d) = dependency {
+                        todo.push(d);
+                    }
+                }
+            }
+        }
+    }
+    wanted
+}
+
+/// Applies what the transport does to the context before the builder sees it.
+fn transported(profile: &Profile, context: &BuildContext) -> BuildContext {
+    let (reset_owner, cli_xattrs) = match (profile.builder, profile.transport) {
+        (Builder::Classic, Transport::Cli) | (Builder::Buildah, Transport::Cli) => {
+            (profile.on("classic.owner-ignored"), profile.on("classic.xattrs"))
+        }
+        (Builder::BuildKit, _) => (profile.on("bk.owner-reset"), false),
+        (Builder::Classic, Transport::Api) | (Builder::Buildah, Transport::Api) => (false, false),
+    };
+    if !reset_owner && !cli_xattrs {
+        return context.clone();
+    }
+    let mut out = context.clone();
+    for entry in out.entries.values_mut() {
+        if reset_owner {
+            entry.uid = 0;
+            entry.gid = 0;
+        }
+        if cli_xattrs {
+            entry.xattrs.retain(|name, _| name == "security.capability");
+        }
+    }
+    out
+}
+
+/// What the builder sees of the context for COPY: ignored files and, by rule, the Dockerfile
+/// taken out.
+fn visible_context(profile: &Profile, context: &BuildContext) -> BuildContext {
+    let mut visible = if profile.on("dockerignore") { context.without_ignored() } else { context.clone() };
+    if !profile.on("dockerfile.self") {
+        visible.entries.remove(DOCKERFILE_NAME);
+    }
+    transported(profile, &visible)
+}
+
+fn parse_mode(text: &str) -> Option<u32> {
+    u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+fn parse_owner(text: &str) -> Option<(u32, u32)> {
+    let (user, group) = text.split_once(':').unwrap_or((text, text));
+    let id = |s: &str| if s == "root" { Some(0) } else { s.parse().ok() };
+    Some((id(user)?, id(group)?))
+}
+
+fn source_fact(profile: &Profile, path: &str, entry: &Entry, copy: &CopyArgs) -> SourceFact {
+    let (content, link_target) = match &entry.kind {
+        EntryKind::File { content } => (Some(content_digest(content)), None),
+        EntryKind::Dir => (None, None),
+        EntryKind::Symlink { target } => (None, Some(target.clone())),
+    };
+    let times = if profile.on("copy.mtime-ignored") { None } else { Some((entry.mtime, entry.atime)) };
+    let mut fact = SourceFact {
+        path: path.to_string(),
+        kind: entry.type_name(),
+        content,
+        mode: Some(entry.mode),
+        owner: Some((entry.uid, entry.gid)),
+        times,
+        link_target,
+        xattrs: entry.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    };
+    match profile.builder {
+        Builder::Classic => {}
+        Builder::BuildKit => {
+            if !profile.on("bk.checksum-fields") {
+                fact.mode = None;
+                fact.owner = None;
+                fact.link_target = None;
+                fact.xattrs.clear();
+                fact.kind = "any";
+            }
+            if profile.on("bk.xattr-filter") {
+                fact.xattrs.retain(|(name, _)| {
+                    name == "security.capability" || !(name.starts_with("security.") || name.starts_with("system."))
+                });
+            }
+            if copy.chmod.is_some() && !profile.on("bk.chmod-flag") {
+                fact.mode = None;
+            }
+        }
+        Builder::Buildah => {
+            if profile.on("buildah.copy-digest") {
+                fact.owner = Some(copy.chown.as_deref().and_then(parse_owner).unwrap_or((0, 0)));
+                if let Some(mode) = copy.chmod.as_deref().and_then(parse_mode) {
+                    fact.mode = Some(mode);
+                }
+            }
+            fact.xattrs.retain(|(name, _)| name.starts_with("user.") || name == "security.capability");
+        }
+    }
+    fact
+}
+
+/// Matches one path segment against a glob with `*`, `?` and `[...]`.
+fn segment_matches(pattern: &str, text: &str) -> bool {
+    let patterns = crate::dockerignore::parse_dockerignore(pattern);
+    patterns.first().is_some_and(|p| crate::dockerignore::is_ignored(std::slice::from_ref(p), text))
+}
+
+/// The facts of every entry a COPY source selects, or why the build fails.
+fn collect_sources(
+    profile: &Profile,
+    context: &BuildContext,
+    copy: &CopyArgs,
+    expanded_sources: &[String],
+) -> Result<Vec<SourceFact>, String> {
+    let mut facts = Vec::new();
+    let sources: &[String] = if profile.builder == Builder::Classic && !profile.on("classic.copy-key") {
+        &expanded_sources[..1.min(expanded_sources.len())]
+    } else {
+        expanded_sources
+    };
+    for source in sources {
+        let roots: Vec<String> = if source == "." || source == "./" || source == "/" {
+            vec![String::new()]
+        } else {
+            let clean = normalize_context_path(source).map_err(|e| format!("COPY source: {e}"))?;
+            if clean.contains(['*', '?', '[']) {
+                let matched: Vec<String> = context
+                    .entries
+                    .keys()
+                    .filter(|p| p.split('/').count() == clean.split('/').count())
+                    .filter(|p| clean.split('/').zip(p.split('/')).all(|(pat, seg)| segment_matches(pat, seg)))
+                    .cloned()
+                    .collect();
+                if matched.is_empty() {
+                    return Err(format!("no source files were specified by `{source}`"));
+                }
+                matched
+            } else {
+                vec![clean]
+            }
+        };
+        for root in roots {
+            if root.is_empty() {
+                for (path, entry) in context.entries_under("") {
+                    facts.push(source_fact(profile, path, entry, copy));
+                }
+                continue;
+            }
+            let mut entry = context.get(&root).ok_or_else(|| format!("source `{root}` not found in the context"))?;
+            // A top-level symlink source is followed.
+            if let EntryKind::Symlink { target } = &entry.kind {
+                let base = root.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                let joined = if target.starts_with('/') { target.clone() } else { format!("{base}/{target}") };
+                let resolved = normalize_context_path(joined.trim_start_matches('/'))
+                    .map_err(|e| format!("source `{root}` is a symlink: {e}"))?;
+                entry = context.get(&resolved).ok_or_else(|| format!("source `{root}` is a dangling symlink"))?;
+            }
+            facts.push(source_fact(profile, &root, entry, copy));
+            if entry.is_dir() {
+                for (path, child) in context.entries_under(&root) {
+                    facts.push(source_fact(profile, path, child, copy));
+                }
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// Variables in scope in a stage: declared ARGs (with their value) and ENVs.
+#[derive(Clone, Debug, Default)]
+struct Scope {
+    args: BTreeMap<String, Option<String>>,
+    env: Vec<(String, String)>,
+    user: Option<String>,
+    workdir: String,
+}
+
+impl Scope {
+    fn lookup(&self, name: &str) -> Option<String> {
+        if let Some((_, v)) = self.env.iter().rev().find(|(k, _)| k == name) {
+            return Some(v.clone());
+        }
+        self.args.get(name).cloned().flatten()
+    }
+
+    /// Declared args that have a value, as they enter RUN keys.
+    fn args_with_values(&self) -> Vec<(String, String)> {
+        self.args.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect()
+    }
+
+    fn set_env(&mut self, key: &str, value: String) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value));
+    }
+}
+
+fn join_workdir(current: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else if current.is_empty() || current == "/" {
+        format!("/{path}")
+    } else {
+        format!("{current}/{path}")
+    }
+}
+
+fn plan(profile: &Profile, build: &Build) -> Plan {
+    let rejected = |why: String| Plan { rejected: Some(why), steps: Vec::new(), final_chains: Vec::new() };
+    let Some(text) = build.context.dockerfile_text() else {
+        return rejected("the context has no Dockerfile".to_string());
+    };
+    let parsed = dockerfile::parse(&text);
+    if let Some(d) = parsed.diagnostics.first() {
+        return rejected(format!("dockerfile parse error {d}"));
+    }
+    let dockerfile = parsed.dockerfile;
+    for instruction in dockerfile.instructions() {
+        if let Body::Copy(c) | Body::Add(c) = &instruction.body {
+            if c.link && !profile.features.copy_link {
+                return rejected("unknown flag: link".to_string());
+            }
+        }
+    }
+    let stages = split_stages(&dockerfile);
+    if stages.is_empty() {
+        return rejected("no FROM instruction".to_string());
+    }
+    if dockerfile.instructions().next().is_some_and(|i| !matches!(i.body, Body::From { .. })) {
+        return rejected("instructions before the first FROM are not supported".to_string());
+    }
+    let target = match &build.options.target {
+        None => stages.len() - 1,
+        Some(t) => match stage_index(&stages, t) {
+            Some(i) => i,
+            None => return rejected(format!("target stage `{t}` could not be found")),
+        },
+    };
+    let wanted = stages_to_build(profile, &stages, target);
+    let visible = visible_context(profile, &build.context);
+    let context_digest = fingerprint(&visible);
+    let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];
+    let mut steps = Vec::new();
+    let mut final_chains = Vec::new();
+    let args_on = profile.on("arg.first-use");
+
+    for (stage_no, stage) in stages.iter().enumerate() {
+        let stage_name = stage.name.clone();
+        if !wanted[stage_no] {
+            for (step, instruction) in &stage.instructions {
+                steps.push(PlannedStep {
+                    step: *step,
+                    stage: stage_no,
+                    stage_name: stage_name.clone(),
+                    instruction: instruction.normalized(),
+                    kind: PlannedKind::Skipped { why: "stage not needed for the target".to_string() },
+                });
+            }
+            continue;
+        }
+        let mut scope = Scope::default();
+        let mut chain = 0u64;
+        let mut fs_digest = 0u64;
+        let mut has_run = false;
+        let mut broken: Option<PlannedKind> = None;
+        for (step, instruction) in &stage.instructions {
+            let normalized = instruction.normalized();
+            let push = |steps: &mut Vec<PlannedStep>, kind: PlannedKind| {
+                steps.push(PlannedStep {
+                    step: *step,
+                    stage: stage_no,
+                    stage_name: stage_name.clone(),
+                    instruction: normalized.clone(),
+                    kind,
+                })
+            };
+            if let Some(kind) = &broken {
+                let kind = match kind {
+                    PlannedKind::Fails { .. } => PlannedKind::Skipped { why: "an earlier step fails".to_string() },
+                    other => other.clone(),
+                };
+                push(&mut steps, kind);
+                continue;
+            }
+            let expand = |text: &str, scope: &Scope| -> String {
+                if args_on {
+                    expand_variables(text, &|n| scope.lookup(n))
+                } else {
+                    let env_only = Scope { args: BTreeMap::new(), ..scope.clone() };
+                    expand_variables(text, &|n| env_only.lookup(n))
+                }
+            };
+            let literal = |text: String| if profile.on("text.literal") { text } else { String::new() };
+            let keyword = instruction.body.keyword();
+            let mut key = StepKey {
+                keyword,
+                text: String::new(),
+                sources: None,
+                args: Vec::new(),
+                env: Vec::new(),
+                extra: 0,
+            };
+            // Whether the instruction extends the parent chain (is a cacheable step or, for
+            // BuildKit, a metadata instruction that later keys depend on through the chain).
+            let mut is_step = true;
+            match &instruction.body {
+                Body::From { image, .. } => {
+                    chain = match stage_index(&stages[..stage_no], image).and_then(|i| outcomes[i].as_ref()) {
+                        Some(parent_stage) => {
+                            fs_digest = parent_stage.fs_digest;
+                            has_run = parent_stage.has_run;
+                            parent_stage.final_chain
+                        }
+                        None => fingerprint(&("FROM", image.as_str())),
+                    };
+                    push(&mut steps, PlannedKind::From);
+                    continue;
+                }
+                Body::Run { .. } => {
+                    has_run = true;
+                    key.text = literal(normalized.clone());
+                    let builder_passes_args = match profile.builder {
+                        Builder::Classic => profile.on("classic.run-args"),
+                        Builder::BuildKit => true,
+                        Builder::Buildah => profile.on("buildah.run-key"),
+                    };
+                    if args_on && builder_passes_args {
+                        key.args = scope.args_with_values();
+                    }
+                    if profile.builder == Builder::BuildKit {
+                        key.env = scope.env.clone();
+                        if let Some(u) = &scope.user {
+                            key.env.push(("(user)".to_string(), u.clone()));
+                        }
+                        key.env.push(("(workdir)".to_string(), scope.workdir.clone()));
+                    }
+                    if !profile.on("run.opaque") {
+                        key.extra = context_digest;
+                    }
+                }
+                Body::Copy(copy) | Body::Add(copy) => {
+                    let expanded_sources: Vec<String> = copy.sources.iter().map(|s| expand(s, &scope)).collect();
+                    let dest = expand(&copy.dest, &scope);
+                    let dest = if profile.builder != Builder::Buildah && !dest.starts_with('/') {
+                        join_workdir(&scope.workdir, &dest)
+                    } else {
+                        dest
+                    };
+                    if let Some(from) = &copy.from {
+                        let Some(source_stage) = stage_index(&stages[..stage_no], from) else {
+                            let kind = PlannedKind::Unsupported {
+                                why: format!("COPY --from=`{from}` names an image, not an earlier stage"),
+                            };
+                            broken = Some(kind.clone());
+                            push(&mut steps, kind);
+                            continue;
+                        };
+                        let Some(source) = outcomes[source_stage].clone() else {
+                            let kind = PlannedKind::Unsupported { why: format!("stage `{from}` was not built") };
+                            broken = Some(kind.clone());
+                            push(&mut steps, kind);
+                            continue;
+                        };
+                        key.extra = fingerprint(&(source.fs_digest, &expanded_sources));
+                        if source.has_run {
+                            let kind = PlannedKind::Unsupported {
+                                why: format!(
+                                    "COPY --from=`{from}`: that stage runs RUN steps, whose output the model does not know"
+                                ),
+                            };
+                            broken = Some(kind.clone());
+                            push(&mut steps, kind);
+                            continue;
+                        }
+                    } else if profile.on("copy.checksum") {
+                        match collect_sources(profile, &visible, copy, &expanded_sources) {
+                            Ok(facts) => key.sources = Some(facts),
+                            Err(why) => {
+                                let kind = PlannedKind::Fails { why };
+                                broken = Some(kind.clone());
+                                push(&mut steps, kind);
+                                continue;
+                            }
+                        }
+                    }
+                    key.text = match profile.builder {
+                        Builder::Classic if profile.on("copy.checksum") && profile.on("classic.copy-key") => {
+                            let flags = if profile.on("classic.chown-flag") {
+                                String::new()
+                            } else {
+                                format!("{:?} {:?}", copy.chown, copy.chmod)
+                            };
+                            format!("{keyword} {flags} in {dest}")
+                        }
+                        _ => {
+                            let clean: Vec<String> = expanded_sources
+                                .iter()
+                                .map(|s| normalize_context_path(s).unwrap_or_else(|_| ".".to_string()))
+                                .collect();
+                            format!(
+                                "{keyword} from={:?} chown={:?} chmod={:?} {} -> {dest}",
+                                copy.from,
+                                copy.chown,
+                                copy.chmod,
+                                clean.join(" ")
+                            )
+                        }
+                    };
+                    if profile.builder == Builder::BuildKit && !profile.on("bk.content-addressed") {
+                        key.extra ^= context_digest;
+                    }
+                    fs_digest = fingerprint(&(fs_digest, &key));
+                }
+                Body::Workdir { path } => {
+                    scope.workdir = join_workdir(&scope.workdir, &expand(path, &scope));
+                    key.text = literal(format!("WORKDIR {}", scope.workdir));
+                    fs_digest = fingerprint(&(fs_digest, &scope.workdir));
+                }
+                Body::Arg { name, default } => {
+                    let value = build.options.build_args.get(name).cloned().or_else(|| default.clone());
+                    scope.args.insert(name.clone(), value);
+                    key.text = literal(normalized.clone());
+                    match profile.builder {
+                        Builder::BuildKit => is_step = false,
+                        Builder::Classic => {}
+                        Builder::Buildah => {
+                            if profile.on("buildah.arg-names") {
+                                key.args = vec![(name.clone(), build.options.build_args.contains_key(name).to_string())];
+                            }
+                        }
+                    }
+                }
+                Body::Env { pairs } | Body::Label { pairs } => {
+                    let is_env = matches!(instruction.body, Body::Env { .. });
+                    let expanded: Vec<(String, String)> =
+                        pairs.iter().map(|(k, v)| (expand(k, &scope), expand(v, &scope))).collect();
+                    if is_env {
+                        for (k, v) in &expanded {
+                            scope.set_env(k, v.clone());
+                        }
+                    }
+                    key.text = match profile.builder {
+                        Builder::Buildah if profile.on("buildah.env-raw") => literal(normalized.clone()),
+                        Builder::Classic if !profile.on("classic.config-match") => literal(normalized.clone()),
+                        Builder::Classic => literal(format!(
+                            "{keyword} {}",
+                            dockerfile::canonical_args(&if is_env {
+                                Body::Env { pairs: expanded.clone() }
+                            } else {
+                                Body::Label { pairs: expanded.clone() }
+                            })
+                        )),
+                        _ => literal(format!("{keyword} {expanded:?}")),
+                    };
+                    if profile.builder == Builder::BuildKit {
+                        is_step = false;
+                    }
+                }
+                Body::User { user } => {
+                    let user = expand(user, &scope);
+                    scope.user = Some(user.clone());
+                    key.text = literal(format!("USER {user}"));
+                    if profile.builder == Builder::BuildKit {
+                        is_step = false;
+                    }
+                }
+                Body::Expose { .. } | Body::Cmd { .. } | Body::Entrypoint { .. } => {
+                    key.text = match profile.builder {
+                        Builder::Classic if profile.on("classic.config-match") => {
+                            literal(format!("{keyword} {}", dockerfile::canonical_args(&instruction.body)))
+                        }
+                        _ => literal(normalized.clone()),
+                    };
+                    if profile.builder == Builder::BuildKit {
+                        is_step = false;
+                    }
+                }
+                Body::Unsupported { why } => {
+                    let kind = PlannedKind::Unsupported { why: why.clone() };
+                    broken = Some(kind.clone());
+                    push(&mut steps, kind);
+                    continue;
+                }
+            }
+            if !profile.on("text.literal") && key.sources.is_none() && !matches!(keyword, "COPY" | "ADD") {
+                key.text = String::new();
+            }
+            if is_step {
+                let parent = chain;
+                chain = fingerprint(&(parent, &key));
+                push(&mut steps, PlannedKind::Step { parent, chain, key });
+            } else {
+                // BuildKit metadata: no vertex. ENV, USER and ARG act through later RUN keys; the
+                // others enter nothing unless `bk.metadata-free` is switched off.
+                if !profile.on("bk.metadata-free") {
+                    chain = fingerprint(&(chain, &key));
+                }
+                push(&mut steps, PlannedKind::NotAStep { rule: "bk.metadata-free" });
+            }
+        }
+        outcomes[stage_no] = Some(StageOutcome { final_chain: chain, fs_digest, has_run });
+        if stage_no == target {
+            // The final image: this stage's steps and those of stages it is built FROM.
+            final_chains = collect_final_chains(&steps, &stages, stage_no);
+        }
+    }
+    Plan { rejected: None, steps, final_chains }
+}
+
+fn collect_final_chains(steps: &[PlannedStep], stages: &[StageSpan<'_>], target: usize) -> Vec<u64> {
+    let mut lineage = vec![target];
+    let mut current = target;
+    while let Some((_, first)) = stages[current].instructions.first() {
+        match &first.body {
+            Body::From { image, .. } => match stage_index(&stages[..current], image) {
+                Some(parent) => {
+                    lineage.push(parent);
+                    current = parent;
+                }
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    steps
+        .iter()
+        .filter(|s| lineage.contains(&s.stage))
+        .filter_map(|s| match s.kind {
+            PlannedKind::Step { chain, .. } => Some(chain),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Records visible to this build: local ones, and imported ones named in `cache_from`.
+fn imported_records<'a>(state: &'a EngineState, build: &'a Build) -> HashMap<u64, (&'a Record, &'a str)> {
+    let mut out = HashMap::new();
+    if state.profile.builder != Builder::BuildKit {
+        // The classic builder uses `--cache-from` only for images already in its store (cachet never
+        // pulls them); Podman's compat API accepts the option and ignores it (shared/ENGINES.md).
+        return out;
+    }
+    for reference in &build.options.cache_from {
+        if let Some(export) = state.imports.get(reference) {
+            for (chain, record) in &export.records {
+                out.entry(*chain).or_insert((record, reference.as_str()));
+            }
+        }
+    }
+    out
+}
+
+fn explain_source_difference(cached: &[SourceFact], now: &[SourceFact]) -> Option<(String, Field)> {
+    let cached_by_path: BTreeMap<&str, &SourceFact> = cached.iter().map(|f| (f.path.as_str(), f)).collect();
+    let now_by_path: BTreeMap<&str, &SourceFact> = now.iter().map(|f| (f.path.as_str(), f)).collect();
+    for (path, new) in &now_by_path {
+        let Some(old) = cached_by_path.get(path) else {
+            return Some((path.to_string(), Field::Added));
+        };
+        let field = if old.kind != new.kind {
+            Some(Field::Type { from: old.kind.to_string(), to: new.kind.to_string() })
+        } else if old.content != new.content {
+            Some(Field::Content)
+        } else if old.mode != new.mode {
+            Some(Field::Mode { from: old.mode.unwrap_or(0), to: new.mode.unwrap_or(0) })
+        } else if old.owner != new.owner {
+            Some(Field::Owner { from: old.owner.unwrap_or_default(), to: new.owner.unwrap_or_default() })
+        } else if old.link_target != new.link_target {
+            Some(Field::LinkTarget {
+                from: old.link_target.clone().unwrap_or_default(),
+                to: new.link_target.clone().unwrap_or_default(),
+            })
+        } else if old.xattrs != new.xattrs {
+            let name = new
+                .xattrs
+                .iter()
+                .find(|x| !old.xattrs.contains(x))
+                .or_else(|| old.xattrs.iter().find(|x| !new.xattrs.contains(x)))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default();
+            Some(Field::Xattr { name })
+        } else if old.times != new.times {
+            Some(Field::Times)
+        } else {
+            None
+        };
+        if let Some(field) = field {
+            return Some((path.to_string(), field));
+        }
+    }
+    cached_by_path.keys().find(|p| !now_by_path.contains_key(*p)).map(|p| (p.to_string(), Field::Removed))
+}
+
+fn explain_miss(profile: &Profile, key: &StepKey, candidates: &[&StepKey]) -> Reason {
+    let same_kind: Vec<&&StepKey> = candidates.iter().filter(|c| c.keyword == key.keyword).collect();
+    let Some(best) = same_kind.iter().find(|c| c.text == key.text).or_else(|| same_kind.first()) else {
+        return Reason { rule: "text.literal", kind: ReasonKind::NotInCache };
+    };
+    if best.text != key.text {
+        let rule = match (profile.builder, key.keyword) {
+            (Builder::Classic, "COPY" | "ADD") => "classic.copy-key",
+            (Builder::Classic, "ENV" | "LABEL" | "EXPOSE" | "CMD" | "ENTRYPOINT") => "classic.config-match",
+            (Builder::Buildah, "ENV" | "LABEL") => "buildah.env-raw",
+            _ => "text.literal",
+        };
+        return Reason { rule, kind: ReasonKind::InstructionText { cached: best.text.clone(), now: key.text.clone() } };
+    }
+    if best.sources != key.sources {
+        let (path, field) = explain_source_difference(
+            best.sources.as_deref().unwrap_or_default(),
+            key.sources.as_deref().unwrap_or_default(),
+        )
+        .unwrap_or_else(|| ("?".to_string(), Field::Content));
+        return Reason { rule: "copy.checksum", kind: ReasonKind::SourceChanged { path, field } };
+    }
+    if best.args != key.args {
+        let name = key
+            .args
+            .iter()
+            .find(|a| !best.args.contains(a))
+            .or_else(|| best.args.iter().find(|a| !key.args.contains(a)))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        let rule = match (profile.builder, key.keyword) {
+            (Builder::Buildah, "ARG") => "buildah.arg-names",
+            (Builder::Buildah, _) => "buildah.run-key",
+            (Builder::Classic, _) => "classic.run-args",
+            _ => "arg.first-use",
+        };
+        return Reason { rule, kind: ReasonKind::BuildArg { name } };
+    }
+    if best.env != key.env {
+        let name = key
+            .env
+            .iter()
+            .find(|a| !best.env.contains(a))
+            .or_else(|| best.env.iter().find(|a| !key.env.contains(a)))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        return Reason { rule: "bk.metadata-free", kind: ReasonKind::Environment { name } };
+    }
+    let rule = if key.keyword == "RUN" { "run.opaque" } else { "bk.content-addressed" };
+    Reason { rule, kind: ReasonKind::ContextChanged }
+}
+
+/// Predicts, for every step of `build`, whether `state`'s engine serves it from cache, and why.
+pub fn predict(state: &EngineState, build: &Build) -> Prediction {
+    let profile = &state.profile;
+    let plan = plan(profile, build);
+    let imported = imported_records(state, build);
+    let import_usable = profile.builder != Builder::BuildKit
+        || profile.on("bk.import-prefix")
+        || plan.steps.iter().all(|s| match &s.kind {
+            PlannedKind::Step { chain, .. } => imported.contains_key(chain),
+            _ => true,
+        });
+    let no_cache = build.options.no_cache && profile.on("nocache.all");
+    let layers = profile.builder != Builder::Buildah || profile.on("buildah.layers");
+    let mut first_miss_in_stage: HashMap<usize, usize> = HashMap::new();
+    let mut steps = Vec::with_capacity(plan.steps.len());
+    for planned in plan.steps {
+        let outcome = match planned.kind {
+            PlannedKind::From => {
+                if build.options.no_cache && !profile.on("from.unaffected") {
+                    Outcome::Rebuilt { reason: Reason { rule: "from.unaffected", kind: ReasonKind::NoCache } }
+                } else {
+                    Outcome::Cached { rule: "from.unaffected", from: None }
+                }
+            }
+            PlannedKind::NotAStep { rule } => Outcome::NotAStep { rule },
+            PlannedKind::Skipped { why } => Outcome::Skipped { why },
+            PlannedKind::Fails { why } => Outcome::Fails { why },
+            PlannedKind::Unsupported { why } => Outcome::Unsupported { why },
+            PlannedKind::Step { parent, chain, key } => {
+                let local = if profile.on("cascade") {
+                    state.records.contains_key(&chain)
+                } else {
+                    state.loose_keys.contains(&fingerprint(&key))
+                };
+                let outcome = if no_cache {
+                    Outcome::Rebuilt { reason: Reason { rule: "nocache.all", kind: ReasonKind::NoCache } }
+                } else if !layers {
+                    Outcome::Rebuilt { reason: Reason { rule: "buildah.layers", kind: ReasonKind::LayersOff } }
+                } else if local {
+                    let rule = if key.sources.is_some() { "copy.checksum" } else { "text.literal" };
+                    Outcome::Cached { rule, from: None }
+                } else if let Some((_, reference)) = imported.get(&chain).filter(|_| import_usable) {
+                    Outcome::Cached { rule: "bk.import-prefix", from: Some(reference.to_string()) }
+                } else if let Some(first) = first_miss_in_stage.get(&planned.stage).filter(|_| profile.on("cascade")) {
+                    Outcome::Rebuilt { reason: Reason { rule: "cascade", kind: ReasonKind::ParentRebuilt { step: *first } } }
+                } else {
+                    let mut candidates: Vec<&StepKey> = state
+                        .children
+                        .get(&parent)
+                        .map(|c| c.iter().filter_map(|id| state.records.get(id)).map(|r| &r.key).collect())
+                        .unwrap_or_default();
+                    candidates.extend(imported.values().filter(|(r, _)| r.parent == parent).map(|(r, _)| &r.key));
+                    Outcome::Rebuilt { reason: explain_miss(profile, &key, &candidates) }
+                };
+                if outcome.is_rebuilt() {
+                    first_miss_in_stage.entry(planned.stage).or_insert(planned.step);
+                }
+                outcome
+            }
+        };
+        steps.push(StepPrediction {
+            step: planned.step,
+            stage: planned.stage,
+            stage_name: planned.stage_name,
+            instruction: planned.instruction,
+            outcome,
+        });
+    }
+    Prediction { profile: profile.name(), rejected: plan.rejected, steps }
+}
+
+/// Records what the engine holds after `build` ran; returns the inline cache it exported, if the
+/// build asked for one and the builder makes one.
+pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
+    let profile = state.profile.clone();
+    let plan = plan(&profile, build);
+    if plan.rejected.is_some() {
+        return None;
+    }
+    let mut all = Vec::new();
+    for planned in plan.steps {
+        match planned.kind {
+            PlannedKind::Step { parent, chain, key } => {
+                let record = Record { parent, key };
+                all.push((chain, record.clone()));
+                state.insert(chain, record);
+            }
+            PlannedKind::Fails { .. } => return None,
+            _ => {}
+        }
+    }
+    if profile.builder != Builder::BuildKit || !build.options.inline_cache {
+        return None;
+    }
+    let records = if profile.on("bk.inline-min") {
+        all.into_iter().filter(|(chain, _)| plan.final_chains.contains(chain)).collect()
+    } else {
+        all
+    };
+    Some(CacheExport { records })
+}

@@ -1,0 +1,265 @@
+//! Scenarios: an initial context, then a sequence of mutations and builds on named hosts.
+//!
+//! This is the data a case file, a generated run and a shrunk reproducer share. Applying a
+//! mutation to a `BuildContext` is pure; the harness mirrors each one onto real files.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::{normalize_context_path, BuildContext, Entry, EntryKind, PathError, DOCKERIGNORE_NAME};
+use crate::predict::BuildOptions;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Mutation {
+    /// New content; mtime moves on (as an editor would).
+    Write { path: String, content: String },
+    /// New content of the same length, with mtime and atime kept (buildkit#4817's shape).
+    WriteSameSize { path: String, content: String },
+    Chmod { path: String, mode: u32 },
+    Chown { path: String, uid: u32, gid: u32 },
+    /// mtime/atime only.
+    Touch { path: String, mtime: i64 },
+    SetXattr { path: String, name: String, value: String },
+    RemoveXattr { path: String, name: String },
+    /// Create or retarget a symlink.
+    Symlink { path: String, target: String },
+    Mkdir { path: String },
+    Remove { path: String },
+    Rename { from: String, to: String },
+    /// Replace `.dockerignore` (an empty text removes it).
+    Dockerignore { text: String },
+    /// Replace the Dockerfile's text.
+    Dockerfile { text: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MutationError {
+    Path(PathError),
+    Missing(String),
+    NotAFile(String),
+}
+
+impl std::fmt::Display for MutationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MutationError::Path(e) => write!(f, "{e}"),
+            MutationError::Missing(p) => write!(f, "`{p}` does not exist in the context"),
+            MutationError::NotAFile(p) => write!(f, "`{p}` is not a regular file"),
+        }
+    }
+}
+
+impl std::error::Error for MutationError {}
+
+impl From<PathError> for MutationError {
+    fn from(e: PathError) -> MutationError {
+        MutationError::Path(e)
+    }
+}
+
+impl Mutation {
+    /// The context path this mutation touches first (for preconditions and reports).
+    pub fn path(&self) -> &str {
+        match self {
+            Mutation::Write { path, .. }
+            | Mutation::WriteSameSize { path, .. }
+            | Mutation::Chmod { path, .. }
+            | Mutation::Chown { path, .. }
+            | Mutation::Touch { path, .. }
+            | Mutation::SetXattr { path, .. }
+            | Mutation::RemoveXattr { path, .. }
+            | Mutation::Symlink { path, .. }
+            | Mutation::Mkdir { path }
+            | Mutation::Remove { path } => path,
+            Mutation::Rename { from, .. } => from,
+            Mutation::Dockerignore { .. } => DOCKERIGNORE_NAME,
+            Mutation::Dockerfile { .. } => crate::context::DOCKERFILE_NAME,
+        }
+    }
+
+    /// Whether the mutation can apply to `context` (the state-machine precondition).
+    pub fn applies_to(&self, context: &BuildContext) -> bool {
+        let mut copy = context.clone();
+        apply_mutation(&mut copy, self, 0).is_ok()
+    }
+}
+
+/// Applies a mutation. `clock` is the scenario's logical time, used as the new mtime of writes.
+pub fn apply_mutation(context: &mut BuildContext, mutation: &Mutation, clock: i64) -> Result<(), MutationError> {
+    let existing = |context: &mut BuildContext, path: &str| -> Result<String, MutationError> {
+        let path = normalize_context_path(path)?;
+        if context.get(&path).is_none() {
+            return Err(MutationError::Missing(path));
+        }
+        Ok(path)
+    };
+    match mutation {
+        Mutation::Write { path, content } => {
+            let path = normalize_context_path(path)?;
+            match context.get_mut(&path) {
+                Some(entry) if matches!(entry.kind, EntryKind::File { .. }) => {
+                    entry.kind = EntryKind::File { content: content.as_bytes().to_vec() };
+                    entry.mtime = clock;
+                    entry.atime = clock;
+                }
+                Some(_) => return Err(MutationError::NotAFile(path)),
+                None => {
+                    let mut entry = Entry::file(content.as_bytes());
+                    entry.mtime = clock;
+                    entry.atime = clock;
+                    context.insert(&path, entry)?;
+                }
+            }
+        }
+        Mutation::WriteSameSize { path, content } => {
+            let path = existing(context, path)?;
+            let entry = context.get_mut(&path).ok_or_else(|| MutationError::Missing(path.clone()))?;
+            let EntryKind::File { content: old } = &entry.kind else { return Err(MutationError::NotAFile(path)) };
+            let mut new = content.as_bytes().to_vec();
+            new.resize(old.len(), b'.');
+            entry.kind = EntryKind::File { content: new };
+        }
+        Mutation::Chmod { path, mode } => {
+            let path = existing(context, path)?;
+            if let Some(e) = context.get_mut(&path) {
+                e.mode = mode & 0o7777;
+            }
+        }
+        Mutation::Chown { path, uid, gid } => {
+            let path = existing(context, path)?;
+            if let Some(e) = context.get_mut(&path) {
+                e.uid = *uid;
+                e.gid = *gid;
+            }
+        }
+        Mutation::Touch { path, mtime } => {
+            let path = existing(context, path)?;
+            if let Some(e) = context.get_mut(&path) {
+                e.mtime = *mtime;
+                e.atime = *mtime;
+            }
+        }
+        Mutation::SetXattr { path, name, value } => {
+            let path = existing(context, path)?;
+            if let Some(e) = context.get_mut(&path) {
+                e.xattrs.insert(name.clone(), value.as_bytes().to_vec());
+            }
+        }
+        Mutation::RemoveXattr { path, name } => {
+            let path = existing(context, path)?;
+            if let Some(e) = context.get_mut(&path) {
+                e.xattrs.remove(name);
+            }
+        }
+        Mutation::Symlink { path, target } => {
+            let path = normalize_context_path(path)?;
+            if context.get(&path).is_some_and(|e| !matches!(e.kind, EntryKind::Symlink { .. })) {
+                context.remove(&path);
+            }
+            let mut entry = Entry::symlink(target.clone());
+            entry.mtime = clock;
+            entry.atime = clock;
+            context.insert(&path, entry)?;
+        }
+        Mutation::Mkdir { path } => {
+            let path = normalize_context_path(path)?;
+            if context.get(&path).is_some() {
+                return Err(MutationError::NotAFile(path));
+            }
+            context.insert(&path, Entry::dir())?;
+        }
+        Mutation::Remove { path } => {
+            let path = existing(context, path)?;
+            context.remove(&path);
+        }
+        Mutation::Rename { from, to } => {
+            let from = existing(context, from)?;
+            let to = normalize_context_path(to)?;
+            if context.get(&to).is_some() || to.starts_with(&format!("{from}/")) {
+                return Err(MutationError::NotAFile(to));
+            }
+            let moved: Vec<(String, Entry)> = context
+                .entries
+                .iter()
+                .filter(|(p, _)| **p == from || p.starts_with(&format!("{from}/")))
+                .map(|(p, e)| (format!("{to}{}", &p[from.len()..]), e.clone()))
+                .collect();
+            context.remove(&from);
+            for (p, e) in moved {
+                context.insert(&p, e)?;
+            }
+        }
+        Mutation::Dockerignore { text } => {
+            if text.is_empty() {
+                context.remove(DOCKERIGNORE_NAME);
+            } else {
+                let mut entry = Entry::file(text.as_bytes());
+                entry.mtime = clock;
+                context.entries.insert(DOCKERIGNORE_NAME.to_string(), entry);
+            }
+        }
+        Mutation::Dockerfile { text } => context.set_dockerfile_text(text),
+    }
+    Ok(())
+}
+
+/// One build of a scenario: on which host, with which options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildStep {
+    /// Host name as in the inventory (`a`, `b`, `podman`); the builder comes from the engine.
+    pub host: String,
+    pub options: BuildOptions,
+}
+
+/// A transition: mutations, then one build.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub mutations: Vec<Mutation>,
+    pub build: BuildStep,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    pub context: BuildContext,
+    pub transitions: Vec<Transition>,
+}
+
+/// Each build's context: the initial one with every mutation up to that build applied.
+pub fn contexts_per_build(scenario: &Scenario) -> Result<Vec<BuildContext>, (usize, MutationError)> {
+    let mut context = scenario.context.clone();
+    let mut out = Vec::new();
+    for (n, transition) in scenario.transitions.iter().enumerate() {
+        for mutation in &transition.mutations {
+            apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000).map_err(|e| (n, e))?;
+        }
+        out.push(context.clone());
+    }
+    Ok(out)
+}
+
+/// Build args as given on the command line, for display.
+pub fn describe_options(options: &BuildOptions) -> String {
+    let mut words = Vec::new();
+    let args: &BTreeMap<String, String> = &options.build_args;
+    for (k, v) in args {
+        words.push(format!("--build-arg {k}={v}"));
+    }
+    if options.no_cache {
+        words.push("--no-cache".to_string());
+    }
+    if let Some(t) = &options.target {
+        words.push(format!("--target {t}"));
+    }
+    if options.inline_cache {
+        words.push("--build-arg BUILDKIT_INLINE_CACHE=1".to_string());
+    }
+    for c in &options.cache_from {
+        words.push(format!("--cache-from {c}"));
+    }
+    if let Some(p) = &options.push {
+        words.push(format!("(push {p})"));
+    }
+    words.join(" ")
+}
