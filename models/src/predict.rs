@@ -353,9 +353,8 @@ fn stages_to_build(profile: &Profile, stages: &[StageSpan<'_>], target: usize) -
 /// Applies what the transport does to the context before the builder sees it.
 fn transported(profile: &Profile, context: &BuildContext) -> BuildContext {
     let (reset_owner, cli_xattrs) = match (profile.builder, profile.transport) {
-        (Builder::Classic, Transport::Cli) | (Builder::Buildah, Transport::Cli) => {
-            (profile.on("classic.owner-ignored"), profile.on("classic.xattrs"))
-        }
+        (Builder::Classic, Transport::Cli) => (profile.on("classic.owner-ignored"), profile.on("classic.xattrs")),
+        (Builder::Buildah, Transport::Cli) => (true, profile.on("classic.xattrs")),
         (Builder::BuildKit, _) => (profile.on("bk.owner-reset"), false),
         (Builder::Classic, Transport::Api) | (Builder::Buildah, Transport::Api) => (false, false),
     };

@@ -105,13 +105,19 @@ impl Profile {
     pub fn rules(&self) -> Vec<Rule> {
         let mut rules: Vec<Rule> = general::GENERAL.to_vec();
         match self.builder {
-            Builder::Classic => rules.extend_from_slice(classic::OWN),
+            Builder::Classic => rules.extend(
+                classic::OWN
+                    .iter()
+                    // The two CLI-door rules say nothing about an API tar upload.
+                    .filter(|r| self.transport == Transport::Cli || !matches!(r.id, "classic.owner-ignored" | "classic.xattrs"))
+                    .copied(),
+            ),
             Builder::BuildKit => rules.extend_from_slice(buildkit::OWN),
             Builder::Buildah => {
                 rules.extend_from_slice(buildah::OWN);
                 if self.transport == Transport::Cli {
-                    // The docker CLI's own archive code, whatever engine it talks to.
-                    rules.push(classic::OWNER_IGNORED);
+                    // The docker CLI's archive code, whatever engine it talks to. (It resets owners
+                    // too, but Buildah replaces the owner anyway: `buildah.copy-digest`.)
                     rules.push(classic::XATTRS);
                 }
             }

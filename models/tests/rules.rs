@@ -1,0 +1,460 @@
+//! Data-driven rule tests: every case is a tiny script run through one `check` helper, and every
+//! exercised rule of every profile has a case that fails when the rule is switched off.
+
+use std::collections::BTreeMap;
+
+use models::scenario::{apply_mutation, Mutation};
+use models::{apply, predict, Build, BuildContext, BuildOptions, CacheExport, EngineState, Entry, Outcome, Profile, Switch};
+
+const ALL: &[&str] = &["classic", "classic-cli", "buildkit", "buildkit-cli", "podman", "podman-cli"];
+const DOCKER: &[&str] = &["classic", "classic-cli", "buildkit", "buildkit-cli"];
+const BUILDKIT: &[&str] = &["buildkit", "buildkit-cli"];
+
+struct Case {
+    name: &'static str,
+    profiles: &'static [&'static str],
+    script: &'static str,
+    /// The last build's prediction, one `step outcome: reason` per line.
+    expect: &'static str,
+}
+
+/// Runs a script and renders the last build's prediction.
+///
+/// Script lines: `file PATH TEXT`, `dockerfile LINE | LINE ...`, `ignore PAT | PAT`, `write PATH TEXT`,
+/// `same-size PATH TEXT`, `chmod PATH OCTAL`, `chown PATH UID GID`, `touch PATH SECONDS`,
+/// `xattr PATH NAME VALUE`, `rm PATH`, `symlink PATH TARGET`, and
+/// `build [@HOST] [--no-cache] [--arg K=V] [--target T] [--inline] [--push REF] [--cache-from REF]`.
+fn run_script(profile: &Profile, script: &str) -> String {
+    let mut context = BuildContext::new();
+    let mut hosts: BTreeMap<String, EngineState> = BTreeMap::new();
+    let mut registry: BTreeMap<String, CacheExport> = BTreeMap::new();
+    let mut last = String::new();
+    for (clock, line) in script.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+        let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let mutation = match verb {
+            "file" => {
+                let (path, text) = rest.split_once(' ').unwrap();
+                context.insert(path, Entry::file(text)).unwrap();
+                continue;
+            }
+            "dockerfile" => Mutation::Dockerfile { text: rest.split(" | ").map(|l| format!("{l}\n")).collect() },
+            "ignore" => Mutation::Dockerignore { text: rest.split(" | ").map(|l| format!("{l}\n")).collect() },
+            "write" => Mutation::Write { path: words[0].into(), content: words[1].into() },
+            "same-size" => Mutation::WriteSameSize { path: words[0].into(), content: words[1].into() },
+            "chmod" => Mutation::Chmod { path: words[0].into(), mode: u32::from_str_radix(words[1], 8).unwrap() },
+            "chown" => Mutation::Chown { path: words[0].into(), uid: words[1].parse().unwrap(), gid: words[2].parse().unwrap() },
+            "touch" => Mutation::Touch { path: words[0].into(), mtime: words[1].parse().unwrap() },
+            "xattr" => Mutation::SetXattr { path: words[0].into(), name: words[1].into(), value: words[2].into() },
+            "rm" => Mutation::Remove { path: words[0].into() },
+            "symlink" => Mutation::Symlink { path: words[0].into(), target: words[1].into() },
+            "build" => {
+                let mut host = "a".to_string();
+                let mut options = BuildOptions::default();
+                let mut it = words.iter();
+                while let Some(w) = it.next() {
+                    match *w {
+                        "--no-cache" => options.no_cache = true,
+                        "--inline" => options.inline_cache = true,
+                        "--arg" => {
+                            let (k, v) = it.next().unwrap().split_once('=').unwrap();
+                            options.build_args.insert(k.into(), v.into());
+                        }
+                        "--target" => options.target = Some(it.next().unwrap().to_string()),
+                        "--push" => options.push = Some(it.next().unwrap().to_string()),
+                        "--cache-from" => options.cache_from.push(it.next().unwrap().to_string()),
+                        h if h.starts_with('@') => host = h[1..].to_string(),
+                        other => panic!("unknown build word {other}"),
+                    }
+                }
+                let state = hosts.entry(host).or_insert_with(|| EngineState::new(profile.clone()));
+                for (reference, export) in &registry {
+                    state.import(reference, export.clone());
+                }
+                let build = Build { context: context.clone(), options };
+                let prediction = predict(state, &build);
+                last = render_prediction(&prediction);
+                if let Some(export) = apply(state, &build) {
+                    if let Some(reference) = &build.options.push {
+                        registry.insert(reference.clone(), export);
+                    }
+                }
+                continue;
+            }
+            other => panic!("unknown script verb {other}"),
+        };
+        apply_mutation(&mut context, &mutation, 1_700_000_000 + clock as i64).unwrap();
+    }
+    last
+}
+
+fn render_prediction(prediction: &models::Prediction) -> String {
+    if let Some(why) = &prediction.rejected {
+        return format!("rejected: {why}");
+    }
+    let mut lines = Vec::new();
+    for step in &prediction.steps {
+        let detail = match &step.outcome {
+            Outcome::Cached { from: Some(r), .. } => format!(" from {r}"),
+            Outcome::Rebuilt { reason } => format!(": {reason}"),
+            Outcome::Fails { why } | Outcome::Unsupported { why } | Outcome::Skipped { why } => format!(": {why}"),
+            _ => String::new(),
+        };
+        lines.push(format!("{} {}{detail}", step.step, step.outcome.short()));
+    }
+    lines.join("\n")
+}
+
+fn check(case: &Case, profile: &Profile) -> Result<(), String> {
+    let got = run_script(profile, case.script);
+    if got == case.expect.trim() {
+        Ok(())
+    } else {
+        Err(format!("case `{}` on {}:\n--- expected\n{}\n--- got\n{got}\n", case.name, profile.name(), case.expect.trim()))
+    }
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "identical rebuild is all cached",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | COPY a /a | RUN true\n build\n build",
+        expect: "1 cached\n2 cached\n3 cached",
+    },
+    Case {
+        name: "instruction text change misses there, cascade after",
+        profiles: ALL,
+        script: "dockerfile FROM base | RUN echo a | RUN echo b\n build\n dockerfile FROM base | RUN echo a | RUN echo c | RUN true\n build",
+        expect: "1 cached\n2 cached\n3 rebuilt: instruction text `RUN echo b` -> `RUN echo c` (text.literal)\n4 rebuilt: parent rebuilt at step 3 (cascade)",
+    },
+    Case {
+        name: "keyword case, comments and continuations are normalised away",
+        profiles: ALL,
+        script: "dockerfile FROM base | RUN echo a\n build\n dockerfile from base | # note | run echo \\ | a\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "content change misses at COPY and cascades",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | COPY a /a | RUN true\n build\n write a y\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
+        name: "same-size content change with mtime kept still misses",
+        profiles: ALL,
+        script: "file a xx\n dockerfile FROM base | COPY a /a\n build\n same-size a yy\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)",
+    },
+    Case {
+        name: "mtime-only change hits",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n touch a 1234567\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "no-cache rebuilds all but FROM",
+        profiles: ALL,
+        script: "dockerfile FROM base | RUN true\n build\n build --no-cache",
+        expect: "1 cached\n2 rebuilt: --no-cache (nocache.all)",
+    },
+    Case {
+        name: "RUN never looks at the context",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | RUN cat /a\n build\n write a y\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "ignored file changes do not count",
+        profiles: ALL,
+        script: "file a x\n file b x\n ignore b\n dockerfile FROM base | COPY . /app\n build\n write b y\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "a Dockerfile comment misses COPY . (the Dockerfile is in the context)",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | COPY . /app\n build\n dockerfile FROM base | # hi | COPY . /app\n build",
+        expect: "1 cached\n2 rebuilt: source `Dockerfile`: content (copy.checksum)",
+    },
+    Case {
+        name: "mode change misses",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n chmod a 600\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: mode 0644 -> 0600 (copy.checksum)",
+    },
+    Case {
+        name: "directory mode change under a COPY source misses (buildkit#7176)",
+        profiles: ALL,
+        script: "file d/a x\n dockerfile FROM base | COPY d /d\n build\n chmod d 700\n build",
+        expect: "1 cached\n2 rebuilt: source `d`: mode 0755 -> 0700 (copy.checksum)",
+    },
+    Case {
+        name: "owner change hits where the owner is reset or replaced",
+        profiles: &["classic-cli", "buildkit", "buildkit-cli", "podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n chown a 1000 1000\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "owner change misses on the classic API door",
+        profiles: &["classic"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n chown a 1000 1000\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: owner 0:0 -> 1000:1000 (copy.checksum)",
+    },
+    Case {
+        name: "user xattr misses where it reaches the builder",
+        profiles: &["classic", "buildkit", "buildkit-cli", "podman"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n xattr a user.note v\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: xattr user.note (copy.checksum)",
+    },
+    Case {
+        name: "user xattr is dropped by the docker CLI",
+        profiles: &["classic-cli", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n xattr a user.note v\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "selinux label is ignored by BuildKit, Buildah and the docker CLI (buildkit#1330)",
+        profiles: &["classic-cli", "buildkit", "buildkit-cli", "podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n xattr a security.selinux system_u:object_r:container_file_t:s0\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "selinux label in an API tar misses on classic",
+        profiles: &["classic"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n xattr a security.selinux l\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: xattr security.selinux (copy.checksum)",
+    },
+    Case {
+        name: "multi-source COPY with one source changed misses (moby#38964)",
+        profiles: ALL,
+        script: "file a x\n file b x\n dockerfile FROM base | COPY a b /d/\n build\n write b y\n build",
+        expect: "1 cached\n2 rebuilt: source `b`: content (copy.checksum)",
+    },
+    Case {
+        name: "classic: adding --chown hits (moby#36378)",
+        profiles: &["classic", "classic-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n dockerfile FROM base | COPY --chown=1:1 a /a\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "BuildKit and Buildah: adding --chown misses",
+        profiles: &["buildkit", "buildkit-cli", "podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n dockerfile FROM base | COPY --chown=1:1 a /a\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `COPY from=None chown=None chmod=None a -> /a` -> `COPY from=None chown=Some(\"1:1\") chmod=None a -> /a` (text.literal)",
+    },
+    Case {
+        name: "source spelling does not matter",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n dockerfile FROM base | COPY ./a /a\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "COPY --chmod does not mask a source mode change (buildkit#4374)",
+        profiles: DOCKER,
+        script: "file a x\n dockerfile FROM base | COPY --chmod=600 a /a\n build\n chmod a 700\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: mode 0644 -> 0700 (copy.checksum)",
+    },
+    Case {
+        name: "Buildah: under --chmod a source mode change hits",
+        profiles: &["podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY --chmod=600 a /a\n build\n chmod a 700\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "changed build arg misses at the first RUN after ARG (classic)",
+        profiles: &["classic", "classic-cli"],
+        script: "dockerfile FROM base | ARG V | RUN true\n build --arg V=1\n build --arg V=2",
+        expect: "1 cached\n2 cached\n3 rebuilt: build arg `V` changed (classic.run-args)",
+    },
+    Case {
+        name: "changed build arg misses at the first RUN after ARG (BuildKit)",
+        profiles: BUILDKIT,
+        script: "dockerfile FROM base | ARG V | RUN true\n build --arg V=1\n build --arg V=2",
+        expect: "1 cached\n2 not-a-step\n3 rebuilt: build arg `V` changed (arg.first-use)",
+    },
+    Case {
+        name: "changed build arg misses at the first RUN after ARG (Buildah)",
+        profiles: &["podman", "podman-cli"],
+        script: "dockerfile FROM base | ARG V | RUN true\n build --arg V=1\n build --arg V=2",
+        expect: "1 cached\n2 cached\n3 rebuilt: build arg `V` changed (buildah.run-key)",
+    },
+    Case {
+        name: "Buildah: adding a build arg misses at ARG itself",
+        profiles: &["podman", "podman-cli"],
+        script: "dockerfile FROM base | ARG V | RUN true\n build\n build --arg V=1",
+        expect: "1 cached\n2 rebuilt: build arg `V` changed (buildah.arg-names)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
+        name: "ENV X=$A with a new A misses on classic",
+        profiles: &["classic", "classic-cli"],
+        script: "dockerfile FROM base | ARG A | ENV X=$A\n build --arg A=1\n build --arg A=2",
+        expect: "1 cached\n2 cached\n3 rebuilt: instruction text `ENV X=1` -> `ENV X=2` (classic.config-match)",
+    },
+    Case {
+        name: "ENV X=$A with a new A hits with a stale value on Buildah (buildah#5501)",
+        profiles: &["podman", "podman-cli"],
+        script: "dockerfile FROM base | ARG A | ENV X=$A\n build --arg A=1\n build --arg A=2",
+        expect: "1 cached\n2 cached\n3 cached",
+    },
+    Case {
+        name: "ENV spellings with the same config are the same step (classic)",
+        profiles: &["classic", "classic-cli"],
+        script: "dockerfile FROM base | ENV A 1 | RUN true\n build\n dockerfile FROM base | ENV A=1 | RUN true\n build",
+        expect: "1 cached\n2 cached\n3 cached",
+    },
+    Case {
+        name: "ENV spellings with the same environment are the same RUN (BuildKit)",
+        profiles: BUILDKIT,
+        script: "dockerfile FROM base | ENV A 1 | RUN true\n build\n dockerfile FROM base | ENV A=1 | RUN true\n build",
+        expect: "1 cached\n2 not-a-step\n3 cached",
+    },
+    Case {
+        name: "ENV is keyed on its raw text (Buildah)",
+        profiles: &["podman", "podman-cli"],
+        script: "dockerfile FROM base | ENV A 1 | RUN true\n build\n dockerfile FROM base | ENV A=1 | RUN true\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `ENV A 1` -> `ENV A=1` (buildah.env-raw)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
+        name: "a LABEL change does not reach later RUNs (BuildKit)",
+        profiles: BUILDKIT,
+        script: "dockerfile FROM base | LABEL x=1 | RUN true\n build\n dockerfile FROM base | LABEL x=2 | RUN true\n build",
+        expect: "1 cached\n2 not-a-step\n3 cached",
+    },
+    Case {
+        name: "a LABEL change misses and cascades (classic, Buildah)",
+        profiles: &["classic", "classic-cli", "podman", "podman-cli"],
+        script: "dockerfile FROM base | LABEL x=1 | RUN true\n build\n dockerfile FROM base | LABEL x=2 | RUN true\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `LABEL x=1` -> `LABEL x=2` (LABEL_RULE)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
+        name: "identical sources hit from an unrelated context",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n file unrelated y\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "seed gist: inline cache from host a, selinux label on host b, cache-from hits",
+        profiles: BUILDKIT,
+        script: "file a x\n dockerfile FROM base | COPY a /a | RUN true\n build --inline --push r/app\n xattr a security.selinux system_u:object_r:container_file_t:s0\n build @b --cache-from r/app",
+        expect: "1 cached\n2 cached from r/app\n3 cached from r/app",
+    },
+    Case {
+        name: "cache-from: a change at step 4 keeps steps before it cached (buildkit#3660)",
+        profiles: BUILDKIT,
+        script: "file a x\n file b x\n dockerfile FROM base | COPY a /a | RUN true | COPY b /b\n build --inline --push r/app\n write b y\n build @b --cache-from r/app",
+        expect: "1 cached\n2 cached from r/app\n3 cached from r/app\n4 rebuilt: source `b`: content (copy.checksum)",
+    },
+    Case {
+        name: "inline cache holds only the final stage (min mode)",
+        profiles: BUILDKIT,
+        script: "file a x\n dockerfile FROM base AS first | COPY a /a | FROM base | COPY a /b | RUN true\n build --inline --push r/app\n build @b --cache-from r/app",
+        expect: "1 skipped: stage not needed for the target\n2 skipped: stage not needed for the target\n3 cached\n4 cached from r/app\n5 cached from r/app",
+    },
+    Case {
+        name: "inline cache holds only the final stage (min mode), needed stage",
+        profiles: BUILDKIT,
+        script: "file a x\n dockerfile FROM base AS first | COPY a /a | FROM first | RUN true\n build --inline --push r/app\n build @b --cache-from r/app",
+        expect: "1 cached\n2 cached from r/app\n3 cached\n4 cached from r/app",
+    },
+    Case {
+        name: "inline cache: a stage copied from is not exported",
+        profiles: BUILDKIT,
+        script: "file a x\n dockerfile FROM base AS first | COPY a /a | FROM base | COPY --from=first /a /b\n build --inline --push r/app\n build @b --cache-from r/app",
+        expect: "1 cached\n2 rebuilt: instruction text `COPY from=Some(\"first\") chown=None chmod=None . -> /b` -> `COPY from=None chown=None chmod=None a -> /a` (text.literal)\n3 cached\n4 cached from r/app",
+    },
+    Case {
+        name: "classic and Buildah ignore --cache-from of an image they do not hold",
+        profiles: &["classic", "classic-cli", "podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build --inline --push r/app\n build @b --cache-from r/app",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)",
+    },
+    Case {
+        name: "a removed COPY source fails the build",
+        profiles: ALL,
+        script: "file a x\n dockerfile FROM base | COPY a /a | RUN true\n build\n rm a\n build",
+        expect: "1 cached\n2 fails: source `a` not found in the context\n3 skipped: an earlier step fails",
+    },
+    Case {
+        name: "symlink retarget inside a copied directory misses",
+        profiles: ALL,
+        script: "file d/a x\n symlink d/l a\n dockerfile FROM base | COPY d /d\n build\n symlink d/l b\n build",
+        expect: "1 cached\n2 rebuilt: source `d/l`: link target a -> b (copy.checksum)",
+    },
+    Case {
+        name: "--target skips later stages",
+        profiles: &["buildkit", "buildkit-cli", "podman", "podman-cli", "classic"],
+        script: "dockerfile FROM base AS one | RUN echo 1 | FROM base AS two | RUN echo 2\n build --target one",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 skipped: stage not needed for the target\n4 skipped: stage not needed for the target",
+    },
+    Case {
+        name: "COPY --link is rejected by the engines under test",
+        profiles: DOCKER,
+        script: "file a x\n dockerfile FROM base | COPY --link a /a\n build",
+        expect: "rejected: unknown flag: link",
+    },
+];
+
+fn label_rule(profile: &Profile) -> &'static str {
+    match profile.builder {
+        models::Builder::Classic => "classic.config-match",
+        _ => "buildah.env-raw",
+    }
+}
+
+fn run_case(case: &Case, profile: &Profile) -> Result<(), String> {
+    let expect = case.expect.replace("LABEL_RULE", label_rule(&Profile::from_name(&profile.name()).unwrap()));
+    let case = Case { expect: Box::leak(expect.into_boxed_str()), ..*case };
+    check(&case, profile)
+}
+
+#[test]
+fn every_case_matches_the_reference_profiles() {
+    let mut failures = Vec::new();
+    for case in CASES {
+        for name in case.profiles {
+            let profile = Profile::from_name(name).unwrap_or_else(|| panic!("unknown profile {name}"));
+            if let Err(e) = run_case(case, &profile) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failing:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// For every profile and every rule it exercises, some case for that profile must fail once the
+/// rule is switched off (and once inverted): proof that the case tests the rule.
+#[test]
+fn every_exercised_rule_is_killed_by_a_case() {
+    let mut survivors = Vec::new();
+    for profile in Profile::all() {
+        for rule in profile.rules().into_iter().filter(|r| r.is_exercised()) {
+            for switch in [Switch::Off, Switch::Inverted] {
+                let mutant = profile.with_switch(rule.id, switch).unwrap();
+                let killed = CASES
+                    .iter()
+                    .filter(|c| c.profiles.contains(&profile.name().as_str()))
+                    .any(|c| run_case(c, &mutant).is_err());
+                if !killed {
+                    survivors.push(format!("{} on {} ({switch:?})", rule.id, profile.name()));
+                }
+            }
+        }
+    }
+    assert!(survivors.is_empty(), "rules no case kills:\n{}", survivors.join("\n"));
+}
+
+#[test]
+fn every_rule_cites_a_source_and_says_what_off_means() {
+    for profile in Profile::all() {
+        for rule in profile.rules() {
+            assert!(rule.source.starts_with("https://"), "{} has no source link", rule.id);
+            assert!(!rule.if_off.is_empty() && !rule.statement.is_empty(), "{} is not described", rule.id);
+        }
+    }
+}
+
+#[test]
+fn unknown_rule_ids_are_refused() {
+    let profile = Profile::from_name("classic").unwrap();
+    let err = profile.with_switch("bk.xattr-filter", Switch::Off).unwrap_err();
+    assert_eq!(err.to_string(), "rule `bk.xattr-filter` is not in the classic profile's table");
+}
