@@ -5,11 +5,12 @@
 //! parent's chain). `predict` looks the plan up in an `EngineState`; `apply` records it there.
 //! A miss is explained by comparing the key with the cached keys that share its parent.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::{normalize_context_path, BuildContext, Entry, EntryKind, DOCKERFILE_NAME};
+use crate::context::{normalize_context_path, BuildContext, Entry, EntryKind, DOCKERFILE_NAME, DOCKERIGNORE_NAME};
 use crate::dockerfile::{self, expand_variables, Body, CopyArgs, Dockerfile, Instruction};
 use crate::fingerprint::{content_digest, fingerprint};
 use crate::profiles::{Builder, Profile, Transport};
@@ -350,38 +351,35 @@ fn stages_to_build(profile: &Profile, stages: &[StageSpan<'_>], target: usize) -
     wanted
 }
 
-/// Applies what the transport does to the context before the builder sees it.
-fn transported(profile: &Profile, context: &BuildContext) -> BuildContext {
-    let (reset_owner, cli_xattrs) = match (profile.builder, profile.transport) {
+/// What the transport does to each entry before the builder sees it.
+#[derive(Clone, Copy, Debug)]
+struct TransportEffect {
+    reset_owner: bool,
+    only_capability_xattr: bool,
+}
+
+fn transport_effect(profile: &Profile) -> TransportEffect {
+    let (reset_owner, only_capability_xattr) = match (profile.builder, profile.transport) {
         (Builder::Classic, Transport::Cli) => (profile.on("classic.owner-ignored"), profile.on("classic.xattrs")),
         (Builder::Buildah, Transport::Cli) => (true, profile.on("classic.xattrs")),
         (Builder::BuildKit, _) => (profile.on("bk.owner-reset"), false),
         (Builder::Classic, Transport::Api) | (Builder::Buildah, Transport::Api) => (false, false),
     };
-    if !reset_owner && !cli_xattrs {
-        return context.clone();
-    }
-    let mut out = context.clone();
-    for entry in out.entries.values_mut() {
-        if reset_owner {
-            entry.uid = 0;
-            entry.gid = 0;
-        }
-        if cli_xattrs {
-            entry.xattrs.retain(|name, _| name == "security.capability");
-        }
-    }
-    out
+    TransportEffect { reset_owner, only_capability_xattr }
 }
 
 /// What the builder sees of the context for COPY: ignored files and, by rule, the Dockerfile
-/// taken out.
-fn visible_context(profile: &Profile, context: &BuildContext) -> BuildContext {
-    let mut visible = if profile.on("dockerignore") { context.without_ignored() } else { context.clone() };
+/// taken out. Borrowed when nothing is taken out.
+fn visible_context<'a>(profile: &Profile, context: &'a BuildContext) -> Cow<'a, BuildContext> {
+    let mut visible = if profile.on("dockerignore") && context.get(DOCKERIGNORE_NAME).is_some() {
+        Cow::Owned(context.without_ignored())
+    } else {
+        Cow::Borrowed(context)
+    };
     if !profile.on("dockerfile.self") {
-        visible.entries.remove(DOCKERFILE_NAME);
+        visible.to_mut().entries.remove(DOCKERFILE_NAME);
     }
-    transported(profile, &visible)
+    visible
 }
 
 fn parse_mode(text: &str) -> Option<u32> {
@@ -394,7 +392,7 @@ fn parse_owner(text: &str) -> Option<(u32, u32)> {
     Some((id(user)?, id(group)?))
 }
 
-fn source_fact(profile: &Profile, path: &str, entry: &Entry, copy: &CopyArgs) -> SourceFact {
+fn source_fact(profile: &Profile, effect: TransportEffect, path: &str, entry: &Entry, copy: &CopyArgs) -> SourceFact {
     let (content, link_target) = match &entry.kind {
         EntryKind::File { content } => (Some(content_digest(content)), None),
         EntryKind::Dir => (None, None),
@@ -406,10 +404,15 @@ fn source_fact(profile: &Profile, path: &str, entry: &Entry, copy: &CopyArgs) ->
         kind: entry.type_name(),
         content,
         mode: Some(entry.mode),
-        owner: Some((entry.uid, entry.gid)),
+        owner: Some(if effect.reset_owner { (0, 0) } else { (entry.uid, entry.gid) }),
         times,
         link_target,
-        xattrs: entry.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        xattrs: entry
+            .xattrs
+            .iter()
+            .filter(|(k, _)| !effect.only_capability_xattr || *k == "security.capability")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
     match profile.builder {
         Builder::Classic => {}
@@ -456,6 +459,7 @@ fn collect_sources(
     copy: &CopyArgs,
     expanded_sources: &[String],
 ) -> Result<Vec<SourceFact>, String> {
+    let effect = transport_effect(profile);
     let mut facts = Vec::new();
     let sources: &[String] = if profile.builder == Builder::Classic && !profile.on("classic.copy-key") {
         &expanded_sources[..1.min(expanded_sources.len())]
@@ -486,7 +490,7 @@ fn collect_sources(
         for root in roots {
             if root.is_empty() {
                 for (path, entry) in context.entries_under("") {
-                    facts.push(source_fact(profile, path, entry, copy));
+                    facts.push(source_fact(profile, effect, path, entry, copy));
                 }
                 continue;
             }
@@ -499,10 +503,10 @@ fn collect_sources(
                     .map_err(|e| format!("source `{root}` is a symlink: {e}"))?;
                 entry = context.get(&resolved).ok_or_else(|| format!("source `{root}` is a dangling symlink"))?;
             }
-            facts.push(source_fact(profile, &root, entry, copy));
+            facts.push(source_fact(profile, effect, &root, entry, copy));
             if entry.is_dir() {
                 for (path, child) in context.entries_under(&root) {
-                    facts.push(source_fact(profile, path, child, copy));
+                    facts.push(source_fact(profile, effect, path, child, copy));
                 }
             }
         }
@@ -581,7 +585,9 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
     };
     let wanted = stages_to_build(profile, &stages, target);
     let visible = visible_context(profile, &build.context);
-    let context_digest = fingerprint(&visible);
+    let needs_context_digest = !profile.on("run.opaque")
+        || (profile.builder == Builder::BuildKit && !profile.on("bk.content-addressed"));
+    let context_digest = if needs_context_digest { fingerprint(&*visible) } else { 0 };
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];
     let mut steps = Vec::new();
     let mut final_chains = Vec::new();
@@ -646,6 +652,7 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
             // Whether the instruction extends the parent chain (is a cacheable step or, for
             // BuildKit, a metadata instruction that later keys depend on through the chain).
             let mut is_step = true;
+            let mut changes_files = false;
             match &instruction.body {
                 Body::From { image, .. } => {
                     chain = match stage_index(&stages[..stage_no], image).and_then(|i| outcomes[i].as_ref()) {
@@ -752,7 +759,7 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     if profile.builder == Builder::BuildKit && !profile.on("bk.content-addressed") {
                         key.extra ^= context_digest;
                     }
-                    fs_digest = fingerprint(&(fs_digest, &key));
+                    changes_files = true;
                 }
                 Body::Workdir { path } => {
                     scope.workdir = join_workdir(&scope.workdir, &expand(path, &scope));
@@ -830,7 +837,11 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
             }
             if is_step {
                 let parent = chain;
-                chain = fingerprint(&(parent, &key));
+                let key_digest = fingerprint(&key);
+                if changes_files {
+                    fs_digest = fingerprint(&(fs_digest, key_digest));
+                }
+                chain = fingerprint(&(parent, key_digest));
                 push(&mut steps, PlannedKind::Step { parent, chain, key });
             } else {
                 // BuildKit metadata: no vertex. ENV, USER and ARG act through later RUN keys; the

@@ -1,0 +1,187 @@
+//! proptest properties of the model itself, over generated contexts, Dockerfiles and mutations.
+
+use models::dockerfile::{parse, render, Body, Command, CopyArgs, Dockerfile, Instruction, Line};
+use models::scenario::{apply_mutation, Mutation};
+use models::{apply, predict, Build, BuildContext, BuildOptions, Entry, EngineState, Outcome, Profile};
+use proptest::prelude::*;
+
+const FILES: &[&str] = &["a", "b", "d/c"];
+
+fn arb_context() -> impl Strategy<Value = BuildContext> {
+    proptest::collection::vec((0..FILES.len(), "[a-c]{0,3}", prop_oneof![Just(0o644u32), Just(0o600), Just(0o755)]), 1..4)
+        .prop_map(|files| {
+            let mut context = BuildContext::new();
+            for (i, content, mode) in files {
+                let mut entry = Entry::file(content);
+                entry.mode = mode;
+                context.insert(FILES[i], entry).unwrap();
+            }
+            context
+        })
+}
+
+fn arb_body() -> impl Strategy<Value = Body> {
+    prop_oneof![
+        "[a-c]{1,2}".prop_map(|w| Body::Run { command: Command::Shell(format!("echo {w}")) }),
+        (0..FILES.len()).prop_map(|i| Body::Copy(CopyArgs {
+            sources: vec![FILES[i].to_string()],
+            dest: "/x/".to_string(),
+            ..CopyArgs::default()
+        })),
+        Just(Body::Copy(CopyArgs { sources: vec![".".into()], dest: "/app".into(), ..CopyArgs::default() })),
+        "[a-c]".prop_map(|v| Body::Env { pairs: vec![("E".into(), v)] }),
+        Just(Body::Arg { name: "V".into(), default: None }),
+        "[a-c]".prop_map(|v| Body::Label { pairs: vec![("l".into(), v)] }),
+        Just(Body::Workdir { path: "/w".into() }),
+    ]
+}
+
+fn arb_dockerfile() -> impl Strategy<Value = Dockerfile> {
+    (proptest::collection::vec(arb_body(), 1..6), proptest::collection::vec(any::<bool>(), 6)).prop_map(|(bodies, styles)| {
+        let mut lines = vec![Line::Instruction(Instruction::new(Body::From { image: "base".into(), stage: None }))];
+        for (body, lower) in bodies.into_iter().zip(styles) {
+            let mut instruction = Instruction::new(body);
+            if lower {
+                instruction.keyword = instruction.keyword.to_lowercase();
+                lines.push(Line::Comment("# generated".into()));
+            }
+            lines.push(Line::Instruction(instruction));
+        }
+        Dockerfile { lines }
+    })
+}
+
+fn arb_mutation() -> impl Strategy<Value = Mutation> {
+    let path = (0..FILES.len()).prop_map(|i| FILES[i].to_string());
+    prop_oneof![
+        (path.clone(), "[a-c]{0,3}").prop_map(|(path, content)| Mutation::Write { path, content }),
+        (path.clone(), prop_oneof![Just(0o644u32), Just(0o600)]).prop_map(|(path, mode)| Mutation::Chmod { path, mode }),
+        (path.clone(), 0u32..3).prop_map(|(path, uid)| Mutation::Chown { path, uid, gid: uid }),
+        (path.clone(), 1_000i64..2_000).prop_map(|(path, mtime)| Mutation::Touch { path, mtime }),
+        (path.clone(), prop_oneof![Just("user.x"), Just("security.selinux")])
+            .prop_map(|(path, name)| Mutation::SetXattr { path, name: name.into(), value: "v".into() }),
+        path.clone().prop_map(|path| Mutation::Remove { path }),
+        prop_oneof![Just(""), Just("b\n"), Just("d\n")].prop_map(|t| Mutation::Dockerignore { text: t.into() }),
+    ]
+}
+
+fn build_of(context: &BuildContext, dockerfile: &Dockerfile, args: Option<&str>) -> Build {
+    let mut context = context.clone();
+    context.set_dockerfile_text(&render(dockerfile));
+    let mut options = BuildOptions::default();
+    if let Some(v) = args {
+        options.build_args.insert("V".into(), v.into());
+    }
+    Build { context, options }
+}
+
+fn arb_profile() -> impl Strategy<Value = Profile> {
+    (0..Profile::all().len()).prop_map(|i| Profile::all()[i].clone())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn render_parse_render_round_trips(dockerfile in arb_dockerfile()) {
+        let once = render(&dockerfile);
+        let parsed = parse(&once);
+        prop_assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        prop_assert_eq!(render(&parsed.dockerfile), once);
+    }
+
+    #[test]
+    fn parse_never_panics(text in "(?s).{0,200}") {
+        let parsed = parse(&text);
+        let _ = render(&parsed.dockerfile);
+    }
+
+    #[test]
+    fn prediction_is_deterministic(profile in arb_profile(), context in arb_context(), dockerfile in arb_dockerfile()) {
+        let build = build_of(&context, &dockerfile, Some("1"));
+        let mut state = EngineState::new(profile);
+        let first = predict(&state, &build);
+        prop_assert_eq!(&first, &predict(&state, &build));
+        apply(&mut state, &build);
+        let mut other = EngineState::new(state.profile.clone());
+        apply(&mut other, &build);
+        prop_assert_eq!(predict(&state, &build), predict(&other, &build));
+    }
+
+    #[test]
+    fn rebuild_with_nothing_changed_is_all_cached(profile in arb_profile(), context in arb_context(), dockerfile in arb_dockerfile()) {
+        let build = build_of(&context, &dockerfile, Some("1"));
+        let mut state = EngineState::new(profile);
+        apply(&mut state, &build);
+        let again = predict(&state, &build);
+        for step in &again.steps {
+            prop_assert!(!step.outcome.is_rebuilt(), "step {} {:?}", step.step, step.outcome);
+        }
+    }
+
+    #[test]
+    fn times_only_change_never_misses(profile in arb_profile(), context in arb_context(), dockerfile in arb_dockerfile(), mtime in 0i64..5_000_000) {
+        let build = build_of(&context, &dockerfile, None);
+        let mut state = EngineState::new(profile);
+        apply(&mut state, &build);
+        let mut touched = build.clone();
+        for entry in touched.context.entries.values_mut() {
+            entry.mtime = mtime;
+            entry.atime = mtime + 1;
+        }
+        for step in predict(&state, &touched).steps {
+            prop_assert!(!step.outcome.is_rebuilt(), "step {} {:?}", step.step, step.outcome);
+        }
+    }
+
+    #[test]
+    fn cascade_after_first_rebuilt_step(profile in arb_profile(), context in arb_context(), dockerfile in arb_dockerfile(), mutations in proptest::collection::vec(arb_mutation(), 1..4)) {
+        let build = build_of(&context, &dockerfile, Some("1"));
+        let mut state = EngineState::new(profile);
+        apply(&mut state, &build);
+        let mut changed = build.clone();
+        for (n, m) in mutations.iter().enumerate() {
+            let _ = apply_mutation(&mut changed.context, m, 5_000 + n as i64);
+        }
+        let prediction = predict(&state, &changed);
+        let mut missed = false;
+        for step in &prediction.steps {
+            match &step.outcome {
+                Outcome::Rebuilt { .. } => missed = true,
+                Outcome::Cached { .. } if step.instruction.starts_with("FROM") => {}
+                Outcome::Cached { .. } => prop_assert!(!missed, "step {} cached after a miss", step.step),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn owner_change_hits_on_the_cli_door(profile in prop_oneof![Just("classic-cli"), Just("buildkit-cli")], context in arb_context(), dockerfile in arb_dockerfile(), uid in 1u32..70_000) {
+        let profile = Profile::from_name(profile).unwrap();
+        let build = build_of(&context, &dockerfile, None);
+        let mut state = EngineState::new(profile);
+        apply(&mut state, &build);
+        let mut chowned = build.clone();
+        for entry in chowned.context.entries.values_mut() {
+            entry.uid = uid;
+            entry.gid = uid;
+        }
+        for step in predict(&state, &chowned).steps {
+            prop_assert!(!step.outcome.is_rebuilt(), "step {} {:?}", step.step, step.outcome);
+        }
+    }
+
+    #[test]
+    fn prediction_never_panics_on_generated_sequences(profile in arb_profile(), context in arb_context(), dockerfile in arb_dockerfile(), mutations in proptest::collection::vec(arb_mutation(), 0..6), no_cache in any::<bool>()) {
+        let mut build = build_of(&context, &dockerfile, None);
+        build.options.no_cache = no_cache;
+        let mut state = EngineState::new(profile);
+        for (n, m) in mutations.iter().enumerate() {
+            let _ = predict(&state, &build);
+            apply(&mut state, &build);
+            let _ = apply_mutation(&mut build.context, m, n as i64);
+        }
+        let prediction = predict(&state, &build);
+        prop_assert_eq!(prediction.steps.len(), dockerfile.instructions().count());
+    }
+}
