@@ -1,0 +1,400 @@
+//! Engine drivers: every call to a real engine goes through here.
+//!
+//! The API door uses bollard; the CLI door runs a docker CLI binary on a real directory. Every
+//! call is blocking and builds its own current-thread runtime and client: a BuildKit session
+//! otherwise stays open for the life of the process (shared/ENGINES.md).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bollard::models::BuildInfoAux;
+use bollard::query_parameters::{BuildImageOptions, BuilderVersion, ImportImageOptions, PushImageOptions, RemoveImageOptions, TagImageOptions};
+use bollard::Docker;
+use futures_util::StreamExt;
+use models::{Builder, BuildOptions, Transport};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::inventory::Engine;
+use crate::observe::{self, Observation, VertexReport};
+
+const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime always builds")
+        .block_on(future)
+}
+
+fn unavailable(engine: &Engine, detail: impl std::fmt::Display) -> Error {
+    Error::EngineUnavailable { engine: engine.name.clone(), endpoint: engine.endpoint.clone(), detail: detail.to_string() }
+}
+
+fn client(engine: &Engine) -> Result<Docker> {
+    let endpoint = &engine.endpoint;
+    let result = if let Some(path) = endpoint.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, 600, bollard::API_DEFAULT_VERSION)
+    } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+        Docker::connect_with_http(endpoint, 600, bollard::API_DEFAULT_VERSION)
+    } else {
+        return Err(unavailable(engine, "only unix:// and tcp:// endpoints are supported by this build"));
+    };
+    result.map_err(|e| unavailable(engine, e))
+}
+
+/// The engine's version if it answers.
+pub fn engine_version(engine: &Engine) -> Result<String> {
+    let docker = client(engine)?;
+    block_on(async {
+        let ping = tokio::time::timeout(Duration::from_secs(5), docker.version()).await;
+        match ping {
+            Ok(Ok(v)) => Ok(v.version.unwrap_or_else(|| "unknown".to_string())),
+            Ok(Err(e)) => Err(unavailable(engine, e)),
+            Err(_) => Err(unavailable(engine, "no answer within 5 s")),
+        }
+    })
+}
+
+/// The applets the base image links to busybox, so RUN can use them without a PATH search.
+const APPLETS: &[&str] = &["cat", "echo", "ls", "mkdir", "sha256sum", "stat", "touch", "true", "false", "find", "env", "rm"];
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A `docker save`-format archive of the base image: busybox-static, `sh` and a few applets as
+/// links, and a salt file that makes each scenario's cache its own. Deterministic: the same salt
+/// gives the same image id on every engine.
+pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
+    let busybox = std::fs::read("/bin/busybox").map_err(|source| Error::Read { path: "/bin/busybox".into(), source })?;
+    let fault = |e: std::io::Error| Error::Harness(format!("building the base image: {e}"));
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut dir = tar::Header::new_ustar();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_mtime(0);
+    dir.set_size(0);
+    for d in ["bin/", "tmp/"] {
+        dir.set_path(d).map_err(fault)?;
+        dir.set_cksum();
+        layer.append(&dir, std::io::empty()).map_err(fault)?;
+    }
+    let mut file = tar::Header::new_ustar();
+    file.set_entry_type(tar::EntryType::Regular);
+    file.set_mode(0o755);
+    file.set_mtime(0);
+    file.set_size(busybox.len() as u64);
+    file.set_path("bin/busybox").map_err(fault)?;
+    file.set_cksum();
+    layer.append(&file, busybox.as_slice()).map_err(fault)?;
+    for applet in std::iter::once(&"sh").chain(APPLETS) {
+        let mut link = tar::Header::new_ustar();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_mode(0o777);
+        link.set_mtime(0);
+        link.set_size(0);
+        link.set_path(format!("bin/{applet}")).map_err(fault)?;
+        link.set_link_name("busybox").map_err(fault)?;
+        link.set_cksum();
+        layer.append(&link, std::io::empty()).map_err(fault)?;
+    }
+    let mut salt_file = tar::Header::new_ustar();
+    salt_file.set_entry_type(tar::EntryType::Regular);
+    salt_file.set_mode(0o644);
+    salt_file.set_mtime(0);
+    salt_file.set_size(salt.len() as u64);
+    salt_file.set_path(".cachet-salt").map_err(fault)?;
+    salt_file.set_cksum();
+    layer.append(&salt_file, salt.as_bytes()).map_err(fault)?;
+    let layer = layer.into_inner().map_err(fault)?;
+    let layer_digest = sha256_hex(&layer);
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": { "Env": ["PATH=/bin"], "Cmd": ["/bin/sh"] },
+        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{layer_digest}")] },
+        "history": [{ "created_by": "cachet base image (busybox-static)" }]
+    })
+    .to_string();
+    let config_digest = sha256_hex(config.as_bytes());
+    let manifest = serde_json::json!([{
+        "Config": format!("{config_digest}.json"),
+        "RepoTags": [reference],
+        "Layers": [format!("{layer_digest}/layer.tar")]
+    }])
+    .to_string();
+    let mut archive = tar::Builder::new(Vec::new());
+    for (path, bytes) in [
+        (format!("{layer_digest}/layer.tar"), layer.as_slice()),
+        (format!("{config_digest}.json"), config.as_bytes()),
+        ("manifest.json".to_string(), manifest.as_bytes()),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_size(bytes.len() as u64);
+        h.set_path(&path).map_err(fault)?;
+        h.set_cksum();
+        archive.append(&h, bytes).map_err(fault)?;
+    }
+    archive.into_inner().map_err(fault)
+}
+
+/// Loads the salted base image on the engine's host (a no-op when it is there already).
+pub fn ensure_base_image(engine: &Engine, reference: &str, salt: &str) -> Result<()> {
+    let docker = client(engine)?;
+    let present = block_on(docker.inspect_image(reference)).is_ok();
+    if present {
+        return Ok(());
+    }
+    let archive = base_image_archive(reference, salt)?;
+    block_on(async {
+        let mut stream = docker.import_image(ImportImageOptions { quiet: true, ..Default::default() }, bollard::body_full(archive.into()), None);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                return Err(unavailable(engine, format!("loading the base image: {e}")));
+            }
+        }
+        Ok(())
+    })?;
+    block_on(docker.inspect_image(reference)).map(|_| ()).map_err(|e| Error::Harness(format!("base image {reference} did not load on {}: {e}", engine.name)))
+}
+
+/// Removes images by reference; missing ones are fine.
+pub fn remove_images(engine: &Engine, references: &[String]) -> Result<()> {
+    let docker = client(engine)?;
+    block_on(async {
+        for reference in references {
+            let _ = docker
+                .remove_image(reference, Some(RemoveImageOptions { force: true, noprune: false, ..Default::default() }), None)
+                .await;
+        }
+    });
+    Ok(())
+}
+
+pub fn push_image(engine: &Engine, reference: &str) -> Result<()> {
+    let docker = client(engine)?;
+    let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+    block_on(async {
+        let mut stream = docker.push_image(repo, Some(PushImageOptions { tag: Some(tag.to_string()), ..Default::default() }), None);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) if info.error_detail.is_some() => {
+                    return Err(Error::Harness(format!("push {reference}: {:?}", info.error_detail)))
+                }
+                Err(e) => return Err(Error::Harness(format!("push {reference}: {e}"))),
+                _ => {}
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn tag_image(engine: &Engine, image: &str, reference: &str) -> Result<()> {
+    let docker = client(engine)?;
+    let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+    block_on(docker.tag_image(image, Some(TagImageOptions { repo: Some(repo.to_string()), tag: Some(tag.to_string()) })))
+        .map_err(|e| Error::Harness(format!("tag {reference}: {e}")))
+}
+
+/// What one build needs besides the context.
+pub struct BuildRequest<'a> {
+    pub context: &'a models::BuildContext,
+    pub options: &'a BuildOptions,
+    /// Registry references, already mapped to the local registry.
+    pub cache_from: Vec<String>,
+    pub tag: String,
+}
+
+fn build_args(engine: &Engine, request: &BuildRequest<'_>) -> HashMap<String, String> {
+    let mut args: HashMap<String, String> = request.options.build_args.clone().into_iter().collect();
+    if request.options.inline_cache && engine.builder() == Builder::BuildKit {
+        args.insert("BUILDKIT_INLINE_CACHE".to_string(), "1".to_string());
+    }
+    args
+}
+
+/// Runs one build and observes it. Engine trouble becomes an indeterminate observation, never a
+/// verdict; only an unreachable engine is an error.
+pub fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation> {
+    let dockerfile = request.context.dockerfile_text().unwrap_or_default();
+    let map = observe::step_map(&dockerfile);
+    let mut observation = match engine.transport() {
+        Transport::Api => build_api(engine, request)?,
+        Transport::Cli => build_cli(engine, request)?,
+    };
+    let error = observation.error.clone();
+    observation.steps = match (engine.builder(), engine.transport()) {
+        (Builder::Classic, _) => observe::parse_classic(&observation.log, &map, error.as_deref()),
+        (Builder::Buildah, _) => {
+            let stages = observe::built_stages(&dockerfile, request.options.target.as_deref(), true);
+            observe::parse_podman(&observation.log, &map, &stages, error.as_deref())
+        }
+        (Builder::BuildKit, Transport::Cli) => observe::map_vertices(&observe::parse_buildkit_plain(&observation.log), &map),
+        (Builder::BuildKit, Transport::Api) => std::mem::take(&mut observation.steps),
+    };
+    Ok(observation)
+}
+
+fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation> {
+    let docker = client(engine)?;
+    let tar = crate::materialize::context_tar(request.context)?;
+    let buildkit = engine.builder() == Builder::BuildKit;
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".to_string(),
+        t: Some(request.tag.clone()),
+        nocache: request.options.no_cache,
+        rm: true,
+        forcerm: true,
+        buildargs: Some(build_args(engine, request)),
+        networkmode: (engine.builder() != Builder::Buildah).then(|| "none".to_string()),
+        target: request.options.target.clone().unwrap_or_default(),
+        cachefrom: (!request.cache_from.is_empty()).then(|| request.cache_from.clone()),
+        version: if buildkit { BuilderVersion::BuilderBuildKit } else { BuilderVersion::BuilderV1 },
+        session: buildkit.then(|| format!("cachet-{}", request.tag.replace([':', '/'], "-"))),
+        ..Default::default()
+    };
+    let dockerfile = request.context.dockerfile_text().unwrap_or_default();
+    let map = observe::step_map(&dockerfile);
+    block_on(async move {
+        let mut observation = Observation::default();
+        let mut vertices: HashMap<String, VertexReport> = HashMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let run = async {
+            let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(info) => {
+                        if let Some(text) = info.stream {
+                            observation.log.push_str(&text);
+                        }
+                        if let Some(detail) = info.error_detail {
+                            observation.error = Some(detail.message.unwrap_or_default());
+                        }
+                        match info.aux {
+                            Some(BuildInfoAux::Default(id)) => observation.image_id = id.id,
+                            Some(BuildInfoAux::BuildKit(status)) => {
+                                for v in status.vertexes {
+                                    let entry = vertices.entry(v.digest.clone()).or_insert_with(|| {
+                                        order.push(v.digest.clone());
+                                        VertexReport::default()
+                                    });
+                                    if entry.name.is_empty() {
+                                        entry.name = v.name.clone();
+                                        observation.log.push_str(&format!("vertex {}\n", v.name));
+                                    }
+                                    entry.cached |= v.cached;
+                                    entry.started |= v.started.is_some();
+                                    entry.completed |= v.completed.is_some();
+                                    if !v.error.is_empty() {
+                                        entry.error = Some(v.error.clone());
+                                    }
+                                }
+                                for log in status.logs {
+                                    observation.log.push_str(&String::from_utf8_lossy(&log.msg));
+                                }
+                            }
+                            None => {}
+                        }
+                    }
+                    Err(bollard::errors::Error::DockerStreamError { error }) => observation.error = Some(error),
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code, message }) if status_code < 500 => {
+                        observation.error = Some(message)
+                    }
+                    Err(e) => {
+                        // A trailing read error after a finished build is harmless (shared/ENGINES.md).
+                        if observation.image_id.is_none() && observation.error.is_none() {
+                            observation.indeterminate = Some(format!("engine stream broke: {e}"));
+                        }
+                        break;
+                    }
+                }
+            }
+        };
+        if tokio::time::timeout(BUILD_TIMEOUT, run).await.is_err() {
+            observation.indeterminate = Some(format!("build did not finish within {} s", BUILD_TIMEOUT.as_secs()));
+        }
+        if buildkit {
+            let list: Vec<VertexReport> = order.iter().filter_map(|d| vertices.get(d).cloned()).collect();
+            for v in &list {
+                if v.cached {
+                    observation.log.push_str(&format!("CACHED {}\n", v.name));
+                }
+            }
+            observation.steps = observe::map_vertices(&list, &map);
+        }
+        Ok(observation)
+    })
+}
+
+fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation> {
+    let dir = tempfile::Builder::new().prefix("cachet-ctx-").tempdir().map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
+    crate::materialize::write_context_dir(request.context, dir.path())?;
+    let mut command = Command::new(&engine.cli);
+    command.arg("-H").arg(&engine.endpoint);
+    let buildkit = engine.builder() == Builder::BuildKit;
+    command.env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" });
+    command.arg("build").arg("-t").arg(&request.tag).arg("-f").arg(dir.path().join("Dockerfile"));
+    if buildkit {
+        command.arg("--progress=plain");
+    }
+    if engine.builder() != Builder::Buildah {
+        command.arg("--network=none");
+    }
+    if request.options.no_cache {
+        command.arg("--no-cache");
+    }
+    let mut args: Vec<(String, String)> = build_args(engine, request).into_iter().collect();
+    args.sort();
+    for (k, v) in args {
+        command.arg("--build-arg").arg(format!("{k}={v}"));
+    }
+    if let Some(t) = &request.options.target {
+        command.arg("--target").arg(t);
+    }
+    for c in &request.cache_from {
+        command.arg("--cache-from").arg(c);
+    }
+    command.arg(dir.path());
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| Error::Harness(format!("cannot run {}: {e}", engine.cli)))?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut stdout = String::new();
+    let _ = child.stdout.take().expect("piped").read_to_string(&mut stdout);
+    let status = child.wait().map_err(|e| Error::Harness(format!("waiting for {}: {e}", engine.cli)))?;
+    let stderr = err_reader.join().unwrap_or_default();
+    let log = format!("{stdout}{stderr}");
+    let mut observation = Observation { log, ..Observation::default() };
+    if !status.success() {
+        let message = observation
+            .log
+            .lines()
+            .rev()
+            .find(|l| l.contains("rror"))
+            .unwrap_or("build failed")
+            .to_string();
+        if message.contains("Cannot connect") || message.contains("connection refused") {
+            return Err(unavailable(engine, message));
+        }
+        observation.error = Some(message);
+    }
+    Ok(observation)
+}
+
+/// Whether a CLI binary is buildx-based (a current Docker CLI) rather than one with built-in
+/// BuildKit; cachet drives the former with `docker buildx build`.
+pub fn cli_has_buildx(cli: &Path) -> bool {
+    Command::new(cli).args(["buildx", "version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}

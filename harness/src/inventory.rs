@@ -1,0 +1,125 @@
+//! The engine inventory: hosts by name and the engines (`BUILDER@HOST`) derived from them.
+//!
+//! `ci/engines up` writes `/run/cachet/inventory.toml`; `CACHET_INVENTORY` points elsewhere. With
+//! no inventory, cachet uses `DOCKER_HOST` (or the default socket) as host `a`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use models::{Builder, Profile, Transport};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_INVENTORY: &str = "/run/cachet/inventory.toml";
+pub const DEFAULT_CLI: &str = "/usr/bin/docker";
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HostKind {
+    Docker,
+    Podman,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    pub endpoint: String,
+    pub kind: HostKind,
+    /// Distribution label, for reports (`debian-12`, `centos-stream-9`).
+    #[serde(default)]
+    pub distro: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    #[serde(default)]
+    pub registry: Option<String>,
+    #[serde(default)]
+    pub cli: Option<String>,
+    pub hosts: BTreeMap<String, Host>,
+}
+
+/// One engine: a builder, reached through one door, on one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Engine {
+    /// `classic@a`, `buildkit-cli@b`, `podman@podman`.
+    pub name: String,
+    pub host: String,
+    pub endpoint: String,
+    pub profile: Profile,
+    pub cli: String,
+}
+
+impl Engine {
+    pub fn builder(&self) -> Builder {
+        self.profile.builder
+    }
+    pub fn transport(&self) -> Transport {
+        self.profile.transport
+    }
+    /// The same builder and door on another host of the inventory.
+    pub fn on_host(&self, inventory: &Inventory, host: &str) -> Option<Engine> {
+        let name = format!("{}@{host}", self.profile.name());
+        inventory.engines().into_iter().find(|e| e.name == name)
+    }
+}
+
+impl Inventory {
+    pub fn load() -> Result<Inventory> {
+        match std::env::var_os("CACHET_INVENTORY") {
+            Some(path) => Inventory::from_file(Path::new(&path)),
+            None if Path::new(DEFAULT_INVENTORY).exists() => Inventory::from_file(Path::new(DEFAULT_INVENTORY)),
+            None => Ok(Inventory::from_docker_host()),
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Inventory> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| Error::BadCase {
+            path: PathBuf::from(path),
+            line: e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(1),
+            reason: e.message().to_string(),
+        })
+    }
+
+    fn from_docker_host() -> Inventory {
+        let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let mut hosts = BTreeMap::new();
+        hosts.insert("a".to_string(), Host { endpoint, kind: HostKind::Docker, distro: None });
+        Inventory { registry: None, cli: None, hosts }
+    }
+
+    pub fn cli(&self) -> String {
+        std::env::var("CACHET_DOCKER_CLI").ok().or_else(|| self.cli.clone()).unwrap_or_else(|| DEFAULT_CLI.to_string())
+    }
+
+    /// Every engine, in a stable order: docker hosts give four, podman hosts two.
+    pub fn engines(&self) -> Vec<Engine> {
+        let mut out = Vec::new();
+        for (host_name, host) in &self.hosts {
+            let builders: &[Builder] = match host.kind {
+                HostKind::Docker => &[Builder::Classic, Builder::BuildKit],
+                HostKind::Podman => &[Builder::Buildah],
+            };
+            for builder in builders {
+                for transport in [Transport::Api, Transport::Cli] {
+                    let profile = Profile::new(*builder, transport);
+                    out.push(Engine {
+                        name: format!("{}@{host_name}", profile.name()),
+                        host: host_name.clone(),
+                        endpoint: host.endpoint.clone(),
+                        profile,
+                        cli: self.cli(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    pub fn engine(&self, name: &str) -> Result<Engine> {
+        self.engines().into_iter().find(|e| e.name == name).ok_or_else(|| Error::UnknownEngine(name.to_string()))
+    }
+}
