@@ -1,0 +1,302 @@
+//! Case files (`cases/*.toml`): a scenario a person can write and cachet can emit, with the rules
+//! it shows, upstream links and the known divergences of real engines. Schema: `cases/README.md`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use models::scenario::{BuildStep, Mutation, Scenario, Transition};
+use models::{BuildContext, BuildOptions, Entry, EntryKind};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CaseFile {
+    pub name: String,
+    pub shows: String,
+    #[serde(default)]
+    pub rules: Vec<String>,
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default)]
+    pub files: BTreeMap<String, FileSpec>,
+    pub dockerfile: String,
+    #[serde(rename = "build")]
+    pub builds: Vec<BuildSpec>,
+    #[serde(default, rename = "divergence")]
+    pub divergences: Vec<Divergence>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileSpec {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub mode: Option<u32>,
+    #[serde(default)]
+    pub uid: Option<u32>,
+    #[serde(default)]
+    pub gid: Option<u32>,
+    #[serde(default)]
+    pub mtime: Option<i64>,
+    #[serde(default)]
+    pub xattrs: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BuildSpec {
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub mutations: Vec<Mutation>,
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+    #[serde(default)]
+    pub no_cache: bool,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub inline_cache: bool,
+    #[serde(default)]
+    pub push: Option<String>,
+    #[serde(default)]
+    pub cache_from: Vec<String>,
+}
+
+/// An engine's recorded behaviour where it differs from the model: data, with its source.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Divergence {
+    /// Profile name: `classic`, `buildkit-cli`, `podman`, ...
+    pub engine: String,
+    /// Engine version it was recorded on.
+    pub version: String,
+    /// 1-based build number in the case.
+    pub build: usize,
+    pub step: usize,
+    /// What the engine does: `cached`, `rebuilt` or `failed`.
+    pub observed: String,
+    pub link: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+pub struct LoadedCase {
+    pub path: PathBuf,
+    pub file: CaseFile,
+    pub scenario: Scenario,
+}
+
+impl LoadedCase {
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self.scenario.transitions.iter().map(|t| t.build.host.clone()).collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).map(|n| n + 1).unwrap_or(1)
+}
+
+pub fn load_case(path: &Path) -> Result<LoadedCase> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    parse_case(path, &text)
+}
+
+pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
+    let bad = |line: usize, reason: String| Error::BadCase { path: path.to_path_buf(), line, reason };
+    let file: CaseFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(1);
+        bad(line, e.message().to_string())
+    })?;
+    let mut context = BuildContext::new();
+    for (p, spec) in &file.files {
+        let line = line_of(text, p);
+        let mut entry = match spec.kind.as_deref().unwrap_or("file") {
+            "file" => Entry::file(spec.content.clone().unwrap_or_default()),
+            "dir" => Entry::dir(),
+            "symlink" => Entry::symlink(spec.target.clone().ok_or_else(|| bad(line, format!("symlink `{p}` needs a target")))?),
+            other => return Err(bad(line, format!("unknown type `{other}` for `{p}` (file, dir or symlink)"))),
+        };
+        if let Some(m) = spec.mode {
+            entry.mode = m;
+        }
+        entry.uid = spec.uid.unwrap_or(0);
+        entry.gid = spec.gid.unwrap_or(0);
+        if let Some(t) = spec.mtime {
+            entry.mtime = t;
+            entry.atime = t;
+        }
+        entry.xattrs = spec.xattrs.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+        if let EntryKind::Symlink { target } = &entry.kind {
+            let base = p.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+            if target.starts_with('/') || models::context::normalize_context_path(&format!("{base}{target}")).is_err() {
+                return Err(bad(line, format!("symlink `{p}` -> `{target}` escapes the build context")));
+            }
+        }
+        context.insert(p, entry).map_err(|e| bad(line, e.to_string()))?;
+    }
+    let parsed = models::dockerfile::parse(&file.dockerfile);
+    if let Some(d) = parsed.diagnostics.first() {
+        let line = line_of(text, "dockerfile") + d.line;
+        return Err(bad(line, format!("the Dockerfile cannot be parsed: {}", d.message)));
+    }
+    context.set_dockerfile_text(&file.dockerfile);
+    let mut transitions = Vec::new();
+    for (n, b) in file.builds.iter().enumerate() {
+        for m in &b.mutations {
+            if let Err(e) = check_mutation_paths(m) {
+                return Err(bad(line_of(text, &format!("\"{}\"", m.path())), format!("build {}: {e}", n + 1)));
+            }
+        }
+        transitions.push(Transition {
+            mutations: b.mutations.clone(),
+            build: BuildStep {
+                host: b.host.clone().unwrap_or_else(|| "a".to_string()),
+                options: BuildOptions {
+                    build_args: b.args.clone(),
+                    no_cache: b.no_cache,
+                    target: b.target.clone(),
+                    cache_from: b.cache_from.clone(),
+                    inline_cache: b.inline_cache,
+                    push: b.push.clone(),
+                },
+            },
+        });
+    }
+    if transitions.is_empty() {
+        return Err(bad(1, "a case needs at least one [[build]]".to_string()));
+    }
+    let scenario = Scenario { context, transitions };
+    if let Err((n, e)) = models::scenario::contexts_per_build(&scenario) {
+        return Err(bad(1, format!("build {}: {e}", n + 1)));
+    }
+    Ok(LoadedCase { path: path.to_path_buf(), file, scenario })
+}
+
+fn check_mutation_paths(m: &Mutation) -> std::result::Result<(), models::context::PathError> {
+    models::context::normalize_context_path(m.path())?;
+    if let Mutation::Rename { to, .. } = m {
+        models::context::normalize_context_path(to)?;
+    }
+    if let Mutation::Symlink { path, target } = m {
+        let base = path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+        if target.starts_with('/') {
+            return Err(models::context::PathError::Absolute(target.clone()));
+        }
+        models::context::normalize_context_path(&format!("{base}{target}"))?;
+    }
+    Ok(())
+}
+
+/// Every `*.toml` under `dir`, sorted by name.
+pub fn load_corpus(dir: &Path) -> Result<Vec<LoadedCase>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Read { path: dir.to_path_buf(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| load_case(p)).collect()
+}
+
+/// A case file for a scenario (what `cachet run` writes for a confirmed discrepancy).
+pub fn case_from_scenario(name: &str, shows: &str, scenario: &Scenario) -> CaseFile {
+    let files = scenario
+        .context
+        .entries
+        .iter()
+        .filter(|(p, _)| p.as_str() != models::context::DOCKERFILE_NAME)
+        .map(|(p, e)| {
+            let (kind, content, target) = match &e.kind {
+                EntryKind::File { content } => (None, Some(String::from_utf8_lossy(content).into_owned()), None),
+                EntryKind::Dir => (Some("dir".to_string()), None, None),
+                EntryKind::Symlink { target } => (Some("symlink".to_string()), None, Some(target.clone())),
+            };
+            let spec = FileSpec {
+                kind,
+                content,
+                target,
+                mode: Some(e.mode),
+                uid: (e.uid != 0).then_some(e.uid),
+                gid: (e.gid != 0).then_some(e.gid),
+                mtime: Some(e.mtime),
+                xattrs: e.xattrs.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect(),
+            };
+            (p.clone(), spec)
+        })
+        .collect();
+    let builds = scenario
+        .transitions
+        .iter()
+        .map(|t| BuildSpec {
+            host: (t.build.host != "a").then(|| t.build.host.clone()),
+            mutations: t.mutations.clone(),
+            args: t.build.options.build_args.clone(),
+            no_cache: t.build.options.no_cache,
+            target: t.build.options.target.clone(),
+            inline_cache: t.build.options.inline_cache,
+            push: t.build.options.push.clone(),
+            cache_from: t.build.options.cache_from.clone(),
+        })
+        .collect();
+    CaseFile {
+        name: name.to_string(),
+        shows: shows.to_string(),
+        rules: Vec::new(),
+        links: Vec::new(),
+        files,
+        dockerfile: scenario.context.dockerfile_text().unwrap_or_default(),
+        builds,
+        divergences: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_error(text: &str, expect: &str) {
+        match parse_case(Path::new("cases/x.toml"), text) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => assert_eq!(e.to_string(), expect),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_name_file_and_line() {
+        check_error(
+            "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\ncolour = 1\n[[build]]\n",
+            "bad case file cases/x.toml:4: unknown field `colour`, expected one of `name`, `shows`, `rules`, `links`, `files`, `dockerfile`, `build`, `divergence`",
+        );
+    }
+
+    #[test]
+    fn paths_that_escape_the_context_are_refused() {
+        check_error(
+            "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[files.\"../etc/passwd\"]\ncontent = \"x\"\n[[build]]\n",
+            "bad case file cases/x.toml:4: path `../etc/passwd` escapes the build context",
+        );
+        check_error(
+            "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[[build]]\nmutations = [{ op = \"symlink\", path = \"l\", target = \"../../x\" }]\n",
+            "bad case file cases/x.toml:5: build 1: path `../../x` escapes the build context",
+        );
+    }
+
+    #[test]
+    fn unparseable_dockerfiles_are_refused() {
+        check_error(
+            "name = \"x\"\nshows = \"y\"\ndockerfile = \"\"\"\nFROM base\nHEALTHCHECK NONE\n\"\"\"\n[[build]]\n",
+            "bad case file cases/x.toml:5: the Dockerfile cannot be parsed: unsupported instruction `HEALTHCHECK`",
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Running a scenario on an engine: the client half of the harness. For every transition it
+//! applies the mutations, asks the model, runs the real build, observes and checks it, and keeps
+//! everything in a `History`. It removes every image it created, whatever happens.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use models::scenario::{apply_mutation, Scenario};
+use models::{apply, predict, Build, BuildOptions, CacheExport, EngineState, Prediction};
+use serde::Serialize;
+
+use crate::check::{check, StepVerdict, Verdict};
+use crate::driver::{self, BuildRequest};
+use crate::error::{Error, Result};
+use crate::inventory::{Engine, Inventory};
+use crate::observe::Observation;
+
+pub const DEFAULT_REGISTRY: &str = "127.0.0.1:5000";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildRecord {
+    pub transition: usize,
+    pub host: String,
+    pub engine: String,
+    pub options: BuildOptions,
+    pub prediction: Prediction,
+    pub observation: Observation,
+    pub verdicts: Vec<StepVerdict>,
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+impl BuildRecord {
+    pub fn discrepancies(&self) -> impl Iterator<Item = &StepVerdict> {
+        self.verdicts.iter().filter(|v| v.verdict == Verdict::Discrepancy)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct History {
+    pub engine: String,
+    pub salt: String,
+    pub builds: Vec<BuildRecord>,
+}
+
+impl History {
+    pub fn discrepancy_count(&self) -> usize {
+        self.builds.iter().map(|b| b.discrepancies().count()).sum()
+    }
+    pub fn indeterminate_count(&self) -> usize {
+        self.builds
+            .iter()
+            .flat_map(|b| &b.verdicts)
+            .filter(|v| matches!(v.verdict, Verdict::Indeterminate { .. }))
+            .count()
+    }
+}
+
+/// `FROM base` becomes `FROM <base_ref>`: the scenario's salted base image.
+pub fn substitute_base(dockerfile: &str, base_ref: &str) -> String {
+    let mut out = String::new();
+    for line in dockerfile.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let mut words = trimmed.splitn(3, [' ', '\t']);
+        match (words.next(), words.next()) {
+            (Some(kw), Some(image)) if kw.eq_ignore_ascii_case("from") && image.trim_end() == "base" => {
+                let rest = &trimmed[kw.len() + 1 + 4..];
+                out.push_str(&format!("{indent}{kw} {base_ref}{rest}"));
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// Hosts a scenario names, mapped onto engines: `a` is the engine under test, any other name the
+/// same builder and door on another host of the inventory.
+pub fn engines_for(inventory: &Inventory, engine: &Engine, scenario: &Scenario) -> Result<BTreeMap<String, Engine>> {
+    let mut out = BTreeMap::new();
+    let others: Vec<String> = inventory.hosts.keys().filter(|h| **h != engine.host).cloned().collect();
+    for transition in &scenario.transitions {
+        let host = if transition.build.host.is_empty() { "a" } else { transition.build.host.as_str() };
+        if out.contains_key(host) {
+            continue;
+        }
+        let mapped = if host == "a" {
+            engine.clone()
+        } else {
+            others
+                .iter()
+                .filter_map(|h| engine.on_host(inventory, h))
+                .find(|e| !out.values().any(|o: &Engine| o.name == e.name))
+                .ok_or_else(|| Error::BadInput(format!("scenario names host `{host}` but {} has no second host in the inventory", engine.name)))?
+        };
+        out.insert(host.to_string(), mapped);
+    }
+    Ok(out)
+}
+
+pub fn run_scenario(inventory: &Inventory, engine: &Engine, scenario: &Scenario, salt: &str) -> Result<History> {
+    let hosts = engines_for(inventory, engine, scenario)?;
+    let base_ref = format!("localhost/cachet-base:{salt}");
+    let registry = inventory.registry.clone().unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    let mut created: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in hosts.values() {
+        driver::ensure_base_image(e, &base_ref, salt)?;
+        created.entry(e.name.clone()).or_default().push(base_ref.clone());
+    }
+    let result = run_transitions(scenario, salt, &hosts, &base_ref, &registry, &mut created);
+    for (name, refs) in &created {
+        if let Some(e) = hosts.values().find(|e| &e.name == name) {
+            let _ = driver::remove_images(e, refs);
+        }
+    }
+    result.map(|builds| History { engine: engine.name.clone(), salt: salt.to_string(), builds })
+}
+
+fn run_transitions(
+    scenario: &Scenario,
+    salt: &str,
+    hosts: &BTreeMap<String, Engine>,
+    base_ref: &str,
+    registry: &str,
+    created: &mut BTreeMap<String, Vec<String>>,
+) -> Result<Vec<BuildRecord>> {
+    let map_ref = |r: &str| {
+        let (name, tag) = r.rsplit_once(':').unwrap_or((r, "latest"));
+        format!("{registry}/cachet-{salt}/{name}:{tag}")
+    };
+    let mut states: BTreeMap<String, EngineState> = BTreeMap::new();
+    let mut exports: BTreeMap<String, CacheExport> = BTreeMap::new();
+    let mut context = scenario.context.clone();
+    let mut builds = Vec::new();
+    for (n, transition) in scenario.transitions.iter().enumerate() {
+        for mutation in &transition.mutations {
+            apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
+                .map_err(|e| Error::BadInput(format!("transition {}: {e}", n + 1)))?;
+        }
+        let host = if transition.build.host.is_empty() { "a".to_string() } else { transition.build.host.clone() };
+        let engine = &hosts[&host];
+        let mut concrete = context.clone();
+        if let Some(text) = concrete.dockerfile_text() {
+            concrete.set_dockerfile_text(&substitute_base(&text, base_ref));
+        }
+        let mut options = transition.build.options.clone();
+        options.cache_from = options.cache_from.iter().map(|r| map_ref(r)).collect();
+        options.push = options.push.as_deref().map(map_ref);
+        let build = Build { context: concrete, options };
+        let state = states.entry(host.clone()).or_insert_with(|| EngineState::new(engine.profile.clone()));
+        for (reference, export) in &exports {
+            state.import(reference, export.clone());
+        }
+        let prediction = predict(state, &build);
+        let tag = format!("cachet-scn-{salt}:b{n}");
+        created.entry(engine.name.clone()).or_default().push(tag.clone());
+        let request = BuildRequest { context: &build.context, options: &build.options, cache_from: build.options.cache_from.clone(), tag: tag.clone() };
+        let started = Instant::now();
+        let observation = driver::build(engine, &request)?;
+        let duration = started.elapsed();
+        if observation.error.is_none() && observation.indeterminate.is_none() {
+            if let Some(reference) = &build.options.push {
+                driver::tag_image(engine, &tag, reference)?;
+                created.entry(engine.name.clone()).or_default().push(reference.clone());
+                driver::push_image(engine, reference)?;
+            }
+        }
+        let verdicts = check(&prediction, &observation);
+        if let Some(export) = apply(state, &build) {
+            if let Some(reference) = &build.options.push {
+                exports.insert(reference.clone(), export);
+            }
+        }
+        builds.push(BuildRecord {
+            transition: n + 1,
+            host,
+            engine: engine.name.clone(),
+            options: transition.build.options.clone(),
+            prediction,
+            observation,
+            verdicts,
+            duration,
+        });
+    }
+    Ok(builds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::substitute_base;
+
+    #[test]
+    fn only_from_base_is_rewritten() {
+        assert_eq!(
+            substitute_base("FROM base AS x\nfrom base\nFROM basement\nRUN echo base\n", "localhost/b:1"),
+            "FROM localhost/b:1 AS x\nfrom localhost/b:1\nFROM basement\nRUN echo base\n"
+        );
+    }
+}
