@@ -1,1 +1,132 @@
-fn main(){}
+//! The regression corpus: one trial per case and engine, named `<case>::<engine>`.
+//!
+//! A trial passes when every step the engine reports equals the model's prediction, or matches a
+//! divergence the case records for that engine. A recorded divergence that no longer happens fails
+//! too. In CI (`CI` set) an unreachable engine fails its trials; elsewhere they are ignored.
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use harness::case_file::{load_corpus, LoadedCase};
+use harness::check::Verdict;
+use harness::driver;
+use harness::inventory::{Engine, Inventory};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn unique_salt(case: &str, engine: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let digest = models::fingerprint::fingerprint(&(case, engine, nanos, std::process::id()));
+    format!("{digest:016x}")
+}
+
+fn run_trial(case: &LoadedCase, inventory: &Inventory, engine: &Engine, version: &str) -> Result<(), Failed> {
+    let salt = unique_salt(&case.file.name, &engine.name);
+    let history = harness::execute::run_scenario(inventory, engine, &case.scenario, &salt).map_err(|e| Failed::from(e.to_string()))?;
+    let profile = engine.profile.name();
+    let recorded: Vec<_> = case.file.divergences.iter().filter(|d| d.engine == profile).collect();
+    let mut problems = Vec::new();
+    let mut seen_divergences = Vec::new();
+    let mut confirmed = 0;
+    for build in &history.builds {
+        for v in &build.verdicts {
+            match &v.verdict {
+                Verdict::Agree => confirmed += 1,
+                Verdict::Discrepancy => {
+                    let known = recorded.iter().find(|d| d.build == build.transition && d.step == v.step && d.observed == v.observed_short());
+                    match known {
+                        Some(d) => {
+                            confirmed += 1;
+                            seen_divergences.push((*d).clone());
+                        }
+                        None => problems.push(format!(
+                            "build {} step {} `{}`: model predicts {} ({}), {} observed {}",
+                            build.transition,
+                            v.step,
+                            v.instruction,
+                            v.predicted.short(),
+                            match &v.predicted {
+                                models::Outcome::Rebuilt { reason } => reason.to_string(),
+                                other => format!("{other:?}"),
+                            },
+                            engine.name,
+                            v.observed_short()
+                        )),
+                    }
+                }
+                Verdict::Indeterminate { why } => eprintln!("  {}: build {} step {} indeterminate: {why}", engine.name, build.transition, v.step),
+                Verdict::Unchecked => {}
+            }
+        }
+    }
+    for d in &recorded {
+        if !seen_divergences.contains(d) {
+            problems.push(format!(
+                "recorded divergence no longer happens on {} {version}: build {} step {} was {} on {} ({})",
+                engine.name, d.build, d.step, d.observed, d.version, d.link
+            ));
+        }
+    }
+    if confirmed == 0 && problems.is_empty() {
+        problems.push("no step could be confirmed: every observation was indeterminate".to_string());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let log: String = history.builds.iter().map(|b| format!("--- build {} on {}\n{}", b.transition, b.engine, b.observation.log)).collect();
+        Err(format!("{}\n{}", problems.join("\n"), if std::env::var_os("CACHET_SHOW_LOGS").is_some() { log } else { String::from("(set CACHET_SHOW_LOGS=1 for the engine logs)") }).into())
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    let corpus_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let corpus = match load_corpus(&corpus_dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let inventory = Inventory::load().unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(3);
+    });
+    let versions: &'static OnceLock<Vec<(String, Result<String, String>)>> = Box::leak(Box::new(OnceLock::new()));
+    let engines = inventory.engines();
+    // Probe each host once, only if a trial will run.
+    let probe = move |engines: &[Engine]| {
+        versions.get_or_init(|| engines.iter().map(|e| (e.name.clone(), driver::engine_version(e).map_err(|e| e.to_string()))).collect())
+    };
+    let statuses = probe(&engines);
+    let inventory: &'static Inventory = Box::leak(Box::new(inventory));
+    let corpus: &'static [LoadedCase] = Box::leak(corpus.into_boxed_slice());
+    let mut trials = Vec::new();
+    for case in corpus {
+        let hosts = case.hosts();
+        for engine in &engines {
+            // Host `a` is the engine under test; a case that needs a second host runs on engines
+            // that have the same builder on another host.
+            if engine.host != "a" && engine.host != "podman" {
+                continue;
+            }
+            let needs_second = hosts.iter().any(|h| h != "a");
+            if needs_second && harness::execute::engines_for(inventory, engine, &case.scenario).is_err() {
+                continue;
+            }
+            let name = format!("{}::{}", case.file.name, engine.name);
+            let status = statuses.iter().find(|(n, _)| *n == engine.name).map(|(_, s)| s.clone()).unwrap_or(Err("unknown".into()));
+            let engine = engine.clone();
+            match status {
+                Err(why) if !in_ci => {
+                    eprintln!("ignored {name}: {why}");
+                    trials.push(Trial::test(name, || Ok(())).with_ignored_flag(true));
+                }
+                Err(why) => trials.push(Trial::test(name, move || Err(format!("engine unavailable in CI: {why}").into()))),
+                Ok(version) => trials.push(Trial::test(name, move || run_trial(case, inventory, &engine, &version))),
+            }
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
