@@ -96,7 +96,12 @@ pub struct LoadedCase {
 
 impl LoadedCase {
     pub fn hosts(&self) -> Vec<String> {
-        let mut hosts: Vec<String> = self.scenario.transitions.iter().map(|t| t.build.host.clone()).collect();
+        let mut hosts: Vec<String> = self
+            .scenario
+            .transitions
+            .iter()
+            .map(|t| t.build.host.clone())
+            .collect();
         hosts.sort();
         hosts.dedup();
         hosts
@@ -104,18 +109,31 @@ impl LoadedCase {
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).map(|n| n + 1).unwrap_or(1)
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|n| n + 1)
+        .unwrap_or(1)
 }
 
 pub fn load_case(path: &Path) -> Result<LoadedCase> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_case(path, &text)
 }
 
 pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
-    let bad = |line: usize, reason: String| Error::BadCase { path: path.to_path_buf(), line, reason };
+    let bad = |line: usize, reason: String| Error::BadCase {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
     let file: CaseFile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(1);
+        let line = e
+            .span()
+            .map(|s| text[..s.start].matches('\n').count() + 1)
+            .unwrap_or(1);
         bad(line, e.message().to_string())
     })?;
     let mut context = BuildContext::new();
@@ -124,8 +142,17 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
         let mut entry = match spec.kind.as_deref().unwrap_or("file") {
             "file" => Entry::file(spec.content.clone().unwrap_or_default()),
             "dir" => Entry::dir(),
-            "symlink" => Entry::symlink(spec.target.clone().ok_or_else(|| bad(line, format!("symlink `{p}` needs a target")))?),
-            other => return Err(bad(line, format!("unknown type `{other}` for `{p}` (file, dir or symlink)"))),
+            "symlink" => Entry::symlink(
+                spec.target
+                    .clone()
+                    .ok_or_else(|| bad(line, format!("symlink `{p}` needs a target")))?,
+            ),
+            other => {
+                return Err(bad(
+                    line,
+                    format!("unknown type `{other}` for `{p}` (file, dir or symlink)"),
+                ))
+            }
         };
         if let Some(m) = spec.mode {
             entry.mode = m;
@@ -136,26 +163,46 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
             entry.mtime = t;
             entry.atime = t;
         }
-        entry.xattrs = spec.xattrs.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+        entry.xattrs = spec
+            .xattrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+            .collect();
         if let EntryKind::Symlink { target } = &entry.kind {
-            let base = p.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
-            if target.starts_with('/') || models::context::normalize_context_path(&format!("{base}{target}")).is_err() {
-                return Err(bad(line, format!("symlink `{p}` -> `{target}` escapes the build context")));
+            let base = p
+                .rsplit_once('/')
+                .map(|(d, _)| format!("{d}/"))
+                .unwrap_or_default();
+            if target.starts_with('/')
+                || models::context::normalize_context_path(&format!("{base}{target}")).is_err()
+            {
+                return Err(bad(
+                    line,
+                    format!("symlink `{p}` -> `{target}` escapes the build context"),
+                ));
             }
         }
-        context.insert(p, entry).map_err(|e| bad(line, e.to_string()))?;
+        context
+            .insert(p, entry)
+            .map_err(|e| bad(line, e.to_string()))?;
     }
     let parsed = models::dockerfile::parse(&file.dockerfile);
     if let Some(d) = parsed.diagnostics.first() {
         let line = line_of(text, "dockerfile") + d.line;
-        return Err(bad(line, format!("the Dockerfile cannot be parsed: {}", d.message)));
+        return Err(bad(
+            line,
+            format!("the Dockerfile cannot be parsed: {}", d.message),
+        ));
     }
     context.set_dockerfile_text(&file.dockerfile);
     let mut transitions = Vec::new();
     for (n, b) in file.builds.iter().enumerate() {
         for m in &b.mutations {
             if let Err(e) = check_mutation_paths(m) {
-                return Err(bad(line_of(text, &format!("\"{}\"", m.path())), format!("build {}: {e}", n + 1)));
+                return Err(bad(
+                    line_of(text, &format!("\"{}\"", m.path())),
+                    format!("build {}: {e}", n + 1),
+                ));
             }
         }
         transitions.push(Transition {
@@ -176,11 +223,18 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
     if transitions.is_empty() {
         return Err(bad(1, "a case needs at least one [[build]]".to_string()));
     }
-    let scenario = Scenario { context, transitions };
+    let scenario = Scenario {
+        context,
+        transitions,
+    };
     if let Err((n, e)) = models::scenario::contexts_per_build(&scenario) {
         return Err(bad(1, format!("build {}: {e}", n + 1)));
     }
-    Ok(LoadedCase { path: path.to_path_buf(), file, scenario })
+    Ok(LoadedCase {
+        path: path.to_path_buf(),
+        file,
+        scenario,
+    })
 }
 
 fn check_mutation_paths(m: &Mutation) -> std::result::Result<(), models::context::PathError> {
@@ -189,7 +243,10 @@ fn check_mutation_paths(m: &Mutation) -> std::result::Result<(), models::context
         models::context::normalize_context_path(to)?;
     }
     if let Mutation::Symlink { path, target } = m {
-        let base = path.rsplit_once('/').map(|(d, _)| format!("{d}/")).unwrap_or_default();
+        let base = path
+            .rsplit_once('/')
+            .map(|(d, _)| format!("{d}/"))
+            .unwrap_or_default();
         if target.starts_with('/') {
             return Err(models::context::PathError::Absolute(target.clone()));
         }
@@ -201,7 +258,10 @@ fn check_mutation_paths(m: &Mutation) -> std::result::Result<(), models::context
 /// Every `*.toml` under `dir`, sorted by name.
 pub fn load_corpus(dir: &Path) -> Result<Vec<LoadedCase>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| Error::Read { path: dir.to_path_buf(), source })?
+        .map_err(|source| Error::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
@@ -218,9 +278,15 @@ pub fn case_from_scenario(name: &str, shows: &str, scenario: &Scenario) -> CaseF
         .filter(|(p, _)| p.as_str() != models::context::DOCKERFILE_NAME)
         .map(|(p, e)| {
             let (kind, content, target) = match &e.kind {
-                EntryKind::File { content } => (None, Some(String::from_utf8_lossy(content).into_owned()), None),
+                EntryKind::File { content } => (
+                    None,
+                    Some(String::from_utf8_lossy(content).into_owned()),
+                    None,
+                ),
                 EntryKind::Dir => (Some("dir".to_string()), None, None),
-                EntryKind::Symlink { target } => (Some("symlink".to_string()), None, Some(target.clone())),
+                EntryKind::Symlink { target } => {
+                    (Some("symlink".to_string()), None, Some(target.clone()))
+                }
             };
             let spec = FileSpec {
                 kind,
@@ -230,7 +296,11 @@ pub fn case_from_scenario(name: &str, shows: &str, scenario: &Scenario) -> CaseF
                 uid: (e.uid != 0).then_some(e.uid),
                 gid: (e.gid != 0).then_some(e.gid),
                 mtime: Some(e.mtime),
-                xattrs: e.xattrs.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect(),
+                xattrs: e
+                    .xattrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                    .collect(),
             };
             (p.clone(), spec)
         })

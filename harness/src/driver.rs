@@ -11,10 +11,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bollard::models::BuildInfoAux;
-use bollard::query_parameters::{BuildImageOptions, BuilderVersion, ImportImageOptions, PushImageOptions, RemoveImageOptions, TagImageOptions};
+use bollard::query_parameters::{
+    BuildImageOptions, BuilderVersion, ImportImageOptions, PushImageOptions, RemoveImageOptions,
+    TagImageOptions,
+};
 use bollard::Docker;
 use futures_util::StreamExt;
-use models::{Builder, BuildOptions, Transport};
+use models::{BuildOptions, Builder, Transport};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -32,7 +35,11 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 fn unavailable(engine: &Engine, detail: impl std::fmt::Display) -> Error {
-    Error::EngineUnavailable { engine: engine.name.clone(), endpoint: engine.endpoint.clone(), detail: detail.to_string() }
+    Error::EngineUnavailable {
+        engine: engine.name.clone(),
+        endpoint: engine.endpoint.clone(),
+        detail: detail.to_string(),
+    }
 }
 
 fn client(engine: &Engine) -> Result<Docker> {
@@ -42,7 +49,10 @@ fn client(engine: &Engine) -> Result<Docker> {
     } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
         Docker::connect_with_http(endpoint, 600, bollard::API_DEFAULT_VERSION)
     } else {
-        return Err(unavailable(engine, "only unix:// and tcp:// endpoints are supported by this build"));
+        return Err(unavailable(
+            engine,
+            "only unix:// and tcp:// endpoints are supported by this build",
+        ));
     };
     result.map_err(|e| unavailable(engine, e))
 }
@@ -61,7 +71,20 @@ pub fn engine_version(engine: &Engine) -> Result<String> {
 }
 
 /// The applets the base image links to busybox, so RUN can use them without a PATH search.
-const APPLETS: &[&str] = &["cat", "echo", "ls", "mkdir", "sha256sum", "stat", "touch", "true", "false", "find", "env", "rm"];
+const APPLETS: &[&str] = &[
+    "cat",
+    "echo",
+    "ls",
+    "mkdir",
+    "sha256sum",
+    "stat",
+    "touch",
+    "true",
+    "false",
+    "find",
+    "env",
+    "rm",
+];
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -71,7 +94,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// links, and a salt file that makes each scenario's cache its own. Deterministic: the same salt
 /// gives the same image id on every engine.
 pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
-    let busybox = std::fs::read("/bin/busybox").map_err(|source| Error::Read { path: "/bin/busybox".into(), source })?;
+    let busybox = std::fs::read("/bin/busybox").map_err(|source| Error::Read {
+        path: "/bin/busybox".into(),
+        source,
+    })?;
     let fault = |e: std::io::Error| Error::Harness(format!("building the base image: {e}"));
     let mut layer = tar::Builder::new(Vec::new());
     let mut dir = tar::Header::new_ustar();
@@ -155,7 +181,14 @@ pub fn ensure_base_image(engine: &Engine, reference: &str, salt: &str) -> Result
     }
     let archive = base_image_archive(reference, salt)?;
     block_on(async {
-        let mut stream = docker.import_image(ImportImageOptions { quiet: true, ..Default::default() }, bollard::body_full(archive.into()), None);
+        let mut stream = docker.import_image(
+            ImportImageOptions {
+                quiet: true,
+                ..Default::default()
+            },
+            bollard::body_full(archive.into()),
+            None,
+        );
         while let Some(item) = stream.next().await {
             if let Err(e) = item {
                 return Err(unavailable(engine, format!("loading the base image: {e}")));
@@ -163,7 +196,14 @@ pub fn ensure_base_image(engine: &Engine, reference: &str, salt: &str) -> Result
         }
         Ok(())
     })?;
-    block_on(docker.inspect_image(reference)).map(|_| ()).map_err(|e| Error::Harness(format!("base image {reference} did not load on {}: {e}", engine.name)))
+    block_on(docker.inspect_image(reference))
+        .map(|_| ())
+        .map_err(|e| {
+            Error::Harness(format!(
+                "base image {reference} did not load on {}: {e}",
+                engine.name
+            ))
+        })
 }
 
 /// Removes images by reference; missing ones are fine.
@@ -172,7 +212,15 @@ pub fn remove_images(engine: &Engine, references: &[String]) -> Result<()> {
     block_on(async {
         for reference in references {
             let _ = docker
-                .remove_image(reference, Some(RemoveImageOptions { force: true, noprune: false, ..Default::default() }), None)
+                .remove_image(
+                    reference,
+                    Some(RemoveImageOptions {
+                        force: true,
+                        noprune: false,
+                        ..Default::default()
+                    }),
+                    None,
+                )
                 .await;
         }
     });
@@ -183,11 +231,21 @@ pub fn push_image(engine: &Engine, reference: &str) -> Result<()> {
     let docker = client(engine)?;
     let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
     block_on(async {
-        let mut stream = docker.push_image(repo, Some(PushImageOptions { tag: Some(tag.to_string()), ..Default::default() }), None);
+        let mut stream = docker.push_image(
+            repo,
+            Some(PushImageOptions {
+                tag: Some(tag.to_string()),
+                ..Default::default()
+            }),
+            None,
+        );
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) if info.error_detail.is_some() => {
-                    return Err(Error::Harness(format!("push {reference}: {:?}", info.error_detail)))
+                    return Err(Error::Harness(format!(
+                        "push {reference}: {:?}",
+                        info.error_detail
+                    )))
                 }
                 Err(e) => return Err(Error::Harness(format!("push {reference}: {e}"))),
                 _ => {}
@@ -200,8 +258,14 @@ pub fn push_image(engine: &Engine, reference: &str) -> Result<()> {
 pub fn tag_image(engine: &Engine, image: &str, reference: &str) -> Result<()> {
     let docker = client(engine)?;
     let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
-    block_on(docker.tag_image(image, Some(TagImageOptions { repo: Some(repo.to_string()), tag: Some(tag.to_string()) })))
-        .map_err(|e| Error::Harness(format!("tag {reference}: {e}")))
+    block_on(docker.tag_image(
+        image,
+        Some(TagImageOptions {
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+        }),
+    ))
+    .map_err(|e| Error::Harness(format!("tag {reference}: {e}")))
 }
 
 /// What one build needs besides the context.
@@ -214,7 +278,8 @@ pub struct BuildRequest<'a> {
 }
 
 fn build_args(engine: &Engine, request: &BuildRequest<'_>) -> HashMap<String, String> {
-    let mut args: HashMap<String, String> = request.options.build_args.clone().into_iter().collect();
+    let mut args: HashMap<String, String> =
+        request.options.build_args.clone().into_iter().collect();
     if request.options.inline_cache && engine.builder() == Builder::BuildKit {
         args.insert("BUILDKIT_INLINE_CACHE".to_string(), "1".to_string());
     }
@@ -234,10 +299,13 @@ pub fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
     observation.steps = match (engine.builder(), engine.transport()) {
         (Builder::Classic, _) => observe::parse_classic(&observation.log, &map, error.as_deref()),
         (Builder::Buildah, _) => {
-            let stages = observe::built_stages(&dockerfile, request.options.target.as_deref(), true);
+            let stages =
+                observe::built_stages(&dockerfile, request.options.target.as_deref(), true);
             observe::parse_podman(&observation.log, &map, &stages, error.as_deref())
         }
-        (Builder::BuildKit, Transport::Cli) => observe::map_vertices(&observe::parse_buildkit_plain(&observation.log), &map),
+        (Builder::BuildKit, Transport::Cli) => {
+            observe::map_vertices(&observe::parse_buildkit_plain(&observation.log), &map)
+        }
         (Builder::BuildKit, Transport::Api) => std::mem::take(&mut observation.steps),
     };
     Ok(observation)
@@ -257,7 +325,11 @@ fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         networkmode: (engine.builder() != Builder::Buildah).then(|| "none".to_string()),
         target: request.options.target.clone().unwrap_or_default(),
         cachefrom: (!request.cache_from.is_empty()).then(|| request.cache_from.clone()),
-        version: if buildkit { BuilderVersion::BuilderBuildKit } else { BuilderVersion::BuilderV1 },
+        version: if buildkit {
+            BuilderVersion::BuilderBuildKit
+        } else {
+            BuilderVersion::BuilderV1
+        },
         session: buildkit.then(|| format!("cachet-{}", request.tag.replace([':', '/'], "-"))),
         ..Default::default()
     };
@@ -268,7 +340,8 @@ fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         let mut vertices: HashMap<String, VertexReport> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
         let run = async {
-            let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+            let mut stream =
+                docker.build_image(options, None, Some(bollard::body_full(tar.into())));
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(info) => {
@@ -282,10 +355,11 @@ fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
                             Some(BuildInfoAux::Default(id)) => observation.image_id = id.id,
                             Some(BuildInfoAux::BuildKit(status)) => {
                                 for v in status.vertexes {
-                                    let entry = vertices.entry(v.digest.clone()).or_insert_with(|| {
-                                        order.push(v.digest.clone());
-                                        VertexReport::default()
-                                    });
+                                    let entry =
+                                        vertices.entry(v.digest.clone()).or_insert_with(|| {
+                                            order.push(v.digest.clone());
+                                            VertexReport::default()
+                                        });
                                     if entry.name.is_empty() {
                                         entry.name = v.name.clone();
                                         observation.log.push_str(&format!("vertex {}\n", v.name));
@@ -304,10 +378,13 @@ fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
                             None => {}
                         }
                     }
-                    Err(bollard::errors::Error::DockerStreamError { error }) => observation.error = Some(error),
-                    Err(bollard::errors::Error::DockerResponseServerError { status_code, message }) if status_code < 500 => {
-                        observation.error = Some(message)
+                    Err(bollard::errors::Error::DockerStreamError { error }) => {
+                        observation.error = Some(error)
                     }
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code,
+                        message,
+                    }) if status_code < 500 => observation.error = Some(message),
                     Err(e) => {
                         // A trailing read error after a finished build is harmless (shared/ENGINES.md).
                         if observation.image_id.is_none() && observation.error.is_none() {
@@ -319,10 +396,16 @@ fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
             }
         };
         if tokio::time::timeout(BUILD_TIMEOUT, run).await.is_err() {
-            observation.indeterminate = Some(format!("build did not finish within {} s", BUILD_TIMEOUT.as_secs()));
+            observation.indeterminate = Some(format!(
+                "build did not finish within {} s",
+                BUILD_TIMEOUT.as_secs()
+            ));
         }
         if buildkit {
-            let list: Vec<VertexReport> = order.iter().filter_map(|d| vertices.get(d).cloned()).collect();
+            let list: Vec<VertexReport> = order
+                .iter()
+                .filter_map(|d| vertices.get(d).cloned())
+                .collect();
             for v in &list {
                 if v.cached {
                     observation.log.push_str(&format!("CACHED {}\n", v.name));
@@ -335,13 +418,21 @@ fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
 }
 
 fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation> {
-    let dir = tempfile::Builder::new().prefix("cachet-ctx-").tempdir().map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
+    let dir = tempfile::Builder::new()
+        .prefix("cachet-ctx-")
+        .tempdir()
+        .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
     crate::materialize::write_context_dir(request.context, dir.path())?;
     let mut command = Command::new(&engine.cli);
     command.arg("-H").arg(&engine.endpoint);
     let buildkit = engine.builder() == Builder::BuildKit;
     command.env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" });
-    command.arg("build").arg("-t").arg(&request.tag).arg("-f").arg(dir.path().join("Dockerfile"));
+    command
+        .arg("build")
+        .arg("-t")
+        .arg(&request.tag)
+        .arg("-f")
+        .arg(dir.path().join("Dockerfile"));
     if buildkit {
         command.arg("--progress=plain");
     }
@@ -363,8 +454,13 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         command.arg("--cache-from").arg(c);
     }
     command.arg(dir.path());
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|e| Error::Harness(format!("cannot run {}: {e}", engine.cli)))?;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|e| Error::Harness(format!("cannot run {}: {e}", engine.cli)))?;
     let mut stderr = child.stderr.take().expect("piped");
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -372,11 +468,20 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         s
     });
     let mut stdout = String::new();
-    let _ = child.stdout.take().expect("piped").read_to_string(&mut stdout);
-    let status = child.wait().map_err(|e| Error::Harness(format!("waiting for {}: {e}", engine.cli)))?;
+    let _ = child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stdout);
+    let status = child
+        .wait()
+        .map_err(|e| Error::Harness(format!("waiting for {}: {e}", engine.cli)))?;
     let stderr = err_reader.join().unwrap_or_default();
     let log = format!("{stdout}{stderr}");
-    let mut observation = Observation { log, ..Observation::default() };
+    let mut observation = Observation {
+        log,
+        ..Observation::default()
+    };
     if !status.success() {
         let message = observation
             .log
@@ -396,5 +501,10 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
 /// Whether a CLI binary is buildx-based (a current Docker CLI) rather than one with built-in
 /// BuildKit; cachet drives the former with `docker buildx build`.
 pub fn cli_has_buildx(cli: &Path) -> bool {
-    Command::new(cli).args(["buildx", "version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new(cli)
+        .args(["buildx", "version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }

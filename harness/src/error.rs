@@ -8,17 +8,31 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("engine `{engine}` at {endpoint} is not reachable: {detail}\n  start the local engines with `bash ci/engines up` (as root), or point the inventory at a running one")]
-    EngineUnavailable { engine: String, endpoint: String, detail: String },
+    EngineUnavailable {
+        engine: String,
+        endpoint: String,
+        detail: String,
+    },
     #[error("unknown engine `{0}`; `cachet engines` lists the engines of the inventory")]
     UnknownEngine(String),
     #[error("bad case file {path}:{line}: {reason}")]
-    BadCase { path: PathBuf, line: usize, reason: String },
+    BadCase {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     #[error("bad input: {0}")]
     BadInput(String),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("harness fault: {0}")]
     Harness(String),
 }
@@ -26,7 +40,10 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::BadCase { .. } | Error::BadInput(_) | Error::UnknownEngine(_) | Error::Read { .. } => 2,
+            Error::BadCase { .. }
+            | Error::BadInput(_)
+            | Error::UnknownEngine(_)
+            | Error::Read { .. } => 2,
             Error::EngineUnavailable { .. } | Error::Write { .. } | Error::Harness(_) => 3,
         }
     }

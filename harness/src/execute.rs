@@ -32,7 +32,9 @@ pub struct BuildRecord {
 
 impl BuildRecord {
     pub fn discrepancies(&self) -> impl Iterator<Item = &StepVerdict> {
-        self.verdicts.iter().filter(|v| v.verdict == Verdict::Discrepancy)
+        self.verdicts
+            .iter()
+            .filter(|v| v.verdict == Verdict::Discrepancy)
     }
 }
 
@@ -64,7 +66,9 @@ pub fn substitute_base(dockerfile: &str, base_ref: &str) -> String {
         let indent = &line[..line.len() - trimmed.len()];
         let mut words = trimmed.splitn(3, [' ', '\t']);
         match (words.next(), words.next()) {
-            (Some(kw), Some(image)) if kw.eq_ignore_ascii_case("from") && image.trim_end() == "base" => {
+            (Some(kw), Some(image))
+                if kw.eq_ignore_ascii_case("from") && image.trim_end() == "base" =>
+            {
                 let rest = &trimmed[kw.len() + 1 + 4..];
                 out.push_str(&format!("{indent}{kw} {base_ref}{rest}"));
             }
@@ -76,11 +80,24 @@ pub fn substitute_base(dockerfile: &str, base_ref: &str) -> String {
 
 /// Hosts a scenario names, mapped onto engines: `a` is the engine under test, any other name the
 /// same builder and door on another host of the inventory.
-pub fn engines_for(inventory: &Inventory, engine: &Engine, scenario: &Scenario) -> Result<BTreeMap<String, Engine>> {
+pub fn engines_for(
+    inventory: &Inventory,
+    engine: &Engine,
+    scenario: &Scenario,
+) -> Result<BTreeMap<String, Engine>> {
     let mut out = BTreeMap::new();
-    let others: Vec<String> = inventory.hosts.keys().filter(|h| **h != engine.host).cloned().collect();
+    let others: Vec<String> = inventory
+        .hosts
+        .keys()
+        .filter(|h| **h != engine.host)
+        .cloned()
+        .collect();
     for transition in &scenario.transitions {
-        let host = if transition.build.host.is_empty() { "a" } else { transition.build.host.as_str() };
+        let host = if transition.build.host.is_empty() {
+            "a"
+        } else {
+            transition.build.host.as_str()
+        };
         if out.contains_key(host) {
             continue;
         }
@@ -91,21 +108,37 @@ pub fn engines_for(inventory: &Inventory, engine: &Engine, scenario: &Scenario) 
                 .iter()
                 .filter_map(|h| engine.on_host(inventory, h))
                 .find(|e| !out.values().any(|o: &Engine| o.name == e.name))
-                .ok_or_else(|| Error::BadInput(format!("scenario names host `{host}` but {} has no second host in the inventory", engine.name)))?
+                .ok_or_else(|| {
+                    Error::BadInput(format!(
+                        "scenario names host `{host}` but {} has no second host in the inventory",
+                        engine.name
+                    ))
+                })?
         };
         out.insert(host.to_string(), mapped);
     }
     Ok(out)
 }
 
-pub fn run_scenario(inventory: &Inventory, engine: &Engine, scenario: &Scenario, salt: &str) -> Result<History> {
+pub fn run_scenario(
+    inventory: &Inventory,
+    engine: &Engine,
+    scenario: &Scenario,
+    salt: &str,
+) -> Result<History> {
     let hosts = engines_for(inventory, engine, scenario)?;
     let base_ref = format!("localhost/cachet-base:{salt}");
-    let registry = inventory.registry.clone().unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    let registry = inventory
+        .registry
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     let mut created: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in hosts.values() {
         driver::ensure_base_image(e, &base_ref, salt)?;
-        created.entry(e.name.clone()).or_default().push(base_ref.clone());
+        created
+            .entry(e.name.clone())
+            .or_default()
+            .push(base_ref.clone());
     }
     let result = run_transitions(scenario, salt, &hosts, &base_ref, &registry, &mut created);
     for (name, refs) in &created {
@@ -113,7 +146,11 @@ pub fn run_scenario(inventory: &Inventory, engine: &Engine, scenario: &Scenario,
             let _ = driver::remove_images(e, refs);
         }
     }
-    result.map(|builds| History { engine: engine.name.clone(), salt: salt.to_string(), builds })
+    result.map(|builds| History {
+        engine: engine.name.clone(),
+        salt: salt.to_string(),
+        builds,
+    })
 }
 
 fn run_transitions(
@@ -137,7 +174,11 @@ fn run_transitions(
             apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
                 .map_err(|e| Error::BadInput(format!("transition {}: {e}", n + 1)))?;
         }
-        let host = if transition.build.host.is_empty() { "a".to_string() } else { transition.build.host.clone() };
+        let host = if transition.build.host.is_empty() {
+            "a".to_string()
+        } else {
+            transition.build.host.clone()
+        };
         let engine = &hosts[&host];
         let mut concrete = context.clone();
         if let Some(text) = concrete.dockerfile_text() {
@@ -146,22 +187,38 @@ fn run_transitions(
         let mut options = transition.build.options.clone();
         options.cache_from = options.cache_from.iter().map(|r| map_ref(r)).collect();
         options.push = options.push.as_deref().map(map_ref);
-        let build = Build { context: concrete, options };
-        let state = states.entry(host.clone()).or_insert_with(|| EngineState::new(engine.profile.clone()));
+        let build = Build {
+            context: concrete,
+            options,
+        };
+        let state = states
+            .entry(host.clone())
+            .or_insert_with(|| EngineState::new(engine.profile.clone()));
         for (reference, export) in &exports {
             state.import(reference, export.clone());
         }
         let prediction = predict(state, &build);
         let tag = format!("cachet-scn-{salt}:b{n}");
-        created.entry(engine.name.clone()).or_default().push(tag.clone());
-        let request = BuildRequest { context: &build.context, options: &build.options, cache_from: build.options.cache_from.clone(), tag: tag.clone() };
+        created
+            .entry(engine.name.clone())
+            .or_default()
+            .push(tag.clone());
+        let request = BuildRequest {
+            context: &build.context,
+            options: &build.options,
+            cache_from: build.options.cache_from.clone(),
+            tag: tag.clone(),
+        };
         let started = Instant::now();
         let observation = driver::build(engine, &request)?;
         let duration = started.elapsed();
         if observation.error.is_none() && observation.indeterminate.is_none() {
             if let Some(reference) = &build.options.push {
                 driver::tag_image(engine, &tag, reference)?;
-                created.entry(engine.name.clone()).or_default().push(reference.clone());
+                created
+                    .entry(engine.name.clone())
+                    .or_default()
+                    .push(reference.clone());
                 driver::push_image(engine, reference)?;
             }
         }
@@ -192,7 +249,10 @@ mod tests {
     #[test]
     fn only_from_base_is_rewritten() {
         assert_eq!(
-            substitute_base("FROM base AS x\nfrom base\nFROM basement\nRUN echo base\n", "localhost/b:1"),
+            substitute_base(
+                "FROM base AS x\nfrom base\nFROM basement\nRUN echo base\n",
+                "localhost/b:1"
+            ),
             "FROM localhost/b:1 AS x\nfrom localhost/b:1\nFROM basement\nRUN echo base\n"
         );
     }

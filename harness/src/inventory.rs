@@ -70,29 +70,52 @@ impl Inventory {
     pub fn load() -> Result<Inventory> {
         match std::env::var_os("CACHET_INVENTORY") {
             Some(path) => Inventory::from_file(Path::new(&path)),
-            None if Path::new(DEFAULT_INVENTORY).exists() => Inventory::from_file(Path::new(DEFAULT_INVENTORY)),
+            None if Path::new(DEFAULT_INVENTORY).exists() => {
+                Inventory::from_file(Path::new(DEFAULT_INVENTORY))
+            }
             None => Ok(Inventory::from_docker_host()),
         }
     }
 
     pub fn from_file(path: &Path) -> Result<Inventory> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         toml::from_str(&text).map_err(|e| Error::BadCase {
             path: PathBuf::from(path),
-            line: e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(1),
+            line: e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1))
+                .unwrap_or(1),
             reason: e.message().to_string(),
         })
     }
 
     fn from_docker_host() -> Inventory {
-        let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let endpoint = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
         let mut hosts = BTreeMap::new();
-        hosts.insert("a".to_string(), Host { endpoint, kind: HostKind::Docker, distro: None });
-        Inventory { registry: None, cli: None, hosts }
+        hosts.insert(
+            "a".to_string(),
+            Host {
+                endpoint,
+                kind: HostKind::Docker,
+                distro: None,
+            },
+        );
+        Inventory {
+            registry: None,
+            cli: None,
+            hosts,
+        }
     }
 
     pub fn cli(&self) -> String {
-        std::env::var("CACHET_DOCKER_CLI").ok().or_else(|| self.cli.clone()).unwrap_or_else(|| DEFAULT_CLI.to_string())
+        std::env::var("CACHET_DOCKER_CLI")
+            .ok()
+            .or_else(|| self.cli.clone())
+            .unwrap_or_else(|| DEFAULT_CLI.to_string())
     }
 
     /// Every engine, in a stable order: docker hosts give four, podman hosts two.
@@ -120,6 +143,9 @@ impl Inventory {
     }
 
     pub fn engine(&self, name: &str) -> Result<Engine> {
-        self.engines().into_iter().find(|e| e.name == name).ok_or_else(|| Error::UnknownEngine(name.to_string()))
+        self.engines()
+            .into_iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| Error::UnknownEngine(name.to_string()))
     }
 }

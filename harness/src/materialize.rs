@@ -16,8 +16,11 @@ pub fn context_tar(context: &BuildContext) -> Result<Vec<u8>> {
     let fault = |e: std::io::Error| Error::Harness(format!("building the context tar: {e}"));
     for (path, entry) in &context.entries {
         if !entry.xattrs.is_empty() {
-            let records: Vec<(String, &[u8])> =
-                entry.xattrs.iter().map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice())).collect();
+            let records: Vec<(String, &[u8])> = entry
+                .xattrs
+                .iter()
+                .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice()))
+                .collect();
             builder
                 .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
                 .map_err(fault)?;
@@ -56,18 +59,26 @@ pub fn context_tar(context: &BuildContext) -> Result<Vec<u8>> {
 }
 
 fn c_path(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::BadInput(format!("path {} has a NUL byte", path.display())))
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::BadInput(format!("path {} has a NUL byte", path.display())))
 }
 
 fn os_error(what: &str, path: &Path) -> Error {
-    Error::Harness(format!("{what} {}: {}", path.display(), std::io::Error::last_os_error()))
+    Error::Harness(format!(
+        "{what} {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    ))
 }
 
 /// Writes the context into `dir` (which must exist and be empty) with exact metadata: content,
 /// mode, owner (lchown), mtime/atime (utimensat, not following links) and xattrs, `security.*`
 /// included. Directory times are set last, deepest first, since writing children moves them.
 pub fn write_context_dir(context: &BuildContext, dir: &Path) -> Result<()> {
-    let write_err = |path: &Path, source| Error::Write { path: path.to_path_buf(), source };
+    let write_err = |path: &Path, source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     for (rel, entry) in &context.entries {
         let path = dir.join(rel);
         match &entry.kind {
@@ -93,8 +104,9 @@ pub fn write_context_dir(context: &BuildContext, dir: &Path) -> Result<()> {
             if is_link {
                 continue; // user.* xattrs are not allowed on symlinks
             }
-            xattr::set(&path, name, value)
-                .map_err(|e| Error::Harness(format!("setting xattr {name} on {}: {e}", path.display())))?;
+            xattr::set(&path, name, value).map_err(|e| {
+                Error::Harness(format!("setting xattr {name} on {}: {e}", path.display()))
+            })?;
         }
         let cpath = c_path(&path)?;
         // SAFETY: cpath is a valid NUL-terminated path for the duration of the call.
@@ -103,7 +115,8 @@ pub fn write_context_dir(context: &BuildContext, dir: &Path) -> Result<()> {
         }
         if !is_link {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(entry.mode)).map_err(|e| write_err(&path, e))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(entry.mode))
+                .map_err(|e| write_err(&path, e))?;
         }
     }
     let mut by_depth: Vec<(&String, &models::Entry)> = context.entries.iter().collect();
@@ -112,11 +125,24 @@ pub fn write_context_dir(context: &BuildContext, dir: &Path) -> Result<()> {
         let path = dir.join(rel);
         let cpath = c_path(&path)?;
         let times = [
-            libc::timespec { tv_sec: entry.atime as libc::time_t, tv_nsec: 0 },
-            libc::timespec { tv_sec: entry.mtime as libc::time_t, tv_nsec: 0 },
+            libc::timespec {
+                tv_sec: entry.atime as libc::time_t,
+                tv_nsec: 0,
+            },
+            libc::timespec {
+                tv_sec: entry.mtime as libc::time_t,
+                tv_nsec: 0,
+            },
         ];
         // SAFETY: valid path and a two-element timespec array, as utimensat requires.
-        let rc = unsafe { libc::utimensat(libc::AT_FDCWD, cpath.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+        let rc = unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                cpath.as_ptr(),
+                times.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
         if rc != 0 {
             return Err(os_error("utimensat", &path));
         }
@@ -150,7 +176,10 @@ mod tests {
             let xattrs: Vec<String> = entry
                 .pax_extensions()
                 .unwrap()
-                .map(|exts| exts.map(|ext| ext.unwrap().key().unwrap().to_string()).collect())
+                .map(|exts| {
+                    exts.map(|ext| ext.unwrap().key().unwrap().to_string())
+                        .collect()
+                })
                 .unwrap_or_default();
             seen.push(format!(
                 "{path} {:o} {}:{} {} {:?}",

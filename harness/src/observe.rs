@@ -15,9 +15,13 @@ use serde::Serialize;
 pub enum Observed {
     Cached,
     Rebuilt,
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
     /// The harness cannot tell (the engine died, the step never completed, ...): not a verdict.
-    Indeterminate { why: String },
+    Indeterminate {
+        why: String,
+    },
 }
 
 impl Observed {
@@ -76,7 +80,14 @@ pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
             vertex = 0;
         }
         index += 1;
-        let has_vertex = matches!(instruction.body, Body::From { .. } | Body::Run { .. } | Body::Copy(_) | Body::Add(_) | Body::Workdir { .. });
+        let has_vertex = matches!(
+            instruction.body,
+            Body::From { .. }
+                | Body::Run { .. }
+                | Body::Copy(_)
+                | Body::Add(_)
+                | Body::Workdir { .. }
+        );
         if has_vertex {
             vertex += 1;
         }
@@ -93,17 +104,32 @@ pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
 }
 
 /// Classic builder stream text (`Step i/N : ...`, ` ---> Using cache`).
-pub fn parse_classic(log: &str, map: &[StepInfo], error: Option<&str>) -> BTreeMap<usize, Observed> {
+pub fn parse_classic(
+    log: &str,
+    map: &[StepInfo],
+    error: Option<&str>,
+) -> BTreeMap<usize, Observed> {
     let mut steps = BTreeMap::new();
     let mut current: Option<usize> = None;
     for line in log.lines() {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("Step ") {
             if let Some((numbers, _)) = rest.split_once(" : ") {
-                if let Some(i) = numbers.split('/').next().and_then(|i| i.parse::<usize>().ok()) {
+                if let Some(i) = numbers
+                    .split('/')
+                    .next()
+                    .and_then(|i| i.parse::<usize>().ok())
+                {
                     current = Some(i);
                     let from = map.iter().any(|s| s.step == i && s.is_from);
-                    steps.insert(i, if from { Observed::Cached } else { Observed::Rebuilt });
+                    steps.insert(
+                        i,
+                        if from {
+                            Observed::Cached
+                        } else {
+                            Observed::Rebuilt
+                        },
+                    );
                 }
             }
         } else if line.starts_with("---> Using cache") {
@@ -113,31 +139,61 @@ pub fn parse_classic(log: &str, map: &[StepInfo], error: Option<&str>) -> BTreeM
         }
     }
     if let (Some(message), Some(i)) = (error, current) {
-        steps.insert(i, Observed::Failed { message: message.to_string() });
+        steps.insert(
+            i,
+            Observed::Failed {
+                message: message.to_string(),
+            },
+        );
     }
     steps
 }
 
 /// Podman / Buildah compat stream text (`[k/m] STEP i/N: ...`, `--> Using cache <id>`).
-pub fn parse_podman(log: &str, map: &[StepInfo], built_stages: &[usize], error: Option<&str>) -> BTreeMap<usize, Observed> {
+pub fn parse_podman(
+    log: &str,
+    map: &[StepInfo],
+    built_stages: &[usize],
+    error: Option<&str>,
+) -> BTreeMap<usize, Observed> {
     let mut steps = BTreeMap::new();
     let mut current: Option<usize> = None;
     for line in log.lines() {
         let line = line.trim();
         let (stage, rest) = match line.strip_prefix('[').and_then(|r| r.split_once("] ")) {
             Some((prefix, rest)) if rest.starts_with("STEP ") => {
-                let k = prefix.split('/').next().and_then(|k| k.parse::<usize>().ok()).unwrap_or(1);
+                let k = prefix
+                    .split('/')
+                    .next()
+                    .and_then(|k| k.parse::<usize>().ok())
+                    .unwrap_or(1);
                 (built_stages.get(k.saturating_sub(1)).copied(), rest)
             }
             _ => (built_stages.first().copied(), line),
         };
         if let Some(rest) = rest.strip_prefix("STEP ") {
             if let Some((numbers, _)) = rest.split_once(": ") {
-                if let (Some(i), Some(stage)) = (numbers.split('/').next().and_then(|i| i.parse::<usize>().ok()), stage) {
-                    current = map.iter().find(|s| s.stage == stage && s.index_in_stage == i).map(|s| s.step);
+                if let (Some(i), Some(stage)) = (
+                    numbers
+                        .split('/')
+                        .next()
+                        .and_then(|i| i.parse::<usize>().ok()),
+                    stage,
+                ) {
+                    current = map
+                        .iter()
+                        .find(|s| s.stage == stage && s.index_in_stage == i)
+                        .map(|s| s.step);
                     if let Some(step) = current {
                         let from = map.iter().any(|s| s.step == step && s.is_from);
-                        steps.insert(step, if from { Observed::Cached } else { Observed::Rebuilt });
+                        steps.insert(
+                            step,
+                            if from {
+                                Observed::Cached
+                            } else {
+                                Observed::Rebuilt
+                            },
+                        );
                     }
                 }
             }
@@ -148,7 +204,12 @@ pub fn parse_podman(log: &str, map: &[StepInfo], built_stages: &[usize], error: 
         }
     }
     if let (Some(message), Some(step)) = (error, current) {
-        steps.insert(step, Observed::Failed { message: message.to_string() });
+        steps.insert(
+            step,
+            Observed::Failed {
+                message: message.to_string(),
+            },
+        );
     }
     steps
 }
@@ -179,7 +240,9 @@ fn vertex_step(name: &str, map: &[StepInfo]) -> Option<usize> {
 pub fn map_vertices(vertices: &[VertexReport], map: &[StepInfo]) -> BTreeMap<usize, Observed> {
     let mut steps = BTreeMap::new();
     for v in vertices {
-        let Some(step) = vertex_step(&v.name, map) else { continue };
+        let Some(step) = vertex_step(&v.name, map) else {
+            continue;
+        };
         let is_from = map.iter().any(|s| s.step == step && s.is_from);
         let outcome = if let Some(e) = &v.error {
             Observed::Failed { message: e.clone() }
@@ -191,7 +254,9 @@ pub fn map_vertices(vertices: &[VertexReport], map: &[StepInfo]) -> BTreeMap<usi
         } else if v.completed {
             Observed::Rebuilt
         } else {
-            Observed::Indeterminate { why: "vertex reported but never completed".to_string() }
+            Observed::Indeterminate {
+                why: "vertex reported but never completed".to_string(),
+            }
         };
         steps.insert(step, outcome);
     }
@@ -203,8 +268,12 @@ pub fn parse_buildkit_plain(log: &str) -> Vec<VertexReport> {
     let mut by_id: BTreeMap<String, VertexReport> = BTreeMap::new();
     let mut order = Vec::new();
     for line in log.lines() {
-        let Some(rest) = line.strip_prefix('#') else { continue };
-        let Some((id, text)) = rest.split_once(' ') else { continue };
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((id, text)) = rest.split_once(' ') else {
+            continue;
+        };
         if id.parse::<u32>().is_err() {
             continue;
         }
@@ -223,7 +292,10 @@ pub fn parse_buildkit_plain(log: &str) -> Vec<VertexReport> {
             entry.error = Some(e.trim_start_matches(':').trim().to_string());
         }
     }
-    order.into_iter().filter_map(|id| by_id.remove(&id)).collect()
+    order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect()
 }
 
 /// Stages a builder that skips unused stages builds, in order (for Podman's `[k/m]` prefixes).
@@ -234,13 +306,18 @@ pub fn built_stages(dockerfile_text: &str, target: Option<&str>, skip_unused: bo
     for instruction in parsed.dockerfile.instructions() {
         match &instruction.body {
             Body::From { image, stage } => {
-                let dep = names.iter().position(|n| n.as_deref() == Some(image.as_str()));
+                let dep = names
+                    .iter()
+                    .position(|n| n.as_deref() == Some(image.as_str()));
                 names.push(stage.clone());
                 deps.push(dep.into_iter().collect());
             }
             Body::Copy(c) | Body::Add(c) => {
                 if let Some(from) = &c.from {
-                    let dep = names.iter().position(|n| n.as_deref() == Some(from.as_str())).or_else(|| from.parse().ok());
+                    let dep = names
+                        .iter()
+                        .position(|n| n.as_deref() == Some(from.as_str()))
+                        .or_else(|| from.parse().ok());
                     if let (Some(d), Some(last)) = (dep, deps.last_mut()) {
                         last.push(d);
                     }
@@ -252,7 +329,9 @@ pub fn built_stages(dockerfile_text: &str, target: Option<&str>, skip_unused: bo
     if names.is_empty() {
         return Vec::new();
     }
-    let target = target.and_then(|t| names.iter().position(|n| n.as_deref() == Some(t))).unwrap_or(names.len() - 1);
+    let target = target
+        .and_then(|t| names.iter().position(|n| n.as_deref() == Some(t)))
+        .unwrap_or(names.len() - 1);
     if !skip_unused {
         return (0..=target).collect();
     }
@@ -273,7 +352,11 @@ mod tests {
     const DOCKERFILE: &str = "FROM base AS first\nCOPY a /a\nENV X=1\nRUN true\nFROM base\nCOPY --from=first /a /b\nRUN echo\n";
 
     fn render(steps: &BTreeMap<usize, Observed>) -> String {
-        steps.iter().map(|(s, o)| format!("{s} {}", o.short())).collect::<Vec<_>>().join(", ")
+        steps
+            .iter()
+            .map(|(s, o)| format!("{s} {}", o.short()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn check(got: BTreeMap<usize, Observed>, expect: &str) {
@@ -283,27 +366,41 @@ mod tests {
     #[test]
     fn classic_stream() {
         let log = "Step 1/7 : FROM base AS first\n ---> 1\nStep 2/7 : COPY a /a\n ---> Using cache\n ---> 2\nStep 3/7 : ENV X=1\n ---> Running in 9\n ---> 3\nStep 4/7 : RUN true\n";
-        check(parse_classic(log, &step_map(DOCKERFILE), Some("boom")), "1 cached, 2 cached, 3 rebuilt, 4 failed");
+        check(
+            parse_classic(log, &step_map(DOCKERFILE), Some("boom")),
+            "1 cached, 2 cached, 3 rebuilt, 4 failed",
+        );
     }
 
     #[test]
     fn podman_stream_with_stage_prefixes() {
         let log = "[1/2] STEP 1/4: FROM base AS first\n[1/2] STEP 2/4: COPY a /a\n--> Using cache abc\n[1/2] STEP 3/4: ENV X=1\n--> 1\n[2/2] STEP 1/3: FROM base\n[2/2] STEP 3/3: RUN echo\n--> Using cache def\n";
         let stages = built_stages(DOCKERFILE, None, true);
-        check(parse_podman(log, &step_map(DOCKERFILE), &stages, None), "1 cached, 2 cached, 3 rebuilt, 5 cached, 7 cached");
+        check(
+            parse_podman(log, &step_map(DOCKERFILE), &stages, None),
+            "1 cached, 2 cached, 3 rebuilt, 5 cached, 7 cached",
+        );
     }
 
     #[test]
     fn buildkit_plain_progress() {
         let log = "#4 [first 1/3] FROM docker.io/localhost/base\n#4 DONE 0.0s\n#5 [first 2/3] COPY a /a\n#5 CACHED\n\n#6 [stage-1 3/3] RUN echo\n#6 DONE 0.2s\n#7 [first 3/3] RUN true\n#7 ERROR: exit code 1\n#8 [stage-1 2/3] COPY --from=first /a /b\n";
         let vertices = parse_buildkit_plain(log);
-        check(map_vertices(&vertices, &step_map(DOCKERFILE)), "1 cached, 2 cached, 4 failed, 6 indeterminate, 7 rebuilt");
+        check(
+            map_vertices(&vertices, &step_map(DOCKERFILE)),
+            "1 cached, 2 cached, 4 failed, 6 indeterminate, 7 rebuilt",
+        );
     }
 
     #[test]
     fn single_stage_buildkit_names_have_no_label() {
         let dockerfile = "FROM base\nARG V\nRUN true\nWORKDIR /w\n";
-        let vertices = parse_buildkit_plain("#1 [2/3] RUN true\n#1 CACHED\n#2 [3/3] WORKDIR /w\n#2 DONE 0.0s\n");
-        check(map_vertices(&vertices, &step_map(dockerfile)), "3 cached, 4 rebuilt");
+        let vertices = parse_buildkit_plain(
+            "#1 [2/3] RUN true\n#1 CACHED\n#2 [3/3] WORKDIR /w\n#2 DONE 0.0s\n",
+        );
+        check(
+            map_vertices(&vertices, &step_map(dockerfile)),
+            "3 cached, 4 rebuilt",
+        );
     }
 }

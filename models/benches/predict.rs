@@ -10,7 +10,9 @@ fn scenario() -> Build {
     for i in 0..200 {
         let mut entry = Entry::file(format!("file {i} {}", "x".repeat(i % 64)));
         entry.mode = if i % 3 == 0 { 0o755 } else { 0o644 };
-        context.insert(&format!("src/d{}/f{i}", i % 10), entry).unwrap();
+        context
+            .insert(&format!("src/d{}/f{i}", i % 10), entry)
+            .unwrap();
     }
     let mut lines = vec!["FROM base".to_string(), "ARG V".to_string()];
     for i in 0..18 {
@@ -24,7 +26,10 @@ fn scenario() -> Build {
         });
     }
     context.set_dockerfile_text(&(lines.join("\n") + "\n"));
-    let mut build = Build { context, ..Build::default() };
+    let mut build = Build {
+        context,
+        ..Build::default()
+    };
     build.options.build_args.insert("V".into(), "1".into());
     build
 }
@@ -33,7 +38,10 @@ fn main() {
     let build = scenario();
     let mut changed = build.clone();
     changed.context.get_mut("src/d3/f13").unwrap().mode = 0o600;
-    println!("scenario: 20 instructions, {} context entries", build.context.entries.len());
+    println!(
+        "scenario: 20 instructions, {} context entries",
+        build.context.entries.len()
+    );
     for profile in Profile::all() {
         let mut state = EngineState::new(profile.clone());
         apply(&mut state, &build);
@@ -45,6 +53,11 @@ fn main() {
             }
         }
         let rate = steps as f64 / start.elapsed().as_secs_f64();
-        println!("{:<14} {:>12.0} step predictions/s  (target >= 100000: {})", profile.name(), rate, if rate >= 100_000.0 { "met" } else { "MISSED" });
+        println!(
+            "{:<14} {:>12.0} step predictions/s  (target >= 100000: {})",
+            profile.name(),
+            rate,
+            if rate >= 100_000.0 { "met" } else { "MISSED" }
+        );
     }
 }

@@ -34,16 +34,34 @@ pub struct Entry {
 
 impl Entry {
     pub fn file(content: impl Into<Vec<u8>>) -> Entry {
-        Entry::with_kind(EntryKind::File { content: content.into() }, 0o644)
+        Entry::with_kind(
+            EntryKind::File {
+                content: content.into(),
+            },
+            0o644,
+        )
     }
     pub fn dir() -> Entry {
         Entry::with_kind(EntryKind::Dir, 0o755)
     }
     pub fn symlink(target: impl Into<String>) -> Entry {
-        Entry::with_kind(EntryKind::Symlink { target: target.into() }, 0o777)
+        Entry::with_kind(
+            EntryKind::Symlink {
+                target: target.into(),
+            },
+            0o777,
+        )
     }
     fn with_kind(kind: EntryKind, mode: u32) -> Entry {
-        Entry { kind, mode, uid: 0, gid: 0, mtime: 1_600_000_000, atime: 1_600_000_000, xattrs: BTreeMap::new() }
+        Entry {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 1_600_000_000,
+            atime: 1_600_000_000,
+            xattrs: BTreeMap::new(),
+        }
     }
     pub fn is_dir(&self) -> bool {
         matches!(self.kind, EntryKind::Dir)
@@ -80,7 +98,9 @@ impl std::fmt::Display for PathError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PathError::Empty => write!(f, "empty path"),
-            PathError::Absolute(p) => write!(f, "path `{p}` is absolute; context paths are relative"),
+            PathError::Absolute(p) => {
+                write!(f, "path `{p}` is absolute; context paths are relative")
+            }
             PathError::EscapesContext(p) => write!(f, "path `{p}` escapes the build context"),
         }
     }
@@ -127,7 +147,9 @@ impl BuildContext {
                 prefix.push('/');
             }
             prefix.push_str(part);
-            self.entries.entry(prefix.clone()).or_insert_with(Entry::dir);
+            self.entries
+                .entry(prefix.clone())
+                .or_insert_with(Entry::dir);
         }
         self.entries.insert(path, entry);
         Ok(())
@@ -135,10 +157,13 @@ impl BuildContext {
 
     /// Removes an entry and everything under it. Returns whether anything was removed.
     pub fn remove(&mut self, path: &str) -> bool {
-        let Ok(path) = normalize_context_path(path) else { return false };
+        let Ok(path) = normalize_context_path(path) else {
+            return false;
+        };
         let under = format!("{path}/");
         let before = self.entries.len();
-        self.entries.retain(|p, _| p != &path && !p.starts_with(&under));
+        self.entries
+            .retain(|p, _| p != &path && !p.starts_with(&under));
         before != self.entries.len()
     }
 
@@ -151,31 +176,51 @@ impl BuildContext {
     }
 
     pub fn dockerfile_text(&self) -> Option<String> {
-        self.get(DOCKERFILE_NAME).and_then(Entry::content).map(|b| String::from_utf8_lossy(b).into_owned())
+        self.get(DOCKERFILE_NAME)
+            .and_then(Entry::content)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     pub fn set_dockerfile_text(&mut self, text: &str) {
         match self.entries.get_mut(DOCKERFILE_NAME) {
-            Some(Entry { kind: EntryKind::File { content }, .. }) => *content = text.as_bytes().to_vec(),
+            Some(Entry {
+                kind: EntryKind::File { content },
+                ..
+            }) => *content = text.as_bytes().to_vec(),
             _ => {
-                self.entries.insert(DOCKERFILE_NAME.to_string(), Entry::file(text));
+                self.entries
+                    .insert(DOCKERFILE_NAME.to_string(), Entry::file(text));
             }
         }
     }
 
     pub fn dockerignore_text(&self) -> Option<String> {
-        self.get(DOCKERIGNORE_NAME).and_then(Entry::content).map(|b| String::from_utf8_lossy(b).into_owned())
+        self.get(DOCKERIGNORE_NAME)
+            .and_then(Entry::content)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     /// Every entry under `dir` (exclusive), or every entry when `dir` is the context root (`""`).
-    pub fn entries_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        self.entries.range(prefix.clone()..).take_while(move |(p, _)| p.starts_with(&prefix)).filter(move |(p, _)| !p.is_empty())
+    pub fn entries_under<'a>(
+        &'a self,
+        dir: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.entries
+            .range(prefix.clone()..)
+            .take_while(move |(p, _)| p.starts_with(&prefix))
+            .filter(move |(p, _)| !p.is_empty())
     }
 
     /// Paths the context would contain after applying `.dockerignore` (rule `dockerignore`).
     pub fn without_ignored(&self) -> BuildContext {
-        let Some(text) = self.dockerignore_text() else { return self.clone() };
+        let Some(text) = self.dockerignore_text() else {
+            return self.clone();
+        };
         let patterns = crate::dockerignore::parse_dockerignore(&text);
         let entries = self
             .entries

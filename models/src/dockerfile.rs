@@ -27,19 +27,43 @@ pub struct CopyArgs {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Body {
-    From { image: String, stage: Option<String> },
-    Run { command: Command },
+    From {
+        image: String,
+        stage: Option<String>,
+    },
+    Run {
+        command: Command,
+    },
     Copy(CopyArgs),
     Add(CopyArgs),
-    Env { pairs: Vec<(String, String)> },
-    Arg { name: String, default: Option<String> },
-    Workdir { path: String },
-    User { user: String },
-    Label { pairs: Vec<(String, String)> },
-    Expose { ports: Vec<String> },
-    Cmd { command: Command },
-    Entrypoint { command: Command },
-    Unsupported { why: String },
+    Env {
+        pairs: Vec<(String, String)>,
+    },
+    Arg {
+        name: String,
+        default: Option<String>,
+    },
+    Workdir {
+        path: String,
+    },
+    User {
+        user: String,
+    },
+    Label {
+        pairs: Vec<(String, String)>,
+    },
+    Expose {
+        ports: Vec<String>,
+    },
+    Cmd {
+        command: Command,
+    },
+    Entrypoint {
+        command: Command,
+    },
+    Unsupported {
+        why: String,
+    },
 }
 
 impl Body {
@@ -75,7 +99,11 @@ impl Instruction {
     /// An instruction spelled canonically: upper-case keyword, canonical argument text.
     pub fn new(body: Body) -> Instruction {
         let raw_args = canonical_args(&body);
-        Instruction { keyword: body.keyword().to_string(), raw_args, body }
+        Instruction {
+            keyword: body.keyword().to_string(),
+            raw_args,
+            body,
+        }
     }
 
     /// The argument text with continuations joined, trimmed: what a builder parses.
@@ -124,7 +152,12 @@ pub struct Parsed {
 
 impl Dockerfile {
     pub fn from_instructions(bodies: impl IntoIterator<Item = Body>) -> Dockerfile {
-        Dockerfile { lines: bodies.into_iter().map(|b| Line::Instruction(Instruction::new(b))).collect() }
+        Dockerfile {
+            lines: bodies
+                .into_iter()
+                .map(|b| Line::Instruction(Instruction::new(b)))
+                .collect(),
+        }
     }
 
     pub fn instructions(&self) -> impl Iterator<Item = &Instruction> {
@@ -165,7 +198,11 @@ pub fn parse(text: &str) -> Parsed {
     let mut lines = Vec::new();
     let mut diagnostics = Vec::new();
     let physical: Vec<&str> = text.split('\n').collect();
-    let last = if text.ends_with('\n') { physical.len() - 1 } else { physical.len() };
+    let last = if text.ends_with('\n') {
+        physical.len() - 1
+    } else {
+        physical.len()
+    };
     let mut i = 0;
     while i < last {
         let line = physical[i].strip_suffix('\r').unwrap_or(physical[i]);
@@ -184,7 +221,9 @@ pub fn parse(text: &str) -> Parsed {
         let rest = &line[start..];
         let keyword_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let keyword = rest[..keyword_end].to_string();
-        let mut raw_args = rest[keyword_end..].trim_start_matches([' ', '\t']).to_string();
+        let mut raw_args = rest[keyword_end..]
+            .trim_start_matches([' ', '\t'])
+            .to_string();
         while ends_with_continuation(&raw_args) && i < last {
             raw_args.push('\n');
             raw_args.push_str(physical[i].strip_suffix('\r').unwrap_or(physical[i]));
@@ -192,16 +231,27 @@ pub fn parse(text: &str) -> Parsed {
         }
         let joined = join_continuations(&raw_args);
         let body = parse_body(&keyword, joined.trim()).unwrap_or_else(|why| {
-            diagnostics.push(Diagnostic { line: number, message: why.clone() });
+            diagnostics.push(Diagnostic {
+                line: number,
+                message: why.clone(),
+            });
             Body::Unsupported { why }
         });
-        lines.push(Line::Instruction(Instruction { keyword, raw_args, body }));
+        lines.push(Line::Instruction(Instruction {
+            keyword,
+            raw_args,
+            body,
+        }));
     }
-    Parsed { dockerfile: Dockerfile { lines }, diagnostics }
+    Parsed {
+        dockerfile: Dockerfile { lines },
+        diagnostics,
+    }
 }
 
 fn ends_with_continuation(text: &str) -> bool {
-    text.trim_end_matches([' ', '\t']).ends_with('\\') && !text.trim_end_matches([' ', '\t']).ends_with("\\\\")
+    text.trim_end_matches([' ', '\t']).ends_with('\\')
+        && !text.trim_end_matches([' ', '\t']).ends_with("\\\\")
 }
 
 /// Removes `\`-newline continuations and comment lines inside them, as Docker's parser does.
@@ -234,10 +284,14 @@ fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
             need_args("an image")?;
             let words: Vec<&str> = args.split_whitespace().collect();
             match words.as_slice() {
-                [image] => Ok(Body::From { image: image.to_string(), stage: None }),
-                [image, kw, stage] if kw.eq_ignore_ascii_case("as") => {
-                    Ok(Body::From { image: image.to_string(), stage: Some(stage.to_ascii_lowercase()) })
-                }
+                [image] => Ok(Body::From {
+                    image: image.to_string(),
+                    stage: None,
+                }),
+                [image, kw, stage] if kw.eq_ignore_ascii_case("as") => Ok(Body::From {
+                    image: image.to_string(),
+                    stage: Some(stage.to_ascii_lowercase()),
+                }),
                 _ => Err(format!("FROM takes `IMAGE [AS NAME]`, got `{args}`")),
             }
         }
@@ -246,22 +300,36 @@ fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
             if args.starts_with("<<") {
                 return Err("heredocs are not supported by the engines under test".to_string());
             }
-            Ok(Body::Run { command: parse_command(args) })
+            Ok(Body::Run {
+                command: parse_command(args),
+            })
         }
         "CMD" => {
             need_args("a command")?;
-            Ok(Body::Cmd { command: parse_command(args) })
+            Ok(Body::Cmd {
+                command: parse_command(args),
+            })
         }
         "ENTRYPOINT" => {
             need_args("a command")?;
-            Ok(Body::Entrypoint { command: parse_command(args) })
+            Ok(Body::Entrypoint {
+                command: parse_command(args),
+            })
         }
         "COPY" | "ADD" => {
             let copy = parse_copy(args, &upper)?;
-            Ok(if upper == "COPY" { Body::Copy(copy) } else { Body::Add(copy) })
+            Ok(if upper == "COPY" {
+                Body::Copy(copy)
+            } else {
+                Body::Add(copy)
+            })
         }
-        "ENV" => Ok(Body::Env { pairs: parse_key_values(args, true, "ENV")? }),
-        "LABEL" => Ok(Body::Label { pairs: parse_key_values(args, false, "LABEL")? }),
+        "ENV" => Ok(Body::Env {
+            pairs: parse_key_values(args, true, "ENV")?,
+        }),
+        "LABEL" => Ok(Body::Label {
+            pairs: parse_key_values(args, false, "LABEL")?,
+        }),
         "ARG" => {
             need_args("a name")?;
             let words = split_words(args)?;
@@ -270,21 +338,33 @@ fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
             }
             let word = &words[0];
             match word.split_once('=') {
-                Some((name, value)) => Ok(Body::Arg { name: name.to_string(), default: Some(value.to_string()) }),
-                None => Ok(Body::Arg { name: word.clone(), default: None }),
+                Some((name, value)) => Ok(Body::Arg {
+                    name: name.to_string(),
+                    default: Some(value.to_string()),
+                }),
+                None => Ok(Body::Arg {
+                    name: word.clone(),
+                    default: None,
+                }),
             }
         }
         "WORKDIR" => {
             need_args("a path")?;
-            Ok(Body::Workdir { path: args.to_string() })
+            Ok(Body::Workdir {
+                path: args.to_string(),
+            })
         }
         "USER" => {
             need_args("a user")?;
-            Ok(Body::User { user: args.to_string() })
+            Ok(Body::User {
+                user: args.to_string(),
+            })
         }
         "EXPOSE" => {
             need_args("a port")?;
-            Ok(Body::Expose { ports: args.split_whitespace().map(str::to_string).collect() })
+            Ok(Body::Expose {
+                ports: args.split_whitespace().map(str::to_string).collect(),
+            })
         }
         _ => Err(format!("unsupported instruction `{keyword}`")),
     }
@@ -314,7 +394,11 @@ pub fn parse_json_string_array(text: &str) -> Option<Vec<String>> {
     skip_ws(&mut chars);
     if chars.peek() == Some(&']') {
         chars.next();
-        return if chars.next().is_none() { Some(out) } else { None };
+        return if chars.next().is_none() {
+            Some(out)
+        } else {
+            None
+        };
     }
     loop {
         skip_ws(&mut chars);
@@ -370,11 +454,15 @@ fn parse_copy(args: &str, keyword: &str) -> Result<CopyArgs, String> {
             rest.push(word);
         }
     }
-    if args.trim_start_matches(|c: char| c != '[').starts_with('[') && rest.first().is_some_and(|w| w.starts_with('[')) {
+    if args.trim_start_matches(|c: char| c != '[').starts_with('[')
+        && rest.first().is_some_and(|w| w.starts_with('['))
+    {
         return Err(format!("{keyword} in JSON form is not supported"));
     }
     if rest.len() < 2 {
-        return Err(format!("{keyword} requires at least one source and a destination"));
+        return Err(format!(
+            "{keyword} requires at least one source and a destination"
+        ));
     }
     copy.dest = rest.pop().unwrap_or_default();
     copy.sources = rest;
@@ -424,7 +512,11 @@ fn split_words(text: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-fn parse_key_values(args: &str, legacy_allowed: bool, keyword: &str) -> Result<Vec<(String, String)>, String> {
+fn parse_key_values(
+    args: &str,
+    legacy_allowed: bool,
+    keyword: &str,
+) -> Result<Vec<(String, String)>, String> {
     if args.is_empty() {
         return Err(format!("{keyword} requires at least one key=value"));
     }
@@ -434,7 +526,9 @@ fn parse_key_values(args: &str, legacy_allowed: bool, keyword: &str) -> Result<V
             return Err(format!("{keyword} requires key=value"));
         }
         // Legacy `ENV KEY value with spaces`.
-        let (key, value) = args.split_once(char::is_whitespace).ok_or_else(|| format!("{keyword} {args}: missing value"))?;
+        let (key, value) = args
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("{keyword} {args}: missing value"))?;
         return Ok(vec![(key.to_string(), value.trim().to_string())]);
     }
     words
@@ -447,7 +541,11 @@ fn parse_key_values(args: &str, legacy_allowed: bool, keyword: &str) -> Result<V
 }
 
 fn quote_if_needed(value: &str) -> String {
-    if !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+    if !value.is_empty()
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
+    {
         value.to_string()
     } else {
         let mut out = String::from("\"");
@@ -489,15 +587,24 @@ fn render_command(command: &Command) -> String {
 }
 
 fn render_pairs(pairs: &[(String, String)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{k}={}", quote_if_needed(v))).collect::<Vec<_>>().join(" ")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", quote_if_needed(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The canonical argument text for a body.
 pub fn canonical_args(body: &Body) -> String {
     match body {
         Body::From { image, stage: None } => image.clone(),
-        Body::From { image, stage: Some(stage) } => format!("{image} AS {stage}"),
-        Body::Run { command } | Body::Cmd { command } | Body::Entrypoint { command } => render_command(command),
+        Body::From {
+            image,
+            stage: Some(stage),
+        } => format!("{image} AS {stage}"),
+        Body::Run { command } | Body::Cmd { command } | Body::Entrypoint { command } => {
+            render_command(command)
+        }
         Body::Copy(c) | Body::Add(c) => {
             let mut words = Vec::new();
             if let Some(f) = &c.from {
@@ -517,8 +624,14 @@ pub fn canonical_args(body: &Body) -> String {
             words.join(" ")
         }
         Body::Env { pairs } | Body::Label { pairs } => render_pairs(pairs),
-        Body::Arg { name, default: None } => name.clone(),
-        Body::Arg { name, default: Some(d) } => format!("{name}={}", quote_if_needed(d)),
+        Body::Arg {
+            name,
+            default: None,
+        } => name.clone(),
+        Body::Arg {
+            name,
+            default: Some(d),
+        } => format!("{name}={}", quote_if_needed(d)),
         Body::Workdir { path } => path.clone(),
         Body::User { user } => user.clone(),
         Body::Expose { ports } => ports.join(" "),
@@ -552,9 +665,15 @@ pub fn expand_variables(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> 
             };
             let inner: String = bytes[i + 2..i + 2 + close].iter().collect();
             let value = if let Some((name, word)) = inner.split_once(":-") {
-                lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| word.to_string())
+                lookup(name)
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| word.to_string())
             } else if let Some((name, word)) = inner.split_once(":+") {
-                if lookup(name).is_some_and(|v| !v.is_empty()) { word.to_string() } else { String::new() }
+                if lookup(name).is_some_and(|v| !v.is_empty()) {
+                    word.to_string()
+                } else {
+                    String::new()
+                }
             } else {
                 lookup(&inner).unwrap_or_default()
             };
@@ -610,9 +729,20 @@ mod tests {
     fn check(text: &str, expected_normalized: &[&str]) {
         let parsed = parse(text);
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-        let got: Vec<String> = parsed.dockerfile.instructions().map(Instruction::normalized).collect();
+        let got: Vec<String> = parsed
+            .dockerfile
+            .instructions()
+            .map(Instruction::normalized)
+            .collect();
         assert_eq!(got, expected_normalized);
-        assert_eq!(render(&parsed.dockerfile), if text.ends_with('\n') { text.to_string() } else { format!("{text}\n") });
+        assert_eq!(
+            render(&parsed.dockerfile),
+            if text.ends_with('\n') {
+                text.to_string()
+            } else {
+                format!("{text}\n")
+            }
+        );
     }
 
     #[test]
@@ -627,9 +757,24 @@ mod tests {
     fn exec_form_and_env_forms() {
         let parsed = parse("CMD [\"a\", \"b c\"]\nENV A 1 2\nENV B=\"x y\" C=z\n");
         let bodies: Vec<&Body> = parsed.dockerfile.instructions().map(|i| &i.body).collect();
-        assert_eq!(bodies[0], &Body::Cmd { command: Command::Exec(vec!["a".into(), "b c".into()]) });
-        assert_eq!(bodies[1], &Body::Env { pairs: vec![("A".into(), "1 2".into())] });
-        assert_eq!(bodies[2], &Body::Env { pairs: vec![("B".into(), "x y".into()), ("C".into(), "z".into())] });
+        assert_eq!(
+            bodies[0],
+            &Body::Cmd {
+                command: Command::Exec(vec!["a".into(), "b c".into()])
+            }
+        );
+        assert_eq!(
+            bodies[1],
+            &Body::Env {
+                pairs: vec![("A".into(), "1 2".into())]
+            }
+        );
+        assert_eq!(
+            bodies[2],
+            &Body::Env {
+                pairs: vec![("B".into(), "x y".into()), ("C".into(), "z".into())]
+            }
+        );
     }
 
     #[test]
@@ -641,8 +786,17 @@ mod tests {
 
     #[test]
     fn expansion() {
-        let lookup = |n: &str| if n == "A" { Some("1".to_string()) } else { None };
-        assert_eq!(expand_variables("x=$A ${A} ${B:-d} ${A:+s} \\$A", &lookup), "x=1 1 d s $A");
+        let lookup = |n: &str| {
+            if n == "A" {
+                Some("1".to_string())
+            } else {
+                None
+            }
+        };
+        assert_eq!(
+            expand_variables("x=$A ${A} ${B:-d} ${A:+s} \\$A", &lookup),
+            "x=1 1 d s $A"
+        );
         assert_eq!(referenced_variables("echo $A ${B:-x}"), vec!["A", "B"]);
     }
 }

@@ -30,7 +30,10 @@ pub fn parse_dockerignore(text: &str) -> Vec<IgnorePattern> {
         if segments.is_empty() {
             continue;
         }
-        patterns.push(IgnorePattern { exception, segments });
+        patterns.push(IgnorePattern {
+            exception,
+            segments,
+        });
     }
     patterns
 }
@@ -41,7 +44,8 @@ pub fn is_ignored(patterns: &[IgnorePattern], path: &str) -> bool {
     let mut ignored = false;
     for pattern in patterns {
         // A pattern matches the path itself or any of its parent directories.
-        let matched = (1..=segments.len()).any(|n| match_segments(&pattern.segments, &segments[..n]));
+        let matched =
+            (1..=segments.len()).any(|n| match_segments(&pattern.segments, &segments[..n]));
         if matched {
             ignored = !pattern.exception;
         }
@@ -52,9 +56,13 @@ pub fn is_ignored(patterns: &[IgnorePattern], path: &str) -> bool {
 fn match_segments(pattern: &[String], path: &[&str]) -> bool {
     match pattern.split_first() {
         None => path.is_empty(),
-        Some((first, rest)) if first == "**" => (0..=path.len()).any(|skip| match_segments(rest, &path[skip..])),
+        Some((first, rest)) if first == "**" => {
+            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
+        }
         Some((first, rest)) => match path.split_first() {
-            Some((head, tail)) => glob_segment(first.as_bytes(), head.as_bytes()) && match_segments(rest, tail),
+            Some((head, tail)) => {
+                glob_segment(first.as_bytes(), head.as_bytes()) && match_segments(rest, tail)
+            }
             None => false,
         },
     }
@@ -70,7 +78,9 @@ fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
             let Some(close) = rest.iter().position(|&c| c == b']') else {
                 return text.first() == Some(&b'[') && glob_segment(rest, &text[1..]);
             };
-            let Some((&c, text_rest)) = text.split_first() else { return false };
+            let Some((&c, text_rest)) = text.split_first() else {
+                return false;
+            };
             let (negate, class) = match rest[..close].split_first() {
                 Some((b'^', class)) | Some((b'!', class)) => (true, class),
                 _ => (false, &rest[..close]),
@@ -88,7 +98,9 @@ fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
             }
             hit != negate && glob_segment(&rest[close + 1..], text_rest)
         }
-        Some((b'\\', rest)) if !rest.is_empty() => text.first() == Some(&rest[0]) && glob_segment(&rest[1..], &text[1..]),
+        Some((b'\\', rest)) if !rest.is_empty() => {
+            text.first() == Some(&rest[0]) && glob_segment(&rest[1..], &text[1..])
+        }
         Some((&p, rest)) => text.first() == Some(&p) && glob_segment(rest, &text[1..]),
     }
 }
@@ -99,7 +111,11 @@ mod tests {
 
     fn check(ignore: &str, path: &str, expected: bool) {
         let patterns = parse_dockerignore(ignore);
-        assert_eq!(is_ignored(&patterns, path), expected, "pattern {ignore:?} on {path:?}");
+        assert_eq!(
+            is_ignored(&patterns, path),
+            expected,
+            "pattern {ignore:?} on {path:?}"
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub mod scenario;
 
 pub use context::{BuildContext, Entry, EntryKind};
 pub use dockerfile::{Body, Dockerfile, Instruction};
-pub use predict::{apply, predict, Build, BuildOptions, CacheExport, EngineState, Field, Outcome, Prediction, Reason, ReasonKind};
+pub use predict::{
+    apply, predict, Build, BuildOptions, CacheExport, EngineState, Field, Outcome, Prediction,
+    Reason, ReasonKind,
+};
 pub use profiles::{Builder, Profile, Transport};
 pub use rules::{Rule, RuleId, Status, Switch};

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::{normalize_context_path, BuildContext, Entry, EntryKind, DOCKERFILE_NAME, DOCKERIGNORE_NAME};
+use crate::context::{
+    normalize_context_path, BuildContext, Entry, EntryKind, DOCKERFILE_NAME, DOCKERIGNORE_NAME,
+};
 use crate::dockerfile::{self, expand_variables, Body, CopyArgs, Dockerfile, Instruction};
 use crate::fingerprint::{content_digest, fingerprint};
 use crate::profiles::{Builder, Profile, Transport};
@@ -56,7 +58,9 @@ impl std::fmt::Display for Field {
         match self {
             Field::Content => write!(f, "content"),
             Field::Mode { from, to } => write!(f, "mode {from:04o} -> {to:04o}"),
-            Field::Owner { from, to } => write!(f, "owner {}:{} -> {}:{}", from.0, from.1, to.0, to.1),
+            Field::Owner { from, to } => {
+                write!(f, "owner {}:{} -> {}:{}", from.0, from.1, to.0, to.1)
+            }
             Field::Times => write!(f, "mtime/atime"),
             Field::Xattr { name } => write!(f, "xattr {name}"),
             Field::Type { from, to } => write!(f, "type {from} -> {to}"),
@@ -73,11 +77,23 @@ pub enum ReasonKind {
     /// Nothing cached on this parent for this kind of step.
     NotInCache,
     /// An earlier step of the stage was rebuilt (1-based step number in the Dockerfile).
-    ParentRebuilt { step: usize },
-    InstructionText { cached: String, now: String },
-    SourceChanged { path: String, field: Field },
-    BuildArg { name: String },
-    Environment { name: String },
+    ParentRebuilt {
+        step: usize,
+    },
+    InstructionText {
+        cached: String,
+        now: String,
+    },
+    SourceChanged {
+        path: String,
+        field: Field,
+    },
+    BuildArg {
+        name: String,
+    },
+    Environment {
+        name: String,
+    },
     /// The whole context entered the key (only with `run.opaque` or `bk.content-addressed` off).
     ContextChanged,
     NoCache,
@@ -96,7 +112,9 @@ impl std::fmt::Display for Reason {
         match &self.kind {
             ReasonKind::NotInCache => write!(f, "not in cache")?,
             ReasonKind::ParentRebuilt { step } => write!(f, "parent rebuilt at step {step}")?,
-            ReasonKind::InstructionText { cached, now } => write!(f, "instruction text `{cached}` -> `{now}`")?,
+            ReasonKind::InstructionText { cached, now } => {
+                write!(f, "instruction text `{cached}` -> `{now}`")?
+            }
             ReasonKind::SourceChanged { path, field } => write!(f, "source `{path}`: {field}")?,
             ReasonKind::BuildArg { name } => write!(f, "build arg `{name}` changed")?,
             ReasonKind::Environment { name } => write!(f, "environment `{name}` changed")?,
@@ -112,16 +130,29 @@ impl std::fmt::Display for Reason {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// Served from cache; `from` names the registry reference for imported cache.
-    Cached { rule: RuleId, from: Option<String> },
-    Rebuilt { reason: Reason },
+    Cached {
+        rule: RuleId,
+        from: Option<String>,
+    },
+    Rebuilt {
+        reason: Reason,
+    },
     /// Not a cacheable step for this builder (BuildKit metadata instructions): nothing to observe.
-    NotAStep { rule: RuleId },
+    NotAStep {
+        rule: RuleId,
+    },
     /// The stage is not built for this target.
-    Skipped { why: String },
+    Skipped {
+        why: String,
+    },
     /// The build fails here (a COPY source is missing, ...); later steps do not run.
-    Fails { why: String },
+    Fails {
+        why: String,
+    },
     /// The model cannot say (`why` tells what is outside it).
-    Unsupported { why: String },
+    Unsupported {
+        why: String,
+    },
 }
 
 impl Outcome {
@@ -274,11 +305,23 @@ struct PlannedStep {
 #[derive(Clone, Debug)]
 enum PlannedKind {
     From,
-    Step { parent: u64, chain: u64, key: StepKey },
-    NotAStep { rule: RuleId },
-    Skipped { why: String },
-    Fails { why: String },
-    Unsupported { why: String },
+    Step {
+        parent: u64,
+        chain: u64,
+        key: StepKey,
+    },
+    NotAStep {
+        rule: RuleId,
+    },
+    Skipped {
+        why: String,
+    },
+    Fails {
+        why: String,
+    },
+    Unsupported {
+        why: String,
+    },
 }
 
 struct Plan {
@@ -305,7 +348,10 @@ fn split_stages(dockerfile: &Dockerfile) -> Vec<StageSpan<'_>> {
     let mut stages: Vec<StageSpan<'_>> = Vec::new();
     for (n, instruction) in dockerfile.instructions().enumerate() {
         if let Body::From { stage, .. } = &instruction.body {
-            stages.push(StageSpan { name: stage.clone(), instructions: Vec::new() });
+            stages.push(StageSpan {
+                name: stage.clone(),
+                instructions: Vec::new(),
+            });
         }
         if let Some(current) = stages.last_mut() {
             current.instructions.push((n + 1, instruction));
@@ -318,7 +364,12 @@ fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
     stages
         .iter()
         .position(|s| s.name.as_deref() == Some(reference))
-        .or_else(|| reference.parse::<usize>().ok().filter(|&i| i < stages.len()))
+        .or_else(|| {
+            reference
+                .parse::<usize>()
+                .ok()
+                .filter(|&i| i < stages.len())
+        })
 }
 
 /// Stages that must be built for the target, by builder.
@@ -338,7 +389,9 @@ fn stages_to_build(profile: &Profile, stages: &[StageSpan<'_>], target: usize) -
                 for (_, instruction) in &stages[i].instructions {
                     let dependency = match &instruction.body {
                         Body::From { image, .. } => stage_index(&stages[..i], image),
-                        Body::Copy(c) | Body::Add(c) => c.from.as_deref().and_then(|f| stage_index(&stages[..i], f)),
+                        Body::Copy(c) | Body::Add(c) => {
+                            c.from.as_deref().and_then(|f| stage_index(&stages[..i], f))
+                        }
                         _ => None,
                     };
                     if let Some(d) = dependency {
@@ -360,18 +413,29 @@ struct TransportEffect {
 
 fn transport_effect(profile: &Profile) -> TransportEffect {
     let (reset_owner, only_capability_xattr) = match (profile.builder, profile.transport) {
-        (Builder::Classic, Transport::Cli) => (profile.on("classic.owner-ignored"), profile.on("classic.xattrs")),
+        (Builder::Classic, Transport::Cli) => (
+            profile.on("classic.owner-ignored"),
+            profile.on("classic.xattrs"),
+        ),
         (Builder::Buildah, Transport::Cli) => (true, profile.on("classic.xattrs")),
         (Builder::BuildKit, _) => (profile.on("bk.owner-reset"), false),
         (Builder::Classic, Transport::Api) | (Builder::Buildah, Transport::Api) => (false, false),
     };
-    TransportEffect { reset_owner, only_capability_xattr }
+    TransportEffect {
+        reset_owner,
+        only_capability_xattr,
+    }
 }
 
 /// What the builder sees of the context for COPY: ignored files and, by rule, the Dockerfile
 /// taken out. Borrowed when nothing is taken out.
 fn visible_context<'a>(profile: &Profile, context: &'a BuildContext) -> Cow<'a, BuildContext> {
-    let mut visible = if profile.on("dockerignore") && context.get(DOCKERIGNORE_NAME).is_some() {
+    // `.dockerignore` is applied by the client: an API tar upload reaches the builder as it is
+    // (measured on Engine 20.10.24, classic and BuildKit).
+    let mut visible = if profile.transport == Transport::Cli
+        && profile.on("dockerignore")
+        && context.get(DOCKERIGNORE_NAME).is_some()
+    {
         Cow::Owned(context.without_ignored())
     } else {
         Cow::Borrowed(context)
@@ -392,19 +456,33 @@ fn parse_owner(text: &str) -> Option<(u32, u32)> {
     Some((id(user)?, id(group)?))
 }
 
-fn source_fact(profile: &Profile, effect: TransportEffect, path: &str, entry: &Entry, copy: &CopyArgs) -> SourceFact {
+fn source_fact(
+    profile: &Profile,
+    effect: TransportEffect,
+    path: &str,
+    entry: &Entry,
+    copy: &CopyArgs,
+) -> SourceFact {
     let (content, link_target) = match &entry.kind {
         EntryKind::File { content } => (Some(content_digest(content)), None),
         EntryKind::Dir => (None, None),
         EntryKind::Symlink { target } => (None, Some(target.clone())),
     };
-    let times = if profile.on("copy.mtime-ignored") { None } else { Some((entry.mtime, entry.atime)) };
+    let times = if profile.on("copy.mtime-ignored") {
+        None
+    } else {
+        Some((entry.mtime, entry.atime))
+    };
     let mut fact = SourceFact {
         path: path.to_string(),
         kind: entry.type_name(),
         content,
         mode: Some(entry.mode),
-        owner: Some(if effect.reset_owner { (0, 0) } else { (entry.uid, entry.gid) }),
+        owner: Some(if effect.reset_owner {
+            (0, 0)
+        } else {
+            (entry.uid, entry.gid)
+        }),
         times,
         link_target,
         xattrs: entry
@@ -426,7 +504,8 @@ fn source_fact(profile: &Profile, effect: TransportEffect, path: &str, entry: &E
             }
             if profile.on("bk.xattr-filter") {
                 fact.xattrs.retain(|(name, _)| {
-                    name == "security.capability" || !(name.starts_with("security.") || name.starts_with("system."))
+                    name == "security.capability"
+                        || !(name.starts_with("security.") || name.starts_with("system."))
                 });
             }
             if copy.chmod.is_some() && !profile.on("bk.chmod-flag") {
@@ -435,12 +514,18 @@ fn source_fact(profile: &Profile, effect: TransportEffect, path: &str, entry: &E
         }
         Builder::Buildah => {
             if profile.on("buildah.copy-digest") {
-                fact.owner = Some(copy.chown.as_deref().and_then(parse_owner).unwrap_or((0, 0)));
+                fact.owner = Some(
+                    copy.chown
+                        .as_deref()
+                        .and_then(parse_owner)
+                        .unwrap_or((0, 0)),
+                );
                 if let Some(mode) = copy.chmod.as_deref().and_then(parse_mode) {
                     fact.mode = Some(mode);
                 }
             }
-            fact.xattrs.retain(|(name, _)| name.starts_with("user.") || name == "security.capability");
+            fact.xattrs
+                .retain(|(name, _)| name.starts_with("user.") || name == "security.capability");
         }
     }
     fact
@@ -449,7 +534,9 @@ fn source_fact(profile: &Profile, effect: TransportEffect, path: &str, entry: &E
 /// Matches one path segment against a glob with `*`, `?` and `[...]`.
 fn segment_matches(pattern: &str, text: &str) -> bool {
     let patterns = crate::dockerignore::parse_dockerignore(pattern);
-    patterns.first().is_some_and(|p| crate::dockerignore::is_ignored(std::slice::from_ref(p), text))
+    patterns
+        .first()
+        .is_some_and(|p| crate::dockerignore::is_ignored(std::slice::from_ref(p), text))
 }
 
 /// The facts of every entry a COPY source selects, or why the build fails.
@@ -461,11 +548,12 @@ fn collect_sources(
 ) -> Result<Vec<SourceFact>, String> {
     let effect = transport_effect(profile);
     let mut facts = Vec::new();
-    let sources: &[String] = if profile.builder == Builder::Classic && !profile.on("classic.copy-key") {
-        &expanded_sources[..1.min(expanded_sources.len())]
-    } else {
-        expanded_sources
-    };
+    let sources: &[String] =
+        if profile.builder == Builder::Classic && !profile.on("classic.copy-key") {
+            &expanded_sources[..1.min(expanded_sources.len())]
+        } else {
+            expanded_sources
+        };
     for source in sources {
         let roots: Vec<String> = if source == "." || source == "./" || source == "/" {
             vec![String::new()]
@@ -476,7 +564,12 @@ fn collect_sources(
                     .entries
                     .keys()
                     .filter(|p| p.split('/').count() == clean.split('/').count())
-                    .filter(|p| clean.split('/').zip(p.split('/')).all(|(pat, seg)| segment_matches(pat, seg)))
+                    .filter(|p| {
+                        clean
+                            .split('/')
+                            .zip(p.split('/'))
+                            .all(|(pat, seg)| segment_matches(pat, seg))
+                    })
                     .cloned()
                     .collect();
                 if matched.is_empty() {
@@ -494,14 +587,22 @@ fn collect_sources(
                 }
                 continue;
             }
-            let mut entry = context.get(&root).ok_or_else(|| format!("source `{root}` not found in the context"))?;
+            let mut entry = context
+                .get(&root)
+                .ok_or_else(|| format!("source `{root}` not found in the context"))?;
             // A top-level symlink source is followed.
             if let EntryKind::Symlink { target } = &entry.kind {
                 let base = root.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                let joined = if target.starts_with('/') { target.clone() } else { format!("{base}/{target}") };
+                let joined = if target.starts_with('/') {
+                    target.clone()
+                } else {
+                    format!("{base}/{target}")
+                };
                 let resolved = normalize_context_path(joined.trim_start_matches('/'))
                     .map_err(|e| format!("source `{root}` is a symlink: {e}"))?;
-                entry = context.get(&resolved).ok_or_else(|| format!("source `{root}` is a dangling symlink"))?;
+                entry = context
+                    .get(&resolved)
+                    .ok_or_else(|| format!("source `{root}` is a dangling symlink"))?;
             }
             facts.push(source_fact(profile, effect, &root, entry, copy));
             if entry.is_dir() {
@@ -533,7 +634,10 @@ impl Scope {
 
     /// Declared args that have a value, as they enter RUN keys.
     fn args_with_values(&self) -> Vec<(String, String)> {
-        self.args.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect()
+        self.args
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect()
     }
 
     fn set_env(&mut self, key: &str, value: String) {
@@ -553,7 +657,11 @@ fn join_workdir(current: &str, path: &str) -> String {
 }
 
 fn plan(profile: &Profile, build: &Build) -> Plan {
-    let rejected = |why: String| Plan { rejected: Some(why), steps: Vec::new(), final_chains: Vec::new() };
+    let rejected = |why: String| Plan {
+        rejected: Some(why),
+        steps: Vec::new(),
+        final_chains: Vec::new(),
+    };
     let Some(text) = build.context.dockerfile_text() else {
         return rejected("the context has no Dockerfile".to_string());
     };
@@ -567,13 +675,20 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
             if c.link && !profile.features.copy_link {
                 return rejected("unknown flag: link".to_string());
             }
+            if c.chmod.is_some() && profile.builder == Builder::Classic {
+                return rejected("the --chmod option requires BuildKit".to_string());
+            }
         }
     }
     let stages = split_stages(&dockerfile);
     if stages.is_empty() {
         return rejected("no FROM instruction".to_string());
     }
-    if dockerfile.instructions().next().is_some_and(|i| !matches!(i.body, Body::From { .. })) {
+    if dockerfile
+        .instructions()
+        .next()
+        .is_some_and(|i| !matches!(i.body, Body::From { .. }))
+    {
         return rejected("instructions before the first FROM are not supported".to_string());
     }
     let target = match &build.options.target {
@@ -587,7 +702,11 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
     let visible = visible_context(profile, &build.context);
     let needs_context_digest = !profile.on("run.opaque")
         || (profile.builder == Builder::BuildKit && !profile.on("bk.content-addressed"));
-    let context_digest = if needs_context_digest { fingerprint(&*visible) } else { 0 };
+    let context_digest = if needs_context_digest {
+        fingerprint(&*visible)
+    } else {
+        0
+    };
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];
     let mut steps = Vec::new();
     let mut final_chains = Vec::new();
@@ -602,7 +721,9 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     stage: stage_no,
                     stage_name: stage_name.clone(),
                     instruction: instruction.normalized(),
-                    kind: PlannedKind::Skipped { why: "stage not needed for the target".to_string() },
+                    kind: PlannedKind::Skipped {
+                        why: "stage not needed for the target".to_string(),
+                    },
                 });
             }
             continue;
@@ -625,7 +746,9 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
             };
             if let Some(kind) = &broken {
                 let kind = match kind {
-                    PlannedKind::Fails { .. } => PlannedKind::Skipped { why: "an earlier step fails".to_string() },
+                    PlannedKind::Fails { .. } => PlannedKind::Skipped {
+                        why: "an earlier step fails".to_string(),
+                    },
                     other => other.clone(),
                 };
                 push(&mut steps, kind);
@@ -635,11 +758,20 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                 if args_on {
                     expand_variables(text, &|n| scope.lookup(n))
                 } else {
-                    let env_only = Scope { args: BTreeMap::new(), ..scope.clone() };
+                    let env_only = Scope {
+                        args: BTreeMap::new(),
+                        ..scope.clone()
+                    };
                     expand_variables(text, &|n| env_only.lookup(n))
                 }
             };
-            let literal = |text: String| if profile.on("text.literal") { text } else { String::new() };
+            let literal = |text: String| {
+                if profile.on("text.literal") {
+                    text
+                } else {
+                    String::new()
+                }
+            };
             let keyword = instruction.body.keyword();
             let mut key = StepKey {
                 keyword,
@@ -655,7 +787,9 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
             let mut changes_files = false;
             match &instruction.body {
                 Body::From { image, .. } => {
-                    chain = match stage_index(&stages[..stage_no], image).and_then(|i| outcomes[i].as_ref()) {
+                    chain = match stage_index(&stages[..stage_no], image)
+                        .and_then(|i| outcomes[i].as_ref())
+                    {
                         Some(parent_stage) => {
                             fs_digest = parent_stage.fs_digest;
                             has_run = parent_stage.has_run;
@@ -682,14 +816,16 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                         if let Some(u) = &scope.user {
                             key.env.push(("(user)".to_string(), u.clone()));
                         }
-                        key.env.push(("(workdir)".to_string(), scope.workdir.clone()));
+                        key.env
+                            .push(("(workdir)".to_string(), scope.workdir.clone()));
                     }
                     if !profile.on("run.opaque") {
                         key.extra = context_digest;
                     }
                 }
                 Body::Copy(copy) | Body::Add(copy) => {
-                    let expanded_sources: Vec<String> = copy.sources.iter().map(|s| expand(s, &scope)).collect();
+                    let expanded_sources: Vec<String> =
+                        copy.sources.iter().map(|s| expand(s, &scope)).collect();
                     let dest = expand(&copy.dest, &scope);
                     let dest = if profile.builder != Builder::Buildah && !dest.starts_with('/') {
                         join_workdir(&scope.workdir, &dest)
@@ -699,14 +835,18 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     if let Some(from) = &copy.from {
                         let Some(source_stage) = stage_index(&stages[..stage_no], from) else {
                             let kind = PlannedKind::Unsupported {
-                                why: format!("COPY --from=`{from}` names an image, not an earlier stage"),
+                                why: format!(
+                                    "COPY --from=`{from}` names an image, not an earlier stage"
+                                ),
                             };
                             broken = Some(kind.clone());
                             push(&mut steps, kind);
                             continue;
                         };
                         let Some(source) = outcomes[source_stage].clone() else {
-                            let kind = PlannedKind::Unsupported { why: format!("stage `{from}` was not built") };
+                            let kind = PlannedKind::Unsupported {
+                                why: format!("stage `{from}` was not built"),
+                            };
                             broken = Some(kind.clone());
                             push(&mut steps, kind);
                             continue;
@@ -734,18 +874,22 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                         }
                     }
                     key.text = match profile.builder {
-                        Builder::Classic if profile.on("copy.checksum") && profile.on("classic.copy-key") => {
+                        Builder::Classic
+                            if profile.on("copy.checksum") && profile.on("classic.copy-key") =>
+                        {
                             let flags = if profile.on("classic.chown-flag") {
-                                String::new()
+                                format!("{:?}", copy.chown)
                             } else {
-                                format!("{:?} {:?}", copy.chown, copy.chmod)
+                                String::new()
                             };
                             format!("{keyword} {flags} in {dest}")
                         }
                         _ => {
                             let clean: Vec<String> = expanded_sources
                                 .iter()
-                                .map(|s| normalize_context_path(s).unwrap_or_else(|_| ".".to_string()))
+                                .map(|s| {
+                                    normalize_context_path(s).unwrap_or_else(|_| ".".to_string())
+                                })
                                 .collect();
                             format!(
                                 "{keyword} from={:?} chown={:?} chmod={:?} {} -> {dest}",
@@ -767,7 +911,12 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     fs_digest = fingerprint(&(fs_digest, &scope.workdir));
                 }
                 Body::Arg { name, default } => {
-                    let value = build.options.build_args.get(name).cloned().or_else(|| default.clone());
+                    let value = build
+                        .options
+                        .build_args
+                        .get(name)
+                        .cloned()
+                        .or_else(|| default.clone());
                     scope.args.insert(name.clone(), value);
                     key.text = literal(normalized.clone());
                     match profile.builder {
@@ -775,29 +924,42 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                         Builder::Classic => {}
                         Builder::Buildah => {
                             if profile.on("buildah.arg-names") {
-                                key.args = vec![(name.clone(), build.options.build_args.contains_key(name).to_string())];
+                                key.args = vec![(
+                                    name.clone(),
+                                    build.options.build_args.contains_key(name).to_string(),
+                                )];
                             }
                         }
                     }
                 }
                 Body::Env { pairs } | Body::Label { pairs } => {
                     let is_env = matches!(instruction.body, Body::Env { .. });
-                    let expanded: Vec<(String, String)> =
-                        pairs.iter().map(|(k, v)| (expand(k, &scope), expand(v, &scope))).collect();
+                    let expanded: Vec<(String, String)> = pairs
+                        .iter()
+                        .map(|(k, v)| (expand(k, &scope), expand(v, &scope)))
+                        .collect();
                     if is_env {
                         for (k, v) in &expanded {
                             scope.set_env(k, v.clone());
                         }
                     }
                     key.text = match profile.builder {
-                        Builder::Buildah if profile.on("buildah.env-raw") => literal(normalized.clone()),
-                        Builder::Classic if !profile.on("classic.config-match") => literal(normalized.clone()),
+                        Builder::Buildah if profile.on("buildah.env-raw") => {
+                            literal(normalized.clone())
+                        }
+                        Builder::Classic if !profile.on("classic.config-match") => {
+                            literal(normalized.clone())
+                        }
                         Builder::Classic => literal(format!(
                             "{keyword} {}",
                             dockerfile::canonical_args(&if is_env {
-                                Body::Env { pairs: expanded.clone() }
+                                Body::Env {
+                                    pairs: expanded.clone(),
+                                }
                             } else {
-                                Body::Label { pairs: expanded.clone() }
+                                Body::Label {
+                                    pairs: expanded.clone(),
+                                }
                             })
                         )),
                         _ => literal(format!("{keyword} {expanded:?}")),
@@ -816,9 +978,10 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                 }
                 Body::Expose { .. } | Body::Cmd { .. } | Body::Entrypoint { .. } => {
                     key.text = match profile.builder {
-                        Builder::Classic if profile.on("classic.config-match") => {
-                            literal(format!("{keyword} {}", dockerfile::canonical_args(&instruction.body)))
-                        }
+                        Builder::Classic if profile.on("classic.config-match") => literal(format!(
+                            "{keyword} {}",
+                            dockerfile::canonical_args(&instruction.body)
+                        )),
                         _ => literal(normalized.clone()),
                     };
                     if profile.builder == Builder::BuildKit {
@@ -832,7 +995,10 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     continue;
                 }
             }
-            if !profile.on("text.literal") && key.sources.is_none() && !matches!(keyword, "COPY" | "ADD") {
+            if !profile.on("text.literal")
+                && key.sources.is_none()
+                && !matches!(keyword, "COPY" | "ADD")
+            {
                 key.text = String::new();
             }
             if is_step {
@@ -849,19 +1015,36 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                 if !profile.on("bk.metadata-free") {
                     chain = fingerprint(&(chain, &key));
                 }
-                push(&mut steps, PlannedKind::NotAStep { rule: "bk.metadata-free" });
+                push(
+                    &mut steps,
+                    PlannedKind::NotAStep {
+                        rule: "bk.metadata-free",
+                    },
+                );
             }
         }
-        outcomes[stage_no] = Some(StageOutcome { final_chain: chain, fs_digest, has_run });
+        outcomes[stage_no] = Some(StageOutcome {
+            final_chain: chain,
+            fs_digest,
+            has_run,
+        });
         if stage_no == target {
             // The final image: this stage's steps and those of stages it is built FROM.
             final_chains = collect_final_chains(&steps, &stages, stage_no);
         }
     }
-    Plan { rejected: None, steps, final_chains }
+    Plan {
+        rejected: None,
+        steps,
+        final_chains,
+    }
 }
 
-fn collect_final_chains(steps: &[PlannedStep], stages: &[StageSpan<'_>], target: usize) -> Vec<u64> {
+fn collect_final_chains(
+    steps: &[PlannedStep],
+    stages: &[StageSpan<'_>],
+    target: usize,
+) -> Vec<u64> {
     let mut lineage = vec![target];
     let mut current = target;
     while let Some((_, first)) = stages[current].instructions.first() {
@@ -887,7 +1070,10 @@ fn collect_final_chains(steps: &[PlannedStep], stages: &[StageSpan<'_>], target:
 }
 
 /// Records visible to this build: local ones, and imported ones named in `cache_from`.
-fn imported_records<'a>(state: &'a EngineState, build: &'a Build) -> HashMap<u64, (&'a Record, &'a str)> {
+fn imported_records<'a>(
+    state: &'a EngineState,
+    build: &'a Build,
+) -> HashMap<u64, (&'a Record, &'a str)> {
     let mut out = HashMap::new();
     if state.profile.builder != Builder::BuildKit {
         // The classic builder uses `--cache-from` only for images already in its store (cachet never
@@ -905,20 +1091,31 @@ fn imported_records<'a>(state: &'a EngineState, build: &'a Build) -> HashMap<u64
 }
 
 fn explain_source_difference(cached: &[SourceFact], now: &[SourceFact]) -> Option<(String, Field)> {
-    let cached_by_path: BTreeMap<&str, &SourceFact> = cached.iter().map(|f| (f.path.as_str(), f)).collect();
-    let now_by_path: BTreeMap<&str, &SourceFact> = now.iter().map(|f| (f.path.as_str(), f)).collect();
+    let cached_by_path: BTreeMap<&str, &SourceFact> =
+        cached.iter().map(|f| (f.path.as_str(), f)).collect();
+    let now_by_path: BTreeMap<&str, &SourceFact> =
+        now.iter().map(|f| (f.path.as_str(), f)).collect();
     for (path, new) in &now_by_path {
         let Some(old) = cached_by_path.get(path) else {
             return Some((path.to_string(), Field::Added));
         };
         let field = if old.kind != new.kind {
-            Some(Field::Type { from: old.kind.to_string(), to: new.kind.to_string() })
+            Some(Field::Type {
+                from: old.kind.to_string(),
+                to: new.kind.to_string(),
+            })
         } else if old.content != new.content {
             Some(Field::Content)
         } else if old.mode != new.mode {
-            Some(Field::Mode { from: old.mode.unwrap_or(0), to: new.mode.unwrap_or(0) })
+            Some(Field::Mode {
+                from: old.mode.unwrap_or(0),
+                to: new.mode.unwrap_or(0),
+            })
         } else if old.owner != new.owner {
-            Some(Field::Owner { from: old.owner.unwrap_or_default(), to: new.owner.unwrap_or_default() })
+            Some(Field::Owner {
+                from: old.owner.unwrap_or_default(),
+                to: new.owner.unwrap_or_default(),
+            })
         } else if old.link_target != new.link_target {
             Some(Field::LinkTarget {
                 from: old.link_target.clone().unwrap_or_default(),
@@ -942,22 +1139,43 @@ fn explain_source_difference(cached: &[SourceFact], now: &[SourceFact]) -> Optio
             return Some((path.to_string(), field));
         }
     }
-    cached_by_path.keys().find(|p| !now_by_path.contains_key(*p)).map(|p| (p.to_string(), Field::Removed))
+    cached_by_path
+        .keys()
+        .find(|p| !now_by_path.contains_key(*p))
+        .map(|p| (p.to_string(), Field::Removed))
 }
 
 fn explain_miss(profile: &Profile, key: &StepKey, candidates: &[&StepKey]) -> Reason {
-    let same_kind: Vec<&&StepKey> = candidates.iter().filter(|c| c.keyword == key.keyword).collect();
-    let Some(best) = same_kind.iter().find(|c| c.text == key.text).or_else(|| same_kind.first()) else {
-        return Reason { rule: "text.literal", kind: ReasonKind::NotInCache };
+    let same_kind: Vec<&&StepKey> = candidates
+        .iter()
+        .filter(|c| c.keyword == key.keyword)
+        .collect();
+    let Some(best) = same_kind
+        .iter()
+        .find(|c| c.text == key.text)
+        .or_else(|| same_kind.first())
+    else {
+        return Reason {
+            rule: "text.literal",
+            kind: ReasonKind::NotInCache,
+        };
     };
     if best.text != key.text {
         let rule = match (profile.builder, key.keyword) {
             (Builder::Classic, "COPY" | "ADD") => "classic.copy-key",
-            (Builder::Classic, "ENV" | "LABEL" | "EXPOSE" | "CMD" | "ENTRYPOINT") => "classic.config-match",
+            (Builder::Classic, "ENV" | "LABEL" | "EXPOSE" | "CMD" | "ENTRYPOINT") => {
+                "classic.config-match"
+            }
             (Builder::Buildah, "ENV" | "LABEL") => "buildah.env-raw",
             _ => "text.literal",
         };
-        return Reason { rule, kind: ReasonKind::InstructionText { cached: best.text.clone(), now: key.text.clone() } };
+        return Reason {
+            rule,
+            kind: ReasonKind::InstructionText {
+                cached: best.text.clone(),
+                now: key.text.clone(),
+            },
+        };
     }
     if best.sources != key.sources {
         let (path, field) = explain_source_difference(
@@ -965,7 +1183,10 @@ fn explain_miss(profile: &Profile, key: &StepKey, candidates: &[&StepKey]) -> Re
             key.sources.as_deref().unwrap_or_default(),
         )
         .unwrap_or_else(|| ("?".to_string(), Field::Content));
-        return Reason { rule: "copy.checksum", kind: ReasonKind::SourceChanged { path, field } };
+        return Reason {
+            rule: "copy.checksum",
+            kind: ReasonKind::SourceChanged { path, field },
+        };
     }
     if best.args != key.args {
         let name = key
@@ -981,7 +1202,10 @@ fn explain_miss(profile: &Profile, key: &StepKey, candidates: &[&StepKey]) -> Re
             (Builder::Classic, _) => "classic.run-args",
             _ => "arg.first-use",
         };
-        return Reason { rule, kind: ReasonKind::BuildArg { name } };
+        return Reason {
+            rule,
+            kind: ReasonKind::BuildArg { name },
+        };
     }
     if best.env != key.env {
         let name = key
@@ -991,10 +1215,20 @@ fn explain_miss(profile: &Profile, key: &StepKey, candidates: &[&StepKey]) -> Re
             .or_else(|| best.env.iter().find(|a| !key.env.contains(a)))
             .map(|(n, _)| n.clone())
             .unwrap_or_default();
-        return Reason { rule: "bk.metadata-free", kind: ReasonKind::Environment { name } };
+        return Reason {
+            rule: "bk.metadata-free",
+            kind: ReasonKind::Environment { name },
+        };
     }
-    let rule = if key.keyword == "RUN" { "run.opaque" } else { "bk.content-addressed" };
-    Reason { rule, kind: ReasonKind::ContextChanged }
+    let rule = if key.keyword == "RUN" {
+        "run.opaque"
+    } else {
+        "bk.content-addressed"
+    };
+    Reason {
+        rule,
+        kind: ReasonKind::ContextChanged,
+    }
 }
 
 /// Predicts, for every step of `build`, whether `state`'s engine serves it from cache, and why.
@@ -1016,9 +1250,17 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
         let outcome = match planned.kind {
             PlannedKind::From => {
                 if build.options.no_cache && !profile.on("from.unaffected") {
-                    Outcome::Rebuilt { reason: Reason { rule: "from.unaffected", kind: ReasonKind::NoCache } }
+                    Outcome::Rebuilt {
+                        reason: Reason {
+                            rule: "from.unaffected",
+                            kind: ReasonKind::NoCache,
+                        },
+                    }
                 } else {
-                    Outcome::Cached { rule: "from.unaffected", from: None }
+                    Outcome::Cached {
+                        rule: "from.unaffected",
+                        from: None,
+                    }
                 }
             }
             PlannedKind::NotAStep { rule } => Outcome::NotAStep { rule },
@@ -1032,27 +1274,67 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
                     state.loose_keys.contains(&fingerprint(&key))
                 };
                 let outcome = if no_cache {
-                    Outcome::Rebuilt { reason: Reason { rule: "nocache.all", kind: ReasonKind::NoCache } }
+                    Outcome::Rebuilt {
+                        reason: Reason {
+                            rule: "nocache.all",
+                            kind: ReasonKind::NoCache,
+                        },
+                    }
                 } else if !layers {
-                    Outcome::Rebuilt { reason: Reason { rule: "buildah.layers", kind: ReasonKind::LayersOff } }
+                    Outcome::Rebuilt {
+                        reason: Reason {
+                            rule: "buildah.layers",
+                            kind: ReasonKind::LayersOff,
+                        },
+                    }
                 } else if local {
-                    let rule = if key.sources.is_some() { "copy.checksum" } else { "text.literal" };
+                    let rule = if key.sources.is_some() {
+                        "copy.checksum"
+                    } else {
+                        "text.literal"
+                    };
                     Outcome::Cached { rule, from: None }
-                } else if let Some((_, reference)) = imported.get(&chain).filter(|_| import_usable) {
-                    Outcome::Cached { rule: "bk.import-prefix", from: Some(reference.to_string()) }
-                } else if let Some(first) = first_miss_in_stage.get(&planned.stage).filter(|_| profile.on("cascade")) {
-                    Outcome::Rebuilt { reason: Reason { rule: "cascade", kind: ReasonKind::ParentRebuilt { step: *first } } }
+                } else if let Some((_, reference)) = imported.get(&chain).filter(|_| import_usable)
+                {
+                    Outcome::Cached {
+                        rule: "bk.import-prefix",
+                        from: Some(reference.to_string()),
+                    }
+                } else if let Some(first) = first_miss_in_stage
+                    .get(&planned.stage)
+                    .filter(|_| profile.on("cascade"))
+                {
+                    Outcome::Rebuilt {
+                        reason: Reason {
+                            rule: "cascade",
+                            kind: ReasonKind::ParentRebuilt { step: *first },
+                        },
+                    }
                 } else {
                     let mut candidates: Vec<&StepKey> = state
                         .children
                         .get(&parent)
-                        .map(|c| c.iter().filter_map(|id| state.records.get(id)).map(|r| &r.key).collect())
+                        .map(|c| {
+                            c.iter()
+                                .filter_map(|id| state.records.get(id))
+                                .map(|r| &r.key)
+                                .collect()
+                        })
                         .unwrap_or_default();
-                    candidates.extend(imported.values().filter(|(r, _)| r.parent == parent).map(|(r, _)| &r.key));
-                    Outcome::Rebuilt { reason: explain_miss(profile, &key, &candidates) }
+                    candidates.extend(
+                        imported
+                            .values()
+                            .filter(|(r, _)| r.parent == parent)
+                            .map(|(r, _)| &r.key),
+                    );
+                    Outcome::Rebuilt {
+                        reason: explain_miss(profile, &key, &candidates),
+                    }
                 };
                 if outcome.is_rebuilt() {
-                    first_miss_in_stage.entry(planned.stage).or_insert(planned.step);
+                    first_miss_in_stage
+                        .entry(planned.stage)
+                        .or_insert(planned.step);
                 }
                 outcome
             }
@@ -1065,7 +1347,11 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
             outcome,
         });
     }
-    Prediction { profile: profile.name(), rejected: plan.rejected, steps }
+    Prediction {
+        profile: profile.name(),
+        rejected: plan.rejected,
+        steps,
+    }
 }
 
 /// Records what the engine holds after `build` ran; returns the inline cache it exported, if the
@@ -1092,7 +1378,9 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
         return None;
     }
     let records = if profile.on("bk.inline-min") {
-        all.into_iter().filter(|(chain, _)| plan.final_chains.contains(chain)).collect()
+        all.into_iter()
+            .filter(|(chain, _)| plan.final_chains.contains(chain))
+            .collect()
     } else {
         all
     };

@@ -7,31 +7,70 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::{normalize_context_path, BuildContext, Entry, EntryKind, PathError, DOCKERIGNORE_NAME};
+use crate::context::{
+    normalize_context_path, BuildContext, Entry, EntryKind, PathError, DOCKERIGNORE_NAME,
+};
 use crate::predict::BuildOptions;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Mutation {
     /// New content; mtime moves on (as an editor would).
-    Write { path: String, content: String },
+    Write {
+        path: String,
+        content: String,
+    },
     /// New content of the same length, with mtime and atime kept (buildkit#4817's shape).
-    WriteSameSize { path: String, content: String },
-    Chmod { path: String, mode: u32 },
-    Chown { path: String, uid: u32, gid: u32 },
+    WriteSameSize {
+        path: String,
+        content: String,
+    },
+    Chmod {
+        path: String,
+        mode: u32,
+    },
+    Chown {
+        path: String,
+        uid: u32,
+        gid: u32,
+    },
     /// mtime/atime only.
-    Touch { path: String, mtime: i64 },
-    SetXattr { path: String, name: String, value: String },
-    RemoveXattr { path: String, name: String },
+    Touch {
+        path: String,
+        mtime: i64,
+    },
+    SetXattr {
+        path: String,
+        name: String,
+        value: String,
+    },
+    RemoveXattr {
+        path: String,
+        name: String,
+    },
     /// Create or retarget a symlink.
-    Symlink { path: String, target: String },
-    Mkdir { path: String },
-    Remove { path: String },
-    Rename { from: String, to: String },
+    Symlink {
+        path: String,
+        target: String,
+    },
+    Mkdir {
+        path: String,
+    },
+    Remove {
+        path: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
     /// Replace `.dockerignore` (an empty text removes it).
-    Dockerignore { text: String },
+    Dockerignore {
+        text: String,
+    },
     /// Replace the Dockerfile's text.
-    Dockerfile { text: String },
+    Dockerfile {
+        text: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +126,11 @@ impl Mutation {
 }
 
 /// Applies a mutation. `clock` is the scenario's logical time, used as the new mtime of writes.
-pub fn apply_mutation(context: &mut BuildContext, mutation: &Mutation, clock: i64) -> Result<(), MutationError> {
+pub fn apply_mutation(
+    context: &mut BuildContext,
+    mutation: &Mutation,
+    clock: i64,
+) -> Result<(), MutationError> {
     let existing = |context: &mut BuildContext, path: &str| -> Result<String, MutationError> {
         let path = normalize_context_path(path)?;
         if context.get(&path).is_none() {
@@ -100,7 +143,9 @@ pub fn apply_mutation(context: &mut BuildContext, mutation: &Mutation, clock: i6
             let path = normalize_context_path(path)?;
             match context.get_mut(&path) {
                 Some(entry) if matches!(entry.kind, EntryKind::File { .. }) => {
-                    entry.kind = EntryKind::File { content: content.as_bytes().to_vec() };
+                    entry.kind = EntryKind::File {
+                        content: content.as_bytes().to_vec(),
+                    };
                     entry.mtime = clock;
                     entry.atime = clock;
                 }
@@ -115,8 +160,12 @@ pub fn apply_mutation(context: &mut BuildContext, mutation: &Mutation, clock: i6
         }
         Mutation::WriteSameSize { path, content } => {
             let path = existing(context, path)?;
-            let entry = context.get_mut(&path).ok_or_else(|| MutationError::Missing(path.clone()))?;
-            let EntryKind::File { content: old } = &entry.kind else { return Err(MutationError::NotAFile(path)) };
+            let entry = context
+                .get_mut(&path)
+                .ok_or_else(|| MutationError::Missing(path.clone()))?;
+            let EntryKind::File { content: old } = &entry.kind else {
+                return Err(MutationError::NotAFile(path));
+            };
             let mut new = content.as_bytes().to_vec();
             new.resize(old.len(), b'.');
             entry.kind = EntryKind::File { content: new };
@@ -155,7 +204,10 @@ pub fn apply_mutation(context: &mut BuildContext, mutation: &Mutation, clock: i6
         }
         Mutation::Symlink { path, target } => {
             let path = normalize_context_path(path)?;
-            if context.get(&path).is_some_and(|e| !matches!(e.kind, EntryKind::Symlink { .. })) {
+            if context
+                .get(&path)
+                .is_some_and(|e| !matches!(e.kind, EntryKind::Symlink { .. }))
+            {
                 context.remove(&path);
             }
             let mut entry = Entry::symlink(target.clone());
@@ -227,12 +279,15 @@ pub struct Scenario {
 }
 
 /// Each build's context: the initial one with every mutation up to that build applied.
-pub fn contexts_per_build(scenario: &Scenario) -> Result<Vec<BuildContext>, (usize, MutationError)> {
+pub fn contexts_per_build(
+    scenario: &Scenario,
+) -> Result<Vec<BuildContext>, (usize, MutationError)> {
     let mut context = scenario.context.clone();
     let mut out = Vec::new();
     for (n, transition) in scenario.transitions.iter().enumerate() {
         for mutation in &transition.mutations {
-            apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000).map_err(|e| (n, e))?;
+            apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
+                .map_err(|e| (n, e))?;
         }
         out.push(context.clone());
     }

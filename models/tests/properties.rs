@@ -2,66 +2,108 @@
 
 use models::dockerfile::{parse, render, Body, Command, CopyArgs, Dockerfile, Instruction, Line};
 use models::scenario::{apply_mutation, Mutation};
-use models::{apply, predict, Build, BuildContext, BuildOptions, Entry, EngineState, Outcome, Profile};
+use models::{
+    apply, predict, Build, BuildContext, BuildOptions, EngineState, Entry, Outcome, Profile,
+};
 use proptest::prelude::*;
 
 const FILES: &[&str] = &["a", "b", "d/c"];
 
 fn arb_context() -> impl Strategy<Value = BuildContext> {
-    proptest::collection::vec((0..FILES.len(), "[a-c]{0,3}", prop_oneof![Just(0o644u32), Just(0o600), Just(0o755)]), 1..4)
-        .prop_map(|files| {
-            let mut context = BuildContext::new();
-            for (i, content, mode) in files {
-                let mut entry = Entry::file(content);
-                entry.mode = mode;
-                context.insert(FILES[i], entry).unwrap();
-            }
-            context
-        })
+    proptest::collection::vec(
+        (
+            0..FILES.len(),
+            "[a-c]{0,3}",
+            prop_oneof![Just(0o644u32), Just(0o600), Just(0o755)],
+        ),
+        1..4,
+    )
+    .prop_map(|files| {
+        let mut context = BuildContext::new();
+        for (i, content, mode) in files {
+            let mut entry = Entry::file(content);
+            entry.mode = mode;
+            context.insert(FILES[i], entry).unwrap();
+        }
+        context
+    })
 }
 
 fn arb_body() -> impl Strategy<Value = Body> {
     prop_oneof![
-        "[a-c]{1,2}".prop_map(|w| Body::Run { command: Command::Shell(format!("echo {w}")) }),
+        "[a-c]{1,2}".prop_map(|w| Body::Run {
+            command: Command::Shell(format!("echo {w}"))
+        }),
         (0..FILES.len()).prop_map(|i| Body::Copy(CopyArgs {
             sources: vec![FILES[i].to_string()],
             dest: "/x/".to_string(),
             ..CopyArgs::default()
         })),
-        Just(Body::Copy(CopyArgs { sources: vec![".".into()], dest: "/app".into(), ..CopyArgs::default() })),
-        "[a-c]".prop_map(|v| Body::Env { pairs: vec![("E".into(), v)] }),
-        Just(Body::Arg { name: "V".into(), default: None }),
-        "[a-c]".prop_map(|v| Body::Label { pairs: vec![("l".into(), v)] }),
+        Just(Body::Copy(CopyArgs {
+            sources: vec![".".into()],
+            dest: "/app".into(),
+            ..CopyArgs::default()
+        })),
+        "[a-c]".prop_map(|v| Body::Env {
+            pairs: vec![("E".into(), v)]
+        }),
+        Just(Body::Arg {
+            name: "V".into(),
+            default: None
+        }),
+        "[a-c]".prop_map(|v| Body::Label {
+            pairs: vec![("l".into(), v)]
+        }),
         Just(Body::Workdir { path: "/w".into() }),
     ]
 }
 
 fn arb_dockerfile() -> impl Strategy<Value = Dockerfile> {
-    (proptest::collection::vec(arb_body(), 1..6), proptest::collection::vec(any::<bool>(), 6)).prop_map(|(bodies, styles)| {
-        let mut lines = vec![Line::Instruction(Instruction::new(Body::From { image: "base".into(), stage: None }))];
-        for (body, lower) in bodies.into_iter().zip(styles) {
-            let mut instruction = Instruction::new(body);
-            if lower {
-                instruction.keyword = instruction.keyword.to_lowercase();
-                lines.push(Line::Comment("# generated".into()));
+    (
+        proptest::collection::vec(arb_body(), 1..6),
+        proptest::collection::vec(any::<bool>(), 6),
+    )
+        .prop_map(|(bodies, styles)| {
+            let mut lines = vec![Line::Instruction(Instruction::new(Body::From {
+                image: "base".into(),
+                stage: None,
+            }))];
+            for (body, lower) in bodies.into_iter().zip(styles) {
+                let mut instruction = Instruction::new(body);
+                if lower {
+                    instruction.keyword = instruction.keyword.to_lowercase();
+                    lines.push(Line::Comment("# generated".into()));
+                }
+                lines.push(Line::Instruction(instruction));
             }
-            lines.push(Line::Instruction(instruction));
-        }
-        Dockerfile { lines }
-    })
+            Dockerfile { lines }
+        })
 }
 
 fn arb_mutation() -> impl Strategy<Value = Mutation> {
     let path = (0..FILES.len()).prop_map(|i| FILES[i].to_string());
     prop_oneof![
         (path.clone(), "[a-c]{0,3}").prop_map(|(path, content)| Mutation::Write { path, content }),
-        (path.clone(), prop_oneof![Just(0o644u32), Just(0o600)]).prop_map(|(path, mode)| Mutation::Chmod { path, mode }),
-        (path.clone(), 0u32..3).prop_map(|(path, uid)| Mutation::Chown { path, uid, gid: uid }),
+        (path.clone(), prop_oneof![Just(0o644u32), Just(0o600)])
+            .prop_map(|(path, mode)| Mutation::Chmod { path, mode }),
+        (path.clone(), 0u32..3).prop_map(|(path, uid)| Mutation::Chown {
+            path,
+            uid,
+            gid: uid
+        }),
         (path.clone(), 1_000i64..2_000).prop_map(|(path, mtime)| Mutation::Touch { path, mtime }),
-        (path.clone(), prop_oneof![Just("user.x"), Just("security.selinux")])
-            .prop_map(|(path, name)| Mutation::SetXattr { path, name: name.into(), value: "v".into() }),
+        (
+            path.clone(),
+            prop_oneof![Just("user.x"), Just("security.selinux")]
+        )
+            .prop_map(|(path, name)| Mutation::SetXattr {
+                path,
+                name: name.into(),
+                value: "v".into()
+            }),
         path.clone().prop_map(|path| Mutation::Remove { path }),
-        prop_oneof![Just(""), Just("b\n"), Just("d\n")].prop_map(|t| Mutation::Dockerignore { text: t.into() }),
+        prop_oneof![Just(""), Just("b\n"), Just("d\n")]
+            .prop_map(|t| Mutation::Dockerignore { text: t.into() }),
     ]
 }
 

@@ -6,18 +6,22 @@ use crate::rules::{Rule, Status};
 pub const LAYERS: Rule = Rule {
     id: "buildah.layers",
     statement: "Layer caching needs `--layers`; the Docker-compatible API turns it on.",
-    source: "https://github.com/containers/podman/blob/v4.3.1/pkg/api/handlers/compat/images_build.go",
+    source:
+        "https://github.com/containers/podman/blob/v4.3.1/pkg/api/handlers/compat/images_build.go",
     if_off: "nothing is cached: every step rebuilds",
     status: Status::Modelled,
 };
 
 pub const FORMAT: Rule = Rule {
     id: "buildah.format",
-    statement: "A cached layer matches only with the same image format (OCI vs docker) and platform; the \
+    statement:
+        "A cached layer matches only with the same image format (OCI vs docker) and platform; the \
                 compat API forces docker format.",
     source: "https://github.com/containers/buildah/blob/v1.28.2/imagebuildah/stage_executor.go",
     if_off: "(not exercised)",
-    status: Status::NotExercised { why: "the compat API always builds docker format, so the format never varies" },
+    status: Status::NotExercised {
+        why: "the compat API always builds docker format, so the format never varies",
+    },
 };
 
 pub const COPY_DIGEST: Rule = Rule {
@@ -51,7 +55,8 @@ pub const ARG_NAMES: Rule = Rule {
 
 pub const ENV_RAW: Rule = Rule {
     id: "buildah.env-raw",
-    statement: "ENV and LABEL are keyed on the unexpanded text, so `ENV X=$A` with a new `A` hits with a \
+    statement:
+        "ENV and LABEL are keyed on the unexpanded text, so `ENV X=$A` with a new `A` hits with a \
                 stale value (buildah#5501, podman#20441).",
     source: "https://github.com/containers/buildah/issues/5501",
     if_off: "ENV and LABEL are keyed on the expanded text",

@@ -13,7 +13,8 @@ pub const CHECKSUM_FIELDS: Rule = Rule {
 
 pub const XATTR_FILTER: Rule = Rule {
     id: "bk.xattr-filter",
-    statement: "`security.*` and `system.*` xattrs are ignored, except `security.capability`; SELinux \
+    statement:
+        "`security.*` and `system.*` xattrs are ignored, except `security.capability`; SELinux \
                 labels once made CentOS hosts miss (buildkit#1330).",
     source: "https://github.com/moby/buildkit/pull/1393",
     if_off: "every xattr is in the checksum",
@@ -22,11 +23,14 @@ pub const XATTR_FILTER: Rule = Rule {
 
 pub const OWNER_RESET: Rule = Rule {
     id: "bk.owner-reset",
-    statement: "The owner of local context files does not reach the checksum: the CLI (fsutil) resets \
+    statement:
+        "The owner of local context files does not reach the checksum: the CLI (fsutil) resets \
                 uid/gid to 0, and the API tar upload was measured to hit on a uid/gid change too.",
     source: "https://github.com/moby/buildkit/issues/2383",
     if_off: "the files' uid/gid are checksummed",
-    status: Status::Settled { note: "API door measured on Engine 20.10.24: uid/gid change hits (shared/ENGINES.md)" },
+    status: Status::Settled {
+        note: "API door measured on Engine 20.10.24: uid/gid change hits (shared/ENGINES.md)",
+    },
 };
 
 pub const CHMOD_FLAG: Rule = Rule {
@@ -52,7 +56,9 @@ pub const ADD_URL: Rule = Rule {
     statement: "The ADD URL key includes Last-Modified although the docs say mtime is ignored.",
     source: "https://github.com/moby/buildkit/blob/master/source/http/httpsource.go",
     if_off: "(not exercised)",
-    status: Status::NotExercised { why: "builds run with network mode none and nothing can be fetched" },
+    status: Status::NotExercised {
+        why: "builds run with network mode none and nothing can be fetched",
+    },
 };
 
 pub const LINK: Rule = Rule {
@@ -60,12 +66,15 @@ pub const LINK: Rule = Rule {
     statement: "With `COPY --link`, a change in earlier steps does not invalidate the copy.",
     source: "https://docs.docker.com/reference/dockerfile/#copy---link",
     if_off: "(not exercised)",
-    status: Status::NotExercised { why: "Engine 20.10's built-in frontend rejects `--link`; the model predicts the rejection" },
+    status: Status::NotExercised {
+        why: "Engine 20.10's built-in frontend rejects `--link`; the model predicts the rejection",
+    },
 };
 
 pub const INLINE_MIN: Rule = Rule {
     id: "bk.inline-min",
-    statement: "Inline cache (`BUILDKIT_INLINE_CACHE=1`) exports only the layers of the final image: \
+    statement:
+        "Inline cache (`BUILDKIT_INLINE_CACHE=1`) exports only the layers of the final image: \
                 steps of other stages cannot hit from it.",
     source: "https://docs.docker.com/build/cache/backends/inline/",
     if_off: "inline cache exports the steps of every stage",
@@ -85,12 +94,15 @@ pub const NOCACHE_FILTER: Rule = Rule {
     statement: "`--no-cache-filter S` rebuilds only stage S.",
     source: "https://docs.docker.com/reference/cli/docker/buildx/build/#no-cache-filter",
     if_off: "(not exercised)",
-    status: Status::NotExercised { why: "needs BuildKit 0.10 or later; Engine 20.10 embeds 0.8" },
+    status: Status::NotExercised {
+        why: "needs BuildKit 0.10 or later; Engine 20.10 embeds 0.8",
+    },
 };
 
 pub const CONTENT_ADDRESSED: Rule = Rule {
     id: "bk.content-addressed",
-    statement: "Identical sources on the same parent hit, even from another context directory or an \
+    statement:
+        "Identical sources on the same parent hit, even from another context directory or an \
                 earlier, unrelated build.",
     source: "https://github.com/moby/buildkit/blob/master/solver/cachekey.go",
     if_off: "the context's identity is part of every COPY key",

@@ -42,7 +42,10 @@ pub struct Features {
 impl Features {
     /// Engine 20.10's built-in frontends and Buildah 1.28 as measured here: neither accepts
     /// `COPY --link` nor heredocs through the paths cachet drives.
-    pub const ENGINES_UNDER_TEST: Features = Features { copy_link: false, heredoc: false };
+    pub const ENGINES_UNDER_TEST: Features = Features {
+        copy_link: false,
+        heredoc: false,
+    };
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +65,11 @@ pub struct UnknownRule {
 
 impl std::fmt::Display for UnknownRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rule `{}` is not in the {} profile's table", self.id, self.profile)
+        write!(
+            f,
+            "rule `{}` is not in the {} profile's table",
+            self.id, self.profile
+        )
     }
 }
 
@@ -70,7 +77,12 @@ impl std::error::Error for UnknownRule {}
 
 impl Profile {
     pub fn new(builder: Builder, transport: Transport) -> Profile {
-        Profile { builder, transport, features: Features::ENGINES_UNDER_TEST, switches: BTreeMap::new() }
+        Profile {
+            builder,
+            transport,
+            features: Features::ENGINES_UNDER_TEST,
+            switches: BTreeMap::new(),
+        }
     }
 
     /// Every profile cachet knows, reference (no switches).
@@ -103,13 +115,21 @@ impl Profile {
 
     /// The rule table this profile follows, in reading order.
     pub fn rules(&self) -> Vec<Rule> {
-        let mut rules: Vec<Rule> = general::GENERAL.to_vec();
+        // `.dockerignore` is the client's business: an API tar upload is taken as it is.
+        let mut rules: Vec<Rule> = general::GENERAL
+            .iter()
+            .filter(|r| self.transport == Transport::Cli || r.id != "dockerignore")
+            .copied()
+            .collect();
         match self.builder {
             Builder::Classic => rules.extend(
                 classic::OWN
                     .iter()
                     // The two CLI-door rules say nothing about an API tar upload.
-                    .filter(|r| self.transport == Transport::Cli || !matches!(r.id, "classic.owner-ignored" | "classic.xattrs"))
+                    .filter(|r| {
+                        self.transport == Transport::Cli
+                            || !matches!(r.id, "classic.owner-ignored" | "classic.xattrs")
+                    })
                     .copied(),
             ),
             Builder::BuildKit => rules.extend_from_slice(buildkit::OWN),
@@ -131,14 +151,21 @@ impl Profile {
 
     /// Whether the rule acts: it is in this profile's table and not switched.
     pub fn on(&self, id: RuleId) -> bool {
-        debug_assert!(self.rule(id).is_some(), "rule {id} asked of the {} profile", self.name());
+        debug_assert!(
+            self.rule(id).is_some(),
+            "rule {id} asked of the {} profile",
+            self.name()
+        );
         !self.switches.contains_key(id)
     }
 
     /// A mutant: this profile with one rule switched.
     pub fn with_switch(&self, id: &str, switch: Switch) -> Result<Profile, UnknownRule> {
         if self.rule(id).is_none() {
-            return Err(UnknownRule { id: id.to_string(), profile: self.name() });
+            return Err(UnknownRule {
+                id: id.to_string(),
+                profile: self.name(),
+            });
         }
         let mut mutant = self.clone();
         mutant.switches.insert(id.to_string(), switch);
