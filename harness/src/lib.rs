@@ -2,9 +2,13 @@
 
 pub mod case_file;
 pub mod check;
+pub mod cli;
 pub mod driver;
 pub mod error;
 pub mod execute;
+pub mod generate;
 pub mod inventory;
 pub mod materialize;
 pub mod observe;
+pub mod report;
+pub mod run;

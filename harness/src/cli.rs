@@ -1,0 +1,125 @@
+//! The `cachet` command line: parsing, then one function per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Result, EXIT_NONCONFORMANCE, EXIT_OK};
+use crate::inventory::Inventory;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cachet",
+    version,
+    about = "Checks real container build engines against a reference model of Docker's build-cache rules."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the engines of the inventory, their versions, and whether they answer.
+    Engines,
+    /// Generate scenarios, run them on real engines and report confirmed discrepancies.
+    Run {
+        /// Engines to run on (`classic@a`, `buildkit-cli@a`, ...); default: every engine on host a.
+        #[arg(long = "engine")]
+        engines: Vec<String>,
+        #[arg(long, default_value_t = 5)]
+        scenarios: usize,
+        /// Seed for the generator; printed so a run can be replayed.
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long, default_value = "out/run")]
+        out: PathBuf,
+        /// Engines run in parallel.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+    },
+    /// Run one case file on one engine and print expected and observed per step.
+    Replay {
+        file: PathBuf,
+        #[arg(long)]
+        engine: String,
+    },
+}
+
+/// Runs the command; returns the process exit code.
+pub fn main_with(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Engines => {
+            let inventory = Inventory::load()?;
+            let mut down = 0;
+            for engine in inventory.engines() {
+                match crate::driver::engine_version(&engine) {
+                    Ok(v) => println!(
+                        "{:<20} {:<10} {:<16} up    {}",
+                        engine.name,
+                        engine.profile.name(),
+                        v,
+                        engine.endpoint
+                    ),
+                    Err(e) => {
+                        down += 1;
+                        println!(
+                            "{:<20} {:<10} {:<16} DOWN  {}",
+                            engine.name,
+                            engine.profile.name(),
+                            "-",
+                            engine.endpoint
+                        );
+                        eprintln!("  {e}");
+                    }
+                }
+            }
+            Ok(if down == 0 { EXIT_OK } else { 3 })
+        }
+        Command::Run {
+            engines,
+            scenarios,
+            seed,
+            out,
+            jobs,
+        } => {
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(1)
+            });
+            let options = crate::run::RunOptions {
+                engines,
+                scenarios,
+                seed,
+                out: out.clone(),
+                jobs,
+            };
+            let report = crate::run::run(&options)?;
+            let s = &report.summary;
+            println!(
+                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} unconfirmed, {} indeterminate; reports in {}",
+                s.scenarios,
+                s.builds,
+                s.discrepancies,
+                s.unconfirmed,
+                s.indeterminate,
+                out.display()
+            );
+            Ok(if s.discrepancies == 0 {
+                EXIT_OK
+            } else {
+                EXIT_NONCONFORMANCE
+            })
+        }
+        Command::Replay { file, engine } => {
+            let discrepancies = crate::run::replay(&file, &engine)?;
+            Ok(if discrepancies == 0 {
+                EXIT_OK
+            } else {
+                EXIT_NONCONFORMANCE
+            })
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! `cachet run`: generate scenarios, run them on real engines, confirm discrepancies from a fresh
+//! salt, and write the reports. Also `replay` of one case file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde::Serialize;
+
+use crate::case_file::case_from_scenario;
+use crate::driver;
+use crate::error::{Error, Result};
+use crate::execute::{run_scenario, History};
+use crate::inventory::{Engine, Inventory};
+
+#[derive(Debug, Serialize)]
+pub struct ScenarioResult {
+    pub index: usize,
+    pub engine: String,
+    pub history: History,
+    /// `(build, step, observed)` of discrepancies seen again from a fresh salt.
+    pub confirmed: Vec<(usize, usize, String)>,
+    /// Discrepancies that did not show again: recorded, not counted.
+    pub unconfirmed: usize,
+    pub case_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub scenarios: usize,
+    pub builds: usize,
+    pub discrepancies: usize,
+    pub unconfirmed: usize,
+    pub indeterminate: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub format_version: u32,
+    pub seed: u64,
+    pub engines: Vec<(String, String)>,
+    pub summary: Summary,
+    pub results: Vec<ScenarioResult>,
+}
+
+fn salt(seed: u64, index: usize, engine: &str, attempt: u32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:016x}",
+        models::fingerprint::fingerprint(&(
+            seed,
+            index,
+            engine,
+            attempt,
+            nanos,
+            std::process::id()
+        ))
+    )
+}
+
+fn discrepancy_keys(history: &History) -> BTreeSet<(usize, usize, String)> {
+    history
+        .builds
+        .iter()
+        .flat_map(|b| {
+            b.discrepancies()
+                .map(move |v| (b.transition, v.step, v.observed_short().to_string()))
+        })
+        .collect()
+}
+
+pub fn generate_scenarios(seed: u64, count: usize) -> Vec<models::scenario::Scenario> {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    );
+    let strategy = crate::generate::arb_scenario();
+    (0..count)
+        .map(|_| {
+            strategy
+                .new_tree(&mut runner)
+                .expect("scenario strategy never rejects")
+                .current()
+        })
+        .collect()
+}
+
+pub struct RunOptions {
+    pub engines: Vec<String>,
+    pub scenarios: usize,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub jobs: usize,
+}
+
+pub fn run(options: &RunOptions) -> Result<Report> {
+    let inventory = Inventory::load()?;
+    let engines: Vec<Engine> = if options.engines.is_empty() {
+        inventory
+            .engines()
+            .into_iter()
+            .filter(|e| e.host == "a")
+            .collect()
+    } else {
+        options
+            .engines
+            .iter()
+            .map(|n| inventory.engine(n))
+            .collect::<Result<_>>()?
+    };
+    let mut versions = Vec::new();
+    for e in &engines {
+        versions.push((e.name.clone(), driver::engine_version(e)?));
+    }
+    eprintln!(
+        "cachet run: seed {} ({} scenarios on {})",
+        options.seed,
+        options.scenarios,
+        engines
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    std::fs::create_dir_all(options.out.join("cases")).map_err(|source| Error::Write {
+        path: options.out.clone(),
+        source,
+    })?;
+    let scenarios = generate_scenarios(options.seed, options.scenarios);
+    let started = Instant::now();
+    let jobs = options.jobs.max(1);
+    let chunks: Vec<Vec<Engine>> = (0..jobs)
+        .map(|j| engines.iter().skip(j).step_by(jobs).cloned().collect())
+        .collect();
+    let results: Vec<Result<Vec<ScenarioResult>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let scenarios = &scenarios;
+                let inventory = &inventory;
+                let out = &options.out;
+                let seed = options.seed;
+                scope.spawn(move || {
+                    let mut results = Vec::new();
+                    for engine in &chunk {
+                        for (index, scenario) in scenarios.iter().enumerate() {
+                            results.push(run_one(inventory, engine, scenario, seed, index, out)?);
+                            let done = results.len();
+                            eprintln!(
+                                "  {} scenario {}/{} done ({:.1} s elapsed)",
+                                engine.name,
+                                done.min(scenarios.len()),
+                                scenarios.len(),
+                                started.elapsed().as_secs_f64()
+                            );
+                        }
+                    }
+                    Ok(results)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Harness("a worker thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    all.sort_by(|a, b| (a.engine.as_str(), a.index).cmp(&(b.engine.as_str(), b.index)));
+    let summary = Summary {
+        scenarios: all.len(),
+        builds: all.iter().map(|r| r.history.builds.len()).sum(),
+        discrepancies: all.iter().map(|r| r.confirmed.len()).sum(),
+        unconfirmed: all.iter().map(|r| r.unconfirmed).sum(),
+        indeterminate: all.iter().map(|r| r.history.indeterminate_count()).sum(),
+    };
+    let report = Report {
+        format_version: 1,
+        seed: options.seed,
+        engines: versions,
+        summary,
+        results: all,
+    };
+    crate::report::write_reports(&report, &options.out)?;
+    Ok(report)
+}
+
+fn run_one(
+    inventory: &Inventory,
+    engine: &Engine,
+    scenario: &models::scenario::Scenario,
+    seed: u64,
+    index: usize,
+    out: &Path,
+) -> Result<ScenarioResult> {
+    let history = run_scenario(
+        inventory,
+        engine,
+        scenario,
+        &salt(seed, index, &engine.name, 0),
+    )?;
+    let first = discrepancy_keys(&history);
+    let mut confirmed = Vec::new();
+    let mut unconfirmed = 0;
+    let mut case_file = None;
+    if !first.is_empty() {
+        let again = run_scenario(
+            inventory,
+            engine,
+            scenario,
+            &salt(seed, index, &engine.name, 1),
+        )?;
+        let second = discrepancy_keys(&again);
+        confirmed = first.intersection(&second).cloned().collect();
+        unconfirmed = first.len() - confirmed.len();
+        if !confirmed.is_empty() {
+            let name = format!("found-{}-{seed}-{index}", engine.profile.name());
+            let case = case_from_scenario(
+                &name,
+                &format!(
+                    "Found by `cachet run --seed {seed}` on {}: engine and model disagree.",
+                    engine.name
+                ),
+                scenario,
+            );
+            let path = out.join("cases").join(format!("{name}.toml"));
+            let text = toml::to_string(&case)
+                .map_err(|e| Error::Harness(format!("serialising a case: {e}")))?;
+            std::fs::write(&path, text).map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
+            case_file = Some(path);
+        }
+    }
+    Ok(ScenarioResult {
+        index,
+        engine: engine.name.clone(),
+        history,
+        confirmed,
+        unconfirmed,
+        case_file,
+    })
+}
+
+/// Runs one case file on one engine and prints expected and observed per step.
+pub fn replay(path: &Path, engine_name: &str) -> Result<usize> {
+    let case = crate::case_file::load_case(path)?;
+    let inventory = Inventory::load()?;
+    let engine = inventory.engine(engine_name)?;
+    driver::engine_version(&engine)?;
+    let history = run_scenario(
+        &inventory,
+        &engine,
+        &case.scenario,
+        &salt(0, 0, engine_name, 0),
+    )?;
+    for build in &history.builds {
+        println!("build {} on {}", build.transition, build.engine);
+        for v in &build.verdicts {
+            println!(
+                "  {:>2} {:<40} predicted {:<8} observed {:<8} {:?}",
+                v.step,
+                v.instruction,
+                v.predicted.short(),
+                v.observed_short(),
+                v.verdict
+            );
+        }
+    }
+    Ok(history.discrepancy_count())
+}
