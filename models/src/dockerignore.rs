@@ -68,8 +68,8 @@ fn match_segments(pattern: &[String], path: &[&str]) -> bool {
     }
 }
 
-/// `*`, `?` and `[...]` within one segment (no `/` can occur here).
-fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
+/// `*`, `?` and `[...]` within one path segment (no `/` can occur here); COPY source globs use it too.
+pub(crate) fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
     match pattern.split_first() {
         None => text.is_empty(),
         Some((b'*', rest)) => (0..=text.len()).any(|skip| glob_segment(rest, &text[skip..])),

@@ -310,18 +310,8 @@ enum PlannedKind {
         chain: u64,
         key: StepKey,
     },
-    NotAStep {
-        rule: RuleId,
-    },
-    Skipped {
-        why: String,
-    },
-    Fails {
-        why: String,
-    },
-    Unsupported {
-        why: String,
-    },
+    /// The outcome is known without looking at the cache (not a step, skipped, fails, unsupported).
+    Settled(Outcome),
 }
 
 struct Plan {
@@ -531,14 +521,6 @@ fn source_fact(
     fact
 }
 
-/// Matches one path segment against a glob with `*`, `?` and `[...]`.
-fn segment_matches(pattern: &str, text: &str) -> bool {
-    let patterns = crate::dockerignore::parse_dockerignore(pattern);
-    patterns
-        .first()
-        .is_some_and(|p| crate::dockerignore::is_ignored(std::slice::from_ref(p), text))
-}
-
 /// The facts of every entry a COPY source selects, or why the build fails.
 fn collect_sources(
     profile: &Profile,
@@ -565,10 +547,9 @@ fn collect_sources(
                     .keys()
                     .filter(|p| p.split('/').count() == clean.split('/').count())
                     .filter(|p| {
-                        clean
-                            .split('/')
-                            .zip(p.split('/'))
-                            .all(|(pat, seg)| segment_matches(pat, seg))
+                        clean.split('/').zip(p.split('/')).all(|(pat, seg)| {
+                            crate::dockerignore::glob_segment(pat.as_bytes(), seg.as_bytes())
+                        })
                     })
                     .cloned()
                     .collect();
@@ -721,9 +702,9 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     stage: stage_no,
                     stage_name: stage_name.clone(),
                     instruction: instruction.normalized(),
-                    kind: PlannedKind::Skipped {
+                    kind: PlannedKind::Settled(Outcome::Skipped {
                         why: "stage not needed for the target".to_string(),
-                    },
+                    }),
                 });
             }
             continue;
@@ -732,7 +713,8 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
         let mut chain = 0u64;
         let mut fs_digest = 0u64;
         let mut has_run = false;
-        let mut broken: Option<PlannedKind> = None;
+        // Once a step fails or cannot be modelled, the rest of the stage is settled too.
+        let mut broken: Option<Outcome> = None;
         for (step, instruction) in &stage.instructions {
             let normalized = instruction.normalized();
             let push = |steps: &mut Vec<PlannedStep>, kind: PlannedKind| {
@@ -744,14 +726,19 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     kind,
                 })
             };
-            if let Some(kind) = &broken {
-                let kind = match kind {
-                    PlannedKind::Fails { .. } => PlannedKind::Skipped {
+            let settle =
+                |steps: &mut Vec<PlannedStep>, broken: &mut Option<Outcome>, outcome: Outcome| {
+                    *broken = Some(outcome.clone());
+                    push(steps, PlannedKind::Settled(outcome));
+                };
+            if let Some(outcome) = &broken {
+                let outcome = match outcome {
+                    Outcome::Fails { .. } => Outcome::Skipped {
                         why: "an earlier step fails".to_string(),
                     },
                     other => other.clone(),
                 };
-                push(&mut steps, kind);
+                push(&mut steps, PlannedKind::Settled(outcome));
                 continue;
             }
             let expand = |text: &str, scope: &Scope| -> String {
@@ -834,41 +821,41 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     };
                     if let Some(from) = &copy.from {
                         let Some(source_stage) = stage_index(&stages[..stage_no], from) else {
-                            let kind = PlannedKind::Unsupported {
-                                why: format!(
-                                    "COPY --from=`{from}` names an image, not an earlier stage"
-                                ),
-                            };
-                            broken = Some(kind.clone());
-                            push(&mut steps, kind);
+                            settle(
+                                &mut steps,
+                                &mut broken,
+                                Outcome::Unsupported {
+                                    why: format!(
+                                        "COPY --from=`{from}` names an image, not an earlier stage"
+                                    ),
+                                },
+                            );
                             continue;
                         };
                         let Some(source) = outcomes[source_stage].clone() else {
-                            let kind = PlannedKind::Unsupported {
-                                why: format!("stage `{from}` was not built"),
-                            };
-                            broken = Some(kind.clone());
-                            push(&mut steps, kind);
+                            settle(
+                                &mut steps,
+                                &mut broken,
+                                Outcome::Unsupported {
+                                    why: format!("stage `{from}` was not built"),
+                                },
+                            );
                             continue;
                         };
                         key.extra = fingerprint(&(source.fs_digest, &expanded_sources));
                         if source.has_run {
-                            let kind = PlannedKind::Unsupported {
+                            settle(&mut steps, &mut broken, Outcome::Unsupported {
                                 why: format!(
                                     "COPY --from=`{from}`: that stage runs RUN steps, whose output the model does not know"
                                 ),
-                            };
-                            broken = Some(kind.clone());
-                            push(&mut steps, kind);
+                            });
                             continue;
                         }
                     } else if profile.on("copy.checksum") {
                         match collect_sources(profile, &visible, copy, &expanded_sources) {
                             Ok(facts) => key.sources = Some(facts),
                             Err(why) => {
-                                let kind = PlannedKind::Fails { why };
-                                broken = Some(kind.clone());
-                                push(&mut steps, kind);
+                                settle(&mut steps, &mut broken, Outcome::Fails { why });
                                 continue;
                             }
                         }
@@ -989,9 +976,11 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                     }
                 }
                 Body::Unsupported { why } => {
-                    let kind = PlannedKind::Unsupported { why: why.clone() };
-                    broken = Some(kind.clone());
-                    push(&mut steps, kind);
+                    settle(
+                        &mut steps,
+                        &mut broken,
+                        Outcome::Unsupported { why: why.clone() },
+                    );
                     continue;
                 }
             }
@@ -1017,9 +1006,9 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                 }
                 push(
                     &mut steps,
-                    PlannedKind::NotAStep {
+                    PlannedKind::Settled(Outcome::NotAStep {
                         rule: "bk.metadata-free",
-                    },
+                    }),
                 );
             }
         }
@@ -1263,10 +1252,7 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
                     }
                 }
             }
-            PlannedKind::NotAStep { rule } => Outcome::NotAStep { rule },
-            PlannedKind::Skipped { why } => Outcome::Skipped { why },
-            PlannedKind::Fails { why } => Outcome::Fails { why },
-            PlannedKind::Unsupported { why } => Outcome::Unsupported { why },
+            PlannedKind::Settled(outcome) => outcome,
             PlannedKind::Step { parent, chain, key } => {
                 let local = if profile.on("cascade") {
                     state.records.contains_key(&chain)
@@ -1370,7 +1356,7 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
                 all.push((chain, record.clone()));
                 state.insert(chain, record);
             }
-            PlannedKind::Fails { .. } => return None,
+            PlannedKind::Settled(Outcome::Fails { .. }) => return None,
             _ => {}
         }
     }
