@@ -98,46 +98,42 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
         path: "/bin/busybox".into(),
         source,
     })?;
-    let fault = |e: std::io::Error| Error::Harness(format!("building the base image: {e}"));
-    let mut layer = tar::Builder::new(Vec::new());
-    let mut dir = tar::Header::new_ustar();
-    dir.set_entry_type(tar::EntryType::Directory);
-    dir.set_mode(0o755);
-    dir.set_mtime(0);
-    dir.set_size(0);
-    for d in ["bin/", "tmp/"] {
-        dir.set_path(d).map_err(fault)?;
-        dir.set_cksum();
-        layer.append(&dir, std::io::empty()).map_err(fault)?;
+    // The root filesystem and the archive around it are both plain contexts: `context_tar` writes
+    // them with exact, fixed metadata (owner 0, mtime 0), so the image id depends on the salt only.
+    let fixed = |mut entry: models::Entry, mode: u32| {
+        entry.mode = mode;
+        entry.mtime = 0;
+        entry.atime = 0;
+        entry
+    };
+    let mut rootfs = models::BuildContext::new();
+    let insert = |context: &mut models::BuildContext, path: &str, entry: models::Entry| {
+        context
+            .insert(path, entry)
+            .map_err(|e| Error::Harness(format!("building the base image: {e}")))
+    };
+    insert(&mut rootfs, "tmp", fixed(models::Entry::dir(), 0o755))?;
+    insert(
+        &mut rootfs,
+        "bin/busybox",
+        fixed(models::Entry::file(busybox), 0o755),
+    )?;
+    if let Some(bin) = rootfs.get_mut("bin") {
+        *bin = fixed(models::Entry::dir(), 0o755);
     }
-    let mut file = tar::Header::new_ustar();
-    file.set_entry_type(tar::EntryType::Regular);
-    file.set_mode(0o755);
-    file.set_mtime(0);
-    file.set_size(busybox.len() as u64);
-    file.set_path("bin/busybox").map_err(fault)?;
-    file.set_cksum();
-    layer.append(&file, busybox.as_slice()).map_err(fault)?;
     for applet in std::iter::once(&"sh").chain(APPLETS) {
-        let mut link = tar::Header::new_ustar();
-        link.set_entry_type(tar::EntryType::Symlink);
-        link.set_mode(0o777);
-        link.set_mtime(0);
-        link.set_size(0);
-        link.set_path(format!("bin/{applet}")).map_err(fault)?;
-        link.set_link_name("busybox").map_err(fault)?;
-        link.set_cksum();
-        layer.append(&link, std::io::empty()).map_err(fault)?;
+        insert(
+            &mut rootfs,
+            &format!("bin/{applet}"),
+            fixed(models::Entry::symlink("busybox"), 0o777),
+        )?;
     }
-    let mut salt_file = tar::Header::new_ustar();
-    salt_file.set_entry_type(tar::EntryType::Regular);
-    salt_file.set_mode(0o644);
-    salt_file.set_mtime(0);
-    salt_file.set_size(salt.len() as u64);
-    salt_file.set_path(".cachet-salt").map_err(fault)?;
-    salt_file.set_cksum();
-    layer.append(&salt_file, salt.as_bytes()).map_err(fault)?;
-    let layer = layer.into_inner().map_err(fault)?;
+    insert(
+        &mut rootfs,
+        ".cachet-salt",
+        fixed(models::Entry::file(salt), 0o644),
+    )?;
+    let layer = crate::materialize::context_tar(&rootfs)?;
     let layer_digest = sha256_hex(&layer);
     let config = serde_json::json!({
         "architecture": "amd64",
@@ -154,22 +150,26 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
         "Layers": [format!("{layer_digest}/layer.tar")]
     }])
     .to_string();
-    let mut archive = tar::Builder::new(Vec::new());
-    for (path, bytes) in [
-        (format!("{layer_digest}/layer.tar"), layer.as_slice()),
-        (format!("{config_digest}.json"), config.as_bytes()),
-        ("manifest.json".to_string(), manifest.as_bytes()),
-    ] {
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_size(bytes.len() as u64);
-        h.set_path(&path).map_err(fault)?;
-        h.set_cksum();
-        archive.append(&h, bytes).map_err(fault)?;
+    let mut archive = models::BuildContext::new();
+    insert(
+        &mut archive,
+        &format!("{layer_digest}/layer.tar"),
+        fixed(models::Entry::file(layer), 0o644),
+    )?;
+    insert(
+        &mut archive,
+        &format!("{config_digest}.json"),
+        fixed(models::Entry::file(config), 0o644),
+    )?;
+    insert(
+        &mut archive,
+        "manifest.json",
+        fixed(models::Entry::file(manifest), 0o644),
+    )?;
+    if let Some(dir) = archive.get_mut(&layer_digest) {
+        *dir = fixed(models::Entry::dir(), 0o755);
     }
-    archive.into_inner().map_err(fault)
+    crate::materialize::context_tar(&archive)
 }
 
 /// Loads the salted base image on the engine's host (a no-op when it is there already).

@@ -58,6 +58,19 @@ impl History {
     }
 }
 
+/// A salt no other scenario has used: it names the scenario's base image, tags and registry refs,
+/// so engines' global caches never leak between scenarios. `label` only makes it readable in logs.
+pub fn fresh_salt(label: impl std::hash::Hash) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:016x}",
+        models::fingerprint::fingerprint(&(label, nanos, std::process::id()))
+    )
+}
+
 /// `FROM base` becomes `FROM <base_ref>`: the scenario's salted base image.
 pub fn substitute_base(dockerfile: &str, base_ref: &str) -> String {
     let mut out = String::new();

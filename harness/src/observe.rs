@@ -103,101 +103,35 @@ pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
     out
 }
 
-/// Classic builder stream text (`Step i/N : ...`, ` ---> Using cache`).
-pub fn parse_classic(
+/// The shape both classic and Podman streams share: a header line opens a step, a cache line
+/// marks the open step cached, and a build error lands on the step that was open.
+/// `header` returns `Some(step)` for a header line (`Some(None)` when it maps to no step).
+fn parse_step_stream(
     log: &str,
     map: &[StepInfo],
     error: Option<&str>,
+    header: impl Fn(&str) -> Option<Option<usize>>,
+    cache_marker: &str,
 ) -> BTreeMap<usize, Observed> {
     let mut steps = BTreeMap::new();
     let mut current: Option<usize> = None;
     for line in log.lines() {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("Step ") {
-            if let Some((numbers, _)) = rest.split_once(" : ") {
-                if let Some(i) = numbers
-                    .split('/')
-                    .next()
-                    .and_then(|i| i.parse::<usize>().ok())
-                {
-                    current = Some(i);
-                    let from = map.iter().any(|s| s.step == i && s.is_from);
-                    steps.insert(
-                        i,
-                        if from {
-                            Observed::Cached
-                        } else {
-                            Observed::Rebuilt
-                        },
-                    );
-                }
+        if let Some(step) = header(line) {
+            current = step;
+            if let Some(step) = step {
+                // FROM has no cache line; reaching it without an error is all it can show.
+                let from = map.iter().any(|s| s.step == step && s.is_from);
+                steps.insert(
+                    step,
+                    if from {
+                        Observed::Cached
+                    } else {
+                        Observed::Rebuilt
+                    },
+                );
             }
-        } else if line.starts_with("---> Using cache") {
-            if let Some(i) = current {
-                steps.insert(i, Observed::Cached);
-            }
-        }
-    }
-    if let (Some(message), Some(i)) = (error, current) {
-        steps.insert(
-            i,
-            Observed::Failed {
-                message: message.to_string(),
-            },
-        );
-    }
-    steps
-}
-
-/// Podman / Buildah compat stream text (`[k/m] STEP i/N: ...`, `--> Using cache <id>`).
-pub fn parse_podman(
-    log: &str,
-    map: &[StepInfo],
-    built_stages: &[usize],
-    error: Option<&str>,
-) -> BTreeMap<usize, Observed> {
-    let mut steps = BTreeMap::new();
-    let mut current: Option<usize> = None;
-    for line in log.lines() {
-        let line = line.trim();
-        let (stage, rest) = match line.strip_prefix('[').and_then(|r| r.split_once("] ")) {
-            Some((prefix, rest)) if rest.starts_with("STEP ") => {
-                let k = prefix
-                    .split('/')
-                    .next()
-                    .and_then(|k| k.parse::<usize>().ok())
-                    .unwrap_or(1);
-                (built_stages.get(k.saturating_sub(1)).copied(), rest)
-            }
-            _ => (built_stages.first().copied(), line),
-        };
-        if let Some(rest) = rest.strip_prefix("STEP ") {
-            if let Some((numbers, _)) = rest.split_once(": ") {
-                if let (Some(i), Some(stage)) = (
-                    numbers
-                        .split('/')
-                        .next()
-                        .and_then(|i| i.parse::<usize>().ok()),
-                    stage,
-                ) {
-                    current = map
-                        .iter()
-                        .find(|s| s.stage == stage && s.index_in_stage == i)
-                        .map(|s| s.step);
-                    if let Some(step) = current {
-                        let from = map.iter().any(|s| s.step == step && s.is_from);
-                        steps.insert(
-                            step,
-                            if from {
-                                Observed::Cached
-                            } else {
-                                Observed::Rebuilt
-                            },
-                        );
-                    }
-                }
-            }
-        } else if line.starts_with("--> Using cache") {
+        } else if line.starts_with(cache_marker) {
             if let Some(step) = current {
                 steps.insert(step, Observed::Cached);
             }
@@ -212,6 +146,54 @@ pub fn parse_podman(
         );
     }
     steps
+}
+
+/// Classic builder stream text (`Step i/N : ...`, ` ---> Using cache`): `i` counts every
+/// instruction of the file.
+pub fn parse_classic(
+    log: &str,
+    map: &[StepInfo],
+    error: Option<&str>,
+) -> BTreeMap<usize, Observed> {
+    let header = |line: &str| {
+        let (numbers, _) = line.strip_prefix("Step ")?.split_once(" : ")?;
+        Some(numbers.split('/').next()?.parse::<usize>().ok())
+    };
+    parse_step_stream(log, map, error, header, "---> Using cache")
+}
+
+/// Podman / Buildah compat stream text (`[k/m] STEP i/N: ...`, `--> Using cache <id>`): `k` counts
+/// built stages, `i` restarts in each.
+pub fn parse_podman(
+    log: &str,
+    map: &[StepInfo],
+    built_stages: &[usize],
+    error: Option<&str>,
+) -> BTreeMap<usize, Observed> {
+    let header = |line: &str| {
+        let (stage, rest) = match line.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+            Some((prefix, rest)) if rest.starts_with("STEP ") => {
+                let k = prefix
+                    .split('/')
+                    .next()
+                    .and_then(|k| k.parse::<usize>().ok())
+                    .unwrap_or(1);
+                (built_stages.get(k.saturating_sub(1)).copied(), rest)
+            }
+            _ => (built_stages.first().copied(), line),
+        };
+        let (numbers, _) = rest.strip_prefix("STEP ")?.split_once(": ")?;
+        let i = numbers
+            .split('/')
+            .next()
+            .and_then(|i| i.parse::<usize>().ok());
+        Some(
+            map.iter()
+                .find(|s| Some(s.stage) == stage && Some(s.index_in_stage) == i)
+                .map(|s| s.step),
+        )
+    };
+    parse_step_stream(log, map, error, header, "--> Using cache")
 }
 
 /// One BuildKit vertex, merged over all its updates.

@@ -46,21 +46,7 @@ pub struct Report {
 }
 
 fn salt(seed: u64, index: usize, engine: &str, attempt: u32) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{:016x}",
-        models::fingerprint::fingerprint(&(
-            seed,
-            index,
-            engine,
-            attempt,
-            nanos,
-            std::process::id()
-        ))
-    )
+    crate::execute::fresh_salt((seed, index, engine, attempt))
 }
 
 fn discrepancy_keys(history: &History) -> BTreeSet<(usize, usize, String)> {
@@ -152,11 +138,10 @@ pub fn run(options: &RunOptions) -> Result<Report> {
                     for engine in &chunk {
                         for (index, scenario) in scenarios.iter().enumerate() {
                             results.push(run_one(inventory, engine, scenario, seed, index, out)?);
-                            let done = results.len();
                             eprintln!(
                                 "  {} scenario {}/{} done ({:.1} s elapsed)",
                                 engine.name,
-                                done.min(scenarios.len()),
+                                index + 1,
                                 scenarios.len(),
                                 started.elapsed().as_secs_f64()
                             );

@@ -5,8 +5,6 @@
 //! too. In CI (`CI` set) an unreachable engine fails its trials; elsewhere they are ignored.
 
 use std::path::Path;
-use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use harness::case_file::{load_corpus, LoadedCase};
 use harness::check::Verdict;
@@ -14,22 +12,13 @@ use harness::driver;
 use harness::inventory::{Engine, Inventory};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-fn unique_salt(case: &str, engine: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let digest = models::fingerprint::fingerprint(&(case, engine, nanos, std::process::id()));
-    format!("{digest:016x}")
-}
-
 fn run_trial(
     case: &LoadedCase,
     inventory: &Inventory,
     engine: &Engine,
     version: &str,
 ) -> Result<(), Failed> {
-    let salt = unique_salt(&case.file.name, &engine.name);
+    let salt = harness::execute::fresh_salt((&case.file.name, &engine.name));
     let history = harness::execute::run_scenario(inventory, engine, &case.scenario, &salt)
         .map_err(|e| Failed::from(e.to_string()))?;
     let profile = engine.profile.name();
@@ -133,24 +122,17 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(3);
     });
-    let versions: &'static OnceLock<Vec<(String, Result<String, String>)>> =
-        Box::leak(Box::new(OnceLock::new()));
     let engines = inventory.engines();
-    // Probe each host once, only if a trial will run.
-    let probe = move |engines: &[Engine]| {
-        versions.get_or_init(|| {
-            engines
-                .iter()
-                .map(|e| {
-                    (
-                        e.name.clone(),
-                        driver::engine_version(e).map_err(|e| e.to_string()),
-                    )
-                })
-                .collect()
+    // Each engine answers once, up front: its version, or why it cannot be reached.
+    let statuses: Vec<(String, Result<String, String>)> = engines
+        .iter()
+        .map(|e| {
+            (
+                e.name.clone(),
+                driver::engine_version(e).map_err(|e| e.to_string()),
+            )
         })
-    };
-    let statuses = probe(&engines);
+        .collect();
     let inventory: &'static Inventory = Box::leak(Box::new(inventory));
     let corpus: &'static [LoadedCase] = Box::leak(corpus.into_boxed_slice());
     let mut trials = Vec::new();
