@@ -140,7 +140,8 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
         "os": "linux",
         "config": { "Env": ["PATH=/bin"], "Cmd": ["/bin/sh"] },
         "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{layer_digest}")] },
-        "history": [{ "created_by": "cachet base image (busybox-static)" }]
+        "created": "1970-01-01T00:00:00Z",
+        "history": [{ "created": "1970-01-01T00:00:00Z", "created_by": "cachet base image (busybox-static)" }]
     })
     .to_string();
     let config_digest = sha256_hex(config.as_bytes());
@@ -210,7 +211,8 @@ pub fn ensure_base_image(engine: &Engine, reference: &str, salt: &str) -> Result
 pub fn remove_images(engine: &Engine, references: &[String]) -> Result<()> {
     let docker = client(engine)?;
     block_on(async {
-        for reference in references {
+        // Newest first: children before the images they are built on.
+        for reference in references.iter().rev() {
             let _ = docker
                 .remove_image(
                     reference,
@@ -295,10 +297,34 @@ pub fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         Transport::Api => build_api(engine, request)?,
         Transport::Cli => build_cli(engine, request)?,
     };
+    // Podman 4.3 sometimes fails its cache scan while images are being removed elsewhere in the
+    // store: that says nothing about cache rules, so the build's outcome is unknown.
+    if engine.builder() == Builder::Buildah
+        && observation
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("layer not known"))
+    {
+        observation.indeterminate = observation
+            .error
+            .take()
+            .map(|e| format!("podman store race: {e}"));
+    }
     let error = observation.error.clone();
+    if let Some(e) = &error {
+        observation
+            .log
+            .push_str(&format!("\n[cachet] build error: {e}\n"));
+    }
+    if let Some(why) = &observation.indeterminate {
+        observation
+            .log
+            .push_str(&format!("\n[cachet] indeterminate: {why}\n"));
+    }
     observation.steps = match (engine.builder(), engine.transport()) {
         (Builder::Classic, _) => observe::parse_classic(&observation.log, &map, error.as_deref()),
         (Builder::Buildah, _) => {
+            observation.intermediate_images = observe::podman_image_ids(&observation.log);
             let stages =
                 observe::built_stages(&dockerfile, request.options.target.as_deref(), true);
             observe::parse_podman(&observation.log, &map, &stages, error.as_deref())
@@ -483,11 +509,14 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         ..Observation::default()
     };
     if !status.success() {
+        // The CLI's last words are the engine's error (BuildKit's plain progress ends with one
+        // line starting `error:` or `ERROR:`, the classic stream with the failing step's message).
         let message = observation
             .log
             .lines()
             .rev()
-            .find(|l| l.contains("rror"))
+            .find(|l| l.trim_start().to_ascii_lowercase().starts_with("error"))
+            .or_else(|| observation.log.lines().rev().find(|l| !l.trim().is_empty()))
             .unwrap_or("build failed")
             .to_string();
         if message.contains("Cannot connect") || message.contains("connection refused") {

@@ -2,7 +2,8 @@
 //! applies the mutations, asks the model, runs the real build, observes and checks it, and keeps
 //! everything in a `History`. It removes every image it created, whatever happens.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use models::scenario::{apply_mutation, Scenario};
@@ -235,7 +236,12 @@ fn run_transitions(
                 driver::push_image(engine, reference)?;
             }
         }
+        created
+            .entry(engine.name.clone())
+            .or_default()
+            .extend(observation.intermediate_images.iter().cloned());
         let verdicts = check(&prediction, &observation);
+        let unknown = observation.indeterminate.is_some();
         if let Some(export) = apply(state, &build) {
             if let Some(reference) = &build.options.push {
                 exports.insert(reference.clone(), export);
@@ -251,6 +257,10 @@ fn run_transitions(
             verdicts,
             duration,
         });
+        if unknown {
+            // The engine's cache state is unknown from here on: later builds could not be checked.
+            break;
+        }
     }
     Ok(builds)
 }

@@ -44,6 +44,8 @@ pub struct Observation {
     /// Set when the whole build's outcome is unknown (engine died, timed out, transport error).
     pub indeterminate: Option<String>,
     pub image_id: Option<String>,
+    /// Images the build left behind besides its tag (Podman's intermediate images), to remove.
+    pub intermediate_images: Vec<String>,
     /// The engine's raw output, for reports.
     #[serde(skip)]
     pub log: String,
@@ -194,6 +196,27 @@ pub fn parse_podman(
         )
     };
     parse_step_stream(log, map, error, header, "--> Using cache")
+}
+
+/// Image ids a Podman build printed (`--> 1a2b3c4d5e6` or `--> Using cache <64 hex>`): its
+/// intermediate images, which removing the tagged image leaves behind.
+pub fn podman_image_ids(log: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for line in log.lines() {
+        let Some(rest) = line.trim().strip_prefix("--> ") else {
+            continue;
+        };
+        let id = rest.strip_prefix("Using cache ").unwrap_or(rest).trim();
+        if id.len() >= 12
+            && id.chars().all(|c| c.is_ascii_hexdigit())
+            && !ids
+                .iter()
+                .any(|i| id.starts_with(i.as_str()) || i.starts_with(id))
+        {
+            ids.push(id.to_string());
+        }
+    }
+    ids
 }
 
 /// One BuildKit vertex, merged over all its updates.
@@ -351,6 +374,18 @@ mod tests {
         check(
             parse_classic(log, &step_map(DOCKERFILE), Some("boom")),
             "1 cached, 2 cached, 3 rebuilt, 4 failed",
+        );
+    }
+
+    #[test]
+    fn podman_intermediate_ids() {
+        let log = "STEP 2/3: COPY a /a\n--> Using cache 0123456789abcdef0123\n--> 0123456789ab\nSTEP 3/3: RUN true\n--> fedcba987654\nSuccessfully tagged x\n";
+        assert_eq!(
+            podman_image_ids(log),
+            vec![
+                "0123456789abcdef0123".to_string(),
+                "fedcba987654".to_string()
+            ]
         );
     }
 

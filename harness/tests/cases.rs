@@ -157,21 +157,6 @@ fn main() {
                 .map(|(_, s)| s.clone())
                 .unwrap_or(Err("unknown".into()));
             let engine = engine.clone();
-            let status = match status {
-                // Known harness gap, not an engine verdict: through cachet's drivers Podman 4.3's
-                // compat API has not reused a single layer yet (an identical rebuild misses every
-                // step, both doors), while `podman build --layers` on the same store does. Until
-                // that is understood the corpus does not run on Podman unless asked to.
-                Ok(_)
-                    if engine.builder() == models::Builder::Buildah
-                        && std::env::var_os("CACHET_PODMAN").is_none() =>
-                {
-                    eprintln!("ignored {name}: podman trials need CACHET_PODMAN=1 (compat-API layer reuse not working in the harness yet)");
-                    trials.push(Trial::test(name, || Ok(())).with_ignored_flag(true));
-                    continue;
-                }
-                other => other,
-            };
             match status {
                 Err(why) if !in_ci => {
                     eprintln!("ignored {name}: {why}");

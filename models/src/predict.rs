@@ -420,9 +420,11 @@ fn transport_effect(profile: &Profile) -> TransportEffect {
 /// What the builder sees of the context for COPY: ignored files and, by rule, the Dockerfile
 /// taken out. Borrowed when nothing is taken out.
 fn visible_context<'a>(profile: &Profile, context: &'a BuildContext) -> Cow<'a, BuildContext> {
-    // `.dockerignore` is applied by the client: an API tar upload reaches the builder as it is
-    // (measured on Engine 20.10.24, classic and BuildKit).
-    let mut visible = if profile.transport == Transport::Cli
+    // `.dockerignore` is applied by the docker client: an API tar upload reaches Docker's builders
+    // as it is (measured on Engine 20.10.24), while Buildah reads it from the uploaded context
+    // (measured on Podman 4.3.1).
+    let mut visible = if (profile.transport == Transport::Cli
+        || profile.builder == Builder::Buildah)
         && profile.on("dockerignore")
         && context.get(DOCKERIGNORE_NAME).is_some()
     {
@@ -585,7 +587,15 @@ fn collect_sources(
                     .get(&resolved)
                     .ok_or_else(|| format!("source `{root}` is a dangling symlink"))?;
             }
-            facts.push(source_fact(profile, effect, &root, entry, copy));
+            // Buildah hashes the copied stream, which holds a source directory's contents but not
+            // the directory itself (measured on Podman 4.3.1: a mode change of `d` in `COPY d /d`
+            // hits).
+            if !(entry.is_dir()
+                && profile.builder == Builder::Buildah
+                && profile.on("buildah.copy-digest"))
+            {
+                facts.push(source_fact(profile, effect, &root, entry, copy));
+            }
             if entry.is_dir() {
                 for (path, child) in context.entries_under(&root) {
                     facts.push(source_fact(profile, effect, path, child, copy));

@@ -172,8 +172,20 @@ fn check(case: &Case, profile: &Profile) -> Result<(), String> {
 
 const CASES: &[Case] = &[
     Case {
-        name: "an API tar upload is not filtered by .dockerignore",
-        profiles: &["classic", "buildkit", "podman"],
+        name: "Buildah: a source directory's own mode is not in the digest",
+        profiles: &["podman", "podman-cli"],
+        script: "file d/a x\n dockerfile FROM base | COPY d /d\n build\n chmod d 700\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "Buildah: a subdirectory's mode is in the digest",
+        profiles: &["podman", "podman-cli"],
+        script: "file d/s/a x\n dockerfile FROM base | COPY d /d\n build\n chmod d/s 700\n build",
+        expect: "1 cached\n2 rebuilt: source `d/s`: mode 0755 -> 0700 (copy.checksum)",
+    },
+    Case {
+        name: "an API tar upload is not filtered by .dockerignore (Docker)",
+        profiles: &["classic", "buildkit"],
         script: "file a x\n file b x\n ignore b\n dockerfile FROM base | COPY . /app\n build\n write b y\n build",
         expect: "1 cached\n2 rebuilt: source `b`: content (copy.checksum)",
     },
@@ -232,8 +244,8 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 cached",
     },
     Case {
-        name: "ignored file changes do not count (the CLI applies .dockerignore)",
-        profiles: &["classic-cli", "buildkit-cli", "podman-cli"],
+        name: "ignored file changes do not count (the docker CLI or Buildah applies .dockerignore)",
+        profiles: &["classic-cli", "buildkit-cli", "podman", "podman-cli"],
         script: "file a x\n file b x\n ignore b\n dockerfile FROM base | COPY . /app\n build\n write b y\n build",
         expect: "1 cached\n2 cached",
     },
@@ -251,7 +263,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "directory mode change under a COPY source misses (buildkit#7176)",
-        profiles: ALL,
+        profiles: DOCKER,
         script: "file d/a x\n dockerfile FROM base | COPY d /d\n build\n chmod d 700\n build",
         expect: "1 cached\n2 rebuilt: source `d`: mode 0755 -> 0700 (copy.checksum)",
     },

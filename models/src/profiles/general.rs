@@ -77,8 +77,9 @@ pub const ARG_FIRST_USE: Rule = Rule {
 pub const DOCKERIGNORE: Rule = Rule {
     id: "dockerignore",
     statement: "Files excluded by `.dockerignore` never affect a checksum; editing `.dockerignore` matters \
-                only through what it includes or excludes. The client applies it: an API tar upload reaches \
-                the builder as it is (measured on Engine 20.10.24).",
+                only through what it includes or excludes. The docker client applies it: an API tar upload \
+                reaches Docker's builders as it is (Engine 20.10.24), while Buildah applies it to the \
+                uploaded context itself (Podman 4.3.1).",
     source: "https://docs.docker.com/build/concepts/context/#dockerignore-files",
     if_off: "`.dockerignore` is not applied",
     status: Status::Modelled,

@@ -115,10 +115,13 @@ impl Profile {
 
     /// The rule table this profile follows, in reading order.
     pub fn rules(&self) -> Vec<Rule> {
-        // `.dockerignore` is the client's business: an API tar upload is taken as it is.
+        // `.dockerignore` is the docker client's business: an API tar upload reaches Docker's
+        // builders as it is. Buildah applies it itself.
+        let applies_dockerignore =
+            self.transport == Transport::Cli || self.builder == Builder::Buildah;
         let mut rules: Vec<Rule> = general::GENERAL
             .iter()
-            .filter(|r| self.transport == Transport::Cli || r.id != "dockerignore")
+            .filter(|r| applies_dockerignore || r.id != "dockerignore")
             .copied()
             .collect();
         match self.builder {
