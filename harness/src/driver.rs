@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bollard::models::BuildInfoAux;
 use bollard::query_parameters::{
-    BuildImageOptions, BuilderVersion, ImportImageOptions, PushImageOptions, RemoveImageOptions,
-    TagImageOptions,
+    BuildImageOptions, BuilderVersion, ImportImageOptions, ListContainersOptions,
+    ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -205,6 +205,69 @@ pub fn ensure_base_image(engine: &Engine, reference: &str, salt: &str) -> Result
                 engine.name
             ))
         })
+}
+
+/// How many images (intermediate ones included) and containers (stopped ones included) the
+/// engine's host holds: what the leak check compares before and after.
+pub fn resource_counts(engine: &Engine) -> Result<(usize, usize)> {
+    let docker = client(engine)?;
+    block_on(async {
+        let images = docker
+            .list_images(Some(ListImagesOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| unavailable(engine, e))?;
+        let containers = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| unavailable(engine, e))?;
+        Ok((images.len(), containers.len()))
+    })
+}
+
+/// Deletes a pushed reference (`HOST:PORT/NAME:TAG`) from a plain-HTTP registry: looks up its
+/// manifest digest, then deletes the manifest. Blobs stay until the registry's garbage collection.
+pub fn delete_from_registry(reference: &str) -> Result<()> {
+    use std::io::Write;
+    let (host, rest) = reference
+        .split_once('/')
+        .ok_or_else(|| Error::BadInput(format!("`{reference}` names no registry")))?;
+    let (name, tag) = rest.rsplit_once(':').unwrap_or((rest, "latest"));
+    let request = |method: &str, path: &str| -> Result<String> {
+        let mut stream = std::net::TcpStream::connect(host)
+            .map_err(|e| Error::Harness(format!("registry {host}: {e}")))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n"
+        )
+        .map_err(|e| Error::Harness(format!("registry {host}: {e}")))?;
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        Ok(response)
+    };
+    let head = request("HEAD", &format!("/v2/{name}/manifests/{tag}"))?;
+    let Some(digest) = head.lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case("docker-content-digest"))
+            .map(|(_, v)| v.trim().to_string())
+    }) else {
+        return Ok(()); // not there (never pushed, or deleted already)
+    };
+    let response = request("DELETE", &format!("/v2/{name}/manifests/{digest}"))?;
+    if response.starts_with("HTTP/1.1 202") || response.starts_with("HTTP/1.1 404") {
+        Ok(())
+    } else {
+        Err(Error::Harness(format!(
+            "registry refused to delete {reference}: {}",
+            response.lines().next().unwrap_or("")
+        )))
+    }
 }
 
 /// Removes images by reference; missing ones are fine.
@@ -453,8 +516,10 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
     command.arg("-H").arg(&engine.endpoint);
     let buildkit = engine.builder() == Builder::BuildKit;
     command.env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" });
+    // `--force-rm`: a failed step's container goes too (the API door sends `forcerm=1`).
     command
         .arg("build")
+        .arg("--force-rm")
         .arg("-t")
         .arg(&request.tag)
         .arg("-f")

@@ -2,8 +2,7 @@
 //! applies the mutations, asks the model, runs the real build, observes and checks it, and keeps
 //! everything in a `History`. It removes every image it created, whatever happens.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use models::scenario::{apply_mutation, Scenario};
@@ -147,15 +146,27 @@ pub fn run_scenario(
         .clone()
         .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     let mut created: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in hosts.values() {
-        driver::ensure_base_image(e, &base_ref, salt)?;
-        created
-            .entry(e.name.clone())
-            .or_default()
-            .push(base_ref.clone());
-    }
-    let result = run_transitions(scenario, salt, &hosts, &base_ref, &registry, &mut created);
+    // Whatever happens from here on, everything recorded in `created` is removed at the end.
+    let result = hosts
+        .values()
+        .try_for_each(|e| {
+            created
+                .entry(e.name.clone())
+                .or_default()
+                .push(base_ref.clone());
+            driver::ensure_base_image(e, &base_ref, salt)
+        })
+        .and_then(|()| run_transitions(scenario, salt, &hosts, &base_ref, &registry, &mut created));
     for (name, refs) in &created {
+        // What was pushed goes from the registry too (its tags; blobs wait for the registry's GC).
+        for reference in refs
+            .iter()
+            .filter(|r| r.starts_with(&format!("{registry}/")))
+        {
+            if let Err(e) = driver::delete_from_registry(reference) {
+                eprintln!("warning: {e}");
+            }
+        }
         if let Some(e) = hosts.values().find(|e| &e.name == name) {
             let _ = driver::remove_images(e, refs);
         }

@@ -1,0 +1,75 @@
+//! Leak check: scenarios that pass, fail and cross hosts leave every host with exactly the images
+//! and containers it had before. Needs real engines; in CI an unreachable one fails the test.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use harness::case_file::load_case;
+use harness::driver::resource_counts;
+use harness::execute::{fresh_salt, run_scenario};
+use harness::inventory::Inventory;
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+#[test]
+fn scenarios_leave_no_images_or_containers_behind() {
+    let inventory = Inventory::load().expect("inventory");
+    let engines = inventory.engines();
+    let mut before = BTreeMap::new();
+    for engine in &engines {
+        match resource_counts(engine) {
+            Ok(counts) => {
+                before.entry(engine.endpoint.clone()).or_insert(counts);
+            }
+            Err(e) if in_ci() => panic!("engine unavailable in CI: {e}"),
+            Err(e) => {
+                eprintln!("skipping the leak check outside CI: {e}");
+                return;
+            }
+        }
+    }
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    // A passing case, a failing build (missing source), a failing RUN, and a cross-host push.
+    let failing_run = harness::case_file::parse_case(
+        Path::new("inline/failing-run.toml"),
+        "name = \"failing-run\"\nshows = \"a RUN that fails\"\ndockerfile = \"FROM base\\nRUN false\\n\"\n[[build]]\n",
+    )
+    .expect("inline case parses");
+    let mut scenarios = vec![failing_run];
+    for name in [
+        "copy-mode-change",
+        "removed-source-fails",
+        "seed-gist-selinux-cache-from",
+    ] {
+        scenarios.push(load_case(&cases.join(format!("{name}.toml"))).expect("corpus case loads"));
+    }
+    let mut builds = 0;
+    for engine in engines.iter().filter(|e| e.host != "b") {
+        for case in &scenarios {
+            if harness::execute::engines_for(&inventory, engine, &case.scenario).is_err() {
+                continue;
+            }
+            let history = run_scenario(
+                &inventory,
+                engine,
+                &case.scenario,
+                &fresh_salt(("leaks", &engine.name)),
+            )
+            .unwrap_or_else(|e| panic!("{} on {}: {e}", case.file.name, engine.name));
+            builds += history.builds.len();
+        }
+    }
+    let mut after = BTreeMap::new();
+    for engine in &engines {
+        after
+            .entry(engine.endpoint.clone())
+            .or_insert(resource_counts(engine).expect("engine still answers"));
+    }
+    assert!(builds > 20, "the leak check ran only {builds} builds");
+    assert_eq!(
+        before, after,
+        "(images, containers) per host before and after {builds} builds"
+    );
+}
