@@ -1,1 +1,127 @@
-fn main() {}
+//! Harness overhead: median wall time of one cold 4-step build (FROM, RUN, COPY, RUN) per builder,
+//! through cachet's drivers (API door, CLI door) and through the bare docker CLI on the same engine,
+//! side by side. The ratio to the bare CLI is the harness overhead (target <= 1.05).
+//! Needs the engines of `ci/engines up`. Run: `cargo bench -p cachet --bench overhead`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::driver::{self, BuildRequest};
+use harness::execute::{fresh_salt, substitute_base};
+use harness::inventory::{Engine, Inventory};
+use models::{BuildContext, BuildOptions, Builder, Entry};
+
+const ROUNDS: usize = 7;
+
+fn context(base: &str) -> BuildContext {
+    let mut context = BuildContext::new();
+    context.insert("a", Entry::file("payload")).unwrap();
+    context.set_dockerfile_text(&substitute_base(
+        "FROM base\nRUN echo one\nCOPY a /a\nRUN echo two\n",
+        base,
+    ));
+    context
+}
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64()
+}
+
+/// One cold build through `build`, with its own salted base loaded beforehand (not timed).
+fn timed(engine: &Engine, build: impl Fn(&BuildContext, &str) -> bool) -> Option<Duration> {
+    let salt = fresh_salt(("overhead", &engine.name));
+    let base = format!("localhost/cachet-base:{salt}");
+    driver::ensure_base_image(engine, &base, &salt).ok()?;
+    let tag = format!("cachet-bench-{salt}:x");
+    let ctx = context(&base);
+    let started = Instant::now();
+    let ok = build(&ctx, &tag);
+    let elapsed = started.elapsed();
+    let _ = driver::remove_images(engine, &[base, tag]);
+    ok.then_some(elapsed)
+}
+
+fn bare_cli(engine: &Engine, context: &BuildContext, tag: &str) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    harness::materialize::write_context_dir(context, dir.path()).unwrap();
+    let mut command = Command::new(&engine.cli);
+    command.arg("-H").arg(&engine.endpoint).env(
+        "DOCKER_BUILDKIT",
+        if engine.builder() == Builder::BuildKit {
+            "1"
+        } else {
+            "0"
+        },
+    );
+    command.args(["build", "-q", "--force-rm", "-t", tag]);
+    if engine.builder() != Builder::Buildah {
+        command.arg("--network=none");
+    }
+    command
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command.status().is_ok_and(|s| s.success())
+}
+
+fn main() {
+    let inventory = Inventory::load().expect("inventory");
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "builder", "bare CLI", "cachet API", "cachet CLI", "API/bare", "CLI/bare"
+    );
+    for profile in ["classic", "buildkit", "podman"] {
+        let Some(api) = inventory
+            .engines()
+            .into_iter()
+            .find(|e| e.profile.name() == profile)
+        else {
+            continue;
+        };
+        let Some(cli) = inventory
+            .engines()
+            .into_iter()
+            .find(|e| e.profile.name() == format!("{profile}-cli") && e.host == api.host)
+        else {
+            continue;
+        };
+        let (api, cli): (&'static Engine, &'static Engine) =
+            (Box::leak(Box::new(api)), Box::leak(Box::new(cli)));
+        if driver::engine_version(api).is_err() {
+            println!("{profile:<10} engine unavailable");
+            continue;
+        }
+        let options = &BuildOptions::default();
+        let through = |engine: &'static Engine| {
+            move |ctx: &BuildContext, tag: &str| {
+                let request = BuildRequest {
+                    context: ctx,
+                    options: &options,
+                    cache_from: Vec::new(),
+                    tag: tag.to_string(),
+                };
+                driver::build(engine, &request)
+                    .is_ok_and(|o| o.error.is_none() && o.indeterminate.is_none())
+            }
+        };
+        let (mut bare, mut via_api, mut via_cli) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            // Interleaved, so drift in the engine affects all three alike.
+            bare.extend(timed(cli, |c, t| bare_cli(cli, c, t)));
+            via_api.extend(timed(api, through(api)));
+            via_cli.extend(timed(cli, through(cli)));
+        }
+        if bare.is_empty() || via_api.is_empty() || via_cli.is_empty() {
+            println!("{profile:<10} builds failed");
+            continue;
+        }
+        let (b, a, c) = (median(bare), median(via_api), median(via_cli));
+        println!(
+            "{profile:<10} {b:>9.3}s {a:>9.3}s {c:>9.3}s {:>9.2} {:>9.2}",
+            a / b,
+            c / b
+        );
+    }
+    println!("(median of {ROUNDS} cold builds each; target for cachet/bare <= 1.05)");
+}
