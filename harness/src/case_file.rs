@@ -15,58 +15,58 @@ use crate::error::{Error, Result};
 pub struct CaseFile {
     pub name: String,
     pub shows: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_collection")]
     pub rules: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_collection")]
     pub links: Vec<String>,
     #[serde(default)]
     pub files: BTreeMap<String, FileSpec>,
     pub dockerfile: String,
     #[serde(rename = "build")]
     pub builds: Vec<BuildSpec>,
-    #[serde(default, rename = "divergence")]
+    #[serde(default, rename = "divergence", skip_serializing_if = "Vec::is_empty")]
     pub divergences: Vec<Divergence>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileSpec {
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtime: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_collection")]
     pub xattrs: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct BuildSpec {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_collection")]
     pub mutations: Vec<Mutation>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_collection")]
     pub args: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_cache: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inline_cache: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_collection")]
     pub cache_from: Vec<String>,
 }
 
@@ -84,8 +84,35 @@ pub struct Divergence {
     /// What the engine does: `cached`, `rebuilt` or `failed`.
     pub observed: String,
     pub link: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+fn is_empty_collection<T>(value: &T) -> bool
+where
+    for<'a> &'a T: IntoIterator,
+{
+    value.into_iter().next().is_none()
+}
+
+/// A case file as TOML, with modes written in octal as people write them.
+pub fn case_to_toml(case: &CaseFile) -> Result<String> {
+    let text =
+        toml::to_string(case).map_err(|e| Error::Harness(format!("serialising a case: {e}")))?;
+    Ok(text
+        .lines()
+        .map(|line| {
+            match line
+                .strip_prefix("mode = ")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                Some(mode) => format!("mode = 0o{mode:o}"),
+                None => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n")
 }
 
 pub struct LoadedCase {

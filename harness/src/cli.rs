@@ -37,6 +37,12 @@ pub enum Command {
         /// Engines run in parallel.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Switch this rule off in the model (a mutant), to measure how fast runs catch it.
+        #[arg(long)]
+        mutant: Option<String>,
+        /// Candidate scenarios a shrink may run.
+        #[arg(long, default_value_t = 60)]
+        shrink_budget: usize,
     },
     /// Run one case file on one engine and print expected and observed per step.
     Replay {
@@ -82,6 +88,8 @@ pub fn main_with(cli: Cli) -> Result<i32> {
             seed,
             out,
             jobs,
+            mutant,
+            shrink_budget,
         } => {
             let seed = seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
@@ -95,6 +103,8 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 seed,
                 out: out.clone(),
                 jobs,
+                mutant,
+                shrink_budget,
             };
             let report = crate::run::run(&options)?;
             let s = &report.summary;

@@ -11,4 +11,6 @@ pub mod inventory;
 pub mod materialize;
 pub mod observe;
 pub mod report;
+pub mod reproduce;
 pub mod run;
+pub mod shrink;

@@ -25,6 +25,8 @@ pub struct ScenarioResult {
     /// Discrepancies that did not show again: recorded, not counted.
     pub unconfirmed: usize,
     pub case_file: Option<PathBuf>,
+    pub reproducer: Option<PathBuf>,
+    pub shrunk: Option<ShrinkInfo>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +82,10 @@ pub fn generate_scenarios(seed: u64, count: usize) -> Vec<models::scenario::Scen
 
 pub struct RunOptions {
     pub engines: Vec<String>,
+    /// A rule to switch off in the model (a mutant): measures how fast runs catch a wrong rule.
+    pub mutant: Option<String>,
+    /// Candidate runs a shrink may spend.
+    pub shrink_budget: usize,
     pub scenarios: usize,
     pub seed: u64,
     pub out: PathBuf,
@@ -100,6 +106,19 @@ pub fn run(options: &RunOptions) -> Result<Report> {
             .iter()
             .map(|n| inventory.engine(n))
             .collect::<Result<_>>()?
+    };
+    let engines: Vec<Engine> = match &options.mutant {
+        None => engines,
+        Some(rule) => engines
+            .into_iter()
+            .map(|mut e| {
+                e.profile = e
+                    .profile
+                    .with_switch(rule, models::Switch::Off)
+                    .map_err(|err| Error::BadInput(err.to_string()))?;
+                Ok(e)
+            })
+            .collect::<Result<_>>()?,
     };
     let mut versions = Vec::new();
     for e in &engines {
@@ -133,11 +152,20 @@ pub fn run(options: &RunOptions) -> Result<Report> {
                 let inventory = &inventory;
                 let out = &options.out;
                 let seed = options.seed;
+                let shrink_budget = options.shrink_budget;
                 scope.spawn(move || {
                     let mut results = Vec::new();
                     for engine in &chunk {
                         for (index, scenario) in scenarios.iter().enumerate() {
-                            results.push(run_one(inventory, engine, scenario, seed, index, out)?);
+                            results.push(run_one(
+                                inventory,
+                                engine,
+                                scenario,
+                                seed,
+                                index,
+                                out,
+                                shrink_budget,
+                            )?);
                             eprintln!(
                                 "  {} scenario {}/{} done ({:.1} s elapsed)",
                                 engine.name,
@@ -189,6 +217,7 @@ fn run_one(
     seed: u64,
     index: usize,
     out: &Path,
+    shrink_budget: usize,
 ) -> Result<ScenarioResult> {
     let history = run_scenario(
         inventory,
@@ -200,6 +229,8 @@ fn run_one(
     let mut confirmed = Vec::new();
     let mut unconfirmed = 0;
     let mut case_file = None;
+    let mut reproducer = None;
+    let mut shrunk = None;
     if !first.is_empty() {
         let again = run_scenario(
             inventory,
@@ -212,22 +243,11 @@ fn run_one(
         unconfirmed = first.len() - confirmed.len();
         if !confirmed.is_empty() {
             let name = format!("found-{}-{seed}-{index}", engine.profile.name());
-            let case = case_from_scenario(
-                &name,
-                &format!(
-                    "Found by `cachet run --seed {seed}` on {}: engine and model disagree.",
-                    engine.name
-                ),
-                scenario,
-            );
-            let path = out.join("cases").join(format!("{name}.toml"));
-            let text = toml::to_string(&case)
-                .map_err(|e| Error::Harness(format!("serialising a case: {e}")))?;
-            std::fs::write(&path, text).map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
+            let result = crate::shrink::shrink(inventory, engine, scenario, shrink_budget)?;
+            let (path, script) = write_finding(out, &name, seed, engine, &result)?;
+            shrunk = Some(ShrinkInfo::of(&result));
             case_file = Some(path);
+            reproducer = Some(script);
         }
     }
     Ok(ScenarioResult {
@@ -237,7 +257,100 @@ fn run_one(
         confirmed,
         unconfirmed,
         case_file,
+        reproducer,
+        shrunk,
     })
+}
+
+/// What shrinking cost and left.
+#[derive(Debug, Serialize)]
+pub struct ShrinkInfo {
+    pub builds_spent: usize,
+    pub candidates_tried: usize,
+    pub builds: usize,
+    pub instructions: usize,
+    pub files: usize,
+}
+
+impl ShrinkInfo {
+    fn of(result: &crate::shrink::Shrunk) -> ShrinkInfo {
+        let text = result
+            .scenario
+            .context
+            .dockerfile_text()
+            .unwrap_or_default();
+        ShrinkInfo {
+            builds_spent: result.builds_spent,
+            candidates_tried: result.candidates_tried,
+            builds: result.scenario.transitions.len(),
+            instructions: models::dockerfile::parse(&text)
+                .dockerfile
+                .instructions()
+                .count(),
+            files: result
+                .scenario
+                .context
+                .entries
+                .iter()
+                .filter(|(p, e)| p.as_str() != models::context::DOCKERFILE_NAME && !e.is_dir())
+                .count(),
+        }
+    }
+}
+
+/// Writes the shrunk scenario as a case file and a shell reproducer under `out`.
+pub fn write_finding(
+    out: &Path,
+    name: &str,
+    seed: u64,
+    engine: &Engine,
+    result: &crate::shrink::Shrunk,
+) -> Result<(PathBuf, PathBuf)> {
+    let write = |path: PathBuf, text: String| -> Result<PathBuf> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&path, text).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    };
+    let mut case = case_from_scenario(
+        name,
+        &format!(
+            "Found by `cachet run --seed {seed}` on {}: engine and model disagree.",
+            engine.name
+        ),
+        &result.scenario,
+    );
+    case.rules = result
+        .history
+        .builds
+        .iter()
+        .flat_map(|b| b.discrepancies())
+        .filter_map(|v| match &v.predicted {
+            models::Outcome::Rebuilt { reason } => Some(reason.rule.to_string()),
+            models::Outcome::Cached { rule, .. } => Some(rule.to_string()),
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let text = crate::case_file::case_to_toml(&case)?;
+    let case_path = write(out.join("cases").join(format!("{name}.toml")), text)?;
+    let script =
+        crate::reproduce::shell_reproducer(name, &result.scenario, engine, &result.history);
+    let script_path = write(out.join("repro").join(format!("{name}.sh")), script)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&script_path, std::fs::Permissions::from_mode(0o755));
+    }
+    Ok((case_path, script_path))
 }
 
 /// Runs one case file on one engine and prints expected and observed per step.

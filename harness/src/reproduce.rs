@@ -1,0 +1,190 @@
+//! Standalone reproducers: a shell script that recreates a scenario's context with exact metadata
+//! and runs its builds with the plain docker CLI, printing expected and observed per step.
+
+use std::fmt::Write as _;
+
+use models::scenario::{Mutation, Scenario};
+use models::{Builder, EntryKind, Outcome};
+
+use crate::execute::History;
+use crate::inventory::Engine;
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn mutation_commands(m: &Mutation, clock: i64) -> String {
+    match m {
+        Mutation::Write { path, content } => format!("printf %s {} > {p}; touch -h -d @{clock} {p}", quote(content), p = quote(path)),
+        Mutation::WriteSameSize { path, content } => format!(
+            "m=$(stat -c %Y {p}); n=$(stat -c %s {p}); printf %s {c} | head -c \"$n\" > {p}.new; \
+             while [ \"$(stat -c %s {p}.new)\" -lt \"$n\" ]; do printf . >> {p}.new; done; \
+             cat {p}.new > {p}; rm {p}.new; touch -d @\"$m\" {p}",
+            p = quote(path),
+            c = quote(content)
+        ),
+        Mutation::Chmod { path, mode } => format!("chmod {mode:o} {}", quote(path)),
+        Mutation::Chown { path, uid, gid } => format!("chown -h {uid}:{gid} {}", quote(path)),
+        Mutation::Touch { path, mtime } => format!("touch -h -d @{mtime} {}", quote(path)),
+        Mutation::SetXattr { path, name, value } => format!("setfattr -n {} -v {} {}", quote(name), quote(value), quote(path)),
+        Mutation::RemoveXattr { path, name } => format!("setfattr -x {} {}", quote(name), quote(path)),
+        Mutation::Symlink { path, target } => format!("ln -sfn {} {}", quote(target), quote(path)),
+        Mutation::Mkdir { path } => format!("mkdir -p {}", quote(path)),
+        Mutation::Remove { path } => format!("rm -rf {}", quote(path)),
+        Mutation::Rename { from, to } => format!("mv {} {}", quote(from), quote(to)),
+        Mutation::Dockerignore { text } if text.is_empty() => "rm -f .dockerignore".to_string(),
+        Mutation::Dockerignore { text } => format!("printf %s {} > .dockerignore", quote(text)),
+        Mutation::Dockerfile { text } => format!("printf %s {} | sed \"s|^\\([Ff][Rr][Oo][Mm][[:space:]]\\+\\)base\\b|\\1$BASE|\" > Dockerfile", quote(text)),
+    }
+}
+
+/// The script. `history` is a run of `scenario` on `engine` (its predictions are the expectations).
+pub fn shell_reproducer(
+    name: &str,
+    scenario: &Scenario,
+    engine: &Engine,
+    history: &History,
+) -> String {
+    let mut s = String::new();
+    let buildkit = engine.builder() == Builder::BuildKit;
+    let _ = writeln!(s, "#!/usr/bin/env bash");
+    let _ = writeln!(
+        s,
+        "# cachet reproducer `{name}` for {} ({}), written by cachet.",
+        engine.name,
+        engine.profile.name()
+    );
+    let _ = writeln!(
+        s,
+        "# Needs root (chown, security.* xattrs), busybox-static and attr. DOCKER picks the CLI,"
+    );
+    let _ = writeln!(
+        s,
+        "# DOCKER_HOST the engine (for Podman: unix:///run/cachet/podman.sock)."
+    );
+    let _ = writeln!(s, "set -euo pipefail");
+    let _ = writeln!(s, "DOCKER=${{DOCKER:-/usr/bin/docker}}");
+    let _ = writeln!(s, "export DOCKER_BUILDKIT={}", if buildkit { 1 } else { 0 });
+    let _ = writeln!(s, "work=$(mktemp -d); trap 'rm -rf \"$work\"; \"$DOCKER\" rmi -f \"$BASE\" >/dev/null 2>&1 || true' EXIT");
+    let _ = writeln!(s, "BASE=localhost/cachet-base:repro-$$");
+    let _ = writeln!(s, "mkdir -p \"$work/base/bin\" && cp /bin/busybox \"$work/base/bin/\" && ln -s busybox \"$work/base/bin/sh\"");
+    let _ = writeln!(
+        s,
+        "tar -C \"$work/base\" -c . | \"$DOCKER\" import -c 'ENV PATH=/bin' - \"$BASE\" >/dev/null"
+    );
+    let _ = writeln!(s, "mkdir \"$work/ctx\" && cd \"$work/ctx\"");
+    for (path, entry) in &scenario.context.entries {
+        let p = quote(path);
+        match &entry.kind {
+            EntryKind::Dir => {
+                let _ = writeln!(s, "mkdir -p {p}");
+            }
+            EntryKind::File { content } if path == models::context::DOCKERFILE_NAME => {
+                let _ = writeln!(
+                    s,
+                    "printf %s {} | sed \"s|^\\([Ff][Rr][Oo][Mm][[:space:]]\\+\\)base\\b|\\1$BASE|\" > Dockerfile",
+                    quote(&String::from_utf8_lossy(content))
+                );
+            }
+            EntryKind::File { content } => {
+                let _ = writeln!(
+                    s,
+                    "mkdir -p \"$(dirname {p})\"; printf %s {} > {p}",
+                    quote(&String::from_utf8_lossy(content))
+                );
+            }
+            EntryKind::Symlink { target } => {
+                let _ = writeln!(
+                    s,
+                    "mkdir -p \"$(dirname {p})\"; ln -sfn {} {p}",
+                    quote(target)
+                );
+            }
+        }
+        if !matches!(entry.kind, EntryKind::Symlink { .. }) {
+            let _ = writeln!(s, "chmod {:o} {p}", entry.mode);
+        }
+        let _ = writeln!(s, "chown -h {}:{} {p}", entry.uid, entry.gid);
+        for (name, value) in &entry.xattrs {
+            let _ = writeln!(
+                s,
+                "setfattr -n {} -v {} {p}",
+                quote(name),
+                quote(&String::from_utf8_lossy(value))
+            );
+        }
+    }
+    for (path, entry) in scenario.context.entries.iter().rev() {
+        let _ = writeln!(s, "touch -h -d @{} {}", entry.mtime, quote(path));
+    }
+    let _ = writeln!(
+        s,
+        "observe() {{ # prints, per [i/n] or Step i/N header, whether the engine said cached"
+    );
+    if buildkit {
+        let _ = writeln!(s, "  awk '/^#[0-9]+ \\[/{{id=$1; name[id]=$0}} /^#[0-9]+ CACHED/{{c[$1]=1}} END{{for (i in name) print name[i] (c[i] ? \"  => cached\" : \"  => rebuilt\")}}' | sort -t'#' -k2 -n");
+    } else {
+        let _ = writeln!(s, "  awk '/^(Step |STEP |\\[[0-9]+\\/[0-9]+\\] STEP )/{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\"); h=$0; c=0}} /Using cache/{{c=1}} END{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\")}}'");
+    }
+    let _ = writeln!(s, "}}");
+    for (n, transition) in scenario.transitions.iter().enumerate() {
+        let clock = 1_700_000_000 + n as i64 * 1000;
+        for m in &transition.mutations {
+            let _ = writeln!(s, "{}", mutation_commands(m, clock));
+        }
+        let mut args = String::new();
+        for (k, v) in &transition.build.options.build_args {
+            let _ = write!(args, " --build-arg {}", quote(&format!("{k}={v}")));
+        }
+        if transition.build.options.no_cache {
+            args.push_str(" --no-cache");
+        }
+        if let Some(t) = &transition.build.options.target {
+            let _ = write!(args, " --target {}", quote(t));
+        }
+        if engine.builder() != Builder::Buildah {
+            args.push_str(" --network=none");
+        }
+        if buildkit {
+            args.push_str(" --progress=plain");
+        }
+        let _ = writeln!(s, "echo '== build {}'", n + 1);
+        if let Some(build) = history.builds.iter().find(|b| b.transition == n + 1) {
+            for step in &build.prediction.steps {
+                let why = match &step.outcome {
+                    Outcome::Rebuilt { reason } => format!(": {reason}"),
+                    _ => String::new(),
+                };
+                let observed = build
+                    .verdicts
+                    .iter()
+                    .find(|v| v.step == step.step)
+                    .map(|v| v.observed_short())
+                    .unwrap_or("-");
+                let _ = writeln!(
+                    s,
+                    "echo {}",
+                    quote(&format!(
+                        "   step {} {}: model {}{why}; cachet observed {observed}",
+                        step.step,
+                        step.instruction,
+                        step.outcome.short()
+                    ))
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\"$DOCKER\" build --force-rm -t cachet-repro-$$:{n}{args} . 2>&1 | observe || true"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\"$DOCKER\" rmi -f {} >/dev/null 2>&1 || true",
+        (0..scenario.transitions.len())
+            .map(|n| format!("cachet-repro-$$:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    s
+}

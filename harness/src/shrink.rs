@@ -1,0 +1,193 @@
+//! Shrinking: a scenario that shows a discrepancy becomes the smallest one that still does.
+//!
+//! Greedy passes, repeated until none makes progress: drop builds, drop mutations, drop
+//! Dockerfile instructions, drop context files, drop build options. A candidate counts only if
+//! it is valid (every mutation applies) and running it on the engine still shows a discrepancy.
+
+use models::dockerfile::{self, Line};
+use models::scenario::{contexts_per_build, Scenario};
+
+use crate::error::Result;
+use crate::execute::{fresh_salt, run_scenario, History};
+use crate::inventory::{Engine, Inventory};
+
+#[derive(Debug)]
+pub struct Shrunk {
+    pub scenario: Scenario,
+    /// The run of the final scenario (its predictions and observations).
+    pub history: History,
+    /// Engine builds spent while shrinking.
+    pub builds_spent: usize,
+    pub candidates_tried: usize,
+}
+
+/// Candidates one step smaller than `s`, biggest cuts first, each with a key naming the edit by
+/// what it removes (not by position), so an edit that failed once is not retried after another
+/// edit succeeds.
+fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+    let key = |what: &dyn std::fmt::Debug| models::fingerprint::fingerprint(&format!("{what:?}"));
+    let mut out = Vec::new();
+    // Drop a build (its mutations move to the next build, so later contexts stay the same).
+    for i in 0..s.transitions.len() {
+        if s.transitions.len() > 1 {
+            let mut c = s.clone();
+            let removed = c.transitions.remove(i);
+            let edit = key(&("build", &removed));
+            if let Some(next) = c.transitions.get_mut(i) {
+                let mut mutations = removed.mutations;
+                mutations.append(&mut next.mutations);
+                next.mutations = mutations;
+            }
+            out.push((edit, c));
+        }
+    }
+    for (t, transition) in s.transitions.iter().enumerate() {
+        for m in 0..transition.mutations.len() {
+            let mut c = s.clone();
+            let removed = c.transitions[t].mutations.remove(m);
+            out.push((key(&("mutation", removed)), c));
+        }
+    }
+    // Drop one instruction other than FROM, and comments and blank lines.
+    if let Some(text) = s.context.dockerfile_text() {
+        let parsed = dockerfile::parse(&text).dockerfile;
+        for (n, line) in parsed.lines.iter().enumerate() {
+            let droppable = match line {
+                Line::Instruction(i) => !matches!(i.body, models::Body::From { .. }),
+                _ => true,
+            };
+            if droppable {
+                let mut d = parsed.clone();
+                let removed = d.lines.remove(n);
+                let mut c = s.clone();
+                c.context.set_dockerfile_text(&dockerfile::render(&d));
+                out.push((key(&("line", removed)), c));
+            }
+        }
+    }
+    // Drop a context entry.
+    for path in s.context.entries.keys() {
+        if path == models::context::DOCKERFILE_NAME {
+            continue;
+        }
+        let mut c = s.clone();
+        c.context.remove(path);
+        out.push((key(&("entry", path)), c));
+    }
+    // Simpler options.
+    for (t, transition) in s.transitions.iter().enumerate() {
+        let o = &transition.build.options;
+        if o.no_cache {
+            let mut c = s.clone();
+            c.transitions[t].build.options.no_cache = false;
+            out.push((key(&("no-cache", t)), c));
+        }
+        for name in o.build_args.keys() {
+            let mut c = s.clone();
+            c.transitions[t].build.options.build_args.remove(name);
+            out.push((key(&("arg", t, name)), c));
+        }
+    }
+    out.retain(|(_, c)| contexts_per_build(c).is_ok());
+    out
+}
+
+/// Shrinks `scenario` on `engine`, spending at most `budget` candidate runs.
+pub fn shrink(
+    inventory: &Inventory,
+    engine: &Engine,
+    scenario: &Scenario,
+    budget: usize,
+) -> Result<Shrunk> {
+    let mut current = scenario.clone();
+    let mut history = run_scenario(inventory, engine, &current, &fresh_salt(("shrink", 0)))?;
+    let mut builds_spent = history.builds.len();
+    // Builds after the last one with a discrepancy cannot have caused it: cut them for free.
+    if let Some(last) = history
+        .builds
+        .iter()
+        .filter(|b| b.discrepancies().next().is_some())
+        .map(|b| b.transition)
+        .max()
+    {
+        current.transitions.truncate(last);
+        history.builds.retain(|b| b.transition <= last);
+    }
+    let mut candidates_tried = 0;
+    let mut failed_edits = std::collections::HashSet::new();
+    'outer: loop {
+        for (edit, candidate) in candidates(&current) {
+            if failed_edits.contains(&edit) {
+                continue;
+            }
+            if candidates_tried >= budget {
+                break 'outer;
+            }
+            candidates_tried += 1;
+            let run = run_scenario(
+                inventory,
+                engine,
+                &candidate,
+                &fresh_salt(("shrink", candidates_tried)),
+            )?;
+            builds_spent += run.builds.len();
+            if run.discrepancy_count() > 0 {
+                current = candidate;
+                history = run;
+                continue 'outer;
+            }
+            failed_edits.insert(edit);
+        }
+        break;
+    }
+    Ok(Shrunk {
+        scenario: current,
+        history,
+        builds_spent,
+        candidates_tried,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::scenario::{BuildStep, Mutation, Transition};
+    use models::{BuildContext, Entry};
+
+    #[test]
+    fn candidates_are_valid_and_smaller() {
+        let mut context = BuildContext::new();
+        context.insert("a", Entry::file("x")).unwrap();
+        context.insert("b", Entry::file("y")).unwrap();
+        context.set_dockerfile_text("FROM base\nCOPY a /a\nRUN true\n");
+        let scenario = Scenario {
+            context,
+            transitions: vec![
+                Transition {
+                    mutations: vec![],
+                    build: BuildStep {
+                        host: "a".into(),
+                        ..BuildStep::default()
+                    },
+                },
+                Transition {
+                    mutations: vec![Mutation::Chmod {
+                        path: "a".into(),
+                        mode: 0o600,
+                    }],
+                    build: BuildStep {
+                        host: "a".into(),
+                        ..BuildStep::default()
+                    },
+                },
+            ],
+        };
+        let all = candidates(&scenario);
+        // 2 build drops, 1 mutation drop, 2 instruction drops, 1 file drop (dropping `a` would
+        // leave the chmod with nothing to change).
+        assert_eq!(all.len(), 6);
+        assert!(all.iter().all(|(_, c)| c != &scenario));
+        let keys: std::collections::HashSet<u64> = all.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys.len(), all.len(), "each edit has its own key");
+    }
+}

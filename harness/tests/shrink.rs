@@ -1,0 +1,127 @@
+//! Shrinking on a real engine: a mutant model (one rule switched off) disagrees with BuildKit on a
+//! noisy scenario; shrinking must leave a small scenario that still disagrees, and its case file
+//! and shell reproducer must be written. Needs engines; in CI an unreachable one fails the test.
+
+use std::path::Path;
+
+use harness::case_file::parse_case;
+use harness::driver::engine_version;
+use harness::inventory::Inventory;
+use harness::run::write_finding;
+use harness::shrink::shrink;
+
+const NOISY: &str = r#"
+name = "noisy"
+shows = "a touch buried in noise"
+dockerfile = """
+FROM base
+ENV E=1
+COPY b /b
+RUN echo one
+COPY a /a
+RUN echo two
+"""
+[files.a]
+content = "a"
+[files.b]
+content = "b"
+[files."d/c"]
+content = "c"
+[[build]]
+[[build]]
+mutations = [{ op = "chmod", path = "d/c", mode = 0o600 }, { op = "write", path = "b", content = "bb" }]
+[[build]]
+mutations = [{ op = "touch", path = "a", mtime = 1650000000 }]
+args = { V = "1" }
+[[build]]
+mutations = [{ op = "write", path = "d/c", content = "cc" }]
+"#;
+
+#[test]
+fn a_mutant_discrepancy_shrinks_to_a_small_reproducer() {
+    let inventory = Inventory::load().expect("inventory");
+    let mut engine = inventory
+        .engine("buildkit@a")
+        .expect("buildkit@a in the inventory");
+    if let Err(e) = engine_version(&engine) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "engine unavailable in CI: {e}"
+        );
+        eprintln!("skipping outside CI: {e}");
+        return;
+    }
+    engine.profile = engine
+        .profile
+        .with_switch("copy.mtime-ignored", models::Switch::Off)
+        .unwrap();
+    let case = parse_case(Path::new("inline/noisy.toml"), NOISY).expect("inline case parses");
+    let result = shrink(&inventory, &engine, &case.scenario, 60).expect("shrink runs");
+    assert!(
+        result.history.discrepancy_count() > 0,
+        "the shrunk scenario no longer disagrees"
+    );
+    let text = result.scenario.context.dockerfile_text().unwrap();
+    let instructions = models::dockerfile::parse(&text)
+        .dockerfile
+        .instructions()
+        .count();
+    let files = result
+        .scenario
+        .context
+        .entries
+        .iter()
+        .filter(|(p, e)| *p != "Dockerfile" && !e.is_dir())
+        .count();
+    eprintln!(
+        "shrunk to {} builds, {instructions} instructions, {files} files; {} builds spent on {} candidates",
+        result.scenario.transitions.len(),
+        result.builds_spent,
+        result.candidates_tried
+    );
+    assert!(
+        instructions <= 3,
+        "{instructions} instructions left:\n{text}"
+    );
+    assert!(files <= 2, "{files} files left");
+    assert_eq!(
+        result.scenario.transitions.len(),
+        2,
+        "a touch needs exactly one build before it"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let (case_path, script_path) =
+        write_finding(out.path(), "shrunk", 0, &engine, &result).unwrap();
+    let reparsed = harness::case_file::load_case(&case_path).expect("the emitted case file loads");
+    assert_eq!(
+        reparsed.scenario, result.scenario,
+        "the case file round-trips the shrunk scenario"
+    );
+    let script = std::fs::read_to_string(&script_path).unwrap();
+    // The reproducer runs on its own with the plain docker CLI and shows the engine's side.
+    let run = std::process::Command::new("bash")
+        .arg(&script_path)
+        .env("DOCKER_HOST", &engine.endpoint)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "reproducer failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let after_touch = shown.split("== build 2").nth(1).unwrap_or_default();
+    assert!(
+        after_touch
+            .lines()
+            .any(|l| l.contains("COPY a /a") && l.ends_with("=> cached")),
+        "{shown}"
+    );
+    assert!(script.contains("touch -h -d @1650000000 'a'"), "{script}");
+    assert!(
+        script.contains(
+            "model rebuilt: source `a`: mtime/atime (copy.checksum); cachet observed cached"
+        ),
+        "{script}"
+    );
+}
