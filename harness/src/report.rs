@@ -1,10 +1,16 @@
-//! Reports of a run: `report.json` (schema in reports/README.md), `report.md` and `junit.xml`.
+//! Reports of a run: `report.json` (schema in reports/README.md), `report.md`, `index.html` and
+//! `junit.xml`. Markdown and HTML render the same pieces: the conformance matrix and step tables.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::run::Report;
+use std::collections::BTreeMap;
+
+use models::Outcome;
+
+use crate::check::Verdict;
+use crate::run::{Report, ScenarioResult};
 
 fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|source| Error::Write {
@@ -20,51 +26,215 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Per rule id and engine: how many checked steps the rule decided, and how many of those the
+/// engine contradicted. The rule of a step is the one its prediction cites.
+pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, (usize, usize)>> {
+    let mut matrix: BTreeMap<String, BTreeMap<String, (usize, usize)>> = BTreeMap::new();
+    for r in &report.results {
+        for b in &r.history.builds {
+            for v in &b.verdicts {
+                let rule = match &v.predicted {
+                    Outcome::Cached { rule, .. } => *rule,
+                    Outcome::Rebuilt { reason } => reason.rule,
+                    _ => continue,
+                };
+                let cell = matrix
+                    .entry(rule.to_string())
+                    .or_default()
+                    .entry(r.engine.clone())
+                    .or_default();
+                match v.verdict {
+                    Verdict::Agree => cell.0 += 1,
+                    Verdict::Discrepancy => {
+                        cell.0 += 1;
+                        cell.1 += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    matrix
+}
+
+fn engine_names(report: &Report) -> Vec<String> {
+    report.engines.iter().map(|(e, _)| e.clone()).collect()
+}
+
+fn cell_text(cell: Option<&(usize, usize)>) -> String {
+    match cell {
+        None | Some((0, _)) => "-".to_string(),
+        Some((n, 0)) => format!("ok {n}"),
+        Some((n, bad)) => format!("DIFF {bad}/{n}"),
+    }
+}
+
+/// One row of a discrepancy table: build, step, instruction, predicted, reason, observed, differs.
+fn step_rows(result: &ScenarioResult) -> Vec<[String; 7]> {
+    let mut rows = Vec::new();
+    for b in &result.history.builds {
+        for v in &b.verdicts {
+            let reason = match &v.predicted {
+                Outcome::Rebuilt { reason } => reason.to_string(),
+                _ => String::new(),
+            };
+            rows.push([
+                b.transition.to_string(),
+                v.step.to_string(),
+                v.instruction.clone(),
+                v.predicted.short().to_string(),
+                reason,
+                v.observed_short().to_string(),
+                if v.verdict == Verdict::Discrepancy {
+                    "yes".to_string()
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+    }
+    rows
+}
+
+fn summary_line(report: &Report) -> String {
+    let s = &report.summary;
+    format!(
+        "{} scenarios, {} builds: {} confirmed discrepancies, {} unconfirmed, {} indeterminate steps.",
+        s.scenarios, s.builds, s.discrepancies, s.unconfirmed, s.indeterminate
+    )
+}
+
+fn findings(report: &Report) -> impl Iterator<Item = &ScenarioResult> {
+    report.results.iter().filter(|r| !r.confirmed.is_empty())
+}
+
+fn shrink_text(result: &ScenarioResult) -> Option<String> {
+    result.shrunk.as_ref().map(|s| {
+        format!(
+            "shrunk to {} builds, {} instructions, {} files ({} builds spent on {} candidates)",
+            s.builds, s.instructions, s.files, s.builds_spent, s.candidates_tried
+        )
+    })
+}
+
 pub fn markdown(report: &Report) -> String {
     let mut md = String::new();
-    let s = &report.summary;
     let _ = writeln!(md, "# cachet run\n\nseed `{}`\n", report.seed);
     let _ = writeln!(md, "| engine | version |\n|---|---|");
     for (e, v) in &report.engines {
         let _ = writeln!(md, "| {e} | {v} |");
     }
+    let _ = writeln!(md, "\n**{}**\n", summary_line(report));
+    let engines = engine_names(report);
     let _ = writeln!(
         md,
-        "\n**{} scenarios, {} builds: {} confirmed discrepancies, {} unconfirmed, {} indeterminate steps.**\n",
-        s.scenarios, s.builds, s.discrepancies, s.unconfirmed, s.indeterminate
+        "## Conformance by rule\n\n| rule | {} |\n|---|{}",
+        engines.join(" | "),
+        "---|".repeat(engines.len())
     );
-    for r in report.results.iter().filter(|r| !r.confirmed.is_empty()) {
+    for (rule, cells) in conformance(report) {
+        let row: Vec<String> = engines.iter().map(|e| cell_text(cells.get(e))).collect();
+        let _ = writeln!(md, "| `{rule}` | {} |", row.join(" | "));
+    }
+    md.push('\n');
+    for r in findings(report) {
         let _ = writeln!(md, "## scenario {} on {}\n", r.index, r.engine);
-        if let Some(p) = &r.case_file {
-            let _ = writeln!(md, "case file: `{}`\n", p.display());
-        }
-        let _ = writeln!(md, "| build | step | instruction | predicted | reason | observed |\n|---|---|---|---|---|---|");
-        for b in &r.history.builds {
-            for v in &b.verdicts {
-                let reason = match &v.predicted {
-                    models::Outcome::Rebuilt { reason } => reason.to_string(),
-                    _ => String::new(),
-                };
-                let mark = if v.verdict == crate::check::Verdict::Discrepancy {
-                    " **≠**"
-                } else {
-                    ""
-                };
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | `{}` | {} | {} | {}{mark} |",
-                    b.transition,
-                    v.step,
-                    v.instruction,
-                    v.predicted.short(),
-                    reason,
-                    v.observed_short()
-                );
+        for (label, path) in [("case file", &r.case_file), ("reproducer", &r.reproducer)] {
+            if let Some(p) = path {
+                let _ = writeln!(md, "{label}: `{}`  ", p.display());
             }
+        }
+        if let Some(text) = shrink_text(r) {
+            let _ = writeln!(md, "{text}");
+        }
+        let _ = writeln!(md, "\n| build | step | instruction | predicted | reason | observed | differs |\n|---|---|---|---|---|---|---|");
+        for row in step_rows(r) {
+            let _ = writeln!(
+                md,
+                "| {} | {} | `{}` | {} | {} | {} | {} |",
+                row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+            );
         }
         md.push('\n');
     }
     md
+}
+
+/// A static page, readable offline: the same content as `report.md`.
+pub fn html(report: &Report) -> String {
+    let e = xml_escape;
+    let mut h = String::new();
+    h.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cachet run</title>\n<style>\nbody{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}tr.diff td{background:#fdd}td.ok{background:#dfd}td.bad{background:#fbb}code{font-size:.95em}\n</style></head><body>\n");
+    let _ = writeln!(
+        h,
+        "<h1>cachet run</h1>\n<p>seed <code>{}</code></p>",
+        report.seed
+    );
+    h.push_str("<table><tr><th>engine</th><th>version</th></tr>\n");
+    for (name, version) in &report.engines {
+        let _ = writeln!(h, "<tr><td>{}</td><td>{}</td></tr>", e(name), e(version));
+    }
+    let _ = writeln!(
+        h,
+        "</table>\n<p><strong>{}</strong></p>",
+        e(&summary_line(report))
+    );
+    let engines = engine_names(report);
+    h.push_str("<h2>Conformance by rule</h2>\n<table><tr><th>rule</th>");
+    for name in &engines {
+        let _ = write!(h, "<th>{}</th>", e(name));
+    }
+    h.push_str("</tr>\n");
+    for (rule, cells) in conformance(report) {
+        let _ = write!(h, "<tr><td><code>{}</code></td>", e(&rule));
+        for name in &engines {
+            let cell = cells.get(name);
+            let class = match cell {
+                Some((n, 0)) if *n > 0 => "ok",
+                Some((_, bad)) if *bad > 0 => "bad",
+                _ => "",
+            };
+            let _ = write!(h, "<td class=\"{class}\">{}</td>", e(&cell_text(cell)));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    for r in findings(report) {
+        let _ = writeln!(h, "<h2>scenario {} on {}</h2>", r.index, e(&r.engine));
+        for (label, path) in [("case file", &r.case_file), ("reproducer", &r.reproducer)] {
+            if let Some(p) = path {
+                let _ = writeln!(
+                    h,
+                    "<p>{label}: <code>{}</code></p>",
+                    e(&p.display().to_string())
+                );
+            }
+        }
+        if let Some(text) = shrink_text(r) {
+            let _ = writeln!(h, "<p>{}</p>", e(&text));
+        }
+        h.push_str("<table><tr><th>build</th><th>step</th><th>instruction</th><th>predicted</th><th>reason</th><th>observed</th></tr>\n");
+        for row in step_rows(r) {
+            let class = if row[6].is_empty() {
+                ""
+            } else {
+                " class=\"diff\""
+            };
+            let _ = writeln!(
+                h,
+                "<tr{class}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                row[0],
+                row[1],
+                e(&row[2]),
+                row[3],
+                e(&row[4]),
+                row[5]
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("</body></html>\n");
+    h
 }
 
 pub fn junit(report: &Report) -> String {
@@ -112,5 +282,6 @@ pub fn write_reports(report: &Report, out: &Path) -> Result<()> {
         .map_err(|e| Error::Harness(format!("serialising the report: {e}")))?;
     write(&out.join("report.json"), &json)?;
     write(&out.join("report.md"), &markdown(report))?;
+    write(&out.join("index.html"), &html(report))?;
     write(&out.join("junit.xml"), &junit(report))
 }

@@ -191,26 +191,42 @@ pub fn run(options: &RunOptions) -> Result<Report> {
     for r in results {
         all.extend(r?);
     }
-    all.sort_by(|a, b| (a.engine.as_str(), a.index).cmp(&(b.engine.as_str(), b.index)));
-    let summary = Summary {
-        scenarios: all.len(),
-        builds: all.iter().map(|r| r.history.builds.len()).sum(),
-        discrepancies: all.iter().map(|r| r.confirmed.len()).sum(),
-        unconfirmed: all.iter().map(|r| r.unconfirmed).sum(),
-        indeterminate: all.iter().map(|r| r.history.indeterminate_count()).sum(),
-    };
-    let report = Report {
-        format_version: 1,
-        seed: options.seed,
-        engines: versions,
-        summary,
-        results: all,
-    };
+    let report = Report::from_results(options.seed, versions, all);
     crate::report::write_reports(&report, &options.out)?;
     Ok(report)
 }
 
-fn run_one(
+impl Report {
+    /// A report of results (sorted by engine, then scenario), with its summary.
+    pub fn from_results(
+        seed: u64,
+        engines: Vec<(String, String)>,
+        mut results: Vec<ScenarioResult>,
+    ) -> Report {
+        results.sort_by(|a, b| (a.engine.as_str(), a.index).cmp(&(b.engine.as_str(), b.index)));
+        let summary = Summary {
+            scenarios: results.len(),
+            builds: results.iter().map(|r| r.history.builds.len()).sum(),
+            discrepancies: results.iter().map(|r| r.confirmed.len()).sum(),
+            unconfirmed: results.iter().map(|r| r.unconfirmed).sum(),
+            indeterminate: results
+                .iter()
+                .map(|r| r.history.indeterminate_count())
+                .sum(),
+        };
+        Report {
+            format_version: 1,
+            seed,
+            engines,
+            summary,
+            results,
+        }
+    }
+}
+
+/// Runs one scenario on one engine: confirms any discrepancy from a fresh salt, then shrinks it
+/// and writes its case file and reproducer under `out`.
+pub fn run_one(
     inventory: &Inventory,
     engine: &Engine,
     scenario: &models::scenario::Scenario,
