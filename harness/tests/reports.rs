@@ -38,6 +38,7 @@ fn normalize(text: &str, out: &Path) -> String {
         s = s.replace(v, "[VERSION]");
     }
     s.replace("seed `4242`", "seed `[SEED]`")
+        .replace("seed <code>4242</code>", "seed <code>[SEED]</code>")
         .replace("--seed 4242", "--seed [SEED]")
 }
 
