@@ -100,6 +100,7 @@ fn main() {
                     options: &options,
                     cache_from: Vec::new(),
                     tag: tag.to_string(),
+                    workdir: None,
                 };
                 driver::build(engine, &request)
                     .is_ok_and(|o| o.error.is_none() && o.indeterminate.is_none())

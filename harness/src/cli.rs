@@ -44,12 +44,29 @@ pub enum Command {
         #[arg(long, default_value_t = 60)]
         shrink_budget: usize,
     },
+    /// Merge or compare runs' reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Run one case file on one engine and print expected and observed per step.
     Replay {
         file: PathBuf,
         #[arg(long)]
         engine: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Merge runs (their report.json or output directories) into one rule × engine matrix.
+    Merge {
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Directory for merged.json and merged.md.
+        #[arg(long, default_value = "out/merged")]
+        out: PathBuf,
+    },
+    /// What changed from OLD to NEW, rule by rule; exit 1 if anything did.
+    Diff { old: PathBuf, new: PathBuf },
 }
 
 /// Runs the command; returns the process exit code.
@@ -118,6 +135,43 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 out.display()
             );
             Ok(if s.discrepancies == 0 {
+                EXIT_OK
+            } else {
+                EXIT_NONCONFORMANCE
+            })
+        }
+        Command::Report(ReportCommand::Merge { runs, out }) => {
+            let loaded = runs
+                .iter()
+                .map(|r| crate::compare::load_run(r))
+                .collect::<Result<Vec<_>>>()?;
+            let merged = crate::compare::merge(&loaded);
+            let write = |name: &str, text: String| {
+                std::fs::create_dir_all(&out)
+                    .and_then(|()| std::fs::write(out.join(name), text))
+                    .map_err(|source| crate::error::Error::Write {
+                        path: out.join(name),
+                        source,
+                    })
+            };
+            let json = serde_json::to_string_pretty(&merged)
+                .map_err(|e| crate::error::Error::Harness(e.to_string()))?;
+            write("merged.json", json)?;
+            let md = crate::compare::matrix_markdown(
+                &merged,
+                &format!("cachet: {} runs merged", loaded.len()),
+            );
+            write("merged.md", md.clone())?;
+            print!("{md}");
+            Ok(EXIT_OK)
+        }
+        Command::Report(ReportCommand::Diff { old, new }) => {
+            let d = crate::compare::diff(
+                &crate::compare::load_run(&old)?,
+                &crate::compare::load_run(&new)?,
+            );
+            print!("{}", crate::compare::diff_markdown(&d));
+            Ok(if d.is_empty() {
                 EXIT_OK
             } else {
                 EXIT_NONCONFORMANCE

@@ -340,6 +340,10 @@ pub struct BuildRequest<'a> {
     /// Registry references, already mapped to the local registry.
     pub cache_from: Vec<String>,
     pub tag: String,
+    /// For the CLI door: the directory the context lives in. A scenario keeps one per host and
+    /// rewrites it in place for every build, as a user edits a checkout, so the CLI's incremental
+    /// context sync (and its bugs) is exercised. `None`: a fresh temporary directory.
+    pub workdir: Option<&'a Path>,
 }
 
 fn build_args(engine: &Engine, request: &BuildRequest<'_>) -> HashMap<String, String> {
@@ -507,11 +511,21 @@ fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
 }
 
 fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation> {
-    let dir = tempfile::Builder::new()
-        .prefix("cachet-ctx-")
-        .tempdir()
-        .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
-    crate::materialize::write_context_dir(request.context, dir.path())?;
+    let fresh;
+    let dir: &Path = match request.workdir {
+        Some(dir) => {
+            crate::materialize::clear_dir(dir)?;
+            dir
+        }
+        None => {
+            fresh = tempfile::Builder::new()
+                .prefix("cachet-ctx-")
+                .tempdir()
+                .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
+            fresh.path()
+        }
+    };
+    crate::materialize::write_context_dir(request.context, dir)?;
     let mut command = Command::new(&engine.cli);
     command.arg("-H").arg(&engine.endpoint);
     let buildkit = engine.builder() == Builder::BuildKit;
@@ -523,7 +537,7 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         .arg("-t")
         .arg(&request.tag)
         .arg("-f")
-        .arg(dir.path().join("Dockerfile"));
+        .arg(dir.join("Dockerfile"));
     if buildkit {
         command.arg("--progress=plain");
     }
@@ -544,7 +558,7 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
     for c in &request.cache_from {
         command.arg("--cache-from").arg(c);
     }
-    command.arg(dir.path());
+    command.arg(dir);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

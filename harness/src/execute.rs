@@ -194,6 +194,15 @@ fn run_transitions(
     let mut exports: BTreeMap<String, CacheExport> = BTreeMap::new();
     let mut context = scenario.context.clone();
     let mut builds = Vec::new();
+    // One context directory per host for the whole scenario (the CLI door rewrites it in place).
+    let mut workdirs = BTreeMap::new();
+    for host in hosts.keys() {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("cachet-{salt}-{host}-"))
+            .tempdir()
+            .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
+        workdirs.insert(host.clone(), dir);
+    }
     for (n, transition) in scenario.transitions.iter().enumerate() {
         for mutation in &transition.mutations {
             apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
@@ -233,6 +242,7 @@ fn run_transitions(
             options: &build.options,
             cache_from: build.options.cache_from.clone(),
             tag: tag.clone(),
+            workdir: Some(workdirs[&host].path()),
         };
         let started = Instant::now();
         let observation = driver::build(engine, &request)?;

@@ -3,6 +3,7 @@
 pub mod case_file;
 pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod driver;
 pub mod error;
 pub mod execute;

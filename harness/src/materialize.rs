@@ -71,6 +71,32 @@ fn os_error(what: &str, path: &Path) -> Error {
     ))
 }
 
+/// Empties `dir`, keeping the directory itself (its path, and so the CLI's sync key, stay).
+pub fn clear_dir(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let path = entry
+            .map_err(|source| Error::Read {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
+        let removed = if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// Writes the context into `dir` (which must exist and be empty) with exact metadata: content,
 /// mode, owner (lchown), mtime/atime (utimensat, not following links) and xattrs, `security.*`
 /// included. Directory times are set last, deepest first, since writing children moves them.

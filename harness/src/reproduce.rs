@@ -66,13 +66,16 @@ pub fn shell_reproducer(
     let _ = writeln!(s, "DOCKER=${{DOCKER:-/usr/bin/docker}}");
     let _ = writeln!(s, "export DOCKER_BUILDKIT={}", if buildkit { 1 } else { 0 });
     let _ = writeln!(s, "work=$(mktemp -d); trap 'rm -rf \"$work\"; \"$DOCKER\" rmi -f \"$BASE\" >/dev/null 2>&1 || true' EXIT");
-    let _ = writeln!(s, "BASE=localhost/cachet-base:repro-$$");
+    let _ = writeln!(s, "BASE=localhost/cachet-base:repro-$(date +%s%N)-$$");
     let _ = writeln!(s, "mkdir -p \"$work/base/bin\" && cp /bin/busybox \"$work/base/bin/\" && ln -s busybox \"$work/base/bin/sh\"");
     let _ = writeln!(
         s,
         "tar -C \"$work/base\" -c . | \"$DOCKER\" import -c 'ENV PATH=/bin' - \"$BASE\" >/dev/null"
     );
-    let _ = writeln!(s, "mkdir \"$work/ctx\" && cd \"$work/ctx\"");
+    // A context directory of its own name: the 20.10 CLI keys BuildKit's incremental context sync
+    // on the directory as given, so building `.` from two directories shares one sync cache and
+    // a same-size, same-mtime file comes back stale (buildkit#1368, buildkit#4950).
+    let _ = writeln!(s, "ctx=$(mktemp -d \"$work/ctx-XXXXXX\") && cd \"$ctx\"");
     for (path, entry) in &scenario.context.entries {
         let p = quote(path);
         match &entry.kind {
@@ -122,9 +125,9 @@ pub fn shell_reproducer(
         "observe() {{ # prints, per [i/n] or Step i/N header, whether the engine said cached"
     );
     if buildkit {
-        let _ = writeln!(s, "  awk '/^#[0-9]+ \\[/{{id=$1; name[id]=$0}} /^#[0-9]+ CACHED/{{c[$1]=1}} END{{for (i in name) print name[i] (c[i] ? \"  => cached\" : \"  => rebuilt\")}}' | sort -t'#' -k2 -n");
+        let _ = writeln!(s, "  awk '/^#[0-9]+ \\[/{{id=$1; name[id]=$0}} /^#[0-9]+ CACHED/{{c[$1]=1}} /^(#[0-9]+ )?(ERROR|error)/{{print \"   engine: \" $0}} END{{for (i in name) print name[i] (c[i] ? \"  => cached\" : \"  => rebuilt\")}}' | sort -t'#' -k2 -n");
     } else {
-        let _ = writeln!(s, "  awk '/^(Step |STEP |\\[[0-9]+\\/[0-9]+\\] STEP )/{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\"); h=$0; c=0}} /Using cache/{{c=1}} END{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\")}}'");
+        let _ = writeln!(s, "  awk '/^(Step |STEP |\\[[0-9]+\\/[0-9]+\\] STEP )/{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\"); h=$0; c=0}} /Using cache/{{c=1}} /^(ERROR|error|Error)/{{print \"   engine: \" $0}} END{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\")}}'");
     }
     let _ = writeln!(s, "}}");
     for (n, transition) in scenario.transitions.iter().enumerate() {
@@ -175,7 +178,7 @@ pub fn shell_reproducer(
         }
         let _ = writeln!(
             s,
-            "\"$DOCKER\" build --force-rm -t cachet-repro-$$:{n}{args} . 2>&1 | observe || true"
+            "\"$DOCKER\" build --force-rm -t cachet-repro-$$:{n}{args} \"$ctx\" 2>&1 | observe || true"
         );
     }
     let _ = writeln!(

@@ -1,0 +1,369 @@
+//! `cachet report merge` and `cachet report diff`: many runs' `report.json` read back as rule ×
+//! engine matrices, merged into one page, or compared to say what changed (an engine upgrade, a
+//! new distribution).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Checked steps and how many of them disagreed, for one rule on one engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub checked: usize,
+    pub disagreed: usize,
+}
+
+impl Cell {
+    pub fn status(&self) -> &'static str {
+        match (self.checked, self.disagreed) {
+            (0, _) => "-",
+            (_, 0) => "ok",
+            _ => "DIFF",
+        }
+    }
+}
+
+/// One run as the matrix it shows. Columns are `ENGINE VERSION`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunMatrix {
+    pub source: PathBuf,
+    pub seed: u64,
+    pub columns: BTreeSet<String>,
+    pub cells: BTreeMap<String, BTreeMap<String, Cell>>,
+    /// `(column, rule, instruction)` of each step that disagreed.
+    pub discrepancies: BTreeSet<(String, String, String)>,
+}
+
+fn field<'a>(v: &'a Value, key: &str, path: &Path) -> Result<&'a Value> {
+    v.get(key)
+        .ok_or_else(|| Error::BadInput(format!("{}: report has no `{key}`", path.display())))
+}
+
+/// Reads a run's `report.json` (or the directory holding it).
+pub fn load_run(path: &Path) -> Result<RunMatrix> {
+    let file = if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| Error::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let json: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::BadInput(format!("{}: {e}", file.display())))?;
+    let version = field(&json, "format_version", &file)?.as_u64();
+    if version != Some(1) {
+        return Err(Error::BadInput(format!(
+            "{}: format_version {version:?} is not 1",
+            file.display()
+        )));
+    }
+    let versions: BTreeMap<String, String> = field(&json, "engines", &file)?
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| {
+            Some((
+                pair.get(0)?.as_str()?.to_string(),
+                pair.get(1)?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut run = RunMatrix {
+        source: file.clone(),
+        seed: json.get("seed").and_then(Value::as_u64).unwrap_or(0),
+        ..RunMatrix::default()
+    };
+    for result in field(&json, "results", &file)?
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let engine = result.get("engine").and_then(Value::as_str).unwrap_or("?");
+        let column = format!(
+            "{engine} {}",
+            versions.get(engine).map(String::as_str).unwrap_or("?")
+        );
+        run.columns.insert(column.clone());
+        let builds = result
+            .pointer("/history/builds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for verdict in builds.flat_map(|b| {
+            b.get("verdicts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        }) {
+            let predicted = &verdict["predicted"];
+            let rule = predicted
+                .get("rule")
+                .or_else(|| predicted.pointer("/reason/rule"))
+                .and_then(Value::as_str);
+            let Some(rule) = rule else { continue };
+            let cell = run
+                .cells
+                .entry(rule.to_string())
+                .or_default()
+                .entry(column.clone())
+                .or_default();
+            match verdict.pointer("/verdict/verdict").and_then(Value::as_str) {
+                Some("agree") => cell.checked += 1,
+                Some("discrepancy") => {
+                    cell.checked += 1;
+                    cell.disagreed += 1;
+                    let instruction = verdict
+                        .get("instruction")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    run.discrepancies
+                        .insert((column.clone(), rule.to_string(), instruction));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(run)
+}
+
+/// Many runs in one matrix (cells of the same rule and column add up).
+pub fn merge(runs: &[RunMatrix]) -> RunMatrix {
+    let mut merged = RunMatrix::default();
+    for run in runs {
+        merged.columns.extend(run.columns.iter().cloned());
+        merged
+            .discrepancies
+            .extend(run.discrepancies.iter().cloned());
+        for (rule, cells) in &run.cells {
+            for (column, cell) in cells {
+                let m = merged
+                    .cells
+                    .entry(rule.clone())
+                    .or_default()
+                    .entry(column.clone())
+                    .or_default();
+                m.checked += cell.checked;
+                m.disagreed += cell.disagreed;
+            }
+        }
+    }
+    merged
+}
+
+pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
+    let mut md = format!(
+        "# {title}\n\n| rule | {} |\n|---|{}\n",
+        m.columns.iter().cloned().collect::<Vec<_>>().join(" | "),
+        "---|".repeat(m.columns.len())
+    );
+    for (rule, cells) in &m.cells {
+        let row: Vec<String> = m
+            .columns
+            .iter()
+            .map(|c| match cells.get(c) {
+                Some(cell) if cell.disagreed > 0 => {
+                    format!("DIFF {}/{}", cell.disagreed, cell.checked)
+                }
+                Some(cell) if cell.checked > 0 => format!("ok {}", cell.checked),
+                _ => "-".to_string(),
+            })
+            .collect();
+        let _ = writeln!(md, "| `{rule}` | {} |", row.join(" | "));
+    }
+    if !m.discrepancies.is_empty() {
+        md.push_str("\n## Discrepancies\n\n| engine | rule | instruction |\n|---|---|---|\n");
+        for (column, rule, instruction) in &m.discrepancies {
+            let _ = writeln!(md, "| {column} | `{rule}` | `{instruction}` |");
+        }
+    }
+    md
+}
+
+/// What changed from `old` to `new`, compared by engine name (versions may differ: that is the
+/// point of an upgrade).
+#[derive(Debug, Default, Serialize)]
+pub struct Diff {
+    /// `(rule, engine, old status, new status)` where the status changed.
+    pub rules: Vec<(String, String, String, String)>,
+    pub appeared: Vec<(String, String, String)>,
+    pub vanished: Vec<(String, String, String)>,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.appeared.is_empty() && self.vanished.is_empty()
+    }
+}
+
+fn engine_of(column: &str) -> String {
+    column
+        .split_once(' ')
+        .map(|(e, _)| e)
+        .unwrap_or(column)
+        .to_string()
+}
+
+fn by_engine(m: &RunMatrix) -> BTreeMap<(String, String), (&'static str, String)> {
+    let mut out = BTreeMap::new();
+    for (rule, cells) in &m.cells {
+        for (column, cell) in cells {
+            out.insert(
+                (rule.clone(), engine_of(column)),
+                (cell.status(), column.clone()),
+            );
+        }
+    }
+    out
+}
+
+pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
+    let (before, after) = (by_engine(old), by_engine(new));
+    let mut d = Diff::default();
+    let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
+    for key in keys {
+        let o = before
+            .get(key)
+            .map(|(s, c)| format!("{s} ({c})"))
+            .unwrap_or_else(|| "-".to_string());
+        let n = after
+            .get(key)
+            .map(|(s, c)| format!("{s} ({c})"))
+            .unwrap_or_else(|| "-".to_string());
+        let (os, ns) = (
+            before.get(key).map(|x| x.0).unwrap_or("-"),
+            after.get(key).map(|x| x.0).unwrap_or("-"),
+        );
+        if os != ns {
+            d.rules.push((key.0.clone(), key.1.clone(), o, n));
+        }
+    }
+    let strip = |set: &BTreeSet<(String, String, String)>| -> BTreeSet<(String, String, String)> {
+        set.iter()
+            .map(|(c, r, i)| (engine_of(c), r.clone(), i.clone()))
+            .collect()
+    };
+    let (o, n) = (strip(&old.discrepancies), strip(&new.discrepancies));
+    d.appeared = n.difference(&o).cloned().collect();
+    d.vanished = o.difference(&n).cloned().collect();
+    d
+}
+
+pub fn diff_markdown(d: &Diff) -> String {
+    let mut md = String::from("# What changed\n\n");
+    if d.is_empty() {
+        md.push_str("Nothing: every rule behaves as before on every engine.\n");
+        return md;
+    }
+    if !d.rules.is_empty() {
+        md.push_str("| rule | engine | before | after |\n|---|---|---|---|\n");
+        for (rule, engine, o, n) in &d.rules {
+            let _ = writeln!(md, "| `{rule}` | {engine} | {o} | {n} |");
+        }
+    }
+    for (label, list) in [
+        ("Discrepancies that appeared", &d.appeared),
+        ("Discrepancies that vanished", &d.vanished),
+    ] {
+        if !list.is_empty() {
+            let _ = writeln!(md, "\n## {label}\n");
+            for (engine, rule, instruction) in list {
+                let _ = writeln!(md, "- {engine}: `{rule}` at `{instruction}`");
+            }
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(
+        cells: &[(&str, &str, usize, usize)],
+        discrepancies: &[(&str, &str, &str)],
+    ) -> RunMatrix {
+        let mut m = RunMatrix::default();
+        for (rule, column, checked, disagreed) in cells {
+            m.columns.insert(column.to_string());
+            m.cells.entry(rule.to_string()).or_default().insert(
+                column.to_string(),
+                Cell {
+                    checked: *checked,
+                    disagreed: *disagreed,
+                },
+            );
+        }
+        m.discrepancies = discrepancies
+            .iter()
+            .map(|(c, r, i)| (c.to_string(), r.to_string(), i.to_string()))
+            .collect();
+        m
+    }
+
+    #[test]
+    fn diff_compares_by_engine_across_versions() {
+        let old = run(
+            &[
+                ("copy.checksum", "buildkit@a 20.10", 4, 0),
+                ("cascade", "buildkit@a 20.10", 2, 0),
+            ],
+            &[],
+        );
+        let new = run(
+            &[
+                ("copy.checksum", "buildkit@a 24.0", 4, 1),
+                ("cascade", "buildkit@a 24.0", 2, 0),
+            ],
+            &[("buildkit@a 24.0", "copy.checksum", "COPY a /a")],
+        );
+        let d = diff(&old, &new);
+        assert_eq!(
+            d.rules,
+            vec![(
+                "copy.checksum".into(),
+                "buildkit@a".into(),
+                "ok (buildkit@a 20.10)".into(),
+                "DIFF (buildkit@a 24.0)".into()
+            )]
+        );
+        assert_eq!(
+            d.appeared,
+            vec![(
+                "buildkit@a".into(),
+                "copy.checksum".into(),
+                "COPY a /a".into()
+            )]
+        );
+        assert!(d.vanished.is_empty());
+        assert!(diff(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn merge_adds_cells_and_keeps_columns() {
+        let a = run(&[("cascade", "classic@a 20.10", 2, 0)], &[]);
+        let b = run(
+            &[
+                ("cascade", "classic@a 20.10", 3, 1),
+                ("cascade", "buildkit@b 20.10", 1, 0),
+            ],
+            &[],
+        );
+        let m = merge(&[a, b]);
+        assert_eq!(
+            m.cells["cascade"]["classic@a 20.10"],
+            Cell {
+                checked: 5,
+                disagreed: 1
+            }
+        );
+        assert_eq!(m.columns.len(), 2);
+    }
+}
