@@ -43,6 +43,9 @@ pub enum Command {
         /// Candidate scenarios a shrink may run.
         #[arg(long, default_value_t = 60)]
         shrink_budget: usize,
+        /// Known-divergence catalogue; default `cases/known/catalogue.toml` when it exists.
+        #[arg(long)]
+        known: Option<PathBuf>,
     },
     /// Merge or compare runs' reports.
     #[command(subcommand)]
@@ -107,7 +110,10 @@ pub fn main_with(cli: Cli) -> Result<i32> {
             jobs,
             mutant,
             shrink_budget,
+            known,
         } => {
+            let default_catalogue = PathBuf::from("cases/known/catalogue.toml");
+            let known = known.or_else(|| default_catalogue.exists().then_some(default_catalogue));
             let seed = seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -122,14 +128,16 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 jobs,
                 mutant,
                 shrink_budget,
+                known,
             };
             let report = crate::run::run(&options)?;
             let s = &report.summary;
             println!(
-                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} unconfirmed, {} indeterminate; reports in {}",
+                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate; reports in {}",
                 s.scenarios,
                 s.builds,
                 s.discrepancies,
+                s.known,
                 s.unconfirmed,
                 s.indeterminate,
                 out.display()

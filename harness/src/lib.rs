@@ -9,6 +9,7 @@ pub mod error;
 pub mod execute;
 pub mod generate;
 pub mod inventory;
+pub mod known;
 pub mod materialize;
 pub mod observe;
 pub mod report;

@@ -99,8 +99,8 @@ fn step_rows(result: &ScenarioResult) -> Vec<[String; 7]> {
 fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     format!(
-        "{} scenarios, {} builds: {} confirmed discrepancies, {} unconfirmed, {} indeterminate steps.",
-        s.scenarios, s.builds, s.discrepancies, s.unconfirmed, s.indeterminate
+        "{} scenarios, {} builds: {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate steps.",
+        s.scenarios, s.builds, s.discrepancies, s.known, s.unconfirmed, s.indeterminate
     )
 }
 

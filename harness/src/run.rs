@@ -22,6 +22,9 @@ pub struct ScenarioResult {
     pub history: History,
     /// `(build, step, observed)` of discrepancies seen again from a fresh salt.
     pub confirmed: Vec<(usize, usize, String)>,
+    /// Confirmed discrepancies the known-divergence catalogue explains: `(build, step, observed,
+    /// link)`. Reported, not counted as nonconformance.
+    pub known: Vec<(usize, usize, String, String)>,
     /// Discrepancies that did not show again: recorded, not counted.
     pub unconfirmed: usize,
     pub case_file: Option<PathBuf>,
@@ -34,6 +37,7 @@ pub struct Summary {
     pub scenarios: usize,
     pub builds: usize,
     pub discrepancies: usize,
+    pub known: usize,
     pub unconfirmed: usize,
     pub indeterminate: usize,
 }
@@ -86,6 +90,8 @@ pub struct RunOptions {
     pub mutant: Option<String>,
     /// Candidate runs a shrink may spend.
     pub shrink_budget: usize,
+    /// The known-divergence catalogue (`cases/known/catalogue.toml`).
+    pub known: Option<PathBuf>,
     pub scenarios: usize,
     pub seed: u64,
     pub out: PathBuf,
@@ -139,6 +145,17 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         source,
     })?;
     let scenarios = generate_scenarios(options.seed, options.scenarios);
+    let known = match &options.known {
+        Some(path) => crate::known::load_catalogue(path)?,
+        None => Vec::new(),
+    };
+    let setup = Setup {
+        inventory: &inventory,
+        seed: options.seed,
+        out: &options.out,
+        shrink_budget: options.shrink_budget,
+        known: &known,
+    };
     let started = Instant::now();
     let jobs = options.jobs.max(1);
     let chunks: Vec<Vec<Engine>> = (0..jobs)
@@ -149,23 +166,18 @@ pub fn run(options: &RunOptions) -> Result<Report> {
             .into_iter()
             .map(|chunk| {
                 let scenarios = &scenarios;
-                let inventory = &inventory;
-                let out = &options.out;
-                let seed = options.seed;
-                let shrink_budget = options.shrink_budget;
+                let setup = &setup;
+                let versions = &versions;
                 scope.spawn(move || {
                     let mut results = Vec::new();
                     for engine in &chunk {
+                        let version = versions
+                            .iter()
+                            .find(|(n, _)| *n == engine.name)
+                            .map(|(_, v)| v.as_str())
+                            .unwrap_or("");
                         for (index, scenario) in scenarios.iter().enumerate() {
-                            results.push(run_one(
-                                inventory,
-                                engine,
-                                scenario,
-                                seed,
-                                index,
-                                out,
-                                shrink_budget,
-                            )?);
+                            results.push(run_one(setup, engine, version, scenario, index)?);
                             eprintln!(
                                 "  {} scenario {}/{} done ({:.1} s elapsed)",
                                 engine.name,
@@ -208,6 +220,7 @@ impl Report {
             scenarios: results.len(),
             builds: results.iter().map(|r| r.history.builds.len()).sum(),
             discrepancies: results.iter().map(|r| r.confirmed.len()).sum(),
+            known: results.iter().map(|r| r.known.len()).sum(),
             unconfirmed: results.iter().map(|r| r.unconfirmed).sum(),
             indeterminate: results
                 .iter()
@@ -226,15 +239,25 @@ impl Report {
 
 /// Runs one scenario on one engine: confirms any discrepancy from a fresh salt, then shrinks it
 /// and writes its case file and reproducer under `out`.
+/// What every scenario of a run shares.
+pub struct Setup<'a> {
+    pub inventory: &'a Inventory,
+    pub seed: u64,
+    pub out: &'a Path,
+    /// Candidate runs a shrink may spend.
+    pub shrink_budget: usize,
+    pub known: &'a [crate::known::Known],
+}
+
 pub fn run_one(
-    inventory: &Inventory,
+    setup: &Setup<'_>,
     engine: &Engine,
+    version: &str,
     scenario: &models::scenario::Scenario,
-    seed: u64,
     index: usize,
-    out: &Path,
-    shrink_budget: usize,
 ) -> Result<ScenarioResult> {
+    let (inventory, seed, out, shrink_budget) =
+        (setup.inventory, setup.seed, setup.out, setup.shrink_budget);
     let history = run_scenario(
         inventory,
         engine,
@@ -244,6 +267,7 @@ pub fn run_one(
     let first = discrepancy_keys(&history);
     let mut confirmed = Vec::new();
     let mut unconfirmed = 0;
+    let mut known = Vec::new();
     let mut case_file = None;
     let mut reproducer = None;
     let mut shrunk = None;
@@ -255,11 +279,28 @@ pub fn run_one(
             &salt(seed, index, &engine.name, 1),
         )?;
         let second = discrepancy_keys(&again);
-        confirmed = first.intersection(&second).cloned().collect();
-        unconfirmed = first.len() - confirmed.len();
+        let both: Vec<(usize, usize, String)> = first.intersection(&second).cloned().collect();
+        unconfirmed = first.len() - both.len();
+        let profile = engine.profile.name();
+        let classified = crate::known::classify(setup.known, &profile, version, scenario, both);
+        confirmed = classified.unknown;
+        known = classified.known;
         if !confirmed.is_empty() {
             let name = format!("found-{}-{seed}-{index}", engine.profile.name());
-            let result = crate::shrink::shrink(inventory, engine, scenario, shrink_budget)?;
+            // Shrink towards a discrepancy the catalogue does not explain, not towards a known one.
+            let unexplained = |candidate: &models::scenario::Scenario, run: &History| {
+                !crate::known::classify(
+                    setup.known,
+                    &profile,
+                    version,
+                    candidate,
+                    discrepancy_keys(run),
+                )
+                .unknown
+                .is_empty()
+            };
+            let result =
+                crate::shrink::shrink(inventory, engine, scenario, shrink_budget, &unexplained)?;
             let (path, script) = write_finding(out, &name, seed, engine, &result)?;
             shrunk = Some(ShrinkInfo::of(&result));
             case_file = Some(path);
@@ -271,6 +312,7 @@ pub fn run_one(
         engine: engine.name.clone(),
         history,
         confirmed,
+        known,
         unconfirmed,
         case_file,
         reproducer,

@@ -92,12 +92,14 @@ fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
     out
 }
 
-/// Shrinks `scenario` on `engine`, spending at most `budget` candidate runs.
+/// Shrinks `scenario` on `engine`, spending at most `budget` candidate runs; a candidate is kept
+/// when its run is still `interesting` (shows the kind of discrepancy being chased).
 pub fn shrink(
     inventory: &Inventory,
     engine: &Engine,
     scenario: &Scenario,
     budget: usize,
+    interesting: &dyn Fn(&Scenario, &History) -> bool,
 ) -> Result<Shrunk> {
     let mut current = scenario.clone();
     let mut history = run_scenario(inventory, engine, &current, &fresh_salt(("shrink", 0)))?;
@@ -131,7 +133,7 @@ pub fn shrink(
                 &fresh_salt(("shrink", candidates_tried)),
             )?;
             builds_spent += run.builds.len();
-            if run.discrepancy_count() > 0 {
+            if interesting(&candidate, &run) {
                 current = candidate;
                 history = run;
                 continue 'outer;

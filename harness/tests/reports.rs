@@ -67,11 +67,17 @@ fn markdown_and_html_reports() {
         .unwrap()
         .scenario;
     let out = tempfile::tempdir().unwrap();
+    let setup = harness::run::Setup {
+        inventory: &inventory,
+        seed: 4242,
+        out: out.path(),
+        shrink_budget: 30,
+        known: &[],
+    };
     let mut results = Vec::new();
     for (engine, scenarios) in [(&classic, [&mtime, &mode]), (&buildkit, [&mtime, &mode])] {
         for (index, scenario) in scenarios.into_iter().enumerate() {
-            results
-                .push(run_one(&inventory, engine, scenario, 4242, index, out.path(), 30).unwrap());
+            results.push(run_one(&setup, engine, "", scenario, index).unwrap());
         }
     }
     let engines = vec![
