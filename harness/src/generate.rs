@@ -1,7 +1,7 @@
 //! Generators: random scenarios from tiny name pools, so files, steps and stages collide.
 //! Preconditions (`Mutation::applies_to`) keep every generated sequence valid.
 
-use models::dockerfile::{render, Body, Command, CopyArgs, Dockerfile};
+use models::dockerfile::{self, render, Body, Command, CopyArgs, Dockerfile, Instruction, Line};
 use models::scenario::{apply_mutation, BuildStep, Mutation, Scenario, Transition};
 use models::{BuildContext, BuildOptions, Entry};
 use proptest::prelude::*;
@@ -67,6 +67,17 @@ fn arb_mutation() -> impl Strategy<Value = Mutation> {
             }),
         prop_oneof![Just("b\n"), Just("d\n"), Just("nothing\n")]
             .prop_map(|t| Mutation::Dockerignore { text: t.into() }),
+        path.clone().prop_map(|path| Mutation::Remove { path }),
+        (path.clone(), prop_oneof![Just("a"), Just("b")]).prop_map(|(path, target)| {
+            Mutation::Symlink {
+                path: format!("{path}-link"),
+                target: target.into(),
+            }
+        }),
+        path.clone().prop_map(|from| Mutation::Rename {
+            to: format!("{from}-renamed"),
+            from
+        }),
     ]
 }
 
@@ -85,12 +96,72 @@ fn arb_options() -> impl Strategy<Value = BuildOptions> {
 
 /// A scenario on one host: an initial context and Dockerfile, then 2 to 4 builds, each after up
 /// to two mutations that apply.
+/// An edit of the Dockerfile, resolved against its text at that point of the scenario.
+#[derive(Clone, Debug)]
+enum DockerfileEdit {
+    /// A comment line before instruction `n` (a text change builders normalise away).
+    Comment(usize),
+    /// Instruction `n`'s keyword in lower case.
+    LowerKeyword(usize),
+    /// Extra spaces inside instruction `n`'s arguments (a real text change for RUN).
+    Respace(usize),
+    /// A new instruction at the end.
+    Append(Body),
+}
+
+fn arb_dockerfile_edit() -> impl Strategy<Value = DockerfileEdit> {
+    prop_oneof![
+        (0usize..6).prop_map(DockerfileEdit::Comment),
+        (0usize..6).prop_map(DockerfileEdit::LowerKeyword),
+        (0usize..6).prop_map(DockerfileEdit::Respace),
+        arb_body().prop_map(DockerfileEdit::Append),
+    ]
+}
+
+fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
+    let mut dockerfile = dockerfile::parse(text).dockerfile;
+    let positions: Vec<usize> = dockerfile
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l, Line::Instruction(i) if !matches!(i.body, Body::From { .. })))
+        .map(|(n, _)| n)
+        .collect();
+    let pick = |n: usize| positions.get(n % positions.len().max(1)).copied();
+    match edit {
+        DockerfileEdit::Comment(n) => {
+            if let Some(at) = pick(*n) {
+                dockerfile
+                    .lines
+                    .insert(at, Line::Comment("# edited by cachet".into()));
+            }
+        }
+        DockerfileEdit::LowerKeyword(n) => {
+            if let Some(Line::Instruction(i)) = pick(*n).and_then(|at| dockerfile.lines.get_mut(at))
+            {
+                i.keyword = i.keyword.to_lowercase();
+            }
+        }
+        DockerfileEdit::Respace(n) => {
+            if let Some(Line::Instruction(i)) = pick(*n).and_then(|at| dockerfile.lines.get_mut(at))
+            {
+                i.raw_args = i.raw_args.replacen(' ', "  ", 1);
+            }
+        }
+        DockerfileEdit::Append(body) => dockerfile
+            .lines
+            .push(Line::Instruction(Instruction::new(body.clone()))),
+    }
+    render(&dockerfile)
+}
+
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     (
         proptest::collection::vec(arb_body(), 1..5),
         proptest::collection::vec(
             (
                 proptest::collection::vec(arb_mutation(), 0..3),
+                prop::option::weighted(0.3, arb_dockerfile_edit()),
                 arb_options(),
             ),
             2..5,
@@ -111,9 +182,9 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
             context.set_dockerfile_text(&render(&Dockerfile::from_instructions(all)));
             let mut current = context.clone();
             let mut transitions = Vec::new();
-            for (n, (mutations, options)) in steps.into_iter().enumerate() {
+            for (n, (mutations, edit, options)) in steps.into_iter().enumerate() {
                 // The first build runs on the initial context.
-                let kept: Vec<Mutation> = if n == 0 {
+                let mut kept: Vec<Mutation> = if n == 0 {
                     Vec::new()
                 } else {
                     mutations
@@ -121,6 +192,13 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
                         .filter(|m| apply_mutation(&mut current, m, 0).is_ok())
                         .collect()
                 };
+                if let (Some(edit), true) = (edit, n > 0) {
+                    let text = apply_edit(&current.dockerfile_text().unwrap_or_default(), &edit);
+                    let m = Mutation::Dockerfile { text };
+                    if apply_mutation(&mut current, &m, 0).is_ok() {
+                        kept.push(m);
+                    }
+                }
                 transitions.push(Transition {
                     mutations: kept,
                     build: BuildStep {
@@ -134,4 +212,53 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 transitions,
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_scenarios_are_valid_and_varied() {
+        let scenarios = crate::run::generate_scenarios(1, 200);
+        let mut ops = std::collections::BTreeSet::new();
+        for s in &scenarios {
+            let contexts = models::scenario::contexts_per_build(s).expect("every mutation applies");
+            for c in contexts {
+                let text = c.dockerfile_text().expect("a Dockerfile");
+                assert!(dockerfile::parse(&text).diagnostics.is_empty(), "{text}");
+            }
+            for t in &s.transitions {
+                ops.extend(t.mutations.iter().map(|m| {
+                    serde_json::to_value(m).unwrap()["op"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                }));
+            }
+        }
+        for op in [
+            "write",
+            "write-same-size",
+            "chmod",
+            "chown",
+            "touch",
+            "set-xattr",
+            "remove",
+            "rename",
+            "symlink",
+            "dockerignore",
+            "dockerfile",
+        ] {
+            assert!(
+                ops.contains(op),
+                "no `{op}` in 200 generated scenarios: {ops:?}"
+            );
+        }
+        assert_eq!(
+            crate::run::generate_scenarios(1, 5),
+            crate::run::generate_scenarios(1, 5),
+            "a seed replays"
+        );
+    }
 }
