@@ -252,7 +252,14 @@ pub fn apply_mutation(
                 context.entries.insert(DOCKERIGNORE_NAME.to_string(), entry);
             }
         }
-        Mutation::Dockerfile { text } => context.set_dockerfile_text(text),
+        Mutation::Dockerfile { text } => {
+            // Saved as an editor saves it: new content, new mtime.
+            context.set_dockerfile_text(text);
+            if let Some(entry) = context.get_mut(crate::context::DOCKERFILE_NAME) {
+                entry.mtime = clock;
+                entry.atime = clock;
+            }
+        }
     }
     Ok(())
 }
