@@ -401,6 +401,17 @@ pub fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         }
         (Builder::BuildKit, Transport::Api) => std::mem::take(&mut observation.steps),
     };
+    // BuildKit solves steps concurrently and cancels the rest when one fails; what it reported
+    // for the others (even `CACHED` under `--no-cache`, seen here) says nothing reliable.
+    if engine.builder() == Builder::BuildKit && observation.error.is_some() {
+        for outcome in observation.steps.values_mut() {
+            if !matches!(outcome, observe::Observed::Failed { .. }) {
+                *outcome = observe::Observed::Indeterminate {
+                    why: "the build failed at another step; BuildKit cancels concurrent steps".to_string(),
+                };
+            }
+        }
+    }
     Ok(observation)
 }
 
