@@ -407,7 +407,8 @@ pub fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         for outcome in observation.steps.values_mut() {
             if !matches!(outcome, observe::Observed::Failed { .. }) {
                 *outcome = observe::Observed::Indeterminate {
-                    why: "the build failed at another step; BuildKit cancels concurrent steps".to_string(),
+                    why: "the build failed at another step; BuildKit cancels concurrent steps"
+                        .to_string(),
                 };
             }
         }
