@@ -46,6 +46,9 @@ pub enum Command {
         /// Known-divergence catalogue; default `cases/known/catalogue.toml` when it exists.
         #[arg(long)]
         known: Option<PathBuf>,
+        /// Second oracle: compare each image with cache hits against a fresh --no-cache build.
+        #[arg(long)]
+        fresh_check: bool,
     },
     /// Merge or compare runs' reports.
     #[command(subcommand)]
@@ -111,6 +114,7 @@ pub fn main_with(cli: Cli) -> Result<i32> {
             mutant,
             shrink_budget,
             known,
+            fresh_check,
         } => {
             let default_catalogue = PathBuf::from("cases/known/catalogue.toml");
             let known = known.or_else(|| default_catalogue.exists().then_some(default_catalogue));
@@ -129,6 +133,7 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 mutant,
                 shrink_budget,
                 known,
+                fresh_check,
             };
             let report = crate::run::run(&options)?;
             let s = &report.summary;

@@ -42,7 +42,7 @@ fn unavailable(engine: &Engine, detail: impl std::fmt::Display) -> Error {
     }
 }
 
-fn client(engine: &Engine) -> Result<Docker> {
+pub(crate) fn client(engine: &Engine) -> Result<Docker> {
     let endpoint = &engine.endpoint;
     let result = if let Some(path) = endpoint.strip_prefix("unix://") {
         Docker::connect_with_unix(path, 600, bollard::API_DEFAULT_VERSION)

@@ -26,6 +26,9 @@ pub struct BuildRecord {
     pub prediction: Prediction,
     pub observation: Observation,
     pub verdicts: Vec<StepVerdict>,
+    /// The second oracle (`--fresh-check`): how this build's image differs from a fresh
+    /// `--no-cache` build of the same input. Empty when they agree or the check did not run.
+    pub stale: Vec<String>,
     #[serde(skip)]
     pub duration: Duration,
 }
@@ -46,8 +49,13 @@ pub struct History {
 }
 
 impl History {
+    /// Steps where engine and model disagree, plus builds whose cached image differs from a
+    /// fresh build.
     pub fn discrepancy_count(&self) -> usize {
-        self.builds.iter().map(|b| b.discrepancies().count()).sum()
+        self.builds
+            .iter()
+            .map(|b| b.discrepancies().count() + usize::from(!b.stale.is_empty()))
+            .sum()
     }
     pub fn indeterminate_count(&self) -> usize {
         self.builds
@@ -139,7 +147,42 @@ pub fn run_scenario(
     scenario: &Scenario,
     salt: &str,
 ) -> Result<History> {
+    run_scenario_checked(inventory, engine, scenario, salt, false)
+}
+
+/// `run_scenario`, and with `fresh_check` every build that reported a cached step is compared
+/// with a fresh `--no-cache` build of the same input on its own base image (so the fresh build
+/// leaves the scenario's cache alone).
+pub fn run_scenario_checked(
+    inventory: &Inventory,
+    engine: &Engine,
+    scenario: &Scenario,
+    salt: &str,
+    fresh_check: bool,
+) -> Result<History> {
     let hosts = engines_for(inventory, engine, scenario)?;
+    // The fresh builds run on a host the scenario does not use, so their cache records never
+    // change what the scenario's engines hold (a --no-cache build still records its steps, and
+    // the classic builder then picks between equal candidates).
+    let fresh_engine = fresh_check
+        .then(|| {
+            inventory
+                .hosts
+                .keys()
+                .filter(|h| !hosts.values().any(|e| &e.host == *h))
+                .find_map(|h| engine.on_host(inventory, h))
+        })
+        .flatten();
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if fresh_check
+        && fresh_engine.is_none()
+        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        eprintln!(
+            "warning: no spare host with {} for --fresh-check: that check is skipped",
+            engine.profile.name()
+        );
+    }
     let base_ref = format!("localhost/cachet-base:{salt}");
     let registry = inventory
         .registry
@@ -156,7 +199,17 @@ pub fn run_scenario(
                 .push(base_ref.clone());
             driver::ensure_base_image(e, &base_ref, salt)
         })
-        .and_then(|()| run_transitions(scenario, salt, &hosts, &base_ref, &registry, &mut created));
+        .and_then(|()| {
+            run_transitions(
+                scenario,
+                salt,
+                &hosts,
+                &base_ref,
+                &registry,
+                &mut created,
+                fresh_engine.as_ref(),
+            )
+        });
     for (name, refs) in &created {
         // What was pushed goes from the registry too (its tags; blobs wait for the registry's GC).
         for reference in refs
@@ -167,7 +220,11 @@ pub fn run_scenario(
                 eprintln!("warning: {e}");
             }
         }
-        if let Some(e) = hosts.values().find(|e| &e.name == name) {
+        if let Some(e) = hosts
+            .values()
+            .chain(fresh_engine.iter())
+            .find(|e| &e.name == name)
+        {
             let _ = driver::remove_images(e, refs);
         }
     }
@@ -185,6 +242,7 @@ fn run_transitions(
     base_ref: &str,
     registry: &str,
     created: &mut BTreeMap<String, Vec<String>>,
+    fresh_engine: Option<&Engine>,
 ) -> Result<Vec<BuildRecord>> {
     let map_ref = |r: &str| {
         let (name, tag) = r.rsplit_once(':').unwrap_or((r, "latest"));
@@ -263,6 +321,26 @@ fn run_transitions(
             .extend(observation.intermediate_images.iter().cloned());
         let verdicts = check(&prediction, &observation);
         let unknown = observation.indeterminate.is_some();
+        let reported_cached = verdicts.iter().any(|v| {
+            v.observed == Some(crate::observe::Observed::Cached)
+                && !v.instruction.starts_with("FROM ")
+        });
+        let stale = if let (Some(fresh_engine), true) = (
+            fresh_engine,
+            observation.error.is_none() && !unknown && reported_cached,
+        ) {
+            // A failed check is no verdict, and it must not lose the run.
+            fresh_differences(engine, fresh_engine, &build, &tag, base_ref, salt, created)
+                .unwrap_or_else(|e| {
+                    eprintln!(
+                        "warning: fresh-build check of {tag} on {} skipped: {e}",
+                        engine.name
+                    );
+                    Vec::new()
+                })
+        } else {
+            Vec::new()
+        };
         if let Some(export) = apply(state, &build) {
             if let Some(reference) = &build.options.push {
                 exports.insert(reference.clone(), export);
@@ -276,6 +354,7 @@ fn run_transitions(
             prediction,
             observation,
             verdicts,
+            stale,
             duration,
         });
         if unknown {
@@ -284,6 +363,54 @@ fn run_transitions(
         }
     }
     Ok(builds)
+}
+
+/// Builds the same input afresh on `fresh_engine` (`--no-cache`, a fresh context directory, so
+/// no incremental sync state either) and compares the file listings of that image and `tag`.
+fn fresh_differences(
+    engine: &Engine,
+    fresh_engine: &Engine,
+    build: &Build,
+    tag: &str,
+    base_ref: &str,
+    salt: &str,
+    created: &mut BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>> {
+    let fresh_tag = format!("{tag}-fresh");
+    let mine = created.entry(fresh_engine.name.clone()).or_default();
+    if !mine.iter().any(|r| r == base_ref) {
+        mine.push(base_ref.to_string());
+        driver::ensure_base_image(fresh_engine, base_ref, salt)?;
+    }
+    let options = BuildOptions {
+        no_cache: true,
+        push: None,
+        cache_from: Vec::new(),
+        inline_cache: false,
+        ..build.options.clone()
+    };
+    created
+        .entry(fresh_engine.name.clone())
+        .or_default()
+        .push(fresh_tag.clone());
+    let request = BuildRequest {
+        context: &build.context,
+        options: &options,
+        cache_from: Vec::new(),
+        tag: fresh_tag.clone(),
+        workdir: None,
+    };
+    let observation = driver::build(fresh_engine, &request)?;
+    created
+        .entry(fresh_engine.name.clone())
+        .or_default()
+        .extend(observation.intermediate_images.iter().cloned());
+    if observation.error.is_some() || observation.indeterminate.is_some() {
+        return Ok(Vec::new()); // no fresh image to compare with: no verdict
+    }
+    let cached = crate::fresh::image_listing(engine, tag)?;
+    let fresh = crate::fresh::image_listing(fresh_engine, &fresh_tag)?;
+    Ok(crate::fresh::compare_listings(&cached, &fresh))
 }
 
 #[cfg(test)]

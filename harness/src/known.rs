@@ -25,7 +25,8 @@ pub struct Known {
     /// If set: some earlier build of the scenario had a mutation of one of these kinds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<String>,
-    /// What the engine does where the model predicts otherwise: `cached` or `rebuilt`.
+    /// What the engine does where the model predicts otherwise: `cached` or `rebuilt`; `stale`
+    /// when the second oracle found the image differs from a fresh build.
     pub observed: String,
     pub link: String,
     pub note: String,

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod driver;
 pub mod error;
 pub mod execute;
+pub mod fresh;
 pub mod generate;
 pub mod inventory;
 pub mod known;

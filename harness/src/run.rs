@@ -55,13 +55,17 @@ fn salt(seed: u64, index: usize, engine: &str, attempt: u32) -> String {
     crate::execute::fresh_salt((seed, index, engine, attempt))
 }
 
+/// `(build, step, observed)` of every disagreement; a stale image (second oracle) is step 0,
+/// observed `stale`.
 fn discrepancy_keys(history: &History) -> BTreeSet<(usize, usize, String)> {
     history
         .builds
         .iter()
         .flat_map(|b| {
+            let stale = (!b.stale.is_empty()).then(|| (b.transition, 0, "stale".to_string()));
             b.discrepancies()
                 .map(move |v| (b.transition, v.step, v.observed_short().to_string()))
+                .chain(stale)
         })
         .collect()
 }
@@ -92,6 +96,8 @@ pub struct RunOptions {
     pub shrink_budget: usize,
     /// The known-divergence catalogue (`cases/known/catalogue.toml`).
     pub known: Option<PathBuf>,
+    /// Compare every image with reported cache hits against a fresh build (the second oracle).
+    pub fresh_check: bool,
     pub scenarios: usize,
     pub seed: u64,
     pub out: PathBuf,
@@ -155,6 +161,7 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         out: &options.out,
         shrink_budget: options.shrink_budget,
         known: &known,
+        fresh_check: options.fresh_check,
     };
     let started = Instant::now();
     let jobs = options.jobs.max(1);
@@ -247,6 +254,8 @@ pub struct Setup<'a> {
     /// Candidate runs a shrink may spend.
     pub shrink_budget: usize,
     pub known: &'a [crate::known::Known],
+    /// Compare every image with reported cache hits against a fresh build (the second oracle).
+    pub fresh_check: bool,
 }
 
 pub fn run_one(
@@ -258,11 +267,12 @@ pub fn run_one(
 ) -> Result<ScenarioResult> {
     let (inventory, seed, out, shrink_budget) =
         (setup.inventory, setup.seed, setup.out, setup.shrink_budget);
-    let history = run_scenario(
+    let history = crate::execute::run_scenario_checked(
         inventory,
         engine,
         scenario,
         &salt(seed, index, &engine.name, 0),
+        setup.fresh_check,
     )?;
     let first = discrepancy_keys(&history);
     let mut confirmed = Vec::new();
@@ -272,11 +282,12 @@ pub fn run_one(
     let mut reproducer = None;
     let mut shrunk = None;
     if !first.is_empty() {
-        let again = run_scenario(
+        let again = crate::execute::run_scenario_checked(
             inventory,
             engine,
             scenario,
             &salt(seed, index, &engine.name, 1),
+            setup.fresh_check,
         )?;
         let second = discrepancy_keys(&again);
         let both: Vec<(usize, usize, String)> = first.intersection(&second).cloned().collect();
@@ -299,8 +310,14 @@ pub fn run_one(
                 .unknown
                 .is_empty()
             };
-            let result =
-                crate::shrink::shrink(inventory, engine, scenario, shrink_budget, &unexplained)?;
+            let result = crate::shrink::shrink(
+                inventory,
+                engine,
+                scenario,
+                shrink_budget,
+                setup.fresh_check,
+                &unexplained,
+            )?;
             let (path, script) = write_finding(out, &name, seed, engine, &result)?;
             shrunk = Some(ShrinkInfo::of(&result));
             case_file = Some(path);

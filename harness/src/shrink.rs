@@ -8,7 +8,7 @@ use models::dockerfile::{self, Line};
 use models::scenario::{contexts_per_build, Scenario};
 
 use crate::error::Result;
-use crate::execute::{fresh_salt, run_scenario, History};
+use crate::execute::{fresh_salt, run_scenario_checked, History};
 use crate::inventory::{Engine, Inventory};
 
 #[derive(Debug)]
@@ -99,16 +99,23 @@ pub fn shrink(
     engine: &Engine,
     scenario: &Scenario,
     budget: usize,
+    fresh_check: bool,
     interesting: &dyn Fn(&Scenario, &History) -> bool,
 ) -> Result<Shrunk> {
     let mut current = scenario.clone();
-    let mut history = run_scenario(inventory, engine, &current, &fresh_salt(("shrink", 0)))?;
+    let mut history = run_scenario_checked(
+        inventory,
+        engine,
+        &current,
+        &fresh_salt(("shrink", 0)),
+        fresh_check,
+    )?;
     let mut builds_spent = history.builds.len();
     // Builds after the last one with a discrepancy cannot have caused it: cut them for free.
     if let Some(last) = history
         .builds
         .iter()
-        .filter(|b| b.discrepancies().next().is_some())
+        .filter(|b| b.discrepancies().next().is_some() || !b.stale.is_empty())
         .map(|b| b.transition)
         .max()
     {
@@ -126,11 +133,12 @@ pub fn shrink(
                 break 'outer;
             }
             candidates_tried += 1;
-            let run = run_scenario(
+            let run = run_scenario_checked(
                 inventory,
                 engine,
                 &candidate,
                 &fresh_salt(("shrink", candidates_tried)),
+                fresh_check,
             )?;
             builds_spent += run.builds.len();
             if interesting(&candidate, &run) {

@@ -73,6 +73,7 @@ fn markdown_and_html_reports() {
         out: out.path(),
         shrink_budget: 30,
         known: &[],
+        fresh_check: false,
     };
     let mut results = Vec::new();
     for (engine, scenarios) in [(&classic, [&mtime, &mode]), (&buildkit, [&mtime, &mode])] {

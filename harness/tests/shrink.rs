@@ -56,7 +56,7 @@ fn a_mutant_discrepancy_shrinks_to_a_small_reproducer() {
         .with_switch("copy.mtime-ignored", models::Switch::Off)
         .unwrap();
     let case = parse_case(Path::new("inline/noisy.toml"), NOISY).expect("inline case parses");
-    let result = shrink(&inventory, &engine, &case.scenario, 60, &|_, run| {
+    let result = shrink(&inventory, &engine, &case.scenario, 60, false, &|_, run| {
         run.discrepancy_count() > 0
     })
     .expect("shrink runs");

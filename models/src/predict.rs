@@ -941,9 +941,12 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                         }
                     }
                     key.text = match profile.builder {
-                        Builder::Buildah if profile.on("buildah.env-raw") => {
-                            literal(normalized.clone())
-                        }
+                        // The line as written, keyword case included (measured on Podman 4.3.1).
+                        Builder::Buildah if profile.on("buildah.env-raw") => literal(format!(
+                            "{} {}",
+                            instruction.keyword,
+                            instruction.joined_args()
+                        )),
                         Builder::Classic if !profile.on("classic.config-match") => {
                             literal(normalized.clone())
                         }

@@ -172,6 +172,18 @@ fn check(case: &Case, profile: &Profile) -> Result<(), String> {
 
 const CASES: &[Case] = &[
     Case {
+        name: "Buildah: ENV keyed on the line as written, keyword case included",
+        profiles: &["podman", "podman-cli"],
+        script: "dockerfile FROM base | ENV E=x | RUN true\n build\n dockerfile FROM base | env E=x | RUN true\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `ENV E=x` -> `env E=x` (buildah.env-raw)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
+        name: "classic: ENV keyword case is normalised away",
+        profiles: &["classic", "classic-cli"],
+        script: "dockerfile FROM base | ENV E=x | RUN true\n build\n dockerfile FROM base | env E=x | RUN true\n build",
+        expect: "1 cached\n2 cached\n3 cached",
+    },
+    Case {
         name: "Buildah: a source directory's own mode is not in the digest",
         profiles: &["podman", "podman-cli"],
         script: "file d/a x\n dockerfile FROM base | COPY d /d\n build\n chmod d 700\n build",

@@ -57,8 +57,9 @@ pub const ARG_NAMES: Rule = Rule {
 pub const ENV_RAW: Rule = Rule {
     id: "buildah.env-raw",
     statement:
-        "ENV and LABEL are keyed on the unexpanded text, so `ENV X=$A` with a new `A` hits with a \
-                stale value (buildah#5501, podman#20441).",
+        "ENV and LABEL are keyed on the unexpanded text as written, keyword case included (`env` and \
+                `ENV` differ, measured on Podman 4.3.1), so `ENV X=$A` with a new `A` hits with a stale \
+                value (buildah#5501, podman#20441).",
     source: "https://github.com/containers/buildah/issues/5501",
     if_off: "ENV and LABEL are keyed on the expanded text",
     status: Status::Modelled,

@@ -29,7 +29,7 @@ pub const OWNER_RESET: Rule = Rule {
     source: "https://github.com/moby/buildkit/issues/2383",
     if_off: "the files' uid/gid are checksummed",
     status: Status::Settled {
-        note: "API door measured on Engine 20.10.24: uid/gid change hits (shared/ENGINES.md)",
+        note: "API door measured on Engine 20.10.24: a uid/gid change hits, but the copied files keep the tar's owners, so the hit is stale (buildkit#3291, found by cachet --fresh-check)",
     },
 };
 
