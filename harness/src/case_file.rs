@@ -68,6 +68,10 @@ pub struct BuildSpec {
     pub push: Option<String>,
     #[serde(default, skip_serializing_if = "is_empty_collection")]
     pub cache_from: Vec<String>,
+    /// Pinned expectations: the model's outcome for every step of this build, as words
+    /// (`cached rebuilt ...`), keyed by profile names (comma-separated) or `all`.
+    #[serde(default, skip_serializing_if = "is_empty_collection")]
+    pub expect: BTreeMap<String, String>,
 }
 
 /// An engine's recorded behaviour where it differs from the model: data, with its source.
@@ -232,6 +236,22 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
                 ));
             }
         }
+        for key in b.expect.keys() {
+            if let Some(bad_name) = key
+                .split(',')
+                .map(str::trim)
+                .find(|k| *k != "all" && models::Profile::from_name(k).is_none())
+            {
+                return Err(bad(
+                    line_of(text, "expect"),
+                    format!(
+                        "build {}: `expect` names `{bad_name}`, which is neither `all` nor a profile \
+                         (classic, classic-cli, buildkit, buildkit-cli, podman, podman-cli)",
+                        n + 1
+                    ),
+                ));
+            }
+        }
         transitions.push(Transition {
             mutations: b.mutations.clone(),
             build: BuildStep {
@@ -262,6 +282,88 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
         file,
         scenario,
     })
+}
+
+/// The words a build's pin uses: one per step, the model's outcome (`cached`, `rebuilt`, ...).
+pub fn outcome_words(prediction: &models::Prediction) -> String {
+    if let Some(why) = &prediction.rejected {
+        return format!("rejected: {why}");
+    }
+    prediction
+        .steps
+        .iter()
+        .map(|s| s.outcome.short())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The pin that applies to `profile` in one build's `expect` table, if any.
+pub fn pin_for<'a>(expect: &'a BTreeMap<String, String>, profile: &str) -> Option<&'a String> {
+    expect
+        .iter()
+        .find(|(k, _)| k.split(',').map(str::trim).any(|k| k == profile))
+        .or_else(|| expect.iter().find(|(k, _)| k.as_str() == "all"))
+        .map(|(_, v)| v)
+}
+
+/// One build's pins as the TOML line a case file holds.
+pub fn pin_line(pin: &BTreeMap<String, String>) -> String {
+    let entries: Vec<String> = pin
+        .iter()
+        .map(|(k, v)| {
+            let key = if k.contains(',') || k.contains('-') {
+                format!("{k:?}")
+            } else {
+                k.clone()
+            };
+            format!("{key} = {v:?}")
+        })
+        .collect();
+    format!("expect = {{ {} }}", entries.join(", "))
+}
+
+/// Pins for every build of `scenario`, as the model predicts them on the six reference profiles:
+/// the most common outcome line under `all`, the others under the profiles that differ.
+pub fn pins_for(
+    scenario: &Scenario,
+) -> std::result::Result<Vec<BTreeMap<String, String>>, models::scenario::MutationError> {
+    let profiles = models::Profile::all();
+    let mut per_profile = Vec::new();
+    for profile in &profiles {
+        let predictions =
+            models::scenario::predict_scenario(profile, scenario).map_err(|(_, e)| e)?;
+        per_profile.push(predictions.iter().map(outcome_words).collect::<Vec<_>>());
+    }
+    let builds = scenario.transitions.len();
+    Ok((0..builds)
+        .map(|b| {
+            let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+            for (profile, lines) in profiles.iter().zip(&per_profile) {
+                match groups.iter_mut().find(|(line, _)| *line == lines[b]) {
+                    Some((_, names)) => names.push(profile.name()),
+                    None => groups.push((lines[b].clone(), vec![profile.name()])),
+                }
+            }
+            let common = groups
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, (_, names))| (names.len(), std::cmp::Reverse(*i)))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            groups
+                .into_iter()
+                .enumerate()
+                .map(|(i, (line, names))| {
+                    let key = if i == common {
+                        "all".to_string()
+                    } else {
+                        names.join(",")
+                    };
+                    (key, line)
+                })
+                .collect()
+        })
+        .collect())
 }
 
 fn check_mutation_paths(m: &Mutation) -> std::result::Result<(), models::context::PathError> {
@@ -344,8 +446,15 @@ pub fn case_from_scenario(name: &str, shows: &str, scenario: &Scenario) -> CaseF
             inline_cache: t.build.options.inline_cache,
             push: t.build.options.push.clone(),
             cache_from: t.build.options.cache_from.clone(),
+            expect: BTreeMap::new(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut builds = builds;
+    if let Ok(pins) = pins_for(scenario) {
+        for (build, pin) in builds.iter_mut().zip(pins) {
+            build.expect = pin;
+        }
+    }
     CaseFile {
         name: name.to_string(),
         shows: shows.to_string(),

@@ -53,6 +53,11 @@ pub enum Command {
     /// Merge or compare runs' reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Print the model's pins (`expect = {...}`) for every build of case files, to paste or check.
+    Pins {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Run one case file on one engine and print expected and observed per step.
     Replay {
         file: PathBuf,
@@ -189,6 +194,20 @@ pub fn main_with(cli: Cli) -> Result<i32> {
             } else {
                 EXIT_NONCONFORMANCE
             })
+        }
+        Command::Pins { files } => {
+            for file in files {
+                let case = crate::case_file::load_case(&file)?;
+                let pins = crate::case_file::pins_for(&case.scenario).map_err(|e| {
+                    crate::error::Error::BadInput(format!("{}: {e}", file.display()))
+                })?;
+                println!("# {}", file.display());
+                for (n, pin) in pins.iter().enumerate() {
+                    println!("# build {}", n + 1);
+                    println!("{}", crate::case_file::pin_line(pin));
+                }
+            }
+            Ok(EXIT_OK)
         }
         Command::Replay { file, engine } => {
             let discrepancies = crate::run::replay(&file, &engine)?;

@@ -98,6 +98,8 @@ pub enum ReasonKind {
     ContextChanged,
     NoCache,
     LayersOff,
+    /// Imported inline cache holds the step's key but not its layer, and a later step needs it.
+    NoLayer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -121,6 +123,10 @@ impl std::fmt::Display for Reason {
             ReasonKind::ContextChanged => write!(f, "context changed")?,
             ReasonKind::NoCache => write!(f, "--no-cache")?,
             ReasonKind::LayersOff => write!(f, "layer cache off")?,
+            ReasonKind::NoLayer => write!(
+                f,
+                "imported inline cache holds its key but not its layer, and a later step needs it"
+            )?,
         }
         write!(f, " ({})", self.rule)
     }
@@ -234,7 +240,9 @@ struct Record {
 /// Inline cache as exported with an image: the records of its layers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CacheExport {
-    records: Vec<(u64, Record)>,
+    /// Chain id, record, and whether the layer travels with it: in min mode only the final
+    /// image's layers do; the steps of stages it copies from travel as keys alone.
+    records: Vec<(u64, Record, bool)>,
 }
 
 impl CacheExport {
@@ -295,6 +303,8 @@ impl EngineState {
 /// One planned instruction.
 #[derive(Clone, Debug)]
 struct PlannedStep {
+    /// The stage a COPY --from step reads.
+    reads_stage: Option<usize>,
     step: usize,
     stage: usize,
     stage_name: Option<String>,
@@ -317,8 +327,10 @@ enum PlannedKind {
 struct Plan {
     rejected: Option<String>,
     steps: Vec<PlannedStep>,
-    /// Chain ids of the final image's steps (what inline cache exports).
+    /// Chain ids of the final image's steps (what inline cache exports with layers).
     final_chains: Vec<u64>,
+    /// For each stage, the earlier stage it is built FROM.
+    stage_parents: Vec<Option<usize>>,
 }
 
 /// Per-stage facts other stages may need.
@@ -327,6 +339,9 @@ struct StageOutcome {
     final_chain: u64,
     fs_digest: u64,
     has_run: bool,
+    /// What COPY steps put into the stage's filesystem: absolute path -> fingerprint of the
+    /// entry's facts as the profile keys them (the base image's own files are constant).
+    files: BTreeMap<String, (u64, bool)>,
 }
 
 struct StageSpan<'a> {
@@ -523,13 +538,15 @@ fn source_fact(
     fact
 }
 
-/// The facts of every entry a COPY source selects, or why the build fails.
-fn collect_sources(
+/// The facts of every entry a COPY source selects (or why the build fails), each with where it
+/// lands: `Place::Dest` for the destination itself (a source directory, or a lone file copied to
+/// a name without a trailing slash), else a relative path below it.
+fn collect_sources_placed(
     profile: &Profile,
     context: &BuildContext,
     copy: &CopyArgs,
     expanded_sources: &[String],
-) -> Result<Vec<SourceFact>, String> {
+) -> Result<Vec<(SourceFact, Place)>, String> {
     let effect = transport_effect(profile);
     let mut facts = Vec::new();
     let sources: &[String] =
@@ -566,7 +583,10 @@ fn collect_sources(
         for root in roots {
             if root.is_empty() {
                 for (path, entry) in context.entries_under("") {
-                    facts.push(source_fact(profile, effect, path, entry, copy));
+                    facts.push((
+                        source_fact(profile, effect, path, entry, copy),
+                        Place::Below(path.clone()),
+                    ));
                 }
                 continue;
             }
@@ -594,11 +614,23 @@ fn collect_sources(
                 && profile.builder == Builder::Buildah
                 && profile.on("buildah.copy-digest"))
             {
-                facts.push(source_fact(profile, effect, &root, entry, copy));
+                let place = if entry.is_dir() {
+                    Place::Dest
+                } else {
+                    Place::File(root.rsplit('/').next().unwrap_or(&root).to_string())
+                };
+                facts.push((source_fact(profile, effect, &root, entry, copy), place));
             }
             if entry.is_dir() {
                 for (path, child) in context.entries_under(&root) {
-                    facts.push(source_fact(profile, effect, path, child, copy));
+                    let below = path
+                        .strip_prefix(&format!("{root}/"))
+                        .unwrap_or(path)
+                        .to_string();
+                    facts.push((
+                        source_fact(profile, effect, path, child, copy),
+                        Place::Below(below),
+                    ));
                 }
             }
         }
@@ -652,6 +684,7 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
         rejected: Some(why),
         steps: Vec::new(),
         final_chains: Vec::new(),
+        stage_parents: Vec::new(),
     };
     let Some(text) = build.context.dockerfile_text() else {
         return rejected("the context has no Dockerfile".to_string());
@@ -708,6 +741,7 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
         if !wanted[stage_no] {
             for (step, instruction) in &stage.instructions {
                 steps.push(PlannedStep {
+                    reads_stage: None,
                     step: *step,
                     stage: stage_no,
                     stage_name: stage_name.clone(),
@@ -723,12 +757,14 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
         let mut chain = 0u64;
         let mut fs_digest = 0u64;
         let mut has_run = false;
+        let mut files: BTreeMap<String, (u64, bool)> = BTreeMap::new();
         // Once a step fails or cannot be modelled, the rest of the stage is settled too.
         let mut broken: Option<Outcome> = None;
         for (step, instruction) in &stage.instructions {
             let normalized = instruction.normalized();
             let push = |steps: &mut Vec<PlannedStep>, kind: PlannedKind| {
                 steps.push(PlannedStep {
+                    reads_stage: None,
                     step: *step,
                     stage: stage_no,
                     stage_name: stage_name.clone(),
@@ -782,6 +818,7 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
             // BuildKit, a metadata instruction that later keys depend on through the chain).
             let mut is_step = true;
             let mut changes_files = false;
+            let mut reads_stage = None;
             match &instruction.body {
                 Body::From { image, .. } => {
                     chain = match stage_index(&stages[..stage_no], image)
@@ -790,6 +827,7 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                         Some(parent_stage) => {
                             fs_digest = parent_stage.fs_digest;
                             has_run = parent_stage.has_run;
+                            files = parent_stage.files.clone();
                             parent_stage.final_chain
                         }
                         None => fingerprint(&("FROM", image.as_str())),
@@ -842,6 +880,7 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                             );
                             continue;
                         };
+                        reads_stage = Some(source_stage);
                         let Some(source) = outcomes[source_stage].clone() else {
                             settle(
                                 &mut steps,
@@ -852,7 +891,53 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                             );
                             continue;
                         };
-                        key.extra = fingerprint(&(source.fs_digest, &expanded_sources));
+                        // Content-addressed: the key holds what the selected paths contain in
+                        // the source stage, not the rest of that stage.
+                        let selected: Vec<(Place, u64, bool)> = expanded_sources
+                            .iter()
+                            .flat_map(|s| {
+                                let root = absolute_path(s);
+                                source
+                                    .files
+                                    .range(root.clone()..)
+                                    .take_while(|(p, _)| {
+                                        **p == root
+                                            || root == "/"
+                                            || p.starts_with(&format!("{root}/"))
+                                    })
+                                    .map(|(p, (digest, is_dir))| {
+                                        let place = if *p != root {
+                                            Place::Below(
+                                                p.strip_prefix(&format!(
+                                                    "{}/",
+                                                    root.trim_end_matches('/')
+                                                ))
+                                                .unwrap_or(p)
+                                                .to_string(),
+                                            )
+                                        } else if *is_dir {
+                                            Place::Dest
+                                        } else {
+                                            Place::File(
+                                                root.rsplit('/').next().unwrap_or("").to_string(),
+                                            )
+                                        };
+                                        (place, *digest, *is_dir)
+                                    })
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect();
+                        let selection: Vec<(String, u64)> = selected
+                            .iter()
+                            .map(|(place, digest, _)| (place_under("", place, 2), *digest))
+                            .collect();
+                        key.extra = fingerprint(&(&selection, &expanded_sources));
+                        for (place, digest, is_dir) in &selected {
+                            files.insert(
+                                place_under(&dest, place, selected.len()),
+                                (*digest, *is_dir),
+                            );
+                        }
                         if source.has_run {
                             settle(&mut steps, &mut broken, Outcome::Unsupported {
                                 why: format!(
@@ -862,8 +947,21 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                             continue;
                         }
                     } else if profile.on("copy.checksum") {
-                        match collect_sources(profile, &visible, copy, &expanded_sources) {
-                            Ok(facts) => key.sources = Some(facts),
+                        match collect_sources_placed(profile, &visible, copy, &expanded_sources) {
+                            Ok(placed) => {
+                                let count = placed.len();
+                                for (fact, below) in &placed {
+                                    let placed_fact = SourceFact {
+                                        path: String::new(),
+                                        ..fact.clone()
+                                    };
+                                    files.insert(
+                                        place_under(&dest, below, count),
+                                        (fingerprint(&placed_fact), fact.kind == "dir"),
+                                    );
+                                }
+                                key.sources = Some(placed.into_iter().map(|(f, _)| f).collect());
+                            }
                             Err(why) => {
                                 settle(&mut steps, &mut broken, Outcome::Fails { why });
                                 continue;
@@ -1011,6 +1109,9 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                 }
                 chain = fingerprint(&(parent, key_digest));
                 push(&mut steps, PlannedKind::Step { parent, chain, key });
+                if let Some(last) = steps.last_mut() {
+                    last.reads_stage = reads_stage;
+                }
             } else {
                 // BuildKit metadata: no vertex. ENV, USER and ARG act through later RUN keys; the
                 // others enter nothing unless `bk.metadata-free` is switched off.
@@ -1029,16 +1130,67 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
             final_chain: chain,
             fs_digest,
             has_run,
+            files,
         });
         if stage_no == target {
             // The final image: this stage's steps and those of stages it is built FROM.
             final_chains = collect_final_chains(&steps, &stages, stage_no);
         }
     }
+    let stage_parents = stages
+        .iter()
+        .enumerate()
+        .map(
+            |(i, stage)| match stage.instructions.first().map(|(_, x)| &x.body) {
+                Some(Body::From { image, .. }) => stage_index(&stages[..i], image),
+                _ => None,
+            },
+        )
+        .collect();
     Plan {
         rejected: None,
         steps,
         final_chains,
+        stage_parents,
+    }
+}
+
+/// Where a copied entry lands relative to the COPY destination.
+#[derive(Clone, Debug)]
+enum Place {
+    /// The destination itself (a source directory's own entry).
+    Dest,
+    /// A source named as a file: the destination itself when it is the only source and the
+    /// destination has no trailing slash, else this name below it.
+    File(String),
+    /// A path below the destination.
+    Below(String),
+}
+
+/// A COPY source inside a stage as an absolute path without a trailing slash.
+fn absolute_path(source: &str) -> String {
+    let trimmed = source.trim_matches('/');
+    let clean = normalize_context_path(trimmed).unwrap_or_else(|_| trimmed.to_string());
+    if clean.is_empty() || clean == "." {
+        "/".to_string()
+    } else {
+        format!("/{clean}")
+    }
+}
+
+/// Where an entry lands: `dest` itself for a lone entry placed at `""`, or a lone file copied to
+/// a destination without a trailing slash; else below `dest`.
+fn place_under(dest: &str, place: &Place, count: usize) -> String {
+    let dest_dir = dest.trim_end_matches('/');
+    let itself = if dest_dir.is_empty() {
+        "/".to_string()
+    } else {
+        dest_dir.to_string()
+    };
+    match place {
+        Place::Dest => itself,
+        Place::File(_) if count == 1 && !dest.ends_with('/') => itself,
+        Place::File(name) | Place::Below(name) => format!("{dest_dir}/{name}"),
     }
 }
 
@@ -1075,7 +1227,7 @@ fn collect_final_chains(
 fn imported_records<'a>(
     state: &'a EngineState,
     build: &'a Build,
-) -> HashMap<u64, (&'a Record, &'a str)> {
+) -> HashMap<u64, (&'a Record, &'a str, bool)> {
     let mut out = HashMap::new();
     if state.profile.builder != Builder::BuildKit {
         // The classic builder uses `--cache-from` only for images already in its store (cachet never
@@ -1084,8 +1236,9 @@ fn imported_records<'a>(
     }
     for reference in &build.options.cache_from {
         if let Some(export) = state.imports.get(reference) {
-            for (chain, record) in &export.records {
-                out.entry(*chain).or_insert((record, reference.as_str()));
+            for (chain, record, layer) in &export.records {
+                out.entry(*chain)
+                    .or_insert((record, reference.as_str(), *layer));
             }
         }
     }
@@ -1248,7 +1401,12 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
     let layers = profile.builder != Builder::Buildah || profile.on("buildah.layers");
     let mut first_miss_in_stage: HashMap<usize, usize> = HashMap::new();
     let mut steps = Vec::with_capacity(plan.steps.len());
+    // Per step: (is a cacheable step, hit an imported key without its layer, stage it reads).
+    let mut lazy: Vec<(bool, bool, Option<usize>)> = Vec::with_capacity(plan.steps.len());
     for planned in plan.steps {
+        let mut key_only = false;
+        let is_step = matches!(planned.kind, PlannedKind::Step { .. });
+        let reads_stage = planned.reads_stage;
         let outcome = match planned.kind {
             PlannedKind::From => {
                 if build.options.no_cache && !profile.on("from.unaffected") {
@@ -1293,8 +1451,10 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
                         "text.literal"
                     };
                     Outcome::Cached { rule, from: None }
-                } else if let Some((_, reference)) = imported.get(&chain).filter(|_| import_usable)
+                } else if let Some((_, reference, layer)) =
+                    imported.get(&chain).filter(|_| import_usable)
                 {
+                    key_only = !layer;
                     Outcome::Cached {
                         rule: "bk.import-prefix",
                         from: Some(reference.to_string()),
@@ -1323,8 +1483,8 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
                     candidates.extend(
                         imported
                             .values()
-                            .filter(|(r, _)| r.parent == parent)
-                            .map(|(r, _)| &r.key),
+                            .filter(|(r, _, _)| r.parent == parent)
+                            .map(|(r, _, _)| &r.key),
                     );
                     Outcome::Rebuilt {
                         reason: explain_miss(profile, &key, &candidates),
@@ -1345,11 +1505,51 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
             instruction: planned.instruction,
             outcome,
         });
+        lazy.push((is_step, key_only, reads_stage));
     }
+    settle_key_only_hits(&mut steps, &lazy, &plan.stage_parents);
     Prediction {
         profile: profile.name(),
         rejected: plan.rejected,
         steps,
+    }
+}
+
+/// BuildKit solves lazily: a step whose key was imported without its layer is reported cached as
+/// long as nothing needs its result, that is, when the next step of its stage is cached too, or,
+/// for a stage's last step, when every step reading the stage (COPY --from, or the first step of
+/// a stage built FROM it) is cached. Otherwise it has to run. Consumers come later in the
+/// Dockerfile, so one pass from the end settles every step.
+fn settle_key_only_hits(
+    steps: &mut [StepPrediction],
+    lazy: &[(bool, bool, Option<usize>)],
+    stage_parents: &[Option<usize>],
+) {
+    for i in (0..steps.len()).rev() {
+        let (_, key_only, _) = lazy[i];
+        if !key_only || !steps[i].outcome.is_cached() {
+            continue;
+        }
+        let stage = steps[i].stage;
+        let next_in_stage = (i + 1..steps.len()).find(|&j| steps[j].stage == stage && lazy[j].0);
+        let needed = match next_in_stage {
+            Some(j) => !steps[j].outcome.is_cached(),
+            None => (i + 1..steps.len()).any(|k| {
+                let reads = lazy[k].2 == Some(stage);
+                let first_of_child = lazy[k].0
+                    && stage_parents.get(steps[k].stage).copied().flatten() == Some(stage)
+                    && !(i + 1..k).any(|j| steps[j].stage == steps[k].stage && lazy[j].0);
+                (reads || first_of_child) && !steps[k].outcome.is_cached()
+            }),
+        };
+        if needed {
+            steps[i].outcome = Outcome::Rebuilt {
+                reason: Reason {
+                    rule: "bk.inline-min",
+                    kind: ReasonKind::NoLayer,
+                },
+            };
+        }
     }
 }
 
@@ -1366,7 +1566,7 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
         match planned.kind {
             PlannedKind::Step { parent, chain, key } => {
                 let record = Record { parent, key };
-                all.push((chain, record.clone()));
+                all.push((chain, record.clone(), true));
                 state.insert(chain, record);
             }
             PlannedKind::Settled(Outcome::Fails { .. }) => return None,
@@ -1376,9 +1576,12 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
     if profile.builder != Builder::BuildKit || !build.options.inline_cache {
         return None;
     }
+    // Min mode: the final image's steps with their layers; the steps of the stages it copies
+    // from as keys alone (measured on BuildKit in Engine 20.10.24: such a stage's steps report
+    // CACHED on another host when the COPY --from hits, and run when the stage is needed).
     let records = if profile.on("bk.inline-min") {
         all.into_iter()
-            .filter(|(chain, _)| plan.final_chains.contains(chain))
+            .map(|(chain, record, _)| (chain, record, plan.final_chains.contains(&chain)))
             .collect()
     } else {
         all

@@ -325,3 +325,38 @@ pub fn describe_options(options: &BuildOptions) -> String {
     }
     words.join(" ")
 }
+
+/// The model's prediction for every build of `scenario` under `profile`: one engine state per
+/// host, inline cache pushed by one build importable by every later build (as through a registry).
+pub fn predict_scenario(
+    profile: &crate::Profile,
+    scenario: &Scenario,
+) -> Result<Vec<crate::Prediction>, (usize, MutationError)> {
+    let contexts = contexts_per_build(scenario)?;
+    let mut states: BTreeMap<String, crate::EngineState> = BTreeMap::new();
+    let mut exports: BTreeMap<String, crate::CacheExport> = BTreeMap::new();
+    let mut predictions = Vec::new();
+    for (transition, context) in scenario.transitions.iter().zip(contexts) {
+        let host = match transition.build.host.as_str() {
+            "" => "a",
+            other => other,
+        };
+        let state = states
+            .entry(host.to_string())
+            .or_insert_with(|| crate::EngineState::new(profile.clone()));
+        for (reference, export) in &exports {
+            state.import(reference, export.clone());
+        }
+        let build = crate::Build {
+            context,
+            options: transition.build.options.clone(),
+        };
+        predictions.push(crate::predict(state, &build));
+        if let Some(export) = crate::apply(state, &build) {
+            if let Some(reference) = &build.options.push {
+                exports.insert(reference.clone(), export);
+            }
+        }
+    }
+    Ok(predictions)
+}
