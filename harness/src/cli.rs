@@ -152,10 +152,17 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 s.indeterminate,
                 out.display()
             );
-            Ok(if s.discrepancies == 0 {
-                EXIT_OK
-            } else {
+            for (engine, why) in &report.aborted {
+                eprintln!(
+                    "error: {engine} stopped early (its finished scenarios are reported): {why}"
+                );
+            }
+            Ok(if s.discrepancies > 0 {
                 EXIT_NONCONFORMANCE
+            } else if !report.aborted.is_empty() {
+                crate::error::EXIT_UNAVAILABLE
+            } else {
+                EXIT_OK
             })
         }
         Command::Report(ReportCommand::Merge { runs, out }) => {

@@ -4,7 +4,7 @@
 //! call is blocking and builds its own current-thread runtime and client: a BuildKit session
 //! otherwise stays open for the life of the process (shared/ENGINES.md).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -627,4 +627,74 @@ pub fn cli_has_buildx(cli: &Path) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// The ids of the BuildKit build-cache records a Docker engine holds (none for Podman, whose
+/// layers are images). Read through the docker CLI: Engine 20.10 answers `/system/df` in a shape
+/// older than the one bollard parses.
+pub fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
+    if engine.builder() == Builder::Buildah {
+        return Ok(BTreeSet::new());
+    }
+    let output = Command::new(&engine.cli)
+        .arg("-H")
+        .arg(&engine.endpoint)
+        .args(["system", "df", "-v", "--format", "{{json .BuildCache}}"])
+        .output()
+        .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
+    if !output.status.success() {
+        return Err(unavailable(
+            engine,
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ));
+    }
+    let records: Vec<serde_json::Value> =
+        serde_json::from_slice(&output.stdout).unwrap_or_default();
+    Ok(records
+        .iter()
+        .filter_map(|r| r.get("ID").and_then(|v| v.as_str()).map(str::to_string))
+        .collect())
+}
+
+/// Removes the build-cache records that are not in `keep` (those a run created), children before
+/// parents; returns how many went. Records still in use stay and are reported by the next count.
+pub fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Result<usize> {
+    let mut removed = 0;
+    // A parent record goes only once its children have; a chain needs a pass per level.
+    for _ in 0..8 {
+        let extra: Vec<String> = build_cache_ids(engine)?
+            .into_iter()
+            .filter(|id| !keep.contains(id) && id.chars().all(|c| c.is_ascii_alphanumeric()))
+            .collect();
+        if extra.is_empty() {
+            break;
+        }
+        // The daemon matches `id` as a regular expression (moby builder-next: `id~=`), so
+        // anchor it; one alternation per call keeps the call count low.
+        let pattern = format!("id=^({})$", extra.join("|"));
+        let status = Command::new(&engine.cli)
+            .arg("-H")
+            .arg(&engine.endpoint)
+            .args(["builder", "prune", "--all", "--force", "--filter", &pattern])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
+        if !status.status.success() {
+            return Err(Error::Harness(format!(
+                "pruning build cache on {}: {}",
+                engine.name,
+                String::from_utf8_lossy(&status.stderr).trim()
+            )));
+        }
+        let left = build_cache_ids(engine)?
+            .into_iter()
+            .filter(|id| !keep.contains(id))
+            .count();
+        removed += extra.len() - left.min(extra.len());
+        if left == extra.len() {
+            break;
+        }
+    }
+    Ok(removed)
 }

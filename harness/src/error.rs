@@ -53,3 +53,5 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_NONCONFORMANCE: i32 = 1;
+pub const EXIT_BAD_INPUT: i32 = 2;
+pub const EXIT_UNAVAILABLE: i32 = 3;

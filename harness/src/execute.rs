@@ -428,3 +428,58 @@ mod tests {
         );
     }
 }
+
+/// The build-cache records each Docker endpoint held before a run, so the run can remove the ones
+/// it added (cache records carry no labels; a salted scenario never reuses another's records).
+#[derive(Clone, Debug, Default)]
+pub struct BuildCacheSnapshot {
+    by_endpoint: BTreeMap<String, (Engine, std::collections::BTreeSet<String>)>,
+}
+
+/// Records the build-cache ids of every endpoint the engines use (once per endpoint).
+pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
+    let mut snapshot = BuildCacheSnapshot::default();
+    for engine in engines {
+        if snapshot.by_endpoint.contains_key(&engine.endpoint)
+            || engine.builder() == models::Builder::Buildah
+        {
+            continue;
+        }
+        let ids = driver::build_cache_ids(engine)?;
+        snapshot
+            .by_endpoint
+            .insert(engine.endpoint.clone(), (engine.clone(), ids));
+    }
+    Ok(snapshot)
+}
+
+/// Removes the build-cache records added since `snapshot`; returns how many went. Call it when no
+/// build of the run is in flight: a record another build is about to reuse would go too.
+pub fn restore_build_cache(snapshot: &BuildCacheSnapshot) -> Result<usize> {
+    let mut removed = 0;
+    for (engine, keep) in snapshot.by_endpoint.values() {
+        removed += driver::prune_build_cache(engine, keep)?;
+    }
+    Ok(removed)
+}
+
+/// How many build-cache records each endpoint of the snapshot holds now.
+pub fn build_cache_counts(snapshot: &BuildCacheSnapshot) -> Result<BTreeMap<String, usize>> {
+    snapshot
+        .by_endpoint
+        .iter()
+        .map(|(endpoint, (engine, _))| {
+            Ok((endpoint.clone(), driver::build_cache_ids(engine)?.len()))
+        })
+        .collect()
+}
+
+impl BuildCacheSnapshot {
+    /// Record counts at snapshot time, per endpoint.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        self.by_endpoint
+            .iter()
+            .map(|(endpoint, (_, ids))| (endpoint.clone(), ids.len()))
+            .collect()
+    }
+}

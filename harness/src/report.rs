@@ -125,6 +125,9 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(md, "| {e} | {v} |");
     }
     let _ = writeln!(md, "\n**{}**\n", summary_line(report));
+    for (engine, why) in &report.aborted {
+        let _ = writeln!(md, "**{engine} stopped early**: {why}\n");
+    }
     let engines = engine_names(report);
     let _ = writeln!(
         md,

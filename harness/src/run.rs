@@ -49,6 +49,10 @@ pub struct Report {
     pub engines: Vec<(String, String)>,
     pub summary: Summary,
     pub results: Vec<ScenarioResult>,
+    /// Engines whose part of the run stopped early, and why (the rest of the run went on; what
+    /// they finished is in `results`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aborted: Vec<(String, String)>,
 }
 
 fn salt(seed: u64, index: usize, engine: &str, attempt: u32) -> String {
@@ -163,20 +167,26 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         known: &known,
         fresh_check: options.fresh_check,
     };
+    let build_cache = crate::execute::snapshot_build_cache(&engines)?;
+    let progress = Progress::new(scenarios.len() * engines.len());
     let started = Instant::now();
     let jobs = options.jobs.max(1);
     let chunks: Vec<Vec<Engine>> = (0..jobs)
         .map(|j| engines.iter().skip(j).step_by(jobs).cloned().collect())
         .collect();
-    let results: Vec<Result<Vec<ScenarioResult>>> = std::thread::scope(|scope| {
+    // Each worker keeps what it finished; an engine that fails stops only its own part.
+    type WorkerOutcome = (Vec<ScenarioResult>, Vec<(String, Error)>);
+    let outcomes: Vec<WorkerOutcome> = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
                 let scenarios = &scenarios;
                 let setup = &setup;
                 let versions = &versions;
+                let progress = &progress;
                 scope.spawn(move || {
                     let mut results = Vec::new();
+                    let mut failures = Vec::new();
                     for engine in &chunk {
                         let version = versions
                             .iter()
@@ -184,35 +194,131 @@ pub fn run(options: &RunOptions) -> Result<Report> {
                             .map(|(_, v)| v.as_str())
                             .unwrap_or("");
                         for (index, scenario) in scenarios.iter().enumerate() {
-                            results.push(run_one(setup, engine, version, scenario, index)?);
-                            eprintln!(
-                                "  {} scenario {}/{} done ({:.1} s elapsed)",
-                                engine.name,
-                                index + 1,
-                                scenarios.len(),
-                                started.elapsed().as_secs_f64()
-                            );
+                            match run_one(setup, engine, version, scenario, index) {
+                                Ok(result) => {
+                                    progress.scenario_done(&engine.name, index, &result, started);
+                                    results.push(result);
+                                }
+                                Err(e) => {
+                                    progress.println(&format!(
+                                        "  {}: stopped at scenario {}: {e}",
+                                        engine.name,
+                                        index + 1
+                                    ));
+                                    failures.push((engine.name.clone(), e));
+                                    break;
+                                }
+                            }
                         }
                     }
-                    Ok(results)
+                    (results, failures)
                 })
             })
             .collect();
         handles
             .into_iter()
             .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Harness("a worker thread panicked".into())))
+                h.join().unwrap_or_else(|_| {
+                    (
+                        Vec::new(),
+                        vec![(
+                            "(worker)".to_string(),
+                            Error::Harness("a worker thread panicked".into()),
+                        )],
+                    )
+                })
             })
             .collect()
     });
+    progress.finish();
     let mut all = Vec::new();
-    for r in results {
-        all.extend(r?);
+    let mut failures = Vec::new();
+    for (results, failed) in outcomes {
+        all.extend(results);
+        failures.extend(failed);
     }
-    let report = Report::from_results(options.seed, versions, all);
+    // No build is in flight now: the records the run added can go.
+    match crate::execute::restore_build_cache(&build_cache) {
+        Ok(n) if n > 0 => eprintln!("cachet run: removed {n} build-cache records the run created"),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
+    }
+    let mut report = Report::from_results(options.seed, versions, all);
+    report.aborted = failures
+        .iter()
+        .map(|(engine, e)| (engine.clone(), e.to_string()))
+        .collect();
     crate::report::write_reports(&report, &options.out)?;
-    Ok(report)
+    match failures.into_iter().next() {
+        // Reports of what finished are written; the first failure decides the exit code.
+        Some((_, e)) if report.results.is_empty() => Err(e),
+        _ => Ok(report),
+    }
+}
+
+/// Progress of a run: a bar on a terminal (scenarios done, discrepancies, builds/s), one plain
+/// line per scenario otherwise (CI logs, files).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    builds: std::sync::atomic::AtomicUsize,
+    discrepancies: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} scenarios  {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            builds: Default::default(),
+            discrepancies: Default::default(),
+        }
+    }
+
+    fn scenario_done(&self, engine: &str, index: usize, result: &ScenarioResult, started: Instant) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let builds = self.builds.fetch_add(result.history.builds.len(), Relaxed)
+            + result.history.builds.len();
+        let found = self
+            .discrepancies
+            .fetch_add(result.confirmed.len(), Relaxed)
+            + result.confirmed.len();
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = builds as f64 / elapsed.max(0.001);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(format!("{found} discrepancies  {rate:.1} builds/s"));
+                bar.inc(1);
+            }
+            None => eprintln!(
+                "  {engine} scenario {} done: {found} discrepancies so far, {rate:.1} builds/s ({elapsed:.1} s elapsed)",
+                index + 1
+            ),
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 impl Report {
@@ -235,6 +341,7 @@ impl Report {
                 .sum(),
         };
         Report {
+            aborted: Vec::new(),
             format_version: 1,
             seed,
             engines,

@@ -171,5 +171,19 @@ fn main() {
             }
         }
     }
-    libtest_mimic::run(&args, trials).exit();
+    // Build-cache records the trials add are removed once they are all done.
+    let build_cache = harness::execute::snapshot_build_cache(
+        &engines
+            .iter()
+            .zip(&statuses)
+            .filter(|(_, (_, status))| status.is_ok())
+            .map(|(e, _)| e.clone())
+            .collect::<Vec<_>>(),
+    );
+    let conclusion = libtest_mimic::run(&args, trials);
+    match build_cache.map(|snapshot| harness::execute::restore_build_cache(&snapshot)) {
+        Ok(Ok(n)) => eprintln!("removed {n} build-cache records the trials created"),
+        Ok(Err(e)) | Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
+    }
+    conclusion.exit();
 }

@@ -1,5 +1,6 @@
-//! Leak check: scenarios that pass, fail and cross hosts leave every host with exactly the images
-//! and containers it had before. Needs real engines; in CI an unreachable one fails the test.
+//! Leak check: scenarios that pass, fail and cross hosts leave every host with exactly the images,
+//! containers and build-cache records it had before (the last once the run's cleanup,
+//! `restore_build_cache`, has run). Needs real engines; in CI an unreachable one fails the test.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,7 +15,7 @@ fn in_ci() -> bool {
 }
 
 #[test]
-fn scenarios_leave_no_images_or_containers_behind() {
+fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     let inventory = Inventory::load().expect("inventory");
     let engines = inventory.engines();
     let mut before = BTreeMap::new();
@@ -30,6 +31,7 @@ fn scenarios_leave_no_images_or_containers_behind() {
             }
         }
     }
+    let cache_before = harness::execute::snapshot_build_cache(&engines).expect("build cache lists");
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     // A passing case, a failing build (missing source), a failing RUN, and a cross-host push.
     let failing_run = harness::case_file::parse_case(
@@ -61,6 +63,24 @@ fn scenarios_leave_no_images_or_containers_behind() {
             builds += history.builds.len();
         }
     }
+    let cache_grew =
+        harness::execute::build_cache_counts(&cache_before).expect("build cache lists");
+    let removed = harness::execute::restore_build_cache(&cache_before).expect("build cache prunes");
+    let cache_after =
+        harness::execute::build_cache_counts(&cache_before).expect("build cache lists");
+    eprintln!(
+        "build-cache records per endpoint: before {:?}, after the builds {cache_grew:?}, after cleanup {cache_after:?} ({removed} removed)",
+        cache_before.counts()
+    );
+    assert!(
+        removed > 0,
+        "the BuildKit builds left no build-cache records to clean up: the check would prove nothing"
+    );
+    assert_eq!(
+        cache_before.counts(),
+        cache_after,
+        "build-cache records per endpoint before the builds and after cleanup"
+    );
     let mut after = BTreeMap::new();
     for engine in &engines {
         after
