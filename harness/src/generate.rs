@@ -155,34 +155,119 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
     render(&dockerfile)
 }
 
+/// The stage name pool: one name, so `--target` and `COPY --from` always meet the same stage.
+const STAGE: &str = "s0";
+
+/// The registry reference cross-host scenarios push to and import from.
+const PUSHED: &str = "app";
+
+/// A Dockerfile of one stage, or of two: `s0` (which always copies `a`) and a final stage built
+/// from `base` or from `s0` that copies `/a` out of `s0`.
+fn arb_instructions() -> impl Strategy<Value = Vec<Body>> {
+    let from = |image: &str, stage: Option<&str>| Body::From {
+        image: image.into(),
+        stage: stage.map(str::to_string),
+    };
+    prop_oneof![
+        3 => proptest::collection::vec(arb_body(), 1..5).prop_map(move |bodies| {
+            let mut all = vec![from("base", None)];
+            all.extend(bodies);
+            all
+        }),
+        1 => (
+            proptest::collection::vec(arb_body(), 0..3),
+            prop::bool::ANY,
+            proptest::collection::vec(arb_body(), 0..3),
+        )
+            .prop_map(move |(first, final_from_stage, last)| {
+                let mut all = vec![
+                    from("base", Some(STAGE)),
+                    Body::Copy(CopyArgs {
+                        sources: vec!["a".into()],
+                        dest: "/a".into(),
+                        ..CopyArgs::default()
+                    }),
+                ];
+                all.extend(first);
+                all.push(from(if final_from_stage { STAGE } else { "base" }, None));
+                all.push(Body::Copy(CopyArgs {
+                    from: Some(STAGE.into()),
+                    sources: vec!["/a".into()],
+                    dest: "/x".into(),
+                    ..CopyArgs::default()
+                }));
+                all.extend(last);
+                all
+            }),
+    ]
+}
+
+/// Where and how one build runs in a scenario that moves cache between hosts: the first build
+/// on `a` exports inline cache and pushes; later builds run on `b` with `--cache-from` or on `a`.
+fn place_build(options: &mut BuildOptions, n: usize, cross_host: bool, on_b: bool) -> String {
+    if !cross_host {
+        return "a".into();
+    }
+    if n == 0 {
+        options.inline_cache = true;
+        options.push = Some(PUSHED.into());
+        return "a".into();
+    }
+    if on_b {
+        options.cache_from = vec![PUSHED.into()];
+        return "b".into();
+    }
+    "a".into()
+}
+
+/// The same scenario on one host, for engines without a second one in the inventory: every
+/// build on `a`, without inline cache, pushes or `--cache-from`.
+pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
+    let mut folded = scenario.clone();
+    for t in &mut folded.transitions {
+        t.build.host = "a".into();
+        t.build.options.inline_cache = false;
+        t.build.options.push = None;
+        t.build.options.cache_from.clear();
+    }
+    folded
+}
+
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     (
-        proptest::collection::vec(arb_body(), 1..5),
+        arb_instructions(),
+        prop::bool::weighted(0.3),
         proptest::collection::vec(
             (
                 proptest::collection::vec(arb_mutation(), 0..3),
                 prop::option::weighted(0.3, arb_dockerfile_edit()),
                 arb_options(),
+                prop::bool::ANY,
+                prop::bool::weighted(0.2),
             ),
             2..5,
         ),
     )
-        .prop_map(|(bodies, steps)| {
+        .prop_map(|(instructions, cross_host, steps)| {
             let mut context = BuildContext::new();
             for f in FILES {
                 context
                     .insert(f, Entry::file(format!("{f}-content")))
                     .expect("pool paths are valid");
             }
-            let mut all = vec![Body::From {
-                image: "base".into(),
-                stage: None,
-            }];
-            all.extend(bodies);
-            context.set_dockerfile_text(&render(&Dockerfile::from_instructions(all)));
+            let two_stages = instructions
+                .iter()
+                .filter(|b| matches!(b, Body::From { .. }))
+                .count()
+                > 1;
+            context.set_dockerfile_text(&render(&Dockerfile::from_instructions(instructions)));
             let mut current = context.clone();
             let mut transitions = Vec::new();
-            for (n, (mutations, edit, options)) in steps.into_iter().enumerate() {
+            for (n, (mutations, edit, mut options, on_b, target)) in steps.into_iter().enumerate() {
+                if two_stages && target {
+                    options.target = Some(STAGE.into());
+                }
+                let host = place_build(&mut options, n, cross_host, on_b);
                 // The first build runs on the initial context.
                 let mut kept: Vec<Mutation> = if n == 0 {
                     Vec::new()
@@ -201,10 +286,7 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 }
                 transitions.push(Transition {
                     mutations: kept,
-                    build: BuildStep {
-                        host: "a".into(),
-                        options,
-                    },
+                    build: BuildStep { host, options },
                 });
             }
             Scenario {
@@ -222,7 +304,16 @@ mod tests {
     fn generated_scenarios_are_valid_and_varied() {
         let scenarios = crate::run::generate_scenarios(1, 200);
         let mut ops = std::collections::BTreeSet::new();
+        let (mut two_stages, mut targets, mut on_b, mut pushes) = (0, 0, 0, 0);
         for s in &scenarios {
+            let text = s.context.dockerfile_text().unwrap_or_default();
+            two_stages += usize::from(text.contains("COPY --from=s0"));
+            for t in &s.transitions {
+                targets += usize::from(t.build.options.target.is_some());
+                on_b += usize::from(t.build.host == "b" && !t.build.options.cache_from.is_empty());
+                pushes +=
+                    usize::from(t.build.options.push.is_some() && t.build.options.inline_cache);
+            }
             let contexts = models::scenario::contexts_per_build(s).expect("every mutation applies");
             for c in contexts {
                 let text = c.dockerfile_text().expect("a Dockerfile");
@@ -255,6 +346,15 @@ mod tests {
                 "no `{op}` in 200 generated scenarios: {ops:?}"
             );
         }
+        assert!(
+            two_stages > 20 && targets > 5 && on_b > 20 && pushes > 20,
+            "200 scenarios: {two_stages} with two stages, {targets} builds with --target, \
+             {on_b} on host b with --cache-from, {pushes} exporting inline cache"
+        );
+        let folded = fold_onto_one_host(&scenarios[0]);
+        assert!(folded.transitions.iter().all(|t| t.build.host == "a"
+            && t.build.options.cache_from.is_empty()
+            && t.build.options.push.is_none()));
         assert_eq!(
             crate::run::generate_scenarios(1, 5),
             crate::run::generate_scenarios(1, 5),

@@ -374,6 +374,14 @@ pub fn run_one(
 ) -> Result<ScenarioResult> {
     let (inventory, seed, out, shrink_budget) =
         (setup.inventory, setup.seed, setup.out, setup.shrink_budget);
+    // A scenario that moves cache between hosts runs on one host where the engine has no second.
+    let folded;
+    let scenario = if crate::execute::engines_for(inventory, engine, scenario).is_err() {
+        folded = crate::generate::fold_onto_one_host(scenario);
+        &folded
+    } else {
+        scenario
+    };
     let history = crate::execute::run_scenario_checked(
         inventory,
         engine,

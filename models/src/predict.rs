@@ -342,6 +342,8 @@ struct StageOutcome {
     /// What COPY steps put into the stage's filesystem: absolute path -> fingerprint of the
     /// entry's facts as the profile keys them (the base image's own files are constant).
     files: BTreeMap<String, (u64, bool)>,
+    /// A step of the stage fails: stages that read it do not run either.
+    fails: bool,
 }
 
 struct StageSpan<'a> {
@@ -825,6 +827,11 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                         .and_then(|i| outcomes[i].as_ref())
                     {
                         Some(parent_stage) => {
+                            if parent_stage.fails {
+                                broken = Some(Outcome::Skipped {
+                                    why: "the stage it is built FROM fails".to_string(),
+                                });
+                            }
                             fs_digest = parent_stage.fs_digest;
                             has_run = parent_stage.has_run;
                             files = parent_stage.files.clone();
@@ -881,6 +888,16 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                             continue;
                         };
                         reads_stage = Some(source_stage);
+                        if outcomes[source_stage].as_ref().is_some_and(|o| o.fails) {
+                            settle(
+                                &mut steps,
+                                &mut broken,
+                                Outcome::Skipped {
+                                    why: format!("stage `{from}` fails"),
+                                },
+                            );
+                            continue;
+                        }
                         let Some(source) = outcomes[source_stage].clone() else {
                             settle(
                                 &mut steps,
@@ -1131,6 +1148,10 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
             fs_digest,
             has_run,
             files,
+            fails: matches!(
+                broken,
+                Some(Outcome::Fails { .. } | Outcome::Skipped { .. })
+            ),
         });
         if stage_no == target {
             // The final image: this stage's steps and those of stages it is built FROM.
