@@ -72,7 +72,7 @@ pub enum ReportCommand {
     Merge {
         #[arg(required = true)]
         runs: Vec<PathBuf>,
-        /// Directory for merged.json and merged.md.
+        /// Directory for merged.json, merged.md and merged.html.
         #[arg(long, default_value = "out/merged")]
         out: PathBuf,
     },
@@ -187,6 +187,13 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 &format!("cachet: {} runs merged", loaded.len()),
             );
             write("merged.md", md.clone())?;
+            write(
+                "merged.html",
+                crate::compare::matrix_html(
+                    &merged,
+                    &format!("cachet: {} runs merged", loaded.len()),
+                ),
+            )?;
             print!("{md}");
             Ok(EXIT_OK)
         }

@@ -37,6 +37,8 @@ pub struct RunMatrix {
     pub cells: BTreeMap<String, BTreeMap<String, Cell>>,
     /// `(column, rule, instruction)` of each step that disagreed.
     pub discrepancies: BTreeSet<(String, String, String)>,
+    /// `(column, observed, link)` of each known divergence (catalogued engine behaviour) seen.
+    pub known: BTreeSet<(String, String, String)>,
 }
 
 fn field<'a>(v: &'a Value, key: &str, path: &Path) -> Result<&'a Value> {
@@ -91,6 +93,21 @@ pub fn load_run(path: &Path) -> Result<RunMatrix> {
             versions.get(engine).map(String::as_str).unwrap_or("?")
         );
         run.columns.insert(column.clone());
+        for known in result
+            .get("known")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let text = |i: usize| {
+                known
+                    .get(i)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            run.known.insert((column.clone(), text(2), text(3)));
+        }
         let builds = result
             .pointer("/history/builds")
             .and_then(Value::as_array)
@@ -142,6 +159,7 @@ pub fn merge(runs: &[RunMatrix]) -> RunMatrix {
         merged
             .discrepancies
             .extend(run.discrepancies.iter().cloned());
+        merged.known.extend(run.known.iter().cloned());
         for (rule, cells) in &run.cells {
             for (column, cell) in cells {
                 let m = merged
@@ -184,6 +202,12 @@ pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
             let _ = writeln!(md, "| {column} | `{rule}` | `{instruction}` |");
         }
     }
+    if !m.known.is_empty() {
+        md.push_str("\n## Known divergences\n\n| engine | observed | link |\n|---|---|---|\n");
+        for (column, observed, link) in &m.known {
+            let _ = writeln!(md, "| {column} | {observed} | {link} |");
+        }
+    }
     md
 }
 
@@ -195,11 +219,19 @@ pub struct Diff {
     pub rules: Vec<(String, String, String, String)>,
     pub appeared: Vec<(String, String, String)>,
     pub vanished: Vec<(String, String, String)>,
+    /// `(engine, observed, link)` of known divergences seen only in the new run.
+    pub known_appeared: Vec<(String, String, String)>,
+    /// `(engine, observed, link)` of known divergences that stopped happening (a fixed engine?).
+    pub known_vanished: Vec<(String, String, String)>,
 }
 
 impl Diff {
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty() && self.appeared.is_empty() && self.vanished.is_empty()
+        self.rules.is_empty()
+            && self.appeared.is_empty()
+            && self.vanished.is_empty()
+            && self.known_appeared.is_empty()
+            && self.known_vanished.is_empty()
     }
 }
 
@@ -228,10 +260,36 @@ fn by_engine(m: &RunMatrix) -> BTreeMap<(String, String), (&'static str, String)
 /// whatever their names (classic vs BuildKit, host a vs host b).
 pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
     let single = old.columns.len() == 1 && new.columns.len() == 1;
+    // Two single-engine runs: one row label for both, `OLD→NEW`, without spaces (it is what
+    // `engine_of` reads back).
+    let label = if single {
+        let name = |m: &RunMatrix| {
+            m.columns
+                .iter()
+                .next()
+                .map(|c| engine_of(c))
+                .unwrap_or_default()
+        };
+        let (o, n) = (name(old), name(new));
+        if o == n {
+            o
+        } else {
+            format!("{o}→{n}")
+        }
+    } else {
+        String::new()
+    };
+    let shown = |column: &str| -> String {
+        column
+            .strip_prefix(&format!("{label} "))
+            .filter(|_| single)
+            .unwrap_or(column)
+            .to_string()
+    };
     let rename = |m: &RunMatrix| -> RunMatrix {
         let mut m = m.clone();
         if single {
-            let relabel = |c: &String| format!("the engine: {c}");
+            let relabel = |c: &String| format!("{label} {c}");
             m.cells = m
                 .cells
                 .into_iter()
@@ -247,6 +305,11 @@ pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
                 .into_iter()
                 .map(|(c, r, i)| (relabel(&c), r, i))
                 .collect();
+            m.known = m
+                .known
+                .into_iter()
+                .map(|(c, o, l)| (relabel(&c), o, l))
+                .collect();
         }
         m
     };
@@ -257,11 +320,11 @@ pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
     for key in keys {
         let o = before
             .get(key)
-            .map(|(s, c)| format!("{s} ({c})"))
+            .map(|(s, c)| format!("{s} ({})", shown(c)))
             .unwrap_or_else(|| "-".to_string());
         let n = after
             .get(key)
-            .map(|(s, c)| format!("{s} ({c})"))
+            .map(|(s, c)| format!("{s} ({})", shown(c)))
             .unwrap_or_else(|| "-".to_string());
         let (os, ns) = (
             before.get(key).map(|x| x.0).unwrap_or("-"),
@@ -279,6 +342,9 @@ pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
     let (o, n) = (strip(&old.discrepancies), strip(&new.discrepancies));
     d.appeared = n.difference(&o).cloned().collect();
     d.vanished = o.difference(&n).cloned().collect();
+    let (o, n) = (strip(&old.known), strip(&new.known));
+    d.known_appeared = n.difference(&o).cloned().collect();
+    d.known_vanished = o.difference(&n).cloned().collect();
     d
 }
 
@@ -305,7 +371,87 @@ pub fn diff_markdown(d: &Diff) -> String {
             }
         }
     }
+    for (label, list) in [
+        ("Known divergences that appeared", &d.known_appeared),
+        (
+            "Known divergences that stopped happening",
+            &d.known_vanished,
+        ),
+    ] {
+        if !list.is_empty() {
+            let _ = writeln!(md, "\n## {label}\n");
+            for (engine, observed, link) in list {
+                let _ = writeln!(md, "- {engine}: {observed} ({link})");
+            }
+        }
+    }
     md
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The merged matrix as one static page, readable offline (no scripts, no external assets).
+pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
+    let mut html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n\
+         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:.3em .6em}}.ok{{background:#e6f4e6}}\
+         .diff{{background:#f8d7d7;font-weight:bold}}.none{{color:#999}}</style></head><body>\n\
+         <h1>{t}</h1>\n<table>\n<tr><th>rule</th>",
+        t = escape_html(title)
+    );
+    for column in &m.columns {
+        let _ = write!(html, "<th>{}</th>", escape_html(column));
+    }
+    html.push_str("</tr>\n");
+    for (rule, cells) in &m.cells {
+        let _ = write!(html, "<tr><td><code>{}</code></td>", escape_html(rule));
+        for column in &m.columns {
+            let cell = match cells.get(column) {
+                Some(c) if c.disagreed > 0 => {
+                    format!("<td class=\"diff\">DIFF {}/{}</td>", c.disagreed, c.checked)
+                }
+                Some(c) if c.checked > 0 => format!("<td class=\"ok\">ok {}</td>", c.checked),
+                _ => "<td class=\"none\">-</td>".to_string(),
+            };
+            html.push_str(&cell);
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</table>\n");
+    if !m.discrepancies.is_empty() {
+        html.push_str("<h2>Discrepancies</h2>\n<ul>\n");
+        for (column, rule, instruction) in &m.discrepancies {
+            let _ = writeln!(
+                html,
+                "<li>{}: <code>{}</code> at <code>{}</code></li>",
+                escape_html(column),
+                escape_html(rule),
+                escape_html(instruction)
+            );
+        }
+        html.push_str("</ul>\n");
+    }
+    if !m.known.is_empty() {
+        html.push_str("<h2>Known divergences</h2>\n<ul>\n");
+        for (column, observed, link) in &m.known {
+            let _ = writeln!(
+                html,
+                "<li>{}: {} (<a href=\"{l}\">{l}</a>)</li>",
+                escape_html(column),
+                escape_html(observed),
+                l = escape_html(link)
+            );
+        }
+        html.push_str("</ul>\n");
+    }
+    html.push_str("</body></html>\n");
+    html
 }
 
 #[cfg(test)]
@@ -378,8 +524,9 @@ mod tests {
         let new = run(&[("bk.metadata-free", "buildkit@a 20.10", 2, 1)], &[]);
         let d = diff(&old, &new);
         assert_eq!(d.rules.len(), 1, "{d:?}");
-        assert_eq!(d.rules[0].2, "ok (the engine: classic@a 20.10)");
-        assert_eq!(d.rules[0].3, "DIFF (the engine: buildkit@a 20.10)");
+        assert_eq!(d.rules[0].1, "classic@a→buildkit@a");
+        assert_eq!(d.rules[0].2, "ok (classic@a 20.10)");
+        assert_eq!(d.rules[0].3, "DIFF (buildkit@a 20.10)");
     }
 
     #[test]
