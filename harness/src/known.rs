@@ -19,8 +19,10 @@ pub struct Known {
     /// Engine versions it applies to, by prefix (`20.10.`).
     pub version_prefix: String,
     /// The build has at least one mutation of these kinds (op names, with `chmod-dir` for a chmod
-    /// of a directory). Other mutations may ride along: a stale file stays stale whatever else
-    /// changes.
+    /// of a directory, and `no-cache` for a build run with `--no-cache`). Other mutations may
+    /// ride along: a stale file stays stale whatever else changes. Empty: any build, with or
+    /// without mutations (then `after` says what makes it known).
+    #[serde(default)]
     pub mutations: Vec<String>,
     /// If set: some earlier build of the scenario had a mutation of one of these kinds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -69,7 +71,8 @@ pub fn mutation_kind(mutation: &Mutation, before: &BuildContext) -> String {
     }
 }
 
-/// The kinds of the mutations before each build (1-based build `n` at index `n - 1`).
+/// The kinds of the mutations before each build (1-based build `n` at index `n - 1`), and
+/// `no-cache` for a build run with `--no-cache`.
 pub fn mutation_kinds_per_build(scenario: &Scenario) -> Vec<Vec<String>> {
     let mut context = scenario.context.clone();
     let mut out = Vec::new();
@@ -78,6 +81,9 @@ pub fn mutation_kinds_per_build(scenario: &Scenario) -> Vec<Vec<String>> {
         for m in &transition.mutations {
             kinds.push(mutation_kind(m, &context));
             let _ = apply_mutation(&mut context, m, n as i64);
+        }
+        if transition.build.options.no_cache {
+            kinds.push("no-cache".to_string());
         }
         out.push(kinds);
     }
@@ -103,8 +109,7 @@ pub fn explain<'a>(
         k.engine == profile
             && version.starts_with(&k.version_prefix)
             && k.observed == observed
-            && !this.is_empty()
-            && this.iter().any(|kind| k.mutations.contains(kind))
+            && (k.mutations.is_empty() || this.iter().any(|kind| k.mutations.contains(kind)))
             && (k.after.is_empty() || earlier.iter().flatten().any(|kind| k.after.contains(kind)))
     })
 }
@@ -299,6 +304,35 @@ mod tests {
             .is_none(),
             "needs the earlier change"
         );
+        let after_no_cache = vec![Known {
+            engine: "podman".into(),
+            version_prefix: "4.3.".into(),
+            mutations: Vec::new(),
+            after: vec!["no-cache".into()],
+            observed: "rebuilt".into(),
+            ..stale_sync()
+        }];
+        assert!(
+            explain(
+                &after_no_cache,
+                "podman",
+                "4.3.1",
+                &kinds(&[&[], &["chmod", "no-cache"], &[]]),
+                3,
+                "rebuilt"
+            )
+            .is_some(),
+            "any build after a --no-cache build"
+        );
+        assert!(explain(
+            &after_no_cache,
+            "podman",
+            "4.3.1",
+            &kinds(&[&[], &["chmod"], &[]]),
+            3,
+            "rebuilt"
+        )
+        .is_none());
     }
 
     #[test]
