@@ -56,11 +56,32 @@ pub fn check(prediction: &Prediction, observation: &Observation) -> Vec<StepVerd
             verdict,
         }];
     }
+    // A build that failed although the model predicts every step to run, and without any step
+    // reported as the failing one (the engine refused the request, say): the first step the
+    // model expects to run is where engine and model part.
+    let unexplained_failure = observation.indeterminate.is_none()
+        && observation.error.is_some()
+        && !observation
+            .steps
+            .values()
+            .any(|o| matches!(o, Observed::Failed { .. }))
+        && !prediction
+            .steps
+            .iter()
+            .any(|p| matches!(p.outcome, Outcome::Fails { .. }));
+    let mut failure_placed = false;
     prediction
         .steps
         .iter()
         .map(|p| {
-            let observed = observation.steps.get(&p.step).cloned();
+            let mut observed = observation.steps.get(&p.step).cloned();
+            let runs = matches!(p.outcome, Outcome::Cached { .. } | Outcome::Rebuilt { .. });
+            if unexplained_failure && !failure_placed && runs && observed.is_none() {
+                failure_placed = true;
+                observed = Some(Observed::Failed {
+                    message: observation.error.clone().unwrap_or_default(),
+                });
+            }
             let verdict = match (&p.outcome, &observed) {
                 (
                     Outcome::NotAStep { .. }
@@ -96,4 +117,78 @@ pub fn check(prediction: &Prediction, observation: &Observation) -> Vec<StepVerd
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::scenario::predict_scenario;
+    use models::{BuildContext, Entry, Profile};
+
+    fn two_builds() -> Vec<Prediction> {
+        let mut context = BuildContext::new();
+        context.insert("a", Entry::file("x")).unwrap();
+        context.set_dockerfile_text("FROM base\nCOPY a /a\n");
+        let scenario = models::scenario::Scenario {
+            context,
+            transitions: vec![Default::default(), Default::default()],
+        };
+        predict_scenario(&Profile::from_name("buildkit").unwrap(), &scenario).unwrap()
+    }
+
+    /// Verdict words per step: `step:verdict:observed`.
+    fn check_words(prediction: &Prediction, observation: &Observation, expect: &str) {
+        let got: Vec<String> = check(prediction, observation)
+            .iter()
+            .map(|v| {
+                let verdict = match &v.verdict {
+                    Verdict::Agree => "agree",
+                    Verdict::Discrepancy => "DISCREPANCY",
+                    Verdict::Indeterminate { .. } => "indeterminate",
+                    Verdict::Unchecked => "unchecked",
+                };
+                format!("{}:{verdict}:{}", v.step, v.observed_short())
+            })
+            .collect();
+        assert_eq!(got.join(" "), expect);
+    }
+
+    #[test]
+    fn a_build_that_fails_where_the_model_expects_none_is_a_discrepancy_at_its_first_step() {
+        let predictions = two_builds();
+        let failed = Observation {
+            error: Some("dockerfile parse error line 1: unknown instruction".into()),
+            ..Observation::default()
+        };
+        check_words(
+            &predictions[1],
+            &failed,
+            "1:DISCREPANCY:failed 2:indeterminate:-",
+        );
+        let unsure = Observation {
+            indeterminate: Some("the engine died".into()),
+            ..failed.clone()
+        };
+        check_words(
+            &predictions[1],
+            &unsure,
+            "1:indeterminate:- 2:indeterminate:-",
+        );
+        let mut reported = failed.clone();
+        reported.steps.insert(
+            2,
+            Observed::Failed {
+                message: "boom".into(),
+            },
+        );
+        check_words(
+            &predictions[1],
+            &reported,
+            "1:indeterminate:- 2:DISCREPANCY:failed",
+        );
+        let mut fine = Observation::default();
+        fine.steps.insert(1, Observed::Cached);
+        fine.steps.insert(2, Observed::Cached);
+        check_words(&predictions[1], &fine, "1:agree:cached 2:agree:cached");
+    }
 }

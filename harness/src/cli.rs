@@ -49,6 +49,9 @@ pub enum Command {
         /// Second oracle: compare each image with cache hits against a fresh --no-cache build.
         #[arg(long)]
         fresh_check: bool,
+        /// Names this machine in merged reports; default: the inventory's `distro` for host a.
+        #[arg(long)]
+        label: Option<String>,
     },
     /// Merge or compare runs' reports.
     #[command(subcommand)]
@@ -120,6 +123,7 @@ pub fn main_with(cli: Cli) -> Result<i32> {
             shrink_budget,
             known,
             fresh_check,
+            label,
         } => {
             let default_catalogue = PathBuf::from("cases/known/catalogue.toml");
             let known = known.or_else(|| default_catalogue.exists().then_some(default_catalogue));
@@ -139,6 +143,7 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 shrink_budget,
                 known,
                 fresh_check,
+                label,
             };
             let report = crate::run::run(&options)?;
             let s = &report.summary;

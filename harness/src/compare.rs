@@ -82,6 +82,12 @@ pub fn load_run(path: &Path) -> Result<RunMatrix> {
         seed: json.get("seed").and_then(Value::as_u64).unwrap_or(0),
         ..RunMatrix::default()
     };
+    // Runs from different machines use the same engine names: the run's label tells them apart.
+    let label = json
+        .get("label")
+        .and_then(Value::as_str)
+        .map(|l| format!("/{}", l.replace(char::is_whitespace, "-")))
+        .unwrap_or_default();
     for result in field(&json, "results", &file)?
         .as_array()
         .into_iter()
@@ -89,7 +95,7 @@ pub fn load_run(path: &Path) -> Result<RunMatrix> {
     {
         let engine = result.get("engine").and_then(Value::as_str).unwrap_or("?");
         let column = format!(
-            "{engine} {}",
+            "{engine}{label} {}",
             versions.get(engine).map(String::as_str).unwrap_or("?")
         );
         run.columns.insert(column.clone());
@@ -527,6 +533,28 @@ mod tests {
         assert_eq!(d.rules[0].1, "classic@a→buildkit@a");
         assert_eq!(d.rules[0].2, "ok (classic@a 20.10)");
         assert_eq!(d.rules[0].3, "DIFF (buildkit@a 20.10)");
+    }
+
+    #[test]
+    fn runs_from_two_machines_stay_apart_by_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, label: &str| {
+            let path = dir.path().join(name);
+            let json = format!(
+                r#"{{"format_version":1,"seed":1,"label":"{label}","engines":[["classic@a","20.10"]],
+                "summary":{{}},"results":[{{"engine":"classic@a","known":[],"history":{{"builds":[
+                {{"verdicts":[{{"instruction":"COPY a /a","predicted":{{"outcome":"cached","rule":"copy.checksum"}},
+                "verdict":{{"verdict":"agree"}}}}]}}]}}}}]}}"#
+            );
+            std::fs::write(&path, json).unwrap();
+            load_run(&path).unwrap()
+        };
+        let merged = merge(&[write("1.json", "debian 12"), write("2.json", "centos-9")]);
+        assert_eq!(
+            merged.columns.iter().cloned().collect::<Vec<_>>(),
+            vec!["classic@a/centos-9 20.10", "classic@a/debian-12 20.10"]
+        );
+        assert_eq!(merged.cells["copy.checksum"].len(), 2);
     }
 
     #[test]

@@ -272,7 +272,9 @@ fn run_transitions(
             transition.build.host.clone()
         };
         let engine = &hosts[&host];
-        let mut concrete = context.clone();
+        // The context as this host presents it (its umask, SELinux label, owner), for the model
+        // and the engine alike.
+        let mut concrete = models::scenario::apply_host_settings(&context, &engine.settings);
         if let Some(text) = concrete.dockerfile_text() {
             concrete.set_dockerfile_text(&substitute_base(&text, base_ref));
         }

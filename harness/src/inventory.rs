@@ -22,13 +22,33 @@ pub enum HostKind {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Host {
     pub endpoint: String,
     pub kind: HostKind,
     /// Distribution label, for reports (`debian-12`, `centos-stream-9`).
     #[serde(default)]
     pub distro: Option<String>,
+    /// The umask a checkout on this host runs under (`0o002` on Fedora/CentOS user accounts).
+    #[serde(default)]
+    pub umask: Option<u32>,
+    /// The SELinux label the host gives the build context's files.
+    #[serde(default)]
+    pub selinux_label: Option<String>,
+    /// The uid owning the build context on this host.
+    #[serde(default)]
+    pub uid: Option<u32>,
+}
+
+impl Host {
+    /// What cachet applies to every context it materialises for this host.
+    pub fn settings(&self) -> models::scenario::HostSettings {
+        models::scenario::HostSettings {
+            umask: self.umask,
+            selinux_label: self.selinux_label.clone(),
+            uid: self.uid,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -50,6 +70,10 @@ pub struct Engine {
     pub endpoint: String,
     pub profile: Profile,
     pub cli: String,
+    /// How the host presents contexts (umask, SELinux label, owner), applied at materialisation.
+    pub settings: models::scenario::HostSettings,
+    /// The host's distribution label, if the inventory gives one.
+    pub distro: Option<String>,
 }
 
 impl Engine {
@@ -102,6 +126,9 @@ impl Inventory {
                 endpoint,
                 kind: HostKind::Docker,
                 distro: None,
+                umask: None,
+                selinux_label: None,
+                uid: None,
             },
         );
         Inventory {
@@ -135,6 +162,8 @@ impl Inventory {
                         endpoint: host.endpoint.clone(),
                         profile,
                         cli: self.cli(),
+                        settings: host.settings(),
+                        distro: host.distro.clone(),
                     });
                 }
             }

@@ -49,6 +49,10 @@ pub struct Report {
     pub engines: Vec<(String, String)>,
     pub summary: Summary,
     pub results: Vec<ScenarioResult>,
+    /// Which machine ran it (`--label`, or host a's distro): merged matrices tell runs of the
+    /// same engine names on different machines apart by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Engines whose part of the run stopped early, and why (the rest of the run went on; what
     /// they finished is in `results`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -106,6 +110,8 @@ pub struct RunOptions {
     pub seed: u64,
     pub out: PathBuf,
     pub jobs: usize,
+    /// Names this machine in merged reports (`debian-12-vm3`); default: host a's `distro`.
+    pub label: Option<String>,
 }
 
 pub fn run(options: &RunOptions) -> Result<Report> {
@@ -244,6 +250,10 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
     }
     let mut report = Report::from_results(options.seed, versions, all);
+    report.label = options
+        .label
+        .clone()
+        .or_else(|| inventory.hosts.get("a").and_then(|h| h.distro.clone()));
     report.aborted = failures
         .iter()
         .map(|(engine, e)| (engine.clone(), e.to_string()))
@@ -341,6 +351,7 @@ impl Report {
                 .sum(),
         };
         Report {
+            label: None,
             aborted: Vec::new(),
             format_version: 1,
             seed,

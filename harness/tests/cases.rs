@@ -18,6 +18,11 @@ fn run_trial(
     engine: &Engine,
     version: &str,
 ) -> Result<(), Failed> {
+    // Podman's trials take turns: concurrent builds on one Podman service race in its store (seen
+    // as "layer not known" and, rarely, as a step rebuilt that should hit).
+    static PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = (engine.profile.builder == models::Builder::Buildah)
+        .then(|| PODMAN.lock().unwrap_or_else(|e| e.into_inner()));
     let salt = harness::execute::fresh_salt((&case.file.name, &engine.name));
     let history = harness::execute::run_scenario(inventory, engine, &case.scenario, &salt)
         .map_err(|e| Failed::from(e.to_string()))?;

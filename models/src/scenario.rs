@@ -360,3 +360,102 @@ pub fn predict_scenario(
     }
     Ok(predictions)
 }
+
+/// How a host presents a checked-out context, as distributions differ in the wild: the umask the
+/// checkout ran under, the SELinux label the files get, and the user who owns them. `None` leaves
+/// the scenario's own metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HostSettings {
+    /// Files become `0666` (`0777` when the owner may execute) and directories `0777`, masked by
+    /// this, as a checkout under it creates them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umask: Option<u32>,
+    /// Every entry without one carries `security.selinux` with this label (as on an enforcing
+    /// CentOS or Fedora host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selinux_label: Option<String>,
+    /// Every entry is owned by this uid (and the same gid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+}
+
+impl HostSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == HostSettings::default()
+    }
+}
+
+/// The context as it looks on a host with `settings` (the Dockerfile and `.dockerignore` too:
+/// they are files of the checkout).
+pub fn apply_host_settings(context: &BuildContext, settings: &HostSettings) -> BuildContext {
+    let mut out = context.clone();
+    for entry in out.entries.values_mut() {
+        if let Some(umask) = settings.umask {
+            let base = match entry.kind {
+                EntryKind::Dir => Some(0o777),
+                EntryKind::File { .. } if entry.mode & 0o100 != 0 => Some(0o777),
+                EntryKind::File { .. } => Some(0o666),
+                EntryKind::Symlink { .. } => None,
+            };
+            if let Some(base) = base {
+                entry.mode = base & !umask & 0o777;
+            }
+        }
+        if let Some(label) = &settings.selinux_label {
+            entry
+                .xattrs
+                .entry("security.selinux".to_string())
+                .or_insert_with(|| label.as_bytes().to_vec());
+        }
+        if let Some(uid) = settings.uid {
+            entry.uid = uid;
+            entry.gid = uid;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod host_settings_tests {
+    use super::*;
+    use crate::Entry;
+
+    #[test]
+    fn a_host_masks_modes_labels_and_owns_the_checkout() {
+        let mut context = BuildContext::new();
+        context.insert("a", Entry::file("x")).unwrap();
+        let mut run = Entry::file("#!/bin/sh");
+        run.mode = 0o755;
+        context.insert("d/run", run).unwrap();
+        let centos = HostSettings {
+            umask: Some(0o002),
+            selinux_label: Some("system_u:object_r:container_file_t:s0".into()),
+            uid: Some(1000),
+        };
+        let seen = apply_host_settings(&context, &centos);
+        assert_eq!(seen.get("a").unwrap().mode, 0o664);
+        assert_eq!(seen.get("d/run").unwrap().mode, 0o775);
+        assert_eq!(seen.get("d").unwrap().mode, 0o775);
+        assert_eq!(seen.get("a").unwrap().uid, 1000);
+        assert_eq!(
+            seen.get("a").unwrap().xattrs["security.selinux"],
+            b"system_u:object_r:container_file_t:s0".to_vec()
+        );
+        let debian = HostSettings {
+            umask: Some(0o022),
+            ..HostSettings::default()
+        };
+        assert_eq!(
+            apply_host_settings(&context, &debian)
+                .get("a")
+                .unwrap()
+                .mode,
+            0o644
+        );
+        assert_eq!(
+            apply_host_settings(&context, &HostSettings::default()),
+            context
+        );
+    }
+}

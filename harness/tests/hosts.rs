@@ -1,0 +1,105 @@
+//! Host settings from the inventory (umask, SELinux label, owner) applied when contexts are
+//! materialised: host b set up like a CentOS account (umask 002, labelled files, uid 1000) sees
+//! the seed gist's cross-host cache differently from host b set up like host a, on real engines
+//! through the docker CLI (what users type), and the model predicts both. (Through an API tar,
+//! BuildKit on 20.10 fails outright once the Dockerfile carries an xattr: corpus case
+//! `dockerfile-xattr-first-entry`.)
+
+use std::path::Path;
+
+use harness::case_file::parse_case;
+use harness::check::Verdict;
+use harness::driver::engine_version;
+use harness::execute::{fresh_salt, run_scenario};
+use harness::inventory::Inventory;
+
+const SCENARIO: &str = r#"
+name = "cross-host-checkout"
+shows = "the seed gist, with the hosts' own checkout settings"
+dockerfile = "FROM base\nCOPY a /a\nRUN true\n"
+[files.a]
+content = "x"
+[[build]]
+inline-cache = true
+push = "app"
+[[build]]
+host = "b"
+cache-from = ["app"]
+"#;
+
+fn run_with_host_b(
+    umask: u32,
+    label: Option<&str>,
+    uid: Option<u32>,
+) -> Option<harness::execute::History> {
+    let mut inventory = Inventory::load().expect("inventory");
+    if !inventory.hosts.contains_key("b") {
+        assert!(std::env::var_os("CI").is_none(), "no host b in CI");
+        return None;
+    }
+    for (name, host) in inventory.hosts.iter_mut() {
+        host.umask = Some(0o022);
+        if name == "b" {
+            host.umask = Some(umask);
+            host.selinux_label = label.map(str::to_string);
+            host.uid = uid;
+        }
+    }
+    let engine = inventory.engine("buildkit-cli@a").expect("buildkit-cli@a");
+    if let Err(e) = engine_version(&engine) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "engine unavailable in CI: {e}"
+        );
+        eprintln!("skipping outside CI: {e}");
+        return None;
+    }
+    let case = parse_case(Path::new("inline/cross-host-checkout.toml"), SCENARIO).unwrap();
+    let salt = fresh_salt(("hosts", umask, label, uid));
+    Some(run_scenario(&inventory, &engine, &case.scenario, &salt).expect("scenario runs"))
+}
+
+fn copy_on_b(history: &harness::execute::History) -> (&'static str, Verdict) {
+    let v = history.builds[1]
+        .verdicts
+        .iter()
+        .find(|v| v.instruction.starts_with("COPY"))
+        .expect("a COPY step");
+    (v.predicted.short(), v.verdict.clone())
+}
+
+#[test]
+fn a_centos_like_host_b_misses_where_a_debian_like_one_hits() {
+    let Some(same) = run_with_host_b(0o022, None, None) else {
+        return;
+    };
+    let Some(centos) = run_with_host_b(
+        0o002,
+        Some("system_u:object_r:container_file_t:s0"),
+        Some(1000),
+    ) else {
+        return;
+    };
+    for history in [&same, &centos] {
+        for b in &history.builds {
+            assert!(
+                b.observation.error.is_none(),
+                "build {} failed: {:?}",
+                b.transition,
+                b.observation.error
+            );
+        }
+        let disagreements: Vec<_> = history
+            .builds
+            .iter()
+            .flat_map(|b| b.verdicts.iter())
+            .filter(|v| v.verdict == Verdict::Discrepancy)
+            .collect();
+        assert!(disagreements.is_empty(), "{disagreements:#?}");
+    }
+    // Same checkout settings: the COPY hits from host a's inline cache.
+    assert_eq!(copy_on_b(&same), ("cached", Verdict::Agree));
+    // umask 002 makes the file 0664 on host b: BuildKit keys the mode, so the COPY misses (the
+    // CLI sends no SELinux label and resets the owner, as the model says).
+    assert_eq!(copy_on_b(&centos), ("rebuilt", Verdict::Agree));
+}
