@@ -114,16 +114,31 @@ pub fn load_run(path: &Path) -> Result<RunMatrix> {
             };
             run.known.insert((column.clone(), text(2), text(3)));
         }
+        // Only discrepancies the run confirmed (or found known) count as disagreement: one that a
+        // re-run from a fresh salt did not show again is noise, neither agreement nor not.
+        let confirmed: BTreeSet<(u64, u64)> = ["confirmed", "known"]
+            .iter()
+            .flat_map(|key| {
+                result
+                    .get(*key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+            .filter_map(|t| Some((t.get(0)?.as_u64()?, t.get(1)?.as_u64()?)))
+            .collect();
         let builds = result
             .pointer("/history/builds")
             .and_then(Value::as_array)
             .into_iter()
             .flatten();
-        for verdict in builds.flat_map(|b| {
+        for (build, verdict) in builds.flat_map(|b| {
+            let n = b.get("transition").and_then(Value::as_u64).unwrap_or(0);
             b.get("verdicts")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
+                .map(move |v| (n, v))
         }) {
             let predicted = &verdict["predicted"];
             let rule = predicted
@@ -139,6 +154,11 @@ pub fn load_run(path: &Path) -> Result<RunMatrix> {
                 .or_default();
             match verdict.pointer("/verdict/verdict").and_then(Value::as_str) {
                 Some("agree") => cell.checked += 1,
+                Some("discrepancy")
+                    if !confirmed.contains(&(
+                        build,
+                        verdict.get("step").and_then(Value::as_u64).unwrap_or(0),
+                    )) => {}
                 Some("discrepancy") => {
                     cell.checked += 1;
                     cell.disagreed += 1;
@@ -221,8 +241,12 @@ pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
 /// point of an upgrade).
 #[derive(Debug, Default, Serialize)]
 pub struct Diff {
-    /// `(rule, engine, old status, new status)` where the status changed.
+    /// `(rule, engine, old status, new status)` where a checked rule went from `ok` to `DIFF` or
+    /// back.
     pub rules: Vec<(String, String, String, String)>,
+    /// `(rule, engine, old, new)` where a rule was checked in one run only (`-` on the other
+    /// side): different scenarios, not different behaviour. Shown, not counted as a change.
+    pub coverage: Vec<(String, String, String, String)>,
     pub appeared: Vec<(String, String, String)>,
     pub vanished: Vec<(String, String, String)>,
     /// `(engine, observed, link)` of known divergences seen only in the new run.
@@ -337,7 +361,12 @@ pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
             after.get(key).map(|x| x.0).unwrap_or("-"),
         );
         if os != ns {
-            d.rules.push((key.0.clone(), key.1.clone(), o, n));
+            let row = (key.0.clone(), key.1.clone(), o, n);
+            if os == "-" || ns == "-" {
+                d.coverage.push(row);
+            } else {
+                d.rules.push(row);
+            }
         }
     }
     let strip = |set: &BTreeSet<(String, String, String)>| -> BTreeSet<(String, String, String)> {
@@ -358,7 +387,6 @@ pub fn diff_markdown(d: &Diff) -> String {
     let mut md = String::from("# What changed\n\n");
     if d.is_empty() {
         md.push_str("Nothing: every rule behaves as before on every engine.\n");
-        return md;
     }
     if !d.rules.is_empty() {
         md.push_str("| rule | engine | before | after |\n|---|---|---|---|\n");
@@ -375,6 +403,15 @@ pub fn diff_markdown(d: &Diff) -> String {
             for (engine, rule, instruction) in list {
                 let _ = writeln!(md, "- {engine}: `{rule}` at `{instruction}`");
             }
+        }
+    }
+    if !d.coverage.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Checked in one run only (other scenarios, not a change)\n"
+        );
+        for (rule, engine, o, n) in &d.coverage {
+            let _ = writeln!(md, "- `{rule}` on {engine}: {o} → {n}");
         }
     }
     for (label, list) in [

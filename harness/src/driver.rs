@@ -90,12 +90,26 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Where the static busybox is: `CACHET_BUSYBOX`, else Debian's `busybox-static` (`/bin/busybox`)
+/// or Fedora's `busybox` (`/usr/sbin/busybox`).
+pub fn busybox_path() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("CACHET_BUSYBOX") {
+        return p.into();
+    }
+    ["/bin/busybox", "/usr/sbin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| "/bin/busybox".into())
+}
+
 /// A `docker save`-format archive of the base image: busybox-static, `sh` and a few applets as
 /// links, and a salt file that makes each scenario's cache its own. Deterministic: the same salt
 /// gives the same image id on every engine.
 pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
-    let busybox = std::fs::read("/bin/busybox").map_err(|source| Error::Read {
-        path: "/bin/busybox".into(),
+    let busybox_path = busybox_path();
+    let busybox = std::fs::read(&busybox_path).map_err(|source| Error::Read {
+        path: busybox_path.clone(),
         source,
     })?;
     // The root filesystem and the archive around it are both plain contexts: `context_tar` writes
