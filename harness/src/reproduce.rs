@@ -60,17 +60,54 @@ pub fn shell_reproducer(
     );
     let _ = writeln!(
         s,
-        "# DOCKER_HOST the engine (for Podman: unix:///run/cachet/podman.sock)."
+        "# HOST_A the engine (default DOCKER_HOST; for Podman: unix:///run/cachet/podman.sock);"
+    );
+    let _ = writeln!(
+        s,
+        "# HOST_B the second host and REGISTRY the registry, for builds that move cache between hosts."
     );
     let _ = writeln!(s, "set -euo pipefail");
     let _ = writeln!(s, "DOCKER=${{DOCKER:-/usr/bin/docker}}");
-    let _ = writeln!(s, "export DOCKER_BUILDKIT={}", if buildkit { 1 } else { 0 });
-    let _ = writeln!(s, "work=$(mktemp -d); trap 'rm -rf \"$work\"; \"$DOCKER\" rmi -f \"$BASE\" >/dev/null 2>&1 || true' EXIT");
-    let _ = writeln!(s, "BASE=localhost/cachet-base:repro-$(date +%s%N)-$$");
-    let _ = writeln!(s, "mkdir -p \"$work/base/bin\" && cp /bin/busybox \"$work/base/bin/\" && ln -s busybox \"$work/base/bin/sh\"");
     let _ = writeln!(
         s,
-        "tar -C \"$work/base\" -c . | \"$DOCKER\" import -c 'ENV PATH=/bin' - \"$BASE\" >/dev/null"
+        "HOST_A=${{HOST_A:-${{DOCKER_HOST:-unix:///var/run/docker.sock}}}}"
+    );
+    let _ = writeln!(s, "HOST_B=${{HOST_B:-unix:///run/cachet/docker-b.sock}}");
+    let _ = writeln!(s, "REGISTRY=${{REGISTRY:-127.0.0.1:5000}}");
+    let _ = writeln!(s, "export DOCKER_BUILDKIT={}", if buildkit { 1 } else { 0 });
+    let hosts: Vec<&str> = {
+        let mut h: Vec<&str> = scenario
+            .transitions
+            .iter()
+            .map(|t| if t.build.host == "b" { "B" } else { "A" })
+            .collect();
+        h.sort();
+        h.dedup();
+        h
+    };
+    let _ = writeln!(
+        s,
+        "HOSTS=\"{}\"",
+        hosts
+            .iter()
+            .map(|h| format!("$HOST_{h}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let _ = writeln!(s, "BASE=localhost/cachet-base:repro-$(date +%s%N)-$$");
+    let _ = writeln!(s, "work=$(mktemp -d)");
+    let _ = writeln!(
+        s,
+        "cleanup() {{ rm -rf \"$work\"; for h in $HOSTS; do \"$DOCKER\" -H \"$h\" rmi -f \"$BASE\" $(seq -f \"cachet-repro-$$:%g\" 0 {}) >/dev/null 2>&1 || true; done; }}; trap cleanup EXIT",
+        scenario.transitions.len().saturating_sub(1)
+    );
+    let _ = writeln!(
+        s,
+        "busybox=$(command -v busybox || echo /bin/busybox); mkdir -p \"$work/base/bin\" && cp \"$busybox\" \"$work/base/bin/busybox\" && ln -s busybox \"$work/base/bin/sh\""
+    );
+    let _ = writeln!(
+        s,
+        "for h in $HOSTS; do tar -C \"$work/base\" -c . | \"$DOCKER\" -H \"$h\" import -c 'ENV PATH=/bin' - \"$BASE\" >/dev/null; done"
     );
     // A context directory of its own name: the 20.10 CLI keys BuildKit's incremental context sync
     // on the directory as given, so building `.` from two directories shares one sync cache and
@@ -148,6 +185,18 @@ pub fn shell_reproducer(
         if engine.builder() != Builder::Buildah {
             args.push_str(" --network=none");
         }
+        let pushed = |r: &str| format!("$REGISTRY/cachet-repro-$$/{r}");
+        if transition.build.options.inline_cache {
+            args.push_str(" --build-arg BUILDKIT_INLINE_CACHE=1");
+        }
+        for r in &transition.build.options.cache_from {
+            let _ = write!(args, " --cache-from \"{}\"", pushed(r));
+        }
+        let host = if transition.build.host == "b" {
+            "$HOST_B"
+        } else {
+            "$HOST_A"
+        };
         if buildkit {
             args.push_str(" --progress=plain");
         }
@@ -178,16 +227,15 @@ pub fn shell_reproducer(
         }
         let _ = writeln!(
             s,
-            "\"$DOCKER\" build --force-rm -t cachet-repro-$$:{n}{args} \"$ctx\" 2>&1 | observe || true"
+            "\"$DOCKER\" -H \"{host}\" build --force-rm -t cachet-repro-$$:{n}{args} \"$ctx\" 2>&1 | observe || true"
         );
+        if let Some(r) = &transition.build.options.push {
+            let _ = writeln!(
+                s,
+                "\"$DOCKER\" -H \"{host}\" tag cachet-repro-$$:{n} \"{p}\" && \"$DOCKER\" -H \"{host}\" push \"{p}\" >/dev/null && \"$DOCKER\" -H \"{host}\" rmi \"{p}\" >/dev/null",
+                p = pushed(r)
+            );
+        }
     }
-    let _ = writeln!(
-        s,
-        "\"$DOCKER\" rmi -f {} >/dev/null 2>&1 || true",
-        (0..scenario.transitions.len())
-            .map(|n| format!("cachet-repro-$$:{n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
     s
 }

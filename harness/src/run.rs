@@ -177,23 +177,26 @@ pub fn run(options: &RunOptions) -> Result<Report> {
     let progress = Progress::new(scenarios.len() * engines.len());
     let started = Instant::now();
     let jobs = options.jobs.max(1);
-    let chunks: Vec<Vec<Engine>> = (0..jobs)
-        .map(|j| engines.iter().skip(j).step_by(jobs).cloned().collect())
-        .collect();
+    // A queue of engines: each worker takes the next engine not yet started, so a slow or dead
+    // host holds up one worker, never the engines queued behind it on another worker.
+    let next_engine = std::sync::atomic::AtomicUsize::new(0);
     // Each worker keeps what it finished; an engine that fails stops only its own part.
     type WorkerOutcome = (Vec<ScenarioResult>, Vec<(String, Error)>);
     let outcomes: Vec<WorkerOutcome> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
+        let handles: Vec<_> = (0..jobs.min(engines.len().max(1)))
+            .map(|_| {
                 let scenarios = &scenarios;
                 let setup = &setup;
                 let versions = &versions;
                 let progress = &progress;
+                let engines = &engines;
+                let next_engine = &next_engine;
                 scope.spawn(move || {
                     let mut results = Vec::new();
                     let mut failures = Vec::new();
-                    for engine in &chunk {
+                    while let Some(engine) =
+                        engines.get(next_engine.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
                         let version = versions
                             .iter()
                             .find(|(n, _)| *n == engine.name)

@@ -128,3 +128,59 @@ fn a_mutant_discrepancy_shrinks_to_a_small_reproducer() {
         "{script}"
     );
 }
+
+/// A reproducer of a scenario that moves cache between hosts builds on both, pushes, and
+/// imports with `--cache-from`, so what it shows is the cross-host behaviour.
+#[test]
+fn reproducer_moves_inline_cache_between_hosts() {
+    let inventory = Inventory::load().expect("inventory");
+    let engine = inventory.engine("buildkit-cli@a").expect("buildkit-cli@a");
+    let Some(engine_b) = engine.on_host(&inventory, "b") else {
+        assert!(std::env::var_os("CI").is_none(), "no host b in CI");
+        return;
+    };
+    if let Err(e) = engine_version(&engine).and(engine_version(&engine_b)) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "engine unavailable in CI: {e}"
+        );
+        eprintln!("skipping outside CI: {e}");
+        return;
+    }
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let case = harness::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
+        .expect("case loads");
+    let history = harness::execute::run_scenario(
+        &inventory,
+        &engine,
+        &case.scenario,
+        &harness::execute::fresh_salt("repro-cross-host"),
+    )
+    .expect("scenario runs");
+    let script = harness::reproduce::shell_reproducer("cross", &case.scenario, &engine, &history);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cross.sh");
+    std::fs::write(&path, &script).unwrap();
+    let run = std::process::Command::new("bash")
+        .arg(&path)
+        .env("HOST_A", &engine.endpoint)
+        .env("HOST_B", &engine_b.endpoint)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "reproducer failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let on_b = shown.split("== build 2").nth(1).unwrap_or_default();
+    assert!(
+        on_b.lines()
+            .any(|l| l.contains("COPY a /a") && l.ends_with("=> cached")),
+        "host b reuses host a's inline cache through the registry:\n{shown}"
+    );
+    assert!(
+        script.contains("--cache-from \"$REGISTRY/cachet-repro-$$/app\""),
+        "{script}"
+    );
+}
