@@ -427,9 +427,15 @@ pub fn run_one(
         known = classified.known;
         if !confirmed.is_empty() {
             let name = format!("found-{}-{seed}-{index}", engine.profile.name());
-            // Shrink towards a discrepancy the catalogue does not explain, not towards a known one.
+            // Shrink towards the same kind of discrepancy (instruction keyword, predicted,
+            // observed) that the catalogue does not explain, so the shrinker cannot drift to a
+            // different disagreement the smaller scenario happens to show.
+            let chased: BTreeSet<_> = confirmed
+                .iter()
+                .filter_map(|(b, st, _)| signature(&history, *b, *st))
+                .collect();
             let unexplained = |candidate: &models::scenario::Scenario, run: &History| {
-                !crate::known::classify(
+                crate::known::classify(
                     setup.known,
                     &profile,
                     version,
@@ -437,7 +443,9 @@ pub fn run_one(
                     discrepancy_keys(run),
                 )
                 .unknown
-                .is_empty()
+                .iter()
+                .filter_map(|(b, st, _)| signature(run, *b, *st))
+                .any(|sig| chased.contains(&sig))
             };
             let result = crate::shrink::shrink(
                 inventory,
@@ -464,6 +472,27 @@ pub fn run_one(
         reproducer,
         shrunk,
     })
+}
+
+/// What kind of disagreement a step shows: its instruction's keyword, the model's outcome and the
+/// engine's (`stale` for the second oracle's step 0).
+fn signature(history: &History, build: usize, step: usize) -> Option<(String, String, String)> {
+    let record = history.builds.iter().find(|b| b.transition == build)?;
+    if step == 0 {
+        return Some(("(image)".into(), "fresh".into(), "stale".into()));
+    }
+    let v = record.verdicts.iter().find(|v| v.step == step)?;
+    let keyword = v
+        .instruction
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    Some((
+        keyword,
+        v.predicted.short().to_string(),
+        v.observed_short().to_string(),
+    ))
 }
 
 /// What shrinking cost and left.

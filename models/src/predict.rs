@@ -944,6 +944,17 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                                     .collect::<Vec<_>>()
                             })
                             .collect();
+                        if selected.is_empty() {
+                            // Not a path a COPY put into the stage: the base image's files (or
+                            // nothing, and the build fails) are outside the model.
+                            settle(&mut steps, &mut broken, Outcome::Unsupported {
+                                why: format!(
+                                    "COPY --from=`{from}`: no COPY of the stage put {} there; the base image's files are not modelled",
+                                    expanded_sources.join(" ")
+                                ),
+                            });
+                            continue;
+                        }
                         let selection: Vec<(String, u64)> = selected
                             .iter()
                             .map(|(place, digest, _)| (place_under("", place, 2), *digest))
