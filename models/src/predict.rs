@@ -1430,6 +1430,11 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
             _ => true,
         });
     let no_cache = build.options.no_cache && profile.on("nocache.all");
+    // The classic builder with --cache-from looks only at the named images, which cachet never
+    // pulls onto the building host: nothing hits.
+    let cache_from_only = profile.builder == Builder::Classic
+        && !build.options.cache_from.is_empty()
+        && profile.on("classic.cache-from-only");
     let layers = profile.builder != Builder::Buildah || profile.on("buildah.layers");
     let mut first_miss_in_stage: HashMap<usize, usize> = HashMap::new();
     let mut steps = Vec::with_capacity(plan.steps.len());
@@ -1467,6 +1472,13 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
                         reason: Reason {
                             rule: "nocache.all",
                             kind: ReasonKind::NoCache,
+                        },
+                    }
+                } else if cache_from_only {
+                    Outcome::Rebuilt {
+                        reason: Reason {
+                            rule: "classic.cache-from-only",
+                            kind: ReasonKind::NotInCache,
                         },
                     }
                 } else if !layers {

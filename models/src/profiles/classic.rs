@@ -22,6 +22,16 @@ pub const COPY_KEY: Rule = Rule {
     status: Status::Modelled,
 };
 
+pub const CACHE_FROM_ONLY: Rule = Rule {
+    id: "classic.cache-from-only",
+    statement: "With `--cache-from`, a hit must come from the named images' history: the local cache \
+                counts only for images those images descend from, and a named image the host does not \
+                hold (cachet never pulls) gives nothing, so every step rebuilds.",
+    source: "https://github.com/moby/moby/blob/v20.10.24/image/cache/cache.go",
+    if_off: "`--cache-from` adds to the local cache instead of replacing it",
+    status: Status::Modelled,
+};
+
 pub const RUN_ARGS: Rule = Rule {
     id: "classic.run-args",
     statement:
@@ -71,6 +81,7 @@ pub const ADD_URL: Rule = Rule {
 pub const OWN: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
+    CACHE_FROM_ONLY,
     RUN_ARGS,
     OWNER_IGNORED,
     XATTRS,
