@@ -46,6 +46,23 @@ pub(crate) fn client(engine: &Engine) -> Result<Docker> {
     let endpoint = &engine.endpoint;
     let result = if let Some(path) = endpoint.strip_prefix("unix://") {
         Docker::connect_with_unix(path, 600, bollard::API_DEFAULT_VERSION)
+    } else if let (Some(dir), true) = (&engine.tls_dir, endpoint.starts_with("tcp://")) {
+        for file in ["ca.pem", "cert.pem", "key.pem"] {
+            if !dir.join(file).is_file() {
+                return Err(unavailable(
+                    engine,
+                    format!("TLS: {} is missing", dir.join(file).display()),
+                ));
+            }
+        }
+        Docker::connect_with_ssl(
+            endpoint,
+            &dir.join("key.pem"),
+            &dir.join("cert.pem"),
+            &dir.join("ca.pem"),
+            600,
+            bollard::API_DEFAULT_VERSION,
+        )
     } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
         Docker::connect_with_http(endpoint, 600, bollard::API_DEFAULT_VERSION)
     } else {
@@ -55,6 +72,23 @@ pub(crate) fn client(engine: &Engine) -> Result<Docker> {
         ));
     };
     result.map_err(|e| unavailable(engine, e))
+}
+
+/// The docker CLI aimed at the engine's endpoint, with its TLS material when it has some.
+pub fn docker_cli(engine: &Engine) -> Command {
+    let mut command = Command::new(&engine.cli);
+    command.arg("-H").arg(&engine.endpoint);
+    if let Some(dir) = &engine.tls_dir {
+        command
+            .arg("--tlsverify")
+            .arg("--tlscacert")
+            .arg(dir.join("ca.pem"))
+            .arg("--tlscert")
+            .arg(dir.join("cert.pem"))
+            .arg("--tlskey")
+            .arg(dir.join("key.pem"));
+    }
+    command
 }
 
 /// The engine's version if it answers.
@@ -552,8 +586,7 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         }
     };
     crate::materialize::write_context_dir(request.context, dir)?;
-    let mut command = Command::new(&engine.cli);
-    command.arg("-H").arg(&engine.endpoint);
+    let mut command = docker_cli(engine);
     let buildkit = engine.builder() == Builder::BuildKit;
     command.env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" });
     // `--force-rm`: a failed step's container goes too (the API door sends `forcerm=1`).
@@ -650,9 +683,7 @@ pub fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
     if engine.builder() == Builder::Buildah {
         return Ok(BTreeSet::new());
     }
-    let output = Command::new(&engine.cli)
-        .arg("-H")
-        .arg(&engine.endpoint)
+    let output = docker_cli(engine)
         .args(["system", "df", "-v", "--format", "{{json .BuildCache}}"])
         .output()
         .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
@@ -686,9 +717,7 @@ pub fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Result<usi
         // The daemon matches `id` as a regular expression (moby builder-next: `id~=`), so
         // anchor it; one alternation per call keeps the call count low.
         let pattern = format!("id=^({})$", extra.join("|"));
-        let status = Command::new(&engine.cli)
-            .arg("-H")
-            .arg(&engine.endpoint)
+        let status = docker_cli(engine)
             .args(["builder", "prune", "--all", "--force", "--filter", &pattern])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -38,6 +38,10 @@ pub struct Host {
     /// The uid owning the build context on this host.
     #[serde(default)]
     pub uid: Option<u32>,
+    /// For `tcp://` endpoints with TLS: a directory holding `ca.pem`, `cert.pem` and `key.pem`
+    /// (what `DOCKER_CERT_PATH` holds for the docker CLI).
+    #[serde(default)]
+    pub tls_dir: Option<PathBuf>,
 }
 
 impl Host {
@@ -74,6 +78,8 @@ pub struct Engine {
     pub settings: models::scenario::HostSettings,
     /// The host's distribution label, if the inventory gives one.
     pub distro: Option<String>,
+    /// TLS material for a `tcp://` endpoint (`ca.pem`, `cert.pem`, `key.pem`).
+    pub tls_dir: Option<PathBuf>,
 }
 
 impl Engine {
@@ -129,6 +135,9 @@ impl Inventory {
                 umask: None,
                 selinux_label: None,
                 uid: None,
+                tls_dir: std::env::var_os("DOCKER_CERT_PATH")
+                    .filter(|_| std::env::var_os("DOCKER_TLS_VERIFY").is_some())
+                    .map(PathBuf::from),
             },
         );
         Inventory {
@@ -164,6 +173,7 @@ impl Inventory {
                         cli: self.cli(),
                         settings: host.settings(),
                         distro: host.distro.clone(),
+                        tls_dir: host.tls_dir.clone(),
                     });
                 }
             }
