@@ -979,8 +979,22 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                             Ok(placed) => {
                                 let count = placed.len();
                                 for (fact, below) in &placed {
+                                    // What lands in the stage: owned by --chown's user or root
+                                    // (every builder), --chmod's mode if given, times not compared.
                                     let placed_fact = SourceFact {
                                         path: String::new(),
+                                        owner: Some(
+                                            copy.chown
+                                                .as_deref()
+                                                .and_then(parse_owner)
+                                                .unwrap_or((0, 0)),
+                                        ),
+                                        mode: copy
+                                            .chmod
+                                            .as_deref()
+                                            .and_then(parse_mode)
+                                            .or(fact.mode),
+                                        times: None,
                                         ..fact.clone()
                                     };
                                     files.insert(
