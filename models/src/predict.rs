@@ -291,6 +291,16 @@ impl EngineState {
         self.loose_keys.clear();
     }
 
+    /// Forgets a record and everything built on it.
+    fn remove_subtree(&mut self, chain: u64) {
+        let mut stack = vec![chain];
+        while let Some(c) = stack.pop() {
+            if self.records.remove(&c).is_some() {
+                stack.extend(self.children.remove(&c).unwrap_or_default());
+            }
+        }
+    }
+
     fn insert(&mut self, chain: u64, record: Record) {
         self.loose_keys.insert(fingerprint(&record.key));
         if !self.records.contains_key(&chain) {
@@ -1629,6 +1639,32 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
             }
             PlannedKind::Settled(Outcome::Fails { .. }) => return None,
             _ => {}
+        }
+    }
+    if profile.builder == Builder::Classic
+        && build.options.no_cache
+        && profile.on("classic.newest-match")
+    {
+        // Every step made a new image, newer than any equal one: from now on a lookup under
+        // each of these steps finds only the next step of this build.
+        let next_of: HashMap<u64, u64> = all
+            .windows(2)
+            .filter(|w| w[1].1.parent == w[0].0)
+            .map(|w| (w[0].0, w[1].0))
+            .collect();
+        for (chain, _, _) in &all {
+            let keep = next_of.get(chain).copied();
+            let dropped: Vec<u64> = state
+                .children
+                .get(chain)
+                .map(|c| c.iter().copied().filter(|c| Some(*c) != keep).collect())
+                .unwrap_or_default();
+            if let Some(children) = state.children.get_mut(chain) {
+                children.retain(|c| Some(*c) == keep);
+            }
+            for d in dropped {
+                state.remove_subtree(d);
+            }
         }
     }
     if profile.builder != Builder::BuildKit || !build.options.inline_cache {

@@ -468,6 +468,15 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 cached\n3 rebuilt: source `b`: content (copy.checksum)\n4 cached\n5 cached",
     },
     Case {
+        // moby image/cache/compare.go: the newest matching image wins (found by a 500-scenario
+        // run on classic@a, Engine 20.10.24).
+        name: "classic: after a --no-cache build with other args, the next build follows its images",
+        profiles: &["classic", "classic-cli"],
+        script: "dockerfile FROM base | ARG V | RUN echo x\n build\n build --no-cache --arg V=1\n build",
+        // The only RUN under the newest ARG image is the --no-cache build's, with V=1.
+        expect: "1 cached\n2 cached\n3 rebuilt: build arg `V` changed (classic.run-args)",
+    },
+    Case {
         // moby image/cache: with --cache-from, local hits count only under the named images.
         name: "classic: --cache-from of an image the host does not hold turns the local cache off",
         profiles: &["classic", "classic-cli"],

@@ -32,6 +32,16 @@ pub const CACHE_FROM_ONLY: Rule = Rule {
     status: Status::Modelled,
 };
 
+pub const NEWEST_MATCH: Rule = Rule {
+    id: "classic.newest-match",
+    statement: "Among cached images with the same parent and a matching config, the newest wins. A \
+                `--no-cache` build makes new images for steps already cached, so later builds follow \
+                its chain, and what hung off the older images is no longer reached.",
+    source: "https://github.com/moby/moby/blob/v20.10.24/image/cache/compare.go",
+    if_off: "a --no-cache build leaves the older images' descendants reachable",
+    status: Status::Modelled,
+};
+
 pub const RUN_ARGS: Rule = Rule {
     id: "classic.run-args",
     statement:
@@ -82,6 +92,7 @@ pub const OWN: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
     CACHE_FROM_ONLY,
+    NEWEST_MATCH,
     RUN_ARGS,
     OWNER_IGNORED,
     XATTRS,
