@@ -683,16 +683,30 @@ pub fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
     if engine.builder() == Builder::Buildah {
         return Ok(BTreeSet::new());
     }
-    let output = docker_cli(engine)
-        .args(["system", "df", "-v", "--format", "{{json .BuildCache}}"])
-        .output()
-        .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
-    if !output.status.success() {
-        return Err(unavailable(
-            engine,
-            String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        ));
-    }
+    // The daemon runs one disk-usage scan at a time and refuses a second meanwhile: wait.
+    let mut attempt = 0;
+    let output = loop {
+        let output = docker_cli(engine)
+            .args(["system", "df", "-v", "--format", "{{json .BuildCache}}"])
+            .output()
+            .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        if output.status.success() {
+            break output;
+        }
+        attempt += 1;
+        if stderr.contains("already running") && attempt < 50 {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        return Err(
+            if stderr.contains("Cannot connect") || stderr.contains("connection refused") {
+                unavailable(engine, stderr)
+            } else {
+                Error::Harness(format!("listing build cache on {}: {stderr}", engine.name))
+            },
+        );
+    };
     let records: Vec<serde_json::Value> =
         serde_json::from_slice(&output.stdout).unwrap_or_default();
     Ok(records

@@ -436,6 +436,32 @@ mod tests {
 #[derive(Clone, Debug, Default)]
 pub struct BuildCacheSnapshot {
     by_endpoint: BTreeMap<String, (Engine, std::collections::BTreeSet<String>)>,
+    /// A shared lock per endpoint for the life of the run: cleanup takes it exclusively, so a run
+    /// never removes the records of another cachet run still going on the same engine.
+    locks: BTreeMap<String, std::sync::Arc<std::fs::File>>,
+}
+
+/// The lock file of an endpoint (under /run/cachet when it exists, else the temp dir).
+fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
+    let dir = if std::path::Path::new("/run/cachet").is_dir() {
+        std::path::PathBuf::from("/run/cachet/locks")
+    } else {
+        std::env::temp_dir().join("cachet-locks")
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let path = dir.join(format!(
+        "{:016x}.lock",
+        models::fingerprint::fingerprint(&endpoint)
+    ));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::Write { path, source })
 }
 
 /// Records the build-cache ids of every endpoint the engines use (once per endpoint).
@@ -447,7 +473,13 @@ pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
         {
             continue;
         }
+        let lock = endpoint_lock(&engine.endpoint)?;
+        lock.lock_shared()
+            .map_err(|e| Error::Harness(format!("locking {}: {e}", engine.endpoint)))?;
         let ids = driver::build_cache_ids(engine)?;
+        snapshot
+            .locks
+            .insert(engine.endpoint.clone(), std::sync::Arc::new(lock));
         snapshot
             .by_endpoint
             .insert(engine.endpoint.clone(), (engine.clone(), ids));
@@ -459,8 +491,25 @@ pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
 /// build of the run is in flight: a record another build is about to reuse would go too.
 pub fn restore_build_cache(snapshot: &BuildCacheSnapshot) -> Result<usize> {
     let mut removed = 0;
-    for (engine, keep) in snapshot.by_endpoint.values() {
+    for (endpoint, (engine, keep)) in &snapshot.by_endpoint {
+        if let Some(lock) = snapshot.locks.get(endpoint) {
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    eprintln!(
+                        "note: another cachet run is using {endpoint}: the build-cache records this run added stay (the last run to end removes what it can)"
+                    );
+                    continue;
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::Harness(format!("locking {endpoint}: {e}")))
+                }
+            }
+        }
         removed += driver::prune_build_cache(engine, keep)?;
+        if let Some(lock) = snapshot.locks.get(endpoint) {
+            let _ = lock.lock_shared();
+        }
     }
     Ok(removed)
 }

@@ -461,6 +461,14 @@ pub fn run_one(
             reproducer = Some(script);
         }
     }
+    // Raw engine logs are kept for the scenarios the reports tell about (a discrepancy, known or
+    // not, or one that did not confirm); the rest go, so memory stays flat over long runs.
+    let mut history = history;
+    if confirmed.is_empty() && known.is_empty() && unconfirmed == 0 {
+        for build in &mut history.builds {
+            build.observation.log = String::new();
+        }
+    }
     Ok(ScenarioResult {
         index,
         engine: engine.name.clone(),
