@@ -174,6 +174,7 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         fresh_check: options.fresh_check,
     };
     let build_cache = crate::execute::snapshot_build_cache(&engines)?;
+    install_interrupt_handler();
     let progress = Progress::new(scenarios.len() * engines.len());
     let started = Instant::now();
     let jobs = options.jobs.max(1);
@@ -203,6 +204,17 @@ pub fn run(options: &RunOptions) -> Result<Report> {
                             .map(|(_, v)| v.as_str())
                             .unwrap_or("");
                         for (index, scenario) in scenarios.iter().enumerate() {
+                            if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                                failures.push((
+                                    engine.name.clone(),
+                                    Error::Harness(format!(
+                                        "interrupted before scenario {} of {}",
+                                        index + 1,
+                                        scenarios.len()
+                                    )),
+                                ));
+                                break;
+                            }
                             match run_one(setup, engine, version, scenario, index) {
                                 Ok(result) => {
                                     progress.scenario_done(&engine.name, index, &result, started);
@@ -266,6 +278,26 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         // Reports of what finished are written; the first failure decides the exit code.
         Some((_, e)) if report.results.is_empty() => Err(e),
         _ => Ok(report),
+    }
+}
+
+/// Set by SIGINT/SIGTERM: workers finish the scenario in hand (its cleanup included), start no
+/// other, and the run writes its reports. A second signal exits at once.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        // SAFETY: `_exit` is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+fn install_interrupt_handler() {
+    let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only touches an atomic and calls `_exit`, both async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
     }
 }
 
