@@ -43,9 +43,16 @@ pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, (usize,
                     .or_default()
                     .entry(r.engine.clone())
                     .or_default();
+                // A discrepancy a fresh re-run did not show again is noise, not disagreement.
+                let confirmed = r
+                    .confirmed
+                    .iter()
+                    .map(|(b, st, _)| (*b, *st))
+                    .chain(r.known.iter().map(|(b, st, _, _)| (*b, *st)))
+                    .any(|key| key == (b.transition, v.step));
                 match v.verdict {
                     Verdict::Agree => cell.0 += 1,
-                    Verdict::Discrepancy => {
+                    Verdict::Discrepancy if confirmed => {
                         cell.0 += 1;
                         cell.1 += 1;
                     }
@@ -182,6 +189,14 @@ pub fn html(report: &Report) -> String {
         "</table>\n<p><strong>{}</strong></p>",
         e(&summary_line(report))
     );
+    for (engine, why) in &report.aborted {
+        let _ = writeln!(
+            h,
+            "<p><strong>{} stopped early</strong>: {}</p>",
+            e(engine),
+            e(why)
+        );
+    }
     let engines = engine_names(report);
     h.push_str("<h2>Conformance by rule</h2>\n<table><tr><th>rule</th>");
     for name in &engines {
