@@ -90,22 +90,32 @@ pub fn main_with(cli: Cli) -> Result<i32> {
             let inventory = Inventory::load()?;
             let mut down = 0;
             for engine in inventory.engines() {
+                let endpoint = format!(
+                    "{}{}{}",
+                    engine.endpoint,
+                    if engine.tls_dir.is_some() { " (TLS)" } else { "" },
+                    engine
+                        .distro
+                        .as_deref()
+                        .map(|d| format!(" [{d}]"))
+                        .unwrap_or_default()
+                );
                 match crate::driver::engine_version(&engine) {
                     Ok(v) => println!(
-                        "{:<20} {:<10} {:<16} up    {}",
+                        "{:<20} {:<12} {:<16} up    {}",
                         engine.name,
                         engine.profile.name(),
                         v,
-                        engine.endpoint
+                        endpoint
                     ),
                     Err(e) => {
                         down += 1;
                         println!(
-                            "{:<20} {:<10} {:<16} DOWN  {}",
+                            "{:<20} {:<12} {:<16} DOWN  {}",
                             engine.name,
                             engine.profile.name(),
                             "-",
-                            engine.endpoint
+                            endpoint
                         );
                         eprintln!("  {e}");
                     }
