@@ -93,7 +93,11 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 let endpoint = format!(
                     "{}{}{}",
                     engine.endpoint,
-                    if engine.tls_dir.is_some() { " (TLS)" } else { "" },
+                    if engine.tls_dir.is_some() {
+                        " (TLS)"
+                    } else {
+                        ""
+                    },
                     engine
                         .distro
                         .as_deref()

@@ -990,7 +990,7 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                                 let count = placed.len();
                                 for (fact, below) in &placed {
                                     // What lands in the stage: owned by --chown's user or root
-                                    // (every builder), --chmod's mode if given, times not compared.
+                                    // (every builder), --chmod's mode if given; times not compared.
                                     let placed_fact = SourceFact {
                                         path: String::new(),
                                         owner: Some(
@@ -1005,6 +1005,14 @@ fn plan(profile: &Profile, build: &Build) -> Plan {
                                             .and_then(parse_mode)
                                             .or(fact.mode),
                                         times: None,
+                                        // Measured (Engine 20.10.24, Podman 4.3.1): after an xattr
+                                        // change, a COPY --from of the file misses on BuildKit and
+                                        // Buildah but hits on the classic builder.
+                                        xattrs: if profile.builder == Builder::Classic {
+                                            Vec::new()
+                                        } else {
+                                            fact.xattrs.clone()
+                                        },
                                         ..fact.clone()
                                     };
                                     files.insert(
