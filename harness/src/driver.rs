@@ -749,7 +749,7 @@ pub fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Result<usi
             .filter(|id| !keep.contains(id))
             .count();
         removed += extra.len() - left.min(extra.len());
-        if left == extra.len() {
+        if left == 0 || left == extra.len() {
             break;
         }
     }
