@@ -420,9 +420,16 @@ pub fn run_one(
 ) -> Result<ScenarioResult> {
     let (inventory, seed, out, shrink_budget) =
         (setup.inventory, setup.seed, setup.out, setup.shrink_budget);
-    // A scenario that moves cache between hosts runs on one host where the engine has no second.
+    // A scenario that moves cache between hosts runs on one host, without pushes or imports,
+    // where the engine has no second host (a push from it would serve no one).
     let folded;
-    let scenario = if crate::execute::engines_for(inventory, engine, scenario).is_err() {
+    let has_second_host = inventory
+        .hosts
+        .keys()
+        .any(|h| *h != engine.host && engine.on_host(inventory, h).is_some());
+    let scenario = if !has_second_host
+        || crate::execute::engines_for(inventory, engine, scenario).is_err()
+    {
         folded = crate::generate::fold_onto_one_host(scenario);
         &folded
     } else {
