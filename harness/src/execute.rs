@@ -179,7 +179,7 @@ pub fn run_scenario_checked(
         && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
     {
         eprintln!(
-            "warning: no spare host with {} for --fresh-check: that check is skipped",
+            "warning: no spare host with {} for --fresh-check in scenarios that use every such host: the check is skipped for those (said once)",
             engine.profile.name()
         );
     }
