@@ -427,14 +427,13 @@ pub fn run_one(
         .hosts
         .keys()
         .any(|h| *h != engine.host && engine.on_host(inventory, h).is_some());
-    let scenario = if !has_second_host
-        || crate::execute::engines_for(inventory, engine, scenario).is_err()
-    {
-        folded = crate::generate::fold_onto_one_host(scenario);
-        &folded
-    } else {
-        scenario
-    };
+    let scenario =
+        if !has_second_host || crate::execute::engines_for(inventory, engine, scenario).is_err() {
+            folded = crate::generate::fold_onto_one_host(scenario);
+            &folded
+        } else {
+            scenario
+        };
     let history = crate::execute::run_scenario_checked(
         inventory,
         engine,

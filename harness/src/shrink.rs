@@ -27,6 +27,32 @@ pub struct Shrunk {
 fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
     let key = |what: &dyn std::fmt::Debug| models::fingerprint::fingerprint(&format!("{what:?}"));
     let mut out = Vec::new();
+    // Halves first (delta debugging): the second half of the droppable Dockerfile lines, then
+    // the first half; a long Dockerfile loses several lines for one engine run.
+    if let Some(text) = s.context.dockerfile_text() {
+        let parsed = dockerfile::parse(&text).dockerfile;
+        let droppable: Vec<usize> = parsed
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !matches!(l, Line::Instruction(i) if matches!(i.body, models::Body::From { .. })))
+            .map(|(n, _)| n)
+            .collect();
+        if droppable.len() >= 4 {
+            let (first, second) = droppable.split_at(droppable.len() / 2);
+            for half in [second, first] {
+                let mut d = parsed.clone();
+                let removed: Vec<String> = half
+                    .iter()
+                    .rev()
+                    .map(|n| format!("{:?}", d.lines.remove(*n)))
+                    .collect();
+                let mut c = s.clone();
+                c.context.set_dockerfile_text(&dockerfile::render(&d));
+                out.push((key(&("lines", removed)), c));
+            }
+        }
+    }
     // Drop a build (its mutations move to the next build, so later contexts stay the same).
     for i in 0..s.transitions.len() {
         if s.transitions.len() > 1 {
@@ -42,6 +68,11 @@ fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
         }
     }
     for (t, transition) in s.transitions.iter().enumerate() {
+        if transition.mutations.len() >= 2 {
+            let mut c = s.clone();
+            let removed = std::mem::take(&mut c.transitions[t].mutations);
+            out.push((key(&("mutations", removed)), c));
+        }
         for m in 0..transition.mutations.len() {
             let mut c = s.clone();
             let removed = c.transitions[t].mutations.remove(m);
