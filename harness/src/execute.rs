@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use models::scenario::{apply_mutation, Scenario};
-use models::{apply, predict, Build, BuildOptions, CacheExport, EngineState, Prediction};
+use models::scenario::{apply_mutation, Scenario, ScenarioModel};
+use models::{Build, BuildOptions, Prediction};
 use serde::Serialize;
 
 use crate::check::{check, StepVerdict, Verdict};
@@ -248,8 +248,7 @@ fn run_transitions(
         let (name, tag) = r.rsplit_once(':').unwrap_or((r, "latest"));
         format!("{registry}/cachet-{salt}/{name}:{tag}")
     };
-    let mut states: BTreeMap<String, EngineState> = BTreeMap::new();
-    let mut exports: BTreeMap<String, CacheExport> = BTreeMap::new();
+    let mut model = ScenarioModel::default();
     let mut context = scenario.context.clone();
     let mut builds = Vec::new();
     // One context directory per host for the whole scenario (the CLI door rewrites it in place).
@@ -285,13 +284,8 @@ fn run_transitions(
             context: concrete,
             options,
         };
-        let state = states
-            .entry(host.clone())
-            .or_insert_with(|| EngineState::new(engine.profile.clone()));
-        for (reference, export) in &exports {
-            state.import(reference, export.clone());
-        }
-        let prediction = predict(state, &build);
+        // The model's side first (nothing in it depends on what the engine does).
+        let prediction = model.step(&host, &engine.profile, &build);
         let tag = format!("cachet-scn-{salt}:b{n}");
         created
             .entry(engine.name.clone())
@@ -343,11 +337,6 @@ fn run_transitions(
         } else {
             Vec::new()
         };
-        if let Some(export) = apply(state, &build) {
-            if let Some(reference) = &build.options.push {
-                exports.insert(reference.clone(), export);
-            }
-        }
         builds.push(BuildRecord {
             transition: n + 1,
             host,

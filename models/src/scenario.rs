@@ -326,39 +326,63 @@ pub fn describe_options(options: &BuildOptions) -> String {
     words.join(" ")
 }
 
-/// The model's prediction for every build of `scenario` under `profile`: one engine state per
-/// host, inline cache pushed by one build importable by every later build (as through a registry).
+/// The engines of a scenario as the model sees them: one state per host, and the inline cache
+/// pushed so far, which every later build can import (as through a registry).
+#[derive(Debug, Default)]
+pub struct ScenarioModel {
+    states: BTreeMap<String, crate::EngineState>,
+    exports: BTreeMap<String, crate::CacheExport>,
+}
+
+impl ScenarioModel {
+    /// Predicts `build` on `host` (whose state starts empty under `profile`), then records it
+    /// there, and its inline cache under the reference it pushes.
+    pub fn step(
+        &mut self,
+        host: &str,
+        profile: &crate::Profile,
+        build: &crate::Build,
+    ) -> crate::Prediction {
+        let state = self
+            .states
+            .entry(host.to_string())
+            .or_insert_with(|| crate::EngineState::new(profile.clone()));
+        for (reference, export) in &self.exports {
+            state.import(reference, export.clone());
+        }
+        let prediction = crate::predict(state, build);
+        if let Some(export) = crate::apply(state, build) {
+            if let Some(reference) = &build.options.push {
+                self.exports.insert(reference.clone(), export);
+            }
+        }
+        prediction
+    }
+}
+
+/// The model's prediction for every build of `scenario` under `profile` (`ScenarioModel`).
 pub fn predict_scenario(
     profile: &crate::Profile,
     scenario: &Scenario,
 ) -> Result<Vec<crate::Prediction>, (usize, MutationError)> {
     let contexts = contexts_per_build(scenario)?;
-    let mut states: BTreeMap<String, crate::EngineState> = BTreeMap::new();
-    let mut exports: BTreeMap<String, crate::CacheExport> = BTreeMap::new();
-    let mut predictions = Vec::new();
-    for (transition, context) in scenario.transitions.iter().zip(contexts) {
-        let host = match transition.build.host.as_str() {
-            "" => "a",
-            other => other,
-        };
-        let state = states
-            .entry(host.to_string())
-            .or_insert_with(|| crate::EngineState::new(profile.clone()));
-        for (reference, export) in &exports {
-            state.import(reference, export.clone());
-        }
-        let build = crate::Build {
-            context,
-            options: transition.build.options.clone(),
-        };
-        predictions.push(crate::predict(state, &build));
-        if let Some(export) = crate::apply(state, &build) {
-            if let Some(reference) = &build.options.push {
-                exports.insert(reference.clone(), export);
-            }
-        }
-    }
-    Ok(predictions)
+    let mut model = ScenarioModel::default();
+    Ok(scenario
+        .transitions
+        .iter()
+        .zip(contexts)
+        .map(|(transition, context)| {
+            let host = match transition.build.host.as_str() {
+                "" => "a",
+                other => other,
+            };
+            let build = crate::Build {
+                context,
+                options: transition.build.options.clone(),
+            };
+            model.step(host, profile, &build)
+        })
+        .collect())
 }
 
 /// How a host presents a checked-out context, as distributions differ in the wild: the umask the
