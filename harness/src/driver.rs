@@ -718,13 +718,17 @@ pub fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
 /// Removes the build-cache records that are not in `keep` (those a run created), children before
 /// parents; returns how many went. Records still in use stay and are reported by the next count.
 pub fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Result<usize> {
-    let mut removed = 0;
-    // A parent record goes only once its children have; a chain needs a pass per level.
-    for _ in 0..8 {
-        let extra: Vec<String> = build_cache_ids(engine)?
+    let added = || -> Result<Vec<String>> {
+        Ok(build_cache_ids(engine)?
             .into_iter()
             .filter(|id| !keep.contains(id) && id.chars().all(|c| c.is_ascii_alphanumeric()))
-            .collect();
+            .collect())
+    };
+    let mut removed = 0;
+    let mut extra = added()?;
+    // A parent record goes only once its children have; a chain needs a pass per level. Each
+    // pass lists the records once: what is left after it is the next pass's work.
+    for _ in 0..8 {
         if extra.is_empty() {
             break;
         }
@@ -744,14 +748,12 @@ pub fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Result<usi
                 String::from_utf8_lossy(&status.stderr).trim()
             )));
         }
-        let left = build_cache_ids(engine)?
-            .into_iter()
-            .filter(|id| !keep.contains(id))
-            .count();
-        removed += extra.len() - left.min(extra.len());
-        if left == 0 || left == extra.len() {
+        let left = added()?;
+        removed += extra.len().saturating_sub(left.len());
+        if left.len() >= extra.len() {
             break;
         }
+        extra = left;
     }
     Ok(removed)
 }
