@@ -10,6 +10,21 @@ use harness::inventory::Inventory;
 use harness::run::write_finding;
 use harness::shrink::shrink;
 
+/// Runs a reproducer script with `env`; it must succeed. Returns what it printed.
+fn run_reproducer(script: &Path, env: &[(&str, &str)]) -> String {
+    let run = std::process::Command::new("bash")
+        .arg(script)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "reproducer failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
 const NOISY: &str = r#"
 name = "noisy"
 shows = "a touch buried in noise"
@@ -102,17 +117,7 @@ fn a_mutant_discrepancy_shrinks_to_a_small_reproducer() {
     );
     let script = std::fs::read_to_string(&script_path).unwrap();
     // The reproducer runs on its own with the plain docker CLI and shows the engine's side.
-    let run = std::process::Command::new("bash")
-        .arg(&script_path)
-        .env("DOCKER_HOST", &engine.endpoint)
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "reproducer failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let shown = run_reproducer(&script_path, &[("DOCKER_HOST", &engine.endpoint)]);
     let after_touch = shown.split("== build 2").nth(1).unwrap_or_default();
     assert!(
         after_touch
@@ -161,17 +166,9 @@ fn reproducer_moves_inline_cache_between_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cross.sh");
     std::fs::write(&path, &script).unwrap();
-    let run = std::process::Command::new("bash")
-        .arg(&path)
-        .env("HOST_A", &engine.endpoint)
-        .env("HOST_B", &engine_b.endpoint)
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "reproducer failed: {}",
-        String::from_utf8_lossy(&run.stderr)
+    let shown = run_reproducer(
+        &path,
+        &[("HOST_A", &engine.endpoint), ("HOST_B", &engine_b.endpoint)],
     );
     let on_b = shown.split("== build 2").nth(1).unwrap_or_default();
     assert!(
