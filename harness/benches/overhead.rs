@@ -97,7 +97,7 @@ fn main() {
             move |ctx: &BuildContext, tag: &str| {
                 let request = BuildRequest {
                     context: ctx,
-                    options: &options,
+                    options,
                     cache_from: Vec::new(),
                     tag: tag.to_string(),
                     workdir: None,

@@ -78,7 +78,7 @@ pub struct BuildSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Divergence {
-    /// Profile name: `classic`, `buildkit-cli`, `podman`, ...
+    /// Engine kind: a profile name (`classic`, `buildkit-cli`, `podman`, ...) or `buildx`.
     pub engine: String,
     /// Engine version it was recorded on.
     pub version: String,
@@ -269,6 +269,18 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
     }
     if transitions.is_empty() {
         return Err(bad(1, "a case needs at least one [[build]]".to_string()));
+    }
+    for d in &file.divergences {
+        if !crate::inventory::is_engine_kind(&d.engine) {
+            return Err(bad(
+                line_of(text, &format!("engine = \"{}\"", d.engine)),
+                format!(
+                    "a divergence names engine `{}`, which is no engine kind ({})",
+                    d.engine,
+                    crate::inventory::ENGINE_KINDS.join(", ")
+                ),
+            ));
+        }
     }
     let scenario = Scenario {
         context,
@@ -483,6 +495,14 @@ mod tests {
         check_error(
             "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\ncolour = 1\n[[build]]\n",
             "bad case file cases/x.toml:4: unknown field `colour`, expected one of `name`, `shows`, `rules`, `links`, `files`, `dockerfile`, `build`, `divergence`",
+        );
+    }
+
+    #[test]
+    fn divergences_name_an_engine_kind() {
+        check_error(
+            "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[[build]]\n[[divergence]]\nengine = \"buildkitcli\"\nversion = \"1\"\nbuild = 1\nstep = 1\nobserved = \"cached\"\nlink = \"l\"\n",
+            "bad case file cases/x.toml:6: a divergence names engine `buildkitcli`, which is no engine kind (classic, classic-cli, buildkit, buildkit-cli, buildx, podman, podman-cli)",
         );
     }
 

@@ -104,25 +104,21 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                         .map(|d| format!(" [{d}]"))
                         .unwrap_or_default()
                 );
-                match crate::driver::engine_version(&engine) {
-                    Ok(v) => println!(
-                        "{:<20} {:<12} {:<16} up    {}",
-                        engine.name,
-                        engine.profile.name(),
-                        v,
-                        endpoint
-                    ),
-                    Err(e) => {
-                        down += 1;
-                        println!(
-                            "{:<20} {:<12} {:<16} DOWN  {}",
-                            engine.name,
-                            engine.profile.name(),
-                            "-",
-                            endpoint
-                        );
-                        eprintln!("  {e}");
-                    }
+                let (version, trouble) = match crate::driver::engine_version(&engine) {
+                    Ok(v) => (v, None),
+                    Err(e) => (String::from("-"), Some(e)),
+                };
+                println!(
+                    "{:<20} {:<12} {:<34} {:<5} {}",
+                    engine.name,
+                    engine.profile.name(),
+                    version,
+                    if trouble.is_none() { "up" } else { "DOWN" },
+                    endpoint
+                );
+                if let Some(e) = trouble {
+                    down += 1;
+                    eprintln!("  {e}");
                 }
             }
             Ok(if down == 0 { EXIT_OK } else { 3 })

@@ -65,10 +65,14 @@ pub(crate) fn client(engine: &Engine) -> Result<Docker> {
         )
     } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
         Docker::connect_with_http(endpoint, 600, bollard::API_DEFAULT_VERSION)
+    } else if endpoint.starts_with("ssh://") {
+        // The system's ssh runs `docker system dial-stdio` on the remote host, as the docker CLI
+        // does for the same endpoint: user, port, key and known hosts come from the ssh config.
+        Docker::connect_with_ssh(endpoint, 600, bollard::API_DEFAULT_VERSION, None)
     } else {
         return Err(unavailable(
             engine,
-            "only unix:// and tcp:// endpoints are supported by this build",
+            "only unix://, tcp:// and ssh:// endpoints are supported",
         ));
     };
     result.map_err(|e| unavailable(engine, e))
@@ -91,17 +95,48 @@ pub fn docker_cli(engine: &Engine) -> Command {
     command
 }
 
-/// The engine's version if it answers.
+/// The engine's version if it answers; for a buildx engine the plugin's version follows
+/// (`20.10.24+dfsg1 buildx 0.13.1+ds1`), since its client half does the context sync.
 pub fn engine_version(engine: &Engine) -> Result<String> {
     let docker = client(engine)?;
-    block_on(async {
+    let daemon = block_on(async {
         let ping = tokio::time::timeout(Duration::from_secs(5), docker.version()).await;
         match ping {
             Ok(Ok(v)) => Ok(v.version.unwrap_or_else(|| "unknown".to_string())),
             Ok(Err(e)) => Err(unavailable(engine, e)),
             Err(_) => Err(unavailable(engine, "no answer within 5 s")),
         }
-    })
+    })?;
+    if !engine.buildx {
+        return Ok(daemon);
+    }
+    let plugin = buildx_version(Path::new(&engine.cli)).ok_or_else(|| {
+        unavailable(
+            engine,
+            format!(
+                "{} has no buildx plugin (`docker buildx version` fails); `ci/engines up` installs it",
+                engine.cli
+            ),
+        )
+    })?;
+    Ok(format!("{daemon} buildx {plugin}"))
+}
+
+/// The buildx plugin's version as `docker buildx version` prints it (`github.com/docker/buildx
+/// 0.13.1+ds1 0.13.1+ds1-3` gives `0.13.1+ds1`), or `None` when the CLI has no plugin.
+pub fn buildx_version(cli: &Path) -> Option<String> {
+    let output = Command::new(cli)
+        .args(["buildx", "version"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut words = text.split_whitespace().skip(1);
+    Some(words.next().unwrap_or("unknown").to_string())
 }
 
 /// The applets the base image links to busybox, so RUN can use them without a PATH search.
@@ -436,10 +471,12 @@ pub fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
             .log
             .push_str(&format!("\n[cachet] indeterminate: {why}\n"));
     }
+    if engine.builder() != Builder::BuildKit {
+        observation.intermediate_images = observe::printed_image_ids(&observation.log);
+    }
     observation.steps = match (engine.builder(), engine.transport()) {
         (Builder::Classic, _) => observe::parse_classic(&observation.log, &map, error.as_deref()),
         (Builder::Buildah, _) => {
-            observation.intermediate_images = observe::podman_image_ids(&observation.log);
             let stages =
                 observe::built_stages(&dockerfile, request.options.target.as_deref(), true);
             observe::parse_podman(&observation.log, &map, &stages, error.as_deref())
@@ -588,7 +625,13 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
     crate::materialize::write_context_dir(request.context, dir)?;
     let mut command = docker_cli(engine);
     let buildkit = engine.builder() == Builder::BuildKit;
-    command.env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" });
+    if engine.buildx {
+        // The default builder of the endpoint (buildx's `docker` driver): the daemon's own
+        // BuildKit, the result loaded into its image store as `docker build` does.
+        command.arg("buildx");
+    } else {
+        command.env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" });
+    }
     // `--force-rm`: a failed step's container goes too (the API door sends `forcerm=1`).
     command
         .arg("build")
@@ -665,15 +708,10 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
     Ok(observation)
 }
 
-/// Whether a CLI binary is buildx-based (a current Docker CLI) rather than one with built-in
-/// BuildKit; cachet drives the former with `docker buildx build`.
+/// Whether the CLI has the buildx plugin; its engines (`buildx@HOST`) build with `docker buildx
+/// build`.
 pub fn cli_has_buildx(cli: &Path) -> bool {
-    Command::new(cli)
-        .args(["buildx", "version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    buildx_version(cli).is_some()
 }
 
 /// The ids of the BuildKit build-cache records a Docker engine holds (none for Podman, whose

@@ -180,7 +180,7 @@ pub fn run_scenario_checked(
     {
         eprintln!(
             "warning: no spare host with {} for --fresh-check in scenarios that use every such host: the check is skipped for those (said once)",
-            engine.profile.name()
+            engine.kind()
         );
     }
     let base_ref = format!("localhost/cachet-base:{salt}");

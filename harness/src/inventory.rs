@@ -14,6 +14,21 @@ use crate::error::{Error, Result};
 pub const DEFAULT_INVENTORY: &str = "/run/cachet/inventory.toml";
 pub const DEFAULT_CLI: &str = "/usr/bin/docker";
 
+/// Every engine kind (`Engine::kind`): the profiles' names and `buildx`.
+pub const ENGINE_KINDS: &[&str] = &[
+    "classic",
+    "classic-cli",
+    "buildkit",
+    "buildkit-cli",
+    "buildx",
+    "podman",
+    "podman-cli",
+];
+
+pub fn is_engine_kind(name: &str) -> bool {
+    ENGINE_KINDS.contains(&name)
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum HostKind {
@@ -62,6 +77,10 @@ pub struct Inventory {
     pub registry: Option<String>,
     #[serde(default)]
     pub cli: Option<String>,
+    /// Whether the CLI has the buildx plugin, which adds a `buildx` engine on every docker host.
+    /// Unset: cachet asks the CLI (`docker buildx version`).
+    #[serde(default)]
+    pub buildx: Option<bool>,
     pub hosts: BTreeMap<String, Host>,
 }
 
@@ -80,9 +99,22 @@ pub struct Engine {
     pub distro: Option<String>,
     /// TLS material for a `tcp://` endpoint (`ca.pem`, `cert.pem`, `key.pem`).
     pub tls_dir: Option<PathBuf>,
+    /// The CLI door goes through the buildx plugin (`docker buildx build`, what `docker build` is
+    /// on current Docker) rather than the CLI's built-in BuildKit client. The model does not
+    /// tell the two apart (same profile); the engine's behaviour is recorded under its own kind.
+    pub buildx: bool,
 }
 
 impl Engine {
+    /// What the engine is, without its host: the profile's name (`classic`, `buildkit-cli`,
+    /// `podman`), or `buildx`. Recorded divergences and the known catalogue are keyed by it.
+    pub fn kind(&self) -> String {
+        if self.buildx {
+            "buildx".to_string()
+        } else {
+            self.profile.name()
+        }
+    }
     pub fn builder(&self) -> Builder {
         self.profile.builder
     }
@@ -91,7 +123,7 @@ impl Engine {
     }
     /// The same builder and door on another host of the inventory.
     pub fn on_host(&self, inventory: &Inventory, host: &str) -> Option<Engine> {
-        let name = format!("{}@{host}", self.profile.name());
+        let name = format!("{}@{host}", self.kind());
         inventory.engines().into_iter().find(|e| e.name == name)
     }
 }
@@ -143,6 +175,7 @@ impl Inventory {
         Inventory {
             registry: None,
             cli: None,
+            buildx: None,
             hosts,
         }
     }
@@ -154,28 +187,53 @@ impl Inventory {
             .unwrap_or_else(|| DEFAULT_CLI.to_string())
     }
 
-    /// Every engine, in a stable order: docker hosts give four, podman hosts two.
+    /// Whether the CLI has the buildx plugin: as the inventory says, else asked once per CLI.
+    pub fn has_buildx(&self) -> bool {
+        static ASKED: std::sync::Mutex<BTreeMap<String, bool>> =
+            std::sync::Mutex::new(BTreeMap::new());
+        if let Some(known) = self.buildx {
+            return known;
+        }
+        let cli = self.cli();
+        let mut asked = ASKED.lock().unwrap_or_else(|e| e.into_inner());
+        *asked
+            .entry(cli.clone())
+            .or_insert_with(|| crate::driver::cli_has_buildx(Path::new(&cli)))
+    }
+
+    /// Every engine, in a stable order: docker hosts give four (five with the buildx plugin),
+    /// podman hosts two.
     pub fn engines(&self) -> Vec<Engine> {
+        let buildx = self.has_buildx();
         let mut out = Vec::new();
         for (host_name, host) in &self.hosts {
             let builders: &[Builder] = match host.kind {
                 HostKind::Docker => &[Builder::Classic, Builder::BuildKit],
                 HostKind::Podman => &[Builder::Buildah],
             };
+            let mut doors: Vec<(Builder, Transport, bool)> = Vec::new();
             for builder in builders {
                 for transport in [Transport::Api, Transport::Cli] {
-                    let profile = Profile::new(*builder, transport);
-                    out.push(Engine {
-                        name: format!("{}@{host_name}", profile.name()),
-                        host: host_name.clone(),
-                        endpoint: host.endpoint.clone(),
-                        profile,
-                        cli: self.cli(),
-                        settings: host.settings(),
-                        distro: host.distro.clone(),
-                        tls_dir: host.tls_dir.clone(),
-                    });
+                    doors.push((*builder, transport, false));
                 }
+            }
+            if buildx && host.kind == HostKind::Docker {
+                doors.push((Builder::BuildKit, Transport::Cli, true));
+            }
+            for (builder, transport, through_buildx) in doors {
+                let mut engine = Engine {
+                    name: String::new(),
+                    host: host_name.clone(),
+                    endpoint: host.endpoint.clone(),
+                    profile: Profile::new(builder, transport),
+                    cli: self.cli(),
+                    settings: host.settings(),
+                    distro: host.distro.clone(),
+                    tls_dir: host.tls_dir.clone(),
+                    buildx: through_buildx,
+                };
+                engine.name = format!("{}@{host_name}", engine.kind());
+                out.push(engine);
             }
         }
         out

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Known {
-    /// Profile name: `buildkit-cli`, `podman`, ...
+    /// Engine kind (`Engine::kind`): a profile name (`buildkit-cli`, `podman`, ...) or `buildx`.
     pub engine: String,
     /// Engine versions it applies to, by prefix (`20.10.`).
     pub version_prefix: String,
@@ -54,6 +54,24 @@ pub fn load_catalogue(path: &Path) -> Result<Vec<Known>> {
             .unwrap_or(1),
         reason: e.message().to_string(),
     })?;
+    if let Some(k) = catalogue
+        .known
+        .iter()
+        .find(|k| !crate::inventory::is_engine_kind(&k.engine))
+    {
+        return Err(Error::BadCase {
+            path: path.to_path_buf(),
+            line: text
+                .lines()
+                .position(|l| l.contains(&format!("engine = \"{}\"", k.engine)))
+                .map_or(1, |i| i + 1),
+            reason: format!(
+                "an entry names engine `{}`, which is no engine kind ({})",
+                k.engine,
+                crate::inventory::ENGINE_KINDS.join(", ")
+            ),
+        });
+    }
     Ok(catalogue.known)
 }
 
@@ -94,7 +112,7 @@ pub fn mutation_kinds_per_build(scenario: &Scenario) -> Vec<Vec<String>> {
 /// `kinds[build - 1]` (`kinds` covers every build of the scenario), if any.
 pub fn explain<'a>(
     catalogue: &'a [Known],
-    profile: &str,
+    kind: &str,
     version: &str,
     kinds: &[Vec<String>],
     build: usize,
@@ -106,7 +124,7 @@ pub fn explain<'a>(
         .unwrap_or_default();
     let earlier = &kinds[..build.saturating_sub(1).min(kinds.len())];
     catalogue.iter().find(|k| {
-        k.engine == profile
+        k.engine == kind
             && version.starts_with(&k.version_prefix)
             && k.observed == observed
             && (k.mutations.is_empty() || this.iter().any(|kind| k.mutations.contains(kind)))
@@ -127,7 +145,7 @@ pub struct Classified {
 /// discrepancies of later builds follow from it and count as known too.
 pub fn classify(
     catalogue: &[Known],
-    profile: &str,
+    kind: &str,
     version: &str,
     scenario: &Scenario,
     discrepancies: impl IntoIterator<Item = (usize, usize, String)>,
@@ -138,7 +156,7 @@ pub fn classify(
     let mut out = Classified::default();
     let mut first_known: Option<(usize, String)> = None;
     for (build, step, observed) in sorted {
-        if let Some(k) = explain(catalogue, profile, version, &kinds, build, &observed) {
+        if let Some(k) = explain(catalogue, kind, version, &kinds, build, &observed) {
             first_known.get_or_insert((build, k.link.clone()));
             out.known.push((build, step, observed, k.link.clone()));
         } else if let Some((at, link)) = first_known.as_ref().filter(|(at, _)| *at < build) {

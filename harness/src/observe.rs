@@ -208,16 +208,22 @@ pub fn parse_podman(
     parse_step_stream(log, map, error, header, "--> Using cache")
 }
 
-/// Image ids a Podman build printed (`--> 1a2b3c4d5e6` or `--> Using cache <64 hex>`): its
-/// intermediate images, which removing the tagged image leaves behind.
-pub fn podman_image_ids(log: &str) -> Vec<String> {
+/// Image ids a build printed, in order: a Podman build's `--> 095155a1eaf` (11 hex digits for a
+/// step's image) or `--> Using cache <64 hex>`, a classic build's ` ---> 2b651cb20427`. These are
+/// its intermediate images: removing the tagged image leaves behind the ones that are not its
+/// ancestors (earlier stages of a multi-stage build, the steps of a failed build).
+pub fn printed_image_ids(log: &str) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     for line in log.lines() {
-        let Some(rest) = line.trim().strip_prefix("--> ") else {
+        let line = line.trim();
+        let Some(rest) = line
+            .strip_prefix("---> ")
+            .or_else(|| line.strip_prefix("--> "))
+        else {
             continue;
         };
         let id = rest.strip_prefix("Using cache ").unwrap_or(rest).trim();
-        if id.len() >= 12
+        if id.len() >= 10
             && id.chars().all(|c| c.is_ascii_hexdigit())
             && !ids
                 .iter()
@@ -389,12 +395,26 @@ mod tests {
 
     #[test]
     fn podman_intermediate_ids() {
-        let log = "STEP 2/3: COPY a /a\n--> Using cache 0123456789abcdef0123\n--> 0123456789ab\nSTEP 3/3: RUN true\n--> fedcba987654\nSuccessfully tagged x\n";
+        // Podman 4.3 prints 11 hex digits for a step's image (seen for a non-final stage).
+        let log = "STEP 2/3: COPY a /a\n--> Using cache 0123456789abcdef0123\n--> 0123456789ab\nSTEP 3/3: RUN true\n--> fedcba98765\nSuccessfully tagged x\n";
         assert_eq!(
-            podman_image_ids(log),
+            printed_image_ids(log),
             vec![
                 "0123456789abcdef0123".to_string(),
-                "fedcba987654".to_string()
+                "fedcba98765".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn classic_intermediate_ids() {
+        let log = "Step 1/5 : FROM b AS first\n ---> a1ef944cd928\nStep 2/5 : COPY a /a\n ---> Using cache\n ---> 2b651cb20427\nStep 3/5 : RUN true\n ---> Running in 0123456789ab\nRemoving intermediate container 0123456789ab\n ---> 38e7e306c56e\n";
+        assert_eq!(
+            printed_image_ids(log),
+            vec![
+                "a1ef944cd928".to_string(),
+                "2b651cb20427".to_string(),
+                "38e7e306c56e".to_string()
             ]
         );
     }

@@ -52,7 +52,7 @@ pub fn shell_reproducer(
         s,
         "# cachet reproducer `{name}` for {} ({}), written by cachet.",
         engine.name,
-        engine.profile.name()
+        engine.kind()
     );
     let _ = writeln!(
         s,
@@ -227,7 +227,8 @@ pub fn shell_reproducer(
         }
         let _ = writeln!(
             s,
-            "\"$DOCKER\" -H \"{host}\" build --force-rm -t cachet-repro-$$:{n}{args} \"$ctx\" 2>&1 | observe || true"
+            "\"$DOCKER\" -H \"{host}\" {build} --force-rm -t cachet-repro-$$:{n}{args} \"$ctx\" 2>&1 | observe || true",
+            build = if engine.buildx { "buildx build" } else { "build" }
         );
         if let Some(r) = &transition.build.options.push {
             let _ = writeln!(

@@ -459,12 +459,12 @@ pub fn run_one(
         let second = discrepancy_keys(&again);
         let both: Vec<(usize, usize, String)> = first.intersection(&second).cloned().collect();
         unconfirmed = first.len() - both.len();
-        let profile = engine.profile.name();
-        let classified = crate::known::classify(setup.known, &profile, version, scenario, both);
+        let kind = engine.kind();
+        let classified = crate::known::classify(setup.known, &kind, version, scenario, both);
         confirmed = classified.unknown;
         known = classified.known;
         if !confirmed.is_empty() {
-            let name = format!("found-{}-{seed}-{index}", engine.profile.name());
+            let name = format!("found-{}-{seed}-{index}", engine.kind());
             // Shrink towards the same kind of discrepancy (instruction keyword, predicted,
             // observed) that the catalogue does not explain, so the shrinker cannot drift to a
             // different disagreement the smaller scenario happens to show.
@@ -475,7 +475,7 @@ pub fn run_one(
             let unexplained = |candidate: &models::scenario::Scenario, run: &History| {
                 crate::known::classify(
                     setup.known,
-                    &profile,
+                    &kind,
                     version,
                     candidate,
                     discrepancy_keys(run),

@@ -26,12 +26,12 @@ fn run_trial(
     let salt = harness::execute::fresh_salt((&case.file.name, &engine.name));
     let history = harness::execute::run_scenario(inventory, engine, &case.scenario, &salt)
         .map_err(|e| Failed::from(e.to_string()))?;
-    let profile = engine.profile.name();
+    let kind = engine.kind();
     let recorded: Vec<_> = case
         .file
         .divergences
         .iter()
-        .filter(|d| d.engine == profile)
+        .filter(|d| d.engine == kind)
         .collect();
     let mut problems = Vec::new();
     let mut seen_divergences = Vec::new();

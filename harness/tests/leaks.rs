@@ -33,7 +33,9 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     }
     let cache_before = harness::execute::snapshot_build_cache(&engines).expect("build cache lists");
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
-    // A passing case, a failing build (missing source), a failing RUN, and a cross-host push.
+    // A passing case, a failing build (missing source), a failing RUN, a cross-host push, and
+    // multi-stage builds whose earlier stages are not the final image's ancestors (the classic
+    // builder and Podman leave those intermediates behind unless cachet removes them).
     let failing_run = harness::case_file::parse_case(
         Path::new("inline/failing-run.toml"),
         "name = \"failing-run\"\nshows = \"a RUN that fails\"\ndockerfile = \"FROM base\\nRUN false\\n\"\n[[build]]\n",
@@ -44,6 +46,9 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
         "copy-mode-change",
         "removed-source-fails",
         "seed-gist-selinux-cache-from",
+        "copy-from-selected-path",
+        "target-skips-later-stages",
+        "failing-stage-stops-dependents",
     ] {
         scenarios.push(load_case(&cases.join(format!("{name}.toml"))).expect("corpus case loads"));
     }
