@@ -24,7 +24,17 @@ use crate::error::{Error, Result};
 use crate::inventory::Engine;
 use crate::observe::{self, Observation, VertexReport};
 
-const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long one build may take before its outcome counts as unknown: 300 s, or
+/// `CACHET_BUILD_TIMEOUT` seconds.
+fn build_timeout() -> Duration {
+    static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        std::env::var("CACHET_BUILD_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map_or(Duration::from_secs(300), Duration::from_secs)
+    })
+}
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -585,10 +595,10 @@ fn build_api(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
                 }
             }
         };
-        if tokio::time::timeout(BUILD_TIMEOUT, run).await.is_err() {
+        if tokio::time::timeout(build_timeout(), run).await.is_err() {
             observation.indeterminate = Some(format!(
                 "build did not finish within {} s",
-                BUILD_TIMEOUT.as_secs()
+                build_timeout().as_secs()
             ));
         }
         if buildkit {
@@ -665,29 +675,49 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Its own process group: a timeout kills the CLI and the plugin it runs (buildx) together,
+    // and a Ctrl-C at the terminal reaches cachet only, which finishes the scenario in hand.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command
         .spawn()
         .map_err(|e| Error::Harness(format!("cannot run {}: {e}", engine.cli)))?;
-    let mut stderr = child.stderr.take().expect("piped");
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let mut stdout = String::new();
-    let _ = child
-        .stdout
-        .take()
-        .expect("piped")
-        .read_to_string(&mut stdout);
-    let status = child
-        .wait()
-        .map_err(|e| Error::Harness(format!("waiting for {}: {e}", engine.cli)))?;
-    let stderr = err_reader.join().unwrap_or_default();
+    let readers = [
+        read_in_background(child.stdout.take().expect("piped")),
+        read_in_background(child.stderr.take().expect("piped")),
+    ];
+    // The CLI gets as long as an API build; a CLI that hangs (an engine that stopped answering
+    // mid-build) is killed, and the build's outcome is unknown.
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() > build_timeout() => {
+                // SAFETY: signalling the process group this function made; no memory involved.
+                unsafe {
+                    libc::kill(-(child.id() as i32), libc::SIGKILL);
+                }
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                return Err(Error::Harness(format!("waiting for {}: {e}", engine.cli)));
+            }
+        }
+    };
+    let [stdout, stderr] = readers.map(|r| r.join().unwrap_or_default());
     let log = format!("{stdout}{stderr}");
     let mut observation = Observation {
         log,
         ..Observation::default()
+    };
+    let Some(status) = status else {
+        observation.indeterminate = Some(format!(
+            "{} did not finish within {} s and was killed",
+            engine.cli,
+            build_timeout().as_secs()
+        ));
+        return Ok(observation);
     };
     if !status.success() {
         // The CLI's last words are the engine's error (BuildKit's plain progress ends with one
@@ -706,6 +736,16 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
         observation.error = Some(message);
     }
     Ok(observation)
+}
+
+fn read_in_background(
+    mut pipe: impl Read + Send + 'static,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 /// Whether the CLI has the buildx plugin; its engines (`buildx@HOST`) build with `docker buildx
