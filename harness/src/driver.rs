@@ -738,9 +738,7 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
     Ok(observation)
 }
 
-fn read_in_background(
-    mut pipe: impl Read + Send + 'static,
-) -> std::thread::JoinHandle<String> {
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
         let _ = pipe.read_to_end(&mut bytes);
