@@ -67,6 +67,15 @@ pub enum Command {
         #[arg(long)]
         engine: String,
     },
+    /// Remove what cachet made on every engine of the inventory and a killed run left behind:
+    /// images and containers from cachet's base, pushed `cachet-*` tags, context directories.
+    /// Endpoints another cachet run is using are skipped.
+    Clean {
+        /// Also prune every build-cache record on Docker engines (records carry no labels: use
+        /// this only on engines cachet owns, as `ci/engines up` starts them).
+        #[arg(long)]
+        build_cache: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,6 +246,39 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 }
             }
             Ok(EXIT_OK)
+        }
+        Command::Clean { build_cache } => {
+            let inventory = Inventory::load()?;
+            let summary = crate::clean::clean(&inventory, build_cache)?;
+            for (endpoint, images, containers, records) in &summary.endpoints {
+                println!(
+                    "{endpoint}: removed {images} images, {containers} containers{}",
+                    if build_cache {
+                        format!(", {records} build-cache records")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            for endpoint in &summary.busy {
+                println!("{endpoint}: skipped, another cachet run is using it");
+            }
+            if summary.busy.is_empty() {
+                println!(
+                    "registry: removed {} pushed tags; temp dir: removed {} context directories",
+                    summary.registry_tags, summary.temp_dirs
+                );
+            } else {
+                println!("registry and temp dir left alone while another run is going");
+            }
+            for (endpoint, e) in &summary.unreachable {
+                eprintln!("{endpoint}: {e}");
+            }
+            Ok(if summary.unreachable.is_empty() {
+                EXIT_OK
+            } else {
+                crate::error::EXIT_UNAVAILABLE
+            })
         }
         Command::Replay { file, engine } => {
             let discrepancies = crate::run::replay(&file, &engine)?;

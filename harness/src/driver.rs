@@ -182,6 +182,10 @@ pub fn busybox_path() -> std::path::PathBuf {
         .unwrap_or_else(|| "/bin/busybox".into())
 }
 
+/// The label the base image carries (its salt). Every image and build container made from it
+/// inherits it, intermediate ones included: that is how `cachet clean` finds what cachet made.
+pub const BASE_LABEL: &str = "cachet.salt";
+
 /// A `docker save`-format archive of the base image: busybox-static, `sh` and a few applets as
 /// links, and a salt file that makes each scenario's cache its own. Deterministic: the same salt
 /// gives the same image id on every engine.
@@ -231,7 +235,7 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": { "Env": ["PATH=/bin"], "Cmd": ["/bin/sh"] },
+        "config": { "Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "Labels": { BASE_LABEL: salt } },
         "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{layer_digest}")] },
         "created": "1970-01-01T00:00:00Z",
         "history": [{ "created": "1970-01-01T00:00:00Z", "created_by": "cachet base image (busybox-static)" }]
@@ -323,28 +327,61 @@ pub fn resource_counts(engine: &Engine) -> Result<(usize, usize)> {
     })
 }
 
+/// One plain-HTTP request to a registry (`HOST:PORT`); the whole response, headers included.
+fn registry_request(host: &str, method: &str, path: &str) -> Result<String> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(host)
+        .map_err(|e| Error::Harness(format!("registry {host}: {e}")))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| Error::Harness(format!("registry {host}: {e}")))?;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    Ok(response)
+}
+
+/// A registry's JSON answer to a GET (`/v2/_catalog`, `/v2/NAME/tags/list`).
+fn registry_json(host: &str, path: &str) -> Result<serde_json::Value> {
+    let response = registry_request(host, "GET", path)?;
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).map_err(|e| {
+        Error::Harness(format!(
+            "registry {host}{path}: unexpected answer ({e}): {}",
+            response.lines().next().unwrap_or("")
+        ))
+    })
+}
+
+/// Every tag the registry holds in a repository cachet pushed to (`cachet-SALT/NAME`), as
+/// `HOST:PORT/cachet-SALT/NAME:TAG`.
+pub fn cachet_registry_references(host: &str) -> Result<Vec<String>> {
+    let catalog = registry_json(host, "/v2/_catalog?n=100000")?;
+    let mut references = Vec::new();
+    for repository in catalog["repositories"].as_array().into_iter().flatten() {
+        let Some(name) = repository.as_str().filter(|n| n.starts_with("cachet-")) else {
+            continue;
+        };
+        let tags = registry_json(host, &format!("/v2/{name}/tags/list"))?;
+        for tag in tags["tags"].as_array().into_iter().flatten() {
+            if let Some(tag) = tag.as_str() {
+                references.push(format!("{host}/{name}:{tag}"));
+            }
+        }
+    }
+    Ok(references)
+}
+
 /// Deletes a pushed reference (`HOST:PORT/NAME:TAG`) from a plain-HTTP registry: looks up its
 /// manifest digest, then deletes the manifest. Blobs stay until the registry's garbage collection.
 pub fn delete_from_registry(reference: &str) -> Result<()> {
-    use std::io::Write;
     let (host, rest) = reference
         .split_once('/')
         .ok_or_else(|| Error::BadInput(format!("`{reference}` names no registry")))?;
     let (name, tag) = rest.rsplit_once(':').unwrap_or((rest, "latest"));
-    let request = |method: &str, path: &str| -> Result<String> {
-        let mut stream = std::net::TcpStream::connect(host)
-            .map_err(|e| Error::Harness(format!("registry {host}: {e}")))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n"
-        )
-        .map_err(|e| Error::Harness(format!("registry {host}: {e}")))?;
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        Ok(response)
-    };
-    let head = request("HEAD", &format!("/v2/{name}/manifests/{tag}"))?;
+    let head = registry_request(host, "HEAD", &format!("/v2/{name}/manifests/{tag}"))?;
     let Some(digest) = head.lines().find_map(|l| {
         l.split_once(':')
             .filter(|(k, _)| k.eq_ignore_ascii_case("docker-content-digest"))
@@ -352,7 +389,7 @@ pub fn delete_from_registry(reference: &str) -> Result<()> {
     }) else {
         return Ok(()); // not there (never pushed, or deleted already)
     };
-    let response = request("DELETE", &format!("/v2/{name}/manifests/{digest}"))?;
+    let response = registry_request(host, "DELETE", &format!("/v2/{name}/manifests/{digest}"))?;
     if response.starts_with("HTTP/1.1 202") || response.starts_with("HTTP/1.1 404") {
         Ok(())
     } else {
@@ -361,6 +398,75 @@ pub fn delete_from_registry(reference: &str) -> Result<()> {
             response.lines().next().unwrap_or("")
         )))
     }
+}
+
+/// Whether an image reference is one cachet makes: `cachet-scn-…`, `localhost/cachet-base:…`,
+/// `127.0.0.1:5000/cachet-…/app:…` (the repository's path, past any registry host, starts with
+/// `cachet-`).
+pub fn is_cachet_reference(reference: &str) -> bool {
+    let path = match reference.split_once('/') {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            rest
+        }
+        _ => reference,
+    };
+    let path = path.strip_prefix("library/").unwrap_or(path);
+    path.starts_with("cachet-")
+}
+
+/// What cachet made on the engine's host, newest first: image ids (labelled with `BASE_LABEL`, or
+/// tagged with a cachet reference) and container ids (labelled).
+pub fn cachet_resources(engine: &Engine) -> Result<(Vec<String>, Vec<String>)> {
+    let docker = client(engine)?;
+    block_on(async {
+        let mut images = docker
+            .list_images(Some(ListImagesOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| unavailable(engine, e))?;
+        images.retain(|i| {
+            i.labels.contains_key(BASE_LABEL) || i.repo_tags.iter().any(|t| is_cachet_reference(t))
+        });
+        images.sort_by_key(|i| std::cmp::Reverse(i.created));
+        let containers = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(HashMap::from([(
+                    "label".to_string(),
+                    vec![BASE_LABEL.to_string()],
+                )])),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| unavailable(engine, e))?;
+        Ok((
+            images.into_iter().map(|i| i.id).collect(),
+            containers.into_iter().filter_map(|c| c.id).collect(),
+        ))
+    })
+}
+
+/// Removes containers by id, running ones too; missing ones are fine.
+pub fn remove_containers(engine: &Engine, ids: &[String]) -> Result<()> {
+    let docker = client(engine)?;
+    block_on(async {
+        for id in ids {
+            let _ = docker
+                .remove_container(
+                    id,
+                    Some(bollard::query_parameters::RemoveContainerOptions {
+                        force: true,
+                        ..Default::default()
+                    }),
+                )
+                .await;
+        }
+    });
+    Ok(())
 }
 
 /// Removes images by reference; missing ones are fine.

@@ -425,13 +425,13 @@ mod tests {
 #[derive(Clone, Debug, Default)]
 pub struct BuildCacheSnapshot {
     by_endpoint: BTreeMap<String, (Engine, std::collections::BTreeSet<String>)>,
-    /// A shared lock per endpoint for the life of the run: cleanup takes it exclusively, so a run
-    /// never removes the records of another cachet run still going on the same engine.
+    /// A shared lock per endpoint for the life of the run: cleanup (this run's, or `cachet clean`)
+    /// takes it exclusively, so nothing removes what another cachet run still going there uses.
     locks: BTreeMap<String, std::sync::Arc<std::fs::File>>,
 }
 
 /// The lock file of an endpoint (under /run/cachet when it exists, else the temp dir).
-fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
+pub(crate) fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
     let dir = if std::path::Path::new("/run/cachet").is_dir() {
         std::path::PathBuf::from("/run/cachet/locks")
     } else {
@@ -457,18 +457,21 @@ fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
 pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
     let mut snapshot = BuildCacheSnapshot::default();
     for engine in engines {
+        if !snapshot.locks.contains_key(&engine.endpoint) {
+            // Podman's endpoint too: `cachet clean` must not remove what a run is using.
+            let lock = endpoint_lock(&engine.endpoint)?;
+            lock.lock_shared()
+                .map_err(|e| Error::Harness(format!("locking {}: {e}", engine.endpoint)))?;
+            snapshot
+                .locks
+                .insert(engine.endpoint.clone(), std::sync::Arc::new(lock));
+        }
         if snapshot.by_endpoint.contains_key(&engine.endpoint)
             || engine.builder() == models::Builder::Buildah
         {
             continue;
         }
-        let lock = endpoint_lock(&engine.endpoint)?;
-        lock.lock_shared()
-            .map_err(|e| Error::Harness(format!("locking {}: {e}", engine.endpoint)))?;
         let ids = driver::build_cache_ids(engine)?;
-        snapshot
-            .locks
-            .insert(engine.endpoint.clone(), std::sync::Arc::new(lock));
         snapshot
             .by_endpoint
             .insert(engine.endpoint.clone(), (engine.clone(), ids));

@@ -2,6 +2,7 @@
 
 pub mod case_file;
 pub mod check;
+pub mod clean;
 pub mod cli;
 pub mod compare;
 pub mod driver;

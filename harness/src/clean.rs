@@ -1,0 +1,117 @@
+//! `cachet clean`: removes what cachet made and a killed run left behind (images, containers,
+//! pushed tags, context directories; build-cache records on request).
+//!
+//! Images are found by the label every image built on cachet's base inherits
+//! (`driver::BASE_LABEL`) or by a cachet reference; nothing else on an engine is touched. An
+//! endpoint another cachet run is using (its lock is held) is left alone, and so are the registry
+//! and the temp directories unless every endpoint was free.
+
+use std::collections::BTreeSet;
+
+use crate::driver;
+use crate::error::{Error, Result};
+use crate::inventory::Inventory;
+
+#[derive(Debug, Default)]
+pub struct CleanSummary {
+    /// Per endpoint: `(endpoint, images removed, containers removed, build-cache records removed)`.
+    pub endpoints: Vec<(String, usize, usize, usize)>,
+    /// Endpoints skipped because another cachet run holds them.
+    pub busy: Vec<String>,
+    /// Endpoints that did not answer, with the error.
+    pub unreachable: Vec<(String, Error)>,
+    pub registry_tags: usize,
+    pub temp_dirs: usize,
+}
+
+/// Cleans every endpoint of the inventory. `build_cache`: also prune every build-cache record on
+/// Docker endpoints (records carry no labels, so this is all of them: for engines cachet owns).
+pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
+    let mut summary = CleanSummary::default();
+    let mut seen = BTreeSet::new();
+    let mut locks = Vec::new();
+    for engine in inventory.engines() {
+        if !seen.insert(engine.endpoint.clone()) {
+            continue;
+        }
+        let lock = crate::execute::endpoint_lock(&engine.endpoint)?;
+        match lock.try_lock() {
+            Ok(()) => locks.push(lock),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                summary.busy.push(engine.endpoint.clone());
+                continue;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::Harness(format!("locking {}: {e}", engine.endpoint)))
+            }
+        }
+        let (images, containers) = match driver::cachet_resources(&engine) {
+            Ok(found) => found,
+            Err(e) => {
+                summary.unreachable.push((engine.endpoint.clone(), e));
+                continue;
+            }
+        };
+        driver::remove_containers(&engine, &containers)?;
+        // Newest first, so children go before their parents (`remove_images` takes them oldest
+        // first); a second pass picks up what the first one freed.
+        let mut left = images.clone();
+        for _ in 0..4 {
+            if left.is_empty() {
+                break;
+            }
+            let oldest_first: Vec<String> = left.iter().rev().cloned().collect();
+            driver::remove_images(&engine, &oldest_first)?;
+            let (after, _) = driver::cachet_resources(&engine)?;
+            let progress = after.len() < left.len();
+            left = after;
+            if !progress {
+                break;
+            }
+        }
+        let records = if build_cache && engine.builder() != models::Builder::Buildah {
+            driver::prune_build_cache(&engine, &BTreeSet::new())?
+        } else {
+            0
+        };
+        summary.endpoints.push((
+            engine.endpoint.clone(),
+            images.len().saturating_sub(left.len()),
+            containers.len(),
+            records,
+        ));
+    }
+    if summary.busy.is_empty() {
+        if let Some(registry) = &inventory.registry {
+            for reference in driver::cachet_registry_references(registry)? {
+                driver::delete_from_registry(&reference)?;
+                summary.registry_tags += 1;
+            }
+        }
+        summary.temp_dirs = remove_context_dirs()?;
+    }
+    drop(locks);
+    Ok(summary)
+}
+
+/// Context directories cachet makes in the temp dir (`cachet-SALT-HOST-…`, `cachet-ctx-…`).
+fn remove_context_dirs() -> Result<usize> {
+    let dir = std::env::temp_dir();
+    let entries = std::fs::read_dir(&dir).map_err(|source| Error::Read {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("cachet-") && name != "cachet-locks";
+        if ours && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(entry.path()).map_err(|source| Error::Write {
+                path: entry.path(),
+                source,
+            })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
