@@ -12,18 +12,17 @@ const SCENARIOS: usize = 8;
 fn timed(engines: &[&str], jobs: usize) -> f64 {
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
-        engines: engines.iter().map(|e| e.to_string()).collect(),
-        mutant: None,
         shrink_budget: 0,
         known: Some(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases/known/catalogue.toml"),
         ),
-        fresh_check: false,
-        scenarios: SCENARIOS,
-        seed: 31,
-        out: out.path().to_path_buf(),
         jobs,
-        label: None,
+        ..RunOptions::new(
+            engines.iter().map(|e| e.to_string()).collect(),
+            SCENARIOS,
+            31,
+            out.path().to_path_buf(),
+        )
     };
     let started = Instant::now();
     let report = run(&options).expect("the run completes");

@@ -24,18 +24,17 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
     let engine = inventory.engine(name).expect("engine");
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
-        engines: vec![name.to_string()],
-        mutant: None,
         shrink_budget: 0,
         known: Some(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases/known/catalogue.toml"),
         ),
-        fresh_check: false,
-        scenarios: SCENARIOS,
-        seed,
-        out: out.path().to_path_buf(),
-        jobs: 1,
-        label: None,
+
+        ..RunOptions::new(
+            vec![name.to_string()],
+            SCENARIOS,
+            seed,
+            out.path().to_path_buf(),
+        )
     };
     let started = Instant::now();
     let report = run(&options).expect("the run completes");

@@ -114,6 +114,26 @@ pub struct RunOptions {
     pub label: Option<String>,
 }
 
+impl RunOptions {
+    /// A run of `scenarios` generated scenarios from `seed` on `engines` (empty: every engine on
+    /// host a), reports under `out`; the rest as the command line's defaults (no mutant, a
+    /// shrink budget of 60, no catalogue, no second oracle, one job, no label).
+    pub fn new(engines: Vec<String>, scenarios: usize, seed: u64, out: PathBuf) -> RunOptions {
+        RunOptions {
+            engines,
+            mutant: None,
+            shrink_budget: 60,
+            known: None,
+            fresh_check: false,
+            scenarios,
+            seed,
+            out,
+            jobs: 1,
+            label: None,
+        }
+    }
+}
+
 pub fn run(options: &RunOptions) -> Result<Report> {
     let inventory = Inventory::load()?;
     let engines: Vec<Engine> = if options.engines.is_empty() {
