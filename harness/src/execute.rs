@@ -251,9 +251,13 @@ fn run_transitions(
     let mut model = ScenarioModel::default();
     let mut context = scenario.context.clone();
     let mut builds = Vec::new();
-    // One context directory per host for the whole scenario (the CLI door rewrites it in place).
+    // One context directory per host for the whole scenario (the CLI door rewrites it in place);
+    // the API door sends a tar and needs none.
     let mut workdirs = BTreeMap::new();
-    for host in hosts.keys() {
+    for (host, _) in hosts
+        .iter()
+        .filter(|(_, e)| e.transport() != models::Transport::Api)
+    {
         let dir = tempfile::Builder::new()
             .prefix(&format!("cachet-{salt}-{host}-"))
             .tempdir()
@@ -296,7 +300,7 @@ fn run_transitions(
             options: &build.options,
             cache_from: build.options.cache_from.clone(),
             tag: tag.clone(),
-            workdir: Some(workdirs[&host].path()),
+            workdir: workdirs.get(&host).map(|d: &tempfile::TempDir| d.path()),
         };
         let started = Instant::now();
         let observation = driver::build(engine, &request)?;

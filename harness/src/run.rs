@@ -541,19 +541,25 @@ pub fn run_one(
 }
 
 /// What kind of disagreement a step shows: its instruction's keyword, the model's outcome and the
-/// engine's (`stale` for the second oracle's step 0).
+/// engine's. Step 0 is the whole build: a Dockerfile the model rejects (`(whole build)`), or else
+/// the second oracle's stale image (`(image)`, `fresh`, `stale`).
 fn signature(history: &History, build: usize, step: usize) -> Option<(String, String, String)> {
     let record = history.builds.iter().find(|b| b.transition == build)?;
-    if step == 0 {
-        return Some(("(image)".into(), "fresh".into(), "stale".into()));
+    let verdict = record.verdicts.iter().find(|v| v.step == step);
+    if step == 0 && verdict.is_none() {
+        return (!record.stale.is_empty())
+            .then(|| ("(image)".into(), "fresh".into(), "stale".into()));
     }
-    let v = record.verdicts.iter().find(|v| v.step == step)?;
-    let keyword = v
-        .instruction
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
+    let v = verdict?;
+    let keyword = if step == 0 {
+        v.instruction.clone()
+    } else {
+        v.instruction
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase()
+    };
     Some((
         keyword,
         v.predicted.short().to_string(),
