@@ -89,9 +89,13 @@ pub fn mutation_kind(mutation: &Mutation, before: &BuildContext) -> String {
     }
 }
 
-/// The kinds of the mutations before each build (1-based build `n` at index `n - 1`), and
-/// `no-cache` for a build run with `--no-cache`.
-pub fn mutation_kinds_per_build(scenario: &Scenario) -> Vec<Vec<String>> {
+/// The kinds of the mutations before each build (1-based build `n` at index `n - 1`),
+/// `no-cache` for a build run with `--no-cache`, and `dockerfile-xattrs` for a build whose
+/// Dockerfile carries xattrs as the host presents it (`settings`: an SELinux host labels it).
+pub fn mutation_kinds_per_build(
+    scenario: &Scenario,
+    settings: &models::scenario::HostSettings,
+) -> Vec<Vec<String>> {
     let mut context = scenario.context.clone();
     let mut out = Vec::new();
     for (n, transition) in scenario.transitions.iter().enumerate() {
@@ -102,6 +106,13 @@ pub fn mutation_kinds_per_build(scenario: &Scenario) -> Vec<Vec<String>> {
         }
         if transition.build.options.no_cache {
             kinds.push("no-cache".to_string());
+        }
+        let presented = models::scenario::apply_host_settings(&context, settings);
+        if presented
+            .get(models::context::DOCKERFILE_NAME)
+            .is_some_and(|e| !e.xattrs.is_empty())
+        {
+            kinds.push("dockerfile-xattrs".to_string());
         }
         out.push(kinds);
     }
@@ -146,11 +157,12 @@ pub struct Classified {
 pub fn classify(
     catalogue: &[Known],
     kind: &str,
+    settings: &models::scenario::HostSettings,
     version: &str,
     scenario: &Scenario,
     discrepancies: impl IntoIterator<Item = (usize, usize, String)>,
 ) -> Classified {
-    let kinds = mutation_kinds_per_build(scenario);
+    let kinds = mutation_kinds_per_build(scenario, settings);
     let mut sorted: Vec<(usize, usize, String)> = discrepancies.into_iter().collect();
     sorted.sort();
     let mut out = Classified::default();
@@ -385,6 +397,7 @@ mod tests {
         let c = classify(
             &[stale_sync()],
             "buildkit-cli",
+            &Default::default(),
             "20.10.24",
             &scenario,
             found,
@@ -395,6 +408,28 @@ mod tests {
             c.known[1].3.starts_with("follows from build 2: "),
             "{:?}",
             c.known
+        );
+    }
+
+    #[test]
+    fn a_labelled_dockerfile_is_a_kind_of_its_own() {
+        let mut context = BuildContext::new();
+        context.set_dockerfile_text("FROM base\n");
+        let scenario = Scenario {
+            context,
+            transitions: vec![Transition::default(), Transition::default()],
+        };
+        let selinux = models::scenario::HostSettings {
+            selinux_label: Some("system_u:object_r:container_file_t:s0".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            mutation_kinds_per_build(&scenario, &selinux),
+            vec![vec!["dockerfile-xattrs".to_string()]; 2]
+        );
+        assert_eq!(
+            mutation_kinds_per_build(&scenario, &Default::default()),
+            vec![Vec::<String>::new(); 2]
         );
     }
 }

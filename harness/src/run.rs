@@ -480,7 +480,14 @@ pub fn run_one(
         let both: Vec<(usize, usize, String)> = first.intersection(&second).cloned().collect();
         unconfirmed = first.len() - both.len();
         let kind = engine.kind();
-        let classified = crate::known::classify(setup.known, &kind, version, scenario, both);
+        let classified = crate::known::classify(
+            setup.known,
+            &kind,
+            &engine.settings,
+            version,
+            scenario,
+            both,
+        );
         confirmed = classified.unknown;
         known = classified.known;
         if !confirmed.is_empty() {
@@ -496,6 +503,7 @@ pub fn run_one(
                 crate::known::classify(
                     setup.known,
                     &kind,
+                    &engine.settings,
                     version,
                     candidate,
                     discrepancy_keys(run),
