@@ -54,8 +54,13 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
             harness::generate::fold_onto_one_host(scenario)
         };
         builds += scenario.transitions.len();
-        let script =
-            harness::reproduce::shell_reproducer("bare", &scenario, &engine, &result.history);
+        let script = harness::reproduce::shell_reproducer(
+            "bare",
+            &scenario,
+            &engine,
+            &result.history,
+            &Default::default(),
+        );
         let path = out.path().join(format!("bare-{}.sh", result.index));
         std::fs::write(&path, script).expect("script written");
         let status = std::process::Command::new("bash")

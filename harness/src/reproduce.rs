@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use models::scenario::{Mutation, Scenario};
+use std::collections::BTreeMap;
+
+use models::scenario::{HostSettings, Mutation, Scenario};
 use models::{Builder, EntryKind, Outcome};
 
 use crate::execute::History;
@@ -39,11 +41,14 @@ fn mutation_commands(m: &Mutation, clock: i64) -> String {
 }
 
 /// The script. `history` is a run of `scenario` on `engine` (its predictions are the expectations).
+/// `host_settings`: how each scenario host (`a`, `b`) presents a checkout, as the inventory says;
+/// a host with settings builds from a copy of the context that the script presents that way.
 pub fn shell_reproducer(
     name: &str,
     scenario: &Scenario,
     engine: &Engine,
     history: &History,
+    host_settings: &BTreeMap<String, HostSettings>,
 ) -> String {
     let mut s = String::new();
     let buildkit = engine.builder() == Builder::BuildKit;
@@ -167,6 +172,33 @@ pub fn shell_reproducer(
         let _ = writeln!(s, "  awk '/^(Step |STEP |\\[[0-9]+\\/[0-9]+\\] STEP )/{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\"); h=$0; c=0}} /Using cache/{{c=1}} /^(ERROR|error|Error)/{{print \"   engine: \" $0}} END{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\")}}'");
     }
     let _ = writeln!(s, "}}");
+    let emulated = host_settings
+        .values()
+        .any(|h| *h != HostSettings::default());
+    if emulated {
+        let _ = writeln!(
+            s,
+            "present() {{ # DIR UMASK LABEL UID: a copy of the context as an emulated host presents it (cachet's host settings)"
+        );
+        let _ = writeln!(
+            s,
+            "  mkdir -p \"$1\" && find \"$1\" -mindepth 1 -delete && cp -a \"$ctx/.\" \"$1/\" && (cd \"$1\" && find . -mindepth 1 | while IFS= read -r p; do"
+        );
+        let _ = writeln!(
+            s,
+            "    if [ -n \"$2\" ] && [ ! -L \"$p\" ]; then m=$(stat -c %a \"$p\"); b=0666; if [ -d \"$p\" ] || [ $(( (0$m >> 6) & 1 )) -eq 1 ]; then b=0777; fi; chmod \"$(printf %o $(( b & ~0$2 & 0777 )))\" \"$p\"; fi"
+        );
+        let _ = writeln!(
+            s,
+            "    if [ -n \"$3\" ] && ! getfattr -h -n security.selinux \"$p\" >/dev/null 2>&1; then setfattr -h -n security.selinux -v \"$3\" \"$p\" 2>/dev/null || true; fi"
+        );
+        let _ = writeln!(
+            s,
+            "    if [ -n \"$4\" ]; then chown -h \"$4:$4\" \"$p\"; fi"
+        );
+        let _ = writeln!(s, "  done)");
+        let _ = writeln!(s, "}}");
+    }
     for (n, transition) in scenario.transitions.iter().enumerate() {
         let clock = 1_700_000_000 + n as i64 * 1000;
         for m in &transition.mutations {
@@ -225,9 +257,31 @@ pub fn shell_reproducer(
                 );
             }
         }
+        let host_name = if transition.build.host.is_empty() {
+            "a"
+        } else {
+            transition.build.host.as_str()
+        };
+        let settings = host_settings.get(host_name).cloned().unwrap_or_default();
+        let dir = if settings == HostSettings::default() {
+            "\"$ctx\"".to_string()
+        } else {
+            let dir = format!("\"$work/host-{host_name}\"");
+            let _ = writeln!(
+                s,
+                "present {dir} '{}' {} '{}'",
+                settings
+                    .umask
+                    .map(|u| format!("{u:04o}"))
+                    .unwrap_or_default(),
+                quote(settings.selinux_label.as_deref().unwrap_or("")),
+                settings.uid.map(|u| u.to_string()).unwrap_or_default()
+            );
+            dir
+        };
         let _ = writeln!(
             s,
-            "\"$DOCKER\" -H \"{host}\" {build} --force-rm -t cachet-repro-$$:{n}{args} \"$ctx\" 2>&1 | observe || true",
+            "\"$DOCKER\" -H \"{host}\" {build} --force-rm -t cachet-repro-$$:{n}{args} {dir} 2>&1 | observe || true",
             build = if engine.buildx { "buildx build" } else { "build" }
         );
         if let Some(r) = &transition.build.options.push {

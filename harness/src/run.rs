@@ -521,7 +521,10 @@ pub fn run_one(
                 setup.fresh_check,
                 &unexplained,
             )?;
-            let (path, script) = write_finding(out, &name, seed, engine, &result)?;
+            let host_settings = crate::execute::engines_for(inventory, engine, &result.scenario)
+                .map(|hosts| hosts.into_iter().map(|(h, e)| (h, e.settings)).collect())
+                .unwrap_or_default();
+            let (path, script) = write_finding(out, &name, seed, engine, &result, &host_settings)?;
             shrunk = Some(ShrinkInfo::of(&result));
             case_file = Some(path);
             reproducer = Some(script);
@@ -618,6 +621,7 @@ pub fn write_finding(
     seed: u64,
     engine: &Engine,
     result: &crate::shrink::Shrunk,
+    host_settings: &std::collections::BTreeMap<String, models::scenario::HostSettings>,
 ) -> Result<(PathBuf, PathBuf)> {
     let write = |path: PathBuf, text: String| -> Result<PathBuf> {
         if let Some(dir) = path.parent() {
@@ -655,8 +659,13 @@ pub fn write_finding(
         .collect();
     let text = crate::case_file::case_to_toml(&case)?;
     let case_path = write(out.join("cases").join(format!("{name}.toml")), text)?;
-    let script =
-        crate::reproduce::shell_reproducer(name, &result.scenario, engine, &result.history);
+    let script = crate::reproduce::shell_reproducer(
+        name,
+        &result.scenario,
+        engine,
+        &result.history,
+        host_settings,
+    );
     let script_path = write(out.join("repro").join(format!("{name}.sh")), script)?;
     #[cfg(unix)]
     {

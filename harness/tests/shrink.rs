@@ -108,8 +108,15 @@ fn a_mutant_discrepancy_shrinks_to_a_small_reproducer() {
         "a touch needs exactly one build before it"
     );
     let out = tempfile::tempdir().unwrap();
-    let (case_path, script_path) =
-        write_finding(out.path(), "shrunk", 0, &engine, &result).unwrap();
+    let (case_path, script_path) = write_finding(
+        out.path(),
+        "shrunk",
+        0,
+        &engine,
+        &result,
+        &Default::default(),
+    )
+    .unwrap();
     let reparsed = harness::case_file::load_case(&case_path).expect("the emitted case file loads");
     assert_eq!(
         reparsed.scenario, result.scenario,
@@ -162,7 +169,13 @@ fn reproducer_moves_inline_cache_between_hosts() {
         &harness::execute::fresh_salt("repro-cross-host"),
     )
     .expect("scenario runs");
-    let script = harness::reproduce::shell_reproducer("cross", &case.scenario, &engine, &history);
+    let script = harness::reproduce::shell_reproducer(
+        "cross",
+        &case.scenario,
+        &engine,
+        &history,
+        &Default::default(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cross.sh");
     std::fs::write(&path, &script).unwrap();
