@@ -606,7 +606,13 @@ pub fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
     // for the others (even `CACHED` under `--no-cache`, seen here) says nothing reliable.
     if engine.builder() == Builder::BuildKit && observation.error.is_some() {
         for outcome in observation.steps.values_mut() {
-            if !matches!(outcome, observe::Observed::Failed { .. }) {
+            // A step BuildKit cancelled reports itself failed with `context canceled` (seen when
+            // a concurrent COPY's source was missing): not a failure of its own either.
+            let cancelled = matches!(
+                outcome,
+                observe::Observed::Failed { message } if message.contains("context canceled")
+            );
+            if cancelled || !matches!(outcome, observe::Observed::Failed { .. }) {
                 *outcome = observe::Observed::Indeterminate {
                     why: "the build failed at another step; BuildKit cancels concurrent steps"
                         .to_string(),
