@@ -277,7 +277,7 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
                 format!(
                     "a divergence names engine `{}`, which is no engine kind ({})",
                     d.engine,
-                    crate::inventory::ENGINE_KINDS.join(", ")
+                    crate::inventory::engine_kinds().join(", ")
                 ),
             ));
         }
@@ -502,7 +502,7 @@ mod tests {
     fn divergences_name_an_engine_kind() {
         check_error(
             "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[[build]]\n[[divergence]]\nengine = \"buildkitcli\"\nversion = \"1\"\nbuild = 1\nstep = 1\nobserved = \"cached\"\nlink = \"l\"\n",
-            "bad case file cases/x.toml:6: a divergence names engine `buildkitcli`, which is no engine kind (classic, classic-cli, buildkit, buildkit-cli, buildx, podman, podman-cli)",
+            "bad case file cases/x.toml:6: a divergence names engine `buildkitcli`, which is no engine kind (classic, classic-cli, buildkit, buildkit-cli, podman, podman-cli, buildx)",
         );
     }
 

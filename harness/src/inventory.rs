@@ -15,18 +15,14 @@ pub const DEFAULT_INVENTORY: &str = "/run/cachet/inventory.toml";
 pub const DEFAULT_CLI: &str = "/usr/bin/docker";
 
 /// Every engine kind (`Engine::kind`): the profiles' names and `buildx`.
-pub const ENGINE_KINDS: &[&str] = &[
-    "classic",
-    "classic-cli",
-    "buildkit",
-    "buildkit-cli",
-    "buildx",
-    "podman",
-    "podman-cli",
-];
+pub fn engine_kinds() -> Vec<String> {
+    let mut kinds: Vec<String> = Profile::all().iter().map(Profile::name).collect();
+    kinds.push("buildx".to_string());
+    kinds
+}
 
 pub fn is_engine_kind(name: &str) -> bool {
-    ENGINE_KINDS.contains(&name)
+    engine_kinds().iter().any(|k| k == name)
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]

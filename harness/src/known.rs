@@ -68,7 +68,7 @@ pub fn load_catalogue(path: &Path) -> Result<Vec<Known>> {
             reason: format!(
                 "an entry names engine `{}`, which is no engine kind ({})",
                 k.engine,
-                crate::inventory::ENGINE_KINDS.join(", ")
+                crate::inventory::engine_kinds().join(", ")
             ),
         });
     }
