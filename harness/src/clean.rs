@@ -21,6 +21,8 @@ pub struct CleanSummary {
     /// Endpoints that did not answer, with the error.
     pub unreachable: Vec<(String, Error)>,
     pub registry_tags: usize,
+    /// The registry did not answer (or refused a delete): the tags stay, the rest went on.
+    pub registry_error: Option<Error>,
     pub temp_dirs: usize,
 }
 
@@ -83,10 +85,14 @@ pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
     }
     if summary.busy.is_empty() {
         if let Some(registry) = &inventory.registry {
-            for reference in driver::cachet_registry_references(registry)? {
-                driver::delete_from_registry(&reference)?;
-                summary.registry_tags += 1;
-            }
+            let deleted = driver::cachet_registry_references(registry).and_then(|references| {
+                references.iter().try_for_each(|reference| {
+                    driver::delete_from_registry(reference)?;
+                    summary.registry_tags += 1;
+                    Ok(())
+                })
+            });
+            summary.registry_error = deleted.err();
         }
         summary.temp_dirs = remove_context_dirs()?;
     }

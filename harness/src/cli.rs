@@ -274,11 +274,16 @@ pub fn main_with(cli: Cli) -> Result<i32> {
             for (endpoint, e) in &summary.unreachable {
                 eprintln!("{endpoint}: {e}");
             }
-            Ok(if summary.unreachable.is_empty() {
-                EXIT_OK
-            } else {
-                crate::error::EXIT_UNAVAILABLE
-            })
+            if let Some(e) = &summary.registry_error {
+                eprintln!("registry: {e}");
+            }
+            Ok(
+                if summary.unreachable.is_empty() && summary.registry_error.is_none() {
+                    EXIT_OK
+                } else {
+                    crate::error::EXIT_UNAVAILABLE
+                },
+            )
         }
         Command::Replay { file, engine } => {
             let discrepancies = crate::run::replay(&file, &engine)?;
