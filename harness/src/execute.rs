@@ -114,11 +114,7 @@ pub fn engines_for(
         .cloned()
         .collect();
     for transition in &scenario.transitions {
-        let host = if transition.build.host.is_empty() {
-            "a"
-        } else {
-            transition.build.host.as_str()
-        };
+        let host = transition.build.host_name();
         if out.contains_key(host) {
             continue;
         }
@@ -269,11 +265,7 @@ fn run_transitions(
             apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
                 .map_err(|e| Error::BadInput(format!("transition {}: {e}", n + 1)))?;
         }
-        let host = if transition.build.host.is_empty() {
-            "a".to_string()
-        } else {
-            transition.build.host.clone()
-        };
+        let host = transition.build.host_name().to_string();
         let engine = &hosts[&host];
         // The context as this host presents it (its umask, SELinux label, owner), for the model
         // and the engine alike.

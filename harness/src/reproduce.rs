@@ -84,7 +84,7 @@ pub fn shell_reproducer(
         let mut h: Vec<&str> = scenario
             .transitions
             .iter()
-            .map(|t| if t.build.host == "b" { "B" } else { "A" })
+            .map(|t| if t.build.host_name() == "b" { "B" } else { "A" })
             .collect();
         h.sort();
         h.dedup();
@@ -224,7 +224,8 @@ pub fn shell_reproducer(
         for r in &transition.build.options.cache_from {
             let _ = write!(args, " --cache-from \"{}\"", pushed(r));
         }
-        let host = if transition.build.host == "b" {
+        let host_name = transition.build.host_name();
+        let host = if host_name == "b" {
             "$HOST_B"
         } else {
             "$HOST_A"
@@ -257,11 +258,6 @@ pub fn shell_reproducer(
                 );
             }
         }
-        let host_name = if transition.build.host.is_empty() {
-            "a"
-        } else {
-            transition.build.host.as_str()
-        };
         let settings = host_settings.get(host_name).cloned().unwrap_or_default();
         let dir = if settings == HostSettings::default() {
             "\"$ctx\"".to_string()

@@ -268,8 +268,20 @@ pub fn apply_mutation(
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildStep {
     /// Host name as in the inventory (`a`, `b`, `podman`); the builder comes from the engine.
+    /// Empty means `a`.
     pub host: String,
     pub options: BuildOptions,
+}
+
+impl BuildStep {
+    /// The scenario host this build runs on: `host`, or `a` when it names none.
+    pub fn host_name(&self) -> &str {
+        if self.host.is_empty() {
+            "a"
+        } else {
+            &self.host
+        }
+    }
 }
 
 /// A transition: mutations, then one build.
@@ -372,10 +384,7 @@ pub fn predict_scenario(
         .iter()
         .zip(contexts)
         .map(|(transition, context)| {
-            let host = match transition.build.host.as_str() {
-                "" => "a",
-                other => other,
-            };
+            let host = transition.build.host_name();
             let build = crate::Build {
                 context,
                 options: transition.build.options.clone(),
