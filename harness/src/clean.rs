@@ -37,16 +37,11 @@ pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
             continue;
         }
         let lock = crate::execute::endpoint_lock(&engine.endpoint)?;
-        match lock.try_lock() {
-            Ok(()) => locks.push(lock),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                summary.busy.push(engine.endpoint.clone());
-                continue;
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::Harness(format!("locking {}: {e}", engine.endpoint)))
-            }
+        if !crate::execute::lock_exclusively(&lock, &engine.endpoint)? {
+            summary.busy.push(engine.endpoint.clone());
+            continue;
         }
+        locks.push(lock);
         let (images, containers) = match driver::cachet_resources(&engine) {
             Ok(found) => found,
             Err(e) => {

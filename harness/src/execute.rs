@@ -449,6 +449,17 @@ pub(crate) fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
         .map_err(|source| Error::Write { path, source })
 }
 
+/// Takes an endpoint's lock exclusively if no other cachet run holds it: `Ok(false)` when one does.
+pub(crate) fn lock_exclusively(lock: &std::fs::File, endpoint: &str) -> Result<bool> {
+    match lock.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::Harness(format!("locking {endpoint}: {e}")))
+        }
+    }
+}
+
 /// Records the build-cache ids of every endpoint the engines use (once per endpoint).
 pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
     let mut snapshot = BuildCacheSnapshot::default();
@@ -481,17 +492,11 @@ pub fn restore_build_cache(snapshot: &BuildCacheSnapshot) -> Result<usize> {
     let mut removed = 0;
     for (endpoint, (engine, keep)) in &snapshot.by_endpoint {
         if let Some(lock) = snapshot.locks.get(endpoint) {
-            match lock.try_lock() {
-                Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    eprintln!(
-                        "note: another cachet run is using {endpoint}: the build-cache records this run added stay (the last run to end removes what it can)"
-                    );
-                    continue;
-                }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(Error::Harness(format!("locking {endpoint}: {e}")))
-                }
+            if !lock_exclusively(lock, endpoint)? {
+                eprintln!(
+                    "note: another cachet run is using {endpoint}: the build-cache records this run added stay (the last run to end removes what it can)"
+                );
+                continue;
             }
         }
         removed += driver::prune_build_cache(engine, keep)?;
