@@ -304,9 +304,14 @@ pub fn ensure_base_image(engine: &Engine, reference: &str, salt: &str) -> Result
         })
 }
 
-/// How many images (intermediate ones included) and containers (stopped ones included) the
-/// engine's host holds: what the leak check compares before and after.
-pub fn resource_counts(engine: &Engine) -> Result<(usize, usize)> {
+/// Every image (intermediate ones included) and container (stopped ones included) on the
+/// engine's host.
+fn all_images_and_containers(
+    engine: &Engine,
+) -> Result<(
+    Vec<bollard::models::ImageSummary>,
+    Vec<bollard::models::ContainerSummary>,
+)> {
     let docker = client(engine)?;
     block_on(async {
         let images = docker
@@ -323,8 +328,15 @@ pub fn resource_counts(engine: &Engine) -> Result<(usize, usize)> {
             }))
             .await
             .map_err(|e| unavailable(engine, e))?;
-        Ok((images.len(), containers.len()))
+        Ok((images, containers))
     })
+}
+
+/// How many images (intermediate ones included) and containers (stopped ones included) the
+/// engine's host holds: what the leak check compares before and after.
+pub fn resource_counts(engine: &Engine) -> Result<(usize, usize)> {
+    let (images, containers) = all_images_and_containers(engine)?;
+    Ok((images.len(), containers.len()))
 }
 
 /// One plain-HTTP request to a registry (`HOST:PORT`); the whole response, headers included.
@@ -419,35 +431,23 @@ pub fn is_cachet_reference(reference: &str) -> bool {
 /// What cachet made on the engine's host, newest first: image ids (labelled with `BASE_LABEL`, or
 /// tagged with a cachet reference) and container ids (labelled).
 pub fn cachet_resources(engine: &Engine) -> Result<(Vec<String>, Vec<String>)> {
-    let docker = client(engine)?;
-    block_on(async {
-        let mut images = docker
-            .list_images(Some(ListImagesOptions {
-                all: true,
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| unavailable(engine, e))?;
-        images.retain(|i| {
-            i.labels.contains_key(BASE_LABEL) || i.repo_tags.iter().any(|t| is_cachet_reference(t))
-        });
-        images.sort_by_key(|i| std::cmp::Reverse(i.created));
-        let containers = docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(HashMap::from([(
-                    "label".to_string(),
-                    vec![BASE_LABEL.to_string()],
-                )])),
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| unavailable(engine, e))?;
-        Ok((
-            images.into_iter().map(|i| i.id).collect(),
-            containers.into_iter().filter_map(|c| c.id).collect(),
-        ))
-    })
+    let (mut images, containers) = all_images_and_containers(engine)?;
+    images.retain(|i| {
+        i.labels.contains_key(BASE_LABEL) || i.repo_tags.iter().any(|t| is_cachet_reference(t))
+    });
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    Ok((
+        images.into_iter().map(|i| i.id).collect(),
+        containers
+            .into_iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(BASE_LABEL))
+            })
+            .filter_map(|c| c.id)
+            .collect(),
+    ))
 }
 
 /// Removes containers by id, running ones too; missing ones are fine.
@@ -842,12 +842,18 @@ fn build_cli(engine: &Engine, request: &BuildRequest<'_>) -> Result<Observation>
             .or_else(|| observation.log.lines().rev().find(|l| !l.trim().is_empty()))
             .unwrap_or("build failed")
             .to_string();
-        if message.contains("Cannot connect") || message.contains("connection refused") {
+        if says_unreachable(&message) {
             return Err(unavailable(engine, message));
         }
         observation.error = Some(message);
     }
     Ok(observation)
+}
+
+/// Whether the docker CLI's words say it could not reach the engine (rather than that a build or
+/// command failed there).
+fn says_unreachable(cli_output: &str) -> bool {
+    cli_output.contains("Cannot connect") || cli_output.contains("connection refused")
 }
 
 fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
@@ -887,13 +893,11 @@ pub fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
             std::thread::sleep(Duration::from_millis(200));
             continue;
         }
-        return Err(
-            if stderr.contains("Cannot connect") || stderr.contains("connection refused") {
-                unavailable(engine, stderr)
-            } else {
-                Error::Harness(format!("listing build cache on {}: {stderr}", engine.name))
-            },
-        );
+        return Err(if says_unreachable(&stderr) {
+            unavailable(engine, stderr)
+        } else {
+            Error::Harness(format!("listing build cache on {}: {stderr}", engine.name))
+        });
     };
     let records: Vec<serde_json::Value> =
         serde_json::from_slice(&output.stdout).unwrap_or_default();
