@@ -40,6 +40,19 @@ fn mutation_commands(m: &Mutation, clock: i64) -> String {
     }
 }
 
+/// The shell function a reproducer calls before a build on a host with settings: `present DIR
+/// UMASK LABEL UID` fills DIR with a copy of the context as that host presents a checkout (modes
+/// from 0666, or 0777 for directories and owner-executable files, masked by UMASK; LABEL as
+/// `security.selinux` where an entry has none; UID as owner), as `apply_host_settings` does.
+const PRESENT_FUNCTION: &str = r#"present() { # DIR UMASK LABEL UID: a copy of the context as an emulated host presents it (cachet's host settings)
+  mkdir -p "$1" && find "$1" -mindepth 1 -delete && cp -a "$ctx/." "$1/" && (cd "$1" && find . -mindepth 1 | while IFS= read -r p; do
+    if [ -n "$2" ] && [ ! -L "$p" ]; then m=$(stat -c %a "$p"); b=0666; if [ -d "$p" ] || [ $(( (0$m >> 6) & 1 )) -eq 1 ]; then b=0777; fi; chmod "$(printf %o $(( b & ~0$2 & 0777 )))" "$p"; fi
+    if [ -n "$3" ] && ! getfattr -h -n security.selinux "$p" >/dev/null 2>&1; then setfattr -h -n security.selinux -v "$3" "$p" 2>/dev/null || true; fi
+    if [ -n "$4" ]; then chown -h "$4:$4" "$p"; fi
+  done)
+}
+"#;
+
 /// The script. `history` is a run of `scenario` on `engine` (its predictions are the expectations).
 /// `host_settings`: how each scenario host (`a`, `b`) presents a checkout, as the inventory says;
 /// a host with settings builds from a copy of the context that the script presents that way.
@@ -176,28 +189,7 @@ pub fn shell_reproducer(
         .values()
         .any(|h| *h != HostSettings::default());
     if emulated {
-        let _ = writeln!(
-            s,
-            "present() {{ # DIR UMASK LABEL UID: a copy of the context as an emulated host presents it (cachet's host settings)"
-        );
-        let _ = writeln!(
-            s,
-            "  mkdir -p \"$1\" && find \"$1\" -mindepth 1 -delete && cp -a \"$ctx/.\" \"$1/\" && (cd \"$1\" && find . -mindepth 1 | while IFS= read -r p; do"
-        );
-        let _ = writeln!(
-            s,
-            "    if [ -n \"$2\" ] && [ ! -L \"$p\" ]; then m=$(stat -c %a \"$p\"); b=0666; if [ -d \"$p\" ] || [ $(( (0$m >> 6) & 1 )) -eq 1 ]; then b=0777; fi; chmod \"$(printf %o $(( b & ~0$2 & 0777 )))\" \"$p\"; fi"
-        );
-        let _ = writeln!(
-            s,
-            "    if [ -n \"$3\" ] && ! getfattr -h -n security.selinux \"$p\" >/dev/null 2>&1; then setfattr -h -n security.selinux -v \"$3\" \"$p\" 2>/dev/null || true; fi"
-        );
-        let _ = writeln!(
-            s,
-            "    if [ -n \"$4\" ]; then chown -h \"$4:$4\" \"$p\"; fi"
-        );
-        let _ = writeln!(s, "  done)");
-        let _ = writeln!(s, "}}");
+        s.push_str(PRESENT_FUNCTION);
     }
     for (n, transition) in scenario.transitions.iter().enumerate() {
         let clock = 1_700_000_000 + n as i64 * 1000;
