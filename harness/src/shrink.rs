@@ -27,30 +27,35 @@ pub struct Shrunk {
 fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
     let key = |what: &dyn std::fmt::Debug| models::fingerprint::fingerprint(&format!("{what:?}"));
     let mut out = Vec::new();
+    // The Dockerfile's lines other than FROM (instructions, comments, blank lines): the ones a
+    // candidate may drop.
+    let parsed = s
+        .context
+        .dockerfile_text()
+        .map(|text| dockerfile::parse(&text).dockerfile);
+    let droppable: Vec<usize> = parsed
+        .iter()
+        .flat_map(|d| d.lines.iter().enumerate())
+        .filter(|(_, l)| !matches!(l, Line::Instruction(i) if matches!(i.body, models::Body::From { .. })))
+        .map(|(n, _)| n)
+        .collect();
+    let without_lines = |lines: &[usize]| {
+        let mut d = parsed
+            .clone()
+            .expect("droppable lines come from a Dockerfile");
+        let removed: Vec<Line> = lines.iter().rev().map(|n| d.lines.remove(*n)).collect();
+        let mut c = s.clone();
+        c.context.set_dockerfile_text(&dockerfile::render(&d));
+        (removed, c)
+    };
     // Halves first (delta debugging): the second half of the droppable Dockerfile lines, then
     // the first half; a long Dockerfile loses several lines for one engine run.
-    if let Some(text) = s.context.dockerfile_text() {
-        let parsed = dockerfile::parse(&text).dockerfile;
-        let droppable: Vec<usize> = parsed
-            .lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| !matches!(l, Line::Instruction(i) if matches!(i.body, models::Body::From { .. })))
-            .map(|(n, _)| n)
-            .collect();
-        if droppable.len() >= 4 {
-            let (first, second) = droppable.split_at(droppable.len() / 2);
-            for half in [second, first] {
-                let mut d = parsed.clone();
-                let removed: Vec<String> = half
-                    .iter()
-                    .rev()
-                    .map(|n| format!("{:?}", d.lines.remove(*n)))
-                    .collect();
-                let mut c = s.clone();
-                c.context.set_dockerfile_text(&dockerfile::render(&d));
-                out.push((key(&("lines", removed)), c));
-            }
+    if droppable.len() >= 4 {
+        let (first, second) = droppable.split_at(droppable.len() / 2);
+        for half in [second, first] {
+            let (removed, c) = without_lines(half);
+            let removed: Vec<String> = removed.iter().map(|l| format!("{l:?}")).collect();
+            out.push((key(&("lines", removed)), c));
         }
     }
     // Drop a build (its mutations move to the next build, so later contexts stay the same).
@@ -80,21 +85,9 @@ fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
         }
     }
     // Drop one instruction other than FROM, and comments and blank lines.
-    if let Some(text) = s.context.dockerfile_text() {
-        let parsed = dockerfile::parse(&text).dockerfile;
-        for (n, line) in parsed.lines.iter().enumerate() {
-            let droppable = match line {
-                Line::Instruction(i) => !matches!(i.body, models::Body::From { .. }),
-                _ => true,
-            };
-            if droppable {
-                let mut d = parsed.clone();
-                let removed = d.lines.remove(n);
-                let mut c = s.clone();
-                c.context.set_dockerfile_text(&dockerfile::render(&d));
-                out.push((key(&("line", removed)), c));
-            }
-        }
+    for n in &droppable {
+        let (mut removed, c) = without_lines(&[*n]);
+        out.push((key(&("line", removed.remove(0))), c));
     }
     // Drop a context entry.
     for path in s.context.entries.keys() {
