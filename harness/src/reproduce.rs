@@ -8,11 +8,27 @@ use std::collections::BTreeMap;
 use models::scenario::{HostSettings, Mutation, Scenario};
 use models::{Builder, EntryKind, Outcome};
 
+use crate::engine::cli::{build_command, Arg, BuildLine, CliKind};
 use crate::execute::History;
 use crate::inventory::Engine;
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The script's variable for a scenario host's endpoint: `HOST_A`, `HOST_B`, `HOST_MY_HOST`.
+fn host_variable(host: &str) -> String {
+    let name: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("HOST_{name}")
 }
 
 fn mutation_commands(m: &Mutation, clock: i64) -> String {
@@ -72,43 +88,52 @@ pub fn shell_reproducer(
         engine.name,
         engine.kind()
     );
+    if engine.transport() == models::Transport::Api {
+        let _ = writeln!(
+            s,
+            "# {} takes builds through the Engine API (a tar upload); this script reproduces them through\n# the docker CLI with the same builder (a directory sync), which resets owners to 0:0 and drops\n# user.* xattrs: a difference that hinges on those may not show here.",
+            engine.name
+        );
+    }
     let _ = writeln!(
         s,
         "# Needs root (chown, security.* xattrs), busybox-static and attr. DOCKER picks the CLI,"
     );
     let _ = writeln!(
         s,
-        "# HOST_A the engine (default DOCKER_HOST; for Podman: unix:///run/cachet/podman.sock);"
+        "# HOST_<NAME> each scenario host's endpoint (HOST_A: the engine under test), REGISTRY the registry"
     );
-    let _ = writeln!(
-        s,
-        "# HOST_B the second host and REGISTRY the registry, for builds that move cache between hosts."
-    );
+    let _ = writeln!(s, "# for builds that move cache between hosts.");
     let _ = writeln!(s, "set -euo pipefail");
     let _ = writeln!(s, "DOCKER=${{DOCKER:-/usr/bin/docker}}");
-    let _ = writeln!(
-        s,
-        "HOST_A=${{HOST_A:-${{DOCKER_HOST:-unix:///var/run/docker.sock}}}}"
-    );
-    let _ = writeln!(s, "HOST_B=${{HOST_B:-unix:///run/cachet/docker-b.sock}}");
-    let _ = writeln!(s, "REGISTRY=${{REGISTRY:-127.0.0.1:5000}}");
-    let _ = writeln!(s, "export DOCKER_BUILDKIT={}", if buildkit { 1 } else { 0 });
     let hosts: Vec<&str> = {
         let mut h: Vec<&str> = scenario
             .transitions
             .iter()
-            .map(|t| if t.build.host_name() == "b" { "B" } else { "A" })
+            .map(|t| t.build.host_name())
             .collect();
         h.sort();
         h.dedup();
         h
     };
+    for host in &hosts {
+        let var = host_variable(host);
+        let _ = match *host {
+            "a" => writeln!(s, "{var}=${{{var}:-${{DOCKER_HOST:-{}}}}}", engine.endpoint),
+            "b" => writeln!(s, "{var}=${{{var}:-unix:///run/cachet/docker-b.sock}}"),
+            _ => writeln!(
+                s,
+                "{var}=${{{var}:?set {var} to the endpoint of scenario host {host}}}"
+            ),
+        };
+    }
+    let _ = writeln!(s, "REGISTRY=${{REGISTRY:-127.0.0.1:5000}}");
     let _ = writeln!(
         s,
         "HOSTS=\"{}\"",
         hosts
             .iter()
-            .map(|h| format!("$HOST_{h}"))
+            .map(|h| format!("${}", host_variable(h)))
             .collect::<Vec<_>>()
             .join(" ")
     );
@@ -196,35 +221,9 @@ pub fn shell_reproducer(
         for m in &transition.mutations {
             let _ = writeln!(s, "{}", mutation_commands(m, clock));
         }
-        let mut args = String::new();
-        for (k, v) in &transition.build.options.build_args {
-            let _ = write!(args, " --build-arg {}", quote(&format!("{k}={v}")));
-        }
-        if transition.build.options.no_cache {
-            args.push_str(" --no-cache");
-        }
-        if let Some(t) = &transition.build.options.target {
-            let _ = write!(args, " --target {}", quote(t));
-        }
-        if engine.builder() != Builder::Buildah {
-            args.push_str(" --network=none");
-        }
         let pushed = |r: &str| format!("$REGISTRY/cachet-repro-$$/{r}");
-        if transition.build.options.inline_cache {
-            args.push_str(" --build-arg BUILDKIT_INLINE_CACHE=1");
-        }
-        for r in &transition.build.options.cache_from {
-            let _ = write!(args, " --cache-from \"{}\"", pushed(r));
-        }
         let host_name = transition.build.host_name();
-        let host = if host_name == "b" {
-            "$HOST_B"
-        } else {
-            "$HOST_A"
-        };
-        if buildkit {
-            args.push_str(" --progress=plain");
-        }
+        let host = format!("${}", host_variable(host_name));
         let _ = writeln!(s, "echo '== build {}'", n + 1);
         if let Some(build) = history.builds.iter().find(|b| b.transition == n + 1) {
             for step in &build.prediction.steps {
@@ -252,12 +251,12 @@ pub fn shell_reproducer(
         }
         let settings = host_settings.get(host_name).cloned().unwrap_or_default();
         let dir = if settings == HostSettings::default() {
-            "\"$ctx\"".to_string()
+            "$ctx".to_string()
         } else {
-            let dir = format!("\"$work/host-{host_name}\"");
+            let dir = format!("$work/host-{host_name}");
             let _ = writeln!(
                 s,
-                "present {dir} '{}' {} '{}'",
+                "present \"{dir}\" '{}' {} '{}'",
                 settings
                     .umask
                     .map(|u| format!("{u:04o}"))
@@ -267,11 +266,25 @@ pub fn shell_reproducer(
             );
             dir
         };
-        let _ = writeln!(
-            s,
-            "\"$DOCKER\" -H \"{host}\" {build} --force-rm -t cachet-repro-$$:{n}{args} {dir} 2>&1 | observe || true",
-            build = if engine.buildx { "buildx build" } else { "build" }
-        );
+        // The CLI door's own command line (`engine::cli::build_command`), with the script's
+        // variables for the CLI, the host, the tag and the directories.
+        let line = build_command(&BuildLine {
+            kind: CliKind::of(engine),
+            cli: Arg::shell("$DOCKER"),
+            endpoint: Arg::shell(&host),
+            tls_dir: None,
+            tag: Arg::shell(format!("cachet-repro-$$:{n}")),
+            dir: Arg::shell(dir),
+            options: &transition.build.options,
+            cache_from: transition
+                .build
+                .options
+                .cache_from
+                .iter()
+                .map(|r| Arg::shell(pushed(r)))
+                .collect(),
+        });
+        let _ = writeln!(s, "{} 2>&1 | observe || true", line.render());
         if let Some(r) = &transition.build.options.push {
             let _ = writeln!(
                 s,
