@@ -670,4 +670,122 @@ mod tests {
             "3 cached, 4 rebuilt",
         );
     }
+
+    #[test]
+    fn built_stages_take_a_numeric_target_and_never_depend_on_themselves_or_later_stages() {
+        // `COPY --from=1` in stage 1 and `--from=late` naming a later stage are not dependencies
+        // (the model's rule: only earlier stages); a numeric target is a stage index.
+        let dockerfile = "FROM base AS s0\nRUN true\nFROM base AS s1\nCOPY --from=1 /a /a\nCOPY --from=late /b /b\nFROM base AS late\nRUN true\nFROM s0\nCOPY --from=s1 /a /a\n";
+        assert_eq!(
+            built_stages(dockerfile, Some("1"), Builder::Buildah),
+            vec![1]
+        );
+        assert_eq!(
+            built_stages(dockerfile, Some("s1"), Builder::BuildKit),
+            vec![1]
+        );
+        assert_eq!(
+            built_stages(dockerfile, None, Builder::Buildah),
+            vec![0, 1, 3]
+        );
+        assert_eq!(
+            built_stages(dockerfile, Some("2"), Builder::Classic),
+            vec![0, 1, 2]
+        );
+        // A stage named like a number resolves by name first, as in the model.
+        let named =
+            "FROM base AS 1\nRUN true\nFROM base\nRUN true\nFROM base\nCOPY --from=1 /a /a\n";
+        assert_eq!(built_stages(named, None, Builder::Buildah), vec![0, 2]);
+        assert_eq!(
+            built_stages("", None, Builder::Buildah),
+            Vec::<usize>::new()
+        );
+    }
+
+    #[test]
+    fn vertex_updates_merge_by_digest_in_first_seen_order() {
+        let mut merge = VertexMerge::default();
+        let update = |digest, name, cached, completed| VertexUpdate {
+            digest,
+            name,
+            cached,
+            started: true,
+            completed,
+            error: "",
+        };
+        assert_eq!(
+            merge.update(&update("d1", "[1/2] FROM base", false, false)),
+            Some("[1/2] FROM base".to_string())
+        );
+        assert_eq!(
+            merge.update(&update("d2", "[2/2] RUN true", false, true)),
+            Some("[2/2] RUN true".to_string())
+        );
+        assert_eq!(
+            merge.update(&update("d1", "[1/2] FROM base", true, true)),
+            None
+        );
+        let reports = merge.into_reports();
+        assert_eq!(reports.len(), 2);
+        assert_eq!(reports[0].name, "[1/2] FROM base");
+        assert!(reports[0].cached && reports[0].completed);
+        assert!(!reports[1].cached && reports[1].completed);
+    }
+
+    #[test]
+    fn interpret_marks_steps_of_a_failed_buildkit_build_indeterminate() {
+        let dockerfile = "FROM base\nCOPY a /a\nRUN false\n";
+        let raw = RawBuild {
+            error: Some("exit code 1".into()),
+            vertices: Some(vec![
+                VertexReport {
+                    name: "[2/3] COPY a /a".into(),
+                    cached: true,
+                    completed: true,
+                    ..VertexReport::default()
+                },
+                VertexReport {
+                    name: "[3/3] RUN false".into(),
+                    error: Some("exit code 1".into()),
+                    ..VertexReport::default()
+                },
+            ]),
+            ..RawBuild::default()
+        };
+        let observation = interpret(Builder::BuildKit, raw, dockerfile, None);
+        check(observation.steps, "2 indeterminate, 3 failed");
+        assert!(observation.log.contains("CACHED [2/3] COPY a /a\n"));
+        assert!(observation
+            .log
+            .contains("[cachet] build error: exit code 1"));
+    }
+
+    #[test]
+    fn interpret_calls_a_podman_store_race_indeterminate() {
+        let raw = RawBuild {
+            log: "STEP 1/2: FROM base\nSTEP 2/2: RUN true\n".into(),
+            error: Some("layer not known".into()),
+            ..RawBuild::default()
+        };
+        let observation = interpret(Builder::Buildah, raw, "FROM base\nRUN true\n", None);
+        assert_eq!(observation.error, None);
+        assert_eq!(
+            observation.indeterminate.as_deref(),
+            Some("podman store race: layer not known")
+        );
+        check(observation.steps, "1 cached, 2 rebuilt");
+    }
+
+    #[test]
+    fn cli_failure_message_is_the_last_error_line() {
+        assert_eq!(
+            cli_failure_message("#5 ERROR: x\nerror: failed to solve: y\n\n"),
+            "error: failed to solve: y"
+        );
+        assert_eq!(
+            cli_failure_message("Step 2/2 : RUN false\nreturned a non-zero code: 1\n"),
+            "returned a non-zero code: 1"
+        );
+        assert_eq!(cli_failure_message(""), "build failed");
+    }
 }
