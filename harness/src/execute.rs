@@ -233,6 +233,51 @@ pub fn run_scenario_checked(
     })
 }
 
+/// One context directory per host for the whole scenario (the CLI door rewrites it in place);
+/// the API door sends a tar and needs none.
+fn context_dirs(
+    hosts: &BTreeMap<String, Engine>,
+    salt: &str,
+) -> Result<BTreeMap<String, tempfile::TempDir>> {
+    let mut workdirs = BTreeMap::new();
+    for (host, _) in hosts
+        .iter()
+        .filter(|(_, e)| e.transport() != models::Transport::Api)
+    {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("cachet-{salt}-{host}-"))
+            .tempdir()
+            .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
+        workdirs.insert(host.clone(), dir);
+    }
+    Ok(workdirs)
+}
+
+/// Runs the build and, if it succeeded and asks for it, tags and pushes its image (recorded in
+/// `created`); the observation and how long the build took.
+fn build_and_push(
+    engine: &Engine,
+    request: &BuildRequest<'_>,
+    build: &Build,
+    created: &mut BTreeMap<String, Vec<String>>,
+) -> Result<(Observation, Duration)> {
+    let started = Instant::now();
+    let door = engine::open(engine);
+    let observation = door.build(request)?;
+    let duration = started.elapsed();
+    if observation.error.is_none() && observation.indeterminate.is_none() {
+        if let Some(reference) = &build.options.push {
+            door.tag(&request.tag, reference)?;
+            created
+                .entry(engine.name.clone())
+                .or_default()
+                .push(reference.clone());
+            door.push(reference)?;
+        }
+    }
+    Ok((observation, duration))
+}
+
 fn run_transitions(
     scenario: &Scenario,
     salt: &str,
@@ -249,19 +294,7 @@ fn run_transitions(
     let mut model = ScenarioModel::default();
     let mut context = scenario.context.clone();
     let mut builds = Vec::new();
-    // One context directory per host for the whole scenario (the CLI door rewrites it in place);
-    // the API door sends a tar and needs none.
-    let mut workdirs = BTreeMap::new();
-    for (host, _) in hosts
-        .iter()
-        .filter(|(_, e)| e.transport() != models::Transport::Api)
-    {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("cachet-{salt}-{host}-"))
-            .tempdir()
-            .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
-        workdirs.insert(host.clone(), dir);
-    }
+    let workdirs = context_dirs(hosts, salt)?;
     for (n, transition) in scenario.transitions.iter().enumerate() {
         for mutation in &transition.mutations {
             apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
@@ -296,20 +329,7 @@ fn run_transitions(
             tag: tag.clone(),
             workdir: workdirs.get(&host).map(|d: &tempfile::TempDir| d.path()),
         };
-        let started = Instant::now();
-        let door = engine::open(engine);
-        let observation = door.build(&request)?;
-        let duration = started.elapsed();
-        if observation.error.is_none() && observation.indeterminate.is_none() {
-            if let Some(reference) = &build.options.push {
-                door.tag(&tag, reference)?;
-                created
-                    .entry(engine.name.clone())
-                    .or_default()
-                    .push(reference.clone());
-                door.push(reference)?;
-            }
-        }
+        let (observation, duration) = build_and_push(engine, &request, &build, created)?;
         created
             .entry(engine.name.clone())
             .or_default()
