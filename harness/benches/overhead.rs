@@ -1,14 +1,14 @@
 //! Harness overhead: median wall time of one cold 4-step build (FROM, RUN, COPY, RUN) per builder,
-//! through cachet's drivers (API door, CLI door; buildx: `docker buildx build`) and through the bare
+//! through cachet's doors (API door, CLI door; buildx: `docker buildx build`) and through the bare
 //! docker CLI on the same engine, side by side. The ratio to the bare CLI is the harness overhead (target <= 1.05).
 //! Needs the engines of `ci/engines up`. Run: `cargo bench -p cachet --bench overhead`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::driver::{self, BuildRequest};
+use harness::engine::{self, BuildRequest};
 use harness::execute::{fresh_salt, substitute_base};
-use harness::inventory::{Engine, Inventory};
+use harness::inventory::Engine;
 use models::{BuildContext, BuildOptions, Builder, Entry};
 
 const ROUNDS: usize = 7;
@@ -32,13 +32,13 @@ fn median(mut v: Vec<Duration>) -> f64 {
 fn timed(engine: &Engine, build: impl Fn(&BuildContext, &str) -> bool) -> Option<Duration> {
     let salt = fresh_salt(("overhead", &engine.name));
     let base = format!("localhost/cachet-base:{salt}");
-    driver::ensure_base_image(engine, &base, &salt).ok()?;
+    engine::open(engine).ensure_base_image(&base, &salt).ok()?;
     let tag = format!("cachet-bench-{salt}:x");
     let ctx = context(&base);
     let started = Instant::now();
     let ok = build(&ctx, &tag);
     let elapsed = started.elapsed();
-    let _ = driver::remove_images(engine, &[base, tag]);
+    let _ = engine::open(engine).remove_images(&[base, tag]);
     ok.then_some(elapsed)
 }
 
@@ -69,7 +69,7 @@ fn bare_cli(engine: &Engine, context: &BuildContext, tag: &str) -> bool {
 }
 
 fn main() {
-    let inventory = Inventory::load().expect("inventory");
+    let inventory = harness::engine::load_inventory().expect("inventory");
     println!(
         "{:<10} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "builder", "bare CLI", "cachet API", "cachet CLI", "API/bare", "CLI/bare"
@@ -97,7 +97,7 @@ fn main() {
         };
         let cli: &'static Engine = Box::leak(Box::new(cli));
         let api: Option<&'static Engine> = api.map(|a| &*Box::leak(Box::new(a)));
-        if driver::engine_version(cli).is_err() {
+        if engine::version(cli).is_err() {
             println!("{row:<10} engine unavailable");
             continue;
         }
@@ -111,7 +111,8 @@ fn main() {
                     tag: tag.to_string(),
                     workdir: None,
                 };
-                driver::build(engine, &request)
+                engine::open(engine)
+                    .build(&request)
                     .is_ok_and(|o| o.error.is_none() && o.indeterminate.is_none())
             }
         };

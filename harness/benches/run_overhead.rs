@@ -44,7 +44,7 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
     let started = Instant::now();
     // The bare loop cleans up the build cache it made, as cachet does (else BuildKit's records
     // pile up); that cleanup is timed with it.
-    let snapshot = harness::execute::snapshot_build_cache(std::slice::from_ref(&engine))
+    let snapshot = harness::engine::cache::snapshot_build_cache(std::slice::from_ref(&engine))
         .expect("build cache lists");
     for (result, scenario) in report.results.iter().zip(&scenarios) {
         // What cachet ran: the scenario, folded onto one host where the engine has no second.
@@ -82,13 +82,13 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
             path.display()
         );
     }
-    harness::execute::restore_build_cache(&snapshot).expect("build cache prunes");
+    harness::engine::cache::restore_build_cache(&snapshot).expect("build cache prunes");
     let bare = started.elapsed().as_secs_f64();
     (through_cachet, bare, report.summary.builds, builds)
 }
 
 fn main() {
-    let inventory = Inventory::load().expect("inventory");
+    let inventory = harness::engine::load_inventory().expect("inventory");
     for name in ["classic-cli@a", "buildkit-cli@a"] {
         let (mut cachet, mut bare) = (Vec::new(), Vec::new());
         let (mut via, mut plain) = (0, 0);

@@ -2,13 +2,13 @@
 //! pushed tags, context directories; build-cache records on request).
 //!
 //! Images are found by the label every image built on cachet's base inherits
-//! (`driver::BASE_LABEL`) or by a cachet reference; nothing else on an engine is touched. An
+//! (`engine::BASE_LABEL`) or by a cachet reference; nothing else on an engine is touched. An
 //! endpoint another cachet run is using (its lock is held) is left alone, and so are the registry
 //! and the temp directories unless every endpoint was free.
 
 use std::collections::BTreeSet;
 
-use crate::driver;
+use crate::engine;
 use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 
@@ -36,20 +36,21 @@ pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
         if !seen.insert(engine.endpoint.clone()) {
             continue;
         }
-        let lock = crate::execute::endpoint_lock(&engine.endpoint)?;
-        if !crate::execute::lock_exclusively(&lock, &engine.endpoint)? {
+        let lock = engine::cache::endpoint_lock(&engine.endpoint)?;
+        if !engine::cache::lock_exclusively(&lock, &engine.endpoint)? {
             summary.busy.push(engine.endpoint.clone());
             continue;
         }
         locks.push(lock);
-        let (images, containers) = match driver::cachet_resources(&engine) {
+        let door = engine::open(&engine);
+        let (images, containers) = match door.cachet_resources() {
             Ok(found) => found,
             Err(e) => {
                 summary.unreachable.push((engine.endpoint.clone(), e));
                 continue;
             }
         };
-        driver::remove_containers(&engine, &containers)?;
+        door.remove_containers(&containers)?;
         // Newest first, so children go before their parents (`remove_images` takes them oldest
         // first); a second pass picks up what the first one freed.
         let mut left = images.clone();
@@ -58,8 +59,8 @@ pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
                 break;
             }
             let oldest_first: Vec<String> = left.iter().rev().cloned().collect();
-            driver::remove_images(&engine, &oldest_first)?;
-            let (after, _) = driver::cachet_resources(&engine)?;
+            door.remove_images(&oldest_first)?;
+            let (after, _) = door.cachet_resources()?;
             let progress = after.len() < left.len();
             left = after;
             if !progress {
@@ -67,7 +68,7 @@ pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
             }
         }
         let records = if build_cache && engine.builder() != models::Builder::Buildah {
-            driver::prune_build_cache(&engine, &BTreeSet::new())?
+            door.prune_build_cache(&BTreeSet::new())?
         } else {
             0
         };
@@ -80,13 +81,14 @@ pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
     }
     if summary.busy.is_empty() {
         if let Some(registry) = &inventory.registry {
-            let deleted = driver::cachet_registry_references(registry).and_then(|references| {
-                references.iter().try_for_each(|reference| {
-                    driver::delete_from_registry(reference)?;
-                    summary.registry_tags += 1;
-                    Ok(())
-                })
-            });
+            let deleted =
+                engine::registry::cachet_registry_references(registry).and_then(|references| {
+                    references.iter().try_for_each(|reference| {
+                        engine::registry::delete_from_registry(reference)?;
+                        summary.registry_tags += 1;
+                        Ok(())
+                    })
+                });
             summary.registry_error = deleted.err();
         }
         summary.temp_dirs = remove_context_dirs()?;

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::error::{Result, EXIT_NONCONFORMANCE, EXIT_OK};
-use crate::inventory::Inventory;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -96,7 +95,7 @@ pub enum ReportCommand {
 pub fn main_with(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Engines => {
-            let inventory = Inventory::load()?;
+            let inventory = crate::engine::load_inventory()?;
             let mut down = 0;
             for engine in inventory.engines() {
                 let endpoint = format!(
@@ -113,7 +112,7 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                         .map(|d| format!(" [{d}]"))
                         .unwrap_or_default()
                 );
-                let (version, trouble) = match crate::driver::engine_version(&engine) {
+                let (version, trouble) = match crate::engine::version(&engine) {
                     Ok(v) => (v, None),
                     Err(e) => (String::from("-"), Some(e)),
                 };
@@ -248,7 +247,7 @@ pub fn main_with(cli: Cli) -> Result<i32> {
             Ok(EXIT_OK)
         }
         Command::Clean { build_cache } => {
-            let inventory = Inventory::load()?;
+            let inventory = crate::engine::load_inventory()?;
             let summary = crate::clean::clean(&inventory, build_cache)?;
             for (endpoint, images, containers, records) in &summary.endpoints {
                 println!(

@@ -10,7 +10,7 @@ use models::{Build, BuildOptions, Prediction};
 use serde::Serialize;
 
 use crate::check::{check, StepVerdict, Verdict};
-use crate::driver::{self, BuildRequest};
+use crate::engine::{self, BuildRequest};
 use crate::error::{Error, Result};
 use crate::inventory::{Engine, Inventory};
 use crate::observe::Observation;
@@ -193,7 +193,7 @@ pub fn run_scenario_checked(
                 .entry(e.name.clone())
                 .or_default()
                 .push(base_ref.clone());
-            driver::ensure_base_image(e, &base_ref, salt)
+            engine::open(e).ensure_base_image(&base_ref, salt)
         })
         .and_then(|()| {
             run_transitions(
@@ -207,28 +207,75 @@ pub fn run_scenario_checked(
             )
         });
     for (name, refs) in &created {
+        let Some(e) = hosts
+            .values()
+            .chain(fresh_engine.iter())
+            .find(|e| &e.name == name)
+        else {
+            continue;
+        };
+        let door = engine::open(e);
         // What was pushed goes from the registry too (its tags; blobs wait for the registry's GC).
         for reference in refs
             .iter()
             .filter(|r| r.starts_with(&format!("{registry}/")))
         {
-            if let Err(e) = driver::delete_from_registry(reference) {
+            if let Err(e) = door.delete_pushed(reference) {
                 eprintln!("warning: {e}");
             }
         }
-        if let Some(e) = hosts
-            .values()
-            .chain(fresh_engine.iter())
-            .find(|e| &e.name == name)
-        {
-            let _ = driver::remove_images(e, refs);
-        }
+        let _ = door.remove_images(refs);
     }
     result.map(|builds| History {
         engine: engine.name.clone(),
         salt: salt.to_string(),
         builds,
     })
+}
+
+/// One context directory per host for the whole scenario (the CLI door rewrites it in place);
+/// the API door sends a tar and needs none.
+fn context_dirs(
+    hosts: &BTreeMap<String, Engine>,
+    salt: &str,
+) -> Result<BTreeMap<String, tempfile::TempDir>> {
+    let mut workdirs = BTreeMap::new();
+    for (host, _) in hosts
+        .iter()
+        .filter(|(_, e)| e.transport() != models::Transport::Api)
+    {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("cachet-{salt}-{host}-"))
+            .tempdir()
+            .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
+        workdirs.insert(host.clone(), dir);
+    }
+    Ok(workdirs)
+}
+
+/// Runs the build and, if it succeeded and asks for it, tags and pushes its image (recorded in
+/// `created`); the observation and how long the build took.
+fn build_and_push(
+    engine: &Engine,
+    request: &BuildRequest<'_>,
+    build: &Build,
+    created: &mut BTreeMap<String, Vec<String>>,
+) -> Result<(Observation, Duration)> {
+    let started = Instant::now();
+    let door = engine::open(engine);
+    let observation = door.build(request)?;
+    let duration = started.elapsed();
+    if observation.error.is_none() && observation.indeterminate.is_none() {
+        if let Some(reference) = &build.options.push {
+            door.tag(&request.tag, reference)?;
+            created
+                .entry(engine.name.clone())
+                .or_default()
+                .push(reference.clone());
+            door.push(reference)?;
+        }
+    }
+    Ok((observation, duration))
 }
 
 fn run_transitions(
@@ -247,19 +294,7 @@ fn run_transitions(
     let mut model = ScenarioModel::default();
     let mut context = scenario.context.clone();
     let mut builds = Vec::new();
-    // One context directory per host for the whole scenario (the CLI door rewrites it in place);
-    // the API door sends a tar and needs none.
-    let mut workdirs = BTreeMap::new();
-    for (host, _) in hosts
-        .iter()
-        .filter(|(_, e)| e.transport() != models::Transport::Api)
-    {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("cachet-{salt}-{host}-"))
-            .tempdir()
-            .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
-        workdirs.insert(host.clone(), dir);
-    }
+    let workdirs = context_dirs(hosts, salt)?;
     for (n, transition) in scenario.transitions.iter().enumerate() {
         for mutation in &transition.mutations {
             apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
@@ -294,19 +329,7 @@ fn run_transitions(
             tag: tag.clone(),
             workdir: workdirs.get(&host).map(|d: &tempfile::TempDir| d.path()),
         };
-        let started = Instant::now();
-        let observation = driver::build(engine, &request)?;
-        let duration = started.elapsed();
-        if observation.error.is_none() && observation.indeterminate.is_none() {
-            if let Some(reference) = &build.options.push {
-                driver::tag_image(engine, &tag, reference)?;
-                created
-                    .entry(engine.name.clone())
-                    .or_default()
-                    .push(reference.clone());
-                driver::push_image(engine, reference)?;
-            }
-        }
+        let (observation, duration) = build_and_push(engine, &request, &build, created)?;
         created
             .entry(engine.name.clone())
             .or_default()
@@ -367,7 +390,7 @@ fn fresh_differences(
     let mine = created.entry(fresh_engine.name.clone()).or_default();
     if !mine.iter().any(|r| r == base_ref) {
         mine.push(base_ref.to_string());
-        driver::ensure_base_image(fresh_engine, base_ref, salt)?;
+        engine::open(fresh_engine).ensure_base_image(base_ref, salt)?;
     }
     let options = BuildOptions {
         no_cache: true,
@@ -387,7 +410,7 @@ fn fresh_differences(
         tag: fresh_tag.clone(),
         workdir: None,
     };
-    let observation = driver::build(fresh_engine, &request)?;
+    let observation = engine::open(fresh_engine).build(&request)?;
     created
         .entry(fresh_engine.name.clone())
         .or_default()
@@ -413,117 +436,5 @@ mod tests {
             ),
             "FROM localhost/b:1 AS x\nfrom localhost/b:1\nFROM basement\nRUN echo base\n"
         );
-    }
-}
-
-/// The build-cache records each Docker endpoint held before a run, so the run can remove the ones
-/// it added (cache records carry no labels; a salted scenario never reuses another's records).
-#[derive(Clone, Debug, Default)]
-pub struct BuildCacheSnapshot {
-    by_endpoint: BTreeMap<String, (Engine, std::collections::BTreeSet<String>)>,
-    /// A shared lock per endpoint for the life of the run: cleanup (this run's, or `cachet clean`)
-    /// takes it exclusively, so nothing removes what another cachet run still going there uses.
-    locks: BTreeMap<String, std::sync::Arc<std::fs::File>>,
-}
-
-/// The lock file of an endpoint (under /run/cachet when it exists, else the temp dir).
-pub(crate) fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
-    let dir = if std::path::Path::new("/run/cachet").is_dir() {
-        std::path::PathBuf::from("/run/cachet/locks")
-    } else {
-        std::env::temp_dir().join("cachet-locks")
-    };
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
-        path: dir.clone(),
-        source,
-    })?;
-    let path = dir.join(format!(
-        "{:016x}.lock",
-        models::fingerprint::fingerprint(&endpoint)
-    ));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| Error::Write { path, source })
-}
-
-/// Takes an endpoint's lock exclusively if no other cachet run holds it: `Ok(false)` when one does.
-pub(crate) fn lock_exclusively(lock: &std::fs::File, endpoint: &str) -> Result<bool> {
-    match lock.try_lock() {
-        Ok(()) => Ok(true),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(Error::Harness(format!("locking {endpoint}: {e}")))
-        }
-    }
-}
-
-/// Records the build-cache ids of every endpoint the engines use (once per endpoint).
-pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
-    let mut snapshot = BuildCacheSnapshot::default();
-    for engine in engines {
-        if !snapshot.locks.contains_key(&engine.endpoint) {
-            // Podman's endpoint too: `cachet clean` must not remove what a run is using.
-            let lock = endpoint_lock(&engine.endpoint)?;
-            lock.lock_shared()
-                .map_err(|e| Error::Harness(format!("locking {}: {e}", engine.endpoint)))?;
-            snapshot
-                .locks
-                .insert(engine.endpoint.clone(), std::sync::Arc::new(lock));
-        }
-        if snapshot.by_endpoint.contains_key(&engine.endpoint)
-            || engine.builder() == models::Builder::Buildah
-        {
-            continue;
-        }
-        let ids = driver::build_cache_ids(engine)?;
-        snapshot
-            .by_endpoint
-            .insert(engine.endpoint.clone(), (engine.clone(), ids));
-    }
-    Ok(snapshot)
-}
-
-/// Removes the build-cache records added since `snapshot`; returns how many went. Call it when no
-/// build of the run is in flight: a record another build is about to reuse would go too.
-pub fn restore_build_cache(snapshot: &BuildCacheSnapshot) -> Result<usize> {
-    let mut removed = 0;
-    for (endpoint, (engine, keep)) in &snapshot.by_endpoint {
-        if let Some(lock) = snapshot.locks.get(endpoint) {
-            if !lock_exclusively(lock, endpoint)? {
-                eprintln!(
-                    "note: another cachet run is using {endpoint}: the build-cache records this run added stay (the last run to end removes what it can)"
-                );
-                continue;
-            }
-        }
-        removed += driver::prune_build_cache(engine, keep)?;
-        if let Some(lock) = snapshot.locks.get(endpoint) {
-            let _ = lock.lock_shared();
-        }
-    }
-    Ok(removed)
-}
-
-/// How many build-cache records each endpoint of the snapshot holds now.
-pub fn build_cache_counts(snapshot: &BuildCacheSnapshot) -> Result<BTreeMap<String, usize>> {
-    snapshot
-        .by_endpoint
-        .iter()
-        .map(|(endpoint, (engine, _))| {
-            Ok((endpoint.clone(), driver::build_cache_ids(engine)?.len()))
-        })
-        .collect()
-}
-
-impl BuildCacheSnapshot {
-    /// Record counts at snapshot time, per endpoint.
-    pub fn counts(&self) -> BTreeMap<String, usize> {
-        self.by_endpoint
-            .iter()
-            .map(|(endpoint, (_, ids))| (endpoint.clone(), ids.len()))
-            .collect()
     }
 }

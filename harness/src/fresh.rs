@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::driver::{block_on, client};
 use crate::error::{Error, Result};
 use crate::inventory::Engine;
 
@@ -149,17 +147,7 @@ pub fn compare_listings(cached: &Listing, fresh: &Listing) -> Vec<String> {
 
 /// The filesystem of an image on an engine (`docker save`).
 pub fn image_listing(engine: &Engine, image: &str) -> Result<Listing> {
-    let docker = client(engine)?;
-    let archive = block_on(async {
-        let mut bytes = Vec::new();
-        let mut stream = docker.export_image(image);
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(
-                &chunk.map_err(|e| Error::Harness(format!("saving {image}: {e}")))?,
-            );
-        }
-        Ok::<_, Error>(bytes)
-    })?;
+    let archive = crate::engine::open(engine).save_image(image)?;
     listing_of_saved_image(&archive)
 }
 

@@ -74,7 +74,7 @@ pub struct Inventory {
     #[serde(default)]
     pub cli: Option<String>,
     /// Whether the CLI has the buildx plugin, which adds a `buildx` engine on every docker host.
-    /// Unset: cachet asks the CLI (`docker buildx version`).
+    /// Unset: the probe given at load asks the CLI (`docker buildx version`).
     #[serde(default)]
     pub buildx: Option<bool>,
     pub hosts: BTreeMap<String, Host>,
@@ -125,17 +125,37 @@ impl Engine {
 }
 
 impl Inventory {
-    pub fn load() -> Result<Inventory> {
-        match std::env::var_os("CACHET_INVENTORY") {
-            Some(path) => Inventory::from_file(Path::new(&path)),
+    /// The inventory `CACHET_INVENTORY` names, else `/run/cachet/inventory.toml`, else one host
+    /// `a` at `DOCKER_HOST`. `buildx_probe` answers whether a CLI has the buildx plugin when the
+    /// inventory does not say (`engine::load_inventory` passes the engine module's probe; this
+    /// module runs nothing).
+    pub fn load_with(buildx_probe: fn(&Path) -> bool) -> Result<Inventory> {
+        let mut inventory = match std::env::var_os("CACHET_INVENTORY") {
+            Some(path) => Inventory::parse_file(Path::new(&path))?,
             None if Path::new(DEFAULT_INVENTORY).exists() => {
-                Inventory::from_file(Path::new(DEFAULT_INVENTORY))
+                Inventory::parse_file(Path::new(DEFAULT_INVENTORY))?
             }
-            None => Ok(Inventory::from_docker_host()),
+            None => Inventory::from_docker_host(),
+        };
+        inventory.resolve_buildx(buildx_probe);
+        Ok(inventory)
+    }
+
+    /// An inventory file, its buildx question answered by `buildx_probe` if it leaves it open.
+    pub fn from_file_with(path: &Path, buildx_probe: fn(&Path) -> bool) -> Result<Inventory> {
+        let mut inventory = Inventory::parse_file(path)?;
+        inventory.resolve_buildx(buildx_probe);
+        Ok(inventory)
+    }
+
+    fn resolve_buildx(&mut self, buildx_probe: fn(&Path) -> bool) {
+        if self.buildx.is_none() {
+            self.buildx = Some(buildx_probe(Path::new(&self.cli())));
         }
     }
 
-    pub fn from_file(path: &Path) -> Result<Inventory> {
+    /// An inventory file as written (`buildx` unset stays unset, which `engines` reads as no).
+    pub fn parse_file(path: &Path) -> Result<Inventory> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,
@@ -183,18 +203,10 @@ impl Inventory {
             .unwrap_or_else(|| DEFAULT_CLI.to_string())
     }
 
-    /// Whether the CLI has the buildx plugin: as the inventory says, else asked once per CLI.
+    /// Whether the CLI has the buildx plugin, as the inventory says or its probe answered at
+    /// load; unknown counts as no.
     pub fn has_buildx(&self) -> bool {
-        static ASKED: std::sync::Mutex<BTreeMap<String, bool>> =
-            std::sync::Mutex::new(BTreeMap::new());
-        if let Some(known) = self.buildx {
-            return known;
-        }
-        let cli = self.cli();
-        let mut asked = ASKED.lock().unwrap_or_else(|e| e.into_inner());
-        *asked
-            .entry(cli.clone())
-            .or_insert_with(|| crate::driver::cli_has_buildx(Path::new(&cli)))
+        self.buildx.unwrap_or(false)
     }
 
     /// Every engine, in a stable order: docker hosts give four (five with the buildx plugin),

@@ -5,7 +5,7 @@ pub mod check;
 pub mod clean;
 pub mod cli;
 pub mod compare;
-pub mod driver;
+pub mod engine;
 pub mod error;
 pub mod execute;
 pub mod fresh;

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use models::dockerfile::{self, Body};
+use models::Builder;
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -319,51 +320,257 @@ pub fn parse_buildkit_plain(log: &str) -> Vec<VertexReport> {
         .collect()
 }
 
-/// Stages a builder that skips unused stages builds, in order (for Podman's `[k/m]` prefixes).
-pub fn built_stages(dockerfile_text: &str, target: Option<&str>, skip_unused: bool) -> Vec<usize> {
-    let parsed = dockerfile::parse(dockerfile_text);
-    let mut names: Vec<Option<String>> = Vec::new();
-    let mut deps: Vec<Vec<usize>> = Vec::new();
-    for instruction in parsed.dockerfile.instructions() {
-        match &instruction.body {
-            Body::From { image, stage } => {
-                let dep = names
-                    .iter()
-                    .position(|n| n.as_deref() == Some(image.as_str()));
-                names.push(stage.clone());
-                deps.push(dep.into_iter().collect());
-            }
-            Body::Copy(c) | Body::Add(c) => {
-                if let Some(from) = &c.from {
-                    let dep = names
-                        .iter()
-                        .position(|n| n.as_deref() == Some(from.as_str()))
-                        .or_else(|| from.parse().ok());
-                    if let (Some(d), Some(last)) = (dep, deps.last_mut()) {
-                        last.push(d);
-                    }
-                }
-            }
-            _ => {}
+/// What a door collected from one build, before any interpretation: the engine's text as it came
+/// (classic JSON stream lines, Podman STEP lines, CLI `--progress=plain` text), the error and
+/// image id it reported, and for BuildKit through the API its trace's vertices.
+#[derive(Clone, Debug, Default)]
+pub struct RawBuild {
+    pub log: String,
+    pub error: Option<String>,
+    /// The door could not tell how the build went (timed out, the stream broke).
+    pub indeterminate: Option<String>,
+    pub image_id: Option<String>,
+    /// BuildKit's trace through the API, merged by digest (`VertexMerge`). `None`: the door
+    /// reported text only.
+    pub vertices: Option<Vec<VertexReport>>,
+}
+
+/// BuildKit's vertices as its trace reports them: the same digest arrives in several updates
+/// (FROM once with cached=false, again with cached=true), merged here, in first-seen order.
+#[derive(Clone, Debug, Default)]
+pub struct VertexMerge {
+    by_digest: BTreeMap<String, VertexReport>,
+    order: Vec<String>,
+}
+
+/// One update of one vertex, as the trace carries it.
+#[derive(Clone, Debug, Default)]
+pub struct VertexUpdate<'a> {
+    pub digest: &'a str,
+    pub name: &'a str,
+    pub cached: bool,
+    pub started: bool,
+    pub completed: bool,
+    pub error: &'a str,
+}
+
+impl VertexMerge {
+    /// Merges one update (OR-ing `cached`, `started` and `completed`; the last error wins).
+    /// Returns the vertex's name when the vertex had none yet, for the log.
+    pub fn update(&mut self, v: &VertexUpdate<'_>) -> Option<String> {
+        let entry = self
+            .by_digest
+            .entry(v.digest.to_string())
+            .or_insert_with(|| {
+                self.order.push(v.digest.to_string());
+                VertexReport::default()
+            });
+        let named = entry.name.is_empty().then(|| {
+            entry.name = v.name.to_string();
+            v.name.to_string()
+        });
+        entry.cached |= v.cached;
+        entry.started |= v.started;
+        entry.completed |= v.completed;
+        if !v.error.is_empty() {
+            entry.error = Some(v.error.to_string());
+        }
+        named
+    }
+
+    pub fn into_reports(mut self) -> Vec<VertexReport> {
+        self.order
+            .iter()
+            .filter_map(|d| self.by_digest.remove(d))
+            .collect()
+    }
+}
+
+/// The error a failed CLI build reports: its last words. BuildKit's plain progress ends with one
+/// line starting `error:` or `ERROR:`, the classic stream with the failing step's message.
+pub fn cli_failure_message(log: &str) -> String {
+    log.lines()
+        .rev()
+        .find(|l| l.trim_start().to_ascii_lowercase().starts_with("error"))
+        .or_else(|| log.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("build failed")
+        .to_string()
+}
+
+/// Turns what a door collected into per-step outcomes. Engine trouble becomes an indeterminate
+/// observation, never a verdict.
+pub fn interpret(
+    builder: Builder,
+    raw: RawBuild,
+    dockerfile: &str,
+    target: Option<&str>,
+) -> Observation {
+    let map = step_map(dockerfile);
+    let mut observation = Observation {
+        log: raw.log,
+        error: raw.error,
+        indeterminate: raw.indeterminate,
+        image_id: raw.image_id,
+        ..Observation::default()
+    };
+    if let Some(vertices) = &raw.vertices {
+        for v in vertices.iter().filter(|v| v.cached) {
+            observation.log.push_str(&format!("CACHED {}\n", v.name));
         }
     }
-    if names.is_empty() {
+    // Podman 4.3 sometimes fails its cache scan while images are being removed elsewhere in the
+    // store: that says nothing about cache rules, so the build's outcome is unknown.
+    if builder == Builder::Buildah
+        && observation
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("layer not known"))
+    {
+        observation.indeterminate = observation
+            .error
+            .take()
+            .map(|e| format!("podman store race: {e}"));
+    }
+    let error = observation.error.clone();
+    if let Some(e) = &error {
+        observation
+            .log
+            .push_str(&format!("\n[cachet] build error: {e}\n"));
+    }
+    if let Some(why) = &observation.indeterminate {
+        observation
+            .log
+            .push_str(&format!("\n[cachet] indeterminate: {why}\n"));
+    }
+    if builder != Builder::BuildKit {
+        observation.intermediate_images = printed_image_ids(&observation.log);
+    }
+    observation.steps = match (builder, &raw.vertices) {
+        (Builder::Classic, _) => parse_classic(&observation.log, &map, error.as_deref()),
+        (Builder::Buildah, _) => {
+            let stages = built_stages(dockerfile, target, Builder::Buildah);
+            parse_podman(&observation.log, &map, &stages, error.as_deref())
+        }
+        (Builder::BuildKit, None) => map_vertices(&parse_buildkit_plain(&observation.log), &map),
+        (Builder::BuildKit, Some(vertices)) => map_vertices(vertices, &map),
+    };
+    if builder == Builder::BuildKit && observation.error.is_some() {
+        distrust_concurrent_steps(&mut observation.steps);
+    }
+    observation
+}
+
+/// BuildKit solves steps concurrently and cancels the rest when one fails; what it reported for
+/// the others (even `CACHED` under `--no-cache`, seen here) says nothing reliable.
+fn distrust_concurrent_steps(steps: &mut BTreeMap<usize, Observed>) {
+    for outcome in steps.values_mut() {
+        // A step BuildKit cancelled reports itself failed with `context canceled` (seen when a
+        // concurrent COPY's source was missing): not a failure of its own either.
+        let cancelled = matches!(
+            outcome,
+            Observed::Failed { message } if message.contains("context canceled")
+        );
+        if cancelled || !matches!(outcome, Observed::Failed { .. }) {
+            *outcome = Observed::Indeterminate {
+                why: "the build failed at another step; BuildKit cancels concurrent steps"
+                    .to_string(),
+            };
+        }
+    }
+}
+
+/// The stages a builder builds for `target`, in order (for Podman's `[k/m]` prefixes): every
+/// stage up to the target for the classic builder, what the target depends on for BuildKit and
+/// Buildah. A numeric target is a stage index; an unknown one counts as the last stage (the build
+/// fails anyway).
+pub fn built_stages(dockerfile_text: &str, target: Option<&str>, builder: Builder) -> Vec<usize> {
+    let parsed = dockerfile::parse(dockerfile_text);
+    let stages = model_stages::split_stages(&parsed.dockerfile);
+    if stages.is_empty() {
         return Vec::new();
     }
     let target = target
-        .and_then(|t| names.iter().position(|n| n.as_deref() == Some(t)))
-        .unwrap_or(names.len() - 1);
-    if !skip_unused {
-        return (0..=target).collect();
+        .and_then(|t| model_stages::stage_index(&stages, t))
+        .unwrap_or(stages.len() - 1);
+    let wanted = model_stages::stages_to_build(builder, &stages, target);
+    (0..stages.len()).filter(|i| wanted[*i]).collect()
+}
+
+/// ADAPTER, to be deleted (issue #11): the model's own stage selection, `split_stages`,
+/// `stage_index` and `stages_to_build` in `models/src/predict.rs`, which are private there. Kept
+/// line for line the same as the model's so observation and prediction cannot disagree; once the
+/// model exports them (as `models::predict::stages_to_build`), `built_stages` calls that instead.
+mod model_stages {
+    use models::dockerfile::{Body, Dockerfile, Instruction};
+    use models::Builder;
+
+    pub(super) struct StageSpan<'a> {
+        pub name: Option<String>,
+        pub instructions: Vec<(usize, &'a Instruction)>,
     }
-    let mut wanted = vec![false; names.len()];
-    let mut todo = vec![target];
-    while let Some(i) = todo.pop() {
-        if !std::mem::replace(&mut wanted[i], true) {
-            todo.extend(deps[i].iter().copied());
+
+    pub(super) fn split_stages(dockerfile: &Dockerfile) -> Vec<StageSpan<'_>> {
+        let mut stages: Vec<StageSpan<'_>> = Vec::new();
+        for (n, instruction) in dockerfile.instructions().enumerate() {
+            if let Body::From { stage, .. } = &instruction.body {
+                stages.push(StageSpan {
+                    name: stage.clone(),
+                    instructions: Vec::new(),
+                });
+            }
+            if let Some(current) = stages.last_mut() {
+                current.instructions.push((n + 1, instruction));
+            }
         }
+        stages
     }
-    (0..names.len()).filter(|i| wanted[*i]).collect()
+
+    /// A stage by name, else by index; callers pass only the stages before the current one, so
+    /// a `COPY --from` or `FROM` never resolves to its own stage or a later one.
+    pub(super) fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
+        stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(reference))
+            .or_else(|| {
+                reference
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&i| i < stages.len())
+            })
+    }
+
+    pub(super) fn stages_to_build(
+        builder: Builder,
+        stages: &[StageSpan<'_>],
+        target: usize,
+    ) -> Vec<bool> {
+        let mut wanted = vec![false; stages.len()];
+        match builder {
+            Builder::Classic => wanted.iter_mut().take(target + 1).for_each(|w| *w = true),
+            Builder::BuildKit | Builder::Buildah => {
+                let mut todo = vec![target];
+                while let Some(i) = todo.pop() {
+                    if wanted[i] {
+                        continue;
+                    }
+                    wanted[i] = true;
+                    for (_, instruction) in &stages[i].instructions {
+                        let dependency = match &instruction.body {
+                            Body::From { image, .. } => stage_index(&stages[..i], image),
+                            Body::Copy(c) | Body::Add(c) => {
+                                c.from.as_deref().and_then(|f| stage_index(&stages[..i], f))
+                            }
+                            _ => None,
+                        };
+                        if let Some(d) = dependency {
+                            todo.push(d);
+                        }
+                    }
+                }
+            }
+        }
+        wanted
+    }
 }
 
 #[cfg(test)]
@@ -422,7 +629,7 @@ mod tests {
     #[test]
     fn podman_stream_with_stage_prefixes() {
         let log = "[1/2] STEP 1/4: FROM base AS first\n[1/2] STEP 2/4: COPY a /a\n--> Using cache abc\n[1/2] STEP 3/4: ENV X=1\n--> 1\n[2/2] STEP 1/3: FROM base\n[2/2] STEP 3/3: RUN echo\n--> Using cache def\n";
-        let stages = built_stages(DOCKERFILE, None, true);
+        let stages = built_stages(DOCKERFILE, None, Builder::Buildah);
         check(
             parse_podman(log, &step_map(DOCKERFILE), &stages, None),
             "1 cached, 2 cached, 3 rebuilt, 5 cached, 7 cached",
@@ -462,5 +669,123 @@ mod tests {
             map_vertices(&vertices, &step_map(dockerfile)),
             "3 cached, 4 rebuilt",
         );
+    }
+
+    #[test]
+    fn built_stages_take_a_numeric_target_and_never_depend_on_themselves_or_later_stages() {
+        // `COPY --from=1` in stage 1 and `--from=late` naming a later stage are not dependencies
+        // (the model's rule: only earlier stages); a numeric target is a stage index.
+        let dockerfile = "FROM base AS s0\nRUN true\nFROM base AS s1\nCOPY --from=1 /a /a\nCOPY --from=late /b /b\nFROM base AS late\nRUN true\nFROM s0\nCOPY --from=s1 /a /a\n";
+        assert_eq!(
+            built_stages(dockerfile, Some("1"), Builder::Buildah),
+            vec![1]
+        );
+        assert_eq!(
+            built_stages(dockerfile, Some("s1"), Builder::BuildKit),
+            vec![1]
+        );
+        assert_eq!(
+            built_stages(dockerfile, None, Builder::Buildah),
+            vec![0, 1, 3]
+        );
+        assert_eq!(
+            built_stages(dockerfile, Some("2"), Builder::Classic),
+            vec![0, 1, 2]
+        );
+        // A stage named like a number resolves by name first, as in the model.
+        let named =
+            "FROM base AS 1\nRUN true\nFROM base\nRUN true\nFROM base\nCOPY --from=1 /a /a\n";
+        assert_eq!(built_stages(named, None, Builder::Buildah), vec![0, 2]);
+        assert_eq!(
+            built_stages("", None, Builder::Buildah),
+            Vec::<usize>::new()
+        );
+    }
+
+    #[test]
+    fn vertex_updates_merge_by_digest_in_first_seen_order() {
+        let mut merge = VertexMerge::default();
+        let update = |digest, name, cached, completed| VertexUpdate {
+            digest,
+            name,
+            cached,
+            started: true,
+            completed,
+            error: "",
+        };
+        assert_eq!(
+            merge.update(&update("d1", "[1/2] FROM base", false, false)),
+            Some("[1/2] FROM base".to_string())
+        );
+        assert_eq!(
+            merge.update(&update("d2", "[2/2] RUN true", false, true)),
+            Some("[2/2] RUN true".to_string())
+        );
+        assert_eq!(
+            merge.update(&update("d1", "[1/2] FROM base", true, true)),
+            None
+        );
+        let reports = merge.into_reports();
+        assert_eq!(reports.len(), 2);
+        assert_eq!(reports[0].name, "[1/2] FROM base");
+        assert!(reports[0].cached && reports[0].completed);
+        assert!(!reports[1].cached && reports[1].completed);
+    }
+
+    #[test]
+    fn interpret_marks_steps_of_a_failed_buildkit_build_indeterminate() {
+        let dockerfile = "FROM base\nCOPY a /a\nRUN false\n";
+        let raw = RawBuild {
+            error: Some("exit code 1".into()),
+            vertices: Some(vec![
+                VertexReport {
+                    name: "[2/3] COPY a /a".into(),
+                    cached: true,
+                    completed: true,
+                    ..VertexReport::default()
+                },
+                VertexReport {
+                    name: "[3/3] RUN false".into(),
+                    error: Some("exit code 1".into()),
+                    ..VertexReport::default()
+                },
+            ]),
+            ..RawBuild::default()
+        };
+        let observation = interpret(Builder::BuildKit, raw, dockerfile, None);
+        check(observation.steps, "2 indeterminate, 3 failed");
+        assert!(observation.log.contains("CACHED [2/3] COPY a /a\n"));
+        assert!(observation
+            .log
+            .contains("[cachet] build error: exit code 1"));
+    }
+
+    #[test]
+    fn interpret_calls_a_podman_store_race_indeterminate() {
+        let raw = RawBuild {
+            log: "STEP 1/2: FROM base\nSTEP 2/2: RUN true\n".into(),
+            error: Some("layer not known".into()),
+            ..RawBuild::default()
+        };
+        let observation = interpret(Builder::Buildah, raw, "FROM base\nRUN true\n", None);
+        assert_eq!(observation.error, None);
+        assert_eq!(
+            observation.indeterminate.as_deref(),
+            Some("podman store race: layer not known")
+        );
+        check(observation.steps, "1 cached, 2 rebuilt");
+    }
+
+    #[test]
+    fn cli_failure_message_is_the_last_error_line() {
+        assert_eq!(
+            cli_failure_message("#5 ERROR: x\nerror: failed to solve: y\n\n"),
+            "error: failed to solve: y"
+        );
+        assert_eq!(
+            cli_failure_message("Step 2/2 : RUN false\nreturned a non-zero code: 1\n"),
+            "returned a non-zero code: 1"
+        );
+        assert_eq!(cli_failure_message(""), "build failed");
     }
 }

@@ -8,11 +8,27 @@ use std::collections::BTreeMap;
 use models::scenario::{HostSettings, Mutation, Scenario};
 use models::{Builder, EntryKind, Outcome};
 
+use crate::engine::cli::{build_command, Arg, BuildLine, CliKind};
 use crate::execute::History;
 use crate::inventory::Engine;
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The script's variable for a scenario host's endpoint: `HOST_A`, `HOST_B`, `HOST_MY_HOST`.
+fn host_variable(host: &str) -> String {
+    let name: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("HOST_{name}")
 }
 
 fn mutation_commands(m: &Mutation, clock: i64) -> String {
@@ -64,7 +80,23 @@ pub fn shell_reproducer(
     host_settings: &BTreeMap<String, HostSettings>,
 ) -> String {
     let mut s = String::new();
-    let buildkit = engine.builder() == Builder::BuildKit;
+    write_header(&mut s, name, scenario, engine);
+    write_base_and_context(&mut s, scenario);
+    write_observe(&mut s, engine.builder() == Builder::BuildKit);
+    let emulated = host_settings
+        .values()
+        .any(|h| *h != HostSettings::default());
+    if emulated {
+        s.push_str(PRESENT_FUNCTION);
+    }
+    for (n, transition) in scenario.transitions.iter().enumerate() {
+        write_transition(&mut s, n, transition, engine, history, host_settings);
+    }
+    s
+}
+
+/// The script's opening: what it is, what it needs, its variables (one endpoint per host).
+fn write_header(s: &mut String, name: &str, scenario: &Scenario, engine: &Engine) {
     let _ = writeln!(s, "#!/usr/bin/env bash");
     let _ = writeln!(
         s,
@@ -72,46 +104,59 @@ pub fn shell_reproducer(
         engine.name,
         engine.kind()
     );
+    if engine.transport() == models::Transport::Api {
+        let _ = writeln!(
+            s,
+            "# {} takes builds through the Engine API (a tar upload); this script reproduces them through\n# the docker CLI with the same builder (a directory sync), which resets owners to 0:0 and drops\n# user.* xattrs: a difference that hinges on those may not show here.",
+            engine.name
+        );
+    }
     let _ = writeln!(
         s,
         "# Needs root (chown, security.* xattrs), busybox-static and attr. DOCKER picks the CLI,"
     );
     let _ = writeln!(
         s,
-        "# HOST_A the engine (default DOCKER_HOST; for Podman: unix:///run/cachet/podman.sock);"
+        "# HOST_<NAME> each scenario host's endpoint (HOST_A: the engine under test), REGISTRY the registry"
     );
-    let _ = writeln!(
-        s,
-        "# HOST_B the second host and REGISTRY the registry, for builds that move cache between hosts."
-    );
+    let _ = writeln!(s, "# for builds that move cache between hosts.");
     let _ = writeln!(s, "set -euo pipefail");
     let _ = writeln!(s, "DOCKER=${{DOCKER:-/usr/bin/docker}}");
-    let _ = writeln!(
-        s,
-        "HOST_A=${{HOST_A:-${{DOCKER_HOST:-unix:///var/run/docker.sock}}}}"
-    );
-    let _ = writeln!(s, "HOST_B=${{HOST_B:-unix:///run/cachet/docker-b.sock}}");
-    let _ = writeln!(s, "REGISTRY=${{REGISTRY:-127.0.0.1:5000}}");
-    let _ = writeln!(s, "export DOCKER_BUILDKIT={}", if buildkit { 1 } else { 0 });
     let hosts: Vec<&str> = {
         let mut h: Vec<&str> = scenario
             .transitions
             .iter()
-            .map(|t| if t.build.host_name() == "b" { "B" } else { "A" })
+            .map(|t| t.build.host_name())
             .collect();
         h.sort();
         h.dedup();
         h
     };
+    for host in &hosts {
+        let var = host_variable(host);
+        let _ = match *host {
+            "a" => writeln!(s, "{var}=${{{var}:-${{DOCKER_HOST:-{}}}}}", engine.endpoint),
+            "b" => writeln!(s, "{var}=${{{var}:-unix:///run/cachet/docker-b.sock}}"),
+            _ => writeln!(
+                s,
+                "{var}=${{{var}:?set {var} to the endpoint of scenario host {host}}}"
+            ),
+        };
+    }
+    let _ = writeln!(s, "REGISTRY=${{REGISTRY:-127.0.0.1:5000}}");
     let _ = writeln!(
         s,
         "HOSTS=\"{}\"",
         hosts
             .iter()
-            .map(|h| format!("$HOST_{h}"))
+            .map(|h| format!("${}", host_variable(h)))
             .collect::<Vec<_>>()
             .join(" ")
     );
+}
+
+/// The salted base image on every host, and the context with its exact metadata.
+fn write_base_and_context(s: &mut String, scenario: &Scenario) {
     let _ = writeln!(s, "BASE=localhost/cachet-base:repro-$(date +%s%N)-$$");
     let _ = writeln!(s, "work=$(mktemp -d)");
     let _ = writeln!(
@@ -175,6 +220,10 @@ pub fn shell_reproducer(
     for (path, entry) in scenario.context.entries.iter().rev() {
         let _ = writeln!(s, "touch -h -d @{} {}", entry.mtime, quote(path));
     }
+}
+
+/// `observe`: the engine's output summarised per step, as the engine's kind prints it.
+fn write_observe(s: &mut String, buildkit: bool) {
     let _ = writeln!(
         s,
         "observe() {{ # prints, per [i/n] or Step i/N header, whether the engine said cached"
@@ -185,100 +234,157 @@ pub fn shell_reproducer(
         let _ = writeln!(s, "  awk '/^(Step |STEP |\\[[0-9]+\\/[0-9]+\\] STEP )/{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\"); h=$0; c=0}} /Using cache/{{c=1}} /^(ERROR|error|Error)/{{print \"   engine: \" $0}} END{{if (h) print h (c ? \"  => cached\" : \"  => rebuilt\")}}'");
     }
     let _ = writeln!(s, "}}");
-    let emulated = host_settings
-        .values()
-        .any(|h| *h != HostSettings::default());
-    if emulated {
-        s.push_str(PRESENT_FUNCTION);
+}
+
+/// One transition: its mutations, what the model and cachet said, and the build (the CLI door's
+/// command line), then its push.
+fn write_transition(
+    s: &mut String,
+    n: usize,
+    transition: &models::scenario::Transition,
+    engine: &Engine,
+    history: &History,
+    host_settings: &BTreeMap<String, HostSettings>,
+) {
+    let clock = 1_700_000_000 + n as i64 * 1000;
+    for m in &transition.mutations {
+        let _ = writeln!(s, "{}", mutation_commands(m, clock));
     }
-    for (n, transition) in scenario.transitions.iter().enumerate() {
-        let clock = 1_700_000_000 + n as i64 * 1000;
-        for m in &transition.mutations {
-            let _ = writeln!(s, "{}", mutation_commands(m, clock));
-        }
-        let mut args = String::new();
-        for (k, v) in &transition.build.options.build_args {
-            let _ = write!(args, " --build-arg {}", quote(&format!("{k}={v}")));
-        }
-        if transition.build.options.no_cache {
-            args.push_str(" --no-cache");
-        }
-        if let Some(t) = &transition.build.options.target {
-            let _ = write!(args, " --target {}", quote(t));
-        }
-        if engine.builder() != Builder::Buildah {
-            args.push_str(" --network=none");
-        }
-        let pushed = |r: &str| format!("$REGISTRY/cachet-repro-$$/{r}");
-        if transition.build.options.inline_cache {
-            args.push_str(" --build-arg BUILDKIT_INLINE_CACHE=1");
-        }
-        for r in &transition.build.options.cache_from {
-            let _ = write!(args, " --cache-from \"{}\"", pushed(r));
-        }
-        let host_name = transition.build.host_name();
-        let host = if host_name == "b" {
-            "$HOST_B"
-        } else {
-            "$HOST_A"
-        };
-        if buildkit {
-            args.push_str(" --progress=plain");
-        }
-        let _ = writeln!(s, "echo '== build {}'", n + 1);
-        if let Some(build) = history.builds.iter().find(|b| b.transition == n + 1) {
-            for step in &build.prediction.steps {
-                let why = match &step.outcome {
-                    Outcome::Rebuilt { reason } => format!(": {reason}"),
-                    _ => String::new(),
-                };
-                let observed = build
-                    .verdicts
-                    .iter()
-                    .find(|v| v.step == step.step)
-                    .map(|v| v.observed_short())
-                    .unwrap_or("-");
-                let _ = writeln!(
-                    s,
-                    "echo {}",
-                    quote(&format!(
-                        "   step {} {}: model {}{why}; cachet observed {observed}",
-                        step.step,
-                        step.instruction,
-                        step.outcome.short()
-                    ))
-                );
-            }
-        }
-        let settings = host_settings.get(host_name).cloned().unwrap_or_default();
-        let dir = if settings == HostSettings::default() {
-            "\"$ctx\"".to_string()
-        } else {
-            let dir = format!("\"$work/host-{host_name}\"");
+    let pushed = |r: &str| format!("$REGISTRY/cachet-repro-$$/{r}");
+    let host_name = transition.build.host_name();
+    let host = format!("${}", host_variable(host_name));
+    let _ = writeln!(s, "echo '== build {}'", n + 1);
+    if let Some(build) = history.builds.iter().find(|b| b.transition == n + 1) {
+        for step in &build.prediction.steps {
+            let why = match &step.outcome {
+                Outcome::Rebuilt { reason } => format!(": {reason}"),
+                _ => String::new(),
+            };
+            let observed = build
+                .verdicts
+                .iter()
+                .find(|v| v.step == step.step)
+                .map(|v| v.observed_short())
+                .unwrap_or("-");
             let _ = writeln!(
                 s,
-                "present {dir} '{}' {} '{}'",
-                settings
-                    .umask
-                    .map(|u| format!("{u:04o}"))
-                    .unwrap_or_default(),
-                quote(settings.selinux_label.as_deref().unwrap_or("")),
-                settings.uid.map(|u| u.to_string()).unwrap_or_default()
+                "echo {}",
+                quote(&format!(
+                    "   step {} {}: model {}{why}; cachet observed {observed}",
+                    step.step,
+                    step.instruction,
+                    step.outcome.short()
+                ))
             );
-            dir
-        };
+        }
+    }
+    let settings = host_settings.get(host_name).cloned().unwrap_or_default();
+    let dir = if settings == HostSettings::default() {
+        "$ctx".to_string()
+    } else {
+        let dir = format!("$work/host-{host_name}");
         let _ = writeln!(
             s,
-            "\"$DOCKER\" -H \"{host}\" {build} --force-rm -t cachet-repro-$$:{n}{args} {dir} 2>&1 | observe || true",
-            build = if engine.buildx { "buildx build" } else { "build" }
+            "present \"{dir}\" '{}' {} '{}'",
+            settings
+                .umask
+                .map(|u| format!("{u:04o}"))
+                .unwrap_or_default(),
+            quote(settings.selinux_label.as_deref().unwrap_or("")),
+            settings.uid.map(|u| u.to_string()).unwrap_or_default()
         );
-        if let Some(r) = &transition.build.options.push {
-            let _ = writeln!(
-                s,
-                "\"$DOCKER\" -H \"{host}\" tag cachet-repro-$$:{n} \"{p}\" && \"$DOCKER\" -H \"{host}\" push \"{p}\" >/dev/null && \"$DOCKER\" -H \"{host}\" rmi \"{p}\" >/dev/null",
-                p = pushed(r)
-            );
+        dir
+    };
+    // The CLI door's own command line (`engine::cli::build_command`), with the script's
+    // variables for the CLI, the host, the tag and the directories.
+    let line = build_command(&BuildLine {
+        kind: CliKind::of(engine),
+        cli: Arg::shell("$DOCKER"),
+        endpoint: Arg::shell(&host),
+        tls_dir: None,
+        tag: Arg::shell(format!("cachet-repro-$$:{n}")),
+        dir: Arg::shell(dir),
+        options: &transition.build.options,
+        cache_from: transition
+            .build
+            .options
+            .cache_from
+            .iter()
+            .map(|r| Arg::shell(pushed(r)))
+            .collect(),
+    });
+    let _ = writeln!(s, "{} 2>&1 | observe || true", line.render());
+    if let Some(r) = &transition.build.options.push {
+        let _ = writeln!(
+            s,
+            "\"$DOCKER\" -H \"{host}\" tag cachet-repro-$$:{n} \"{p}\" && \"$DOCKER\" -H \"{host}\" push \"{p}\" >/dev/null && \"$DOCKER\" -H \"{host}\" rmi \"{p}\" >/dev/null",
+            p = pushed(r)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::scenario::{BuildStep, Transition};
+    use models::{BuildOptions, Profile, Transport};
+
+    fn engine(builder: Builder, transport: Transport) -> Engine {
+        let profile = Profile::new(builder, transport);
+        Engine {
+            name: format!("{}@a", profile.name()),
+            host: "a".into(),
+            endpoint: "unix:///run/x.sock".into(),
+            profile,
+            cli: "/usr/bin/docker".into(),
+            settings: HostSettings::default(),
+            distro: None,
+            tls_dir: None,
+            buildx: false,
         }
     }
-    s
+
+    fn scenario() -> Scenario {
+        let mut context = models::BuildContext::new();
+        context.set_dockerfile_text("FROM base\nRUN true\n");
+        let build = |host: &str, inline_cache: bool| Transition {
+            mutations: Vec::new(),
+            build: BuildStep {
+                host: host.into(),
+                options: BuildOptions {
+                    inline_cache,
+                    ..BuildOptions::default()
+                },
+            },
+        };
+        Scenario {
+            context,
+            transitions: vec![build("", true), build("b", false), build("c", false)],
+        }
+    }
+
+    fn script(engine: &Engine) -> String {
+        let history = History {
+            engine: engine.name.clone(),
+            salt: "s".into(),
+            builds: Vec::new(),
+        };
+        shell_reproducer("t", &scenario(), engine, &history, &BTreeMap::new())
+    }
+
+    #[test]
+    fn each_host_has_its_own_endpoint_and_inline_cache_is_buildkit_only() {
+        let classic = script(&engine(Builder::Classic, Transport::Cli));
+        assert!(!classic.contains("BUILDKIT_INLINE_CACHE"), "{classic}");
+        assert!(classic.contains("HOST_A=${HOST_A:-${DOCKER_HOST:-unix:///run/x.sock}}"));
+        assert!(classic.contains("HOST_C=${HOST_C:?"), "{classic}");
+        assert!(classic.contains(
+            "DOCKER_BUILDKIT=0 \"$DOCKER\" -H \"$HOST_C\" build --force-rm -t \"cachet-repro-$$:2\""
+        ));
+        assert!(classic.contains("-H \"$HOST_B\" build"));
+        assert!(!classic.contains("Engine API"));
+        let buildkit = script(&engine(Builder::BuildKit, Transport::Api));
+        assert!(buildkit.contains("--build-arg BUILDKIT_INLINE_CACHE=1"));
+        assert!(buildkit.contains("reproduces them through"), "{buildkit}");
+    }
 }

@@ -10,7 +10,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
 use crate::case_file::case_from_scenario;
-use crate::driver;
+use crate::engine;
 use crate::error::{Error, Result};
 use crate::execute::{run_scenario, History};
 use crate::inventory::{Engine, Inventory};
@@ -135,7 +135,7 @@ impl RunOptions {
 }
 
 pub fn run(options: &RunOptions) -> Result<Report> {
-    let inventory = Inventory::load()?;
+    let inventory = engine::load_inventory()?;
     let engines: Vec<Engine> = if options.engines.is_empty() {
         inventory
             .engines()
@@ -164,7 +164,7 @@ pub fn run(options: &RunOptions) -> Result<Report> {
     };
     let mut versions = Vec::new();
     for e in &engines {
-        versions.push((e.name.clone(), driver::engine_version(e)?));
+        versions.push((e.name.clone(), engine::version(e)?));
     }
     eprintln!(
         "cachet run: seed {} ({} scenarios on {})",
@@ -193,7 +193,7 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         known: &known,
         fresh_check: options.fresh_check,
     };
-    let build_cache = crate::execute::snapshot_build_cache(&engines)?;
+    let build_cache = engine::cache::snapshot_build_cache(&engines)?;
     install_interrupt_handler();
     let progress = Progress::new(scenarios.len() * engines.len());
     let started = Instant::now();
@@ -279,7 +279,7 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         failures.extend(failed);
     }
     // No build is in flight now: the records the run added can go.
-    match crate::execute::restore_build_cache(&build_cache) {
+    match engine::cache::restore_build_cache(&build_cache) {
         Ok(n) if n > 0 => eprintln!("cachet run: removed {n} build-cache records the run created"),
         Ok(_) => {}
         Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
@@ -678,9 +678,9 @@ pub fn write_finding(
 /// Runs one case file on one engine and prints expected and observed per step.
 pub fn replay(path: &Path, engine_name: &str) -> Result<usize> {
     let case = crate::case_file::load_case(path)?;
-    let inventory = Inventory::load()?;
+    let inventory = engine::load_inventory()?;
     let engine = inventory.engine(engine_name)?;
-    driver::engine_version(&engine)?;
+    engine::version(&engine)?;
     let history = run_scenario(
         &inventory,
         &engine,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use harness::case_file::{load_corpus, LoadedCase};
 use harness::check::Verdict;
-use harness::driver;
+
 use harness::inventory::{Engine, Inventory};
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -123,7 +123,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let inventory = Inventory::load().unwrap_or_else(|e| {
+    let inventory = harness::engine::load_inventory().unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(3);
     });
@@ -134,7 +134,7 @@ fn main() {
         .map(|e| {
             (
                 e.name.clone(),
-                driver::engine_version(e).map_err(|e| e.to_string()),
+                harness::engine::version(e).map_err(|e| e.to_string()),
             )
         })
         .collect();
@@ -177,7 +177,7 @@ fn main() {
         }
     }
     // Build-cache records the trials add are removed once they are all done.
-    let build_cache = harness::execute::snapshot_build_cache(
+    let build_cache = harness::engine::cache::snapshot_build_cache(
         &engines
             .iter()
             .zip(&statuses)
@@ -186,7 +186,7 @@ fn main() {
             .collect::<Vec<_>>(),
     );
     let conclusion = libtest_mimic::run(&args, trials);
-    match build_cache.map(|snapshot| harness::execute::restore_build_cache(&snapshot)) {
+    match build_cache.map(|snapshot| harness::engine::cache::restore_build_cache(&snapshot)) {
         Ok(Ok(n)) => eprintln!("removed {n} build-cache records the trials created"),
         Ok(Err(e)) | Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
     }

@@ -5,9 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use harness::driver::{self, BuildRequest};
+use harness::engine::{self, BuildRequest};
 use harness::execute::{fresh_salt, substitute_base};
-use harness::inventory::Inventory;
 use models::{BuildContext, BuildOptions, Entry};
 
 fn docker(endpoint: &str, args: &[&str]) -> std::process::Output {
@@ -21,9 +20,9 @@ fn docker(endpoint: &str, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn clean_removes_what_a_killed_run_left_and_nothing_else() {
-    let inventory = Inventory::load().expect("inventory");
+    let inventory = harness::engine::load_inventory().expect("inventory");
     let engine = inventory.engine("classic@a").expect("classic@a");
-    if let Err(e) = driver::engine_version(&engine) {
+    if let Err(e) = engine::version(&engine) {
         assert!(
             std::env::var_os("CI").is_none(),
             "engine unavailable in CI: {e}"
@@ -36,12 +35,14 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
         .clone()
         .expect("the inventory names a registry");
 
-    let (images_before, containers_before) = driver::cachet_resources(&engine).unwrap();
+    let (images_before, containers_before) = engine::open(&engine).cachet_resources().unwrap();
     // What a killed run leaves: its base, a two-stage build (the first stage's images are no
     // ancestors of the tagged one), a build container, a pushed tag and its context directory.
     let salt = fresh_salt("clean");
     let base = format!("localhost/cachet-base:{salt}");
-    driver::ensure_base_image(&engine, &base, &salt).expect("base loads");
+    engine::open(&engine)
+        .ensure_base_image(&base, &salt)
+        .expect("base loads");
     let mut context = BuildContext::new();
     context.insert("a", Entry::file("a")).unwrap();
     context.insert("b", Entry::file("b")).unwrap();
@@ -50,21 +51,19 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
         &base,
     ));
     let tag = format!("cachet-scn-{salt}:b0");
-    let observation = driver::build(
-        &engine,
-        &BuildRequest {
+    let observation = engine::open(&engine)
+        .build(&BuildRequest {
             context: &context,
             options: &BuildOptions::default(),
             cache_from: Vec::new(),
             tag: tag.clone(),
             workdir: None,
-        },
-    )
-    .expect("build runs");
+        })
+        .expect("build runs");
     assert!(observation.error.is_none(), "{}", observation.log);
     let pushed = format!("{registry}/cachet-{salt}/app:latest");
-    driver::tag_image(&engine, &tag, &pushed).expect("tag");
-    driver::push_image(&engine, &pushed).expect("push");
+    engine::open(&engine).tag(&tag, &pushed).expect("tag");
+    engine::open(&engine).push(&pushed).expect("push");
     let created = docker(&engine.endpoint, &["create", &tag, "true"]);
     assert!(created.status.success(), "{created:?}");
     let context_dir = std::env::temp_dir().join(format!("cachet-{salt}-a-left"));
@@ -88,7 +87,7 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
     );
     assert!(imported.status.success(), "{imported:?}");
 
-    let (images, containers) = driver::cachet_resources(&engine).unwrap();
+    let (images, containers) = engine::open(&engine).cachet_resources().unwrap();
     assert!(
         images.len() >= images_before.len() + 4 && containers.len() == containers_before.len() + 1,
         "the killed run's leftovers (base, 3 built images, a container) are visible to clean: {} images, {} containers",
@@ -103,7 +102,7 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
     );
     assert!(summary.unreachable.is_empty(), "{:?}", summary.unreachable);
     for engine in inventory.engines() {
-        let (images, containers) = driver::cachet_resources(&engine).unwrap();
+        let (images, containers) = engine::open(&engine).cachet_resources().unwrap();
         assert!(
             images.is_empty() && containers.is_empty(),
             "{} still holds {images:?} {containers:?}",
@@ -111,7 +110,7 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
         );
     }
     assert!(
-        !driver::cachet_registry_references(&registry)
+        !engine::registry::cachet_registry_references(&registry)
             .unwrap()
             .contains(&pushed),
         "the pushed tag is gone"

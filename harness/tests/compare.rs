@@ -7,7 +7,7 @@ use std::path::Path;
 
 use harness::case_file::load_case;
 use harness::compare::{diff, diff_markdown, load_run, matrix_html, matrix_markdown, merge};
-use harness::driver::engine_version;
+use harness::engine::version as engine_version;
 use harness::inventory::{Engine, Inventory};
 use harness::run::{run_one, Report, Setup};
 
@@ -53,7 +53,7 @@ fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
 
 #[test]
 fn merge_of_two_hosts_and_diff_of_an_engine_change() {
-    let inventory = Inventory::load().expect("inventory");
+    let inventory = harness::engine::load_inventory().expect("inventory");
     let engine = |name: &str| inventory.engine(name).expect("engine in the inventory");
     let engines = [
         engine("classic@a"),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use harness::case_file::load_case;
 use harness::check::Verdict;
-use harness::driver::engine_version;
+use harness::engine::version as engine_version;
 use harness::execute::{fresh_salt, run_scenario};
 use harness::inventory::Inventory;
 
@@ -20,7 +20,7 @@ fn inventory_from(text: &str) -> Inventory {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inventory.toml");
     std::fs::write(&path, text).unwrap();
-    Inventory::from_file(&path).expect("inventory parses")
+    harness::engine::inventory_from_file(&path).expect("inventory parses")
 }
 
 fn tls_inventory(tls_dir: &Path) -> Inventory {

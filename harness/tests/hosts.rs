@@ -10,7 +10,7 @@ use std::path::Path;
 
 use harness::case_file::parse_case;
 use harness::check::Verdict;
-use harness::driver::engine_version;
+use harness::engine::version as engine_version;
 use harness::execute::{fresh_salt, run_scenario};
 use harness::inventory::Inventory;
 
@@ -36,7 +36,7 @@ struct HostRun {
 }
 
 fn run_with_host_b(umask: u32, label: Option<&str>, uid: Option<u32>) -> Option<HostRun> {
-    let mut inventory = Inventory::load().expect("inventory");
+    let mut inventory = harness::engine::load_inventory().expect("inventory");
     if !inventory.hosts.contains_key("b") {
         assert!(std::env::var_os("CI").is_none(), "no host b in CI");
         return None;

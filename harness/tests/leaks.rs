@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use harness::case_file::load_case;
-use harness::driver::resource_counts;
 use harness::execute::{fresh_salt, run_scenario};
-use harness::inventory::Inventory;
 
 fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
@@ -16,11 +14,11 @@ fn in_ci() -> bool {
 
 #[test]
 fn scenarios_leave_no_images_containers_or_build_cache_behind() {
-    let inventory = Inventory::load().expect("inventory");
+    let inventory = harness::engine::load_inventory().expect("inventory");
     let engines = inventory.engines();
     let mut before = BTreeMap::new();
     for engine in &engines {
-        match resource_counts(engine) {
+        match harness::engine::open(engine).resource_counts() {
             Ok(counts) => {
                 before.entry(engine.endpoint.clone()).or_insert(counts);
             }
@@ -31,7 +29,8 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
             }
         }
     }
-    let cache_before = harness::execute::snapshot_build_cache(&engines).expect("build cache lists");
+    let cache_before =
+        harness::engine::cache::snapshot_build_cache(&engines).expect("build cache lists");
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     // A passing case, a failing build (missing source), a failing RUN, a cross-host push, and
     // multi-stage builds whose earlier stages are not the final image's ancestors (the classic
@@ -69,10 +68,11 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
         }
     }
     let cache_grew =
-        harness::execute::build_cache_counts(&cache_before).expect("build cache lists");
-    let removed = harness::execute::restore_build_cache(&cache_before).expect("build cache prunes");
+        harness::engine::cache::build_cache_counts(&cache_before).expect("build cache lists");
+    let removed =
+        harness::engine::cache::restore_build_cache(&cache_before).expect("build cache prunes");
     let cache_after =
-        harness::execute::build_cache_counts(&cache_before).expect("build cache lists");
+        harness::engine::cache::build_cache_counts(&cache_before).expect("build cache lists");
     eprintln!(
         "build-cache records per endpoint: before {:?}, after the builds {cache_grew:?}, after cleanup {cache_after:?} ({removed} removed)",
         cache_before.counts()
@@ -88,9 +88,11 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     );
     let mut after = BTreeMap::new();
     for engine in &engines {
-        after
-            .entry(engine.endpoint.clone())
-            .or_insert(resource_counts(engine).expect("engine still answers"));
+        after.entry(engine.endpoint.clone()).or_insert(
+            harness::engine::open(engine)
+                .resource_counts()
+                .expect("engine still answers"),
+        );
     }
     assert!(builds > 20, "the leak check ran only {builds} builds");
     assert_eq!(

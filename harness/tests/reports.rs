@@ -6,8 +6,7 @@
 use std::path::Path;
 
 use harness::case_file::load_case;
-use harness::driver::engine_version;
-use harness::inventory::Inventory;
+use harness::engine::version as engine_version;
 use harness::run::{run_one, Report};
 
 fn normalize(text: &str, out: &Path) -> String {
@@ -44,7 +43,7 @@ fn normalize(text: &str, out: &Path) -> String {
 
 #[test]
 fn markdown_and_html_reports() {
-    let inventory = Inventory::load().expect("inventory");
+    let inventory = harness::engine::load_inventory().expect("inventory");
     let classic = inventory.engine("classic@a").expect("classic@a");
     let mut buildkit = inventory.engine("buildkit@a").expect("buildkit@a");
     if let Err(e) = engine_version(&classic) {

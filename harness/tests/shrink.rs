@@ -5,8 +5,7 @@
 use std::path::Path;
 
 use harness::case_file::parse_case;
-use harness::driver::engine_version;
-use harness::inventory::Inventory;
+use harness::engine::version as engine_version;
 use harness::run::write_finding;
 use harness::shrink::shrink;
 
@@ -54,7 +53,7 @@ mutations = [{ op = "write", path = "d/c", content = "cc" }]
 
 #[test]
 fn a_mutant_discrepancy_shrinks_to_a_small_reproducer() {
-    let inventory = Inventory::load().expect("inventory");
+    let inventory = harness::engine::load_inventory().expect("inventory");
     let mut engine = inventory
         .engine("buildkit@a")
         .expect("buildkit@a in the inventory");
@@ -145,7 +144,7 @@ fn a_mutant_discrepancy_shrinks_to_a_small_reproducer() {
 /// imports with `--cache-from`, so what it shows is the cross-host behaviour.
 #[test]
 fn reproducer_moves_inline_cache_between_hosts() {
-    let inventory = Inventory::load().expect("inventory");
+    let inventory = harness::engine::load_inventory().expect("inventory");
     let engine = inventory.engine("buildkit-cli@a").expect("buildkit-cli@a");
     let Some(engine_b) = engine.on_host(&inventory, "b") else {
         assert!(std::env::var_os("CI").is_none(), "no host b in CI");

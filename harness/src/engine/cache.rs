@@ -1,0 +1,209 @@
+//! Build-cache records: listing and pruning them on a Docker engine (through the docker CLI),
+//! and the guard a run keeps over them: a snapshot of the records each endpoint held before the
+//! run, a shared lock per endpoint, and the removal of what the run added once its last build is
+//! done (`restore_build_cache`). `cachet clean` takes the same locks exclusively.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::time::Duration;
+
+use models::Builder;
+
+use super::client::{docker_cli, says_unreachable, unavailable};
+use crate::error::{Error, Result};
+use crate::inventory::Engine;
+
+/// The ids of the BuildKit build-cache records a Docker engine holds (none for Podman, whose
+/// layers are images). Read through the docker CLI: Engine 20.10 answers `/system/df` in a shape
+/// older than the one bollard parses.
+pub(crate) fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
+    if engine.builder() == Builder::Buildah {
+        return Ok(BTreeSet::new());
+    }
+    // The daemon runs one disk-usage scan at a time and refuses a second meanwhile: wait.
+    let mut attempt = 0;
+    let output = loop {
+        let output = docker_cli(engine)
+            .args(["system", "df", "-v", "--format", "{{json .BuildCache}}"])
+            .output()
+            .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        if output.status.success() {
+            break output;
+        }
+        attempt += 1;
+        if stderr.contains("already running") && attempt < 50 {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        return Err(if says_unreachable(&stderr) {
+            unavailable(engine, stderr)
+        } else {
+            Error::Harness(format!("listing build cache on {}: {stderr}", engine.name))
+        });
+    };
+    let records: Vec<serde_json::Value> =
+        serde_json::from_slice(&output.stdout).unwrap_or_default();
+    Ok(records
+        .iter()
+        .filter_map(|r| r.get("ID").and_then(|v| v.as_str()).map(str::to_string))
+        .collect())
+}
+
+/// Removes the build-cache records that are not in `keep` (those a run created), children before
+/// parents; returns how many went. Records still in use stay and are reported by the next count.
+pub(crate) fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Result<usize> {
+    let added = || -> Result<Vec<String>> {
+        Ok(build_cache_ids(engine)?
+            .into_iter()
+            .filter(|id| !keep.contains(id) && id.chars().all(|c| c.is_ascii_alphanumeric()))
+            .collect())
+    };
+    let mut removed = 0;
+    let mut extra = added()?;
+    // A parent record goes only once its children have; a chain needs a pass per level. Each
+    // pass lists the records once: what is left after it is the next pass's work.
+    for _ in 0..8 {
+        if extra.is_empty() {
+            break;
+        }
+        // The daemon matches `id` as a regular expression (moby builder-next: `id~=`), so
+        // anchor it; one alternation per call keeps the call count low.
+        let pattern = format!("id=^({})$", extra.join("|"));
+        let status = docker_cli(engine)
+            .args(["builder", "prune", "--all", "--force", "--filter", &pattern])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
+        if !status.status.success() {
+            return Err(Error::Harness(format!(
+                "pruning build cache on {}: {}",
+                engine.name,
+                String::from_utf8_lossy(&status.stderr).trim()
+            )));
+        }
+        let left = added()?;
+        removed += extra.len().saturating_sub(left.len());
+        if left.len() >= extra.len() {
+            break;
+        }
+        extra = left;
+    }
+    Ok(removed)
+}
+
+/// The build-cache records each Docker endpoint held before a run, so the run can remove the ones
+/// it added (cache records carry no labels; a salted scenario never reuses another's records).
+#[derive(Clone, Debug, Default)]
+pub struct BuildCacheSnapshot {
+    by_endpoint: BTreeMap<String, (Engine, BTreeSet<String>)>,
+    /// A shared lock per endpoint for the life of the run: cleanup (this run's, or `cachet clean`)
+    /// takes it exclusively, so nothing removes what another cachet run still going there uses.
+    locks: BTreeMap<String, std::sync::Arc<std::fs::File>>,
+}
+
+/// The lock file of an endpoint (under /run/cachet when it exists, else the temp dir).
+pub fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
+    let dir = if std::path::Path::new("/run/cachet").is_dir() {
+        std::path::PathBuf::from("/run/cachet/locks")
+    } else {
+        std::env::temp_dir().join("cachet-locks")
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let path = dir.join(format!(
+        "{:016x}.lock",
+        models::fingerprint::fingerprint(&endpoint)
+    ));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::Write { path, source })
+}
+
+/// Takes an endpoint's lock exclusively if no other cachet run holds it: `Ok(false)` when one does.
+pub fn lock_exclusively(lock: &std::fs::File, endpoint: &str) -> Result<bool> {
+    match lock.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::Harness(format!("locking {endpoint}: {e}")))
+        }
+    }
+}
+
+/// Records the build-cache ids of every endpoint the engines use (once per endpoint).
+pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
+    let mut snapshot = BuildCacheSnapshot::default();
+    for engine in engines {
+        if !snapshot.locks.contains_key(&engine.endpoint) {
+            // Podman's endpoint too: `cachet clean` must not remove what a run is using.
+            let lock = endpoint_lock(&engine.endpoint)?;
+            lock.lock_shared()
+                .map_err(|e| Error::Harness(format!("locking {}: {e}", engine.endpoint)))?;
+            snapshot
+                .locks
+                .insert(engine.endpoint.clone(), std::sync::Arc::new(lock));
+        }
+        if snapshot.by_endpoint.contains_key(&engine.endpoint)
+            || engine.builder() == models::Builder::Buildah
+        {
+            continue;
+        }
+        let ids = super::open(engine).build_cache_ids()?;
+        snapshot
+            .by_endpoint
+            .insert(engine.endpoint.clone(), (engine.clone(), ids));
+    }
+    Ok(snapshot)
+}
+
+/// Removes the build-cache records added since `snapshot`; returns how many went. Call it when no
+/// build of the run is in flight: a record another build is about to reuse would go too.
+pub fn restore_build_cache(snapshot: &BuildCacheSnapshot) -> Result<usize> {
+    let mut removed = 0;
+    for (endpoint, (engine, keep)) in &snapshot.by_endpoint {
+        if let Some(lock) = snapshot.locks.get(endpoint) {
+            if !lock_exclusively(lock, endpoint)? {
+                eprintln!(
+                    "note: another cachet run is using {endpoint}: the build-cache records this run added stay (the last run to end removes what it can)"
+                );
+                continue;
+            }
+        }
+        removed += super::open(engine).prune_build_cache(keep)?;
+        if let Some(lock) = snapshot.locks.get(endpoint) {
+            let _ = lock.lock_shared();
+        }
+    }
+    Ok(removed)
+}
+
+/// How many build-cache records each endpoint of the snapshot holds now.
+pub fn build_cache_counts(snapshot: &BuildCacheSnapshot) -> Result<BTreeMap<String, usize>> {
+    snapshot
+        .by_endpoint
+        .iter()
+        .map(|(endpoint, (engine, _))| {
+            Ok((
+                endpoint.clone(),
+                super::open(engine).build_cache_ids()?.len(),
+            ))
+        })
+        .collect()
+}
+
+impl BuildCacheSnapshot {
+    /// Record counts at snapshot time, per endpoint.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        self.by_endpoint
+            .iter()
+            .map(|(endpoint, (_, ids))| (endpoint.clone(), ids.len()))
+            .collect()
+    }
+}

@@ -1,0 +1,377 @@
+//! The CLI door: the docker CLI (`docker build`, or `docker buildx build` for buildx) syncing a
+//! real directory to the engine, as users build. Serves classic-cli, buildkit-cli, buildx and
+//! podman-cli (the docker CLI against Podman's socket).
+//!
+//! The command line is one pure function, `build_command`, shared with the reproducer
+//! (`reproduce.rs` renders it as shell), so the two cannot drift apart. The door only runs it and
+//! collects what it printed; `observe` interprets that.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use models::{BuildOptions, Builder};
+
+use super::client::{says_unreachable, unavailable};
+use super::{build_timeout, BuildRequest};
+use crate::error::{Error, Result};
+use crate::inventory::Engine;
+use crate::observe::{self, RawBuild};
+
+/// One word of a command line: a literal, or a shell expression a script expands (`$HOST_A`,
+/// `$ctx/Dockerfile`). Only the reproducer makes the latter; the door runs literals only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    Lit(String),
+    Shell(String),
+}
+
+impl Arg {
+    pub fn lit(s: impl Into<String>) -> Arg {
+        Arg::Lit(s.into())
+    }
+    pub fn shell(s: impl Into<String>) -> Arg {
+        Arg::Shell(s.into())
+    }
+    /// The word as a process receives it (a shell expression's text as written).
+    pub fn as_literal(&self) -> &str {
+        match self {
+            Arg::Lit(s) | Arg::Shell(s) => s,
+        }
+    }
+    /// The word followed by `suffix`, of the same kind.
+    fn followed_by(&self, suffix: &str) -> Arg {
+        match self {
+            Arg::Lit(s) => Arg::Lit(format!("{s}{suffix}")),
+            Arg::Shell(s) => Arg::Shell(format!("{s}{suffix}")),
+        }
+    }
+    /// The word in a shell script: a literal bare when it is safe so, else single-quoted; a shell
+    /// expression double-quoted, so it expands to one word.
+    pub fn render(&self) -> String {
+        match self {
+            Arg::Lit(s)
+                if !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c)) =>
+            {
+                s.clone()
+            }
+            Arg::Lit(s) => format!("'{}'", s.replace('\'', "'\\''")),
+            Arg::Shell(s) => format!("\"{s}\""),
+        }
+    }
+}
+
+/// A process to run: its words and the environment it adds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine {
+    pub argv: Vec<Arg>,
+    pub env: Vec<(String, String)>,
+}
+
+impl CommandLine {
+    /// As one line of shell: `VAR=value ... word ...`.
+    pub fn render(&self) -> String {
+        self.env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", Arg::lit(v).render()))
+            .chain(self.argv.iter().map(Arg::render))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Which CLI build an engine kind is: its builder, and whether through the buildx plugin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CliKind {
+    pub builder: Builder,
+    pub buildx: bool,
+}
+
+impl CliKind {
+    /// The engine's CLI build; for an API-door engine, the CLI build of the same builder.
+    pub fn of(engine: &Engine) -> CliKind {
+        CliKind {
+            builder: engine.builder(),
+            buildx: engine.buildx,
+        }
+    }
+}
+
+/// Everything one CLI build's command line depends on.
+#[derive(Clone, Debug)]
+pub struct BuildLine<'a> {
+    pub kind: CliKind,
+    /// The docker CLI binary.
+    pub cli: Arg,
+    pub endpoint: Arg,
+    /// TLS material for a `tcp://` endpoint (`ca.pem`, `cert.pem`, `key.pem`).
+    pub tls_dir: Option<&'a Path>,
+    pub tag: Arg,
+    /// The context directory (its `Dockerfile` is the one built).
+    pub dir: Arg,
+    pub options: &'a BuildOptions,
+    /// Registry references, already mapped to the registry in use.
+    pub cache_from: Vec<Arg>,
+}
+
+/// `CLI -H ENDPOINT [--tlsverify ...]`: the words every CLI call starts with.
+pub fn global_args(cli: Arg, endpoint: Arg, tls_dir: Option<&Path>) -> Vec<Arg> {
+    let mut argv = vec![cli, Arg::lit("-H"), endpoint];
+    if let Some(dir) = tls_dir {
+        argv.push(Arg::lit("--tlsverify"));
+        for (flag, file) in [
+            ("--tlscacert", "ca.pem"),
+            ("--tlscert", "cert.pem"),
+            ("--tlskey", "key.pem"),
+        ] {
+            argv.push(Arg::lit(flag));
+            argv.push(Arg::lit(dir.join(file).display().to_string()));
+        }
+    }
+    argv
+}
+
+/// The build arguments an engine gets: the build's own, plus `BUILDKIT_INLINE_CACHE=1` when it
+/// exports inline cache and the builder is BuildKit (the only one that reads it). Sorted.
+pub fn build_args(builder: Builder, options: &BuildOptions) -> Vec<(String, String)> {
+    let mut args = options.build_args.clone();
+    if options.inline_cache && builder == Builder::BuildKit {
+        args.insert("BUILDKIT_INLINE_CACHE".to_string(), "1".to_string());
+    }
+    args.into_iter().collect()
+}
+
+/// The `docker build` / `docker buildx build` invocation of one build: argv and environment.
+pub fn build_command(line: &BuildLine<'_>) -> CommandLine {
+    let mut argv = global_args(line.cli.clone(), line.endpoint.clone(), line.tls_dir);
+    let mut env = Vec::new();
+    let buildkit = line.kind.builder == Builder::BuildKit;
+    if line.kind.buildx {
+        // The default builder of the endpoint (buildx's `docker` driver): the daemon's own
+        // BuildKit, the result loaded into its image store as `docker build` does.
+        argv.push(Arg::lit("buildx"));
+    } else {
+        env.push((
+            "DOCKER_BUILDKIT".to_string(),
+            if buildkit { "1" } else { "0" }.to_string(),
+        ));
+    }
+    // `--force-rm`: a failed step's container goes too (the API door sends `forcerm=1`).
+    for word in ["build", "--force-rm", "-t"] {
+        argv.push(Arg::lit(word));
+    }
+    argv.push(line.tag.clone());
+    argv.push(Arg::lit("-f"));
+    argv.push(line.dir.followed_by("/Dockerfile"));
+    if buildkit {
+        argv.push(Arg::lit("--progress=plain"));
+    }
+    if line.kind.builder != Builder::Buildah {
+        argv.push(Arg::lit("--network=none"));
+    }
+    if line.options.no_cache {
+        argv.push(Arg::lit("--no-cache"));
+    }
+    for (k, v) in build_args(line.kind.builder, line.options) {
+        argv.push(Arg::lit("--build-arg"));
+        argv.push(Arg::lit(format!("{k}={v}")));
+    }
+    if let Some(t) = &line.options.target {
+        argv.push(Arg::lit("--target"));
+        argv.push(Arg::lit(t));
+    }
+    for c in &line.cache_from {
+        argv.push(Arg::lit("--cache-from"));
+        argv.push(c.clone());
+    }
+    argv.push(line.dir.clone());
+    CommandLine { argv, env }
+}
+
+/// Materialises the context in the request's directory (or a fresh one) and runs the CLI build.
+pub(crate) fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<RawBuild> {
+    let fresh;
+    let dir: &Path = match request.workdir {
+        Some(dir) => {
+            crate::materialize::clear_dir(dir)?;
+            dir
+        }
+        None => {
+            fresh = tempfile::Builder::new()
+                .prefix("cachet-ctx-")
+                .tempdir()
+                .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
+            fresh.path()
+        }
+    };
+    crate::materialize::write_context_dir(request.context, dir)?;
+    let line = build_command(&BuildLine {
+        kind: CliKind::of(engine),
+        cli: Arg::lit(&engine.cli),
+        endpoint: Arg::lit(&engine.endpoint),
+        tls_dir: engine.tls_dir.as_deref(),
+        tag: Arg::lit(&request.tag),
+        dir: Arg::lit(dir.display().to_string()),
+        options: request.options,
+        cache_from: request.cache_from.iter().map(Arg::lit).collect(),
+    });
+    let (log, finished) = run_with_timeout(engine, &line)?;
+    let mut raw = RawBuild {
+        log,
+        ..RawBuild::default()
+    };
+    match finished {
+        None => {
+            raw.indeterminate = Some(format!(
+                "{} did not finish within {} s and was killed",
+                engine.cli,
+                build_timeout().as_secs()
+            ));
+        }
+        Some(false) => {
+            let message = observe::cli_failure_message(&raw.log);
+            if says_unreachable(&message) {
+                return Err(unavailable(engine, message));
+            }
+            raw.error = Some(message);
+        }
+        Some(true) => {}
+    }
+    Ok(raw)
+}
+
+/// Runs the command line in its own process group; its stdout then stderr, and whether it
+/// succeeded (`None`: it outlived the build timeout and was killed).
+fn run_with_timeout(engine: &Engine, line: &CommandLine) -> Result<(String, Option<bool>)> {
+    let mut command = Command::new(line.argv[0].as_literal());
+    command.args(line.argv[1..].iter().map(Arg::as_literal));
+    command.envs(line.env.iter().map(|(k, v)| (k, v)));
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Its own process group: a timeout kills the CLI and the plugin it runs (buildx) together,
+    // and a Ctrl-C at the terminal reaches cachet only, which finishes the scenario in hand.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .spawn()
+        .map_err(|e| Error::Harness(format!("cannot run {}: {e}", engine.cli)))?;
+    let readers = [
+        read_in_background(child.stdout.take().expect("piped")),
+        read_in_background(child.stderr.take().expect("piped")),
+    ];
+    // The CLI gets as long as an API build; a CLI that hangs (an engine that stopped answering
+    // mid-build) is killed, and the build's outcome is unknown.
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() > build_timeout() => {
+                // SAFETY: signalling the process group this function made; no memory involved.
+                unsafe {
+                    libc::kill(-(child.id() as i32), libc::SIGKILL);
+                }
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                return Err(Error::Harness(format!("waiting for {}: {e}", engine.cli)));
+            }
+        }
+    };
+    let [stdout, stderr] = readers.map(|r| r.join().unwrap_or_default());
+    Ok((format!("{stdout}{stderr}"), status.map(|s| s.success())))
+}
+
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// The CLI door (classic-cli, buildkit-cli, buildx, podman-cli).
+pub struct CliDoor {
+    pub(super) engine: Engine,
+}
+
+impl super::Door for CliDoor {
+    fn name(&self) -> &'static str {
+        "cli"
+    }
+    fn build(&self, request: &BuildRequest<'_>) -> Result<crate::observe::Observation> {
+        let raw = build(&self.engine, request)?;
+        Ok(super::observed(&self.engine, request, raw))
+    }
+    super::daemon_calls!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(kind: CliKind, options: &'a BuildOptions) -> BuildLine<'a> {
+        BuildLine {
+            kind,
+            cli: Arg::lit("/usr/bin/docker"),
+            endpoint: Arg::shell("$HOST_A"),
+            tls_dir: None,
+            tag: Arg::lit("t:1"),
+            dir: Arg::shell("$ctx"),
+            options,
+            cache_from: vec![Arg::shell("$REGISTRY/x")],
+        }
+    }
+
+    #[test]
+    fn inline_cache_only_for_buildkit_and_buildx_has_no_env() {
+        let options = BuildOptions {
+            inline_cache: true,
+            target: Some("1".into()),
+            ..BuildOptions::default()
+        };
+        let classic = build_command(&line(
+            CliKind {
+                builder: Builder::Classic,
+                buildx: false,
+            },
+            &options,
+        ));
+        assert_eq!(
+            classic.render(),
+            "DOCKER_BUILDKIT=0 /usr/bin/docker -H \"$HOST_A\" build --force-rm -t t:1 -f \"$ctx/Dockerfile\" --network=none --target 1 --cache-from \"$REGISTRY/x\" \"$ctx\""
+        );
+        let buildx = build_command(&line(
+            CliKind {
+                builder: Builder::BuildKit,
+                buildx: true,
+            },
+            &options,
+        ));
+        assert_eq!(
+            buildx.render(),
+            "/usr/bin/docker -H \"$HOST_A\" buildx build --force-rm -t t:1 -f \"$ctx/Dockerfile\" --progress=plain --network=none --build-arg BUILDKIT_INLINE_CACHE=1 --target 1 --cache-from \"$REGISTRY/x\" \"$ctx\""
+        );
+        let podman = build_command(&line(
+            CliKind {
+                builder: Builder::Buildah,
+                buildx: false,
+            },
+            &options,
+        ));
+        assert!(!podman.render().contains("--network"));
+        assert!(!podman.render().contains("INLINE"));
+    }
+
+    #[test]
+    fn literals_are_quoted_when_they_must_be() {
+        assert_eq!(Arg::lit("A=b c").render(), "'A=b c'");
+        assert_eq!(Arg::lit("it's").render(), "'it'\\''s'");
+        assert_eq!(Arg::lit("").render(), "''");
+    }
+}

@@ -1,0 +1,145 @@
+//! Connections to an engine: a bollard client for the Docker-compatible API (unix, TLS, ssh), the
+//! docker CLI aimed at the same endpoint, and the version probes.
+//!
+//! Every call builds its own current-thread runtime and client: a BuildKit session otherwise
+//! stays open for the life of the process (shared/ENGINES.md).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bollard::Docker;
+
+use crate::error::{Error, Result};
+use crate::inventory::Engine;
+
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime always builds")
+        .block_on(future)
+}
+
+pub(crate) fn unavailable(engine: &Engine, detail: impl std::fmt::Display) -> Error {
+    Error::EngineUnavailable {
+        engine: engine.name.clone(),
+        endpoint: engine.endpoint.clone(),
+        detail: detail.to_string(),
+    }
+}
+
+pub(crate) fn client(engine: &Engine) -> Result<Docker> {
+    let endpoint = &engine.endpoint;
+    let result = if let Some(path) = endpoint.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, 600, bollard::API_DEFAULT_VERSION)
+    } else if let (Some(dir), true) = (&engine.tls_dir, endpoint.starts_with("tcp://")) {
+        for file in ["ca.pem", "cert.pem", "key.pem"] {
+            if !dir.join(file).is_file() {
+                return Err(unavailable(
+                    engine,
+                    format!("TLS: {} is missing", dir.join(file).display()),
+                ));
+            }
+        }
+        Docker::connect_with_ssl(
+            endpoint,
+            &dir.join("key.pem"),
+            &dir.join("cert.pem"),
+            &dir.join("ca.pem"),
+            600,
+            bollard::API_DEFAULT_VERSION,
+        )
+    } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+        Docker::connect_with_http(endpoint, 600, bollard::API_DEFAULT_VERSION)
+    } else if endpoint.starts_with("ssh://") {
+        // The system's ssh runs `docker system dial-stdio` on the remote host, as the docker CLI
+        // does for the same endpoint: user, port, key and known hosts come from the ssh config.
+        Docker::connect_with_ssh(endpoint, 600, bollard::API_DEFAULT_VERSION, None)
+    } else {
+        return Err(unavailable(
+            engine,
+            "only unix://, tcp:// and ssh:// endpoints are supported",
+        ));
+    };
+    result.map_err(|e| unavailable(engine, e))
+}
+
+/// The docker CLI aimed at the engine's endpoint, with its TLS material when it has some.
+pub(crate) fn docker_cli(engine: &Engine) -> Command {
+    let line = super::cli::global_args(
+        super::cli::Arg::lit(&engine.cli),
+        super::cli::Arg::lit(&engine.endpoint),
+        engine.tls_dir.as_deref(),
+    );
+    let mut command = Command::new(line[0].as_literal());
+    command.args(line[1..].iter().map(super::cli::Arg::as_literal));
+    command
+}
+
+/// Whether the docker CLI's words say it could not reach the engine (rather than that a build or
+/// command failed there).
+pub(crate) fn says_unreachable(cli_output: &str) -> bool {
+    cli_output.contains("Cannot connect") || cli_output.contains("connection refused")
+}
+
+/// The daemon's version if it answers within 5 s.
+pub(crate) fn daemon_version(engine: &Engine) -> Result<String> {
+    let docker = client(engine)?;
+    block_on(async {
+        let ping = tokio::time::timeout(Duration::from_secs(5), docker.version()).await;
+        match ping {
+            Ok(Ok(v)) => Ok(v.version.unwrap_or_else(|| "unknown".to_string())),
+            Ok(Err(e)) => Err(unavailable(engine, e)),
+            Err(_) => Err(unavailable(engine, "no answer within 5 s")),
+        }
+    })
+}
+
+/// The daemon's version, then for a buildx engine the plugin's version
+/// (`20.10.24+dfsg1 buildx 0.13.1+ds1`), since its client half does the context sync.
+pub(crate) fn engine_version(engine: &Engine) -> Result<String> {
+    let daemon = daemon_version(engine)?;
+    if !engine.buildx {
+        return Ok(daemon);
+    }
+    let plugin = buildx_version(Path::new(&engine.cli)).ok_or_else(|| {
+        unavailable(
+            engine,
+            format!(
+                "{} has no buildx plugin (`docker buildx version` fails); `ci/engines up` installs it",
+                engine.cli
+            ),
+        )
+    })?;
+    Ok(format!("{daemon} buildx {plugin}"))
+}
+
+/// The buildx plugin's version as `docker buildx version` prints it (`github.com/docker/buildx
+/// 0.13.1+ds1 0.13.1+ds1-3` gives `0.13.1+ds1`), or `None` when the CLI has no plugin.
+pub fn buildx_version(cli: &Path) -> Option<String> {
+    let output = Command::new(cli)
+        .args(["buildx", "version"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut words = text.split_whitespace().skip(1);
+    Some(words.next().unwrap_or("unknown").to_string())
+}
+
+/// Whether the CLI has the buildx plugin; its engines (`buildx@HOST`) build with `docker buildx
+/// build`. The probe `Inventory::load_with` is given.
+/// Asked once per CLI.
+pub fn cli_has_buildx(cli: &Path) -> bool {
+    static ASKED: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, bool>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let mut asked = ASKED.lock().unwrap_or_else(|e| e.into_inner());
+    *asked
+        .entry(cli.to_path_buf())
+        .or_insert_with(|| buildx_version(cli).is_some())
+}

@@ -1,0 +1,183 @@
+//! The Docker-compatible API every real engine answers, Docker and Podman alike, whatever door
+//! its builds come through: images, containers, tags, pushes, saves. Each door's non-build
+//! calls are these.
+
+use bollard::query_parameters::{
+    ListContainersOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
+};
+use futures_util::StreamExt;
+
+use super::base_image::BASE_LABEL;
+use super::client::{block_on, client, unavailable};
+use crate::error::{Error, Result};
+use crate::inventory::Engine;
+
+/// Every image (intermediate ones included) and container (stopped ones included) on the
+/// engine's host.
+fn all_images_and_containers(
+    engine: &Engine,
+) -> Result<(
+    Vec<bollard::models::ImageSummary>,
+    Vec<bollard::models::ContainerSummary>,
+)> {
+    let docker = client(engine)?;
+    block_on(async {
+        let images = docker
+            .list_images(Some(ListImagesOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| unavailable(engine, e))?;
+        let containers = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| unavailable(engine, e))?;
+        Ok((images, containers))
+    })
+}
+
+/// How many images (intermediate ones included) and containers (stopped ones included) the
+/// engine's host holds: what the leak check compares before and after.
+pub(crate) fn resource_counts(engine: &Engine) -> Result<(usize, usize)> {
+    let (images, containers) = all_images_and_containers(engine)?;
+    Ok((images.len(), containers.len()))
+}
+
+/// Whether an image reference is one cachet makes: `cachet-scn-…`, `localhost/cachet-base:…`,
+/// `127.0.0.1:5000/cachet-…/app:…` (the repository's path, past any registry host, starts with
+/// `cachet-`).
+pub fn is_cachet_reference(reference: &str) -> bool {
+    let path = match reference.split_once('/') {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            rest
+        }
+        _ => reference,
+    };
+    let path = path.strip_prefix("library/").unwrap_or(path);
+    path.starts_with("cachet-")
+}
+
+/// What cachet made on the engine's host, newest first: image ids (labelled with `BASE_LABEL`, or
+/// tagged with a cachet reference) and container ids (labelled).
+pub(crate) fn cachet_resources(engine: &Engine) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut images, containers) = all_images_and_containers(engine)?;
+    images.retain(|i| {
+        i.labels.contains_key(BASE_LABEL) || i.repo_tags.iter().any(|t| is_cachet_reference(t))
+    });
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    Ok((
+        images.into_iter().map(|i| i.id).collect(),
+        containers
+            .into_iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(BASE_LABEL))
+            })
+            .filter_map(|c| c.id)
+            .collect(),
+    ))
+}
+
+/// Removes containers by id, running ones too; missing ones are fine.
+pub(crate) fn remove_containers(engine: &Engine, ids: &[String]) -> Result<()> {
+    let docker = client(engine)?;
+    block_on(async {
+        for id in ids {
+            let _ = docker
+                .remove_container(
+                    id,
+                    Some(bollard::query_parameters::RemoveContainerOptions {
+                        force: true,
+                        ..Default::default()
+                    }),
+                )
+                .await;
+        }
+    });
+    Ok(())
+}
+
+/// Removes images by reference; missing ones are fine.
+pub(crate) fn remove_images(engine: &Engine, references: &[String]) -> Result<()> {
+    let docker = client(engine)?;
+    block_on(async {
+        // Newest first: children before the images they are built on.
+        for reference in references.iter().rev() {
+            let _ = docker
+                .remove_image(
+                    reference,
+                    Some(RemoveImageOptions {
+                        force: true,
+                        noprune: false,
+                        ..Default::default()
+                    }),
+                    None,
+                )
+                .await;
+        }
+    });
+    Ok(())
+}
+
+pub(crate) fn push_image(engine: &Engine, reference: &str) -> Result<()> {
+    let docker = client(engine)?;
+    let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+    block_on(async {
+        let mut stream = docker.push_image(
+            repo,
+            Some(PushImageOptions {
+                tag: Some(tag.to_string()),
+                ..Default::default()
+            }),
+            None,
+        );
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) if info.error_detail.is_some() => {
+                    return Err(Error::Harness(format!(
+                        "push {reference}: {:?}",
+                        info.error_detail
+                    )))
+                }
+                Err(e) => return Err(Error::Harness(format!("push {reference}: {e}"))),
+                _ => {}
+            }
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn tag_image(engine: &Engine, image: &str, reference: &str) -> Result<()> {
+    let docker = client(engine)?;
+    let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+    block_on(docker.tag_image(
+        image,
+        Some(TagImageOptions {
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+        }),
+    ))
+    .map_err(|e| Error::Harness(format!("tag {reference}: {e}")))
+}
+
+/// An image as a `docker save` archive.
+pub(crate) fn save_image(engine: &Engine, image: &str) -> Result<Vec<u8>> {
+    let docker = client(engine)?;
+    block_on(async {
+        let mut bytes = Vec::new();
+        let mut stream = docker.export_image(image);
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(
+                &chunk.map_err(|e| Error::Harness(format!("saving {image}: {e}")))?,
+            );
+        }
+        Ok::<_, Error>(bytes)
+    })
+}

@@ -1,0 +1,187 @@
+//! Engines: every call cachet makes to a build engine goes through the `Door` trait, and
+//! nothing outside this module talks to one (no bollard, no docker CLI).
+//!
+//! One door per way a build gets in: `api` (Docker Engine API with a tar: classic and BuildKit),
+//! `cli` (the docker CLI or buildx syncing a directory: classic-cli, buildkit-cli, buildx,
+//! podman-cli) and `podman` (Podman's compat API). They share the Docker-compatible calls every
+//! real engine answers (`daemon`), the base image (`base_image`), the registry (`registry`), the
+//! build-cache records and their guard (`cache`) and the connections and version probes
+//! (`client`). Doors collect raw output only; `observe` interprets it.
+//!
+//! `open` picks the door from an `inventory::Engine` and wraps it so every call logs its door,
+//! operation and duration at debug level (`RUST_LOG=harness=debug`). A model-backed engine (one
+//! that answers from a `models::Profile`, no daemon) is one more file implementing `Door`, and
+//! one more arm in `open`.
+
+pub mod api;
+pub mod base_image;
+pub mod cache;
+pub mod cli;
+pub mod client;
+pub mod daemon;
+pub mod podman;
+pub mod registry;
+mod traced;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use models::{BuildOptions, Transport};
+
+use crate::error::Result;
+use crate::inventory::{Engine, Inventory};
+use crate::observe::Observation;
+
+pub use base_image::BASE_LABEL;
+pub use daemon::is_cachet_reference;
+
+/// What one build needs besides the engine.
+pub struct BuildRequest<'a> {
+    pub context: &'a models::BuildContext,
+    pub options: &'a BuildOptions,
+    /// Registry references, already mapped to the local registry.
+    pub cache_from: Vec<String>,
+    pub tag: String,
+    /// For the CLI door: the directory the context lives in. A scenario keeps one per host and
+    /// rewrites it in place for every build, as a user edits a checkout, so the CLI's incremental
+    /// context sync (and its bugs) is exercised. `None`: a fresh temporary directory.
+    pub workdir: Option<&'a Path>,
+}
+
+/// Everything cachet asks of an engine. Errors are for an engine that cannot be reached or a
+/// harness fault; a build that fails or whose outcome is unknown is an `Observation`.
+pub trait Door: Send + Sync {
+    /// The door's name in logs: `api`, `cli`, `podman`.
+    fn name(&self) -> &'static str;
+    fn engine(&self) -> &Engine;
+    /// The engine's version (for buildx, the daemon's and the plugin's); fails if it is down.
+    fn version(&self) -> Result<String>;
+    /// Loads the salted base image `reference` (a no-op when it is there already).
+    fn ensure_base_image(&self, reference: &str, salt: &str) -> Result<()>;
+    /// Runs one build and observes it.
+    fn build(&self, request: &BuildRequest<'_>) -> Result<Observation>;
+    fn tag(&self, image: &str, reference: &str) -> Result<()>;
+    fn push(&self, reference: &str) -> Result<()>;
+    /// Deletes a reference this engine pushed from its registry (missing is fine).
+    fn delete_pushed(&self, reference: &str) -> Result<()>;
+    /// Removes images by reference, the last first; missing ones are fine.
+    fn remove_images(&self, references: &[String]) -> Result<()>;
+    /// Removes containers by id, running ones too; missing ones are fine.
+    fn remove_containers(&self, ids: &[String]) -> Result<()>;
+    /// How many images (intermediate ones included) and containers (stopped ones included) the
+    /// engine holds: what the leak check compares.
+    fn resource_counts(&self) -> Result<(usize, usize)>;
+    /// What cachet made there, newest first: image ids and container ids.
+    fn cachet_resources(&self) -> Result<(Vec<String>, Vec<String>)>;
+    /// The ids of the build-cache records the engine holds (none where layers are images).
+    fn build_cache_ids(&self) -> Result<BTreeSet<String>>;
+    /// Removes the build-cache records not in `keep`; how many went.
+    fn prune_build_cache(&self, keep: &BTreeSet<String>) -> Result<usize>;
+    /// An image as a `docker save` archive.
+    fn save_image(&self, image: &str) -> Result<Vec<u8>>;
+}
+
+/// The door an engine's builds go through, traced.
+pub fn open(engine: &Engine) -> Box<dyn Door> {
+    let engine = engine.clone();
+    let door: Box<dyn Door> = match (engine.builder(), engine.transport()) {
+        (_, Transport::Cli) => Box::new(cli::CliDoor { engine }),
+        (models::Builder::Buildah, Transport::Api) => Box::new(podman::PodmanDoor { engine }),
+        (_, Transport::Api) => Box::new(api::ApiDoor { engine }),
+    };
+    Box::new(traced::Traced(door))
+}
+
+/// The engine's version; fails if it does not answer.
+pub fn version(engine: &Engine) -> Result<String> {
+    open(engine).version()
+}
+
+/// The inventory (`Inventory::load_with`), asking the CLI about its buildx plugin if need be.
+pub fn load_inventory() -> Result<Inventory> {
+    Inventory::load_with(client::cli_has_buildx)
+}
+
+/// An inventory file (`Inventory::from_file_with`), asking the CLI about buildx if need be.
+pub fn inventory_from_file(path: &Path) -> Result<Inventory> {
+    Inventory::from_file_with(path, client::cli_has_buildx)
+}
+
+/// How long one build may take before its outcome counts as unknown: 300 s, or
+/// `CACHET_BUILD_TIMEOUT` seconds.
+pub(crate) fn build_timeout() -> Duration {
+    static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        std::env::var("CACHET_BUILD_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map_or(Duration::from_secs(300), Duration::from_secs)
+    })
+}
+
+/// The observation of a build a real door collected.
+fn observed(
+    engine: &Engine,
+    request: &BuildRequest<'_>,
+    raw: crate::observe::RawBuild,
+) -> Observation {
+    let dockerfile = request.context.dockerfile_text().unwrap_or_default();
+    crate::observe::interpret(
+        engine.builder(),
+        raw,
+        &dockerfile,
+        request.options.target.as_deref(),
+    )
+}
+
+/// The calls every real door makes the same way, through the Docker-compatible API (`daemon`),
+/// the base image, the registry and the build-cache records. For `impl Door` of a struct with an
+/// `engine: Engine` field.
+macro_rules! daemon_calls {
+    () => {
+        fn engine(&self) -> &crate::inventory::Engine {
+            &self.engine
+        }
+        fn version(&self) -> crate::error::Result<String> {
+            crate::engine::client::engine_version(&self.engine)
+        }
+        fn ensure_base_image(&self, reference: &str, salt: &str) -> crate::error::Result<()> {
+            crate::engine::base_image::ensure_base_image(&self.engine, reference, salt)
+        }
+        fn tag(&self, image: &str, reference: &str) -> crate::error::Result<()> {
+            crate::engine::daemon::tag_image(&self.engine, image, reference)
+        }
+        fn push(&self, reference: &str) -> crate::error::Result<()> {
+            crate::engine::daemon::push_image(&self.engine, reference)
+        }
+        fn delete_pushed(&self, reference: &str) -> crate::error::Result<()> {
+            crate::engine::registry::delete_from_registry(reference)
+        }
+        fn remove_images(&self, references: &[String]) -> crate::error::Result<()> {
+            crate::engine::daemon::remove_images(&self.engine, references)
+        }
+        fn remove_containers(&self, ids: &[String]) -> crate::error::Result<()> {
+            crate::engine::daemon::remove_containers(&self.engine, ids)
+        }
+        fn resource_counts(&self) -> crate::error::Result<(usize, usize)> {
+            crate::engine::daemon::resource_counts(&self.engine)
+        }
+        fn cachet_resources(&self) -> crate::error::Result<(Vec<String>, Vec<String>)> {
+            crate::engine::daemon::cachet_resources(&self.engine)
+        }
+        fn build_cache_ids(&self) -> crate::error::Result<std::collections::BTreeSet<String>> {
+            crate::engine::cache::build_cache_ids(&self.engine)
+        }
+        fn prune_build_cache(
+            &self,
+            keep: &std::collections::BTreeSet<String>,
+        ) -> crate::error::Result<usize> {
+            crate::engine::cache::prune_build_cache(&self.engine, keep)
+        }
+        fn save_image(&self, image: &str) -> crate::error::Result<Vec<u8>> {
+            crate::engine::daemon::save_image(&self.engine, image)
+        }
+    };
+}
+pub(crate) use daemon_calls;
