@@ -188,3 +188,69 @@ impl Profile {
         !self.switches.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_ids_are_unique_and_parse_back() {
+        let ids: Vec<RuleId> = catalogue().map(|r| r.id).collect();
+        let unique: std::collections::BTreeSet<&str> = ids.iter().map(|id| id.as_str()).collect();
+        assert_eq!(unique.len(), ids.len(), "a rule id is used twice");
+        for id in ids {
+            assert_eq!(id.to_string().parse::<RuleId>(), Ok(id));
+        }
+        assert!("no.such-rule".parse::<RuleId>().is_err());
+    }
+
+    #[test]
+    fn every_profile_keeps_its_name_and_table() {
+        let names: Vec<String> = Profile::all().iter().map(Profile::name).collect();
+        assert_eq!(
+            names,
+            [
+                "classic",
+                "classic-cli",
+                "buildkit",
+                "buildkit-cli",
+                "podman",
+                "podman-cli"
+            ]
+        );
+        let podman_cli = Profile::from_name("podman-cli").unwrap();
+        assert!(podman_cli.rule("classic.xattrs").is_some());
+        assert!(podman_cli.rule("dockerignore").is_some());
+        assert!(Profile::from_name("classic")
+            .unwrap()
+            .rule("dockerignore")
+            .is_none());
+        assert!(Profile::from_name("classic")
+            .unwrap()
+            .rule("classic.owner-ignored")
+            .is_none());
+    }
+
+    /// The behaviour of a rule is the functions next to it: nothing under `predict/` asks whether
+    /// a rule is on.
+    #[test]
+    fn only_the_rule_tables_ask_whether_a_rule_holds() {
+        let predict = [
+            ("mod.rs", include_str!("../predict/mod.rs")),
+            ("plan.rs", include_str!("../predict/plan.rs")),
+            ("from.rs", include_str!("../predict/from.rs")),
+            ("run.rs", include_str!("../predict/run.rs")),
+            ("copy.rs", include_str!("../predict/copy.rs")),
+            ("metadata.rs", include_str!("../predict/metadata.rs")),
+            ("key.rs", include_str!("../predict/key.rs")),
+            ("explain.rs", include_str!("../predict/explain.rs")),
+            ("state.rs", include_str!("../predict/state.rs")),
+            ("lookup.rs", include_str!("../predict/lookup.rs")),
+        ];
+        for (name, text) in predict {
+            for ask in [".on(", ".off(", ".follows(", ".switches"] {
+                assert!(!text.contains(ask), "predict/{name} calls `{ask}`");
+            }
+        }
+    }
+}
