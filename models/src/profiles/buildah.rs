@@ -95,7 +95,7 @@ pub const RUN_KEY: Rule = Rule {
 
 /// The build args Buildah's RUN key carries (off: none).
 pub(crate) fn run_args(p: &Profile, args: Vec<(String, String)>) -> Option<Component> {
-    p.on(&RUN_KEY).then(|| Component {
+    p.on(&RUN_KEY).then_some(Component {
         rule: RUN_KEY.id,
         part: Part::Args(args),
     })

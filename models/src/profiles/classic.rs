@@ -136,7 +136,7 @@ pub const RUN_ARGS: Rule = Rule {
 
 /// The build args the classic RUN key carries (off: none).
 pub(crate) fn run_args(p: &Profile, args: Vec<(String, String)>) -> Option<Component> {
-    p.on(&RUN_ARGS).then(|| Component {
+    p.on(&RUN_ARGS).then_some(Component {
         rule: RUN_ARGS.id,
         part: Part::Args(args),
     })
