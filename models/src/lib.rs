@@ -24,5 +24,5 @@ pub use predict::{
     apply, predict, Build, BuildOptions, CacheExport, EngineState, Field, Outcome, Prediction,
     Reason, ReasonKind,
 };
-pub use profiles::{Builder, Profile, Transport};
-pub use rules::{Rule, RuleId, Status, Switch};
+pub use profiles::{Builder, Generation, Profile, Transport};
+pub use rules::{Rule, RuleId, Status, Switch, UnknownRuleId};

@@ -139,25 +139,7 @@ pub fn apply_mutation(
         Ok(path)
     };
     match mutation {
-        Mutation::Write { path, content } => {
-            let path = normalize_context_path(path)?;
-            match context.get_mut(&path) {
-                Some(entry) if matches!(entry.kind, EntryKind::File { .. }) => {
-                    entry.kind = EntryKind::File {
-                        content: content.as_bytes().to_vec(),
-                    };
-                    entry.mtime = clock;
-                    entry.atime = clock;
-                }
-                Some(_) => return Err(MutationError::NotAFile(path)),
-                None => {
-                    let mut entry = Entry::file(content.as_bytes());
-                    entry.mtime = clock;
-                    entry.atime = clock;
-                    context.insert(&path, entry)?;
-                }
-            }
-        }
+        Mutation::Write { path, content } => write_file(context, path, content, clock)?,
         Mutation::WriteSameSize { path, content } => {
             let path = existing(context, path)?;
             let entry = context
@@ -202,19 +184,7 @@ pub fn apply_mutation(
                 e.xattrs.remove(name);
             }
         }
-        Mutation::Symlink { path, target } => {
-            let path = normalize_context_path(path)?;
-            if context
-                .get(&path)
-                .is_some_and(|e| !matches!(e.kind, EntryKind::Symlink { .. }))
-            {
-                context.remove(&path);
-            }
-            let mut entry = Entry::symlink(target.clone());
-            entry.mtime = clock;
-            entry.atime = clock;
-            context.insert(&path, entry)?;
-        }
+        Mutation::Symlink { path, target } => symlink(context, path, target, clock)?,
         Mutation::Mkdir { path } => {
             let path = normalize_context_path(path)?;
             if context.get(&path).is_some() {
@@ -228,20 +198,7 @@ pub fn apply_mutation(
         }
         Mutation::Rename { from, to } => {
             let from = existing(context, from)?;
-            let to = normalize_context_path(to)?;
-            if context.get(&to).is_some() || to.starts_with(&format!("{from}/")) {
-                return Err(MutationError::NotAFile(to));
-            }
-            let moved: Vec<(String, Entry)> = context
-                .entries
-                .iter()
-                .filter(|(p, _)| **p == from || p.starts_with(&format!("{from}/")))
-                .map(|(p, e)| (format!("{to}{}", &p[from.len()..]), e.clone()))
-                .collect();
-            context.remove(&from);
-            for (p, e) in moved {
-                context.insert(&p, e)?;
-            }
+            rename(context, &from, to)?;
         }
         Mutation::Dockerignore { text } => {
             if text.is_empty() {
@@ -260,6 +217,73 @@ pub fn apply_mutation(
                 entry.atime = clock;
             }
         }
+    }
+    Ok(())
+}
+
+/// Writes a file (a new one, or new content for an existing file), as of `clock`.
+fn write_file(
+    context: &mut BuildContext,
+    path: &str,
+    content: &str,
+    clock: i64,
+) -> Result<(), MutationError> {
+    let path = normalize_context_path(path)?;
+    match context.get_mut(&path) {
+        Some(entry) if matches!(entry.kind, EntryKind::File { .. }) => {
+            entry.kind = EntryKind::File {
+                content: content.as_bytes().to_vec(),
+            };
+            entry.mtime = clock;
+            entry.atime = clock;
+        }
+        Some(_) => return Err(MutationError::NotAFile(path)),
+        None => {
+            let mut entry = Entry::file(content.as_bytes());
+            entry.mtime = clock;
+            entry.atime = clock;
+            context.insert(&path, entry)?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes `path` a symlink to `target` (replacing what was there), as of `clock`.
+fn symlink(
+    context: &mut BuildContext,
+    path: &str,
+    target: &str,
+    clock: i64,
+) -> Result<(), MutationError> {
+    let path = normalize_context_path(path)?;
+    if context
+        .get(&path)
+        .is_some_and(|e| !matches!(e.kind, EntryKind::Symlink { .. }))
+    {
+        context.remove(&path);
+    }
+    let mut entry = Entry::symlink(target.to_string());
+    entry.mtime = clock;
+    entry.atime = clock;
+    context.insert(&path, entry)?;
+    Ok(())
+}
+
+/// Moves the existing `from` (and everything below it) to `to`, which must be free.
+fn rename(context: &mut BuildContext, from: &str, to: &str) -> Result<(), MutationError> {
+    let to = normalize_context_path(to)?;
+    if context.get(&to).is_some() || to.starts_with(&format!("{from}/")) {
+        return Err(MutationError::NotAFile(to));
+    }
+    let moved: Vec<(String, Entry)> = context
+        .entries
+        .iter()
+        .filter(|(p, _)| p.as_str() == from || p.starts_with(&format!("{from}/")))
+        .map(|(p, e)| (format!("{to}{}", &p[from.len()..]), e.clone()))
+        .collect();
+    context.remove(from);
+    for (p, e) in moved {
+        context.insert(&p, e)?;
     }
     Ok(())
 }

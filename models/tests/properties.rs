@@ -3,7 +3,8 @@
 use models::dockerfile::{parse, render, Body, Command, CopyArgs, Dockerfile, Instruction, Line};
 use models::scenario::{apply_mutation, Mutation};
 use models::{
-    apply, predict, Build, BuildContext, BuildOptions, EngineState, Entry, Outcome, Profile,
+    apply, predict, Build, BuildContext, BuildOptions, CacheExport, EngineState, Entry, Outcome,
+    Profile,
 };
 use proptest::prelude::*;
 
@@ -225,5 +226,49 @@ proptest! {
         }
         let prediction = predict(&state, &build);
         prop_assert_eq!(prediction.steps.len(), dockerfile.instructions().count());
+    }
+
+    #[test]
+    fn several_imported_caches_predict_the_same_in_any_import_order(
+        profile in prop_oneof![Just("buildkit"), Just("buildkit-cli")],
+        context in arb_context(),
+        dockerfile in arb_dockerfile(),
+        edits in proptest::collection::vec(proptest::collection::vec(arb_mutation(), 0..3), 2..4),
+        last in proptest::collection::vec(arb_mutation(), 1..3),
+    ) {
+        let profile = Profile::from_name(profile).unwrap();
+        // Each reference gets the inline cache of its own version of the context.
+        let mut build = build_of(&context, &dockerfile, Some("1"));
+        build.options.inline_cache = true;
+        let mut exports: Vec<(String, CacheExport)> = Vec::new();
+        for (n, mutations) in edits.iter().enumerate() {
+            for (m, mutation) in mutations.iter().enumerate() {
+                let _ = apply_mutation(&mut build.context, mutation, (10 * n + m) as i64);
+            }
+            let mut pusher = EngineState::new(profile.clone());
+            if let Some(export) = apply(&mut pusher, &build) {
+                exports.push((format!("r/{n}"), export));
+            }
+        }
+        let mut wanted = build.clone();
+        wanted.options.inline_cache = false;
+        wanted.options.cache_from = exports.iter().map(|(r, _)| r.clone()).collect();
+        for (m, mutation) in last.iter().enumerate() {
+            let _ = apply_mutation(&mut wanted.context, mutation, 100 + m as i64);
+        }
+        let importing = |order: &mut dyn Iterator<Item = &(String, CacheExport)>| {
+            let mut state = EngineState::new(profile.clone());
+            for (reference, export) in order {
+                state.import(reference, export.clone());
+            }
+            state
+        };
+        let forward = importing(&mut exports.iter());
+        let backward = importing(&mut exports.iter().rev());
+        let first = predict(&forward, &wanted);
+        prop_assert_eq!(&first, &predict(&forward, &wanted));
+        prop_assert_eq!(&first, &predict(&backward, &wanted));
+        let reasons = |p: &models::Prediction| p.steps.iter().map(|s| format!("{:?}", s.outcome)).collect::<Vec<_>>();
+        prop_assert_eq!(reasons(&first), reasons(&predict(&backward, &wanted)));
     }
 }

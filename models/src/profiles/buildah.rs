@@ -1,19 +1,38 @@
 //! Podman / Buildah through the Docker-compatible API (`imagebuildah/stage_executor.go`, `copier`,
 //! `digester`), Podman 4.3 / Buildah 1.28.
 
-use crate::rules::{Rule, Status};
+use crate::dockerfile::{CopyArgs, Instruction};
+use crate::predict::key::{Component, Part, SourceFact};
+use crate::predict::plan::{parse_mode, parse_owner};
+use crate::predict::{BuildOptions, Reason, ReasonKind};
+use crate::profiles::{general, Builder, Profile};
+use crate::rules::{Rule, RuleId, Status};
+
+fn buildah(p: &Profile) -> bool {
+    p.builder == Builder::Buildah
+}
 
 pub const LAYERS: Rule = Rule {
-    id: "buildah.layers",
+    id: RuleId::new("buildah.layers"),
     statement: "Layer caching needs `--layers`; the Docker-compatible API turns it on.",
     source:
         "https://github.com/containers/podman/blob/v4.3.1/pkg/api/handlers/compat/images_build.go",
     if_off: "nothing is cached: every step rebuilds",
     status: Status::Modelled,
+    applies: buildah,
 };
 
+/// Why every step rebuilds when the layer cache is off (only when the rule is switched off: the
+/// compat API turns `--layers` on).
+pub(crate) fn layers_off(p: &Profile) -> Option<Reason> {
+    p.off(&LAYERS).then_some(Reason {
+        rule: LAYERS.id,
+        kind: ReasonKind::LayersOff,
+    })
+}
+
 pub const FORMAT: Rule = Rule {
-    id: "buildah.format",
+    id: RuleId::new("buildah.format"),
     statement:
         "A cached layer matches only with the same image format (OCI vs docker) and platform; the \
                 compat API forces docker format.",
@@ -22,10 +41,11 @@ pub const FORMAT: Rule = Rule {
     status: Status::NotExercised {
         why: "the compat API always builds docker format, so the format never varies",
     },
+    applies: buildah,
 };
 
 pub const COPY_DIGEST: Rule = Rule {
-    id: "buildah.copy-digest",
+    id: RuleId::new("buildah.copy-digest"),
     statement: "COPY/ADD hash the tar stream after `--chown` (default 0:0) and `--chmod` are applied, with \
                 times zeroed: owner hits; mode, content, name and `user.*` / `security.capability` xattrs \
                 miss; under `--chmod` a source mode change hits (unlike BuildKit). A source directory's own metadata is \
@@ -33,29 +53,78 @@ pub const COPY_DIGEST: Rule = Rule {
     source: "https://github.com/containers/buildah/blob/v1.28.2/copier/copier.go",
     if_off: "the source's own owner and a source directory's own metadata are hashed, and `--chmod` does not mask the source mode",
     status: Status::Modelled,
+    applies: buildah,
 };
 
+/// A source's facts as Buildah's digest of the copied stream sees them: owned by `--chown`'s user
+/// (default 0:0), `--chmod`'s mode if given (off: the source's own owner and mode). The stream
+/// keeps `user.*` and `security.capability` xattrs only.
+pub(crate) fn stream_fact(p: &Profile, copy: &CopyArgs, fact: &mut SourceFact) {
+    if p.on(&COPY_DIGEST) {
+        fact.owner = Some(
+            copy.chown
+                .as_deref()
+                .and_then(parse_owner)
+                .unwrap_or((0, 0)),
+        );
+        if let Some(mode) = copy.chmod.as_deref().and_then(parse_mode) {
+            fact.mode = Some(mode);
+        }
+    }
+    if p.follows(&COPY_DIGEST) {
+        fact.xattrs
+            .retain(|(name, _)| name.starts_with("user.") || name == "security.capability");
+    }
+}
+
+/// Whether a source directory's own entry is hashed: not in Buildah's stream, which holds only its
+/// contents (measured on Podman 4.3.1: a mode change of `d` in `COPY d /d` hits). Off: it is.
+pub(crate) fn hashes_dir_itself(p: &Profile) -> bool {
+    !p.on(&COPY_DIGEST)
+}
+
 pub const RUN_KEY: Rule = Rule {
-    id: "buildah.run-key",
+    id: RuleId::new("buildah.run-key"),
     statement: "RUN is keyed on the command and the resolved build args: a changed value of a declared ARG \
                 misses at every later RUN, used or not.",
     source: "https://github.com/containers/buildah/blob/v1.28.2/imagebuildah/stage_executor.go",
     if_off: "RUN is keyed on the command only",
     status: Status::Settled { note: "measured on Podman 4.3.1: every later RUN misses, used or not (shared/ENGINES.md)" },
+    applies: buildah,
 };
 
+/// The build args Buildah's RUN key carries (off: none).
+pub(crate) fn run_args(p: &Profile, args: Vec<(String, String)>) -> Option<Component> {
+    p.on(&RUN_KEY).then_some(Component {
+        rule: RUN_KEY.id,
+        part: Part::Args(args),
+    })
+}
+
 pub const ARG_NAMES: Rule = Rule {
-    id: "buildah.arg-names",
+    id: RuleId::new("buildah.arg-names"),
     statement: "ARG is a step of its own, keyed on whether a `--build-arg` of that name is given: adding or \
                 removing one misses at the ARG step itself, while a new value for a given one hits there \
                 (buildah#5501 shows `ARG counter` using cache with a new value).",
     source: "https://github.com/containers/buildah/pull/2938",
     if_off: "the ARG step is keyed on its text only",
     status: Status::Modelled,
+    applies: buildah,
 };
 
+/// The ARG step's key beyond its text: whether a `--build-arg` of that name is given (off: nothing).
+pub(crate) fn arg_names(p: &Profile, name: &str, options: &BuildOptions) -> Option<Component> {
+    p.on(&ARG_NAMES).then(|| Component {
+        rule: ARG_NAMES.id,
+        part: Part::Args(vec![(
+            name.to_string(),
+            options.build_args.contains_key(name).to_string(),
+        )]),
+    })
+}
+
 pub const ENV_RAW: Rule = Rule {
-    id: "buildah.env-raw",
+    id: RuleId::new("buildah.env-raw"),
     statement:
         "ENV and LABEL are keyed on the unexpanded text as written, keyword case included (`env` and \
                 `ENV` differ, measured on Podman 4.3.1), so `ENV X=$A` with a new `A` hits with a stale \
@@ -63,6 +132,21 @@ pub const ENV_RAW: Rule = Rule {
     source: "https://github.com/containers/buildah/issues/5501",
     if_off: "ENV and LABEL are keyed on the expanded text",
     status: Status::Modelled,
+    applies: buildah,
 };
 
-pub const OWN: &[Rule] = &[LAYERS, FORMAT, COPY_DIGEST, RUN_KEY, ARG_NAMES, ENV_RAW];
+/// ENV and LABEL key text: the line as written, keyword case included (off: the expanded pairs).
+pub(crate) fn env_text(
+    p: &Profile,
+    instruction: &Instruction,
+    expanded: &[(String, String)],
+) -> Component {
+    let text = if p.on(&ENV_RAW) {
+        format!("{} {}", instruction.keyword, instruction.joined_args())
+    } else {
+        format!("{} {expanded:?}", instruction.body.keyword())
+    };
+    Component::text(ENV_RAW.id, general::literal(p, text))
+}
+
+pub const RULES: &[Rule] = &[LAYERS, FORMAT, COPY_DIGEST, RUN_KEY, ARG_NAMES, ENV_RAW];

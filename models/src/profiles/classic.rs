@@ -1,94 +1,207 @@
 //! The Docker classic builder (moby `builder/dockerfile`, `image/cache`), Engine 20.10.
 
-use crate::rules::{Rule, Status};
+use crate::dockerfile::{canonical_args, Body, CopyArgs};
+use crate::predict::key::{Component, Part};
+use crate::predict::{BuildOptions, Reason, ReasonKind};
+use crate::profiles::{general, Builder, Profile, Transport};
+use crate::rules::{Rule, RuleId, Status};
+
+fn classic(p: &Profile) -> bool {
+    p.builder == Builder::Classic
+}
+
+fn classic_cli(p: &Profile) -> bool {
+    p.builder == Builder::Classic && p.transport == Transport::Cli
+}
+
+/// The docker CLI's archive code, whatever engine it talks to (the classic builder, or Buildah
+/// through the compat API).
+fn docker_cli(p: &Profile) -> bool {
+    p.transport == Transport::Cli && matches!(p.builder, Builder::Classic | Builder::Buildah)
+}
 
 pub const CONFIG_MATCH: Rule = Rule {
-    id: "classic.config-match",
+    id: RuleId::new("classic.config-match"),
     statement: "A hit needs the same parent image and a matching config (User, Cmd, Env, Labels, \
                 ExposedPorts, Entrypoint, Volumes): metadata instructions are keyed on the config they \
                 produce, so `ENV A 1` and `ENV A=1` are the same step.",
     source: "https://github.com/moby/moby/blob/v20.10.24/image/cache/compare.go",
     if_off: "metadata instructions are keyed on their literal argument text",
     status: Status::Modelled,
+    applies: classic,
 };
 
+/// A metadata instruction's key text: the config it produces, `config` being the instruction with
+/// its values expanded (off: the normalised text as written).
+pub(crate) fn config_text(
+    p: &Profile,
+    keyword: &str,
+    normalized: &str,
+    config: &Body,
+) -> Component {
+    let text = if p.on(&CONFIG_MATCH) {
+        format!("{keyword} {}", canonical_args(config))
+    } else {
+        normalized.to_string()
+    };
+    Component::text(CONFIG_MATCH.id, general::literal(p, text))
+}
+
 pub const COPY_KEY: Rule = Rule {
-    id: "classic.copy-key",
+    id: RuleId::new("classic.copy-key"),
     statement: "The COPY/ADD key is `#(nop) COPY <hash> in <dest>`: the spelling of the sources is not in \
                 it (`COPY ./a /d` and `COPY a /d` are the same step); several sources hash as `multi:` + \
                 sha256 of the per-source hashes, so every source counts.",
     source: "https://github.com/moby/moby/blob/v20.10.24/builder/dockerfile/copy.go",
     if_off: "only the first source of a multi-source COPY is hashed (the moby#38964 stale-hit shape)",
     status: Status::Modelled,
+    applies: classic,
 };
 
+/// The classic COPY key: which of the sources are hashed, and the key text when the builder keys
+/// on the hash (`COPY <flags> in <dest>`). Off: only the first source is hashed, and the generic
+/// text (which `None` asks for) is used. Every COPY text of the classic builder cites this rule.
+pub(crate) fn copy_key<'s>(
+    p: &Profile,
+    copy: &CopyArgs,
+    keyword: &str,
+    dest: &str,
+    sources: &'s [String],
+    checksummed: bool,
+) -> (&'s [String], Option<Component>) {
+    if p.off(&COPY_KEY) {
+        return (&sources[..1.min(sources.len())], None);
+    }
+    let text = (p.on(&COPY_KEY) && checksummed).then(|| {
+        Component::text(
+            COPY_KEY.id,
+            format!("{keyword} {} in {dest}", chown_flag(p, copy)),
+        )
+    });
+    (sources, text)
+}
+
+/// The rule a COPY text cites on this profile: `classic.copy-key` on the classic builder.
+pub(crate) fn copy_text_rule(p: &Profile) -> Option<RuleId> {
+    p.follows(&COPY_KEY).then_some(COPY_KEY.id)
+}
+
 pub const CACHE_FROM_ONLY: Rule = Rule {
-    id: "classic.cache-from-only",
+    id: RuleId::new("classic.cache-from-only"),
     statement: "With `--cache-from`, a hit must come from the named images' history: the local cache \
                 counts only for images those images descend from, and a named image the host does not \
                 hold (cachet never pulls) gives nothing, so every step rebuilds.",
     source: "https://github.com/moby/moby/blob/v20.10.24/image/cache/cache.go",
     if_off: "`--cache-from` adds to the local cache instead of replacing it",
     status: Status::Modelled,
+    applies: classic,
 };
 
+/// Why every step rebuilds under `--cache-from`: the named images, which cachet never pulls onto
+/// the building host, are the only candidates (off: the local cache counts too).
+pub(crate) fn cache_from_only(p: &Profile, options: &BuildOptions) -> Option<Reason> {
+    (!options.cache_from.is_empty() && p.on(&CACHE_FROM_ONLY)).then_some(Reason {
+        rule: CACHE_FROM_ONLY.id,
+        kind: ReasonKind::NotInCache,
+    })
+}
+
 pub const NEWEST_MATCH: Rule = Rule {
-    id: "classic.newest-match",
+    id: RuleId::new("classic.newest-match"),
     statement: "Among cached images with the same parent and a matching config, the newest wins. A \
                 `--no-cache` build makes new images for steps already cached, so later builds follow \
                 its chain, and what hung off the older images is no longer reached.",
     source: "https://github.com/moby/moby/blob/v20.10.24/image/cache/compare.go",
     if_off: "a --no-cache build leaves the older images' descendants reachable",
     status: Status::Modelled,
+    applies: classic,
 };
 
+/// Whether a `--no-cache` build's new images supersede the equal older ones, cutting off what
+/// hung below those (`EngineState::supersede`).
+pub(crate) fn no_cache_supersedes(p: &Profile, options: &BuildOptions) -> bool {
+    options.no_cache && p.on(&NEWEST_MATCH)
+}
+
 pub const RUN_ARGS: Rule = Rule {
-    id: "classic.run-args",
+    id: RuleId::new("classic.run-args"),
     statement:
         "RUN's key carries the build args it can see (`|N k=v ... cmd`): a changed value of a \
                 declared ARG misses at every later RUN.",
     source: "https://github.com/moby/moby/blob/v20.10.24/builder/dockerfile/dispatchers.go",
     if_off: "RUN's key carries no build args",
     status: Status::Modelled,
+    applies: classic,
 };
 
+/// The build args the classic RUN key carries (off: none).
+pub(crate) fn run_args(p: &Profile, args: Vec<(String, String)>) -> Option<Component> {
+    p.on(&RUN_ARGS).then_some(Component {
+        rule: RUN_ARGS.id,
+        part: Part::Args(args),
+    })
+}
+
 pub const OWNER_IGNORED: Rule = Rule {
-    id: "classic.owner-ignored",
+    id: RuleId::new("classic.owner-ignored"),
     statement: "The docker CLI sends the context with uid/gid 0, so changing a file's owner hits (CLI door). \
                 Through the API the tar headers are kept, and the owner is in the checksum.",
     source: "https://github.com/docker/cli/blob/v20.10.24/cli/command/image/build.go",
     if_off: "the CLI door keeps the files' owners",
     status: Status::Modelled,
+    applies: classic_cli,
 };
 
+/// Whether the CLI door sends every file as uid/gid 0 to the classic builder (off: as owned).
+pub(crate) fn cli_resets_owner(p: &Profile) -> bool {
+    p.on(&OWNER_IGNORED)
+}
+
 pub const XATTRS: Rule = Rule {
-    id: "classic.xattrs",
+    id: RuleId::new("classic.xattrs"),
     statement: "The CLI's archive code reads only `security.capability`, so `user.*` and \
                 `security.selinux` xattrs never reach the classic builder through the CLI door. Through \
                 the API, PAX xattr headers are kept and checksummed.",
     source: "https://github.com/moby/moby/blob/v20.10.24/pkg/archive/archive.go",
     if_off: "the CLI door keeps every xattr",
     status: Status::Verify,
+    applies: docker_cli,
 };
 
+/// Whether the docker CLI's archive code keeps only `security.capability` (off: every xattr).
+pub(crate) fn cli_keeps_only_capability(p: &Profile) -> bool {
+    p.on(&XATTRS)
+}
+
 pub const CHOWN_FLAG: Rule = Rule {
-    id: "classic.chown-flag",
+    id: RuleId::new("classic.chown-flag"),
     statement: "Adding or removing `--chown` misses: the flag is part of the COPY key (moby#36378 reported \
                 it was not; measured fixed on Engine 20.10.24). `--chmod` is refused without BuildKit.",
     source: "https://github.com/moby/moby/issues/36378",
     if_off: "`--chown` is not part of the COPY key (the moby#36378 stale hit)",
     status: Status::Settled { note: "measured on Engine 20.10.24 through both doors: adding --chown rebuilds" },
+    applies: classic,
 };
 
+/// `--chown` as it enters the classic COPY key (off: not at all, the moby#36378 stale hit).
+fn chown_flag(p: &Profile, copy: &CopyArgs) -> String {
+    if p.on(&CHOWN_FLAG) {
+        format!("{:?}", copy.chown)
+    } else {
+        String::new()
+    }
+}
+
 pub const ADD_URL: Rule = Rule {
-    id: "classic.add-url",
+    id: RuleId::new("classic.add-url"),
     statement: "ADD URL misses on a different URL or content; the same content with a new Last-Modified hits.",
     source: "https://github.com/moby/moby/blob/v20.10.24/integration-cli/docker_cli_build_test.go",
     if_off: "(not exercised)",
     status: Status::NotExercised { why: "builds run with network mode none and nothing can be fetched" },
+    applies: classic,
 };
 
-pub const OWN: &[Rule] = &[
+pub const RULES: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
     CACHE_FROM_ONLY,

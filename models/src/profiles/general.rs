@@ -1,81 +1,180 @@
 //! Rules every builder follows: the seed document's rules (docs.docker.com, "Build cache
 //! invalidation"), shared by the classic builder, BuildKit and Buildah tables.
 
-use crate::rules::{Rule, Status};
+use std::borrow::Cow;
+
+use crate::context::{BuildContext, Entry, DOCKERFILE_NAME, DOCKERIGNORE_NAME};
+use crate::predict::key::{Component, Part};
+use crate::predict::plan::Cx;
+use crate::predict::{BuildOptions, Outcome, Reason, ReasonKind};
+use crate::profiles::{Builder, Profile, Transport};
+use crate::rules::{everywhere, Rule, RuleId, Status};
 
 const DOCS: &str = "https://docs.docker.com/build/cache/invalidation/";
 
 pub const TEXT_LITERAL: Rule = Rule {
-    id: "text.literal",
+    id: RuleId::new("text.literal"),
     statement: "A non-ADD/COPY instruction hits only if its text, after the builder's own normalisation \
                 (keyword case, comments, line continuations), and its parent match a cached step.",
     source: DOCS,
     if_off: "instructions other than ADD/COPY are keyed on their keyword only, so any edit of their text hits",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
+/// An instruction's text as it enters the key: as the builder normalises it, or nothing (off).
+pub(crate) fn literal(p: &Profile, text: String) -> String {
+    if p.on(&TEXT_LITERAL) {
+        text
+    } else {
+        String::new()
+    }
+}
+
 pub const COPY_CHECKSUM: Rule = Rule {
-    id: "copy.checksum",
+    id: RuleId::new("copy.checksum"),
     statement: "ADD and COPY hit only if the checksum of the copied sources (content and metadata) matches.",
     source: DOCS,
     if_off: "ADD and COPY are keyed on their text only; source files never cause a miss",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
+/// Whether COPY/ADD put their sources' facts into the key (off: the text alone).
+pub(crate) fn checksums_sources(p: &Profile) -> bool {
+    p.on(&COPY_CHECKSUM)
+}
+
 pub const COPY_MTIME_IGNORED: Rule = Rule {
-    id: "copy.mtime-ignored",
+    id: RuleId::new("copy.mtime-ignored"),
     statement: "mtime and atime of sources are not in the checksum: a `touch` alone hits.",
     source: DOCS,
     if_off: "mtime and atime enter the checksum",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
+/// A source's times as they enter its facts: not at all, or (off) mtime and atime.
+pub(crate) fn source_times(p: &Profile, entry: &Entry) -> Option<(i64, i64)> {
+    if p.on(&COPY_MTIME_IGNORED) {
+        None
+    } else {
+        Some((entry.mtime, entry.atime))
+    }
+}
+
 pub const CASCADE: Rule = Rule {
-    id: "cascade",
+    id: RuleId::new("cascade"),
     statement: "After the first miss in a stage, every later step of that stage misses.",
     source: DOCS,
     if_off:
         "a step is looked up by its position and own key only, so it can hit after an earlier miss",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
+/// Whether a step is looked up under its parent chain, so that a miss makes every later step of
+/// the stage miss (off: by its own key alone, anywhere in the cache).
+pub(crate) fn cascades(p: &Profile) -> bool {
+    p.on(&CASCADE)
+}
+
+/// The reason a step misses after the stage's first miss at `first`.
+pub(crate) fn after_miss(first: usize) -> Reason {
+    Reason {
+        rule: CASCADE.id,
+        kind: ReasonKind::ParentRebuilt { step: first },
+    }
+}
+
 pub const NOCACHE_ALL: Rule = Rule {
-    id: "nocache.all",
+    id: RuleId::new("nocache.all"),
     statement: "`--no-cache` rebuilds every step.",
     source: "https://docs.docker.com/reference/cli/docker/buildx/build/#no-cache",
     if_off: "`--no-cache` is ignored",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
+/// Why every step rebuilds, if `--no-cache` makes it (off: the flag is ignored).
+pub(crate) fn no_cache(p: &Profile, options: &BuildOptions) -> Option<Reason> {
+    (options.no_cache && p.on(&NOCACHE_ALL)).then_some(Reason {
+        rule: NOCACHE_ALL.id,
+        kind: ReasonKind::NoCache,
+    })
+}
+
 pub const FROM_UNAFFECTED: Rule = Rule {
-    id: "from.unaffected",
+    id: RuleId::new("from.unaffected"),
     statement: "FROM is not re-pulled by `--no-cache`; only `--pull` re-resolves the base.",
     source: DOCS,
     if_off: "FROM is predicted rebuilt under `--no-cache`",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
+/// FROM's outcome: cached, even under `--no-cache` (off: rebuilt under `--no-cache`).
+pub(crate) fn from_outcome(p: &Profile, options: &BuildOptions) -> Outcome {
+    if options.no_cache && p.off(&FROM_UNAFFECTED) {
+        Outcome::Rebuilt {
+            reason: Reason {
+                rule: FROM_UNAFFECTED.id,
+                kind: ReasonKind::NoCache,
+            },
+        }
+    } else {
+        Outcome::Cached {
+            rule: FROM_UNAFFECTED.id,
+            from: None,
+        }
+    }
+}
+
 pub const RUN_OPAQUE: Rule = Rule {
-    id: "run.opaque",
+    id: RuleId::new("run.opaque"),
     statement:
         "RUN is keyed on its command text, parent and environment only; files and network state \
                 are never consulted (`RUN apt-get update` stays cached).",
     source: DOCS,
     if_off: "RUN's key also includes the whole context's checksum, as if RUN looked at the files",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
+/// What RUN's key holds of the context: nothing, or (off) the whole context's digest.
+pub(crate) fn run_context(cx: &Cx<'_>) -> Option<Component> {
+    cx.profile.off(&RUN_OPAQUE).then(|| Component {
+        rule: RUN_OPAQUE.id,
+        part: Part::Digest(cx.context_digest()),
+    })
+}
+
 pub const ARG_FIRST_USE: Rule = Rule {
-    id: "arg.first-use",
+    id: RuleId::new("arg.first-use"),
     statement: "A changed `--build-arg` value misses at the first step that uses it (every RUN after an \
                 ARG uses it implicitly; other instructions use it by `$NAME`), not at the ARG itself.",
     source: "https://docs.docker.com/build/building/variables/#impact-on-build-caching",
     if_off: "build-arg values enter no key (except through Buildah's own ARG rule)",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
+/// Whether build-arg values reach keys: through variable expansion and the args RUN sees (off:
+/// only ENV values expand, and RUN keys carry no args).
+pub(crate) fn build_args_reach_keys(p: &Profile) -> bool {
+    p.on(&ARG_FIRST_USE)
+}
+
+/// BuildKit's RUN: the declared args with their values, as the step's environment holds them.
+pub(crate) fn run_args(args: Vec<(String, String)>) -> Component {
+    Component {
+        rule: ARG_FIRST_USE.id,
+        part: Part::Args(args),
+    }
+}
+
 pub const DOCKERIGNORE: Rule = Rule {
-    id: "dockerignore",
+    id: RuleId::new("dockerignore"),
     statement: "Files excluded by `.dockerignore` never affect a checksum; editing `.dockerignore` matters \
                 only through what it includes or excludes. The docker client applies it: an API tar upload \
                 reaches Docker's builders as it is (Engine 20.10.24), while Buildah applies it to the \
@@ -83,18 +182,43 @@ pub const DOCKERIGNORE: Rule = Rule {
     source: "https://docs.docker.com/build/concepts/context/#dockerignore-files",
     if_off: "`.dockerignore` is not applied",
     status: Status::Modelled,
+    applies: applies_dockerignore,
 };
 
+/// `.dockerignore` is applied by the docker client: an API tar upload reaches Docker's builders as
+/// it is (measured on Engine 20.10.24), while Buildah reads it from the uploaded context (measured
+/// on Podman 4.3.1).
+fn applies_dockerignore(p: &Profile) -> bool {
+    p.transport == Transport::Cli || p.builder == Builder::Buildah
+}
+
+/// The context without what `.dockerignore` excludes (off: the whole context).
+pub(crate) fn without_ignored<'a>(p: &Profile, context: &'a BuildContext) -> Cow<'a, BuildContext> {
+    if p.on(&DOCKERIGNORE) && context.get(DOCKERIGNORE_NAME).is_some() {
+        Cow::Owned(context.without_ignored())
+    } else {
+        Cow::Borrowed(context)
+    }
+}
+
 pub const DOCKERFILE_SELF: Rule = Rule {
-    id: "dockerfile.self",
+    id: RuleId::new("dockerfile.self"),
     statement:
         "The Dockerfile is in the context: `COPY .` misses when it changes unless it is ignored.",
     source: "https://docs.docker.com/build/concepts/context/#dockerignore-files",
     if_off: "the Dockerfile is never part of what COPY sees",
     status: Status::Modelled,
+    applies: everywhere,
 };
 
-pub const GENERAL: &[Rule] = &[
+/// What COPY sees keeps the Dockerfile (off: the Dockerfile is taken out).
+pub(crate) fn keep_dockerfile(p: &Profile, visible: &mut Cow<'_, BuildContext>) {
+    if p.off(&DOCKERFILE_SELF) {
+        visible.to_mut().entries.remove(DOCKERFILE_NAME);
+    }
+}
+
+pub const RULES: &[Rule] = &[
     TEXT_LITERAL,
     COPY_CHECKSUM,
     COPY_MTIME_IGNORED,

@@ -1,0 +1,180 @@
+//! Miss explanations, read off the keys that decided the miss.
+//!
+//! The nearest cached key is one of the same keyword, with the same text if there is one; the
+//! first kind of component (in `Slot` order) that differs from it names the rule and the reason.
+
+use std::collections::BTreeMap;
+
+use crate::predict::key::{Component, Part, Slot, SourceFact, StepKey};
+use crate::predict::{Field, Reason, ReasonKind};
+use crate::profiles::{buildkit, general};
+
+/// Why `key` missed, given the keys cached under the same parent, nearest first in their order.
+pub(crate) fn explain_miss(key: &StepKey, candidates: &[&StepKey]) -> Reason {
+    let same_kind: Vec<&StepKey> = candidates
+        .iter()
+        .copied()
+        .filter(|c| c.keyword() == key.keyword())
+        .collect();
+    let Some(best) = same_kind
+        .iter()
+        .find(|c| c.text() == key.text())
+        .or_else(|| same_kind.first())
+    else {
+        let keyword = &key.components()[0];
+        return Reason {
+            rule: keyword.rule,
+            kind: ReasonKind::NotInCache,
+        };
+    };
+    for slot in [
+        Slot::Text,
+        Slot::Sources,
+        Slot::Args,
+        Slot::Env,
+        Slot::Digest,
+    ] {
+        let now: Vec<&Component> = key.of(slot).collect();
+        let cached: Vec<&Component> = best.of(slot).collect();
+        if now != cached {
+            let rule = now.first().or(cached.first()).map(|c| c.rule);
+            return Reason {
+                rule: rule.expect("one of two different lists is not empty"),
+                kind: difference(slot, &cached, &now),
+            };
+        }
+    }
+    // Equal keys on the same parent are one record: only an imported record that could not be
+    // used gets here.
+    Reason {
+        rule: if key.keyword() == Some("RUN") {
+            general::RUN_OPAQUE.id
+        } else {
+            buildkit::CONTENT_ADDRESSED.id
+        },
+        kind: ReasonKind::ContextChanged,
+    }
+}
+
+/// What differs between two lists of components of the same kind.
+fn difference(slot: Slot, cached: &[&Component], now: &[&Component]) -> ReasonKind {
+    match slot {
+        Slot::Keyword | Slot::Digest => ReasonKind::ContextChanged,
+        Slot::Text => ReasonKind::InstructionText {
+            cached: text_of(cached),
+            now: text_of(now),
+        },
+        Slot::Sources => {
+            let (path, field) = explain_source_difference(&facts_of(cached), &facts_of(now))
+                .unwrap_or_else(|| ("?".to_string(), Field::Content));
+            ReasonKind::SourceChanged { path, field }
+        }
+        Slot::Args => ReasonKind::BuildArg {
+            name: first_changed(&pairs_of(cached), &pairs_of(now)),
+        },
+        Slot::Env => ReasonKind::Environment {
+            name: first_changed(&pairs_of(cached), &pairs_of(now)),
+        },
+    }
+}
+
+fn text_of(components: &[&Component]) -> String {
+    components
+        .iter()
+        .find_map(|c| match &c.part {
+            Part::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn facts_of<'a>(components: &[&'a Component]) -> Vec<&'a SourceFact> {
+    components
+        .iter()
+        .flat_map(|c| match &c.part {
+            Part::Sources(facts) => facts.iter().collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn pairs_of<'a>(components: &[&'a Component]) -> Vec<&'a (String, String)> {
+    components
+        .iter()
+        .flat_map(|c| match &c.part {
+            Part::Args(pairs) | Part::Env(pairs) => pairs.iter().collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// The name of the first pair now that was not cached, else the first cached pair now gone.
+fn first_changed(cached: &[&(String, String)], now: &[&(String, String)]) -> String {
+    now.iter()
+        .find(|a| !cached.contains(a))
+        .or_else(|| cached.iter().find(|a| !now.contains(a)))
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default()
+}
+
+/// The first source path (in path order) whose facts differ, and the first field that does.
+fn explain_source_difference(
+    cached: &[&SourceFact],
+    now: &[&SourceFact],
+) -> Option<(String, Field)> {
+    let cached_by_path: BTreeMap<&str, &SourceFact> =
+        cached.iter().map(|f| (f.path.as_str(), *f)).collect();
+    let now_by_path: BTreeMap<&str, &SourceFact> =
+        now.iter().map(|f| (f.path.as_str(), *f)).collect();
+    for (path, new) in &now_by_path {
+        let Some(old) = cached_by_path.get(path) else {
+            return Some((path.to_string(), Field::Added));
+        };
+        if let Some(field) = field_difference(old, new) {
+            return Some((path.to_string(), field));
+        }
+    }
+    cached_by_path
+        .keys()
+        .find(|p| !now_by_path.contains_key(*p))
+        .map(|p| (p.to_string(), Field::Removed))
+}
+
+fn field_difference(old: &SourceFact, new: &SourceFact) -> Option<Field> {
+    if old.kind != new.kind {
+        Some(Field::Type {
+            from: old.kind.to_string(),
+            to: new.kind.to_string(),
+        })
+    } else if old.content != new.content {
+        Some(Field::Content)
+    } else if old.mode != new.mode {
+        Some(Field::Mode {
+            from: old.mode.unwrap_or(0),
+            to: new.mode.unwrap_or(0),
+        })
+    } else if old.owner != new.owner {
+        Some(Field::Owner {
+            from: old.owner.unwrap_or_default(),
+            to: new.owner.unwrap_or_default(),
+        })
+    } else if old.link_target != new.link_target {
+        Some(Field::LinkTarget {
+            from: old.link_target.clone().unwrap_or_default(),
+            to: new.link_target.clone().unwrap_or_default(),
+        })
+    } else if old.xattrs != new.xattrs {
+        let name = new
+            .xattrs
+            .iter()
+            .find(|x| !old.xattrs.contains(x))
+            .or_else(|| old.xattrs.iter().find(|x| !new.xattrs.contains(x)))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        Some(Field::Xattr { name })
+    } else if old.times != new.times {
+        Some(Field::Times)
+    } else {
+        None
+    }
+}

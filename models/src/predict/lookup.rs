@@ -1,0 +1,217 @@
+//! `predict` looks a plan up in an engine's state; `apply` records it there.
+
+use std::collections::BTreeMap;
+
+use crate::fingerprint::fingerprint;
+use crate::predict::explain::explain_miss;
+use crate::predict::key::StepKey;
+use crate::predict::plan::{plan, PlannedKind, PlannedStep};
+use crate::predict::state::{EngineState, Imported, Record};
+use crate::predict::{Build, CacheExport, Outcome, Prediction, Reason, StepPrediction};
+use crate::profiles::{buildah, buildkit, classic, general, Builder};
+
+/// What every step of one build is looked up with.
+struct Lookup<'a> {
+    state: &'a EngineState,
+    imported: Imported<'a>,
+    /// Imported records may serve steps (`bk.import-prefix`).
+    import_usable: bool,
+    /// Why every step rebuilds, whatever is cached (`--no-cache`, `--cache-from` on the classic
+    /// builder, Buildah's layer cache off).
+    forced: Option<Reason>,
+    /// Steps are looked up under their parent chain (`cascade`).
+    cascades: bool,
+    /// Per stage, the step of its first miss.
+    first_miss: BTreeMap<usize, usize>,
+}
+
+/// Predicts, for every step of `build`, whether `state`'s engine serves it from cache, and why.
+pub fn predict(state: &EngineState, build: &Build) -> Prediction {
+    let profile = &state.profile;
+    let plan = plan(profile, build);
+    let imported = Imported::visible(state, build);
+    let import_usable = buildkit::import_usable(profile, || {
+        plan.steps.iter().all(|s| match &s.kind {
+            PlannedKind::Step { chain, .. } => imported.contains(*chain),
+            _ => true,
+        })
+    });
+    let options = &build.options;
+    let forced = general::no_cache(profile, options)
+        .or_else(|| classic::cache_from_only(profile, options))
+        .or_else(|| buildah::layers_off(profile));
+    let mut lookup = Lookup {
+        state,
+        imported,
+        import_usable,
+        forced,
+        cascades: general::cascades(profile),
+        first_miss: BTreeMap::new(),
+    };
+    let mut steps = Vec::with_capacity(plan.steps.len());
+    // Per step: (is a cacheable step, hit an imported key without its layer, stage it reads).
+    let mut lazy: Vec<(bool, bool, Option<usize>)> = Vec::with_capacity(plan.steps.len());
+    for planned in plan.steps {
+        let is_step = matches!(planned.kind, PlannedKind::Step { .. });
+        let reads_stage = planned.reads_stage;
+        let (outcome, key_only) = lookup.outcome(build, &planned);
+        steps.push(StepPrediction {
+            step: planned.step,
+            stage: planned.stage,
+            stage_name: planned.stage_name,
+            instruction: planned.instruction,
+            outcome,
+        });
+        lazy.push((is_step, key_only, reads_stage));
+    }
+    settle_key_only_hits(&mut steps, &lazy, &plan.stage_parents);
+    Prediction {
+        profile: profile.name(),
+        rejected: plan.rejected,
+        steps,
+    }
+}
+
+impl Lookup<'_> {
+    /// A planned step's outcome, and whether it hit an imported key without its layer.
+    fn outcome(&mut self, build: &Build, planned: &PlannedStep) -> (Outcome, bool) {
+        let (parent, chain, key) = match &planned.kind {
+            PlannedKind::From => {
+                return (
+                    general::from_outcome(&self.state.profile, &build.options),
+                    false,
+                )
+            }
+            PlannedKind::Settled(outcome) => return (outcome.clone(), false),
+            PlannedKind::Step { parent, chain, key } => (*parent, *chain, key),
+        };
+        let (outcome, key_only) = self.step_outcome(planned.stage, parent, chain, key);
+        if outcome.is_rebuilt() {
+            self.first_miss.entry(planned.stage).or_insert(planned.step);
+        }
+        (outcome, key_only)
+    }
+
+    fn step_outcome(
+        &self,
+        stage: usize,
+        parent: u64,
+        chain: u64,
+        key: &StepKey,
+    ) -> (Outcome, bool) {
+        let state = self.state;
+        let local = if self.cascades {
+            state.records.contains_key(&chain)
+        } else {
+            state.loose_keys.contains(&fingerprint(key))
+        };
+        if let Some(reason) = &self.forced {
+            return (
+                Outcome::Rebuilt {
+                    reason: reason.clone(),
+                },
+                false,
+            );
+        }
+        if local {
+            let rule = if key.has_sources() {
+                general::COPY_CHECKSUM.id
+            } else {
+                general::TEXT_LITERAL.id
+            };
+            return (Outcome::Cached { rule, from: None }, false);
+        }
+        if let Some(imported) = self.imported.get(chain).filter(|_| self.import_usable) {
+            let outcome = Outcome::Cached {
+                rule: buildkit::IMPORT_PREFIX.id,
+                from: Some(imported.reference.to_string()),
+            };
+            return (outcome, !imported.layer);
+        }
+        let reason = match self.first_miss.get(&stage).filter(|_| self.cascades) {
+            Some(first) => general::after_miss(*first),
+            None => {
+                let candidates: Vec<&StepKey> = state
+                    .local_children(parent)
+                    .chain(self.imported.children(parent))
+                    .collect();
+                explain_miss(key, &candidates)
+            }
+        };
+        (Outcome::Rebuilt { reason }, false)
+    }
+}
+
+/// BuildKit solves lazily: a step whose key was imported without its layer is reported cached as
+/// long as nothing needs its result, that is, when the next step of its stage is cached too, or,
+/// for a stage's last step, when every step reading the stage (COPY --from, or the first step of
+/// a stage built FROM it) is cached. Otherwise it has to run. Consumers come later in the
+/// Dockerfile, so one pass from the end settles every step.
+fn settle_key_only_hits(
+    steps: &mut [StepPrediction],
+    lazy: &[(bool, bool, Option<usize>)],
+    stage_parents: &[Option<usize>],
+) {
+    for i in (0..steps.len()).rev() {
+        let (_, key_only, _) = lazy[i];
+        if !key_only || !steps[i].outcome.is_cached() {
+            continue;
+        }
+        let stage = steps[i].stage;
+        let next_in_stage = (i + 1..steps.len()).find(|&j| steps[j].stage == stage && lazy[j].0);
+        let needed = match next_in_stage {
+            Some(j) => !steps[j].outcome.is_cached(),
+            None => (i + 1..steps.len()).any(|k| {
+                let reads = lazy[k].2 == Some(stage);
+                let first_of_child = lazy[k].0
+                    && stage_parents.get(steps[k].stage).copied().flatten() == Some(stage)
+                    && !(i + 1..k).any(|j| steps[j].stage == steps[k].stage && lazy[j].0);
+                (reads || first_of_child) && !steps[k].outcome.is_cached()
+            }),
+        };
+        if needed {
+            steps[i].outcome = Outcome::Rebuilt {
+                reason: buildkit::layer_needed(),
+            };
+        }
+    }
+}
+
+/// Records what the engine holds after `build` ran; returns the inline cache it exported, if the
+/// build asked for one and the builder makes one.
+pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
+    let profile = state.profile.clone();
+    let plan = plan(&profile, build);
+    if plan.rejected.is_some() {
+        return None;
+    }
+    let mut all = Vec::new();
+    for planned in plan.steps {
+        match planned.kind {
+            PlannedKind::Step { parent, chain, key } => {
+                let record = Record { parent, key };
+                all.push((chain, record.clone(), true));
+                state.insert(chain, record);
+            }
+            PlannedKind::Settled(Outcome::Fails { .. }) => return None,
+            _ => {}
+        }
+    }
+    if classic::no_cache_supersedes(&profile, &build.options) {
+        state.supersede(&all);
+    }
+    if profile.builder != Builder::BuildKit || !build.options.inline_cache {
+        return None;
+    }
+    // Min mode: the final image's steps with their layers; the steps of the stages it copies
+    // from as keys alone (measured on BuildKit in Engine 20.10.24: such a stage's steps report
+    // CACHED on another host when the COPY --from hits, and run when the stage is needed).
+    let records = all
+        .into_iter()
+        .map(|(chain, record, _)| {
+            let layer = buildkit::exports_layer(&profile, chain, &plan.final_chains);
+            (chain, record, layer)
+        })
+        .collect();
+    Some(CacheExport { records })
+}

@@ -1,0 +1,104 @@
+//! Metadata instructions: WORKDIR, ARG, ENV, LABEL, USER, EXPOSE, CMD, ENTRYPOINT. They update the
+//! stage's scope; each builder keys them its own way (BuildKit not at all: `bk.metadata-free`).
+
+use crate::dockerfile::Body;
+use crate::dockerfile::Instruction;
+use crate::fingerprint::fingerprint;
+use crate::predict::key::{Component, StepKey};
+use crate::predict::plan::{join_workdir, Cx, Planned, StageState};
+use crate::profiles::{buildah, classic, general, Builder};
+
+/// Any instruction but FROM, RUN, COPY and ADD.
+pub(crate) fn plan_metadata(
+    cx: &Cx<'_>,
+    st: &mut StageState,
+    instruction: &Instruction,
+    normalized: &str,
+) -> Planned {
+    let p = cx.profile;
+    let keyword = instruction.body.keyword();
+    let mut key = StepKey::new(general::TEXT_LITERAL.id, keyword);
+    let literal =
+        |text: String| Component::text(general::TEXT_LITERAL.id, general::literal(p, text));
+    match &instruction.body {
+        Body::Workdir { path } => {
+            st.scope.workdir = join_workdir(&st.scope.workdir, &cx.expand(path, &st.scope));
+            key.push(literal(format!("WORKDIR {}", st.scope.workdir)));
+            st.fs_digest = fingerprint(&(st.fs_digest, &st.scope.workdir));
+        }
+        Body::Arg { name, default } => {
+            let options = &cx.build.options;
+            let value = options
+                .build_args
+                .get(name)
+                .cloned()
+                .or_else(|| default.clone());
+            st.scope.args.insert(name.clone(), value);
+            key.push(literal(normalized.to_string()));
+            key.extend(buildah::arg_names(p, name, options));
+        }
+        Body::Env { pairs } | Body::Label { pairs } => {
+            key.push(env_or_label(cx, st, instruction, pairs, normalized));
+        }
+        Body::User { user } => {
+            let user = cx.expand(user, &st.scope);
+            key.push(literal(format!("USER {user}")));
+            st.scope.user = Some(user);
+        }
+        Body::Expose { .. } | Body::Cmd { .. } | Body::Entrypoint { .. } => {
+            key.push(match p.builder {
+                Builder::Classic => classic::config_text(p, keyword, normalized, &instruction.body),
+                _ => literal(normalized.to_string()),
+            });
+        }
+        Body::From { .. }
+        | Body::Run { .. }
+        | Body::Copy(_)
+        | Body::Add(_)
+        | Body::Unsupported { .. } => {
+            unreachable!("plan_instruction routes {keyword} elsewhere")
+        }
+    }
+    Planned::Step {
+        key,
+        changes_files: false,
+        reads_stage: None,
+    }
+}
+
+/// ENV sets its pairs in the scope; both key on the expanded pairs, each builder its own way.
+fn env_or_label(
+    cx: &Cx<'_>,
+    st: &mut StageState,
+    instruction: &Instruction,
+    pairs: &[(String, String)],
+    normalized: &str,
+) -> Component {
+    let p = cx.profile;
+    let is_env = matches!(instruction.body, Body::Env { .. });
+    let expanded: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (cx.expand(k, &st.scope), cx.expand(v, &st.scope)))
+        .collect();
+    if is_env {
+        for (k, v) in &expanded {
+            st.scope.set_env(k, v.clone());
+        }
+    }
+    let keyword = instruction.body.keyword();
+    match p.builder {
+        Builder::Buildah => buildah::env_text(p, instruction, &expanded),
+        Builder::Classic => {
+            let config = if is_env {
+                Body::Env { pairs: expanded }
+            } else {
+                Body::Label { pairs: expanded }
+            };
+            classic::config_text(p, keyword, normalized, &config)
+        }
+        Builder::BuildKit => Component::text(
+            general::TEXT_LITERAL.id,
+            general::literal(p, format!("{keyword} {expanded:?}")),
+        ),
+    }
+}

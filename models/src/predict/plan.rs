@@ -1,0 +1,496 @@
+//! Planning a build: for every instruction of every stage that would be built, its key under the
+//! profile's rules and its chain id, or the outcome known without looking at the cache.
+//!
+//! `plan` checks what the engine refuses, splits the stages and walks them; each instruction kind
+//! has its own function (`from.rs`, `run.rs`, `copy.rs`, `metadata.rs`) over a small per-stage
+//! state (`StageState`).
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+use crate::context::BuildContext;
+use crate::dockerfile::{self, expand_variables, Body, Dockerfile, Instruction};
+use crate::fingerprint::fingerprint;
+use crate::predict::key::StepKey;
+use crate::predict::{copy, from, metadata, run, Build, Outcome};
+use crate::profiles::{buildkit, general, Builder, Profile};
+
+/// One planned instruction.
+#[derive(Clone, Debug)]
+pub(crate) struct PlannedStep {
+    /// The stage a COPY --from step reads.
+    pub reads_stage: Option<usize>,
+    pub step: usize,
+    pub stage: usize,
+    pub stage_name: Option<String>,
+    pub instruction: String,
+    pub kind: PlannedKind,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum PlannedKind {
+    From,
+    Step {
+        parent: u64,
+        chain: u64,
+        key: StepKey,
+    },
+    /// The outcome is known without looking at the cache (not a step, skipped, fails, unsupported).
+    Settled(Outcome),
+}
+
+pub(crate) struct Plan {
+    pub rejected: Option<String>,
+    pub steps: Vec<PlannedStep>,
+    /// Chain ids of the final image's steps (what inline cache exports with layers).
+    pub final_chains: Vec<u64>,
+    /// For each stage, the earlier stage it is built FROM.
+    pub stage_parents: Vec<Option<usize>>,
+}
+
+impl Plan {
+    fn rejected(why: String) -> Plan {
+        Plan {
+            rejected: Some(why),
+            steps: Vec::new(),
+            final_chains: Vec::new(),
+            stage_parents: Vec::new(),
+        }
+    }
+}
+
+/// What one instruction function decided.
+pub(crate) enum Planned {
+    From,
+    /// A step with this key.
+    Step {
+        key: StepKey,
+        changes_files: bool,
+        reads_stage: Option<usize>,
+    },
+    /// The instruction settles the rest of the stage too (fails, skipped, unsupported).
+    Broken(Outcome),
+}
+
+/// Per-stage facts other stages may need.
+#[derive(Clone, Debug)]
+pub(crate) struct StageOutcome {
+    pub final_chain: u64,
+    pub fs_digest: u64,
+    pub has_run: bool,
+    /// What COPY steps put into the stage's filesystem: absolute path -> fingerprint of the
+    /// entry's facts as the profile keys them (the base image's own files are constant).
+    pub files: BTreeMap<String, (u64, bool)>,
+    /// A step of the stage fails: stages that read it do not run either.
+    pub fails: bool,
+}
+
+pub(crate) struct StageSpan<'a> {
+    pub name: Option<String>,
+    pub instructions: Vec<(usize, &'a Instruction)>,
+}
+
+/// Variables in scope in a stage: declared ARGs (with their value) and ENVs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scope {
+    pub args: BTreeMap<String, Option<String>>,
+    pub env: Vec<(String, String)>,
+    pub user: Option<String>,
+    pub workdir: String,
+}
+
+impl Scope {
+    fn lookup(&self, name: &str, with_args: bool) -> Option<String> {
+        if let Some((_, v)) = self.env.iter().rev().find(|(k, _)| k == name) {
+            return Some(v.clone());
+        }
+        if !with_args {
+            return None;
+        }
+        self.args.get(name).cloned().flatten()
+    }
+
+    /// Declared args that have a value, as they enter RUN keys.
+    pub fn args_with_values(&self) -> Vec<(String, String)> {
+        self.args
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect()
+    }
+
+    pub fn set_env(&mut self, key: &str, value: String) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value));
+    }
+}
+
+/// The state of the stage being planned.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StageState {
+    pub index: usize,
+    pub scope: Scope,
+    pub chain: u64,
+    pub fs_digest: u64,
+    pub has_run: bool,
+    pub files: BTreeMap<String, (u64, bool)>,
+    /// Once a step fails or cannot be modelled, the rest of the stage is settled too.
+    pub broken: Option<Outcome>,
+}
+
+impl StageState {
+    fn outcome(self) -> StageOutcome {
+        StageOutcome {
+            final_chain: self.chain,
+            fs_digest: self.fs_digest,
+            has_run: self.has_run,
+            files: self.files,
+            fails: matches!(
+                self.broken,
+                Some(Outcome::Fails { .. } | Outcome::Skipped { .. })
+            ),
+        }
+    }
+}
+
+/// What every instruction function may read: the profile, the build, the stages, and what the
+/// builder sees of the context.
+pub(crate) struct Cx<'a> {
+    pub profile: &'a Profile,
+    pub build: &'a Build,
+    pub stages: &'a [StageSpan<'a>],
+    /// The context as COPY sees it (`dockerignore`, `dockerfile.self`).
+    pub visible: Cow<'a, BuildContext>,
+    /// Whether build-arg values reach keys (`arg.first-use`).
+    pub args_on: bool,
+    pub effect: copy::TransportEffect,
+    context_digest: OnceCell<u64>,
+}
+
+impl<'a> Cx<'a> {
+    fn new(profile: &'a Profile, build: &'a Build, stages: &'a [StageSpan<'a>]) -> Cx<'a> {
+        let mut visible = general::without_ignored(profile, &build.context);
+        general::keep_dockerfile(profile, &mut visible);
+        Cx {
+            profile,
+            build,
+            stages,
+            visible,
+            args_on: general::build_args_reach_keys(profile),
+            effect: copy::transport_effect(profile),
+            context_digest: OnceCell::new(),
+        }
+    }
+
+    /// The digest of the whole visible context, computed once and only if a key needs it.
+    pub fn context_digest(&self) -> u64 {
+        *self
+            .context_digest
+            .get_or_init(|| fingerprint(&*self.visible))
+    }
+
+    /// Expands `$NAME` references: ENV values, and build args when they reach keys.
+    pub fn expand(&self, text: &str, scope: &Scope) -> String {
+        expand_variables(text, &|n| scope.lookup(n, self.args_on))
+    }
+
+    /// The earlier stage `reference` names, as seen from stage `stage`.
+    pub fn earlier_stage(&self, stage: usize, reference: &str) -> Option<usize> {
+        stage_index(&self.stages[..stage], reference)
+    }
+}
+
+pub(crate) fn parse_mode(text: &str) -> Option<u32> {
+    u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+pub(crate) fn parse_owner(text: &str) -> Option<(u32, u32)> {
+    let (user, group) = text.split_once(':').unwrap_or((text, text));
+    let id = |s: &str| if s == "root" { Some(0) } else { s.parse().ok() };
+    Some((id(user)?, id(group)?))
+}
+
+pub(crate) fn join_workdir(current: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else if current.is_empty() || current == "/" {
+        format!("/{path}")
+    } else {
+        format!("{current}/{path}")
+    }
+}
+
+fn split_stages(dockerfile: &Dockerfile) -> Vec<StageSpan<'_>> {
+    let mut stages: Vec<StageSpan<'_>> = Vec::new();
+    for (n, instruction) in dockerfile.instructions().enumerate() {
+        if let Body::From { stage, .. } = &instruction.body {
+            stages.push(StageSpan {
+                name: stage.clone(),
+                instructions: Vec::new(),
+            });
+        }
+        if let Some(current) = stages.last_mut() {
+            current.instructions.push((n + 1, instruction));
+        }
+    }
+    stages
+}
+
+fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
+    stages
+        .iter()
+        .position(|s| s.name.as_deref() == Some(reference))
+        .or_else(|| {
+            reference
+                .parse::<usize>()
+                .ok()
+                .filter(|&i| i < stages.len())
+        })
+}
+
+/// Stages that must be built for the target, by builder.
+fn stages_to_build(profile: &Profile, stages: &[StageSpan<'_>], target: usize) -> Vec<bool> {
+    let mut wanted = vec![false; stages.len()];
+    match profile.builder {
+        // Engine 20.10's classic builder builds every stage up to the target, in order.
+        Builder::Classic => wanted.iter_mut().take(target + 1).for_each(|w| *w = true),
+        // BuildKit and Buildah (skip-unused-stages) build what the target depends on.
+        Builder::BuildKit | Builder::Buildah => {
+            let mut todo = vec![target];
+            while let Some(i) = todo.pop() {
+                if wanted[i] {
+                    continue;
+                }
+                wanted[i] = true;
+                for (_, instruction) in &stages[i].instructions {
+                    let dependency = match &instruction.body {
+                        Body::From { image, .. } => stage_index(&stages[..i], image),
+                        Body::Copy(c) | Body::Add(c) => {
+                            c.from.as_deref().and_then(|f| stage_index(&stages[..i], f))
+                        }
+                        _ => None,
+                    };
+                    if let Some(d) = dependency {
+                        todo.push(d);
+                    }
+                }
+            }
+        }
+    }
+    wanted
+}
+
+/// The Dockerfile, or why the engine refuses it before building.
+fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
+    let text = build
+        .context
+        .dockerfile_text()
+        .ok_or_else(|| "the context has no Dockerfile".to_string())?;
+    let parsed = dockerfile::parse(&text);
+    if let Some(d) = parsed.diagnostics.first() {
+        return Err(format!("dockerfile parse error {d}"));
+    }
+    let dockerfile = parsed.dockerfile;
+    for instruction in dockerfile.instructions() {
+        if let Body::Copy(c) | Body::Add(c) = &instruction.body {
+            if c.link && !profile.features.copy_link {
+                return Err("unknown flag: link".to_string());
+            }
+            if c.chmod.is_some() && profile.builder == Builder::Classic {
+                return Err("the --chmod option requires BuildKit".to_string());
+            }
+        }
+    }
+    let is_from = |i: &Instruction| matches!(i.body, Body::From { .. });
+    if !dockerfile.instructions().any(is_from) {
+        return Err("no FROM instruction".to_string());
+    }
+    if dockerfile
+        .instructions()
+        .next()
+        .is_some_and(|i| !is_from(i))
+    {
+        return Err("instructions before the first FROM are not supported".to_string());
+    }
+    Ok(dockerfile)
+}
+
+pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
+    let dockerfile = match parse_for(profile, build) {
+        Ok(d) => d,
+        Err(why) => return Plan::rejected(why),
+    };
+    let stages = split_stages(&dockerfile);
+    let target = match &build.options.target {
+        None => stages.len() - 1,
+        Some(t) => match stage_index(&stages, t) {
+            Some(i) => i,
+            None => return Plan::rejected(format!("target stage `{t}` could not be found")),
+        },
+    };
+    let wanted = stages_to_build(profile, &stages, target);
+    let cx = Cx::new(profile, build, &stages);
+    let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];
+    let mut steps = Vec::new();
+    let mut final_chains = Vec::new();
+    for stage_no in 0..stages.len() {
+        if !wanted[stage_no] {
+            skip_stage(&cx, stage_no, &mut steps);
+            continue;
+        }
+        let state = plan_stage(&cx, &outcomes, stage_no, &mut steps);
+        outcomes[stage_no] = Some(state.outcome());
+        if stage_no == target {
+            // The final image: this stage's steps and those of stages it is built FROM.
+            final_chains = collect_final_chains(&steps, &stages, stage_no);
+        }
+    }
+    let stage_parents = (0..stages.len())
+        .map(
+            |i| match stages[i].instructions.first().map(|(_, x)| &x.body) {
+                Some(Body::From { image, .. }) => stage_index(&stages[..i], image),
+                _ => None,
+            },
+        )
+        .collect();
+    Plan {
+        rejected: None,
+        steps,
+        final_chains,
+        stage_parents,
+    }
+}
+
+fn planned_step(
+    cx: &Cx<'_>,
+    stage: usize,
+    (step, instruction): (usize, &Instruction),
+    kind: PlannedKind,
+) -> PlannedStep {
+    PlannedStep {
+        reads_stage: None,
+        step,
+        stage,
+        stage_name: cx.stages[stage].name.clone(),
+        instruction: instruction.normalized(),
+        kind,
+    }
+}
+
+fn skip_stage(cx: &Cx<'_>, stage: usize, steps: &mut Vec<PlannedStep>) {
+    for (step, instruction) in &cx.stages[stage].instructions {
+        steps.push(planned_step(
+            cx,
+            stage,
+            (*step, instruction),
+            PlannedKind::Settled(Outcome::Skipped {
+                why: "stage not needed for the target".to_string(),
+            }),
+        ));
+    }
+}
+
+fn plan_stage(
+    cx: &Cx<'_>,
+    outcomes: &[Option<StageOutcome>],
+    stage: usize,
+    steps: &mut Vec<PlannedStep>,
+) -> StageState {
+    let mut st = StageState {
+        index: stage,
+        ..StageState::default()
+    };
+    for (step, instruction) in &cx.stages[stage].instructions {
+        let mut planned = planned_step(cx, stage, (*step, instruction), PlannedKind::From);
+        if let Some(outcome) = &st.broken {
+            planned.kind = PlannedKind::Settled(match outcome {
+                Outcome::Fails { .. } => Outcome::Skipped {
+                    why: "an earlier step fails".to_string(),
+                },
+                other => other.clone(),
+            });
+            steps.push(planned);
+            continue;
+        }
+        match plan_instruction(cx, outcomes, &mut st, instruction, &planned.instruction) {
+            Planned::From => {}
+            Planned::Broken(outcome) => {
+                st.broken = Some(outcome.clone());
+                planned.kind = PlannedKind::Settled(outcome);
+            }
+            Planned::Step { key, .. } if !buildkit::is_vertex(cx.profile, &instruction.body) => {
+                // BuildKit metadata: no vertex. ENV, USER and ARG act through later RUN keys.
+                st.chain = buildkit::after_metadata(cx.profile, st.chain, &key);
+                planned.kind = PlannedKind::Settled(buildkit::not_a_step());
+            }
+            Planned::Step {
+                key,
+                changes_files,
+                reads_stage,
+            } => {
+                let parent = st.chain;
+                let key_digest = fingerprint(&key);
+                if changes_files {
+                    st.fs_digest = fingerprint(&(st.fs_digest, key_digest));
+                }
+                st.chain = fingerprint(&(parent, key_digest));
+                planned.reads_stage = reads_stage;
+                planned.kind = PlannedKind::Step {
+                    parent,
+                    chain: st.chain,
+                    key,
+                };
+            }
+        }
+        steps.push(planned);
+    }
+    st
+}
+
+/// One instruction's key (or outcome), by kind.
+fn plan_instruction(
+    cx: &Cx<'_>,
+    outcomes: &[Option<StageOutcome>],
+    st: &mut StageState,
+    instruction: &Instruction,
+    normalized: &str,
+) -> Planned {
+    match &instruction.body {
+        Body::From { image, .. } => from::plan_from(cx, outcomes, st, image),
+        Body::Run { .. } => run::plan_run(cx, st, normalized),
+        Body::Copy(c) | Body::Add(c) => {
+            copy::plan_copy(cx, outcomes, st, instruction.body.keyword(), c)
+        }
+        Body::Unsupported { why } => Planned::Broken(Outcome::Unsupported { why: why.clone() }),
+        _ => metadata::plan_metadata(cx, st, instruction, normalized),
+    }
+}
+
+fn collect_final_chains(
+    steps: &[PlannedStep],
+    stages: &[StageSpan<'_>],
+    target: usize,
+) -> Vec<u64> {
+    let mut lineage = vec![target];
+    let mut current = target;
+    while let Some((_, first)) = stages[current].instructions.first() {
+        match &first.body {
+            Body::From { image, .. } => match stage_index(&stages[..current], image) {
+                Some(parent) => {
+                    lineage.push(parent);
+                    current = parent;
+                }
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    steps
+        .iter()
+        .filter(|s| lineage.contains(&s.stage))
+        .filter_map(|s| match s.kind {
+            PlannedKind::Step { chain, .. } => Some(chain),
+            _ => None,
+        })
+        .collect()
+}
