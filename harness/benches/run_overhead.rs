@@ -39,7 +39,7 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
     let started = Instant::now();
     let report = run(&options).expect("the run completes");
     let through_cachet = started.elapsed().as_secs_f64();
-    let scenarios = harness::run::generate_scenarios(seed, SCENARIOS);
+    let scenarios = harness::generate::generate_scenarios(seed, SCENARIOS);
     let mut builds = 0;
     let started = Instant::now();
     // The bare loop cleans up the build cache it made, as cachet does (else BuildKit's records
@@ -58,7 +58,12 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
             "bare",
             &scenario,
             &engine,
-            &result.history,
+            // The script's echo lines (model vs cachet per step) are not builds: none here.
+            &harness::execute::History {
+                engine: engine.name.clone(),
+                salt: String::new(),
+                builds: Vec::new(),
+            },
             &Default::default(),
         );
         let path = out.path().join(format!("bare-{}.sh", result.index));

@@ -2,11 +2,11 @@
 //! (`Indeterminate`), never discrepancies.
 
 use models::{Outcome, Prediction};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::observe::{Observation, Observed};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     Agree,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Result, EXIT_NONCONFORMANCE, EXIT_OK};
 
@@ -22,150 +22,183 @@ pub enum Command {
     /// List the engines of the inventory, their versions, and whether they answer.
     Engines,
     /// Generate scenarios, run them on real engines and report confirmed discrepancies.
-    Run {
-        /// Engines to run on (`classic@a`, `buildkit-cli@a`, ...); default: every engine on host a.
-        #[arg(long = "engine")]
-        engines: Vec<String>,
-        #[arg(long, default_value_t = 5)]
-        scenarios: usize,
-        /// Seed for the generator; printed so a run can be replayed.
-        #[arg(long)]
-        seed: Option<u64>,
-        #[arg(long, default_value = "out/run")]
-        out: PathBuf,
-        /// Engines run in parallel.
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
-        /// Switch this rule off in the model (a mutant), to measure how fast runs catch it.
-        #[arg(long)]
-        mutant: Option<String>,
-        /// Candidate scenarios a shrink may run.
-        #[arg(long, default_value_t = 60)]
-        shrink_budget: usize,
-        /// Known-divergence catalogue; default `cases/known/catalogue.toml` when it exists.
-        #[arg(long)]
-        known: Option<PathBuf>,
-        /// Second oracle: compare each image with cache hits against a fresh --no-cache build.
-        #[arg(long)]
-        fresh_check: bool,
-        /// Names this machine in merged reports; default: the inventory's `distro` for host a.
-        #[arg(long)]
-        label: Option<String>,
-    },
+    Run(RunArgs),
     /// Merge or compare runs' reports.
     #[command(subcommand)]
     Report(ReportCommand),
     /// Print the model's pins (`expect = {...}`) for every build of case files, to paste or check.
-    Pins {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
+    Pins(PinsArgs),
     /// Run one case file on one engine and print expected and observed per step.
-    Replay {
-        file: PathBuf,
-        #[arg(long)]
-        engine: String,
-    },
+    Replay(ReplayArgs),
     /// Remove what cachet made on every engine of the inventory and a killed run left behind:
     /// images and containers from cachet's base, pushed `cachet-*` tags, context directories.
     /// Endpoints another cachet run is using are skipped.
-    Clean {
-        /// Also prune every build-cache record on Docker engines (records carry no labels: use
-        /// this only on engines cachet owns, as `ci/engines up` starts them).
-        #[arg(long)]
-        build_cache: bool,
-    },
+    Clean(CleanArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Engines to run on (`classic@a`, `buildkit-cli@a`, ...); default: every engine on host a.
+    #[arg(long = "engine")]
+    pub engines: Vec<String>,
+    #[arg(long, default_value_t = 5)]
+    pub scenarios: usize,
+    /// Seed for the generator; printed so a run can be replayed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, default_value = "out/run")]
+    pub out: PathBuf,
+    /// Engines run in parallel.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Switch this rule off in the model (a mutant), to measure how fast runs catch it.
+    #[arg(long)]
+    pub mutant: Option<String>,
+    /// Candidate scenarios a shrink may run.
+    #[arg(long, default_value_t = 60)]
+    pub shrink_budget: usize,
+    /// Known-divergence catalogue; default `cases/known/catalogue.toml` when it exists.
+    #[arg(long)]
+    pub known: Option<PathBuf>,
+    /// Second oracle: compare each image with cache hits against a fresh --no-cache build.
+    #[arg(long)]
+    pub fresh_check: bool,
+    /// Names this machine in merged reports; default: the inventory's `distro` for host a.
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PinsArgs {
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub engine: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// Also prune every build-cache record on Docker engines (records carry no labels: use
+    /// this only on engines cachet owns, as `ci/engines up` starts them).
+    #[arg(long)]
+    pub build_cache: bool,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ReportCommand {
     /// Merge runs (their report.json or output directories) into one rule × engine matrix.
-    Merge {
-        #[arg(required = true)]
-        runs: Vec<PathBuf>,
-        /// Directory for merged.json, merged.md and merged.html.
-        #[arg(long, default_value = "out/merged")]
-        out: PathBuf,
-    },
+    Merge(MergeArgs),
     /// What changed from OLD to NEW, rule by rule; exit 1 if anything did.
-    Diff { old: PathBuf, new: PathBuf },
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Directory for merged.json, merged.md and merged.html.
+    #[arg(long, default_value = "out/merged")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub old: PathBuf,
+    pub new: PathBuf,
 }
 
 /// Runs the command; returns the process exit code.
 pub fn main_with(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Engines => {
-            let inventory = crate::engine::load_inventory()?;
-            let mut down = 0;
-            for engine in inventory.engines() {
-                let endpoint = format!(
-                    "{}{}{}",
-                    engine.endpoint,
-                    if engine.tls_dir.is_some() {
-                        " (TLS)"
-                    } else {
-                        ""
-                    },
-                    engine
-                        .distro
-                        .as_deref()
-                        .map(|d| format!(" [{d}]"))
-                        .unwrap_or_default()
-                );
-                let (version, trouble) = match crate::engine::version(&engine) {
-                    Ok(v) => (v, None),
-                    Err(e) => (String::from("-"), Some(e)),
-                };
-                println!(
-                    "{:<20} {:<12} {:<34} {:<5} {}",
-                    engine.name,
-                    engine.profile.name(),
-                    version,
-                    if trouble.is_none() { "up" } else { "DOWN" },
-                    endpoint
-                );
-                if let Some(e) = trouble {
-                    down += 1;
-                    eprintln!("  {e}");
-                }
-            }
-            Ok(if down == 0 { EXIT_OK } else { 3 })
+        Command::Engines => engines(),
+        Command::Run(args) => run(args),
+        Command::Report(ReportCommand::Merge(args)) => report_merge(args),
+        Command::Report(ReportCommand::Diff(args)) => report_diff(args),
+        Command::Pins(args) => pins(args),
+        Command::Replay(args) => replay(args),
+        Command::Clean(args) => clean(args),
+    }
+}
+
+fn engines() -> Result<i32> {
+    let inventory = crate::engine::load_inventory()?;
+    let mut down = 0;
+    for engine in inventory.engines() {
+        let endpoint = format!(
+            "{}{}{}",
+            engine.endpoint,
+            if engine.tls_dir.is_some() {
+                " (TLS)"
+            } else {
+                ""
+            },
+            engine
+                .distro
+                .as_deref()
+                .map(|d| format!(" [{d}]"))
+                .unwrap_or_default()
+        );
+        let (version, trouble) = match crate::engine::version(&engine) {
+            Ok(v) => (v, None),
+            Err(e) => (String::from("-"), Some(e)),
+        };
+        println!(
+            "{:<20} {:<12} {:<34} {:<5} {}",
+            engine.name,
+            engine.profile.name(),
+            version,
+            if trouble.is_none() { "up" } else { "DOWN" },
+            endpoint
+        );
+        if let Some(e) = trouble {
+            down += 1;
+            eprintln!("  {e}");
         }
-        Command::Run {
-            engines,
-            scenarios,
-            seed,
-            out,
-            jobs,
-            mutant,
-            shrink_budget,
-            known,
-            fresh_check,
-            label,
-        } => {
-            let default_catalogue = PathBuf::from("cases/known/catalogue.toml");
-            let known = known.or_else(|| default_catalogue.exists().then_some(default_catalogue));
-            let seed = seed.unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(1)
-            });
-            let options = crate::run::RunOptions {
-                engines,
-                scenarios,
-                seed,
-                out: out.clone(),
-                jobs,
-                mutant,
-                shrink_budget,
-                known,
-                fresh_check,
-                label,
-            };
-            let report = crate::run::run(&options)?;
-            let s = &report.summary;
-            println!(
+    }
+    Ok(if down == 0 { EXIT_OK } else { 3 })
+}
+
+fn run(args: RunArgs) -> Result<i32> {
+    let RunArgs {
+        engines,
+        scenarios,
+        seed,
+        out,
+        jobs,
+        mutant,
+        shrink_budget,
+        known,
+        fresh_check,
+        label,
+    } = args;
+    let default_catalogue = PathBuf::from("cases/known/catalogue.toml");
+    let known = known.or_else(|| default_catalogue.exists().then_some(default_catalogue));
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1)
+    });
+    let options = crate::run::RunOptions {
+        engines,
+        scenarios,
+        seed,
+        out: out.clone(),
+        jobs,
+        mutant,
+        shrink_budget,
+        known,
+        fresh_check,
+        label,
+    };
+    let report = crate::run::run(&options)?;
+    let s = &report.summary;
+    println!(
                 "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate; reports in {}",
                 s.scenarios,
                 s.builds,
@@ -175,122 +208,117 @@ pub fn main_with(cli: Cli) -> Result<i32> {
                 s.indeterminate,
                 out.display()
             );
-            for (engine, why) in &report.aborted {
-                eprintln!(
-                    "error: {engine} stopped early (its finished scenarios are reported): {why}"
-                );
-            }
-            Ok(if s.discrepancies > 0 {
-                EXIT_NONCONFORMANCE
-            } else if !report.aborted.is_empty() {
-                crate::error::EXIT_UNAVAILABLE
-            } else {
-                EXIT_OK
+    for (engine, why) in &report.aborted {
+        eprintln!("error: {engine} stopped early (its finished scenarios are reported): {why}");
+    }
+    Ok(if s.discrepancies > 0 {
+        EXIT_NONCONFORMANCE
+    } else if !report.aborted.is_empty() {
+        crate::error::EXIT_UNAVAILABLE
+    } else {
+        EXIT_OK
+    })
+}
+
+fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
+    let loaded = runs
+        .iter()
+        .map(|r| crate::compare::load_run(r))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = crate::compare::merge(&loaded);
+    let write = |name: &str, text: String| {
+        std::fs::create_dir_all(&out)
+            .and_then(|()| std::fs::write(out.join(name), text))
+            .map_err(|source| crate::error::Error::Write {
+                path: out.join(name),
+                source,
             })
-        }
-        Command::Report(ReportCommand::Merge { runs, out }) => {
-            let loaded = runs
-                .iter()
-                .map(|r| crate::compare::load_run(r))
-                .collect::<Result<Vec<_>>>()?;
-            let merged = crate::compare::merge(&loaded);
-            let write = |name: &str, text: String| {
-                std::fs::create_dir_all(&out)
-                    .and_then(|()| std::fs::write(out.join(name), text))
-                    .map_err(|source| crate::error::Error::Write {
-                        path: out.join(name),
-                        source,
-                    })
-            };
-            let json = serde_json::to_string_pretty(&merged)
-                .map_err(|e| crate::error::Error::Harness(e.to_string()))?;
-            write("merged.json", json)?;
-            let md = crate::compare::matrix_markdown(
-                &merged,
-                &format!("cachet: {} runs merged", loaded.len()),
-            );
-            write("merged.md", md.clone())?;
-            write(
-                "merged.html",
-                crate::compare::matrix_html(
-                    &merged,
-                    &format!("cachet: {} runs merged", loaded.len()),
-                ),
-            )?;
-            print!("{md}");
-            Ok(EXIT_OK)
-        }
-        Command::Report(ReportCommand::Diff { old, new }) => {
-            let d = crate::compare::diff(
-                &crate::compare::load_run(&old)?,
-                &crate::compare::load_run(&new)?,
-            );
-            print!("{}", crate::compare::diff_markdown(&d));
-            Ok(if d.is_empty() {
-                EXIT_OK
-            } else {
-                EXIT_NONCONFORMANCE
-            })
-        }
-        Command::Pins { files } => {
-            for file in files {
-                let case = crate::case_file::load_case(&file)?;
-                let pins = crate::case_file::pins_for(&case.scenario).map_err(|e| {
-                    crate::error::Error::BadInput(format!("{}: {e}", file.display()))
-                })?;
-                println!("# {}", file.display());
-                for (n, pin) in pins.iter().enumerate() {
-                    println!("# build {}", n + 1);
-                    println!("{}", crate::case_file::pin_line(pin));
-                }
-            }
-            Ok(EXIT_OK)
-        }
-        Command::Clean { build_cache } => {
-            let inventory = crate::engine::load_inventory()?;
-            let summary = crate::clean::clean(&inventory, build_cache)?;
-            for (endpoint, images, containers, records) in &summary.endpoints {
-                println!(
-                    "{endpoint}: removed {images} images, {containers} containers{}",
-                    if build_cache {
-                        format!(", {records} build-cache records")
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            for endpoint in &summary.busy {
-                println!("{endpoint}: skipped, another cachet run is using it");
-            }
-            if summary.busy.is_empty() {
-                println!(
-                    "registry: removed {} pushed tags; temp dir: removed {} context directories",
-                    summary.registry_tags, summary.temp_dirs
-                );
-            } else {
-                println!("registry and temp dir left alone while another run is going");
-            }
-            for (endpoint, e) in &summary.unreachable {
-                eprintln!("{endpoint}: {e}");
-            }
-            if let Some(e) = &summary.registry_error {
-                eprintln!("registry: {e}");
-            }
-            Ok(
-                if summary.unreachable.is_empty() && summary.registry_error.is_none() {
-                    EXIT_OK
-                } else {
-                    crate::error::EXIT_UNAVAILABLE
-                },
-            )
-        }
-        Command::Replay { file, engine } => {
-            let discrepancies = crate::run::replay(&file, &engine)?;
-            Ok(if discrepancies == 0 {
-                EXIT_OK
-            } else {
-                EXIT_NONCONFORMANCE
-            })
+    };
+    let json = serde_json::to_string_pretty(&merged)
+        .map_err(|e| crate::error::Error::Harness(e.to_string()))?;
+    write("merged.json", json)?;
+    let md =
+        crate::compare::matrix_markdown(&merged, &format!("cachet: {} runs merged", loaded.len()));
+    write("merged.md", md.clone())?;
+    write(
+        "merged.html",
+        crate::compare::matrix_html(&merged, &format!("cachet: {} runs merged", loaded.len())),
+    )?;
+    print!("{md}");
+    Ok(EXIT_OK)
+}
+
+fn report_diff(DiffArgs { old, new }: DiffArgs) -> Result<i32> {
+    let d = crate::compare::diff(
+        &crate::compare::load_run(&old)?,
+        &crate::compare::load_run(&new)?,
+    );
+    print!("{}", crate::compare::diff_markdown(&d));
+    Ok(if d.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_NONCONFORMANCE
+    })
+}
+
+fn pins(PinsArgs { files }: PinsArgs) -> Result<i32> {
+    for file in files {
+        let case = crate::case_file::load_case(&file)?;
+        let pins = crate::case_file::pins_for(&case.scenario)
+            .map_err(|e| crate::error::Error::BadInput(format!("{}: {e}", file.display())))?;
+        println!("# {}", file.display());
+        for (n, pin) in pins.iter().enumerate() {
+            println!("# build {}", n + 1);
+            println!("{}", crate::case_file::pin_line(pin));
         }
     }
+    Ok(EXIT_OK)
+}
+
+fn clean(CleanArgs { build_cache }: CleanArgs) -> Result<i32> {
+    let inventory = crate::engine::load_inventory()?;
+    let summary = crate::clean::clean(&inventory, build_cache)?;
+    for (endpoint, images, containers, records) in &summary.endpoints {
+        println!(
+            "{endpoint}: removed {images} images, {containers} containers{}",
+            if build_cache {
+                format!(", {records} build-cache records")
+            } else {
+                String::new()
+            }
+        );
+    }
+    for endpoint in &summary.busy {
+        println!("{endpoint}: skipped, another cachet run is using it");
+    }
+    if summary.busy.is_empty() {
+        println!(
+            "registry: removed {} pushed tags; temp dir: removed {} context directories",
+            summary.registry_tags, summary.temp_dirs
+        );
+    } else {
+        println!("registry and temp dir left alone while another run is going");
+    }
+    for (endpoint, e) in &summary.unreachable {
+        eprintln!("{endpoint}: {e}");
+    }
+    if let Some(e) = &summary.registry_error {
+        eprintln!("registry: {e}");
+    }
+    Ok(
+        if summary.unreachable.is_empty() && summary.registry_error.is_none() {
+            EXIT_OK
+        } else {
+            crate::error::EXIT_UNAVAILABLE
+        },
+    )
+}
+
+fn replay(ReplayArgs { file, engine }: ReplayArgs) -> Result<i32> {
+    let discrepancies = crate::run::replay(&file, &engine)?;
+    Ok(if discrepancies == 0 {
+        EXIT_OK
+    } else {
+        EXIT_NONCONFORMANCE
+    })
 }

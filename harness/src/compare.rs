@@ -1,15 +1,16 @@
-//! `cachet report merge` and `cachet report diff`: many runs' `report.json` read back as rule ×
-//! engine matrices, merged into one page, or compared to say what changed (an engine upgrade, a
-//! new distribution).
+//! `cachet report merge` and `cachet report diff`: many runs' `report.json` read back (as the
+//! `schema::Report` the run wrote) as rule × engine matrices, merged into one page, or compared
+//! to say what changed (an engine upgrade, a new distribution).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::check::Verdict;
+use crate::error::Result;
+use crate::schema::{Report, ScenarioResult};
 
 /// Checked steps and how many of them disagreed, for one rule on one engine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -41,140 +42,82 @@ pub struct RunMatrix {
     pub known: BTreeSet<(String, String, String)>,
 }
 
-fn field<'a>(v: &'a Value, key: &str, path: &Path) -> Result<&'a Value> {
-    v.get(key)
-        .ok_or_else(|| Error::BadInput(format!("{}: report has no `{key}`", path.display())))
+/// Reads a run's `report.json` (or the directory holding it) as its matrix.
+pub fn load_run(path: &Path) -> Result<RunMatrix> {
+    let (report, file) = crate::schema::load(path)?;
+    Ok(RunMatrix::of(&report, file))
 }
 
-/// Reads a run's `report.json` (or the directory holding it).
-pub fn load_run(path: &Path) -> Result<RunMatrix> {
-    let file = if path.is_dir() {
-        path.join("report.json")
-    } else {
-        path.to_path_buf()
-    };
-    let text = std::fs::read_to_string(&file).map_err(|source| Error::Read {
-        path: file.clone(),
-        source,
-    })?;
-    let json: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::BadInput(format!("{}: {e}", file.display())))?;
-    let version = field(&json, "format_version", &file)?.as_u64();
-    if version != Some(1) {
-        return Err(Error::BadInput(format!(
-            "{}: format_version {version:?} is not 1",
-            file.display()
-        )));
+impl RunMatrix {
+    /// A run's matrix; `source` says where its report came from.
+    pub fn of(report: &Report, source: PathBuf) -> RunMatrix {
+        let mut run = RunMatrix {
+            source,
+            seed: report.seed,
+            ..RunMatrix::default()
+        };
+        // Runs from different machines use the same engine names: the run's label tells them
+        // apart.
+        let label = report
+            .label
+            .as_ref()
+            .map(|l| format!("/{}", l.replace(char::is_whitespace, "-")))
+            .unwrap_or_default();
+        for result in &report.results {
+            let column = format!(
+                "{}{label} {}",
+                result.engine,
+                report.engine_version(&result.engine).unwrap_or("?")
+            );
+            run.add_result(result, &column);
+        }
+        run
     }
-    let versions: BTreeMap<String, String> = field(&json, "engines", &file)?
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|pair| {
-            Some((
-                pair.get(0)?.as_str()?.to_string(),
-                pair.get(1)?.as_str()?.to_string(),
-            ))
-        })
-        .collect();
-    let mut run = RunMatrix {
-        source: file.clone(),
-        seed: json.get("seed").and_then(Value::as_u64).unwrap_or(0),
-        ..RunMatrix::default()
-    };
-    // Runs from different machines use the same engine names: the run's label tells them apart.
-    let label = json
-        .get("label")
-        .and_then(Value::as_str)
-        .map(|l| format!("/{}", l.replace(char::is_whitespace, "-")))
-        .unwrap_or_default();
-    for result in field(&json, "results", &file)?
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let engine = result.get("engine").and_then(Value::as_str).unwrap_or("?");
-        let column = format!(
-            "{engine}{label} {}",
-            versions.get(engine).map(String::as_str).unwrap_or("?")
-        );
-        run.columns.insert(column.clone());
-        for known in result
-            .get("known")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let text = |i: usize| {
-                known
-                    .get(i)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            run.known.insert((column.clone(), text(2), text(3)));
+
+    /// One scenario's steps and known divergences, in `column`.
+    fn add_result(&mut self, result: &ScenarioResult, column: &str) {
+        self.columns.insert(column.to_string());
+        for (_, _, observed, link) in &result.known {
+            self.known
+                .insert((column.to_string(), observed.clone(), link.clone()));
         }
         // Only discrepancies the run confirmed (or found known) count as disagreement: one that a
         // re-run from a fresh salt did not show again is noise, neither agreement nor not.
-        let confirmed: BTreeSet<(u64, u64)> = ["confirmed", "known"]
+        let confirmed: BTreeSet<(usize, usize)> = result
+            .confirmed
             .iter()
-            .flat_map(|key| {
-                result
-                    .get(*key)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-            })
-            .filter_map(|t| Some((t.get(0)?.as_u64()?, t.get(1)?.as_u64()?)))
+            .map(|(b, s, _)| (*b, *s))
+            .chain(result.known.iter().map(|(b, s, _, _)| (*b, *s)))
             .collect();
-        let builds = result
-            .pointer("/history/builds")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        for (build, verdict) in builds.flat_map(|b| {
-            let n = b.get("transition").and_then(Value::as_u64).unwrap_or(0);
-            b.get("verdicts")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(move |v| (n, v))
-        }) {
-            let predicted = &verdict["predicted"];
-            let rule = predicted
-                .get("rule")
-                .or_else(|| predicted.pointer("/reason/rule"))
-                .and_then(Value::as_str);
-            let Some(rule) = rule else { continue };
-            let cell = run
-                .cells
-                .entry(rule.to_string())
-                .or_default()
-                .entry(column.clone())
-                .or_default();
-            match verdict.pointer("/verdict/verdict").and_then(Value::as_str) {
-                Some("agree") => cell.checked += 1,
-                Some("discrepancy")
-                    if !confirmed.contains(&(
-                        build,
-                        verdict.get("step").and_then(Value::as_u64).unwrap_or(0),
-                    )) => {}
-                Some("discrepancy") => {
-                    cell.checked += 1;
-                    cell.disagreed += 1;
-                    let instruction = verdict
-                        .get("instruction")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string();
-                    run.discrepancies
-                        .insert((column.clone(), rule.to_string(), instruction));
+        for build in &result.history.builds {
+            for verdict in &build.verdicts {
+                let Some(rule) = verdict.predicted.cited_rule() else {
+                    continue;
+                };
+                let cell = self
+                    .cells
+                    .entry(rule.to_string())
+                    .or_default()
+                    .entry(column.to_string())
+                    .or_default();
+                match verdict.verdict {
+                    Verdict::Agree => cell.checked += 1,
+                    Verdict::Discrepancy
+                        if confirmed.contains(&(build.transition, verdict.step)) =>
+                    {
+                        cell.checked += 1;
+                        cell.disagreed += 1;
+                        self.discrepancies.insert((
+                            column.to_string(),
+                            rule.to_string(),
+                            verdict.instruction.clone(),
+                        ));
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
     }
-    Ok(run)
 }
 
 /// Many runs in one matrix (cells of the same rule and column add up).
@@ -289,86 +232,27 @@ fn by_engine(m: &RunMatrix) -> BTreeMap<(String, String), (&'static str, String)
 /// Compares by engine name; when each run has exactly one engine, those two are compared
 /// whatever their names (classic vs BuildKit, host a vs host b).
 pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
-    let single = old.columns.len() == 1 && new.columns.len() == 1;
-    // Two single-engine runs: one row label for both, `OLD→NEW`, without spaces (it is what
-    // `engine_of` reads back).
-    let label = if single {
-        let name = |m: &RunMatrix| {
-            m.columns
-                .iter()
-                .next()
-                .map(|c| engine_of(c))
-                .unwrap_or_default()
-        };
-        let (o, n) = (name(old), name(new));
-        if o == n {
-            o
-        } else {
-            format!("{o}→{n}")
-        }
-    } else {
-        String::new()
-    };
-    let shown = |column: &str| -> String {
-        column
-            .strip_prefix(&format!("{label} "))
-            .filter(|_| single)
-            .unwrap_or(column)
-            .to_string()
-    };
-    let rename = |m: &RunMatrix| -> RunMatrix {
-        let mut m = m.clone();
-        if single {
-            let relabel = |c: &String| format!("{label} {c}");
-            m.cells = m
-                .cells
-                .into_iter()
-                .map(|(r, cells)| {
-                    (
-                        r,
-                        cells.into_iter().map(|(c, v)| (relabel(&c), v)).collect(),
-                    )
-                })
-                .collect();
-            m.discrepancies = m
-                .discrepancies
-                .into_iter()
-                .map(|(c, r, i)| (relabel(&c), r, i))
-                .collect();
-            m.known = m
-                .known
-                .into_iter()
-                .map(|(c, o, l)| (relabel(&c), o, l))
-                .collect();
-        }
-        m
-    };
-    let (old, new) = (&rename(old), &rename(new));
-    let (before, after) = (by_engine(old), by_engine(new));
     let mut d = Diff::default();
-    let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
-    for key in keys {
-        let o = before
-            .get(key)
-            .map(|(s, c)| format!("{s} ({})", shown(c)))
-            .unwrap_or_else(|| "-".to_string());
-        let n = after
-            .get(key)
-            .map(|(s, c)| format!("{s} ({})", shown(c)))
-            .unwrap_or_else(|| "-".to_string());
-        let (os, ns) = (
-            before.get(key).map(|x| x.0).unwrap_or("-"),
-            after.get(key).map(|x| x.0).unwrap_or("-"),
-        );
-        if os != ns {
-            let row = (key.0.clone(), key.1.clone(), o, n);
-            if os == "-" || ns == "-" {
-                d.coverage.push(row);
-            } else {
-                d.rules.push(row);
-            }
-        }
-    }
+    let single = old.columns.len() == 1 && new.columns.len() == 1;
+    let (old, new) = if single {
+        // Two single-engine runs: one row label for both, `OLD→NEW`, without spaces (it is what
+        // `engine_of` reads back).
+        let name = |m: &RunMatrix| m.columns.iter().next().map(|c| engine_of(c));
+        let (o, n) = (name(old).unwrap_or_default(), name(new).unwrap_or_default());
+        let label = if o == n { o } else { format!("{o}→{n}") };
+        let relabel = |c: &str| format!("{label} {c}");
+        let shown = |c: &str| {
+            c.strip_prefix(&format!("{label} "))
+                .unwrap_or(c)
+                .to_string()
+        };
+        let (old, new) = (old.relabelled(relabel), new.relabelled(relabel));
+        (d.rules, d.coverage) = status_changes(&old, &new, shown);
+        (old, new)
+    } else {
+        (d.rules, d.coverage) = status_changes(old, new, str::to_string);
+        (old.clone(), new.clone())
+    };
     let strip = |set: &BTreeSet<(String, String, String)>| -> BTreeSet<(String, String, String)> {
         set.iter()
             .map(|(c, r, i)| (engine_of(c), r.clone(), i.clone()))
@@ -381,6 +265,70 @@ pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
     d.known_appeared = n.difference(&o).cloned().collect();
     d.known_vanished = o.difference(&n).cloned().collect();
     d
+}
+
+type StatusRow = (String, String, String, String);
+
+/// `(rule, engine, old, new)` of every rule whose status differs by engine: those checked on both
+/// sides (`ok` ↔ `DIFF`), then those checked on one side only. `shown` is how a column is named
+/// in the old and new texts.
+fn status_changes(
+    old: &RunMatrix,
+    new: &RunMatrix,
+    shown: impl Fn(&str) -> String,
+) -> (Vec<StatusRow>, Vec<StatusRow>) {
+    let (before, after) = (by_engine(old), by_engine(new));
+    let (mut rules, mut coverage) = (Vec::new(), Vec::new());
+    let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
+    for key in keys {
+        let text = |side: &BTreeMap<_, (&str, String)>| {
+            side.get(key)
+                .map(|(s, c)| format!("{s} ({})", shown(c)))
+                .unwrap_or_else(|| "-".to_string())
+        };
+        let (os, ns) = (
+            before.get(key).map(|x| x.0).unwrap_or("-"),
+            after.get(key).map(|x| x.0).unwrap_or("-"),
+        );
+        if os != ns {
+            let row = (key.0.clone(), key.1.clone(), text(&before), text(&after));
+            if os == "-" || ns == "-" {
+                coverage.push(row);
+            } else {
+                rules.push(row);
+            }
+        }
+    }
+    (rules, coverage)
+}
+
+impl RunMatrix {
+    /// The same matrix with every column renamed by `relabel`.
+    fn relabelled(&self, relabel: impl Fn(&str) -> String) -> RunMatrix {
+        let mut m = self.clone();
+        m.columns = m.columns.iter().map(|c| relabel(c)).collect();
+        m.cells = m
+            .cells
+            .into_iter()
+            .map(|(r, cells)| {
+                (
+                    r,
+                    cells.into_iter().map(|(c, v)| (relabel(&c), v)).collect(),
+                )
+            })
+            .collect();
+        m.discrepancies = m
+            .discrepancies
+            .into_iter()
+            .map(|(c, r, i)| (relabel(&c), r, i))
+            .collect();
+        m.known = m
+            .known
+            .into_iter()
+            .map(|(c, o, l)| (relabel(&c), o, l))
+            .collect();
+        m
+    }
 }
 
 pub fn diff_markdown(d: &Diff) -> String {
@@ -570,28 +518,6 @@ mod tests {
         assert_eq!(d.rules[0].1, "classic@a→buildkit@a");
         assert_eq!(d.rules[0].2, "ok (classic@a 20.10)");
         assert_eq!(d.rules[0].3, "DIFF (buildkit@a 20.10)");
-    }
-
-    #[test]
-    fn runs_from_two_machines_stay_apart_by_label() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, label: &str| {
-            let path = dir.path().join(name);
-            let json = format!(
-                r#"{{"format_version":1,"seed":1,"label":"{label}","engines":[["classic@a","20.10"]],
-                "summary":{{}},"results":[{{"engine":"classic@a","known":[],"history":{{"builds":[
-                {{"verdicts":[{{"instruction":"COPY a /a","predicted":{{"outcome":"cached","rule":"copy.checksum"}},
-                "verdict":{{"verdict":"agree"}}}}]}}]}}}}]}}"#
-            );
-            std::fs::write(&path, json).unwrap();
-            load_run(&path).unwrap()
-        };
-        let merged = merge(&[write("1.json", "debian 12"), write("2.json", "centos-9")]);
-        assert_eq!(
-            merged.columns.iter().cloned().collect::<Vec<_>>(),
-            vec!["classic@a/centos-9 20.10", "classic@a/debian-12 20.10"]
-        );
-        assert_eq!(merged.cells["copy.checksum"].len(), 2);
     }
 
     #[test]

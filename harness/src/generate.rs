@@ -296,13 +296,34 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
         })
 }
 
+/// `count` scenarios from `seed`, the same on every machine: what `cachet run --seed` runs.
+pub fn generate_scenarios(seed: u64, count: usize) -> Vec<Scenario> {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    );
+    let strategy = arb_scenario();
+    (0..count)
+        .map(|_| {
+            strategy
+                .new_tree(&mut runner)
+                .expect("scenario strategy never rejects")
+                .current()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn generated_scenarios_are_valid_and_varied() {
-        let scenarios = crate::run::generate_scenarios(1, 200);
+        let scenarios = crate::generate::generate_scenarios(1, 200);
         let mut ops = std::collections::BTreeSet::new();
         let (mut two_stages, mut targets, mut on_b, mut pushes) = (0, 0, 0, 0);
         for s in &scenarios {
@@ -356,8 +377,8 @@ mod tests {
             && t.build.options.cache_from.is_empty()
             && t.build.options.push.is_none()));
         assert_eq!(
-            crate::run::generate_scenarios(1, 5),
-            crate::run::generate_scenarios(1, 5),
+            crate::generate::generate_scenarios(1, 5),
+            crate::generate::generate_scenarios(1, 5),
             "a seed replays"
         );
     }

@@ -17,4 +17,5 @@ pub mod observe;
 pub mod report;
 pub mod reproduce;
 pub mod run;
+pub mod schema;
 pub mod shrink;

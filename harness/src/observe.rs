@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use models::dockerfile::{self, Body};
 use models::Builder;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "observed", rename_all = "snake_case")]
 pub enum Observed {
     Cached,

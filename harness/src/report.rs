@@ -1,16 +1,14 @@
-//! Reports of a run: `report.json` (schema in reports/README.md), `report.md`, `index.html` and
-//! `junit.xml`. Markdown and HTML render the same pieces: the conformance matrix and step tables.
+//! Reports of a run, rendered from its `Report` (the schema in `schema.rs`): `report.json`,
+//! `report.md`, `index.html` and `junit.xml`. Markdown and HTML render the same pieces: the
+//! conformance matrix and step tables.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::error::{Error, Result};
-use std::collections::BTreeMap;
-
-use models::Outcome;
-
 use crate::check::Verdict;
-use crate::run::{Report, ScenarioResult};
+use crate::error::{Error, Result};
+use crate::schema::{Outcome, Report, ScenarioResult};
 
 fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|source| Error::Write {
@@ -33,10 +31,8 @@ pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, (usize,
     for r in &report.results {
         for b in &r.history.builds {
             for v in &b.verdicts {
-                let rule = match &v.predicted {
-                    Outcome::Cached { rule, .. } => *rule,
-                    Outcome::Rebuilt { reason } => reason.rule,
-                    _ => continue,
+                let Some(rule) = v.predicted.deciding_rule() else {
+                    continue;
                 };
                 let cell = matrix
                     .entry(rule.to_string())
@@ -296,9 +292,7 @@ pub fn junit(report: &Report) -> String {
 }
 
 pub fn write_reports(report: &Report, out: &Path) -> Result<()> {
-    let json = serde_json::to_string_pretty(report)
-        .map_err(|e| Error::Harness(format!("serialising the report: {e}")))?;
-    write(&out.join("report.json"), &json)?;
+    write(&out.join("report.json"), &report.to_json()?)?;
     write(&out.join("report.md"), &markdown(report))?;
     write(&out.join("index.html"), &html(report))?;
     write(&out.join("junit.xml"), &junit(report))

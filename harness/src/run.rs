@@ -5,59 +5,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use serde::Serialize;
-
 use crate::case_file::case_from_scenario;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::execute::{run_scenario, History};
 use crate::inventory::{Engine, Inventory};
-
-#[derive(Debug, Serialize)]
-pub struct ScenarioResult {
-    pub index: usize,
-    pub engine: String,
-    pub history: History,
-    /// `(build, step, observed)` of discrepancies seen again from a fresh salt.
-    pub confirmed: Vec<(usize, usize, String)>,
-    /// Confirmed discrepancies the known-divergence catalogue explains: `(build, step, observed,
-    /// link)`. Reported, not counted as nonconformance.
-    pub known: Vec<(usize, usize, String, String)>,
-    /// Discrepancies that did not show again: recorded, not counted.
-    pub unconfirmed: usize,
-    pub case_file: Option<PathBuf>,
-    pub reproducer: Option<PathBuf>,
-    pub shrunk: Option<ShrinkInfo>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    pub scenarios: usize,
-    pub builds: usize,
-    pub discrepancies: usize,
-    pub known: usize,
-    pub unconfirmed: usize,
-    pub indeterminate: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub format_version: u32,
-    pub seed: u64,
-    pub engines: Vec<(String, String)>,
-    pub summary: Summary,
-    pub results: Vec<ScenarioResult>,
-    /// Which machine ran it (`--label`, or host a's distro): merged matrices tell runs of the
-    /// same engine names on different machines apart by it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Engines whose part of the run stopped early, and why (the rest of the run went on; what
-    /// they finished is in `results`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub aborted: Vec<(String, String)>,
-}
+use crate::schema::{Report, ScenarioResult, ShrinkInfo};
 
 fn salt(seed: u64, index: usize, engine: &str, attempt: u32) -> String {
     crate::execute::fresh_salt((seed, index, engine, attempt))
@@ -74,24 +27,6 @@ fn discrepancy_keys(history: &History) -> BTreeSet<(usize, usize, String)> {
             b.discrepancies()
                 .map(move |v| (b.transition, v.step, v.observed_short().to_string()))
                 .chain(stale)
-        })
-        .collect()
-}
-
-pub fn generate_scenarios(seed: u64, count: usize) -> Vec<models::scenario::Scenario> {
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
-    );
-    let strategy = crate::generate::arb_scenario();
-    (0..count)
-        .map(|_| {
-            strategy
-                .new_tree(&mut runner)
-                .expect("scenario strategy never rejects")
-                .current()
         })
         .collect()
 }
@@ -180,7 +115,7 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         path: options.out.clone(),
         source,
     })?;
-    let scenarios = generate_scenarios(options.seed, options.scenarios);
+    let scenarios = crate::generate::generate_scenarios(options.seed, options.scenarios);
     let known = match &options.known {
         Some(path) => crate::known::load_catalogue(path)?,
         None => Vec::new(),
@@ -386,39 +321,6 @@ impl Progress {
     }
 }
 
-impl Report {
-    /// A report of results (sorted by engine, then scenario), with its summary.
-    pub fn from_results(
-        seed: u64,
-        engines: Vec<(String, String)>,
-        mut results: Vec<ScenarioResult>,
-    ) -> Report {
-        results.sort_by(|a, b| (a.engine.as_str(), a.index).cmp(&(b.engine.as_str(), b.index)));
-        let summary = Summary {
-            scenarios: results.len(),
-            builds: results.iter().map(|r| r.history.builds.len()).sum(),
-            discrepancies: results.iter().map(|r| r.confirmed.len()).sum(),
-            known: results.iter().map(|r| r.known.len()).sum(),
-            unconfirmed: results.iter().map(|r| r.unconfirmed).sum(),
-            indeterminate: results
-                .iter()
-                .map(|r| r.history.indeterminate_count())
-                .sum(),
-        };
-        Report {
-            label: None,
-            aborted: Vec::new(),
-            format_version: 1,
-            seed,
-            engines,
-            summary,
-            results,
-        }
-    }
-}
-
-/// Runs one scenario on one engine: confirms any discrepancy from a fresh salt, then shrinks it
-/// and writes its case file and reproducer under `out`.
 /// What every scenario of a run shares.
 pub struct Setup<'a> {
     pub inventory: &'a Inventory,
@@ -431,6 +333,8 @@ pub struct Setup<'a> {
     pub fresh_check: bool,
 }
 
+/// Runs one scenario on one engine: confirms any discrepancy from a fresh salt, then shrinks it
+/// and writes its case file and reproducer under `out`.
 pub fn run_one(
     setup: &Setup<'_>,
     engine: &Engine,
@@ -525,23 +429,16 @@ pub fn run_one(
                 .map(|hosts| hosts.into_iter().map(|(h, e)| (h, e.settings)).collect())
                 .unwrap_or_default();
             let (path, script) = write_finding(out, &name, seed, engine, &result, &host_settings)?;
-            shrunk = Some(ShrinkInfo::of(&result));
+            shrunk = Some(shrink_info(&result));
             case_file = Some(path);
             reproducer = Some(script);
         }
     }
-    // Raw engine logs are kept for the scenarios the reports tell about (a discrepancy, known or
-    // not, or one that did not confirm); the rest go, so memory stays flat over long runs.
-    let mut history = history;
-    if confirmed.is_empty() && known.is_empty() && unconfirmed == 0 {
-        for build in &mut history.builds {
-            build.observation.log = String::new();
-        }
-    }
+    // The report's history carries no raw engine logs, so memory stays flat over long runs.
     Ok(ScenarioResult {
         index,
         engine: engine.name.clone(),
-        history,
+        history: crate::schema::History::from(&history),
         confirmed,
         known,
         unconfirmed,
@@ -578,39 +475,28 @@ fn signature(history: &History, build: usize, step: usize) -> Option<(String, St
     ))
 }
 
-/// What shrinking cost and left.
-#[derive(Debug, Serialize)]
-pub struct ShrinkInfo {
-    pub builds_spent: usize,
-    pub candidates_tried: usize,
-    pub builds: usize,
-    pub instructions: usize,
-    pub files: usize,
-}
-
-impl ShrinkInfo {
-    fn of(result: &crate::shrink::Shrunk) -> ShrinkInfo {
-        let text = result
+/// What shrinking cost and left, for the report.
+fn shrink_info(result: &crate::shrink::Shrunk) -> ShrinkInfo {
+    let text = result
+        .scenario
+        .context
+        .dockerfile_text()
+        .unwrap_or_default();
+    ShrinkInfo {
+        builds_spent: result.builds_spent,
+        candidates_tried: result.candidates_tried,
+        builds: result.scenario.transitions.len(),
+        instructions: models::dockerfile::parse(&text)
+            .dockerfile
+            .instructions()
+            .count(),
+        files: result
             .scenario
             .context
-            .dockerfile_text()
-            .unwrap_or_default();
-        ShrinkInfo {
-            builds_spent: result.builds_spent,
-            candidates_tried: result.candidates_tried,
-            builds: result.scenario.transitions.len(),
-            instructions: models::dockerfile::parse(&text)
-                .dockerfile
-                .instructions()
-                .count(),
-            files: result
-                .scenario
-                .context
-                .entries
-                .iter()
-                .filter(|(p, e)| p.as_str() != models::context::DOCKERFILE_NAME && !e.is_dir())
-                .count(),
-        }
+            .entries
+            .iter()
+            .filter(|(p, e)| p.as_str() != models::context::DOCKERFILE_NAME && !e.is_dir())
+            .count(),
     }
 }
 

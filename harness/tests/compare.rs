@@ -1,29 +1,32 @@
-//! Snapshot tests of `cachet report merge` and `cachet report diff` on real runs: classic@a and
-//! classic@b stand in for two hosts (merged into one matrix), classic-cli@a and buildkit-cli@a for
-//! an engine upgrade (diffed rule by rule, with the catalogue's known divergences). Versions and
-//! paths are replaced by named placeholders before snapshotting.
+//! Tests of `cachet report merge` and `cachet report diff`. Engine-free, over the hand-written
+//! fixture report (`tests/fixtures/report-v1.json`) and variants of it: runs of two machines stay
+//! apart by label, a version upgrade with a new discrepancy and a fixed known divergence is a
+//! change, the same run is none. On real runs: classic@a and classic@b stand in for two hosts
+//! (merged into one matrix), classic-cli@a and buildkit-cli@a for an engine upgrade (diffed rule
+//! by rule, with the catalogue's known divergences). Snapshots are normalised by
+//! `common::Redactions`, built from the versions and ids the runs' reports carry.
 
-use std::path::Path;
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::{fixture, Redactions};
 use harness::case_file::load_case;
-use harness::compare::{diff, diff_markdown, load_run, matrix_html, matrix_markdown, merge};
+use harness::check::Verdict;
+use harness::compare::{
+    diff, diff_markdown, load_run, matrix_html, matrix_markdown, merge, RunMatrix,
+};
 use harness::engine::version as engine_version;
 use harness::inventory::{Engine, Inventory};
-use harness::run::{run_one, Report, Setup};
+use harness::observe::Observed;
+use harness::run::{run_one, Setup};
+use harness::schema::Report;
 
 const CASES: &[&str] = &[
     "copy-mode-change",
     "mtime-only-hits",
     "same-size-content-mtime-kept",
 ];
-
-fn normalize(text: &str) -> String {
-    let mut s = text.to_string();
-    for v in ["20.10.24+dfsg1", "4.3.1"] {
-        s = s.replace(v, "[VERSION]");
-    }
-    s
-}
 
 /// Runs the corpus cases on one engine as `cachet run` would, and writes the run's reports.
 fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
@@ -53,7 +56,9 @@ fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
 
 #[test]
 fn merge_of_two_hosts_and_diff_of_an_engine_change() {
-    let inventory = harness::engine::load_inventory().expect("inventory");
+    let Some(inventory) = common::inventory_or_skip() else {
+        return;
+    };
     let engine = |name: &str| inventory.engine(name).expect("engine in the inventory");
     let engines = [
         engine("classic@a"),
@@ -77,16 +82,21 @@ fn merge_of_two_hosts_and_diff_of_an_engine_change() {
         real_run(&inventory, e, dir.path());
     }
     let runs: Vec<_> = dirs.iter().map(|d| load_run(d.path()).unwrap()).collect();
+    let reports: Vec<Report> = dirs
+        .iter()
+        .map(|d| harness::schema::load(d.path()).unwrap().0)
+        .collect();
+    let redact = |of: &[Report]| Redactions::of(&of.iter().collect::<Vec<_>>(), &[]);
 
     let merged = merge(&runs[..2]);
     assert_eq!(merged.columns.len(), 2, "one column per host");
     insta::assert_snapshot!(
         "merged_md",
-        normalize(&matrix_markdown(&merged, "two hosts merged"))
+        redact(&reports[..2]).apply(&matrix_markdown(&merged, "two hosts merged"))
     );
     insta::assert_snapshot!(
         "merged_html",
-        normalize(&matrix_html(&merged, "two hosts merged"))
+        redact(&reports[..2]).apply(&matrix_html(&merged, "two hosts merged"))
     );
 
     let same = diff(&runs[0], &runs[1]);
@@ -97,5 +107,181 @@ fn merge_of_two_hosts_and_diff_of_an_engine_change() {
         !upgrade.known_appeared.is_empty(),
         "the CLI's stale sync is a known divergence of buildkit-cli: {upgrade:?}"
     );
-    insta::assert_snapshot!("diff_md", normalize(&diff_markdown(&upgrade)));
+    insta::assert_snapshot!(
+        "diff_md",
+        redact(&reports[2..]).apply(&diff_markdown(&upgrade))
+    );
+}
+
+fn matrix(report: &Report) -> RunMatrix {
+    RunMatrix::of(report, PathBuf::from("report.json"))
+}
+
+#[test]
+fn the_fixture_as_a_matrix() {
+    let m = matrix(&fixture());
+    assert_eq!(
+        m.columns.iter().cloned().collect::<Vec<_>>(),
+        vec![
+            "buildkit@a/fixture-vm 1.2.3-fixture",
+            "podman@podman/fixture-vm 9.8.7-fixture"
+        ]
+    );
+    let cell = |rule: &str, column: &str| m.cells[rule][column];
+    let bk = "buildkit@a/fixture-vm 1.2.3-fixture";
+    let podman = "podman@podman/fixture-vm 9.8.7-fixture";
+    assert_eq!(
+        (
+            cell("copy.checksum", bk).checked,
+            cell("copy.checksum", bk).disagreed
+        ),
+        (2, 1)
+    );
+    assert_eq!(
+        (
+            cell("copy.checksum", podman).checked,
+            cell("copy.checksum", podman).disagreed
+        ),
+        (1, 1)
+    );
+    // A discrepancy a re-run did not show again is neither agreement nor disagreement.
+    assert_eq!(cell("text.literal", podman).checked, 1);
+    // A step the model does not check is a row, never checked.
+    assert_eq!(cell("bk.metadata-free", bk).checked, 0);
+    assert_eq!(m.discrepancies.len(), 3, "{:?}", m.discrepancies);
+    assert_eq!(m.known.len(), 1, "two steps, one divergence: {:?}", m.known);
+}
+
+#[test]
+fn runs_from_two_machines_stay_apart_by_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, label: &str| {
+        let mut report = fixture();
+        report.label = Some(label.to_string());
+        let path = dir.path().join(name);
+        std::fs::write(&path, report.to_json().unwrap()).unwrap();
+        load_run(&path).unwrap()
+    };
+    let merged = merge(&[write("1.json", "debian 12"), write("2.json", "centos-9")]);
+    assert_eq!(merged.columns.len(), 4, "{:?}", merged.columns);
+    assert!(merged
+        .columns
+        .contains("buildkit@a/debian-12 1.2.3-fixture"));
+    assert!(merged.columns.contains("buildkit@a/centos-9 1.2.3-fixture"));
+    assert_eq!(merged.cells["copy.checksum"].len(), 4);
+}
+
+/// The fixture after an upgrade of buildkit@a: a new version, the stale sync fixed (the known
+/// divergence gone, those steps rebuilt as predicted), and a new confirmed discrepancy: scenario
+/// 0's first COPY served from cache where nothing was cached.
+fn upgraded() -> Report {
+    let mut report = fixture();
+    report.engines[0].1 = "1.3.0-fixture".to_string();
+    let fixed = &mut report.results[1];
+    fixed.known.clear();
+    for v in &mut fixed.history.builds[1].verdicts {
+        if v.verdict == Verdict::Discrepancy {
+            v.verdict = Verdict::Agree;
+            v.observed = Some(Observed::Rebuilt);
+        }
+    }
+    let broken = &mut report.results[0];
+    let step = &mut broken.history.builds[0].verdicts[1];
+    step.verdict = Verdict::Discrepancy;
+    step.observed = Some(Observed::Cached);
+    broken.confirmed.push((1, 2, "cached".to_string()));
+    report
+}
+
+#[test]
+fn an_upgrade_is_a_change_and_the_same_run_is_none() {
+    let (old, new) = (fixture(), upgraded());
+    assert!(diff(&matrix(&old), &matrix(&old)).is_empty());
+    let d = diff(&matrix(&old), &matrix(&new));
+    let changed: Vec<_> = d
+        .rules
+        .iter()
+        .map(|r| (r.0.as_str(), r.1.as_str(), r.2.as_str(), r.3.as_str()))
+        .collect();
+    let (bk_old, bk_new) = (
+        "(buildkit@a/fixture-vm 1.2.3-fixture)",
+        "(buildkit@a/fixture-vm 1.3.0-fixture)",
+    );
+    let row = |rule, o: &str, n: &str| {
+        (
+            rule,
+            "buildkit@a/fixture-vm",
+            format!("{o} {bk_old}"),
+            format!("{n} {bk_new}"),
+        )
+    };
+    let expected = [
+        row("cascade", "DIFF", "ok"),
+        row("copy.checksum", "DIFF", "ok"),
+        row("text.literal", "ok", "DIFF"),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(r, e, o, n)| (*r, *e, o.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(changed, expected, "podman@podman did not change: {d:?}");
+    let triple = |rule: &str, at: &str| {
+        (
+            "buildkit@a/fixture-vm".to_string(),
+            rule.to_string(),
+            at.to_string(),
+        )
+    };
+    assert_eq!(d.appeared, vec![triple("text.literal", "COPY a /a")]);
+    assert_eq!(
+        d.vanished,
+        vec![
+            triple("cascade", "RUN true"),
+            triple("copy.checksum", "COPY a /a")
+        ]
+    );
+    assert!(
+        d.known_appeared.is_empty() && d.coverage.is_empty(),
+        "{d:?}"
+    );
+    assert_eq!(
+        d.known_vanished,
+        vec![(
+            "buildkit@a/fixture-vm".to_string(),
+            "cached".to_string(),
+            "https://github.com/moby/buildkit/issues/4817".to_string()
+        )]
+    );
+    let both = [&old, &new];
+    let redact = Redactions::of(&both, &[]);
+    let md = redact.apply(&diff_markdown(&d));
+    assert!(
+        md.contains("DIFF (buildkit@a/fixture-vm [VERSION:buildkit@a#1]) | ok (buildkit@a/fixture-vm [VERSION:buildkit@a#2])"),
+        "the old version and the new, told apart: {md}"
+    );
+    insta::assert_snapshot!("fixture_diff_md", md);
+    let merged = merge(&[matrix(&old), matrix(&new)]);
+    insta::assert_snapshot!(
+        "fixture_merged_md",
+        redact.apply(&matrix_markdown(&merged, "fixture merged"))
+    );
+    insta::assert_snapshot!(
+        "fixture_merged_html",
+        redact.apply(&matrix_html(&merged, "fixture merged"))
+    );
+}
+
+#[test]
+fn a_bad_report_stops_merge_as_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("report.json"),
+        "{\"format_version\": 1, \"seed\": 1}",
+    )
+    .unwrap();
+    let e = load_run(dir.path()).expect_err("refused");
+    assert_eq!(e.exit_code(), harness::error::EXIT_BAD_INPUT);
+    assert!(e.to_string().contains("missing field `engines`"), "{e}");
+    let e = load_run(Path::new("/nonexistent/run")).expect_err("no such run");
+    assert_eq!(e.exit_code(), harness::error::EXIT_BAD_INPUT);
 }

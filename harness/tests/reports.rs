@@ -1,49 +1,28 @@
-//! Snapshot tests of `report.md` and `index.html` from real runs: the reference model against
-//! classic@a (agreement) and a mutant model (`copy.mtime-ignored` off) against buildkit@a (a
-//! confirmed, shrunk discrepancy). Salts, digests, versions, seeds and temp paths are replaced by
-//! named placeholders before snapshotting, as cargo's testsuite does.
+//! Tests of the report schema and its renderings. Engine-free: the hand-written fixture
+//! (`tests/fixtures/report-v1.json`) reads back and writes the same JSON, its summary is what its
+//! results say, `report.md`, `index.html` and `junit.xml` render it (snapshots), bad reports are
+//! refused as bad input, and `reports/README.md` names every field. On real runs: `report.md` and
+//! `index.html` of the reference model against classic@a (agreement) and a mutant model
+//! (`copy.mtime-ignored` off) against buildkit@a (a confirmed, shrunk discrepancy). Snapshots are
+//! normalised by `common::Redactions`, built from the values the report carries.
 
+mod common;
+
+use std::collections::BTreeSet;
 use std::path::Path;
 
+use common::{fixture, Redactions, FIXTURE, FIXTURE_OUT};
 use harness::case_file::load_case;
 use harness::engine::version as engine_version;
-use harness::run::{run_one, Report};
-
-fn normalize(text: &str, out: &Path) -> String {
-    let mut s = text.replace(&out.display().to_string(), "[OUT]");
-    // Hex runs: 64 = digests, 16 = salts, 12 = short image ids.
-    let mut result = String::new();
-    let mut hex = String::new();
-    let flush = |hex: &mut String, result: &mut String| {
-        match hex.len() {
-            64 => result.push_str("[DIGEST]"),
-            16 => result.push_str("[SALT]"),
-            12 => result.push_str("[ID]"),
-            _ => result.push_str(hex),
-        }
-        hex.clear();
-    };
-    for c in s.chars() {
-        if c.is_ascii_hexdigit() && (c.is_ascii_digit() || c.is_ascii_lowercase()) {
-            hex.push(c);
-        } else {
-            flush(&mut hex, &mut result);
-            result.push(c);
-        }
-    }
-    flush(&mut hex, &mut result);
-    s = result;
-    for v in ["20.10.24+dfsg1", "4.3.1"] {
-        s = s.replace(v, "[VERSION]");
-    }
-    s.replace("seed `4242`", "seed `[SEED]`")
-        .replace("seed <code>4242</code>", "seed <code>[SEED]</code>")
-        .replace("--seed 4242", "--seed [SEED]")
-}
+use harness::error::EXIT_BAD_INPUT;
+use harness::run::run_one;
+use harness::schema::Report;
 
 #[test]
 fn markdown_and_html_reports() {
-    let inventory = harness::engine::load_inventory().expect("inventory");
+    let Some(inventory) = common::inventory_or_skip() else {
+        return;
+    };
     let classic = inventory.engine("classic@a").expect("classic@a");
     let mut buildkit = inventory.engine("buildkit@a").expect("buildkit@a");
     if let Err(e) = engine_version(&classic) {
@@ -85,16 +64,189 @@ fn markdown_and_html_reports() {
         ("classic@a".to_string(), engine_version(&classic).unwrap()),
     ];
     let report = Report::from_results(4242, engines, results);
+    let redact = Redactions::of(&[&report], &[out.path()]);
     assert_eq!(
         report.summary.discrepancies, 2,
         "the mutant disagrees at the touched COPY and the RUN after it"
     );
     insta::assert_snapshot!(
         "report_md",
-        normalize(&harness::report::markdown(&report), out.path())
+        redact.apply(&harness::report::markdown(&report))
     );
-    insta::assert_snapshot!(
-        "index_html",
-        normalize(&harness::report::html(&report), out.path())
+    insta::assert_snapshot!("index_html", redact.apply(&harness::report::html(&report)));
+}
+
+#[test]
+fn the_fixture_reads_back_and_writes_the_same_json() {
+    let report = fixture();
+    assert_eq!(report.to_json().unwrap(), FIXTURE);
+    assert!(
+        report.engines.iter().all(|(_, v)| v.ends_with("-fixture")),
+        "made up, not observed"
+    );
+}
+
+#[test]
+fn the_fixture_summary_is_what_its_results_say() {
+    let report = fixture();
+    let again = Report::from_results(report.seed, report.engines.clone(), report.results.clone());
+    assert_eq!(again.summary, report.summary);
+    assert_eq!(again.results, report.results, "already sorted");
+}
+
+#[test]
+fn reports_written_read_back_unchanged() {
+    let out = tempfile::tempdir().unwrap();
+    let report = fixture();
+    harness::report::write_reports(&report, out.path()).unwrap();
+    let (back, file) = harness::schema::load(out.path()).unwrap();
+    assert_eq!(file, out.path().join("report.json"));
+    assert_eq!(back, report);
+    for name in ["report.md", "index.html", "junit.xml"] {
+        assert!(out.path().join(name).is_file(), "{name} written");
+    }
+}
+
+#[test]
+fn fixture_renderings() {
+    let report = fixture();
+    let md = harness::report::markdown(&report);
+    // The conformance matrix: a confirmed and a known discrepancy disagree, one a re-run did not
+    // show again does not count, and a step the model does not check is not a row.
+    assert!(
+        md.contains("| `copy.checksum` | DIFF 1/2 | DIFF 1/1 |"),
+        "{md}"
+    );
+    assert!(md.contains("| `cascade` | DIFF 1/1 | - |"), "{md}");
+    assert!(md.contains("| `text.literal` | ok 2 | ok 1 |"), "{md}");
+    assert!(!md.contains("bk.metadata-free"), "{md}");
+    assert!(md.contains("**podman@podman stopped early**"), "{md}");
+    assert!(
+        md.contains("source `a`: mode 0644 -> 0755 (copy.checksum)"),
+        "{md}"
+    );
+    let junit = harness::report::junit(&report);
+    assert!(junit.contains("tests=\"4\" failures=\"1\""), "{junit}");
+    let redact = Redactions::of(&[&report], &[Path::new(FIXTURE_OUT)]);
+    let html = harness::report::html(&report);
+    for text in [&md, &html, &junit] {
+        let clean = redact.apply(text);
+        for (_, version) in &report.engines {
+            assert!(
+                !clean.contains(version.as_str()),
+                "{version} left in {clean}"
+            );
+        }
+        for r in &report.results {
+            assert!(!clean.contains(&r.history.salt), "salt left in {clean}");
+        }
+        assert!(!clean.contains(FIXTURE_OUT), "{clean}");
+    }
+    insta::assert_snapshot!("fixture_report_md", redact.apply(&md));
+    insta::assert_snapshot!("fixture_index_html", redact.apply(&html));
+    insta::assert_snapshot!("fixture_junit_xml", redact.apply(&junit));
+    insta::assert_snapshot!("fixture_report_json", redact.apply(FIXTURE));
+}
+
+fn refused(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, text).unwrap();
+    let e = harness::schema::load(dir.path()).expect_err("refused");
+    assert_eq!(e.exit_code(), EXIT_BAD_INPUT, "{e}");
+    let message = e.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    message.replace(&dir.path().display().to_string(), "[TMP]")
+}
+
+#[test]
+fn malformed_reports_are_bad_input_with_line_and_column() {
+    let cut = &FIXTURE[..FIXTURE.len() / 2];
+    let message = refused(cut);
+    assert!(message.contains("EOF while parsing"), "{message}");
+    assert!(
+        message.contains(" line ") && message.contains(" column "),
+        "{message}"
+    );
+    let wrong_type = FIXTURE.replacen("\"seed\": 7", "\"seed\": \"seven\"", 1);
+    let message = refused(&wrong_type);
+    assert!(
+        message.starts_with("bad input: [TMP]/report.json: invalid type: string \"seven\""),
+        "{message}"
+    );
+    assert!(message.ends_with("at line 3 column 17"), "{message}");
+    let missing = FIXTURE.replacen("\"seed\": 7,", "", 1);
+    assert!(refused(&missing).contains("missing field `seed`"));
+}
+
+#[test]
+fn reports_of_another_schema_version_are_refused() {
+    let newer = FIXTURE.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
+    assert_eq!(
+        refused(&newer),
+        "bad input: [TMP]/report.json: report format_version 2: this cachet reads version 1 only"
+    );
+    assert!(refused("{\"seed\": 1}").contains("no `format_version`: not a cachet report.json"));
+    refused("[1, 2]");
+}
+
+/// The field names of `value`'s objects down to the builds of a scenario's history: `seed`,
+/// `summary.builds`, `results[].history.builds[].stale`, ...
+fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    let deeper = [
+        "",
+        "summary",
+        "results[]",
+        "results[].shrunk",
+        "results[].history",
+    ];
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                out.insert(path.clone());
+                if deeper.contains(&prefix) || path == "results[].history.builds[]" {
+                    field_paths(v, &path, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items)
+            if prefix.ends_with("results") || prefix.ends_with("builds") =>
+        {
+            for item in items {
+                field_paths(item, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_readme_documents_every_report_field() {
+    let json = serde_json::to_value(fixture()).unwrap();
+    let mut fields = BTreeSet::new();
+    field_paths(&json, "", &mut fields);
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/README.md"))
+            .unwrap();
+    // The README's field table: rows `| \`path\` | meaning |`.
+    let documented: BTreeSet<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split_once('`'))
+        .map(|(path, _)| path.to_string())
+        .collect();
+    let undocumented: Vec<_> = fields.difference(&documented).collect();
+    let gone: Vec<_> = documented.difference(&fields).collect();
+    assert!(
+        undocumented.is_empty(),
+        "fields reports/README.md does not name: {undocumented:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "reports/README.md names fields the schema lacks: {gone:?}"
     );
 }

@@ -1,0 +1,111 @@
+//! What the report and compare tests share: the snapshot normaliser, whose filters come from the
+//! reports themselves (the versions, salts and image ids they carry, and the test's temp dirs),
+//! and the hand-written report fixture.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use harness::schema::Report;
+
+/// Text replacements for snapshots: each value a report carries that differs from run to run,
+/// and the placeholder that stands for it.
+pub struct Redactions(Vec<(String, String)>);
+
+impl Redactions {
+    /// Filters from `reports` and the test's `tmp` dirs: engine versions become
+    /// `[VERSION:ENGINE,...]` (the engines that reported that version; `#1`, `#2`, ... in the
+    /// order the reports give them where the same engines reported several), salts `[SALT]`,
+    /// image ids `[IMAGE-ID]` (whole, without `sha256:`, and in their 12-character short form),
+    /// temp dirs `[TMP]`. Reports carry no durations; seeds are the test's own choice and stay.
+    pub fn of(reports: &[&Report], tmp: &[&Path]) -> Redactions {
+        let mut filters = Vec::new();
+        for report in reports {
+            for result in &report.results {
+                filters.push((result.history.salt.clone(), "[SALT]".to_string()));
+                for build in &result.history.builds {
+                    let o = &build.observation;
+                    for id in o.image_id.iter().chain(&o.intermediate_images) {
+                        let hex = id.strip_prefix("sha256:").unwrap_or(id);
+                        for value in [id.as_str(), hex, &hex[..hex.len().min(12)]] {
+                            filters.push((value.to_string(), "[IMAGE-ID]".to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        filters.extend(version_filters(reports));
+        for dir in tmp {
+            filters.push((dir.display().to_string(), "[TMP]".to_string()));
+        }
+        // Longest first, so that no value is replaced inside a longer one; never an empty value.
+        filters.retain(|(value, _)| !value.is_empty());
+        filters.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.cmp(b)));
+        filters.dedup();
+        Redactions(filters)
+    }
+
+    pub fn apply(&self, text: &str) -> String {
+        self.0
+            .iter()
+            .fold(text.to_string(), |s, (value, placeholder)| {
+                s.replace(value, placeholder)
+            })
+    }
+}
+
+/// `(version, [VERSION:ENGINES])` for every version the reports' engines reported.
+fn version_filters(reports: &[&Report]) -> Vec<(String, String)> {
+    // In the order of first appearance: a version and the engines that reported it.
+    let mut versions: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (engine, version) in reports.iter().flat_map(|r| &r.engines) {
+        match versions.iter_mut().find(|(v, _)| v == version) {
+            Some((_, names)) if names.contains(&engine.as_str()) => {}
+            Some((_, names)) => names.push(engine),
+            None => versions.push((version, vec![engine])),
+        }
+    }
+    let names: Vec<String> = versions
+        .iter_mut()
+        .map(|(_, names)| {
+            names.sort();
+            names.join(",")
+        })
+        .collect();
+    (0..versions.len())
+        .map(|i| {
+            let name = &names[i];
+            let earlier = names[..i].iter().filter(|n| *n == name).count();
+            let later = names[i + 1..].iter().filter(|n| *n == name).count();
+            let placeholder = if earlier + later == 0 {
+                format!("[VERSION:{name}]")
+            } else {
+                format!("[VERSION:{name}#{}]", earlier + 1)
+            };
+            (versions[i].0.to_string(), placeholder)
+        })
+        .collect()
+}
+
+/// The hand-written report (`tests/fixtures/report-v1.json`): a run as cachet writes it, made
+/// up for these tests (its versions end in `-fixture`), with every field the schema has.
+pub const FIXTURE: &str = include_str!("../fixtures/report-v1.json");
+
+/// Where the fixture says its run wrote case files and reproducers.
+pub const FIXTURE_OUT: &str = "/tmp/cachet-fixture";
+
+pub fn fixture() -> Report {
+    Report::from_json(FIXTURE, Path::new("tests/fixtures/report-v1.json")).expect("fixture reads")
+}
+
+/// The inventory for the tests that drive real engines, or `None` (with the reason on stderr)
+/// outside CI when there is none; in CI a missing inventory fails the test.
+pub fn inventory_or_skip() -> Option<harness::inventory::Inventory> {
+    match harness::engine::load_inventory() {
+        Ok(inventory) => Some(inventory),
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "no inventory in CI: {e}");
+            eprintln!("skipping outside CI: {e}");
+            None
+        }
+    }
+}
