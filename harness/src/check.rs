@@ -18,7 +18,7 @@ pub enum Verdict {
     Unchecked,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, Deserialize)]
 pub struct StepVerdict {
     pub step: usize,
     pub instruction: String,

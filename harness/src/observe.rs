@@ -36,7 +36,7 @@ impl Observed {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, Deserialize)]
 pub struct Observation {
     /// Outcome by 1-based Dockerfile step; steps the engine did not report are absent.
     pub steps: BTreeMap<usize, Observed>,

@@ -1,20 +1,21 @@
 //! The schema of `report.json`, the one source of truth for it: `cachet run` fills a [`Report`],
 //! `report.rs` renders it and writes it, `compare.rs` reads it back with [`load`].
 //!
-//! The model's own types (`models::Outcome`, `models::Prediction`) serialise only: rule ids are
-//! `&'static str` into the rule tables. The report keeps the same JSON shape with owned strings,
-//! so that a report written by another cachet (a rule renamed since) still reads back. The
-//! conversions from the run's in-memory history are at the end of this file; a unit test checks
-//! that both serialise to the same JSON.
+//! The predictions, observations and verdicts in it are the model's and the checker's own types
+//! (`models::Outcome`, `observe::Observation`, `check::StepVerdict`), which read back as they
+//! are written. A rule id reads back only if this cachet's rule tables know it (rule ids are
+//! stable: renaming one is a schema change). What is here besides them is the run's shape: the
+//! summary, the scenarios' results, their shrinking, and the histories without the raw logs.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::check::StepVerdict;
 use crate::check::Verdict;
 use crate::error::{Error, Result};
-use crate::observe::Observed;
+pub use crate::observe::Observation;
+pub use models::predict::{Outcome, Prediction, Reason, ReasonKind, StepPrediction};
 
 /// The `format_version` this cachet writes and the only one it reads. Bump it when a field
 /// changes meaning or goes away (an added field with a default is not a new version).
@@ -107,154 +108,6 @@ pub struct BuildRecord {
     /// `--no-cache` build of the same input. Empty when they agree or the check did not run.
     #[serde(default)]
     pub stale: Vec<String>,
-}
-
-/// `models::Prediction` with owned rule ids.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Prediction {
-    pub profile: String,
-    /// The engine refuses the Dockerfile before building (its parse error, in the model's words).
-    pub rejected: Option<String>,
-    pub steps: Vec<StepPrediction>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepPrediction {
-    pub step: usize,
-    pub stage: usize,
-    pub stage_name: Option<String>,
-    pub instruction: String,
-    pub outcome: Outcome,
-}
-
-/// `models::Outcome` with owned rule ids.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
-    Cached { rule: String, from: Option<String> },
-    Rebuilt { reason: Reason },
-    NotAStep { rule: String },
-    Skipped { why: String },
-    Fails { why: String },
-    Unsupported { why: String },
-}
-
-impl Outcome {
-    /// `cached`, `rebuilt`, ... as `models::Outcome::short` says it.
-    pub fn short(&self) -> &'static str {
-        match self {
-            Outcome::Cached { .. } => "cached",
-            Outcome::Rebuilt { .. } => "rebuilt",
-            Outcome::NotAStep { .. } => "not-a-step",
-            Outcome::Skipped { .. } => "skipped",
-            Outcome::Fails { .. } => "fails",
-            Outcome::Unsupported { .. } => "unsupported",
-        }
-    }
-
-    /// The rule a checked step's prediction cites: a cache hit's or a rebuild's. (A step the
-    /// model does not check, `NotAStep`, cites one too: see [`Outcome::cited_rule`].)
-    pub fn deciding_rule(&self) -> Option<&str> {
-        match self {
-            Outcome::Cached { rule, .. } => Some(rule),
-            Outcome::Rebuilt { reason } => Some(&reason.rule),
-            _ => None,
-        }
-    }
-
-    /// Every rule id the prediction names, `NotAStep`'s included.
-    pub fn cited_rule(&self) -> Option<&str> {
-        match self {
-            Outcome::NotAStep { rule } => Some(rule),
-            other => other.deciding_rule(),
-        }
-    }
-}
-
-/// `models::Reason` with an owned rule id; displayed as the model displays it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reason {
-    pub rule: String,
-    #[serde(flatten)]
-    pub kind: ReasonKind,
-}
-
-/// `models::ReasonKind`, field for field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ReasonKind {
-    NotInCache,
-    ParentRebuilt {
-        step: usize,
-    },
-    InstructionText {
-        cached: String,
-        now: String,
-    },
-    SourceChanged {
-        path: String,
-        field: models::predict::Field,
-    },
-    BuildArg {
-        name: String,
-    },
-    Environment {
-        name: String,
-    },
-    ContextChanged,
-    NoCache,
-    LayersOff,
-    NoLayer,
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.kind {
-            ReasonKind::NotInCache => write!(f, "not in cache")?,
-            ReasonKind::ParentRebuilt { step } => write!(f, "parent rebuilt at step {step}")?,
-            ReasonKind::InstructionText { cached, now } => {
-                write!(f, "instruction text `{cached}` -> `{now}`")?
-            }
-            ReasonKind::SourceChanged { path, field } => write!(f, "source `{path}`: {field}")?,
-            ReasonKind::BuildArg { name } => write!(f, "build arg `{name}` changed")?,
-            ReasonKind::Environment { name } => write!(f, "environment `{name}` changed")?,
-            ReasonKind::ContextChanged => write!(f, "context changed")?,
-            ReasonKind::NoCache => write!(f, "--no-cache")?,
-            ReasonKind::LayersOff => write!(f, "layer cache off")?,
-            ReasonKind::NoLayer => write!(
-                f,
-                "imported inline cache holds its key but not its layer, and a later step needs it"
-            )?,
-        }
-        write!(f, " ({})", self.rule)
-    }
-}
-
-/// `observe::Observation` without the raw log (which reports never carried).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observation {
-    /// Outcome by 1-based Dockerfile step; steps the engine did not report are absent.
-    pub steps: BTreeMap<usize, Observed>,
-    pub error: Option<String>,
-    pub indeterminate: Option<String>,
-    pub image_id: Option<String>,
-    pub intermediate_images: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepVerdict {
-    pub step: usize,
-    pub instruction: String,
-    pub predicted: Outcome,
-    pub observed: Option<Observed>,
-    pub verdict: Verdict,
-}
-
-impl StepVerdict {
-    /// `cached`, `rebuilt`, `failed`, `-` for display and divergence records.
-    pub fn observed_short(&self) -> &'static str {
-        self.observed.as_ref().map(Observed::short).unwrap_or("-")
-    }
 }
 
 impl History {
@@ -352,101 +205,20 @@ pub fn load(path: &Path) -> Result<(Report, PathBuf)> {
 
 // From the run's in-memory history: the model's types to the report's.
 
-impl From<&models::Outcome> for Outcome {
-    fn from(o: &models::Outcome) -> Outcome {
-        match o {
-            models::Outcome::Cached { rule, from } => Outcome::Cached {
-                rule: rule.to_string(),
-                from: from.clone(),
-            },
-            models::Outcome::Rebuilt { reason } => Outcome::Rebuilt {
-                reason: Reason::from(reason),
-            },
-            models::Outcome::NotAStep { rule } => Outcome::NotAStep {
-                rule: rule.to_string(),
-            },
-            models::Outcome::Skipped { why } => Outcome::Skipped { why: why.clone() },
-            models::Outcome::Fails { why } => Outcome::Fails { why: why.clone() },
-            models::Outcome::Unsupported { why } => Outcome::Unsupported { why: why.clone() },
-        }
-    }
-}
-
-impl From<&models::Reason> for Reason {
-    fn from(r: &models::Reason) -> Reason {
-        use models::predict::ReasonKind as M;
-        let kind = match &r.kind {
-            M::NotInCache => ReasonKind::NotInCache,
-            M::ParentRebuilt { step } => ReasonKind::ParentRebuilt { step: *step },
-            M::InstructionText { cached, now } => ReasonKind::InstructionText {
-                cached: cached.clone(),
-                now: now.clone(),
-            },
-            M::SourceChanged { path, field } => ReasonKind::SourceChanged {
-                path: path.clone(),
-                field: field.clone(),
-            },
-            M::BuildArg { name } => ReasonKind::BuildArg { name: name.clone() },
-            M::Environment { name } => ReasonKind::Environment { name: name.clone() },
-            M::ContextChanged => ReasonKind::ContextChanged,
-            M::NoCache => ReasonKind::NoCache,
-            M::LayersOff => ReasonKind::LayersOff,
-            M::NoLayer => ReasonKind::NoLayer,
-        };
-        Reason {
-            rule: r.rule.to_string(),
-            kind,
-        }
-    }
-}
-
-impl From<&models::Prediction> for Prediction {
-    fn from(p: &models::Prediction) -> Prediction {
-        Prediction {
-            profile: p.profile.clone(),
-            rejected: p.rejected.clone(),
-            steps: p
-                .steps
-                .iter()
-                .map(|s| StepPrediction {
-                    step: s.step,
-                    stage: s.stage,
-                    stage_name: s.stage_name.clone(),
-                    instruction: s.instruction.clone(),
-                    outcome: Outcome::from(&s.outcome),
-                })
-                .collect(),
-        }
-    }
-}
-
 impl From<&crate::execute::BuildRecord> for BuildRecord {
     fn from(b: &crate::execute::BuildRecord) -> BuildRecord {
-        let o = &b.observation;
         BuildRecord {
             transition: b.transition,
             host: b.host.clone(),
             engine: b.engine.clone(),
             options: b.options.clone(),
-            prediction: Prediction::from(&b.prediction),
+            prediction: b.prediction.clone(),
+            // Reports never carried the raw log.
             observation: Observation {
-                steps: o.steps.clone(),
-                error: o.error.clone(),
-                indeterminate: o.indeterminate.clone(),
-                image_id: o.image_id.clone(),
-                intermediate_images: o.intermediate_images.clone(),
+                log: String::new(),
+                ..b.observation.clone()
             },
-            verdicts: b
-                .verdicts
-                .iter()
-                .map(|v| StepVerdict {
-                    step: v.step,
-                    instruction: v.instruction.clone(),
-                    predicted: Outcome::from(&v.predicted),
-                    observed: v.observed.clone(),
-                    verdict: v.verdict.clone(),
-                })
-                .collect(),
+            verdicts: b.verdicts.clone(),
             stale: b.stale.clone(),
         }
     }
@@ -465,6 +237,7 @@ impl From<&crate::execute::History> for History {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::Observed;
     use models::predict::{Field, ReasonKind as M, StepPrediction as MStep};
 
     fn reason(kind: M) -> models::Outcome {
@@ -574,20 +347,12 @@ mod tests {
     }
 
     #[test]
-    fn reasons_read_as_the_model_says_them() {
-        let run = history();
-        for (m, r) in run.builds[0]
-            .prediction
-            .steps
-            .iter()
-            .zip(&History::from(&run).builds[0].prediction.steps)
-        {
-            assert_eq!(m.outcome.short(), r.outcome.short());
-            if let (models::Outcome::Rebuilt { reason: m }, Outcome::Rebuilt { reason: r }) =
-                (&m.outcome, &r.outcome)
-            {
-                assert_eq!(m.to_string(), r.to_string());
-            }
-        }
+    fn a_rule_id_no_table_knows_is_refused() {
+        let text = r#"{"outcome":"cached","rule":"no.such-rule","from":null}"#;
+        let e = serde_json::from_str::<Outcome>(text).expect_err("refused");
+        assert!(
+            e.to_string().contains("`no.such-rule` is not a rule id"),
+            "{e}"
+        );
     }
 }

@@ -80,7 +80,7 @@ impl std::fmt::Display for Field {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReasonKind {
     /// Nothing cached on this parent for this kind of step.
@@ -111,7 +111,7 @@ pub enum ReasonKind {
     NoLayer,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Reason {
     pub rule: RuleId,
     #[serde(flatten)]
@@ -141,7 +141,7 @@ impl std::fmt::Display for Reason {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// Served from cache; `from` names the registry reference for imported cache.
@@ -177,6 +177,22 @@ impl Outcome {
     pub fn is_rebuilt(&self) -> bool {
         matches!(self, Outcome::Rebuilt { .. })
     }
+    /// The rule a checked step's prediction cites: a cache hit's or a rebuild's. (A step the
+    /// model does not check, `NotAStep`, cites one too: see [`Outcome::cited_rule`].)
+    pub fn deciding_rule(&self) -> Option<RuleId> {
+        match self {
+            Outcome::Cached { rule, .. } => Some(*rule),
+            Outcome::Rebuilt { reason } => Some(reason.rule),
+            _ => None,
+        }
+    }
+    /// Every rule id the prediction names, `NotAStep`'s included.
+    pub fn cited_rule(&self) -> Option<RuleId> {
+        match self {
+            Outcome::NotAStep { rule } => Some(*rule),
+            other => other.deciding_rule(),
+        }
+    }
     pub fn short(&self) -> &'static str {
         match self {
             Outcome::Cached { .. } => "cached",
@@ -189,7 +205,7 @@ impl Outcome {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepPrediction {
     /// 1-based position among the Dockerfile's instructions.
     pub step: usize,
@@ -201,7 +217,7 @@ pub struct StepPrediction {
     pub outcome: Outcome,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prediction {
     pub profile: String,
     /// The engine refuses the Dockerfile before building (its parse error, in the model's words).
