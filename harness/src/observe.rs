@@ -479,98 +479,15 @@ fn distrust_concurrent_steps(steps: &mut BTreeMap<usize, Observed>) {
     }
 }
 
-/// The stages a builder builds for `target`, in order (for Podman's `[k/m]` prefixes): every
-/// stage up to the target for the classic builder, what the target depends on for BuildKit and
-/// Buildah. A numeric target is a stage index; an unknown one counts as the last stage (the build
-/// fails anyway).
+/// The stages a builder builds for `target`, in order (for Podman's `[k/m]` prefixes): the
+/// model's own stage selection (`models::predict::built_stages`), so observation and prediction
+/// cannot disagree.
 pub fn built_stages(dockerfile_text: &str, target: Option<&str>, builder: Builder) -> Vec<usize> {
-    let parsed = dockerfile::parse(dockerfile_text);
-    let stages = model_stages::split_stages(&parsed.dockerfile);
-    if stages.is_empty() {
-        return Vec::new();
-    }
-    let target = target
-        .and_then(|t| model_stages::stage_index(&stages, t))
-        .unwrap_or(stages.len() - 1);
-    let wanted = model_stages::stages_to_build(builder, &stages, target);
-    (0..stages.len()).filter(|i| wanted[*i]).collect()
-}
-
-/// ADAPTER, to be deleted (issue #11): the model's own stage selection, `split_stages`,
-/// `stage_index` and `stages_to_build` in `models/src/predict.rs`, which are private there. Kept
-/// line for line the same as the model's so observation and prediction cannot disagree; once the
-/// model exports them (as `models::predict::stages_to_build`), `built_stages` calls that instead.
-mod model_stages {
-    use models::dockerfile::{Body, Dockerfile, Instruction};
-    use models::Builder;
-
-    pub(super) struct StageSpan<'a> {
-        pub name: Option<String>,
-        pub instructions: Vec<(usize, &'a Instruction)>,
-    }
-
-    pub(super) fn split_stages(dockerfile: &Dockerfile) -> Vec<StageSpan<'_>> {
-        let mut stages: Vec<StageSpan<'_>> = Vec::new();
-        for (n, instruction) in dockerfile.instructions().enumerate() {
-            if let Body::From { stage, .. } = &instruction.body {
-                stages.push(StageSpan {
-                    name: stage.clone(),
-                    instructions: Vec::new(),
-                });
-            }
-            if let Some(current) = stages.last_mut() {
-                current.instructions.push((n + 1, instruction));
-            }
-        }
-        stages
-    }
-
-    /// A stage by name, else by index; callers pass only the stages before the current one, so
-    /// a `COPY --from` or `FROM` never resolves to its own stage or a later one.
-    pub(super) fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
-        stages
-            .iter()
-            .position(|s| s.name.as_deref() == Some(reference))
-            .or_else(|| {
-                reference
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&i| i < stages.len())
-            })
-    }
-
-    pub(super) fn stages_to_build(
-        builder: Builder,
-        stages: &[StageSpan<'_>],
-        target: usize,
-    ) -> Vec<bool> {
-        let mut wanted = vec![false; stages.len()];
-        match builder {
-            Builder::Classic => wanted.iter_mut().take(target + 1).for_each(|w| *w = true),
-            Builder::BuildKit | Builder::Buildah => {
-                let mut todo = vec![target];
-                while let Some(i) = todo.pop() {
-                    if wanted[i] {
-                        continue;
-                    }
-                    wanted[i] = true;
-                    for (_, instruction) in &stages[i].instructions {
-                        let dependency = match &instruction.body {
-                            Body::From { image, .. } => stage_index(&stages[..i], image),
-                            Body::Copy(c) | Body::Add(c) => {
-                                c.from.as_deref().and_then(|f| stage_index(&stages[..i], f))
-                            }
-                            _ => None,
-                        };
-                        if let Some(d) = dependency {
-                            todo.push(d);
-                        }
-                    }
-                }
-            }
-        }
-        wanted
-    }
+    models::predict::built_stages(
+        &dockerfile::parse(dockerfile_text).dockerfile,
+        target,
+        builder,
+    )
 }
 
 #[cfg(test)]

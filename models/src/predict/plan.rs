@@ -248,10 +248,26 @@ fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
         })
 }
 
+/// The stages a builder builds for `target`, in order: every stage up to the target for the
+/// classic builder, what the target depends on for BuildKit and Buildah. A numeric target is a
+/// stage index; an unknown one counts as the last stage (the build is refused anyway). The one
+/// stage selection: prediction uses it, and so does observation (Podman's `[k/m]` prefixes).
+pub fn built_stages(dockerfile: &Dockerfile, target: Option<&str>, builder: Builder) -> Vec<usize> {
+    let stages = split_stages(dockerfile);
+    if stages.is_empty() {
+        return Vec::new();
+    }
+    let target = target
+        .and_then(|t| stage_index(&stages, t))
+        .unwrap_or(stages.len() - 1);
+    let wanted = stages_to_build(builder, &stages, target);
+    (0..stages.len()).filter(|i| wanted[*i]).collect()
+}
+
 /// Stages that must be built for the target, by builder.
-fn stages_to_build(profile: &Profile, stages: &[StageSpan<'_>], target: usize) -> Vec<bool> {
+fn stages_to_build(builder: Builder, stages: &[StageSpan<'_>], target: usize) -> Vec<bool> {
     let mut wanted = vec![false; stages.len()];
-    match profile.builder {
+    match builder {
         // Engine 20.10's classic builder builds every stage up to the target, in order.
         Builder::Classic => wanted.iter_mut().take(target + 1).for_each(|w| *w = true),
         // BuildKit and Buildah (skip-unused-stages) build what the target depends on.
@@ -328,7 +344,7 @@ pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
             None => return Plan::rejected(format!("target stage `{t}` could not be found")),
         },
     };
-    let wanted = stages_to_build(profile, &stages, target);
+    let wanted = stages_to_build(profile.builder, &stages, target);
     let cx = Cx::new(profile, build, &stages);
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];
     let mut steps = Vec::new();
