@@ -146,6 +146,16 @@ fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or(1)
 }
 
+/// The line of a `[files]` entry's table header (`[files.a]`, `[files."d/c"]`), or of its first
+/// mention when it is written inline.
+fn file_line(text: &str, path: &str) -> usize {
+    let headers = [format!("[files.{path}]"), format!("[files.\"{path}\"]")];
+    text.lines()
+        .position(|l| headers.iter().any(|h| l.trim() == h))
+        .map(|n| n + 1)
+        .unwrap_or_else(|| line_of(text, &format!("\"{path}\"")))
+}
+
 pub fn load_case(path: &Path) -> Result<LoadedCase> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
@@ -169,50 +179,8 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
     })?;
     let mut context = BuildContext::new();
     for (p, spec) in &file.files {
-        let line = line_of(text, p);
-        let mut entry = match spec.kind.as_deref().unwrap_or("file") {
-            "file" => Entry::file(spec.content.clone().unwrap_or_default()),
-            "dir" => Entry::dir(),
-            "symlink" => Entry::symlink(
-                spec.target
-                    .clone()
-                    .ok_or_else(|| bad(line, format!("symlink `{p}` needs a target")))?,
-            ),
-            other => {
-                return Err(bad(
-                    line,
-                    format!("unknown type `{other}` for `{p}` (file, dir or symlink)"),
-                ))
-            }
-        };
-        if let Some(m) = spec.mode {
-            entry.mode = m;
-        }
-        entry.uid = spec.uid.unwrap_or(0);
-        entry.gid = spec.gid.unwrap_or(0);
-        if let Some(t) = spec.mtime {
-            entry.mtime = t;
-            entry.atime = t;
-        }
-        entry.xattrs = spec
-            .xattrs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
-            .collect();
-        if let EntryKind::Symlink { target } = &entry.kind {
-            let base = p
-                .rsplit_once('/')
-                .map(|(d, _)| format!("{d}/"))
-                .unwrap_or_default();
-            if target.starts_with('/')
-                || models::context::normalize_context_path(&format!("{base}{target}")).is_err()
-            {
-                return Err(bad(
-                    line,
-                    format!("symlink `{p}` -> `{target}` escapes the build context"),
-                ));
-            }
-        }
+        let line = file_line(text, p);
+        let entry = context_entry(p, spec).map_err(|reason| bad(line, reason))?;
         context
             .insert(p, entry)
             .map_err(|e| bad(line, e.to_string()))?;
@@ -226,47 +194,14 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
         ));
     }
     context.set_dockerfile_text(&file.dockerfile);
-    let mut transitions = Vec::new();
-    for (n, b) in file.builds.iter().enumerate() {
-        for m in &b.mutations {
-            if let Err(e) = check_mutation_paths(m) {
-                return Err(bad(
-                    line_of(text, &format!("\"{}\"", m.path())),
-                    format!("build {}: {e}", n + 1),
-                ));
-            }
-        }
-        for key in b.expect.keys() {
-            if let Some(bad_name) = key
-                .split(',')
-                .map(str::trim)
-                .find(|k| *k != "all" && models::Profile::from_name(k).is_none())
-            {
-                return Err(bad(
-                    line_of(text, "expect"),
-                    format!(
-                        "build {}: `expect` names `{bad_name}`, which is neither `all` nor a profile \
-                         (classic, classic-cli, buildkit, buildkit-cli, podman, podman-cli)",
-                        n + 1
-                    ),
-                ));
-            }
-        }
-        transitions.push(Transition {
-            mutations: b.mutations.clone(),
-            build: BuildStep {
-                host: b.host.clone().unwrap_or_else(|| "a".to_string()),
-                options: BuildOptions {
-                    build_args: b.args.clone(),
-                    no_cache: b.no_cache,
-                    target: b.target.clone(),
-                    cache_from: b.cache_from.clone(),
-                    inline_cache: b.inline_cache,
-                    push: b.push.clone(),
-                },
-            },
-        });
-    }
+    let transitions = file
+        .builds
+        .iter()
+        .enumerate()
+        .map(|(n, b)| {
+            transition(n, b).map_err(|(needle, reason)| bad(line_of(text, &needle), reason))
+        })
+        .collect::<Result<Vec<_>>>()?;
     if transitions.is_empty() {
         return Err(bad(1, "a case needs at least one [[build]]".to_string()));
     }
@@ -293,6 +228,92 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
         path: path.to_path_buf(),
         file,
         scenario,
+    })
+}
+
+/// One `[files]` entry as a context entry, or why it is refused.
+fn context_entry(p: &str, spec: &FileSpec) -> std::result::Result<Entry, String> {
+    let mut entry = match spec.kind.as_deref().unwrap_or("file") {
+        "file" => Entry::file(spec.content.clone().unwrap_or_default()),
+        "dir" => Entry::dir(),
+        "symlink" => Entry::symlink(
+            spec.target
+                .clone()
+                .ok_or_else(|| format!("symlink `{p}` needs a target"))?,
+        ),
+        other => {
+            return Err(format!(
+                "unknown type `{other}` for `{p}` (file, dir or symlink)"
+            ))
+        }
+    };
+    if let Some(m) = spec.mode {
+        entry.mode = m;
+    }
+    entry.uid = spec.uid.unwrap_or(0);
+    entry.gid = spec.gid.unwrap_or(0);
+    if let Some(t) = spec.mtime {
+        entry.mtime = t;
+        entry.atime = t;
+    }
+    entry.xattrs = spec
+        .xattrs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
+    if let EntryKind::Symlink { target } = &entry.kind {
+        let base = p
+            .rsplit_once('/')
+            .map(|(d, _)| format!("{d}/"))
+            .unwrap_or_default();
+        if target.starts_with('/')
+            || models::context::normalize_context_path(&format!("{base}{target}")).is_err()
+        {
+            return Err(format!(
+                "symlink `{p}` -> `{target}` escapes the build context"
+            ));
+        }
+    }
+    Ok(entry)
+}
+
+/// Build `n` (0-based) of the case as a transition; refused with the text to find its line by
+/// and the reason.
+fn transition(n: usize, b: &BuildSpec) -> std::result::Result<Transition, (String, String)> {
+    for m in &b.mutations {
+        if let Err(e) = check_mutation_paths(m) {
+            return Err((format!("\"{}\"", m.path()), format!("build {}: {e}", n + 1)));
+        }
+    }
+    for key in b.expect.keys() {
+        if let Some(bad_name) = key
+            .split(',')
+            .map(str::trim)
+            .find(|k| *k != "all" && models::Profile::from_name(k).is_none())
+        {
+            return Err((
+                "expect".to_string(),
+                format!(
+                    "build {}: `expect` names `{bad_name}`, which is neither `all` nor a profile \
+                     (classic, classic-cli, buildkit, buildkit-cli, podman, podman-cli)",
+                    n + 1
+                ),
+            ));
+        }
+    }
+    Ok(Transition {
+        mutations: b.mutations.clone(),
+        build: BuildStep {
+            host: b.host.clone().unwrap_or_else(|| "a".to_string()),
+            options: BuildOptions {
+                build_args: b.args.clone(),
+                no_cache: b.no_cache,
+                target: b.target.clone(),
+                cache_from: b.cache_from.clone(),
+                inline_cache: b.inline_cache,
+                push: b.push.clone(),
+            },
+        },
     })
 }
 
@@ -523,6 +544,27 @@ mod tests {
         check_error(
             "name = \"x\"\nshows = \"y\"\ndockerfile = \"\"\"\nFROM base\nHEALTHCHECK NONE\n\"\"\"\n[[build]]\n",
             "bad case file cases/x.toml:5: the Dockerfile cannot be parsed: unsupported instruction `HEALTHCHECK`",
+        );
+    }
+
+    #[test]
+    fn entries_and_pins_are_refused_at_their_line() {
+        let head = "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n";
+        check_error(
+            &format!("{head}[files.l]\ntype = \"symlink\"\ntarget = \"../../x\"\n[[build]]\n"),
+            "bad case file cases/x.toml:4: symlink `l` -> `../../x` escapes the build context",
+        );
+        check_error(
+            &format!("{head}[files.l]\ntype = \"symlink\"\n[[build]]\n"),
+            "bad case file cases/x.toml:4: symlink `l` needs a target",
+        );
+        check_error(
+            &format!("{head}[files.p]\ntype = \"pipe\"\n[[build]]\n"),
+            "bad case file cases/x.toml:4: unknown type `pipe` for `p` (file, dir or symlink)",
+        );
+        check_error(
+            &format!("{head}[[build]]\nexpect = {{ buildkt = \"cached\" }}\n"),
+            "bad case file cases/x.toml:5: build 1: `expect` names `buildkt`, which is neither `all` nor a profile (classic, classic-cli, buildkit, buildkit-cli, podman, podman-cli)",
         );
     }
 }
