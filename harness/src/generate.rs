@@ -10,9 +10,7 @@ const FILES: &[&str] = &["a", "b", "d/c"];
 
 fn arb_body() -> impl Strategy<Value = Body> {
     prop_oneof![
-        "[xy]".prop_map(|w| Body::Run {
-            command: Command::Shell(format!("echo {w}"))
-        }),
+        "[xy]".prop_map(|w| Body::run(Command::Shell(format!("echo {w}")))),
         (0..FILES.len()).prop_map(|i| Body::Copy(CopyArgs {
             sources: vec![FILES[i].into()],
             dest: format!("/{}", FILES[i]),
@@ -31,10 +29,7 @@ fn arb_body() -> impl Strategy<Value = Body> {
         "[xy]".prop_map(|v| Body::Env {
             pairs: vec![("E".into(), v)]
         }),
-        Just(Body::Arg {
-            name: "V".into(),
-            default: None
-        }),
+        Just(Body::arg("V", None)),
     ]
 }
 
@@ -164,10 +159,8 @@ const PUSHED: &str = "app";
 /// A Dockerfile of one stage, or of two: `s0` (which always copies `a`) and a final stage built
 /// from `base` or from `s0` that copies `/a` out of `s0`.
 fn arb_instructions() -> impl Strategy<Value = Vec<Body>> {
-    let from = |image: &str, stage: Option<&str>| Body::From {
-        image: image.into(),
-        stage: stage.map(str::to_string),
-    };
+    let from =
+        |image: &str, stage: Option<&str>| Body::from_image(image, stage.map(str::to_string));
     prop_oneof![
         3 => proptest::collection::vec(arb_body(), 1..5).prop_map(move |bodies| {
             let mut all = vec![from("base", None)];

@@ -1,18 +1,91 @@
-//! Dockerfile AST, parser and renderer for the subset cachet generates and reads.
+//! Dockerfile AST, parser and renderer.
 //!
 //! The AST keeps the text as written (keyword spelling, argument text with line continuations,
-//! comments, blank lines) so that edits which real builders normalise away (keyword case,
-//! continuations, comments) can be generated, rendered and still understood. `Instruction::body`
-//! holds the parsed meaning; `Instruction::normalized` is the text a builder keys on.
+//! comments and blank lines inside them, heredoc bodies, parser directives) so that edits which
+//! real builders normalise away (keyword case, continuations, comments) can be generated,
+//! rendered and still understood: `render(&parse(text).dockerfile) == text` for every text with
+//! one space after each keyword and `\n` line ends. `Instruction::body` holds the parsed meaning;
+//! `Instruction::normalized` is the text a builder keys on.
+//!
+//! Lines are split into instructions as BuildKit's parser does: parser directives (`# syntax=`,
+//! `# escape=`, `# check=`) only before anything else; a comment line or a blank line inside a
+//! continuation is skipped, not the end of the instruction; RUN, COPY and ADD read the heredoc
+//! bodies their line names (`<<EOF` ... `EOF`). Instruction arguments are parsed in `body.rs`.
 //!
 //! Unsupported text becomes a `Body::Unsupported` with a diagnostic; parsing never panics.
 
+mod body;
+#[cfg(test)]
+mod tests;
+
 use serde::{Deserialize, Serialize};
+
+pub use body::{canonical_args, parse_json_string_array};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Command {
     Shell(String),
     Exec(Vec<String>),
+}
+
+/// A heredoc an instruction's line names (`<<EOF`, `<<-EOF`, `<<"EOF"`, `3<<EOF`), with the body
+/// read after the line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Heredoc {
+    /// The terminator, quotes removed.
+    pub name: String,
+    /// `<<-`: leading tabs of the body and the terminator are stripped.
+    pub strip_tabs: bool,
+    /// Unquoted name: variables in the body are expanded.
+    pub expand: bool,
+    /// The file descriptor before `<<`, if written.
+    pub fd: Option<u32>,
+    /// The body as written, every line with its `\n`, the terminator line excluded.
+    pub content: String,
+}
+
+/// `RUN --mount=...`: the mount's type and its options, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mount {
+    pub kind: MountKind,
+    pub target: Option<String>,
+    pub source: Option<String>,
+    /// `from=`: an earlier stage or an image the mount reads (bind and cache mounts).
+    pub from: Option<String>,
+    /// `id=`: a cache, secret or ssh id.
+    pub id: Option<String>,
+    /// Every `key[=value]` of the flag in order, as written (the ones above included).
+    pub options: Vec<(String, Option<String>)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Bind,
+    Cache,
+    Tmpfs,
+    Secret,
+    Ssh,
+}
+
+impl MountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Cache => "cache",
+            MountKind::Tmpfs => "tmpfs",
+            MountKind::Secret => "secret",
+            MountKind::Ssh => "ssh",
+        }
+    }
+}
+
+/// RUN's flags: `--mount` (repeatable), `--network`, `--security`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RunFlags {
+    pub mounts: Vec<Mount>,
+    pub network: Option<String>,
+    pub security: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,8 +94,25 @@ pub struct CopyArgs {
     pub chown: Option<String>,
     pub chmod: Option<String>,
     pub link: bool,
+    /// `ADD --checksum=sha256:...`.
+    pub checksum: Option<String>,
+    /// `ADD --keep-git-dir[=true]`.
+    pub keep_git_dir: bool,
+    /// `COPY --exclude=PATTERN` (repeatable).
+    pub exclude: Vec<String>,
+    /// `COPY --parents[=true]`.
+    pub parents: bool,
+    /// Sources as written; a heredoc source is its `<<NAME` word, its body in `heredocs`.
     pub sources: Vec<String>,
     pub dest: String,
+    pub heredocs: Vec<Heredoc>,
+}
+
+/// One name an ARG declares, with its default.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ArgDecl {
+    pub name: String,
+    pub default: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,9 +120,13 @@ pub enum Body {
     From {
         image: String,
         stage: Option<String>,
+        /// `--platform=...` as written.
+        platform: Option<String>,
     },
     Run {
         command: Command,
+        flags: RunFlags,
+        heredocs: Vec<Heredoc>,
     },
     Copy(CopyArgs),
     Add(CopyArgs),
@@ -40,8 +134,7 @@ pub enum Body {
         pairs: Vec<(String, String)>,
     },
     Arg {
-        name: String,
-        default: Option<String>,
+        args: Vec<ArgDecl>,
     },
     Workdir {
         path: String,
@@ -60,6 +153,29 @@ pub enum Body {
     },
     Entrypoint {
         command: Command,
+    },
+    Volume {
+        paths: Vec<String>,
+    },
+    /// `SHELL ["executable", "parameters"]` (JSON form only).
+    Shell {
+        shell: Vec<String>,
+    },
+    /// `HEALTHCHECK NONE` (`command: None`) or `HEALTHCHECK [--flag=value...] CMD command`.
+    Healthcheck {
+        flags: Vec<(String, String)>,
+        command: Option<Command>,
+    },
+    Stopsignal {
+        signal: String,
+    },
+    Maintainer {
+        name: String,
+    },
+    /// `ONBUILD INSTRUCTION`: the trigger, with its keyword as written.
+    Onbuild {
+        keyword: String,
+        trigger: Box<Body>,
     },
     Unsupported {
         why: String,
@@ -81,7 +197,50 @@ impl Body {
             Body::Expose { .. } => "EXPOSE",
             Body::Cmd { .. } => "CMD",
             Body::Entrypoint { .. } => "ENTRYPOINT",
+            Body::Volume { .. } => "VOLUME",
+            Body::Shell { .. } => "SHELL",
+            Body::Healthcheck { .. } => "HEALTHCHECK",
+            Body::Stopsignal { .. } => "STOPSIGNAL",
+            Body::Maintainer { .. } => "MAINTAINER",
+            Body::Onbuild { .. } => "ONBUILD",
             Body::Unsupported { .. } => "UNSUPPORTED",
+        }
+    }
+
+    /// `FROM image [AS stage]`, no flags.
+    pub fn from_image(image: impl Into<String>, stage: Option<String>) -> Body {
+        Body::From {
+            image: image.into(),
+            stage,
+            platform: None,
+        }
+    }
+
+    /// `RUN command`, no flags, no heredocs.
+    pub fn run(command: Command) -> Body {
+        Body::Run {
+            command,
+            flags: RunFlags::default(),
+            heredocs: Vec::new(),
+        }
+    }
+
+    /// `ARG name[=default]`.
+    pub fn arg(name: impl Into<String>, default: Option<String>) -> Body {
+        Body::Arg {
+            args: vec![ArgDecl {
+                name: name.into(),
+                default,
+            }],
+        }
+    }
+
+    /// The heredocs the instruction reads (RUN, COPY and ADD).
+    pub fn heredocs(&self) -> &[Heredoc] {
+        match self {
+            Body::Run { heredocs, .. } => heredocs,
+            Body::Copy(c) | Body::Add(c) => &c.heredocs,
+            _ => &[],
         }
     }
 }
@@ -90,9 +249,17 @@ impl Body {
 pub struct Instruction {
     /// The keyword as written (`run`, `Run`, `RUN`).
     pub keyword: String,
-    /// The argument text as written, including any `\`-newline continuations.
+    /// The argument text as written: `\`-newline continuations, the comment and blank lines
+    /// inside them, and heredoc bodies with their terminator lines (no final newline).
     pub raw_args: String,
     pub body: Body,
+    /// The escape character in force (`# escape=`): `\` or `` ` ``.
+    #[serde(default = "default_escape")]
+    pub escape: char,
+}
+
+fn default_escape() -> char {
+    '\\'
 }
 
 impl Instruction {
@@ -103,18 +270,30 @@ impl Instruction {
             keyword: body.keyword().to_string(),
             raw_args,
             body,
+            escape: '\\',
         }
     }
 
-    /// The argument text with continuations joined, trimmed: what a builder parses.
+    /// The argument line with continuations joined and the comment and blank lines inside them
+    /// dropped, trimmed: what a builder parses (heredoc bodies excluded).
     pub fn joined_args(&self) -> String {
-        join_continuations(&self.raw_args).trim().to_string()
+        logical_line(&self.raw_args, self.escape)
+            .0
+            .trim()
+            .to_string()
     }
 
-    /// The text a builder keys on: canonical keyword and joined arguments. Comments, keyword
-    /// case and line continuations are gone; whitespace inside arguments stays.
+    /// The text a builder keys on: canonical keyword and joined arguments, then each heredoc's
+    /// body and terminator. Comments, keyword case and line continuations are gone; whitespace
+    /// inside arguments stays, and so do RUN's flags (`--mount=...`).
     pub fn normalized(&self) -> String {
-        format!("{} {}", self.body.keyword(), self.joined_args())
+        let mut out = format!("{} {}", self.body.keyword(), self.joined_args());
+        for heredoc in self.body.heredocs() {
+            out.push('\n');
+            out.push_str(&heredoc.content);
+            out.push_str(&heredoc.name);
+        }
+        out
     }
 }
 
@@ -123,6 +302,12 @@ pub enum Line {
     Blank,
     /// A whole comment line, `#` included.
     Comment(String),
+    /// A parser directive at the top of the file (`# syntax=docker/dockerfile:1`), as written.
+    Directive {
+        name: String,
+        value: String,
+        text: String,
+    },
     Instruction(Instruction),
 }
 
@@ -173,6 +358,16 @@ impl Dockerfile {
             _ => None,
         })
     }
+
+    /// A parser directive's value (`syntax`, `escape`, `check`), as written.
+    pub fn directive(&self, name: &str) -> Option<&str> {
+        self.lines.iter().find_map(|l| match l {
+            Line::Directive { name: n, value, .. } if n.eq_ignore_ascii_case(name) => {
+                Some(value.as_str())
+            }
+            _ => None,
+        })
+    }
 }
 
 pub fn render(dockerfile: &Dockerfile) -> String {
@@ -180,7 +375,7 @@ pub fn render(dockerfile: &Dockerfile) -> String {
     for line in &dockerfile.lines {
         match line {
             Line::Blank => {}
-            Line::Comment(text) => out.push_str(text),
+            Line::Comment(text) | Line::Directive { text, .. } => out.push_str(text),
             Line::Instruction(i) => {
                 out.push_str(&i.keyword);
                 if !i.raw_args.is_empty() {
@@ -194,20 +389,63 @@ pub fn render(dockerfile: &Dockerfile) -> String {
     out
 }
 
+/// The physical lines of a text, `\r` line ends stripped, without the empty piece after a final
+/// newline.
+struct Lines<'a> {
+    physical: Vec<&'a str>,
+    next: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Lines<'a> {
+        let mut physical: Vec<&str> = text.split('\n').collect();
+        if text.ends_with('\n') {
+            physical.pop();
+        }
+        Lines { physical, next: 0 }
+    }
+
+    fn next_line(&mut self) -> Option<&'a str> {
+        let line = self.physical.get(self.next)?;
+        self.next += 1;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+
+    /// 1-based number of the line last read.
+    fn number(&self) -> usize {
+        self.next
+    }
+}
+
 pub fn parse(text: &str) -> Parsed {
     let mut lines = Vec::new();
     let mut diagnostics = Vec::new();
-    let physical: Vec<&str> = text.split('\n').collect();
-    let last = if text.ends_with('\n') {
-        physical.len() - 1
-    } else {
-        physical.len()
-    };
-    let mut i = 0;
-    while i < last {
-        let line = physical[i].strip_suffix('\r').unwrap_or(physical[i]);
-        let number = i + 1;
-        i += 1;
+    let mut input = Lines::new(text);
+    let mut directives_open = true;
+    let mut escape = '\\';
+    while let Some(line) = input.next_line() {
+        let number = input.number();
+        if directives_open {
+            if let Some((name, value)) = directive(line, &lines) {
+                if name.eq_ignore_ascii_case("escape") {
+                    match value.as_str() {
+                        "\\" => escape = '\\',
+                        "`" => escape = '`',
+                        other => diagnostics.push(Diagnostic {
+                            line: number,
+                            message: format!("invalid escape token `{other}`"),
+                        }),
+                    }
+                }
+                lines.push(Line::Directive {
+                    name,
+                    value,
+                    text: line.to_string(),
+                });
+                continue;
+            }
+            directives_open = false;
+        }
         let trimmed = line.trim();
         if trimmed.is_empty() {
             lines.push(Line::Blank);
@@ -217,31 +455,8 @@ pub fn parse(text: &str) -> Parsed {
             lines.push(Line::Comment(line.to_string()));
             continue;
         }
-        let start = line.len() - line.trim_start().len();
-        let rest = &line[start..];
-        let keyword_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let keyword = rest[..keyword_end].to_string();
-        let mut raw_args = rest[keyword_end..]
-            .trim_start_matches([' ', '\t'])
-            .to_string();
-        while ends_with_continuation(&raw_args) && i < last {
-            raw_args.push('\n');
-            raw_args.push_str(physical[i].strip_suffix('\r').unwrap_or(physical[i]));
-            i += 1;
-        }
-        let joined = join_continuations(&raw_args);
-        let body = parse_body(&keyword, joined.trim()).unwrap_or_else(|why| {
-            diagnostics.push(Diagnostic {
-                line: number,
-                message: why.clone(),
-            });
-            Body::Unsupported { why }
-        });
-        lines.push(Line::Instruction(Instruction {
-            keyword,
-            raw_args,
-            body,
-        }));
+        let instruction = parse_instruction(line, escape, &mut input, number, &mut diagnostics);
+        lines.push(Line::Instruction(instruction));
     }
     Parsed {
         dockerfile: Dockerfile { lines },
@@ -249,394 +464,200 @@ pub fn parse(text: &str) -> Parsed {
     }
 }
 
-fn ends_with_continuation(text: &str) -> bool {
-    text.trim_end_matches([' ', '\t']).ends_with('\\')
-        && !text.trim_end_matches([' ', '\t']).ends_with("\\\\")
-}
-
-/// Removes `\`-newline continuations and comment lines inside them, as Docker's parser does.
-pub fn join_continuations(raw: &str) -> String {
-    let mut out = String::new();
-    for (n, piece) in raw.split('\n').enumerate() {
-        if n > 0 && piece.trim_start().starts_with('#') {
-            continue;
-        }
-        let trimmed = piece.trim_end_matches([' ', '\t']);
-        match trimmed.strip_suffix('\\') {
-            Some(body) if !trimmed.ends_with("\\\\") => out.push_str(body),
-            _ => out.push_str(piece),
-        }
-    }
-    out
-}
-
-fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
-    let upper = keyword.to_ascii_uppercase();
-    let need_args = |what: &str| -> Result<(), String> {
-        if args.is_empty() {
-            Err(format!("{upper} requires {what}"))
-        } else {
-            Ok(())
-        }
-    };
-    match upper.as_str() {
-        "FROM" => {
-            need_args("an image")?;
-            let words: Vec<&str> = args.split_whitespace().collect();
-            match words.as_slice() {
-                [image] => Ok(Body::From {
-                    image: image.to_string(),
-                    stage: None,
-                }),
-                [image, kw, stage] if kw.eq_ignore_ascii_case("as") => Ok(Body::From {
-                    image: image.to_string(),
-                    stage: Some(stage.to_ascii_lowercase()),
-                }),
-                _ => Err(format!("FROM takes `IMAGE [AS NAME]`, got `{args}`")),
-            }
-        }
-        "RUN" => {
-            need_args("a command")?;
-            if args.starts_with("<<") {
-                return Err("heredocs are not supported by the engines under test".to_string());
-            }
-            Ok(Body::Run {
-                command: parse_command(args),
-            })
-        }
-        "CMD" => {
-            need_args("a command")?;
-            Ok(Body::Cmd {
-                command: parse_command(args),
-            })
-        }
-        "ENTRYPOINT" => {
-            need_args("a command")?;
-            Ok(Body::Entrypoint {
-                command: parse_command(args),
-            })
-        }
-        "COPY" | "ADD" => {
-            let copy = parse_copy(args, &upper)?;
-            Ok(if upper == "COPY" {
-                Body::Copy(copy)
-            } else {
-                Body::Add(copy)
-            })
-        }
-        "ENV" => Ok(Body::Env {
-            pairs: parse_key_values(args, true, "ENV")?,
-        }),
-        "LABEL" => Ok(Body::Label {
-            pairs: parse_key_values(args, false, "LABEL")?,
-        }),
-        "ARG" => {
-            need_args("a name")?;
-            let words = split_words(args)?;
-            if words.len() != 1 {
-                return Err("ARG with several names is not supported".to_string());
-            }
-            let word = &words[0];
-            match word.split_once('=') {
-                Some((name, value)) => Ok(Body::Arg {
-                    name: name.to_string(),
-                    default: Some(value.to_string()),
-                }),
-                None => Ok(Body::Arg {
-                    name: word.clone(),
-                    default: None,
-                }),
-            }
-        }
-        "WORKDIR" => {
-            need_args("a path")?;
-            Ok(Body::Workdir {
-                path: args.to_string(),
-            })
-        }
-        "USER" => {
-            need_args("a user")?;
-            Ok(Body::User {
-                user: args.to_string(),
-            })
-        }
-        "EXPOSE" => {
-            need_args("a port")?;
-            Ok(Body::Expose {
-                ports: args.split_whitespace().map(str::to_string).collect(),
-            })
-        }
-        _ => Err(format!("unsupported instruction `{keyword}`")),
-    }
-}
-
-fn parse_command(args: &str) -> Command {
-    if args.starts_with('[') {
-        if let Some(words) = parse_json_string_array(args) {
-            return Command::Exec(words);
-        }
-    }
-    Command::Shell(args.to_string())
-}
-
-/// A JSON array of strings, or `None` (Docker then falls back to shell form).
-pub fn parse_json_string_array(text: &str) -> Option<Vec<String>> {
-    let mut chars = text.trim().chars().peekable();
-    let mut out = Vec::new();
-    if chars.next()? != '[' {
+/// `# name=value` with a directive name BuildKit knows, not seen before.
+fn directive(line: &str, seen: &[Line]) -> Option<(String, String)> {
+    let rest = line.trim_start().strip_prefix('#')?;
+    let (name, value) = rest.split_once('=')?;
+    let name = name.trim();
+    let value = value.trim();
+    let known = ["syntax", "escape", "check"];
+    if value.is_empty() || !known.iter().any(|k| k.eq_ignore_ascii_case(name)) {
         return None;
     }
-    let skip_ws = |chars: &mut std::iter::Peekable<std::str::Chars>| {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-    };
-    skip_ws(&mut chars);
-    if chars.peek() == Some(&']') {
-        chars.next();
-        return if chars.next().is_none() {
-            Some(out)
-        } else {
-            None
+    let repeated = seen
+        .iter()
+        .any(|l| matches!(l, Line::Directive { name: n, .. } if n.eq_ignore_ascii_case(name)));
+    (!repeated).then(|| (name.to_string(), value.to_string()))
+}
+
+/// One instruction starting at `line`: its continuation lines and heredoc bodies are read from
+/// `input`.
+fn parse_instruction(
+    line: &str,
+    escape: char,
+    input: &mut Lines<'_>,
+    number: usize,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Instruction {
+    let rest = line.trim_start();
+    let keyword_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    let keyword = rest[..keyword_end].to_string();
+    let mut raw_args = rest[keyword_end..]
+        .trim_start_matches([' ', '\t'])
+        .to_string();
+    let mut open = ends_with_continuation(&raw_args, escape);
+    while open {
+        let Some(next) = input.next_line() else {
+            break;
         };
+        raw_args.push('\n');
+        raw_args.push_str(next);
+        let skipped = next.trim_start().starts_with('#') || next.trim().is_empty();
+        open = skipped || ends_with_continuation(next, escape);
     }
-    loop {
-        skip_ws(&mut chars);
-        if chars.next()? != '"' {
-            return None;
-        }
-        let mut word = String::new();
-        loop {
-            match chars.next()? {
-                '"' => break,
-                '\\' => match chars.next()? {
-                    'n' => word.push('\n'),
-                    't' => word.push('\t'),
-                    c @ ('"' | '\\' | '/') => word.push(c),
-                    _ => return None,
-                },
-                c => word.push(c),
+    let joined = logical_line(&raw_args, escape).0;
+    let upper = keyword.to_ascii_uppercase();
+    let heredocs = if matches!(upper.as_str(), "RUN" | "COPY" | "ADD") {
+        read_heredocs(&joined, input, &mut raw_args)
+    } else {
+        Ok(Vec::new())
+    };
+    let body = heredocs
+        .and_then(|heredocs| body::parse_body(&keyword, joined.trim(), escape, heredocs))
+        .unwrap_or_else(|why| {
+            diagnostics.push(Diagnostic {
+                line: number,
+                message: why.clone(),
+            });
+            Body::Unsupported { why }
+        });
+    Instruction {
+        keyword,
+        raw_args,
+        body,
+        escape,
+    }
+}
+
+/// Reads the bodies of the heredocs `line` names, appending what it reads to `raw_args`.
+fn read_heredocs(
+    line: &str,
+    input: &mut Lines<'_>,
+    raw_args: &mut String,
+) -> Result<Vec<Heredoc>, String> {
+    let mut heredocs = Vec::new();
+    for word in raw_words(line) {
+        let Some(mut heredoc) = heredoc_word(&word) else {
+            continue;
+        };
+        let mut terminated = false;
+        while let Some(next) = input.next_line() {
+            raw_args.push('\n');
+            raw_args.push_str(next);
+            let candidate = if heredoc.strip_tabs {
+                next.trim_start_matches('\t')
+            } else {
+                next
+            };
+            if candidate == heredoc.name {
+                terminated = true;
+                break;
             }
+            heredoc.content.push_str(next);
+            heredoc.content.push('\n');
         }
-        out.push(word);
-        skip_ws(&mut chars);
-        match chars.next()? {
-            ',' => continue,
-            ']' => break,
-            _ => return None,
+        if !terminated {
+            return Err(format!("unterminated heredoc `<<{}`", heredoc.name));
         }
+        heredocs.push(heredoc);
     }
-    skip_ws(&mut chars);
-    if chars.next().is_some() {
+    Ok(heredocs)
+}
+
+/// A heredoc word: optional digits, `<<`, optional `-`, a name (quotes mean no expansion).
+fn heredoc_word(word: &str) -> Option<Heredoc> {
+    let digits = word.len() - word.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let rest = word[digits..].strip_prefix("<<")?;
+    let (strip_tabs, rest) = match rest.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let rest = rest.trim_start();
+    if rest.is_empty() || rest.contains('<') {
         return None;
     }
-    Some(out)
+    let quoted = rest.contains(['"', '\'']);
+    let name: String = rest.chars().filter(|c| *c != '"' && *c != '\'').collect();
+    if name.is_empty() {
+        return None;
+    }
+    Some(Heredoc {
+        name,
+        strip_tabs,
+        expand: !quoted,
+        fd: word[..digits].parse().ok(),
+        content: String::new(),
+    })
 }
 
-fn parse_copy(args: &str, keyword: &str) -> Result<CopyArgs, String> {
-    let words = split_words(args)?;
-    let mut copy = CopyArgs::default();
-    let mut rest = Vec::new();
-    for word in words {
-        if rest.is_empty() && word.starts_with("--") {
-            let (flag, value) = match word.split_once('=') {
-                Some((f, v)) => (f.to_string(), Some(v.to_string())),
-                None => (word.clone(), None),
-            };
-            match (flag.as_str(), value) {
-                ("--from", Some(v)) => copy.from = Some(v.to_ascii_lowercase()),
-                ("--chown", Some(v)) => copy.chown = Some(v),
-                ("--chmod", Some(v)) => copy.chmod = Some(v),
-                ("--link", None) => copy.link = true,
-                _ => return Err(format!("{keyword}: unsupported flag `{word}`")),
-            }
-        } else {
-            rest.push(word);
-        }
-    }
-    if args.trim_start_matches(|c: char| c != '[').starts_with('[')
-        && rest.first().is_some_and(|w| w.starts_with('['))
-    {
-        return Err(format!("{keyword} in JSON form is not supported"));
-    }
-    if rest.len() < 2 {
-        return Err(format!(
-            "{keyword} requires at least one source and a destination"
-        ));
-    }
-    copy.dest = rest.pop().unwrap_or_default();
-    copy.sources = rest;
-    Ok(copy)
-}
-
-/// Splits on whitespace, honouring double and single quotes and backslash escapes.
-fn split_words(text: &str) -> Result<Vec<String>, String> {
+/// Words split on whitespace outside quotes, quotes kept.
+pub(crate) fn raw_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
-    let mut in_word = false;
     let mut quote: Option<char> = None;
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match (quote, c) {
             (None, c) if c.is_whitespace() => {
-                if in_word {
+                if !word.is_empty() {
                     words.push(std::mem::take(&mut word));
-                    in_word = false;
                 }
             }
-            (None, '"') | (None, '\'') => {
+            (None, '"' | '\'') => {
                 quote = Some(c);
-                in_word = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (Some('\''), c) => word.push(c),
-            (_, '\\') => {
-                in_word = true;
-                match chars.next() {
-                    Some(next) => word.push(next),
-                    None => word.push('\\'),
-                }
-            }
-            (_, c) => {
-                in_word = true;
                 word.push(c);
             }
+            (Some(q), c) if c == q => {
+                quote = None;
+                word.push(c);
+            }
+            (_, '\\') => {
+                word.push(c);
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+            }
+            (_, c) => word.push(c),
         }
     }
-    if quote.is_some() {
-        return Err("unterminated quote".to_string());
-    }
-    if in_word {
+    if !word.is_empty() {
         words.push(word);
     }
-    Ok(words)
-}
-
-fn parse_key_values(
-    args: &str,
-    legacy_allowed: bool,
-    keyword: &str,
-) -> Result<Vec<(String, String)>, String> {
-    if args.is_empty() {
-        return Err(format!("{keyword} requires at least one key=value"));
-    }
-    let words = split_words(args)?;
-    if !words[0].contains('=') {
-        if !legacy_allowed {
-            return Err(format!("{keyword} requires key=value"));
-        }
-        // Legacy `ENV KEY value with spaces`.
-        let (key, value) = args
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("{keyword} {args}: missing value"))?;
-        return Ok(vec![(key.to_string(), value.trim().to_string())]);
-    }
     words
-        .into_iter()
-        .map(|w| match w.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(format!("{keyword}: `{w}` is not key=value")),
-        })
-        .collect()
 }
 
-fn quote_if_needed(value: &str) -> String {
-    if !value.is_empty()
-        && !value
-            .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
-    {
-        value.to_string()
-    } else {
-        let mut out = String::from("\"");
-        for c in value.chars() {
-            if c == '"' || c == '\\' {
-                out.push('\\');
-            }
-            out.push(c);
+fn ends_with_continuation(text: &str, escape: char) -> bool {
+    let trimmed = text.trim_end_matches([' ', '\t']);
+    let doubled = format!("{escape}{escape}");
+    trimmed.ends_with(escape) && !trimmed.ends_with(doubled.as_str())
+}
+
+/// The logical line at the start of `raw` (an instruction's argument text): continuations
+/// joined, comment and blank lines inside them dropped, as BuildKit's parser does; and the byte
+/// offset where what follows it (heredoc bodies) starts.
+pub fn logical_line(raw: &str, escape: char) -> (String, usize) {
+    let mut out = String::new();
+    let mut offset = 0;
+    for (n, piece) in raw.split('\n').enumerate() {
+        offset += piece.len() + 1;
+        if n > 0 && (piece.trim_start().starts_with('#') || piece.trim().is_empty()) {
+            continue;
         }
-        out.push('"');
-        out
-    }
-}
-
-fn render_command(command: &Command) -> String {
-    match command {
-        Command::Shell(s) => s.clone(),
-        Command::Exec(words) => {
-            let quoted: Vec<String> = words
-                .iter()
-                .map(|w| {
-                    let mut s = String::from("\"");
-                    for c in w.chars() {
-                        match c {
-                            '"' => s.push_str("\\\""),
-                            '\\' => s.push_str("\\\\"),
-                            '\n' => s.push_str("\\n"),
-                            '\t' => s.push_str("\\t"),
-                            c => s.push(c),
-                        }
-                    }
-                    s.push('"');
-                    s
-                })
-                .collect();
-            format!("[{}]", quoted.join(", "))
+        if ends_with_continuation(piece, escape) {
+            let trimmed = piece.trim_end_matches([' ', '\t']);
+            out.push_str(&trimmed[..trimmed.len() - escape.len_utf8()]);
+        } else {
+            out.push_str(piece);
+            return (out, offset.min(raw.len()));
         }
     }
+    (out, raw.len())
 }
 
-fn render_pairs(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", quote_if_needed(v)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The canonical argument text for a body.
-pub fn canonical_args(body: &Body) -> String {
-    match body {
-        Body::From { image, stage: None } => image.clone(),
-        Body::From {
-            image,
-            stage: Some(stage),
-        } => format!("{image} AS {stage}"),
-        Body::Run { command } | Body::Cmd { command } | Body::Entrypoint { command } => {
-            render_command(command)
-        }
-        Body::Copy(c) | Body::Add(c) => {
-            let mut words = Vec::new();
-            if let Some(f) = &c.from {
-                words.push(format!("--from={f}"));
-            }
-            if let Some(o) = &c.chown {
-                words.push(format!("--chown={o}"));
-            }
-            if let Some(m) = &c.chmod {
-                words.push(format!("--chmod={m}"));
-            }
-            if c.link {
-                words.push("--link".to_string());
-            }
-            words.extend(c.sources.iter().map(|s| quote_if_needed(s)));
-            words.push(quote_if_needed(&c.dest));
-            words.join(" ")
-        }
-        Body::Env { pairs } | Body::Label { pairs } => render_pairs(pairs),
-        Body::Arg {
-            name,
-            default: None,
-        } => name.clone(),
-        Body::Arg {
-            name,
-            default: Some(d),
-        } => format!("{name}={}", quote_if_needed(d)),
-        Body::Workdir { path } => path.clone(),
-        Body::User { user } => user.clone(),
-        Body::Expose { ports } => ports.join(" "),
-        Body::Unsupported { why } => format!("# unsupported: {why}"),
-    }
+/// Removes `\`-newline continuations and the comment and blank lines inside them, as Docker's
+/// parser does.
+pub fn join_continuations(raw: &str) -> String {
+    logical_line(raw, '\\').0
 }
 
 /// Expands `$NAME`, `${NAME}`, `${NAME:-word}` and `${NAME:+word}` as Dockerfile instructions
@@ -720,83 +741,4 @@ pub fn referenced_variables(text: &str) -> Vec<String> {
         }
     }
     names
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(text: &str, expected_normalized: &[&str]) {
-        let parsed = parse(text);
-        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-        let got: Vec<String> = parsed
-            .dockerfile
-            .instructions()
-            .map(Instruction::normalized)
-            .collect();
-        assert_eq!(got, expected_normalized);
-        assert_eq!(
-            render(&parsed.dockerfile),
-            if text.ends_with('\n') {
-                text.to_string()
-            } else {
-                format!("{text}\n")
-            }
-        );
-    }
-
-    #[test]
-    fn keyword_case_comments_and_continuations_normalise_away() {
-        check(
-            "# syntax comment\nfrom base AS First\n\nrun echo a \\\n  b\ncopy --chmod=600 a b /d/\n",
-            &["FROM base AS First", "RUN echo a   b", "COPY --chmod=600 a b /d/"],
-        );
-    }
-
-    #[test]
-    fn exec_form_and_env_forms() {
-        let parsed = parse("CMD [\"a\", \"b c\"]\nENV A 1 2\nENV B=\"x y\" C=z\n");
-        let bodies: Vec<&Body> = parsed.dockerfile.instructions().map(|i| &i.body).collect();
-        assert_eq!(
-            bodies[0],
-            &Body::Cmd {
-                command: Command::Exec(vec!["a".into(), "b c".into()])
-            }
-        );
-        assert_eq!(
-            bodies[1],
-            &Body::Env {
-                pairs: vec![("A".into(), "1 2".into())]
-            }
-        );
-        assert_eq!(
-            bodies[2],
-            &Body::Env {
-                pairs: vec![("B".into(), "x y".into()), ("C".into(), "z".into())]
-            }
-        );
-    }
-
-    #[test]
-    fn unsupported_text_is_a_diagnostic() {
-        let parsed = parse("FROM base\nHEALTHCHECK NONE\nRUN <<EOF\n");
-        assert_eq!(parsed.diagnostics.len(), 2);
-        assert_eq!(parsed.diagnostics[0].line, 2);
-    }
-
-    #[test]
-    fn expansion() {
-        let lookup = |n: &str| {
-            if n == "A" {
-                Some("1".to_string())
-            } else {
-                None
-            }
-        };
-        assert_eq!(
-            expand_variables("x=$A ${A} ${B:-d} ${A:+s} \\$A", &lookup),
-            "x=1 1 d s $A"
-        );
-        assert_eq!(referenced_variables("echo $A ${B:-x}"), vec!["A", "B"]);
-    }
 }

@@ -32,9 +32,7 @@ fn arb_context() -> impl Strategy<Value = BuildContext> {
 
 fn arb_body() -> impl Strategy<Value = Body> {
     prop_oneof![
-        "[a-c]{1,2}".prop_map(|w| Body::Run {
-            command: Command::Shell(format!("echo {w}"))
-        }),
+        "[a-c]{1,2}".prop_map(|w| Body::run(Command::Shell(format!("echo {w}")))),
         (0..FILES.len()).prop_map(|i| Body::Copy(CopyArgs {
             sources: vec![FILES[i].to_string()],
             dest: "/x/".to_string(),
@@ -48,10 +46,7 @@ fn arb_body() -> impl Strategy<Value = Body> {
         "[a-c]".prop_map(|v| Body::Env {
             pairs: vec![("E".into(), v)]
         }),
-        Just(Body::Arg {
-            name: "V".into(),
-            default: None
-        }),
+        Just(Body::arg("V", None)),
         "[a-c]".prop_map(|v| Body::Label {
             pairs: vec![("l".into(), v)]
         }),
@@ -65,10 +60,9 @@ fn arb_dockerfile() -> impl Strategy<Value = Dockerfile> {
         proptest::collection::vec(any::<bool>(), 6),
     )
         .prop_map(|(bodies, styles)| {
-            let mut lines = vec![Line::Instruction(Instruction::new(Body::From {
-                image: "base".into(),
-                stage: None,
-            }))];
+            let mut lines = vec![Line::Instruction(Instruction::new(Body::from_image(
+                "base", None,
+            )))];
             for (body, lower) in bodies.into_iter().zip(styles) {
                 let mut instruction = Instruction::new(body);
                 if lower {

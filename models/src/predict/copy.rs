@@ -37,6 +37,14 @@ pub(crate) fn plan_copy(
     copy: &CopyArgs,
 ) -> Planned {
     let p = cx.profile;
+    if !copy.heredocs.is_empty() {
+        return Planned::Broken(Outcome::Unsupported {
+            why: format!(
+                "{keyword} <<heredoc: the engines that accept it key the heredoc's body as a \
+                 file's content (BuildKit's 1.4 frontend, Buildah 1.35); the model does not key it yet"
+            ),
+        });
+    }
     let sources: Vec<String> = copy
         .sources
         .iter()
@@ -156,6 +164,11 @@ fn copy_from_stage(
         Some(o) if o.fails => {
             return Err(Outcome::Skipped {
                 why: format!("stage `{from}` fails"),
+            })
+        }
+        Some(o) if o.unknown => {
+            return Err(Outcome::Unsupported {
+                why: format!("COPY --from=`{from}`: that stage has a step the model cannot key"),
             })
         }
         Some(o) => o,

@@ -1,5 +1,6 @@
-//! Metadata instructions: WORKDIR, ARG, ENV, LABEL, USER, EXPOSE, CMD, ENTRYPOINT. They update the
-//! stage's scope; each builder keys them its own way (BuildKit not at all: `bk.metadata-free`).
+//! Metadata instructions: WORKDIR, ARG, ENV, LABEL, USER, EXPOSE, CMD, ENTRYPOINT, VOLUME, SHELL,
+//! HEALTHCHECK, STOPSIGNAL, MAINTAINER, ONBUILD. They update the stage's scope; each builder keys
+//! them its own way (BuildKit not at all: `bk.metadata-free`).
 
 use crate::dockerfile::Body;
 use crate::dockerfile::Instruction;
@@ -26,16 +27,20 @@ pub(crate) fn plan_metadata(
             key.push(literal(format!("WORKDIR {}", st.scope.workdir)));
             st.fs_digest = fingerprint(&(st.fs_digest, &st.scope.workdir));
         }
-        Body::Arg { name, default } => {
+        Body::Arg { args } => {
             let options = &cx.build.options;
-            let value = options
-                .build_args
-                .get(name)
-                .cloned()
-                .or_else(|| default.clone());
-            st.scope.args.insert(name.clone(), value);
             key.push(literal(normalized.to_string()));
-            key.extend(buildah::arg_names(p, name, options));
+            for decl in args {
+                // A stage's `ARG NAME` without a default takes the global ARG's value.
+                let value = options
+                    .build_args
+                    .get(&decl.name)
+                    .cloned()
+                    .or_else(|| decl.default.clone())
+                    .or_else(|| cx.globals.get(&decl.name).cloned().flatten());
+                st.scope.args.insert(decl.name.clone(), value);
+                key.extend(buildah::arg_names(p, &decl.name, options));
+            }
         }
         Body::Env { pairs } | Body::Label { pairs } => {
             key.push(env_or_label(cx, st, instruction, pairs, normalized));
@@ -45,11 +50,35 @@ pub(crate) fn plan_metadata(
             key.push(literal(format!("USER {user}")));
             st.scope.user = Some(user);
         }
-        Body::Expose { .. } | Body::Cmd { .. } | Body::Entrypoint { .. } => {
-            key.push(match p.builder {
-                Builder::Classic => classic::config_text(p, keyword, normalized, &instruction.body),
-                _ => literal(normalized.to_string()),
-            });
+        Body::Shell { shell } => {
+            // Later RUNs run under it: the classic and Buildah chains pass through this step,
+            // and BuildKit's RUN keys carry it (`buildkit::run_env`).
+            st.scope.shell = Some(shell.clone());
+            key.push(config_or_literal(
+                cx,
+                keyword,
+                normalized,
+                &instruction.body,
+            ));
+        }
+        Body::Volume { paths } => {
+            let paths = paths.iter().map(|v| cx.expand(v, &st.scope)).collect();
+            let config = Body::Volume { paths };
+            key.push(config_or_literal(cx, keyword, normalized, &config));
+        }
+        Body::Expose { .. }
+        | Body::Cmd { .. }
+        | Body::Entrypoint { .. }
+        | Body::Healthcheck { .. }
+        | Body::Stopsignal { .. }
+        | Body::Maintainer { .. }
+        | Body::Onbuild { .. } => {
+            key.push(config_or_literal(
+                cx,
+                keyword,
+                normalized,
+                &instruction.body,
+            ));
         }
         Body::From { .. }
         | Body::Run { .. }
@@ -63,6 +92,18 @@ pub(crate) fn plan_metadata(
         key,
         changes_files: false,
         reads_stage: None,
+    }
+}
+
+/// The classic builder keys on the config the instruction produces; the others on its text.
+fn config_or_literal(cx: &Cx<'_>, keyword: &str, normalized: &str, config: &Body) -> Component {
+    let p = cx.profile;
+    match p.builder {
+        Builder::Classic => classic::config_text(p, keyword, normalized, config),
+        _ => Component::text(
+            general::TEXT_LITERAL.id,
+            general::literal(p, normalized.to_string()),
+        ),
     }
 }
 

@@ -84,6 +84,8 @@ pub(crate) struct StageOutcome {
     pub files: BTreeMap<String, (u64, bool)>,
     /// A step of the stage fails: stages that read it do not run either.
     pub fails: bool,
+    /// A step of the stage is `Unsupported`: what other stages take from it is unknown too.
+    pub unknown: bool,
 }
 
 pub(crate) struct StageSpan<'a> {
@@ -98,6 +100,8 @@ pub(crate) struct Scope {
     pub env: Vec<(String, String)>,
     pub user: Option<String>,
     pub workdir: String,
+    /// The shell a SHELL instruction set, if any.
+    pub shell: Option<Vec<String>>,
 }
 
 impl Scope {
@@ -149,6 +153,7 @@ impl StageState {
                 self.broken,
                 Some(Outcome::Fails { .. } | Outcome::Skipped { .. })
             ),
+            unknown: matches!(self.broken, Some(Outcome::Unsupported { .. })),
         }
     }
 }
@@ -164,11 +169,19 @@ pub(crate) struct Cx<'a> {
     /// Whether build-arg values reach keys (`arg.first-use`).
     pub args_on: bool,
     pub effect: copy::TransportEffect,
+    /// The ARGs declared before the first FROM, with their values (`--build-arg` or default):
+    /// usable in FROM lines, and by a stage that declares the name again.
+    pub globals: BTreeMap<String, Option<String>>,
     context_digest: OnceCell<u64>,
 }
 
 impl<'a> Cx<'a> {
-    fn new(profile: &'a Profile, build: &'a Build, stages: &'a [StageSpan<'a>]) -> Cx<'a> {
+    fn new(
+        profile: &'a Profile,
+        build: &'a Build,
+        stages: &'a [StageSpan<'a>],
+        globals: BTreeMap<String, Option<String>>,
+    ) -> Cx<'a> {
         let mut visible = general::without_ignored(profile, &build.context);
         general::keep_dockerfile(profile, &mut visible);
         Cx {
@@ -178,6 +191,7 @@ impl<'a> Cx<'a> {
             visible,
             args_on: general::build_args_reach_keys(profile),
             effect: copy::transport_effect(profile),
+            globals,
             context_digest: OnceCell::new(),
         }
     }
@@ -192,6 +206,11 @@ impl<'a> Cx<'a> {
     /// Expands `$NAME` references: ENV values, and build args when they reach keys.
     pub fn expand(&self, text: &str, scope: &Scope) -> String {
         expand_variables(text, &|n| scope.lookup(n, self.args_on))
+    }
+
+    /// Expands `$NAME` references to global ARGs (in FROM lines).
+    pub fn expand_globals(&self, text: &str) -> String {
+        expand_variables(text, &|n| self.globals.get(n).cloned().flatten())
     }
 
     /// The earlier stage `reference` names, as seen from stage `stage`.
@@ -289,6 +308,11 @@ fn stages_to_build(builder: Builder, stages: &[StageSpan<'_>], target: usize) ->
                     if let Some(d) = dependency {
                         todo.push(d);
                     }
+                    // `RUN --mount=...,from=STAGE` reads that stage too.
+                    if let Body::Run { flags, .. } = &instruction.body {
+                        let mounted = flags.mounts.iter().filter_map(|m| m.from.as_deref());
+                        todo.extend(mounted.filter_map(|f| stage_index(&stages[..i], f)));
+                    }
                 }
             }
         }
@@ -308,6 +332,9 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
     }
     let dockerfile = parsed.dockerfile;
     for instruction in dockerfile.instructions() {
+        if let Some(why) = refused_syntax(profile, &instruction.body) {
+            return Err(why);
+        }
         if let Body::Copy(c) | Body::Add(c) = &instruction.body {
             if c.link && !profile.features.copy_link {
                 return Err("unknown flag: link".to_string());
@@ -321,14 +348,69 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
     if !dockerfile.instructions().any(is_from) {
         return Err("no FROM instruction".to_string());
     }
-    if dockerfile
-        .instructions()
-        .next()
-        .is_some_and(|i| !is_from(i))
+    let before_first_from = dockerfile.instructions().take_while(|i| !is_from(i));
+    if let Some(i) = before_first_from
+        .into_iter()
+        .find(|i| !matches!(i.body, Body::Arg { .. }))
     {
-        return Err("instructions before the first FROM are not supported".to_string());
+        return Err(format!(
+            "only ARG may come before the first FROM, not {}",
+            i.body.keyword()
+        ));
     }
     Ok(dockerfile)
+}
+
+/// Syntax the profile's engine refuses (its error, in the model's words): heredocs without the
+/// frontend feature; RUN flags on the classic builder; ADD/COPY flags newer than the engines
+/// under test (`--checksum`, `--keep-git-dir`: Dockerfile 1.6; `--exclude`, `--parents`: labs).
+fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
+    let body = match body {
+        Body::Onbuild { trigger, .. } => trigger,
+        other => other,
+    };
+    if !body.heredocs().is_empty() && !profile.features.heredoc {
+        return Some("heredocs need the Dockerfile 1.4 frontend".to_string());
+    }
+    match body {
+        Body::Run { flags, .. } if profile.builder == Builder::Classic => {
+            let used = [
+                (!flags.mounts.is_empty(), "mount"),
+                (flags.network.is_some(), "network"),
+                (flags.security.is_some(), "security"),
+            ];
+            let (_, flag) = used.iter().find(|(on, _)| *on)?;
+            Some(format!("the --{flag} option requires BuildKit"))
+        }
+        Body::Copy(c) | Body::Add(c) => {
+            let used = [
+                (c.checksum.is_some(), "checksum"),
+                (c.keep_git_dir, "keep-git-dir"),
+                (!c.exclude.is_empty(), "exclude"),
+                (c.parents, "parents"),
+            ];
+            let (_, flag) = used.iter().find(|(on, _)| *on)?;
+            Some(format!("unknown flag: {flag}"))
+        }
+        _ => None,
+    }
+}
+
+/// The ARGs before the first FROM, each with its `--build-arg` value or default.
+fn global_args(dockerfile: &Dockerfile, build: &Build) -> BTreeMap<String, Option<String>> {
+    let mut globals = BTreeMap::new();
+    let before = dockerfile
+        .instructions()
+        .take_while(|i| !matches!(i.body, Body::From { .. }));
+    for instruction in before {
+        if let Body::Arg { args } = &instruction.body {
+            for decl in args {
+                let value = build.options.build_args.get(&decl.name).cloned();
+                globals.insert(decl.name.clone(), value.or_else(|| decl.default.clone()));
+            }
+        }
+    }
+    globals
 }
 
 pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
@@ -345,7 +427,7 @@ pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
         },
     };
     let wanted = stages_to_build(profile.builder, &stages, target);
-    let cx = Cx::new(profile, build, &stages);
+    let cx = Cx::new(profile, build, &stages, global_args(&dockerfile, build));
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];
     let mut steps = Vec::new();
     let mut final_chains = Vec::new();
@@ -472,8 +554,10 @@ fn plan_instruction(
     normalized: &str,
 ) -> Planned {
     match &instruction.body {
-        Body::From { image, .. } => from::plan_from(cx, outcomes, st, image),
-        Body::Run { .. } => run::plan_run(cx, st, normalized),
+        Body::From {
+            image, platform, ..
+        } => from::plan_from(cx, outcomes, st, image, platform.as_deref()),
+        Body::Run { .. } => run::plan_run(cx, st, instruction, normalized),
         Body::Copy(c) | Body::Add(c) => {
             copy::plan_copy(cx, outcomes, st, instruction.body.keyword(), c)
         }

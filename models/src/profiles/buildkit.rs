@@ -128,7 +128,7 @@ pub(crate) fn after_metadata(p: &Profile, chain: u64, key: &StepKey) -> u64 {
     }
 }
 
-/// The environment a BuildKit RUN sees (ENV, USER, WORKDIR), part of its key.
+/// The environment a BuildKit RUN sees (ENV, USER, WORKDIR, SHELL), part of its key.
 pub(crate) fn run_env(p: &Profile, scope: &Scope) -> Option<Component> {
     p.follows(&METADATA_FREE).then(|| {
         let mut env = scope.env.clone();
@@ -136,6 +136,9 @@ pub(crate) fn run_env(p: &Profile, scope: &Scope) -> Option<Component> {
             env.push(("(user)".to_string(), u.clone()));
         }
         env.push(("(workdir)".to_string(), scope.workdir.clone()));
+        if let Some(shell) = &scope.shell {
+            env.push(("(shell)".to_string(), shell.join(" ")));
+        }
         Component {
             rule: METADATA_FREE.id,
             part: Part::Env(env),

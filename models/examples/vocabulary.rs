@@ -1,0 +1,208 @@
+//! How much of real Dockerfiles the model understands (issue #16): parses every file under a
+//! directory, predicts a first build of each on every reference profile, and prints the share of
+//! instructions parsed into a supported body, the share of files predicted without an
+//! unsupported step (or a rejection), and what is still unsupported, by reason.
+//!
+//! `cargo run -p cachet-models --example vocabulary -- DIR` (files are read recursively; the
+//! context is synthesised: every COPY/ADD source named in the file exists as a small file).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use models::context::BuildContext;
+use models::dockerfile::{parse, Body, Dockerfile};
+use models::{predict, Build, EngineState, Entry, Outcome, Profile};
+
+fn main() {
+    let dir = std::env::args().nth(1).unwrap_or_else(|| {
+        eprintln!("usage: vocabulary DIR");
+        std::process::exit(2)
+    });
+    let mut files = Vec::new();
+    collect(Path::new(&dir), &mut files);
+    files.sort();
+    let profiles = Profile::all();
+    let mut tally = Tally::default();
+    for path in &files {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        tally.file(&text, &profiles);
+    }
+    tally.print(&profiles, files.len());
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    files: usize,
+    instructions: usize,
+    supported: usize,
+    clean_parse: usize,
+    /// Per profile name: files with no rejection and no unsupported step.
+    predicted: BTreeMap<String, usize>,
+    predicted_everywhere: usize,
+    parse_reasons: BTreeMap<String, usize>,
+    /// Per reason: (files, steps), over every profile.
+    step_reasons: BTreeMap<String, (usize, usize)>,
+}
+
+impl Tally {
+    fn file(&mut self, text: &str, profiles: &[Profile]) {
+        self.files += 1;
+        let parsed = parse(text);
+        let mut clean = true;
+        for instruction in parsed.dockerfile.instructions() {
+            self.instructions += 1;
+            match &instruction.body {
+                Body::Unsupported { .. } => clean = false,
+                _ => self.supported += 1,
+            }
+        }
+        for d in &parsed.diagnostics {
+            *self
+                .parse_reasons
+                .entry(generalise(&d.message))
+                .or_default() += 1;
+        }
+        self.clean_parse += usize::from(clean);
+        let build = Build {
+            context: context_for(text, &parsed.dockerfile),
+            options: Default::default(),
+        };
+        let mut everywhere = true;
+        let mut seen = BTreeMap::new();
+        for profile in profiles {
+            let prediction = predict(&EngineState::new(profile.clone()), &build);
+            let mut ok = true;
+            if let Some(why) = &prediction.rejected {
+                ok = false;
+                *seen
+                    .entry(format!("rejected: {}", generalise(why)))
+                    .or_insert(0) += 1;
+            }
+            for step in &prediction.steps {
+                if let Outcome::Unsupported { why } = &step.outcome {
+                    ok = false;
+                    *seen.entry(generalise(why)).or_insert(0) += 1;
+                }
+            }
+            everywhere &= ok;
+            *self.predicted.entry(profile.name()).or_default() += usize::from(ok);
+        }
+        for (why, steps) in seen {
+            let entry = self.step_reasons.entry(why).or_default();
+            entry.0 += 1;
+            entry.1 += steps;
+        }
+        self.predicted_everywhere += usize::from(everywhere);
+    }
+
+    fn print(&self, profiles: &[Profile], found: usize) {
+        let pct = |n: usize, d: usize| 100.0 * n as f64 / d.max(1) as f64;
+        println!("files read: {} (of {found} found)", self.files);
+        println!(
+            "instructions parsed into a supported body: {}/{} ({:.1}%)",
+            self.supported,
+            self.instructions,
+            pct(self.supported, self.instructions)
+        );
+        println!(
+            "files with nothing unsupported in the parse: {}/{} ({:.1}%)",
+            self.clean_parse,
+            self.files,
+            pct(self.clean_parse, self.files)
+        );
+        for p in profiles {
+            let n = self.predicted.get(&p.name()).copied().unwrap_or(0);
+            println!(
+                "files predicted without a rejection or unsupported step on {}: {n}/{} ({:.1}%)",
+                p.name(),
+                self.files,
+                pct(n, self.files)
+            );
+        }
+        println!(
+            "files predicted without a rejection or unsupported step on every profile: {}/{} ({:.1}%)",
+            self.predicted_everywhere,
+            self.files,
+            pct(self.predicted_everywhere, self.files)
+        );
+        println!("\nparse diagnostics by reason (instructions):");
+        let mut reasons: Vec<_> = self.parse_reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (why, n) in reasons {
+            println!("  {n:5}  {why}");
+        }
+        println!("\nrejections and unsupported steps by reason (files, steps over all profiles):");
+        let mut reasons: Vec<_> = self.step_reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (why, (files, steps)) in reasons {
+            println!("  {files:4} files {steps:5} steps  {why}");
+        }
+    }
+}
+
+/// A reason without its particulars: every `` `quoted` `` part becomes `` `…` ``, and a parse
+/// error's line number goes.
+fn generalise(why: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in why.chars() {
+        if c == '`' {
+            if !quoted {
+                out.push_str("`…`");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    match out.split_once("line ") {
+        Some((head, tail)) if tail.starts_with(|c: char| c.is_ascii_digit()) => {
+            let rest = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+            format!("{head}line N{rest}")
+        }
+        _ => out,
+    }
+}
+
+/// The Dockerfile and one small file for every path a COPY or ADD from the context names (a
+/// glob's `*` and `?` filled in), so that sources exist and the steps after them are reached.
+fn context_for(text: &str, dockerfile: &Dockerfile) -> BuildContext {
+    let mut context = BuildContext::new();
+    for instruction in dockerfile.instructions() {
+        let (Body::Copy(copy) | Body::Add(copy)) = &instruction.body else {
+            continue;
+        };
+        if copy.from.is_some() {
+            continue;
+        }
+        for source in &copy.sources {
+            let path: String = source
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+                .replace(['*', '?'], "x");
+            let path = path.trim_end_matches('/');
+            if path.is_empty() || path == "." || path.contains("://") || path.contains('[') {
+                continue;
+            }
+            let _ = context.insert(path, Entry::file(format!("{path}\n")));
+        }
+    }
+    context.set_dockerfile_text(text);
+    context
+}
