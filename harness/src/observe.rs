@@ -73,6 +73,7 @@ pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
     let mut index = 0;
     let mut vertex = 0;
     let mut stage_names: Vec<String> = Vec::new();
+    let mut seen_from = false;
     for (n, instruction) in parsed.dockerfile.instructions().enumerate() {
         let is_from = matches!(instruction.body, Body::From { .. });
         // A stage built FROM an earlier stage has no FROM vertex of its own: BuildKit numbers
@@ -84,9 +85,11 @@ pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
             if let Some(name) = name {
                 stage_names.push(name.to_ascii_lowercase());
             }
-            if n > 0 {
+            // Global ARGs before the first FROM belong to no stage.
+            if seen_from {
                 stage += 1;
             }
+            seen_from = true;
             label = name.clone().unwrap_or_else(|| format!("stage-{stage}"));
             index = 0;
             vertex = 0;

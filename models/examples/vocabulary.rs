@@ -18,6 +18,8 @@ fn main() {
         eprintln!("usage: vocabulary DIR");
         std::process::exit(2)
     });
+    // `VOCABULARY_VERBOSE=1`: also print every parse diagnostic with its file.
+    let verbose = std::env::var_os("VOCABULARY_VERBOSE").is_some();
     let mut files = Vec::new();
     collect(Path::new(&dir), &mut files);
     files.sort();
@@ -27,6 +29,11 @@ fn main() {
         let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
+        if verbose {
+            for d in parse(&text).diagnostics {
+                println!("{}: {d}", path.display());
+            }
+        }
         tally.file(&text, &profiles);
     }
     tally.print(&profiles, files.len());
@@ -159,6 +166,7 @@ impl Tally {
 /// A reason without its particulars: every `` `quoted` `` part becomes `` `…` ``, and a parse
 /// error's line number goes.
 fn generalise(why: &str) -> String {
+    // The paths of COPY --from go too (`put … there`).
     let mut out = String::new();
     let mut quoted = false;
     for c in why.chars() {
@@ -170,6 +178,9 @@ fn generalise(why: &str) -> String {
         } else if !quoted {
             out.push(c);
         }
+    }
+    if let (Some(put), Some(there)) = (out.find(" put "), out.find(" there;")) {
+        out.replace_range(put + 5..there, "…");
     }
     match out.split_once("line ") {
         Some((head, tail)) if tail.starts_with(|c: char| c.is_ascii_digit()) => {

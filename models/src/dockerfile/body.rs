@@ -34,10 +34,10 @@ pub(super) fn parse_body(
             command: parse_command(args),
         }),
         "ENV" => Ok(Body::Env {
-            pairs: parse_key_values(args, true, "ENV", escape)?,
+            pairs: parse_key_values(args, "ENV", escape)?,
         }),
         "LABEL" => Ok(Body::Label {
-            pairs: parse_key_values(args, false, "LABEL", escape)?,
+            pairs: parse_key_values(args, "LABEL", escape)?,
         }),
         "ARG" => parse_arg(args, escape),
         "WORKDIR" => Ok(Body::Workdir {
@@ -198,13 +198,6 @@ fn parse_mount(value: &str) -> Result<Mount, String> {
             _ => {}
         }
         mount.options.push((key, v));
-    }
-    let needs_target = matches!(
-        mount.kind,
-        MountKind::Bind | MountKind::Cache | MountKind::Tmpfs
-    );
-    if needs_target && mount.target.is_none() {
-        return Err(format!("RUN --mount=`{value}`: a target is required"));
     }
     Ok(mount)
 }
@@ -428,17 +421,14 @@ fn split_words(text: &str, escape: char) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// `key=value ...`, or the legacy `KEY value with spaces` (ENV and LABEL alike).
 fn parse_key_values(
     args: &str,
-    legacy_allowed: bool,
     keyword: &str,
     escape: char,
 ) -> Result<Vec<(String, String)>, String> {
     let words = split_words(args, escape)?;
     if !words.first().is_some_and(|w| w.contains('=')) {
-        if !legacy_allowed {
-            return Err(format!("{keyword} requires key=value"));
-        }
         // Legacy `ENV KEY value with spaces`.
         let (key, value) = args
             .split_once(char::is_whitespace)

@@ -302,6 +302,18 @@ fn metadata_instructions() {
     );
 }
 
+#[test]
+fn legacy_label_and_mount_without_target() {
+    check(
+        "FROM base\nLABEL maintainer Some One <a@b>\nRUN --mount=from=bin cp /x /y\n",
+        r#"
+        FROM base | from image=base stage=None platform=None
+        LABEL maintainer Some One <a@b> | Label { pairs: [("maintainer", "Some One <a@b>")] }
+        RUN --mount=from=bin cp /x /y | run Shell("cp /x /y") mount=bind:- from=bin
+        "#,
+    );
+}
+
 /// Canonical bodies render to text that parses back to the same body.
 #[test]
 fn canonical_text_parses_back() {

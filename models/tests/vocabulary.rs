@@ -1,0 +1,145 @@
+//! Prediction of the forms issue #16 added to the parser: every builder, cold and warm, on small
+//! Dockerfiles written for these tests.
+
+use models::{apply, predict, Build, BuildContext, EngineState, Entry, Outcome, Profile};
+
+fn build(dockerfile: &str) -> Build {
+    let mut context = BuildContext::new();
+    context.insert("a", Entry::file("a")).unwrap();
+    context.set_dockerfile_text(dockerfile);
+    Build {
+        context,
+        options: Default::default(),
+    }
+}
+
+/// Each profile's outcomes (`short()` words) for `second` after `first` was built.
+fn after(first: &str, second: &str) -> Vec<(String, Result<Vec<&'static str>, String>)> {
+    Profile::all()
+        .into_iter()
+        .map(|p| {
+            let mut state = EngineState::new(p.clone());
+            apply(&mut state, &build(first));
+            let prediction = predict(&state, &build(second));
+            let words = match prediction.rejected {
+                Some(why) => Err(why),
+                None => Ok(prediction.steps.iter().map(|s| s.outcome.short()).collect()),
+            };
+            (p.name(), words)
+        })
+        .collect()
+}
+
+fn words(
+    all: &[(String, Result<Vec<&'static str>, String>)],
+    profile: &str,
+) -> Result<Vec<&'static str>, String> {
+    all.iter().find(|(p, _)| p == profile).unwrap().1.clone()
+}
+
+#[test]
+fn a_changed_shell_misses_at_the_next_run_everywhere() {
+    let first = "FROM base\nSHELL [\"/bin/sh\", \"-c\"]\nRUN true\n";
+    let second = "FROM base\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN true\n";
+    let all = after(first, second);
+    for (profile, outcome) in &all {
+        let steps = outcome.as_ref().unwrap();
+        assert_eq!(steps[2], "rebuilt", "{profile}");
+    }
+    assert_eq!(words(&all, "buildkit").unwrap()[1], "not-a-step");
+    assert_eq!(words(&all, "classic").unwrap()[1], "rebuilt");
+}
+
+#[test]
+fn metadata_instructions_follow_label() {
+    let text = "FROM base\nVOLUME /v\nHEALTHCHECK NONE\nSTOPSIGNAL 9\nONBUILD RUN x\nMAINTAINER m\nRUN true\n";
+    let all = after(text, text);
+    assert_eq!(
+        words(&all, "classic").unwrap(),
+        ["cached", "cached", "cached", "cached", "cached", "cached", "cached"]
+    );
+    assert_eq!(
+        words(&all, "buildkit").unwrap(),
+        [
+            "cached",
+            "not-a-step",
+            "not-a-step",
+            "not-a-step",
+            "not-a-step",
+            "not-a-step",
+            "cached"
+        ]
+    );
+    let edited = "FROM base\nVOLUME /w\nHEALTHCHECK NONE\nSTOPSIGNAL 9\nONBUILD RUN x\nMAINTAINER m\nRUN true\n";
+    let all = after(text, edited);
+    assert_eq!(words(&all, "podman").unwrap()[1..3], ["rebuilt", "rebuilt"]);
+    assert_eq!(words(&all, "buildkit").unwrap()[6], "cached");
+}
+
+#[test]
+fn a_global_arg_reaches_from_and_a_redeclaring_stage() {
+    let first = "ARG TAG=1\nFROM base${TAG}\nRUN true\n";
+    let second = "ARG TAG=2\nFROM base${TAG}\nRUN true\n";
+    for (profile, outcome) in after(first, second) {
+        assert_eq!(
+            outcome.unwrap()[1],
+            "rebuilt",
+            "{profile}: another base image"
+        );
+    }
+    for (profile, outcome) in after(first, first) {
+        assert_eq!(outcome.unwrap(), ["cached", "cached"], "{profile}");
+    }
+    let all = after(
+        "FROM --platform=linux/amd64 base\nRUN true\n",
+        "FROM --platform=linux/arm64 base\nRUN true\n",
+    );
+    assert_eq!(words(&all, "buildkit").unwrap(), ["cached", "rebuilt"]);
+}
+
+#[test]
+fn cache_mounts_are_ordinary_runs_and_bind_mounts_are_unsupported() {
+    let text = "FROM base\nRUN --mount=type=cache,target=/c make\nRUN --mount=type=bind,target=/src make\nRUN true\n";
+    let all = after(text, text);
+    assert!(words(&all, "classic")
+        .unwrap_err()
+        .contains("--mount option requires BuildKit"));
+    for profile in ["buildkit", "podman"] {
+        let steps = words(&all, profile).unwrap();
+        assert_eq!(
+            steps,
+            ["cached", "cached", "unsupported", "unsupported"],
+            "{profile}"
+        );
+    }
+    let edited = text.replace("target=/c make", "target=/c,id=x make");
+    assert_eq!(
+        words(&after(text, &edited), "buildkit").unwrap()[1],
+        "rebuilt"
+    );
+}
+
+#[test]
+fn what_depends_on_an_unknown_stage_is_unknown_too() {
+    let text = "FROM base AS b\nRUN --mount=type=bind,target=/src make\nFROM b AS c\nRUN true\nFROM base\nCOPY --from=c /x /x\n";
+    let prediction = predict(&EngineState::new(Profile::all()[2].clone()), &build(text));
+    let unsupported: Vec<String> = prediction
+        .steps
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            Outcome::Unsupported { why } => Some(why.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unsupported.len(), 3, "{unsupported:?}");
+    assert!(unsupported[1].contains("the stage it is built FROM"));
+    assert!(unsupported[0].contains("type=bind from the context"));
+}
+
+#[test]
+fn heredocs_are_refused_by_the_engines_under_test() {
+    let text = "FROM base\nRUN <<EOF\ntrue\nEOF\n";
+    for (profile, outcome) in after(text, text) {
+        assert!(outcome.unwrap_err().contains("heredocs"), "{profile}");
+    }
+}
