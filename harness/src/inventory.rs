@@ -124,6 +124,22 @@ impl Engine {
     }
 }
 
+/// The endpoint schemes cachet speaks (bollard and the docker CLI alike): anything else is a
+/// mistake in the inventory, not an engine that is down.
+pub const ENDPOINT_SCHEMES: &[&str] = &["unix://", "tcp://", "http://", "ssh://"];
+
+/// Whether cachet can speak to `endpoint`; why not, if it cannot.
+pub fn check_endpoint(endpoint: &str) -> std::result::Result<(), String> {
+    match ENDPOINT_SCHEMES.iter().find(|s| endpoint.starts_with(*s)) {
+        Some(scheme) if endpoint.len() > scheme.len() => Ok(()),
+        Some(_) => Err(format!("endpoint `{endpoint}` names no socket or address")),
+        None => Err(format!(
+            "endpoint `{endpoint}`: cachet speaks only {}",
+            ENDPOINT_SCHEMES.join(", ")
+        )),
+    }
+}
+
 impl Inventory {
     /// The inventory `CACHET_INVENTORY` names, else `/run/cachet/inventory.toml`, else one host
     /// `a` at `DOCKER_HOST`. `buildx_probe` answers whether a CLI has the buildx plugin when the
@@ -135,7 +151,7 @@ impl Inventory {
             None if Path::new(DEFAULT_INVENTORY).exists() => {
                 Inventory::parse_file(Path::new(DEFAULT_INVENTORY))?
             }
-            None => Inventory::from_docker_host(),
+            None => Inventory::from_docker_host()?,
         };
         inventory.resolve_buildx(buildx_probe);
         Ok(inventory)
@@ -160,19 +176,31 @@ impl Inventory {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| Error::BadCase {
+        let inventory: Inventory = toml::from_str(&text).map_err(|e| Error::BadCase {
             path: PathBuf::from(path),
             line: e
                 .span()
                 .map(|s| text[..s.start].lines().count().max(1))
                 .unwrap_or(1),
             reason: e.message().to_string(),
-        })
+        })?;
+        for (name, host) in &inventory.hosts {
+            check_endpoint(&host.endpoint).map_err(|reason| Error::BadCase {
+                path: PathBuf::from(path),
+                line: text
+                    .lines()
+                    .position(|l| l.contains(&host.endpoint))
+                    .map_or(1, |n| n + 1),
+                reason: format!("host `{name}`: {reason}"),
+            })?;
+        }
+        Ok(inventory)
     }
 
-    fn from_docker_host() -> Inventory {
+    fn from_docker_host() -> Result<Inventory> {
         let endpoint = std::env::var("DOCKER_HOST")
             .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        check_endpoint(&endpoint).map_err(|e| Error::BadInput(format!("DOCKER_HOST: {e}")))?;
         let mut hosts = BTreeMap::new();
         hosts.insert(
             "a".to_string(),
@@ -188,12 +216,12 @@ impl Inventory {
                     .map(PathBuf::from),
             },
         );
-        Inventory {
+        Ok(Inventory {
             registry: None,
             cli: None,
             buildx: None,
             hosts,
-        }
+        })
     }
 
     pub fn cli(&self) -> String {
