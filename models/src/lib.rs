@@ -24,5 +24,8 @@ pub use predict::{
     apply, predict, Build, BuildOptions, CacheExport, EngineState, Field, Outcome, Prediction,
     Reason, ReasonKind,
 };
-pub use profiles::{Builder, Generation, Profile, Transport};
+pub use profiles::{
+    Builder, Features, Generation, GenerationChoice, Profile, Project, Support, Transport, Version,
+    Versions,
+};
 pub use rules::{Rule, RuleId, Status, Switch, UnknownRuleId};
