@@ -913,6 +913,45 @@ mod tests {
     }
 
     #[test]
+    fn heredocs_take_their_body_and_render_back() {
+        let text =
+            "FROM base\nRUN <<EOF\necho hi\nEOF\nCOPY <<-A <<B /d/\n\tx\n\tA\ny\nB\nRUN true\n";
+        let parsed = parse(text);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let bodies: Vec<&Body> = parsed.dockerfile.instructions().map(|i| &i.body).collect();
+        assert_eq!(bodies.len(), 4);
+        assert_eq!(bodies[1].feature(), Some(Feature::Heredoc));
+        assert_eq!(bodies[1].keyword(), "RUN");
+        assert_eq!(bodies[2].keyword(), "COPY");
+        assert_eq!(render(&parsed.dockerfile), text);
+        let open = parse("FROM base\nRUN <<EOF\necho hi\n");
+        assert_eq!(open.diagnostics[0].message, "unterminated heredoc");
+    }
+
+    #[test]
+    fn newer_copy_flags_are_recognised_not_modelled() {
+        let parsed = parse("FROM base\nCOPY --exclude=*.md . /d\nADD --checksum=sha256:0 a /a\nCOPY --parents a /\n");
+        assert!(parsed.diagnostics.is_empty());
+        let features: Vec<_> = parsed
+            .dockerfile
+            .instructions()
+            .map(|i| i.body.feature())
+            .collect();
+        assert_eq!(
+            features,
+            [
+                None,
+                Some(Feature::CopyExclude),
+                Some(Feature::AddChecksum),
+                Some(Feature::CopyParents)
+            ]
+        );
+        assert!(!parse("FROM base\nADD --exclude=x a /a\n")
+            .diagnostics
+            .is_empty());
+    }
+
+    #[test]
     fn expansion() {
         let lookup = |n: &str| {
             if n == "A" {
