@@ -64,6 +64,39 @@ pub enum Body {
     Unsupported {
         why: String,
     },
+    /// A form the parser recognises but the model does not predict (a heredoc, `COPY --exclude`):
+    /// whether the engine accepts it depends on its frontend (`Feature`), what it caches is not
+    /// guessed.
+    Unmodelled {
+        /// `RUN`, `COPY` or `ADD` as written.
+        keyword: String,
+        feature: Feature,
+        why: String,
+    },
+}
+
+/// Dockerfile forms that only some frontends accept (`profiles::Features` says which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feature {
+    CopyLink,
+    Heredoc,
+    AddChecksum,
+    CopyExclude,
+    CopyParents,
+}
+
+impl Feature {
+    /// How the form is written, for messages.
+    pub fn spelling(self) -> &'static str {
+        match self {
+            Feature::CopyLink => "--link",
+            Feature::Heredoc => "heredoc",
+            Feature::AddChecksum => "--checksum",
+            Feature::CopyExclude => "--exclude",
+            Feature::CopyParents => "--parents",
+        }
+    }
 }
 
 impl Body {
@@ -82,6 +115,21 @@ impl Body {
             Body::Cmd { .. } => "CMD",
             Body::Entrypoint { .. } => "ENTRYPOINT",
             Body::Unsupported { .. } => "UNSUPPORTED",
+            Body::Unmodelled { keyword, .. } => match keyword.to_ascii_uppercase().as_str() {
+                "RUN" => "RUN",
+                "COPY" => "COPY",
+                "ADD" => "ADD",
+                _ => "UNSUPPORTED",
+            },
+        }
+    }
+
+    /// The forms in this instruction that not every frontend accepts.
+    pub fn feature(&self) -> Option<Feature> {
+        match self {
+            Body::Copy(c) | Body::Add(c) if c.link => Some(Feature::CopyLink),
+            Body::Unmodelled { feature, .. } => Some(*feature),
+            _ => None,
         }
     }
 }
@@ -230,7 +278,27 @@ pub fn parse(text: &str) -> Parsed {
             i += 1;
         }
         let joined = join_continuations(&raw_args);
-        let body = parse_body(&keyword, joined.trim()).unwrap_or_else(|why| {
+        let terminators = heredoc_terminators(&keyword, &joined);
+        let body = if terminators.is_empty() {
+            parse_body(&keyword, joined.trim())
+        } else {
+            let (consumed, done) = take_heredocs(&physical[i..last], &terminators);
+            for body_line in &physical[i..i + consumed] {
+                raw_args.push('\n');
+                raw_args.push_str(body_line.strip_suffix('\r').unwrap_or(body_line));
+            }
+            i += consumed;
+            if done {
+                Ok(Body::Unmodelled {
+                    keyword: keyword.clone(),
+                    feature: Feature::Heredoc,
+                    why: "heredocs are not modelled".to_string(),
+                })
+            } else {
+                Err("unterminated heredoc".to_string())
+            }
+        };
+        let body = body.unwrap_or_else(|why| {
             diagnostics.push(Diagnostic {
                 line: number,
                 message: why.clone(),
@@ -247,6 +315,50 @@ pub fn parse(text: &str) -> Parsed {
         dockerfile: Dockerfile { lines },
         diagnostics,
     }
+}
+
+/// The heredoc terminators a RUN, COPY or ADD line opens (`<<EOF`, `<<-EOF`, `<<"EOF"`), in
+/// order: words that start with `<<`, as BuildKit's parser reads them.
+fn heredoc_terminators(keyword: &str, args: &str) -> Vec<(String, bool)> {
+    if !["RUN", "COPY", "ADD"].contains(&keyword.to_ascii_uppercase().as_str()) {
+        return Vec::new();
+    }
+    args.split_whitespace()
+        .filter_map(|word| word.strip_prefix("<<"))
+        .filter_map(|rest| {
+            let (strip_tabs, rest) = match rest.strip_prefix('-') {
+                Some(r) => (true, r),
+                None => (false, rest),
+            };
+            let name = rest.trim_matches(|c| c == '"' || c == '\'');
+            let valid = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            valid.then(|| (name.to_string(), strip_tabs))
+        })
+        .collect()
+}
+
+/// How many of `lines` the heredoc bodies take (terminators included), and whether every
+/// terminator was found.
+fn take_heredocs(lines: &[&str], terminators: &[(String, bool)]) -> (usize, bool) {
+    let mut taken = 0;
+    for (name, strip_tabs) in terminators {
+        loop {
+            let Some(line) = lines.get(taken) else {
+                return (taken, false);
+            };
+            taken += 1;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let line = if *strip_tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
+            if line == name {
+                break;
+            }
+        }
+    }
+    (taken, true)
 }
 
 fn ends_with_continuation(text: &str) -> bool {
@@ -297,9 +409,6 @@ fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
         }
         "RUN" => {
             need_args("a command")?;
-            if args.starts_with("<<") {
-                return Err("heredocs are not supported by the engines under test".to_string());
-            }
             Ok(Body::Run {
                 command: parse_command(args),
             })
@@ -317,7 +426,14 @@ fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
             })
         }
         "COPY" | "ADD" => {
-            let copy = parse_copy(args, &upper)?;
+            let (copy, newer) = parse_copy(args, &upper)?;
+            if let Some(feature) = newer {
+                return Ok(Body::Unmodelled {
+                    keyword: keyword.to_string(),
+                    feature,
+                    why: format!("{upper} {} is not modelled", feature.spelling()),
+                });
+            }
             Ok(if upper == "COPY" {
                 Body::Copy(copy)
             } else {
@@ -433,9 +549,11 @@ pub fn parse_json_string_array(text: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-fn parse_copy(args: &str, keyword: &str) -> Result<CopyArgs, String> {
+/// COPY / ADD arguments, and the first flag of a newer frontend the model does not predict.
+fn parse_copy(args: &str, keyword: &str) -> Result<(CopyArgs, Option<Feature>), String> {
     let words = split_words(args)?;
     let mut copy = CopyArgs::default();
+    let mut newer = None;
     let mut rest = Vec::new();
     for word in words {
         if rest.is_empty() && word.starts_with("--") {
@@ -448,6 +566,15 @@ fn parse_copy(args: &str, keyword: &str) -> Result<CopyArgs, String> {
                 ("--chown", Some(v)) => copy.chown = Some(v),
                 ("--chmod", Some(v)) => copy.chmod = Some(v),
                 ("--link", None) => copy.link = true,
+                ("--exclude", Some(_)) if keyword == "COPY" => {
+                    newer = newer.or(Some(Feature::CopyExclude))
+                }
+                ("--checksum", Some(_)) if keyword == "ADD" => {
+                    newer = newer.or(Some(Feature::AddChecksum))
+                }
+                ("--parents", _) if keyword == "COPY" => {
+                    newer = newer.or(Some(Feature::CopyParents))
+                }
                 _ => return Err(format!("{keyword}: unsupported flag `{word}`")),
             }
         } else {
@@ -466,7 +593,7 @@ fn parse_copy(args: &str, keyword: &str) -> Result<CopyArgs, String> {
     }
     copy.dest = rest.pop().unwrap_or_default();
     copy.sources = rest;
-    Ok(copy)
+    Ok((copy, newer))
 }
 
 /// Splits on whitespace, honouring double and single quotes and backslash escapes.
@@ -636,6 +763,7 @@ pub fn canonical_args(body: &Body) -> String {
         Body::User { user } => user.clone(),
         Body::Expose { ports } => ports.join(" "),
         Body::Unsupported { why } => format!("# unsupported: {why}"),
+        Body::Unmodelled { why, .. } => format!("# unmodelled: {why}"),
     }
 }
 
@@ -782,6 +910,45 @@ mod tests {
         let parsed = parse("FROM base\nHEALTHCHECK NONE\nRUN <<EOF\n");
         assert_eq!(parsed.diagnostics.len(), 2);
         assert_eq!(parsed.diagnostics[0].line, 2);
+    }
+
+    #[test]
+    fn heredocs_take_their_body_and_render_back() {
+        let text =
+            "FROM base\nRUN <<EOF\necho hi\nEOF\nCOPY <<-A <<B /d/\n\tx\n\tA\ny\nB\nRUN true\n";
+        let parsed = parse(text);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let bodies: Vec<&Body> = parsed.dockerfile.instructions().map(|i| &i.body).collect();
+        assert_eq!(bodies.len(), 4);
+        assert_eq!(bodies[1].feature(), Some(Feature::Heredoc));
+        assert_eq!(bodies[1].keyword(), "RUN");
+        assert_eq!(bodies[2].keyword(), "COPY");
+        assert_eq!(render(&parsed.dockerfile), text);
+        let open = parse("FROM base\nRUN <<EOF\necho hi\n");
+        assert_eq!(open.diagnostics[0].message, "unterminated heredoc");
+    }
+
+    #[test]
+    fn newer_copy_flags_are_recognised_not_modelled() {
+        let parsed = parse("FROM base\nCOPY --exclude=*.md . /d\nADD --checksum=sha256:0 a /a\nCOPY --parents a /\n");
+        assert!(parsed.diagnostics.is_empty());
+        let features: Vec<_> = parsed
+            .dockerfile
+            .instructions()
+            .map(|i| i.body.feature())
+            .collect();
+        assert_eq!(
+            features,
+            [
+                None,
+                Some(Feature::CopyExclude),
+                Some(Feature::AddChecksum),
+                Some(Feature::CopyParents)
+            ]
+        );
+        assert!(!parse("FROM base\nADD --exclude=x a /a\n")
+            .diagnostics
+            .is_empty());
     }
 
     #[test]

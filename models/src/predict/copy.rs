@@ -37,6 +37,13 @@ pub(crate) fn plan_copy(
     copy: &CopyArgs,
 ) -> Planned {
     let p = cx.profile;
+    if copy.link {
+        // Only a frontend that accepts `--link` gets here (`Features::refusal`); what it keys is
+        // not modelled yet on any builder (`bk.link`'s status).
+        return Planned::Broken(Outcome::Unsupported {
+            why: "COPY --link is not modelled".to_string(),
+        });
+    }
     let sources: Vec<String> = copy
         .sources
         .iter()
@@ -114,7 +121,8 @@ fn context_sources(
         // mode if given; times not compared.
         let placed_fact = SourceFact {
             path: String::new(),
-            owner: Some(
+            owner: buildkit::placed_owner(
+                p,
                 copy.chown
                     .as_deref()
                     .and_then(parse_owner)

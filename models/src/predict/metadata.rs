@@ -55,7 +55,8 @@ pub(crate) fn plan_metadata(
         | Body::Run { .. }
         | Body::Copy(_)
         | Body::Add(_)
-        | Body::Unsupported { .. } => {
+        | Body::Unsupported { .. }
+        | Body::Unmodelled { .. } => {
             unreachable!("plan_instruction routes {keyword} elsewhere")
         }
     }

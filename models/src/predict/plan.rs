@@ -308,10 +308,11 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
     }
     let dockerfile = parsed.dockerfile;
     for instruction in dockerfile.instructions() {
+        let feature = instruction.body.feature();
+        if let Some(why) = feature.and_then(|f| profile.features.refusal(f)) {
+            return Err(why);
+        }
         if let Body::Copy(c) | Body::Add(c) = &instruction.body {
-            if c.link && !profile.features.copy_link {
-                return Err("unknown flag: link".to_string());
-            }
             if c.chmod.is_some() && profile.builder == Builder::Classic {
                 return Err("the --chmod option requires BuildKit".to_string());
             }
@@ -477,7 +478,9 @@ fn plan_instruction(
         Body::Copy(c) | Body::Add(c) => {
             copy::plan_copy(cx, outcomes, st, instruction.body.keyword(), c)
         }
-        Body::Unsupported { why } => Planned::Broken(Outcome::Unsupported { why: why.clone() }),
+        Body::Unsupported { why } | Body::Unmodelled { why, .. } => {
+            Planned::Broken(Outcome::Unsupported { why: why.clone() })
+        }
         _ => metadata::plan_metadata(cx, st, instruction, normalized),
     }
 }
