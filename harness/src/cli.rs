@@ -168,7 +168,10 @@ fn engines() -> Result<i32> {
         println!(
             "{:<28} {:<14} {:<12} {:<16} {:<34} {:<5} {}",
             engine.name,
-            engine.generation_label(),
+            match &engine.image_store {
+                Some(store) => format!("{}/{store}", engine.generation_label()),
+                None => engine.generation_label().to_string(),
+            },
             profile.name(),
             daemon,
             clients,

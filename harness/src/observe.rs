@@ -722,4 +722,22 @@ mod tests {
         );
         assert_eq!(cli_failure_message(""), "build failed");
     }
+
+    #[test]
+    fn cli_and_plugin_versions_are_read_from_their_version_lines() {
+        assert_eq!(
+            cli_version_word("Docker version 28.5.2+dfsg4, build 9cc6dea35e9a963f\n").as_deref(),
+            Some("28.5.2+dfsg4")
+        );
+        assert_eq!(
+            cli_version_word("Docker version 20.10.24+dfsg1, build 297e128").as_deref(),
+            Some("20.10.24+dfsg1")
+        );
+        assert_eq!(cli_version_word("podman version 5.8.6"), None);
+        assert_eq!(
+            buildx_version_word("github.com/docker/buildx 0.29.1+ds1 0.29.1+ds1-4\n"),
+            "0.29.1+ds1"
+        );
+        assert_eq!(buildx_version_word(""), "unknown");
+    }
 }
