@@ -557,4 +557,30 @@ cli = "/roots/sid/usr/bin/docker"
             .unwrap();
         assert!(engine.with_reported_version("28.5.2").profile.is_mutant());
     }
+
+    #[test]
+    fn the_system_inventory_gives_the_engines_it_gave_before_generations() {
+        let system = "registry = \"127.0.0.1:5000\"\ncli = \"/usr/bin/docker\"\nbuildx = true\n[hosts.a]\nendpoint = \"unix:///var/run/docker.sock\"\nkind = \"docker\"\ndistro = \"debian-12\"\n[hosts.b]\nendpoint = \"unix:///run/cachet/docker-b.sock\"\nkind = \"docker\"\ndistro = \"debian-12\"\n[hosts.podman]\nendpoint = \"unix:///run/cachet/podman.sock\"\nkind = \"podman\"\ndistro = \"debian-12\"\n";
+        let mut inventory: Inventory = toml::from_str(system).unwrap();
+        inventory.resolve_cli_facts(probe);
+        let all: Vec<String> = inventory.engines().into_iter().map(|e| e.name).collect();
+        let mut before = Vec::new();
+        for host in ["a", "b"] {
+            for kind in [
+                "classic",
+                "classic-cli",
+                "buildkit",
+                "buildkit-cli",
+                "buildx",
+            ] {
+                before.push(format!("{kind}@{host}"));
+            }
+        }
+        before.extend(["podman@podman".to_string(), "podman-cli@podman".to_string()]);
+        assert_eq!(all, before);
+        assert!(inventory.engines().iter().all(|e| e.generation.is_none()
+            && e.docker_config.is_none()
+            && e.cli == "/usr/bin/docker"
+            || std::env::var_os("CACHET_DOCKER_CLI").is_some()));
+    }
 }
