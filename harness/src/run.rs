@@ -84,6 +84,16 @@ pub fn run(options: &RunOptions) -> Result<Report> {
             .map(|n| inventory.engine(n))
             .collect::<Result<_>>()?
     };
+    let mut versions = Vec::new();
+    for e in &engines {
+        versions.push((e.name.clone(), engine::version(e)?));
+    }
+    // Each engine is checked against the profile its reported version selects.
+    let engines: Vec<Engine> = engines
+        .iter()
+        .zip(&versions)
+        .map(|(e, (_, v))| e.with_reported_version(v))
+        .collect();
     let engines: Vec<Engine> = match &options.mutant {
         None => engines,
         Some(rule) => engines
@@ -97,10 +107,6 @@ pub fn run(options: &RunOptions) -> Result<Report> {
             })
             .collect::<Result<_>>()?,
     };
-    let mut versions = Vec::new();
-    for e in &engines {
-        versions.push((e.name.clone(), engine::version(e)?));
-    }
     eprintln!(
         "cachet run: seed {} ({} scenarios on {})",
         options.seed,
@@ -566,7 +572,7 @@ pub fn replay(path: &Path, engine_name: &str) -> Result<usize> {
     let case = crate::case_file::load_case(path)?;
     let inventory = engine::load_inventory()?;
     let engine = inventory.engine(engine_name)?;
-    engine::version(&engine)?;
+    let engine = engine.with_reported_version(&engine::version(&engine)?);
     let history = run_scenario(
         &inventory,
         &engine,

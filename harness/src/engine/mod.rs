@@ -57,6 +57,15 @@ pub trait Door: Send + Sync {
     fn engine(&self) -> &Engine;
     /// The engine's version (for buildx, the daemon's and the plugin's); fails if it is down.
     fn version(&self) -> Result<String>;
+    /// The daemon's, the CLI's and the plugin's versions, for `cachet engines`. A door without a
+    /// CLI (a model-backed engine) has only the first.
+    fn versions(&self) -> Result<EngineVersions> {
+        Ok(EngineVersions {
+            daemon: self.version()?,
+            cli: None,
+            buildx: None,
+        })
+    }
     /// Loads the salted base image `reference` (a no-op when it is there already).
     fn ensure_base_image(&self, reference: &str, salt: &str) -> Result<()>;
     /// Runs one build and observes it.
@@ -82,6 +91,15 @@ pub trait Door: Send + Sync {
     fn save_image(&self, image: &str) -> Result<Vec<u8>>;
 }
 
+/// What `cachet engines` shows of an engine: the daemon's version, and for CLI doors the CLI's
+/// (`docker --version`) and, through buildx, the plugin's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineVersions {
+    pub daemon: String,
+    pub cli: Option<String>,
+    pub buildx: Option<String>,
+}
+
 /// The door an engine's builds go through, traced.
 pub fn open(engine: &Engine) -> Box<dyn Door> {
     let engine = engine.clone();
@@ -98,14 +116,19 @@ pub fn version(engine: &Engine) -> Result<String> {
     open(engine).version()
 }
 
-/// The inventory (`Inventory::load_with`), asking the CLI about its buildx plugin if need be.
-pub fn load_inventory() -> Result<Inventory> {
-    Inventory::load_with(client::cli_has_buildx)
+/// The engine's daemon, CLI and plugin versions; fails if the daemon does not answer.
+pub fn versions(engine: &Engine) -> Result<EngineVersions> {
+    open(engine).versions()
 }
 
-/// An inventory file (`Inventory::from_file_with`), asking the CLI about buildx if need be.
+/// The inventory (`Inventory::load_with`), asking each CLI what it has (buildx, a built-in BuildKit client) if need be.
+pub fn load_inventory() -> Result<Inventory> {
+    Inventory::load_with(client::cli_facts)
+}
+
+/// An inventory file (`Inventory::from_file_with`), asking each CLI what it has if need be.
 pub fn inventory_from_file(path: &Path) -> Result<Inventory> {
-    Inventory::from_file_with(path, client::cli_has_buildx)
+    Inventory::from_file_with(path, client::cli_facts)
 }
 
 /// How long one build may take before its outcome counts as unknown: 300 s, or
@@ -145,6 +168,9 @@ macro_rules! daemon_calls {
         }
         fn version(&self) -> crate::error::Result<String> {
             crate::engine::client::engine_version(&self.engine)
+        }
+        fn versions(&self) -> crate::error::Result<crate::engine::EngineVersions> {
+            crate::engine::client::engine_versions(&self.engine)
         }
         fn ensure_base_image(&self, reference: &str, salt: &str) -> crate::error::Result<()> {
             crate::engine::base_image::ensure_base_image(&self.engine, reference, salt)
