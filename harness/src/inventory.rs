@@ -107,18 +107,28 @@ pub type CliProbe = fn(&CliSetup) -> CliFacts;
 /// The generation label of hosts that carry none: the system's own engines.
 pub const SYSTEM_GENERATION: &str = "system";
 
-/// THE seam between the harness and the model's engine generations: the profile an engine of
-/// `kind` (`classic`, `buildkit-cli`, `buildx`, `podman`, ...) is checked against, given the
-/// version it reports (`None`: not asked yet). Until the model knows generations every version
-/// gets `Profile::new` (the default, oldest generation); at the model-generations merge this
-/// becomes `Generation::from_version(builder, version)`. `None` for a kind no profile has.
+/// The one place the harness chooses the profile an engine of `kind` (`classic`, `buildkit-cli`,
+/// `buildx`, `podman`, ...) is checked against: the model's generation for the version the engine
+/// reports (`models::Generation::from_version`), or the oldest generation when it has not been
+/// asked yet (`None`). `None` for a kind no profile has.
 pub fn profile_for(kind: &str, version: Option<&str>) -> Option<Profile> {
-    let _ = version; // read once the model has `Generation::from_version`
+    generation_choice(kind, version).map(|(profile, _)| profile)
+}
+
+/// `profile_for`, with why the choice is not exact (a version newer than any generation the
+/// model knows gets the newest, and the report says so).
+pub fn generation_choice(kind: &str, version: Option<&str>) -> Option<(Profile, Option<String>)> {
     let base = match kind {
         "buildx" => Profile::new(Builder::BuildKit, Transport::Cli),
         other => Profile::from_name(other)?,
     };
-    Some(Profile::new(base.builder, base.transport))
+    Some(match version {
+        None => (Profile::new(base.builder, base.transport), None),
+        Some(v) => {
+            let (profile, choice) = Profile::for_version(base.builder, base.transport, v);
+            (profile, choice.note)
+        }
+    })
 }
 
 impl Host {
@@ -573,7 +583,23 @@ cli = "/roots/sid/usr/bin/docker"
     fn the_profile_seam_keeps_a_mutants_switches() {
         assert_eq!(
             profile_for("buildx", Some("28.5.2+dfsg4")).unwrap().name(),
+            "buildkit-cli:28"
+        );
+        assert_eq!(
+            profile_for("buildx", Some("20.10.24+dfsg1 buildx 0.13.1+ds1"))
+                .unwrap()
+                .name(),
             "buildkit-cli"
+        );
+        assert_eq!(
+            profile_for("podman", Some("5.4.2")).unwrap().name(),
+            "podman:5.4"
+        );
+        let (newest, note) = generation_choice("classic", Some("29.0.1")).unwrap();
+        assert_eq!(newest.name(), "classic:28");
+        assert!(
+            note.is_some_and(|n| n.contains("29.0.1")),
+            "the report says so"
         );
         assert!(profile_for("nothing", None).is_none());
         let inventory = inventory();
