@@ -283,9 +283,15 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "owner change hits where the owner is reset or replaced",
-        profiles: &["classic-cli", "buildkit", "buildkit-cli", "podman", "podman-cli"],
+        profiles: &["classic-cli", "buildkit:20.10", "buildkit-cli", "podman", "podman-cli"],
         script: "file a x\n dockerfile FROM base | COPY a /a\n build\n chown a 1000 1000\n build",
         expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "owner change misses through BuildKit's API tar from v0.11 (bk.api-owner)",
+        profiles: &["buildkit:26", "buildkit:28"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n chown a 1000 1000\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: owner 0:0 -> 1000:1000 (copy.checksum)",
     },
     Case {
         name: "owner change misses on the classic API door",
@@ -484,6 +490,18 @@ const CASES: &[Case] = &[
         profiles: &["classic", "classic-cli"],
         script: "file a x\n dockerfile FROM base | COPY a /a\n build\n build --cache-from r/app",
         expect: "1 cached\n2 rebuilt: not in cache (classic.cache-from-only)",
+    },
+    Case {
+        name: "Podman 5 refuses a tagged --cache-from (buildah.cache-from-repo)",
+        profiles: &["podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n build --cache-from r/app:1",
+        expect: "rejected: --cache-from `r/app:1`: repository must contain neither a tag nor digest",
+    },
+    Case {
+        name: "Podman 4.3 takes a tagged --cache-from and ignores it",
+        profiles: &["podman:4.3", "podman-cli:4.3"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n build --cache-from r/app:1",
+        expect: "1 cached\n2 cached",
     },
     Case {
         name: "Buildah ignores --cache-from of an image it does not hold",

@@ -117,7 +117,8 @@ fn context_sources(
     let placed = collect_sources_placed(cx, copy, sources).map_err(|why| Outcome::Fails { why })?;
     let count = placed.len();
     for (fact, below) in &placed {
-        // What lands in the stage: owned by --chown's user or root (every builder), --chmod's
+        // What lands in the stage: owned by --chown's user or root (the tar's owner on BuildKit's
+        // API door from v0.11), --chmod's
         // mode if given; times not compared.
         let placed_fact = SourceFact {
             path: String::new(),
@@ -126,7 +127,7 @@ fn context_sources(
                 copy.chown
                     .as_deref()
                     .and_then(parse_owner)
-                    .unwrap_or((0, 0)),
+                    .unwrap_or_else(|| buildkit::landed_owner(p, fact.owner)),
             ),
             mode: copy.chmod.as_deref().and_then(parse_mode).or(fact.mode),
             times: None,

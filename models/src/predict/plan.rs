@@ -307,6 +307,9 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
         return Err(format!("dockerfile parse error {d}"));
     }
     let dockerfile = parsed.dockerfile;
+    if let Some(why) = crate::profiles::buildah::cache_from_refusal(profile, &build.options) {
+        return Err(why);
+    }
     for instruction in dockerfile.instructions() {
         let feature = instruction.body.feature();
         if let Some(why) = feature.and_then(|f| profile.features.refusal(f)) {

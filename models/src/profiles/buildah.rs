@@ -193,6 +193,39 @@ pub(crate) fn no_cache_supersedes(p: &Profile, options: &BuildOptions) -> bool {
     options.no_cache && p.on(&NEWEST_MATCH)
 }
 
+// Versions: Podman 5.4 (Buildah 1.39) and 5.8 (1.43); Podman 4.3 (1.28) accepts the reference and
+// ignores it. Measured on these engines; the release that changed it is not pinned down.
+pub const CACHE_FROM_REPO: Rule = Rule {
+    id: RuleId::new("buildah.cache-from-repo"),
+    statement: "`--cache-from` names a repository for Buildah's distributed cache, not an image: a \
+                reference with a tag or digest refuses the whole build (\"repository must contain \
+                neither a tag nor digest\").",
+    source: "https://docs.podman.io/en/latest/markdown/podman-build.1.html#cache-from",
+    if_off: "a tagged --cache-from is accepted and ignored (Podman 4.3)",
+    status: Status::Settled {
+        note: "measured: Podman 5.4.2 and 5.8.6 refuse cachet's tagged --cache-from through the compat \
+               API and the docker CLI (classic-cache-from-replaces-local); 4.3.1 builds",
+    },
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 39, 0),
+        source: "https://docs.podman.io/en/latest/markdown/podman-build.1.html#cache-from",
+    },
+};
+
+/// Why the build is refused before it starts: a `--cache-from` with a tag or digest
+/// (`buildah.cache-from-repo`).
+pub(crate) fn cache_from_refusal(p: &Profile, options: &BuildOptions) -> Option<String> {
+    let tagged = |r: &&String| {
+        r.contains('@') || r.rsplit('/').next().is_some_and(|last| last.contains(':'))
+    };
+    let reference = options.cache_from.iter().find(tagged)?;
+    p.on(&CACHE_FROM_REPO).then(|| {
+        format!("--cache-from `{reference}`: repository must contain neither a tag nor digest")
+    })
+}
+
 pub const RULES: &[Rule] = &[
     LAYERS,
     FORMAT,
@@ -201,4 +234,5 @@ pub const RULES: &[Rule] = &[
     ARG_NAMES,
     ENV_RAW,
     NEWEST_MATCH,
+    CACHE_FROM_REPO,
 ];

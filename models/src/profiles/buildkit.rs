@@ -8,7 +8,7 @@ use crate::predict::key::{Component, Part, SourceFact, StepKey};
 use crate::predict::plan::{Cx, Scope};
 use crate::predict::{Outcome, Reason, ReasonKind};
 use crate::profiles::generation::{Project, Version, Versions};
-use crate::profiles::{Builder, Profile};
+use crate::profiles::{Builder, Profile, Transport};
 use crate::rules::{Rule, RuleId, Status};
 
 fn buildkit(p: &Profile) -> bool {
@@ -79,13 +79,55 @@ pub const OWNER_RESET: Rule = Rule {
     status: Status::Settled {
         note: "API door measured on Engine 20.10.24: a uid/gid change hits, but the copied files keep the tar's owners, so the hit is stale (buildkit#3291, found by cachet --fresh-check)",
     },
-    applies: buildkit,
+    applies: owner_reset_applies,
     versions: Versions::All,
 };
 
-/// Whether local context files reach the checksum as uid/gid 0 (off: as owned).
+/// Whether local context files reach the checksum as uid/gid 0 (off: as owned). Not through the
+/// API tar on BuildKit v0.11 and later (`bk.api-owner`).
 pub(crate) fn owner_reset(p: &Profile) -> bool {
-    p.on(&OWNER_RESET)
+    p.on(&OWNER_RESET) || p.off(&API_OWNER)
+}
+
+/// `bk.owner-reset` holds where `bk.api-owner` does not: the CLI door, and the API door before
+/// v0.11.
+fn owner_reset_applies(p: &Profile) -> bool {
+    buildkit(p) && !p.follows(&API_OWNER)
+}
+
+fn buildkit_api(p: &Profile) -> bool {
+    p.builder == Builder::BuildKit && p.transport == Transport::Api
+}
+
+// Versions: BuildKit v0.11 and later (Engine 26, 28); on 20.10 (v0.8) `bk.owner-reset` covers the
+// API door too.
+pub const API_OWNER: Rule = Rule {
+    id: RuleId::new("bk.api-owner"),
+    statement: "Through an API tar upload, the uid/gid of the tar's entries reach the COPY checksum \
+                and stay on the copied files: an owner-only change misses, and a COPY --from of \
+                the file misses too. (On Engine 20.10 the same change hit, serving the old owner.)",
+    source: "https://github.com/moby/buildkit/issues/3291",
+    if_off: "the tar's uid/gid are reset as on Engine 20.10 (`bk.owner-reset`)",
+    status: Status::Settled {
+        note: "measured on Engine 26.1.5 and 28.5.2 (buildkit@trixie, buildkit@sid, buildkit@sid-ctrd: \
+               owner-change and copy-from-owner-reset rebuild at the chowned COPY and at the COPY --from)",
+    },
+    applies: buildkit_api,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 11, 0),
+        source: "https://github.com/moby/buildkit/pull/3295",
+    },
+};
+
+/// The owner a file copied from the context without `--chown` lands with: the tar's on BuildKit's
+/// API door from v0.11 (`bk.api-owner`), root everywhere else.
+pub(crate) fn landed_owner(p: &Profile, source: Option<(u32, u32)>) -> (u32, u32) {
+    if p.on(&API_OWNER) {
+        source.unwrap_or((0, 0))
+    } else {
+        (0, 0)
+    }
 }
 
 // Versions: every generation (Engine 20.10, 26, 28).
@@ -302,6 +344,7 @@ pub const RULES: &[Rule] = &[
     CHECKSUM_FIELDS,
     XATTR_FILTER,
     OWNER_RESET,
+    API_OWNER,
     CHMOD_FLAG,
     METADATA_FREE,
     ADD_URL,

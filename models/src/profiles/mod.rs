@@ -305,16 +305,25 @@ mod tests {
         assert!(bk("podman-cli:5.8").rule("buildah.newest-match").is_some());
         // The default generation's table is what `applies` alone gave before generations, less
         // the rules whose range starts later (bk.link and bk.nocache-filter, both NotExercised
-        // on 20.10, where the frontend refuses them).
+        // on 20.10, where the frontend refuses them; bk.from-owner and, on the API door,
+        // bk.api-owner, from v0.11).
         for p in Profile::all() {
             let later: Vec<&str> = catalogue()
                 .filter(|r| (r.applies)(&p) && !p.follows(r))
                 .map(|r| r.id.as_str())
                 .collect();
-            let expected: &[&str] = match p.builder {
-                Builder::BuildKit => &["bk.link", "bk.from-owner", "bk.nocache-filter"],
-                Builder::Buildah => &["buildah.newest-match"],
-                Builder::Classic => &[],
+            let expected: &[&str] = match (p.builder, p.transport) {
+                (Builder::BuildKit, Transport::Api) => &[
+                    "bk.api-owner",
+                    "bk.link",
+                    "bk.from-owner",
+                    "bk.nocache-filter",
+                ],
+                (Builder::BuildKit, Transport::Cli) => {
+                    &["bk.link", "bk.from-owner", "bk.nocache-filter"]
+                }
+                (Builder::Buildah, _) => &["buildah.newest-match", "buildah.cache-from-repo"],
+                (Builder::Classic, _) => &[],
             };
             assert_eq!(later, expected, "{}", p.name());
         }
