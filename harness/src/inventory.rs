@@ -1,7 +1,9 @@
 //! The engine inventory: hosts by name and the engines (`BUILDER@HOST`) derived from them.
 //!
 //! `ci/engines up` writes `/run/cachet/inventory.toml`; `CACHET_INVENTORY` points elsewhere. With
-//! no inventory, cachet uses `DOCKER_HOST` (or the default socket) as host `a`.
+//! no inventory, cachet uses `DOCKER_HOST` (or the default socket) as host `a`. A host of kind
+//! `model` (endpoint `model:NAME`) is no daemon: its engines answer from the model in process
+//! (`engine::model`), optionally a mutant (`mutant = "RULE"`, that rule switched off).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +32,13 @@ pub fn is_engine_kind(name: &str) -> bool {
 pub enum HostKind {
     Docker,
     Podman,
+    /// The model engine (`engine::model`): every profile, answered in process, no daemon.
+    Model,
 }
+
+/// Where a model host's endpoints start: `model:` (one in-process engine), `model:NAME` (hosts
+/// naming the same endpoint share one engine, as two names for one daemon would).
+pub const MODEL_SCHEME: &str = "model:";
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -53,6 +61,10 @@ pub struct Host {
     /// (what `DOCKER_CERT_PATH` holds for the docker CLI).
     #[serde(default)]
     pub tls_dir: Option<PathBuf>,
+    /// For a `model` host: the rule its engines switch off (a mutant engine, which a reference
+    /// run must catch). Its engines are the profiles whose table holds the rule.
+    #[serde(default)]
+    pub mutant: Option<String>,
 }
 
 impl Host {
@@ -99,6 +111,9 @@ pub struct Engine {
     /// on current Docker) rather than the CLI's built-in BuildKit client. The model does not
     /// tell the two apart (same profile); the engine's behaviour is recorded under its own kind.
     pub buildx: bool,
+    /// On a model host (`kind = "model"`): the rule the model engine switches off, if a mutant.
+    /// The harness's own predictions never see it (they use `profile`).
+    pub mutant: Option<String>,
 }
 
 impl Engine {
@@ -117,10 +132,18 @@ impl Engine {
     pub fn transport(&self) -> Transport {
         self.profile.transport
     }
-    /// The same builder and door on another host of the inventory.
+    /// Whether builds go to the model engine in process (a `model` host), not a daemon.
+    pub fn is_model(&self) -> bool {
+        self.endpoint.starts_with(MODEL_SCHEME)
+    }
+    /// The same builder and door on another host of the inventory (a model engine's on another
+    /// model host, a daemon's on another daemon: the two share no registry).
     pub fn on_host(&self, inventory: &Inventory, host: &str) -> Option<Engine> {
         let name = format!("{}@{host}", self.kind());
-        inventory.engines().into_iter().find(|e| e.name == name)
+        inventory
+            .engines()
+            .into_iter()
+            .find(|e| e.name == name && e.is_model() == self.is_model())
     }
 }
 
@@ -160,14 +183,42 @@ impl Inventory {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| Error::BadCase {
+        let inventory: Inventory = toml::from_str(&text).map_err(|e| Error::BadCase {
             path: PathBuf::from(path),
             line: e
                 .span()
                 .map(|s| text[..s.start].lines().count().max(1))
                 .unwrap_or(1),
             reason: e.message().to_string(),
-        })
+        })?;
+        inventory
+            .check_model_hosts()
+            .map_err(|why| Error::BadInput(format!("{}: {why}", path.display())))?;
+        Ok(inventory)
+    }
+
+    /// A model host's endpoint is `model:...` and its mutant a known rule id; other hosts have
+    /// no mutant.
+    pub fn check_model_hosts(&self) -> std::result::Result<(), String> {
+        for (name, host) in &self.hosts {
+            let model = host.kind == HostKind::Model;
+            if model != host.endpoint.starts_with(MODEL_SCHEME) {
+                return Err(format!(
+                    "host `{name}`: kind = \"model\" goes with an endpoint `{MODEL_SCHEME}...`, and only it"
+                ));
+            }
+            match &host.mutant {
+                Some(_) if !model => {
+                    return Err(format!("host `{name}`: only a model host has a `mutant`"))
+                }
+                Some(rule) => {
+                    rule.parse::<models::RuleId>()
+                        .map_err(|e| format!("host `{name}`: mutant: {e}"))?;
+                }
+                None => {}
+            }
+        }
+        Ok(())
     }
 
     fn from_docker_host() -> Inventory {
@@ -186,6 +237,7 @@ impl Inventory {
                 tls_dir: std::env::var_os("DOCKER_CERT_PATH")
                     .filter(|_| std::env::var_os("DOCKER_TLS_VERIFY").is_some())
                     .map(PathBuf::from),
+                mutant: None,
             },
         );
         Inventory {
@@ -210,7 +262,8 @@ impl Inventory {
     }
 
     /// Every engine, in a stable order: docker hosts give four (five with the buildx plugin),
-    /// podman hosts two.
+    /// podman hosts two, model hosts all six profiles (a mutant one those whose table holds its
+    /// rule).
     pub fn engines(&self) -> Vec<Engine> {
         let buildx = self.has_buildx();
         let mut out = Vec::new();
@@ -218,6 +271,7 @@ impl Inventory {
             let builders: &[Builder] = match host.kind {
                 HostKind::Docker => &[Builder::Classic, Builder::BuildKit],
                 HostKind::Podman => &[Builder::Buildah],
+                HostKind::Model => &[Builder::Classic, Builder::BuildKit, Builder::Buildah],
             };
             let mut doors: Vec<(Builder, Transport, bool)> = Vec::new();
             for builder in builders {
@@ -239,9 +293,13 @@ impl Inventory {
                     distro: host.distro.clone(),
                     tls_dir: host.tls_dir.clone(),
                     buildx: through_buildx,
+                    mutant: host.mutant.clone(),
                 };
                 engine.name = format!("{}@{host_name}", engine.kind());
-                out.push(engine);
+                let holds = |rule: &String| engine.profile.rule(rule).is_some();
+                if engine.mutant.as_ref().is_none_or(holds) {
+                    out.push(engine);
+                }
             }
         }
         out
