@@ -19,3 +19,4 @@ pub mod reproduce;
 pub mod run;
 pub mod schema;
 pub mod shrink;
+pub mod suspects;
