@@ -162,10 +162,10 @@ pub fn markdown(report: &Report) -> String {
             }
         }
         if let Some(text) = shrink_text(r) {
-            let _ = writeln!(md, "{text}  ");
+            let _ = writeln!(md, "{text}");
         }
         if let Some(text) = suspects_text(r) {
-            let _ = writeln!(md, "{text}");
+            let _ = writeln!(md, "\n{text}");
         }
         let _ = writeln!(md, "\n| build | step | instruction | predicted | reason | observed | differs |\n|---|---|---|---|---|---|---|");
         for row in step_rows(r) {
