@@ -480,4 +480,29 @@ mod tests {
             .unwrap()
             .ends_with("(buildkit, bk.xattr-filter off)"));
     }
+
+    #[test]
+    fn model_hosts_are_checked_when_an_inventory_loads() {
+        let check = |text: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("inventory.toml");
+            std::fs::write(&path, text).unwrap();
+            Inventory::parse_file(&path).map(|i| i.engines().len())
+        };
+        let host = "[hosts.a]\nendpoint = \"model:a\"\nkind = \"model\"\n";
+        assert_eq!(check(host).unwrap(), 6);
+        let mutant = format!("{host}mutant = \"classic.xattrs\"\n");
+        assert_eq!(
+            check(&mutant).unwrap(),
+            4,
+            "classic, classic-cli, podman, podman-cli"
+        );
+        let unknown = format!("{host}mutant = \"no.such-rule\"\n");
+        assert!(check(&unknown).unwrap_err().to_string().contains("mutant"));
+        let daemon = "[hosts.a]\nendpoint = \"model:a\"\nkind = \"docker\"\n";
+        assert!(
+            check(daemon).is_err(),
+            "a docker host with a model endpoint"
+        );
+    }
 }
