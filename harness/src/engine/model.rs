@@ -492,11 +492,12 @@ mod tests {
         let host = "[hosts.a]\nendpoint = \"model:a\"\nkind = \"model\"\n";
         assert_eq!(check(host).unwrap(), 6);
         let mutant = format!("{host}mutant = \"classic.xattrs\"\n");
-        assert_eq!(
-            check(&mutant).unwrap(),
-            4,
-            "classic, classic-cli, podman, podman-cli"
-        );
+        let holding = Profile::all()
+            .iter()
+            .filter(|p| p.rule("classic.xattrs").is_some())
+            .count();
+        assert!(holding < 6);
+        assert_eq!(check(&mutant).unwrap(), holding, "the profiles holding it");
         let unknown = format!("{host}mutant = \"no.such-rule\"\n");
         assert!(check(&unknown).unwrap_err().to_string().contains("mutant"));
         let daemon = "[hosts.a]\nendpoint = \"model:a\"\nkind = \"docker\"\n";
