@@ -234,13 +234,7 @@ fn run(args: RunArgs) -> Result<i32> {
     for (engine, why) in &report.aborted {
         eprintln!("error: {engine} stopped early (its finished scenarios are reported): {why}");
     }
-    Ok(if s.discrepancies > 0 {
-        EXIT_NONCONFORMANCE
-    } else if !report.aborted.is_empty() {
-        crate::error::EXIT_UNAVAILABLE
-    } else {
-        EXIT_OK
-    })
+    Ok(crate::run::exit_code(&report))
 }
 
 fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {

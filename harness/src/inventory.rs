@@ -9,6 +9,9 @@
 //! built-in BuildKit client (before Docker 23; from 23 on `docker build` *is* buildx, so the two
 //! would be one door run twice), `buildx` where the plugin is there. Cross-host scenarios pair an
 //! engine only with the same kind on a host of the same generation and image store (`on_host`).
+//!
+//! A host of kind `model` (endpoint `model:NAME`) is no daemon: its engines answer from the model
+//! in process (`engine::model`), optionally a mutant (`mutant = "RULE"`, that rule switched off).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +40,12 @@ pub fn is_engine_kind(name: &str) -> bool {
 pub enum HostKind {
     Docker,
     Podman,
+    /// No daemon: the model engine in process (`engine::model`).
+    Model,
 }
+
+/// The endpoint scheme of a model host.
+pub const MODEL_SCHEME: &str = "model:";
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -84,6 +92,10 @@ pub struct Host {
     /// not going through buildx: CLIs before 23.0); unset: the probe asks the CLI's version.
     #[serde(default)]
     pub builtin_buildkit: Option<bool>,
+    /// For a `model` host: the rule its engines switch off (a mutant engine, which a reference
+    /// run must catch). Its engines are the profiles whose table holds the rule.
+    #[serde(default)]
+    pub mutant: Option<String>,
 }
 
 /// A CLI as a host runs it: the binary and its `DOCKER_CONFIG`.
@@ -182,16 +194,19 @@ pub struct Engine {
     /// on current Docker) rather than the CLI's built-in BuildKit client. The model does not
     /// tell the two apart (same profile); the engine's behaviour is recorded under its own kind.
     pub buildx: bool,
+    /// On a model host (`kind = "model"`): the rule the model engine switches off, if a mutant.
+    pub mutant: Option<String>,
 }
 
 impl Engine {
-    /// What the engine is, without its host: the profile's name (`classic`, `buildkit-cli`,
-    /// `podman`), or `buildx`. Recorded divergences and the known catalogue are keyed by it.
+    /// What the engine is, without its host or generation: the profile's base name (`classic`,
+    /// `buildkit-cli`, `podman`), or `buildx`. Recorded divergences and the known catalogue are
+    /// keyed by it, with version ranges for the generation.
     pub fn kind(&self) -> String {
         if self.buildx {
             "buildx".to_string()
         } else {
-            self.profile.name()
+            self.profile.base_name()
         }
     }
     pub fn builder(&self) -> Builder {
@@ -199,6 +214,10 @@ impl Engine {
     }
     pub fn transport(&self) -> Transport {
         self.profile.transport
+    }
+    /// Whether builds go to the model engine in process (a `model` host), not a daemon.
+    pub fn is_model(&self) -> bool {
+        self.endpoint.starts_with(MODEL_SCHEME)
     }
     /// The generation label for people: the host's, or `system`.
     pub fn generation_label(&self) -> &str {
@@ -208,6 +227,7 @@ impl Engine {
     /// host of the same generation and image store (a generation host pairs only with its own).
     pub fn pairs_with(&self, other: &Engine) -> bool {
         self.kind() == other.kind()
+            && self.is_model() == other.is_model()
             && self.generation == other.generation
             && self.image_store == other.image_store
     }
@@ -234,7 +254,7 @@ impl Engine {
 
 /// The endpoint schemes cachet speaks (bollard and the docker CLI alike): anything else is a
 /// mistake in the inventory, not an engine that is down.
-pub const ENDPOINT_SCHEMES: &[&str] = &["unix://", "tcp://", "http://", "ssh://"];
+pub const ENDPOINT_SCHEMES: &[&str] = &["unix://", "tcp://", "http://", "ssh://", MODEL_SCHEME];
 
 /// Whether cachet can speak to `endpoint`; why not, if it cannot.
 pub fn check_endpoint(endpoint: &str) -> std::result::Result<(), String> {
@@ -334,7 +354,34 @@ impl Inventory {
                 reason: format!("host `{name}`: {reason}"),
             })?;
         }
+        inventory
+            .check_model_hosts()
+            .map_err(|why| Error::BadInput(format!("{}: {why}", path.display())))?;
         Ok(inventory)
+    }
+
+    /// A model host's endpoint is `model:...` and its mutant a known rule id; other hosts have
+    /// no mutant.
+    pub fn check_model_hosts(&self) -> std::result::Result<(), String> {
+        for (name, host) in &self.hosts {
+            let model = host.kind == HostKind::Model;
+            if model != host.endpoint.starts_with(MODEL_SCHEME) {
+                return Err(format!(
+                    "host `{name}`: kind = \"model\" goes with an endpoint `{MODEL_SCHEME}...`, and only it"
+                ));
+            }
+            match &host.mutant {
+                Some(_) if !model => {
+                    return Err(format!("host `{name}`: only a model host has a `mutant`"))
+                }
+                Some(rule) => {
+                    rule.parse::<models::RuleId>()
+                        .map_err(|e| format!("host `{name}`: mutant: {e}"))?;
+                }
+                None => {}
+            }
+        }
+        Ok(())
     }
 
     fn from_docker_host() -> Result<Inventory> {
@@ -360,6 +407,7 @@ impl Inventory {
                 image_store: None,
                 buildx: None,
                 builtin_buildkit: None,
+                mutant: None,
             },
         );
         Ok(Inventory {
@@ -392,6 +440,10 @@ impl Inventory {
                 (Builder::Buildah, Transport::Api, false),
                 (Builder::Buildah, Transport::Cli, false),
             ],
+            HostKind::Model => [Builder::Classic, Builder::BuildKit, Builder::Buildah]
+                .into_iter()
+                .flat_map(|b| [(b, Transport::Api, false), (b, Transport::Cli, false)])
+                .collect(),
             HostKind::Docker => {
                 let mut doors = vec![
                     (Builder::Classic, Transport::Api, false),
@@ -438,9 +490,14 @@ impl Inventory {
                     distro: host.distro.clone(),
                     tls_dir: host.tls_dir.clone(),
                     buildx: through_buildx,
+                    mutant: host.mutant.clone(),
                 };
                 engine.name = format!("{}@{host_name}", engine.kind());
-                out.push(engine);
+                // A mutant model host offers the profiles whose table holds its rule.
+                let holds = |rule: &String| engine.profile.rule(rule).is_some();
+                if engine.mutant.as_ref().is_none_or(holds) {
+                    out.push(engine);
+                }
             }
         }
         out

@@ -345,6 +345,7 @@ mod tests {
             distro: None,
             tls_dir: None,
             buildx: false,
+            mutant: None,
         }
     }
 

@@ -74,6 +74,10 @@ pub struct ScenarioResult {
     pub reproducer: Option<PathBuf>,
     #[serde(default)]
     pub shrunk: Option<ShrinkInfo>,
+    /// The rules the shrunk finding implicates: those whose mutant (the rule switched off in the
+    /// model) predicts what the engine did at every checked step (`suspects.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspects: Vec<String>,
 }
 
 /// What shrinking cost and left.

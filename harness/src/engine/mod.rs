@@ -9,9 +9,9 @@
 //! (`client`). Doors collect raw output only; `observe` interprets it.
 //!
 //! `open` picks the door from an `inventory::Engine` and wraps it so every call logs its door,
-//! operation and duration at debug level (`RUST_LOG=harness=debug`). A model-backed engine (one
-//! that answers from a `models::Profile`, no daemon) is one more file implementing `Door`, and
-//! one more arm in `open`.
+//! operation and duration at debug level (`RUST_LOG=harness=debug`). The model engine (`model`:
+//! a `model:` endpoint, builds answered from a `models::Profile` in process, no daemon) is one
+//! more door.
 
 pub mod api;
 pub mod base_image;
@@ -19,6 +19,7 @@ pub mod cache;
 pub mod cli;
 pub mod client;
 pub mod daemon;
+pub mod model;
 pub mod podman;
 pub mod registry;
 mod traced;
@@ -52,7 +53,7 @@ pub struct BuildRequest<'a> {
 /// Everything cachet asks of an engine. Errors are for an engine that cannot be reached or a
 /// harness fault; a build that fails or whose outcome is unknown is an `Observation`.
 pub trait Door: Send + Sync {
-    /// The door's name in logs: `api`, `cli`, `podman`.
+    /// The door's name in logs: `api`, `cli`, `podman`, `model`.
     fn name(&self) -> &'static str;
     fn engine(&self) -> &Engine;
     /// The engine's version (for buildx, the daemon's and the plugin's); fails if it is down.
@@ -104,6 +105,7 @@ pub struct EngineVersions {
 pub fn open(engine: &Engine) -> Box<dyn Door> {
     let engine = engine.clone();
     let door: Box<dyn Door> = match (engine.builder(), engine.transport()) {
+        _ if engine.is_model() => Box::new(model::ModelDoor::new(engine)),
         (_, Transport::Cli) => Box::new(cli::CliDoor { engine }),
         (models::Builder::Buildah, Transport::Api) => Box::new(podman::PodmanDoor { engine }),
         (_, Transport::Api) => Box::new(api::ApiDoor { engine }),
