@@ -394,18 +394,7 @@ fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
     match upper.as_str() {
         "FROM" => {
             need_args("an image")?;
-            let words: Vec<&str> = args.split_whitespace().collect();
-            match words.as_slice() {
-                [image] => Ok(Body::From {
-                    image: image.to_string(),
-                    stage: None,
-                }),
-                [image, kw, stage] if kw.eq_ignore_ascii_case("as") => Ok(Body::From {
-                    image: image.to_string(),
-                    stage: Some(stage.to_ascii_lowercase()),
-                }),
-                _ => Err(format!("FROM takes `IMAGE [AS NAME]`, got `{args}`")),
-            }
+            parse_from(args)
         }
         "RUN" => {
             need_args("a command")?;
@@ -448,21 +437,7 @@ fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
         }),
         "ARG" => {
             need_args("a name")?;
-            let words = split_words(args)?;
-            if words.len() != 1 {
-                return Err("ARG with several names is not supported".to_string());
-            }
-            let word = &words[0];
-            match word.split_once('=') {
-                Some((name, value)) => Ok(Body::Arg {
-                    name: name.to_string(),
-                    default: Some(value.to_string()),
-                }),
-                None => Ok(Body::Arg {
-                    name: word.clone(),
-                    default: None,
-                }),
-            }
+            parse_arg(args)
         }
         "WORKDIR" => {
             need_args("a path")?;
@@ -484,6 +459,41 @@ fn parse_body(keyword: &str, args: &str) -> Result<Body, String> {
         }
         _ => Err(format!("unsupported instruction `{keyword}`")),
     }
+}
+
+/// `FROM IMAGE [AS NAME]`.
+fn parse_from(args: &str) -> Result<Body, String> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    match words.as_slice() {
+        [image] => Ok(Body::From {
+            image: image.to_string(),
+            stage: None,
+        }),
+        [image, kw, stage] if kw.eq_ignore_ascii_case("as") => Ok(Body::From {
+            image: image.to_string(),
+            stage: Some(stage.to_ascii_lowercase()),
+        }),
+        _ => Err(format!("FROM takes `IMAGE [AS NAME]`, got `{args}`")),
+    }
+}
+
+/// `ARG NAME[=DEFAULT]` (one name).
+fn parse_arg(args: &str) -> Result<Body, String> {
+    let words = split_words(args)?;
+    if words.len() != 1 {
+        return Err("ARG with several names is not supported".to_string());
+    }
+    let word = &words[0];
+    Ok(match word.split_once('=') {
+        Some((name, value)) => Body::Arg {
+            name: name.to_string(),
+            default: Some(value.to_string()),
+        },
+        None => Body::Arg {
+            name: word.clone(),
+            default: None,
+        },
+    })
 }
 
 fn parse_command(args: &str) -> Command {
