@@ -306,16 +306,7 @@ pub struct CliDoor {
     pub(super) engine: Engine,
 }
 
-impl super::Door for CliDoor {
-    fn name(&self) -> &'static str {
-        "cli"
-    }
-    fn build(&self, request: &BuildRequest<'_>) -> Result<crate::observe::Observation> {
-        let raw = build(&self.engine, request)?;
-        Ok(super::observed(&self.engine, request, raw))
-    }
-    super::daemon_calls!();
-}
+super::real_door!(CliDoor, "cli");
 
 #[cfg(test)]
 mod tests {

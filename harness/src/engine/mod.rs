@@ -160,9 +160,30 @@ fn observed(
     )
 }
 
-/// The calls every real door makes the same way, through the Docker-compatible API (`daemon`),
-/// the base image, the registry and the build-cache records. For `impl Door` of a struct with an
-/// `engine: Engine` field.
+/// `impl Door` for a real door: a struct with an `engine: Engine` field in a module whose
+/// `build(&Engine, &BuildRequest) -> Result<RawBuild>` collects a build's raw output. Every other
+/// call goes the same way for all of them, through the Docker-compatible API (`daemon`), the base
+/// image, the registry and the build-cache records.
+macro_rules! real_door {
+    ($door:ident, $name:literal) => {
+        impl crate::engine::Door for $door {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn build(
+                &self,
+                request: &crate::engine::BuildRequest<'_>,
+            ) -> crate::error::Result<crate::observe::Observation> {
+                let raw = build(&self.engine, request)?;
+                Ok(crate::engine::observed(&self.engine, request, raw))
+            }
+            crate::engine::daemon_calls!();
+        }
+    };
+}
+pub(crate) use real_door;
+
+/// The non-build calls of `real_door`.
 macro_rules! daemon_calls {
     () => {
         fn engine(&self) -> &crate::inventory::Engine {
