@@ -80,8 +80,9 @@ pub struct BuildSpec {
 pub struct Divergence {
     /// Engine kind: a profile name (`classic`, `buildkit-cli`, `podman`, ...) or `buildx`.
     pub engine: String,
-    /// Engine version it was recorded on.
-    pub version: String,
+    /// The engine versions it holds for (`versions.rs`: `20.10`, `>=26, <29`), compared with the
+    /// engine's own version; a divergence recorded on one generation says nothing of another.
+    pub versions: crate::versions::VersionRange,
     /// 1-based build number in the case.
     pub build: usize,
     pub step: usize,
@@ -295,8 +296,13 @@ fn transition(n: usize, b: &BuildSpec) -> std::result::Result<Transition, (Strin
                 "expect".to_string(),
                 format!(
                     "build {}: `expect` names `{bad_name}`, which is neither `all` nor a profile \
-                     (classic, classic-cli, buildkit, buildkit-cli, podman, podman-cli)",
-                    n + 1
+                     ({})",
+                    n + 1,
+                    models::Profile::all()
+                        .iter()
+                        .map(models::Profile::name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -337,6 +343,42 @@ pub fn pin_for<'a>(expect: &'a BTreeMap<String, String>, profile: &str) -> Optio
         .find(|(k, _)| k.split(',').map(str::trim).any(|k| k == profile))
         .or_else(|| expect.iter().find(|(k, _)| k.as_str() == "all"))
         .map(|(_, v)| v)
+}
+
+/// The pin that applies to `profile`, generation included: a key naming this profile with its
+/// generation (whatever `Profile::from_name` takes that gives this builder, door and generation
+/// under a name other than the plain one), else the plain builder-and-door name (`buildkit-cli`:
+/// every generation without a pin of its own), else `all`.
+pub fn pin_for_profile<'a>(
+    expect: &'a BTreeMap<String, String>,
+    profile: &models::Profile,
+) -> Option<&'a String> {
+    let plain = models::Profile::new(profile.builder, profile.transport).name();
+    let names_generation = |k: &str| {
+        k != plain
+            && models::Profile::from_name(k).is_some_and(|q| {
+                (q.builder, q.transport, q.generation)
+                    == (profile.builder, profile.transport, profile.generation)
+            })
+    };
+    expect
+        .iter()
+        .find(|(k, _)| k.split(',').map(str::trim).any(names_generation))
+        .map(|(_, v)| v)
+        .or_else(|| pin_for(expect, &plain))
+}
+
+/// Every profile a case's `expect` keys name (generation-qualified ones included).
+pub fn pinned_profiles(case: &CaseFile) -> Vec<models::Profile> {
+    let mut out: Vec<models::Profile> = Vec::new();
+    for key in case.builds.iter().flat_map(|b| b.expect.keys()) {
+        for k in key.split(',').map(str::trim) {
+            if let Some(p) = models::Profile::from_name(k).filter(|p| !out.contains(p)) {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// One build's pins as the TOML line a case file holds.
@@ -522,9 +564,34 @@ mod tests {
     #[test]
     fn divergences_name_an_engine_kind() {
         check_error(
-            "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[[build]]\n[[divergence]]\nengine = \"buildkitcli\"\nversion = \"1\"\nbuild = 1\nstep = 1\nobserved = \"cached\"\nlink = \"l\"\n",
+            "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[[build]]\n[[divergence]]\nengine = \"buildkitcli\"\nversions = \"1\"\nbuild = 1\nstep = 1\nobserved = \"cached\"\nlink = \"l\"\n",
             "bad case file cases/x.toml:6: a divergence names engine `buildkitcli`, which is no engine kind (classic, classic-cli, buildkit, buildkit-cli, podman, podman-cli, buildx)",
         );
+    }
+
+    #[test]
+    fn bad_version_ranges_are_refused_at_their_line() {
+        check_error(
+            "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[[build]]\n[[divergence]]\nengine = \"buildkit\"\nversions = \">=20.x\"\nbuild = 1\nstep = 1\nobserved = \"cached\"\nlink = \"l\"\n",
+            "bad case file cases/x.toml:7: versions `>=20.x`: `>=20.x` is not a comparator (>=, >, <=, <, =) and a dotted version such as `>=20.10` or `4.3`",
+        );
+        // The field before ranges is refused by name, not read as something else.
+        let old = "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[[build]]\n[[divergence]]\nengine = \"buildkit\"\nversion = \"20.10.24\"\nbuild = 1\nstep = 1\nobserved = \"cached\"\nlink = \"l\"\n";
+        match parse_case(Path::new("cases/x.toml"), old) {
+            Err(e) => assert!(e.to_string().contains("unknown field `version`"), "{e}"),
+            Ok(_) => panic!("expected an error"),
+        }
+    }
+
+    #[test]
+    fn a_divergence_holds_for_the_versions_it_names() {
+        let text = "name = \"x\"\nshows = \"y\"\ndockerfile = \"FROM base\\n\"\n[[build]]\n[[divergence]]\nengine = \"buildx\"\nversions = \">=20.10, <23\"\nbuild = 1\nstep = 1\nobserved = \"cached\"\nlink = \"l\"\n";
+        let case = parse_case(Path::new("cases/x.toml"), text).unwrap();
+        let d = &case.file.divergences[0];
+        assert!(d
+            .versions
+            .contains_engine("20.10.24+dfsg1 buildx 0.13.1+ds1"));
+        assert!(!d.versions.contains_engine("28.5.2+dfsg4 buildx 0.29.1+ds1"));
     }
 
     #[test]

@@ -27,6 +27,14 @@ pub struct StepVerdict {
     pub verdict: Verdict,
 }
 
+/// How many of the verdicts are `Indeterminate`: what a history's and a report's counts say.
+pub fn indeterminate_count<'a>(verdicts: impl IntoIterator<Item = &'a StepVerdict>) -> usize {
+    verdicts
+        .into_iter()
+        .filter(|v| matches!(v.verdict, Verdict::Indeterminate { .. }))
+        .count()
+}
+
 impl StepVerdict {
     /// `cached`, `rebuilt`, `failed`, `-` for display and divergence records.
     pub fn observed_short(&self) -> &'static str {

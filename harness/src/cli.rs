@@ -125,6 +125,8 @@ pub fn main_with(cli: Cli) -> Result<i32> {
     }
 }
 
+/// One line per engine: name, generation (the host's label), profile, daemon version, CLI and
+/// plugin versions (CLI doors), up or DOWN, endpoint and distribution.
 fn engines() -> Result<i32> {
     let inventory = crate::engine::load_inventory()?;
     let mut down = 0;
@@ -143,15 +145,36 @@ fn engines() -> Result<i32> {
                 .map(|d| format!(" [{d}]"))
                 .unwrap_or_default()
         );
-        let (version, trouble) = match crate::engine::version(&engine) {
-            Ok(v) => (v, None),
-            Err(e) => (String::from("-"), Some(e)),
+        let (versions, trouble) = match crate::engine::versions(&engine) {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, Some(e)),
         };
+        let daemon = versions
+            .as_ref()
+            .map_or("-".to_string(), |v| v.daemon.clone());
+        let profile = versions.as_ref().map_or(engine.profile.clone(), |v| {
+            engine.with_reported_version(&v.daemon).profile
+        });
+        let clients = versions.as_ref().map_or(String::new(), |v| {
+            let mut words = Vec::new();
+            if let Some(cli) = &v.cli {
+                words.push(format!("cli {cli}"));
+            }
+            if let Some(plugin) = &v.buildx {
+                words.push(format!("buildx {plugin}"));
+            }
+            words.join("  ")
+        });
         println!(
-            "{:<20} {:<12} {:<34} {:<5} {}",
+            "{:<28} {:<14} {:<12} {:<16} {:<34} {:<5} {}",
             engine.name,
-            engine.profile.name(),
-            version,
+            match &engine.image_store {
+                Some(store) => format!("{}/{store}", engine.generation_label()),
+                None => engine.generation_label().to_string(),
+            },
+            profile.name(),
+            daemon,
+            clients,
             if trouble.is_none() { "up" } else { "DOWN" },
             endpoint
         );
@@ -211,13 +234,7 @@ fn run(args: RunArgs) -> Result<i32> {
     for (engine, why) in &report.aborted {
         eprintln!("error: {engine} stopped early (its finished scenarios are reported): {why}");
     }
-    Ok(if s.discrepancies > 0 {
-        EXIT_NONCONFORMANCE
-    } else if !report.aborted.is_empty() {
-        crate::error::EXIT_UNAVAILABLE
-    } else {
-        EXIT_OK
-    })
+    Ok(crate::run::exit_code(&report))
 }
 
 fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {

@@ -1,7 +1,8 @@
 //! Harness errors and the exit codes they map to.
 //!
 //! Exit codes (documented in the README): 0 no unexplained discrepancy, 1 nonconformance found,
-//! 2 bad input or usage, 3 engine unavailable or harness fault.
+//! 2 bad input or usage, 3 engine unavailable, 4 harness fault (cachet's own failure, such as an
+//! output it cannot write mid-run): three different things to do about them, so three codes.
 
 use std::path::PathBuf;
 
@@ -44,7 +45,8 @@ impl Error {
             | Error::BadInput(_)
             | Error::UnknownEngine(_)
             | Error::Read { .. } => 2,
-            Error::EngineUnavailable { .. } | Error::Write { .. } | Error::Harness(_) => 3,
+            Error::EngineUnavailable { .. } => EXIT_UNAVAILABLE,
+            Error::Write { .. } | Error::Harness(_) => EXIT_HARNESS_FAULT,
         }
     }
 }
@@ -55,3 +57,4 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_NONCONFORMANCE: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
 pub const EXIT_UNAVAILABLE: i32 = 3;
+pub const EXIT_HARNESS_FAULT: i32 = 4;

@@ -58,11 +58,7 @@ impl History {
             .sum()
     }
     pub fn indeterminate_count(&self) -> usize {
-        self.builds
-            .iter()
-            .flat_map(|b| &b.verdicts)
-            .filter(|v| matches!(v.verdict, Verdict::Indeterminate { .. }))
-            .count()
+        crate::check::indeterminate_count(self.builds.iter().flat_map(|b| &b.verdicts))
     }
 }
 

@@ -2,6 +2,16 @@
 //!
 //! `ci/engines up` writes `/run/cachet/inventory.toml`; `CACHET_INVENTORY` points elsewhere. With
 //! no inventory, cachet uses `DOCKER_HOST` (or the default socket) as host `a`.
+//!
+//! Engine generations (README "Engine generations"): a host may name its own docker CLI and
+//! `DOCKER_CONFIG` (so its own buildx plugin) and carry a `generation` label and an `image-store`.
+//! Which engines a docker host has follows from its CLI: `buildkit-cli` only where the CLI has a
+//! built-in BuildKit client (before Docker 23; from 23 on `docker build` *is* buildx, so the two
+//! would be one door run twice), `buildx` where the plugin is there. Cross-host scenarios pair an
+//! engine only with the same kind on a host of the same generation and image store (`on_host`).
+//!
+//! A host of kind `model` (endpoint `model:NAME`) is no daemon: its engines answer from the model
+//! in process (`engine::model`), optionally a mutant (`mutant = "RULE"`, that rule switched off).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +40,12 @@ pub fn is_engine_kind(name: &str) -> bool {
 pub enum HostKind {
     Docker,
     Podman,
+    /// No daemon: the model engine in process (`engine::model`).
+    Model,
 }
+
+/// The endpoint scheme of a model host.
+pub const MODEL_SCHEME: &str = "model:";
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -53,6 +68,79 @@ pub struct Host {
     /// (what `DOCKER_CERT_PATH` holds for the docker CLI).
     #[serde(default)]
     pub tls_dir: Option<PathBuf>,
+    /// The docker CLI the CLI doors run for this host (a generation root's own); default: the
+    /// inventory's `cli`. `CACHET_DOCKER_CLI` overrides only the inventory's, never a host's own.
+    #[serde(default)]
+    pub cli: Option<String>,
+    /// The `DOCKER_CONFIG` directory the host's CLI runs with (its config.json names the plugin
+    /// directory: the host's own buildx). Default: the caller's.
+    #[serde(default)]
+    pub docker_config: Option<PathBuf>,
+    /// The engine generation the host runs, a label for people and for pairing (`trixie`, `sid`);
+    /// unset: the system's engines (`system`). The model's generation comes from the version the
+    /// engine reports (`profile_for`), not from this label.
+    #[serde(default)]
+    pub generation: Option<String>,
+    /// The daemon's image store when it is not the graph driver's (`containerd`).
+    #[serde(default)]
+    pub image_store: Option<String>,
+    /// Whether this host's CLI has the buildx plugin; unset: the inventory's `buildx` for the
+    /// inventory's CLI, the probe for a host's own CLI.
+    #[serde(default)]
+    pub buildx: Option<bool>,
+    /// Whether this host's CLI has a built-in BuildKit client (`DOCKER_BUILDKIT=1 docker build`
+    /// not going through buildx: CLIs before 23.0); unset: the probe asks the CLI's version.
+    #[serde(default)]
+    pub builtin_buildkit: Option<bool>,
+    /// For a `model` host: the rule its engines switch off (a mutant engine, which a reference
+    /// run must catch). Its engines are the profiles whose table holds the rule.
+    #[serde(default)]
+    pub mutant: Option<String>,
+}
+
+/// A CLI as a host runs it: the binary and its `DOCKER_CONFIG`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CliSetup {
+    pub cli: PathBuf,
+    pub docker_config: Option<PathBuf>,
+}
+
+/// What a probe learns of a CLI: whether it has the buildx plugin, and whether it has a built-in
+/// BuildKit client (a CLI before 23.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CliFacts {
+    pub buildx: bool,
+    pub builtin_buildkit: bool,
+}
+
+/// Answers `CliFacts` for a CLI (`engine::client::cli_facts`; tests pass their own).
+pub type CliProbe = fn(&CliSetup) -> CliFacts;
+
+/// The generation label of hosts that carry none: the system's own engines.
+pub const SYSTEM_GENERATION: &str = "system";
+
+/// The one place the harness chooses the profile an engine of `kind` (`classic`, `buildkit-cli`,
+/// `buildx`, `podman`, ...) is checked against: the model's generation for the version the engine
+/// reports (`models::Generation::from_version`), or the oldest generation when it has not been
+/// asked yet (`None`). `None` for a kind no profile has.
+pub fn profile_for(kind: &str, version: Option<&str>) -> Option<Profile> {
+    generation_choice(kind, version).map(|(profile, _)| profile)
+}
+
+/// `profile_for`, with why the choice is not exact (a version newer than any generation the
+/// model knows gets the newest, and the report says so).
+pub fn generation_choice(kind: &str, version: Option<&str>) -> Option<(Profile, Option<String>)> {
+    let base = match kind {
+        "buildx" => Profile::new(Builder::BuildKit, Transport::Cli),
+        other => Profile::from_name(other)?,
+    };
+    Some(match version {
+        None => (Profile::new(base.builder, base.transport), None),
+        Some(v) => {
+            let (profile, choice) = Profile::for_version(base.builder, base.transport, v);
+            (profile, choice.note)
+        }
+    })
 }
 
 impl Host {
@@ -83,12 +171,19 @@ pub struct Inventory {
 /// One engine: a builder, reached through one door, on one host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Engine {
-    /// `classic@a`, `buildkit-cli@b`, `podman@podman`.
+    /// `classic@a`, `buildkit-cli@b`, `podman@podman`, `buildx@sid`.
     pub name: String,
     pub host: String,
     pub endpoint: String,
     pub profile: Profile,
+    /// The docker CLI the CLI doors and the CLI-backed calls run (the host's own, if it has one).
     pub cli: String,
+    /// The `DOCKER_CONFIG` that CLI runs with (where it finds its plugins), if the host names one.
+    pub docker_config: Option<PathBuf>,
+    /// The host's generation label (`None`: the system's engines).
+    pub generation: Option<String>,
+    /// The daemon's image store if not the graph driver's (`containerd`).
+    pub image_store: Option<String>,
     /// How the host presents contexts (umask, SELinux label, owner), applied at materialisation.
     pub settings: models::scenario::HostSettings,
     /// The host's distribution label, if the inventory gives one.
@@ -99,16 +194,19 @@ pub struct Engine {
     /// on current Docker) rather than the CLI's built-in BuildKit client. The model does not
     /// tell the two apart (same profile); the engine's behaviour is recorded under its own kind.
     pub buildx: bool,
+    /// On a model host (`kind = "model"`): the rule the model engine switches off, if a mutant.
+    pub mutant: Option<String>,
 }
 
 impl Engine {
-    /// What the engine is, without its host: the profile's name (`classic`, `buildkit-cli`,
-    /// `podman`), or `buildx`. Recorded divergences and the known catalogue are keyed by it.
+    /// What the engine is, without its host or generation: the profile's base name (`classic`,
+    /// `buildkit-cli`, `podman`), or `buildx`. Recorded divergences and the known catalogue are
+    /// keyed by it, with version ranges for the generation.
     pub fn kind(&self) -> String {
         if self.buildx {
             "buildx".to_string()
         } else {
-            self.profile.name()
+            self.profile.base_name()
         }
     }
     pub fn builder(&self) -> Builder {
@@ -117,62 +215,179 @@ impl Engine {
     pub fn transport(&self) -> Transport {
         self.profile.transport
     }
-    /// The same builder and door on another host of the inventory.
+    /// Whether builds go to the model engine in process (a `model` host), not a daemon.
+    pub fn is_model(&self) -> bool {
+        self.endpoint.starts_with(MODEL_SCHEME)
+    }
+    /// The generation label for people: the host's, or `system`.
+    pub fn generation_label(&self) -> &str {
+        self.generation.as_deref().unwrap_or(SYSTEM_GENERATION)
+    }
+    /// Whether a scenario may move cache between this engine and `other`: the same kind, on a
+    /// host of the same generation and image store (a generation host pairs only with its own).
+    pub fn pairs_with(&self, other: &Engine) -> bool {
+        self.kind() == other.kind()
+            && self.is_model() == other.is_model()
+            && self.generation == other.generation
+            && self.image_store == other.image_store
+    }
+    /// The same builder and door on another host of the inventory, if that host is of the same
+    /// generation and image store (`pairs_with`).
     pub fn on_host(&self, inventory: &Inventory, host: &str) -> Option<Engine> {
         let name = format!("{}@{host}", self.kind());
-        inventory.engines().into_iter().find(|e| e.name == name)
+        inventory
+            .engines()
+            .into_iter()
+            .find(|e| e.name == name && self.pairs_with(e))
+    }
+    /// The engine checked against the profile its reported version selects (`profile_for`),
+    /// with the switches of a mutant kept.
+    pub fn with_reported_version(&self, version: &str) -> Engine {
+        let mut engine = self.clone();
+        if let Some(mut profile) = profile_for(&self.kind(), Some(version)) {
+            profile.switches = self.profile.switches.clone();
+            engine.profile = profile;
+        }
+        engine
+    }
+}
+
+/// The endpoint schemes cachet speaks (bollard and the docker CLI alike): anything else is a
+/// mistake in the inventory, not an engine that is down.
+pub const ENDPOINT_SCHEMES: &[&str] = &["unix://", "tcp://", "http://", "ssh://", MODEL_SCHEME];
+
+/// Whether cachet can speak to `endpoint`; why not, if it cannot.
+pub fn check_endpoint(endpoint: &str) -> std::result::Result<(), String> {
+    match ENDPOINT_SCHEMES.iter().find(|s| endpoint.starts_with(*s)) {
+        Some(scheme) if endpoint.len() > scheme.len() => Ok(()),
+        Some(_) => Err(format!("endpoint `{endpoint}` names no socket or address")),
+        None => Err(format!(
+            "endpoint `{endpoint}`: cachet speaks only {}",
+            ENDPOINT_SCHEMES.join(", ")
+        )),
     }
 }
 
 impl Inventory {
     /// The inventory `CACHET_INVENTORY` names, else `/run/cachet/inventory.toml`, else one host
-    /// `a` at `DOCKER_HOST`. `buildx_probe` answers whether a CLI has the buildx plugin when the
-    /// inventory does not say (`engine::load_inventory` passes the engine module's probe; this
-    /// module runs nothing).
-    pub fn load_with(buildx_probe: fn(&Path) -> bool) -> Result<Inventory> {
+    /// `a` at `DOCKER_HOST`. `probe` answers what a CLI has (buildx, a built-in BuildKit client)
+    /// when the inventory does not say (`engine::load_inventory` passes the engine module's
+    /// probe; this module runs nothing).
+    pub fn load_with(probe: CliProbe) -> Result<Inventory> {
         let mut inventory = match std::env::var_os("CACHET_INVENTORY") {
             Some(path) => Inventory::parse_file(Path::new(&path))?,
             None if Path::new(DEFAULT_INVENTORY).exists() => {
                 Inventory::parse_file(Path::new(DEFAULT_INVENTORY))?
             }
-            None => Inventory::from_docker_host(),
+            None => Inventory::from_docker_host()?,
         };
-        inventory.resolve_buildx(buildx_probe);
+        inventory.resolve_cli_facts(probe);
         Ok(inventory)
     }
 
-    /// An inventory file, its buildx question answered by `buildx_probe` if it leaves it open.
-    pub fn from_file_with(path: &Path, buildx_probe: fn(&Path) -> bool) -> Result<Inventory> {
+    /// An inventory file, its CLI questions answered by `probe` where it leaves them open.
+    pub fn from_file_with(path: &Path, probe: CliProbe) -> Result<Inventory> {
         let mut inventory = Inventory::parse_file(path)?;
-        inventory.resolve_buildx(buildx_probe);
+        inventory.resolve_cli_facts(probe);
         Ok(inventory)
     }
 
-    fn resolve_buildx(&mut self, buildx_probe: fn(&Path) -> bool) {
+    /// Answers, for the inventory's CLI and every docker host, whether its CLI has buildx and a
+    /// built-in BuildKit client, where the file leaves it open.
+    pub fn resolve_cli_facts(&mut self, probe: CliProbe) {
+        let global = CliSetup {
+            cli: PathBuf::from(self.cli()),
+            docker_config: None,
+        };
+        let mut asked: BTreeMap<CliSetup, CliFacts> = BTreeMap::new();
+        let mut facts =
+            |setup: &CliSetup| *asked.entry(setup.clone()).or_insert_with(|| probe(setup));
         if self.buildx.is_none() {
-            self.buildx = Some(buildx_probe(Path::new(&self.cli())));
+            self.buildx = Some(facts(&global).buildx);
+        }
+        let global_buildx = self.buildx;
+        let global_cli = self.cli();
+        for host in self.hosts.values_mut() {
+            if host.kind != HostKind::Docker {
+                continue;
+            }
+            let own = host.cli.is_some() || host.docker_config.is_some();
+            let setup = CliSetup {
+                cli: PathBuf::from(host.cli.clone().unwrap_or_else(|| global_cli.clone())),
+                docker_config: host.docker_config.clone(),
+            };
+            if host.buildx.is_none() {
+                host.buildx = if own {
+                    Some(facts(&setup).buildx)
+                } else {
+                    global_buildx
+                };
+            }
+            if host.builtin_buildkit.is_none() {
+                host.builtin_buildkit = Some(facts(&setup).builtin_buildkit);
+            }
         }
     }
 
-    /// An inventory file as written (`buildx` unset stays unset, which `engines` reads as no).
+    /// An inventory file as written (what it leaves open stays open: `engines` reads an unknown
+    /// buildx as no and an unknown built-in BuildKit client as yes, the 20.10 CLI's way).
     pub fn parse_file(path: &Path) -> Result<Inventory> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| Error::BadCase {
+        let inventory: Inventory = toml::from_str(&text).map_err(|e| Error::BadCase {
             path: PathBuf::from(path),
             line: e
                 .span()
                 .map(|s| text[..s.start].lines().count().max(1))
                 .unwrap_or(1),
             reason: e.message().to_string(),
-        })
+        })?;
+        for (name, host) in &inventory.hosts {
+            check_endpoint(&host.endpoint).map_err(|reason| Error::BadCase {
+                path: PathBuf::from(path),
+                line: text
+                    .lines()
+                    .position(|l| l.contains(&host.endpoint))
+                    .map_or(1, |n| n + 1),
+                reason: format!("host `{name}`: {reason}"),
+            })?;
+        }
+        inventory
+            .check_model_hosts()
+            .map_err(|why| Error::BadInput(format!("{}: {why}", path.display())))?;
+        Ok(inventory)
     }
 
-    fn from_docker_host() -> Inventory {
+    /// A model host's endpoint is `model:...` and its mutant a known rule id; other hosts have
+    /// no mutant.
+    pub fn check_model_hosts(&self) -> std::result::Result<(), String> {
+        for (name, host) in &self.hosts {
+            let model = host.kind == HostKind::Model;
+            if model != host.endpoint.starts_with(MODEL_SCHEME) {
+                return Err(format!(
+                    "host `{name}`: kind = \"model\" goes with an endpoint `{MODEL_SCHEME}...`, and only it"
+                ));
+            }
+            match &host.mutant {
+                Some(_) if !model => {
+                    return Err(format!("host `{name}`: only a model host has a `mutant`"))
+                }
+                Some(rule) => {
+                    rule.parse::<models::RuleId>()
+                        .map_err(|e| format!("host `{name}`: mutant: {e}"))?;
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn from_docker_host() -> Result<Inventory> {
         let endpoint = std::env::var("DOCKER_HOST")
             .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        check_endpoint(&endpoint).map_err(|e| Error::BadInput(format!("DOCKER_HOST: {e}")))?;
         let mut hosts = BTreeMap::new();
         hosts.insert(
             "a".to_string(),
@@ -186,14 +401,21 @@ impl Inventory {
                 tls_dir: std::env::var_os("DOCKER_CERT_PATH")
                     .filter(|_| std::env::var_os("DOCKER_TLS_VERIFY").is_some())
                     .map(PathBuf::from),
+                cli: None,
+                docker_config: None,
+                generation: None,
+                image_store: None,
+                buildx: None,
+                builtin_buildkit: None,
+                mutant: None,
             },
         );
-        Inventory {
+        Ok(Inventory {
             registry: None,
             cli: None,
             buildx: None,
             hosts,
-        }
+        })
     }
 
     pub fn cli(&self) -> String {
@@ -203,45 +425,79 @@ impl Inventory {
             .unwrap_or_else(|| DEFAULT_CLI.to_string())
     }
 
-    /// Whether the CLI has the buildx plugin, as the inventory says or its probe answered at
-    /// load; unknown counts as no.
+    /// Whether the inventory's CLI has the buildx plugin, as the inventory says or its probe
+    /// answered at load; unknown counts as no.
     pub fn has_buildx(&self) -> bool {
         self.buildx.unwrap_or(false)
     }
 
-    /// Every engine, in a stable order: docker hosts give four (five with the buildx plugin),
-    /// podman hosts two.
+    /// The doors a host has: (builder, transport, through buildx). Docker hosts: classic by API
+    /// and CLI, BuildKit by API, by the CLI's built-in client where it has one (before 23.0) and
+    /// by buildx where the plugin is there; Podman hosts: Buildah by API and CLI.
+    fn doors(&self, host: &Host) -> Vec<(Builder, Transport, bool)> {
+        match host.kind {
+            HostKind::Podman => vec![
+                (Builder::Buildah, Transport::Api, false),
+                (Builder::Buildah, Transport::Cli, false),
+            ],
+            HostKind::Model => [Builder::Classic, Builder::BuildKit, Builder::Buildah]
+                .into_iter()
+                .flat_map(|b| [(b, Transport::Api, false), (b, Transport::Cli, false)])
+                .collect(),
+            HostKind::Docker => {
+                let mut doors = vec![
+                    (Builder::Classic, Transport::Api, false),
+                    (Builder::Classic, Transport::Cli, false),
+                    (Builder::BuildKit, Transport::Api, false),
+                ];
+                if host.builtin_buildkit.unwrap_or(true) {
+                    doors.push((Builder::BuildKit, Transport::Cli, false));
+                }
+                let buildx = match (&host.cli, &host.docker_config) {
+                    (None, None) => host.buildx.unwrap_or(self.has_buildx()),
+                    _ => host.buildx.unwrap_or(false),
+                };
+                if buildx {
+                    doors.push((Builder::BuildKit, Transport::Cli, true));
+                }
+                doors
+            }
+        }
+    }
+
+    /// Every engine, in a stable order (hosts by name, then classic, classic-cli, buildkit,
+    /// buildkit-cli, buildx; podman, podman-cli).
     pub fn engines(&self) -> Vec<Engine> {
-        let buildx = self.has_buildx();
         let mut out = Vec::new();
         for (host_name, host) in &self.hosts {
-            let builders: &[Builder] = match host.kind {
-                HostKind::Docker => &[Builder::Classic, Builder::BuildKit],
-                HostKind::Podman => &[Builder::Buildah],
-            };
-            let mut doors: Vec<(Builder, Transport, bool)> = Vec::new();
-            for builder in builders {
-                for transport in [Transport::Api, Transport::Cli] {
-                    doors.push((*builder, transport, false));
-                }
-            }
-            if buildx && host.kind == HostKind::Docker {
-                doors.push((Builder::BuildKit, Transport::Cli, true));
-            }
-            for (builder, transport, through_buildx) in doors {
+            for (builder, transport, through_buildx) in self.doors(host) {
+                let kind = if through_buildx {
+                    "buildx".to_string()
+                } else {
+                    Profile::new(builder, transport).name()
+                };
+                let profile = profile_for(&kind, None).expect("a door's kind has a profile");
                 let mut engine = Engine {
-                    name: String::new(),
+                    name: format!("{kind}@{host_name}"),
                     host: host_name.clone(),
                     endpoint: host.endpoint.clone(),
-                    profile: Profile::new(builder, transport),
-                    cli: self.cli(),
+                    profile,
+                    cli: host.cli.clone().unwrap_or_else(|| self.cli()),
+                    docker_config: host.docker_config.clone(),
+                    generation: host.generation.clone(),
+                    image_store: host.image_store.clone(),
                     settings: host.settings(),
                     distro: host.distro.clone(),
                     tls_dir: host.tls_dir.clone(),
                     buildx: through_buildx,
+                    mutant: host.mutant.clone(),
                 };
                 engine.name = format!("{}@{host_name}", engine.kind());
-                out.push(engine);
+                // A mutant model host offers the profiles whose table holds its rule.
+                let holds = |rule: &String| engine.profile.rule(rule).is_some();
+                if engine.mutant.as_ref().is_none_or(holds) {
+                    out.push(engine);
+                }
             }
         }
         out
@@ -252,5 +508,190 @@ impl Inventory {
             .into_iter()
             .find(|e| e.name == name)
             .ok_or_else(|| Error::UnknownEngine(name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GENERATIONS: &str = r#"
+cli = "/usr/bin/docker"
+buildx = true
+[hosts.a]
+endpoint = "unix:///a.sock"
+kind = "docker"
+[hosts.b]
+endpoint = "unix:///b.sock"
+kind = "docker"
+[hosts.sid]
+endpoint = "unix:///sid.sock"
+kind = "docker"
+generation = "sid"
+cli = "/roots/sid/usr/bin/docker"
+docker-config = "/cli/sid"
+[hosts.sid-ctrd]
+endpoint = "unix:///ctrd.sock"
+kind = "docker"
+generation = "sid"
+image-store = "containerd"
+cli = "/roots/sid/usr/bin/docker"
+docker-config = "/cli/sid-ctrd"
+[hosts.sid-podman]
+endpoint = "unix:///podman.sock"
+kind = "podman"
+generation = "sid"
+cli = "/roots/sid/usr/bin/docker"
+"#;
+
+    /// The 20.10 CLI on the system, the 28.5 root's elsewhere; both with buildx.
+    fn probe(setup: &CliSetup) -> CliFacts {
+        CliFacts {
+            buildx: true,
+            builtin_buildkit: !setup.cli.starts_with("/roots"),
+        }
+    }
+
+    fn inventory() -> Inventory {
+        let mut inventory: Inventory = toml::from_str(GENERATIONS).unwrap();
+        inventory.resolve_cli_facts(probe);
+        inventory
+    }
+
+    fn names(inventory: &Inventory, host: &str) -> Vec<String> {
+        inventory
+            .engines()
+            .into_iter()
+            .filter(|e| e.host == host)
+            .map(|e| e.name)
+            .collect()
+    }
+
+    #[test]
+    fn a_cli_without_builtin_buildkit_has_buildx_and_no_buildkit_cli() {
+        let inventory = inventory();
+        assert_eq!(
+            names(&inventory, "a"),
+            [
+                "classic@a",
+                "classic-cli@a",
+                "buildkit@a",
+                "buildkit-cli@a",
+                "buildx@a"
+            ]
+        );
+        assert_eq!(
+            names(&inventory, "sid"),
+            [
+                "classic@sid",
+                "classic-cli@sid",
+                "buildkit@sid",
+                "buildx@sid"
+            ]
+        );
+        assert_eq!(
+            names(&inventory, "sid-podman"),
+            ["podman@sid-podman", "podman-cli@sid-podman"]
+        );
+        let buildx = inventory.engine("buildx@sid").unwrap();
+        assert_eq!(buildx.cli, "/roots/sid/usr/bin/docker");
+        assert_eq!(buildx.docker_config.as_deref(), Some(Path::new("/cli/sid")));
+        assert_eq!(buildx.generation_label(), "sid");
+        assert_eq!(
+            inventory.engine("classic@a").unwrap().generation_label(),
+            "system"
+        );
+        assert_eq!(inventory.engine("classic@a").unwrap().cli, inventory.cli());
+    }
+
+    #[test]
+    fn engines_pair_only_within_their_generation_and_image_store() {
+        let inventory = inventory();
+        let a = inventory.engine("buildkit@a").unwrap();
+        assert_eq!(a.on_host(&inventory, "b").unwrap().name, "buildkit@b");
+        assert!(a.on_host(&inventory, "sid").is_none());
+        let sid = inventory.engine("buildkit@sid").unwrap();
+        assert!(sid.on_host(&inventory, "a").is_none());
+        assert!(
+            sid.on_host(&inventory, "sid-ctrd").is_none(),
+            "another image store"
+        );
+    }
+
+    #[test]
+    fn the_inventory_can_say_what_a_cli_has() {
+        let text = format!(
+            "{GENERATIONS}[hosts.old]\nendpoint = \"unix:///o.sock\"\nkind = \"docker\"\ncli = \"/roots/x\"\nbuildx = false\nbuiltin-buildkit = true\n"
+        );
+        let mut inventory: Inventory = toml::from_str(&text).unwrap();
+        inventory.resolve_cli_facts(probe);
+        assert_eq!(
+            names(&inventory, "old"),
+            [
+                "classic@old",
+                "classic-cli@old",
+                "buildkit@old",
+                "buildkit-cli@old"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_profile_seam_keeps_a_mutants_switches() {
+        assert_eq!(
+            profile_for("buildx", Some("28.5.2+dfsg4")).unwrap().name(),
+            "buildkit-cli:28"
+        );
+        assert_eq!(
+            profile_for("buildx", Some("20.10.24+dfsg1 buildx 0.13.1+ds1"))
+                .unwrap()
+                .name(),
+            "buildkit-cli"
+        );
+        assert_eq!(
+            profile_for("podman", Some("5.4.2")).unwrap().name(),
+            "podman:5.4"
+        );
+        let (newest, note) = generation_choice("classic", Some("29.0.1")).unwrap();
+        assert_eq!(newest.name(), "classic:28");
+        assert!(
+            note.is_some_and(|n| n.contains("29.0.1")),
+            "the report says so"
+        );
+        assert!(profile_for("nothing", None).is_none());
+        let inventory = inventory();
+        let mut engine = inventory.engine("classic@sid").unwrap();
+        let rule = engine.profile.rules()[0].id.to_string();
+        engine.profile = engine
+            .profile
+            .with_switch(rule, models::Switch::Off)
+            .unwrap();
+        assert!(engine.with_reported_version("28.5.2").profile.is_mutant());
+    }
+
+    #[test]
+    fn the_system_inventory_gives_the_engines_it_gave_before_generations() {
+        let system = "registry = \"127.0.0.1:5000\"\ncli = \"/usr/bin/docker\"\nbuildx = true\n[hosts.a]\nendpoint = \"unix:///var/run/docker.sock\"\nkind = \"docker\"\ndistro = \"debian-12\"\n[hosts.b]\nendpoint = \"unix:///run/cachet/docker-b.sock\"\nkind = \"docker\"\ndistro = \"debian-12\"\n[hosts.podman]\nendpoint = \"unix:///run/cachet/podman.sock\"\nkind = \"podman\"\ndistro = \"debian-12\"\n";
+        let mut inventory: Inventory = toml::from_str(system).unwrap();
+        inventory.resolve_cli_facts(probe);
+        let all: Vec<String> = inventory.engines().into_iter().map(|e| e.name).collect();
+        let mut before = Vec::new();
+        for host in ["a", "b"] {
+            for kind in [
+                "classic",
+                "classic-cli",
+                "buildkit",
+                "buildkit-cli",
+                "buildx",
+            ] {
+                before.push(format!("{kind}@{host}"));
+            }
+        }
+        before.extend(["podman@podman".to_string(), "podman-cli@podman".to_string()]);
+        assert_eq!(all, before);
+        assert!(inventory.engines().iter().all(|e| e.generation.is_none()
+            && e.docker_config.is_none()
+            && e.cli == "/usr/bin/docker"
+            || std::env::var_os("CACHET_DOCKER_CLI").is_some()));
     }
 }

@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 pub struct Known {
     /// Engine kind (`Engine::kind`): a profile name (`buildkit-cli`, `podman`, ...) or `buildx`.
     pub engine: String,
-    /// Engine versions it applies to, by prefix (`20.10.`).
-    pub version_prefix: String,
+    /// Engine versions it applies to (`versions.rs`: `20.10`, `>=4.3, <5`), compared with the
+    /// engine's own version.
+    pub versions: crate::versions::VersionRange,
     /// The build has at least one mutation of these kinds (op names, with `chmod-dir` for a chmod
     /// of a directory, and `no-cache` for a build run with `--no-cache`). Other mutations may
     /// ride along: a stale file stays stale whatever else changes. Empty: any build, with or
@@ -136,7 +137,7 @@ pub fn explain<'a>(
     let earlier = &kinds[..build.saturating_sub(1).min(kinds.len())];
     catalogue.iter().find(|k| {
         k.engine == kind
-            && version.starts_with(&k.version_prefix)
+            && k.versions.contains_engine(version)
             && k.observed == observed
             && (k.mutations.is_empty() || this.iter().any(|kind| k.mutations.contains(kind)))
             && (k.after.is_empty() || earlier.iter().flatten().any(|kind| k.after.contains(kind)))
@@ -194,7 +195,7 @@ mod tests {
     fn stale_sync() -> Known {
         Known {
             engine: "buildkit-cli".into(),
-            version_prefix: "20.10.".into(),
+            versions: crate::versions::VersionRange::parse("20.10").unwrap(),
             mutations: vec!["chmod-dir".into(), "write-same-size".into()],
             after: Vec::new(),
             observed: "cached".into(),
@@ -336,7 +337,7 @@ mod tests {
         );
         let after_no_cache = vec![Known {
             engine: "podman".into(),
-            version_prefix: "4.3.".into(),
+            versions: crate::versions::VersionRange::parse("4.3").unwrap(),
             mutations: Vec::new(),
             after: vec!["no-cache".into()],
             observed: "rebuilt".into(),

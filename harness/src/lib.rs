@@ -19,3 +19,5 @@ pub mod reproduce;
 pub mod run;
 pub mod schema;
 pub mod shrink;
+pub mod suspects;
+pub mod versions;

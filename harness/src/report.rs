@@ -111,6 +111,17 @@ fn findings(report: &Report) -> impl Iterator<Item = &ScenarioResult> {
     report.results.iter().filter(|r| !r.confirmed.is_empty())
 }
 
+/// The finding's suspects, if it has any: `suspects (...): `a`, `b``.
+fn suspects_text(result: &ScenarioResult) -> Option<String> {
+    (!result.suspects.is_empty()).then(|| {
+        let rules: Vec<String> = result.suspects.iter().map(|r| format!("`{r}`")).collect();
+        format!(
+            "suspects (rules whose mutant does what the engine did): {}",
+            rules.join(", ")
+        )
+    })
+}
+
 fn shrink_text(result: &ScenarioResult) -> Option<String> {
     result.shrunk.as_ref().map(|s| {
         format!(
@@ -152,6 +163,9 @@ pub fn markdown(report: &Report) -> String {
         }
         if let Some(text) = shrink_text(r) {
             let _ = writeln!(md, "{text}");
+        }
+        if let Some(text) = suspects_text(r) {
+            let _ = writeln!(md, "\n{text}");
         }
         let _ = writeln!(md, "\n| build | step | instruction | predicted | reason | observed | differs |\n|---|---|---|---|---|---|---|");
         for row in step_rows(r) {
@@ -224,7 +238,7 @@ pub fn html(report: &Report) -> String {
                 );
             }
         }
-        if let Some(text) = shrink_text(r) {
+        for text in shrink_text(r).into_iter().chain(suspects_text(r)) {
             let _ = writeln!(h, "<p>{}</p>", e(&text));
         }
         h.push_str("<table><tr><th>build</th><th>step</th><th>instruction</th><th>predicted</th><th>reason</th><th>observed</th></tr>\n");

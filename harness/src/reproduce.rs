@@ -302,6 +302,7 @@ fn write_transition(
         cli: Arg::shell("$DOCKER"),
         endpoint: Arg::shell(&host),
         tls_dir: None,
+        docker_config: engine.docker_config.as_deref(),
         tag: Arg::shell(format!("cachet-repro-$$:{n}")),
         dir: Arg::shell(dir),
         options: &transition.build.options,
@@ -337,10 +338,14 @@ mod tests {
             endpoint: "unix:///run/x.sock".into(),
             profile,
             cli: "/usr/bin/docker".into(),
+            docker_config: None,
+            generation: None,
+            image_store: None,
             settings: HostSettings::default(),
             distro: None,
             tls_dir: None,
             buildx: false,
+            mutant: None,
         }
     }
 

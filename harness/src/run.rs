@@ -69,38 +69,30 @@ impl RunOptions {
     }
 }
 
+/// `cachet run` on the inventory `engine::load_inventory` finds.
 pub fn run(options: &RunOptions) -> Result<Report> {
-    let inventory = engine::load_inventory()?;
-    let engines: Vec<Engine> = if options.engines.is_empty() {
-        inventory
-            .engines()
-            .into_iter()
-            .filter(|e| e.host == "a")
-            .collect()
-    } else {
-        options
-            .engines
-            .iter()
-            .map(|n| inventory.engine(n))
-            .collect::<Result<_>>()?
-    };
-    let engines: Vec<Engine> = match &options.mutant {
-        None => engines,
-        Some(rule) => engines
-            .into_iter()
-            .map(|mut e| {
-                e.profile = e
-                    .profile
-                    .with_switch(rule, models::Switch::Off)
-                    .map_err(|err| Error::BadInput(err.to_string()))?;
-                Ok(e)
-            })
-            .collect::<Result<_>>()?,
-    };
+    run_on(&engine::load_inventory()?, options)
+}
+
+/// `cachet run` on `inventory` (one built in code works too: `engine::model::inventory`).
+pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
+    let engines = selected_engines(inventory, options)?;
     let mut versions = Vec::new();
     for e in &engines {
         versions.push((e.name.clone(), engine::version(e)?));
     }
+    // Each engine is checked against the profile its reported version selects (a mutant's
+    // switches kept); a version the model knows only approximately says so.
+    let engines: Vec<Engine> = engines
+        .iter()
+        .zip(&versions)
+        .map(|(e, (_, v))| {
+            if let Some((_, Some(note))) = crate::inventory::generation_choice(&e.kind(), Some(v)) {
+                eprintln!("cachet run: {}: {note}", e.name);
+            }
+            e.with_reported_version(v)
+        })
+        .collect();
     eprintln!(
         "cachet run: seed {} ({} scenarios on {})",
         options.seed,
@@ -121,98 +113,16 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         None => Vec::new(),
     };
     let setup = Setup {
-        inventory: &inventory,
+        inventory,
         seed: options.seed,
         out: &options.out,
         shrink_budget: options.shrink_budget,
         known: &known,
         fresh_check: options.fresh_check,
     };
-    let build_cache = engine::cache::snapshot_build_cache(&engines)?;
+    let build_cache = engine::cache::snapshot_build_cache(&with_other_hosts(inventory, &engines))?;
     install_interrupt_handler();
-    let progress = Progress::new(scenarios.len() * engines.len());
-    let started = Instant::now();
-    let jobs = options.jobs.max(1);
-    // A queue of engines: each worker takes the next engine not yet started, so a slow or dead
-    // host holds up one worker, never the engines queued behind it on another worker.
-    let next_engine = std::sync::atomic::AtomicUsize::new(0);
-    // Each worker keeps what it finished; an engine that fails stops only its own part.
-    type WorkerOutcome = (Vec<ScenarioResult>, Vec<(String, Error)>);
-    let outcomes: Vec<WorkerOutcome> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..jobs.min(engines.len().max(1)))
-            .map(|_| {
-                let scenarios = &scenarios;
-                let setup = &setup;
-                let versions = &versions;
-                let progress = &progress;
-                let engines = &engines;
-                let next_engine = &next_engine;
-                scope.spawn(move || {
-                    let mut results = Vec::new();
-                    let mut failures = Vec::new();
-                    while let Some(engine) =
-                        engines.get(next_engine.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                    {
-                        let version = versions
-                            .iter()
-                            .find(|(n, _)| *n == engine.name)
-                            .map(|(_, v)| v.as_str())
-                            .unwrap_or("");
-                        for (index, scenario) in scenarios.iter().enumerate() {
-                            if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                                failures.push((
-                                    engine.name.clone(),
-                                    Error::Harness(format!(
-                                        "interrupted before scenario {} of {}",
-                                        index + 1,
-                                        scenarios.len()
-                                    )),
-                                ));
-                                break;
-                            }
-                            match run_one(setup, engine, version, scenario, index) {
-                                Ok(result) => {
-                                    progress.scenario_done(&engine.name, index, &result, started);
-                                    results.push(result);
-                                }
-                                Err(e) => {
-                                    progress.println(&format!(
-                                        "  {}: stopped at scenario {}: {e}",
-                                        engine.name,
-                                        index + 1
-                                    ));
-                                    failures.push((engine.name.clone(), e));
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    (results, failures)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        Vec::new(),
-                        vec![(
-                            "(worker)".to_string(),
-                            Error::Harness("a worker thread panicked".into()),
-                        )],
-                    )
-                })
-            })
-            .collect()
-    });
-    progress.finish();
-    let mut all = Vec::new();
-    let mut failures = Vec::new();
-    for (results, failed) in outcomes {
-        all.extend(results);
-        failures.extend(failed);
-    }
+    let (all, failures) = run_workers(&setup, &engines, &versions, &scenarios, options.jobs);
     // No build is in flight now: the records the run added can go.
     match engine::cache::restore_build_cache(&build_cache) {
         Ok(n) if n > 0 => eprintln!("cachet run: removed {n} build-cache records the run created"),
@@ -233,6 +143,185 @@ pub fn run(options: &RunOptions) -> Result<Report> {
         // Reports of what finished are written; the first failure decides the exit code.
         Some((_, e)) if report.results.is_empty() => Err(e),
         _ => Ok(report),
+    }
+}
+
+/// The exit code of a finished run (README, "Exit codes"): 1 if a confirmed discrepancy the
+/// catalogue does not explain was found, else 3 if an engine stopped early, else 0.
+pub fn exit_code(report: &Report) -> i32 {
+    if report.summary.discrepancies > 0 {
+        crate::error::EXIT_NONCONFORMANCE
+    } else if !report.aborted.is_empty() {
+        crate::error::EXIT_UNAVAILABLE
+    } else {
+        crate::error::EXIT_OK
+    }
+}
+
+/// The run's engines (every engine on host a if it names none), with the model's mutant if
+/// asked for. `--fresh-check` on a model engine is refused: it has no image files to compare.
+fn selected_engines(inventory: &Inventory, options: &RunOptions) -> Result<Vec<Engine>> {
+    let engines: Vec<Engine> = if options.engines.is_empty() {
+        inventory
+            .engines()
+            .into_iter()
+            .filter(|e| e.host == "a")
+            .collect()
+    } else {
+        options
+            .engines
+            .iter()
+            .map(|n| inventory.engine(n))
+            .collect::<Result<_>>()?
+    };
+    if let Some(e) = engines.iter().find(|e| options.fresh_check && e.is_model()) {
+        return Err(Error::BadInput(format!(
+            "--fresh-check compares the files of saved images, and {} is a model engine (kind = \"model\"), which has none",
+            e.name
+        )));
+    }
+    match &options.mutant {
+        None => Ok(engines),
+        Some(rule) => engines
+            .into_iter()
+            .map(|mut e| {
+                e.profile = e
+                    .profile
+                    .with_switch(rule, models::Switch::Off)
+                    .map_err(|err| Error::BadInput(err.to_string()))?;
+                Ok(e)
+            })
+            .collect(),
+    }
+}
+
+/// `engines` and the same engines on the inventory's other hosts, where scenarios that move
+/// cache between hosts build too (their build-cache records are the run's as well).
+fn with_other_hosts(inventory: &Inventory, engines: &[Engine]) -> Vec<Engine> {
+    let mut all = engines.to_vec();
+    for e in engines {
+        for host in inventory.hosts.keys().filter(|h| **h != e.host) {
+            if let Some(other) = e.on_host(inventory, host) {
+                if !all.iter().any(|a| a.name == other.name) {
+                    all.push(other);
+                }
+            }
+        }
+    }
+    all
+}
+
+/// What a worker finished, and the engines that stopped early with why.
+type WorkerOutcome = (Vec<ScenarioResult>, Vec<(String, Error)>);
+
+/// Runs every scenario on every engine, `jobs` engines at a time, and gathers what the workers
+/// finished and which engines stopped.
+fn run_workers(
+    setup: &Setup<'_>,
+    engines: &[Engine],
+    versions: &[(String, String)],
+    scenarios: &[models::scenario::Scenario],
+    jobs: usize,
+) -> WorkerOutcome {
+    let progress = Progress::new(scenarios.len() * engines.len());
+    let started = Instant::now();
+    // A queue of engines: each worker takes the next engine not yet started, so a slow or dead
+    // host holds up one worker, never the engines queued behind it on another worker.
+    let next_engine = std::sync::atomic::AtomicUsize::new(0);
+    // Each worker keeps what it finished; an engine that fails stops only its own part.
+    let outcomes: Vec<WorkerOutcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs.max(1).min(engines.len().max(1)))
+            .map(|_| {
+                let (progress, next_engine) = (&progress, &next_engine);
+                scope.spawn(move || {
+                    let mut outcome: WorkerOutcome = (Vec::new(), Vec::new());
+                    while let Some(engine) =
+                        engines.get(next_engine.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        let version = versions
+                            .iter()
+                            .find(|(n, _)| *n == engine.name)
+                            .map(|(_, v)| v.as_str())
+                            .unwrap_or("");
+                        let run = EngineRun {
+                            setup,
+                            engine,
+                            version,
+                            progress,
+                            started,
+                        };
+                        run.scenarios(scenarios, &mut outcome);
+                    }
+                    outcome
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        Vec::new(),
+                        vec![(
+                            "(worker)".to_string(),
+                            Error::Harness("a worker thread panicked".into()),
+                        )],
+                    )
+                })
+            })
+            .collect()
+    });
+    progress.finish();
+    let mut all = (Vec::new(), Vec::new());
+    for (results, failed) in outcomes {
+        all.0.extend(results);
+        all.1.extend(failed);
+    }
+    all
+}
+
+/// One engine's part of a run, as a worker runs it.
+struct EngineRun<'a> {
+    setup: &'a Setup<'a>,
+    engine: &'a Engine,
+    version: &'a str,
+    progress: &'a Progress,
+    started: Instant,
+}
+
+impl EngineRun<'_> {
+    /// Every scenario in turn, into `outcome`; stops at an interrupt or the engine's first error.
+    fn scenarios(&self, scenarios: &[models::scenario::Scenario], outcome: &mut WorkerOutcome) {
+        let engine = self.engine;
+        for (index, scenario) in scenarios.iter().enumerate() {
+            if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                outcome.1.push((
+                    engine.name.clone(),
+                    Error::Harness(format!(
+                        "interrupted before scenario {} of {}",
+                        index + 1,
+                        scenarios.len()
+                    )),
+                ));
+                break;
+            }
+            match run_one(self.setup, engine, self.version, scenario, index) {
+                Ok(result) => {
+                    self.progress
+                        .scenario_done(&engine.name, index, &result, self.started);
+                    outcome.0.push(result);
+                }
+                Err(e) => {
+                    self.progress.println(&format!(
+                        "  {}: stopped at scenario {}: {e}",
+                        engine.name,
+                        index + 1
+                    ));
+                    outcome.1.push((engine.name.clone(), e));
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -342,8 +431,7 @@ pub fn run_one(
     scenario: &models::scenario::Scenario,
     index: usize,
 ) -> Result<ScenarioResult> {
-    let (inventory, seed, out, shrink_budget) =
-        (setup.inventory, setup.seed, setup.out, setup.shrink_budget);
+    let inventory = setup.inventory;
     // A scenario that moves cache between hosts runs on one host, without pushes or imports,
     // where the engine has no second host (a push from it would serve no one).
     let folded;
@@ -362,90 +450,154 @@ pub fn run_one(
         inventory,
         engine,
         scenario,
-        &salt(seed, index, &engine.name, 0),
+        &salt(setup.seed, index, &engine.name, 0),
         setup.fresh_check,
     )?;
+    // The report's history carries no raw engine logs, so memory stays flat over long runs.
+    let mut result = ScenarioResult {
+        index,
+        engine: engine.name.clone(),
+        history: crate::schema::History::from(&history),
+        confirmed: Vec::new(),
+        known: Vec::new(),
+        unconfirmed: 0,
+        case_file: None,
+        reproducer: None,
+        shrunk: None,
+        suspects: Vec::new(),
+    };
+    let scenario_run = ScenarioRun {
+        setup,
+        engine,
+        version,
+        scenario,
+        index,
+    };
     let first = discrepancy_keys(&history);
-    let mut confirmed = Vec::new();
-    let mut unconfirmed = 0;
-    let mut known = Vec::new();
-    let mut case_file = None;
-    let mut reproducer = None;
-    let mut shrunk = None;
     if !first.is_empty() {
+        scenario_run.confirm(&first, &mut result)?;
+    }
+    if !result.confirmed.is_empty() {
+        scenario_run.shrink_finding(&history, &mut result)?;
+    }
+    Ok(result)
+}
+
+/// One scenario on one engine, past its first run.
+struct ScenarioRun<'a> {
+    setup: &'a Setup<'a>,
+    engine: &'a Engine,
+    version: &'a str,
+    scenario: &'a models::scenario::Scenario,
+    index: usize,
+}
+
+impl ScenarioRun<'_> {
+    /// Runs the scenario again from a fresh salt: what shows both times is confirmed (or known,
+    /// where the catalogue explains it), the rest unconfirmed.
+    fn confirm(
+        &self,
+        first: &BTreeSet<(usize, usize, String)>,
+        result: &mut ScenarioResult,
+    ) -> Result<()> {
+        let (setup, engine) = (self.setup, self.engine);
         let again = crate::execute::run_scenario_checked(
-            inventory,
+            setup.inventory,
             engine,
-            scenario,
-            &salt(seed, index, &engine.name, 1),
+            self.scenario,
+            &salt(setup.seed, self.index, &engine.name, 1),
             setup.fresh_check,
         )?;
         let second = discrepancy_keys(&again);
         let both: Vec<(usize, usize, String)> = first.intersection(&second).cloned().collect();
-        unconfirmed = first.len() - both.len();
-        let kind = engine.kind();
+        tracing::debug!(
+            engine = %engine.name,
+            scenario = self.index,
+            first = first.len(),
+            again = second.len(),
+            confirmed = both.len(),
+            "confirmation: the scenario re-run from a fresh salt"
+        );
+        result.unconfirmed = first.len() - both.len();
         let classified = crate::known::classify(
             setup.known,
-            &kind,
+            &engine.kind(),
             &engine.settings,
-            version,
-            scenario,
+            self.version,
+            self.scenario,
             both,
         );
-        confirmed = classified.unknown;
-        known = classified.known;
-        if !confirmed.is_empty() {
-            let name = format!("found-{}-{seed}-{index}", engine.kind());
-            // Shrink towards the same kind of discrepancy (instruction keyword, predicted,
-            // observed) that the catalogue does not explain, so the shrinker cannot drift to a
-            // different disagreement the smaller scenario happens to show.
-            let chased: BTreeSet<_> = confirmed
-                .iter()
-                .filter_map(|(b, st, _)| signature(&history, *b, *st))
-                .collect();
-            let unexplained = |candidate: &models::scenario::Scenario, run: &History| {
-                crate::known::classify(
-                    setup.known,
-                    &kind,
-                    &engine.settings,
-                    version,
-                    candidate,
-                    discrepancy_keys(run),
-                )
-                .unknown
-                .iter()
-                .filter_map(|(b, st, _)| signature(run, *b, *st))
-                .any(|sig| chased.contains(&sig))
-            };
-            let result = crate::shrink::shrink(
-                inventory,
-                engine,
-                scenario,
-                shrink_budget,
-                setup.fresh_check,
-                &unexplained,
-            )?;
-            let host_settings = crate::execute::engines_for(inventory, engine, &result.scenario)
-                .map(|hosts| hosts.into_iter().map(|(h, e)| (h, e.settings)).collect())
-                .unwrap_or_default();
-            let (path, script) = write_finding(out, &name, seed, engine, &result, &host_settings)?;
-            shrunk = Some(shrink_info(&result));
-            case_file = Some(path);
-            reproducer = Some(script);
-        }
+        result.confirmed = classified.unknown;
+        result.known = classified.known;
+        Ok(())
     }
-    // The report's history carries no raw engine logs, so memory stays flat over long runs.
-    Ok(ScenarioResult {
-        index,
-        engine: engine.name.clone(),
-        history: crate::schema::History::from(&history),
-        confirmed,
-        known,
-        unconfirmed,
-        case_file,
-        reproducer,
-        shrunk,
-    })
+
+    /// Shrinks a confirmed finding, writes its case file and reproducer, and names its suspects.
+    fn shrink_finding(&self, history: &History, result: &mut ScenarioResult) -> Result<()> {
+        let (setup, engine) = (self.setup, self.engine);
+        let kind = engine.kind();
+        let name = format!("found-{kind}-{}-{}", setup.seed, self.index);
+        // Shrink towards the same kind of discrepancy (instruction keyword, predicted,
+        // observed) that the catalogue does not explain, so the shrinker cannot drift to a
+        // different disagreement the smaller scenario happens to show.
+        let chased: BTreeSet<_> = result
+            .confirmed
+            .iter()
+            .filter_map(|(b, st, _)| signature(history, *b, *st))
+            .collect();
+        let unexplained = |candidate: &models::scenario::Scenario, run: &History| {
+            crate::known::classify(
+                setup.known,
+                &kind,
+                &engine.settings,
+                self.version,
+                candidate,
+                discrepancy_keys(run),
+            )
+            .unknown
+            .iter()
+            .filter_map(|(b, st, _)| signature(run, *b, *st))
+            .any(|sig| chased.contains(&sig))
+        };
+        let shrunk = crate::shrink::shrink(
+            setup.inventory,
+            engine,
+            self.scenario,
+            setup.shrink_budget,
+            setup.fresh_check,
+            &unexplained,
+        )?;
+        let host_settings = finding_host_settings(setup.inventory, engine, &shrunk.scenario);
+        let (path, script) = write_finding(
+            setup.out,
+            &name,
+            setup.seed,
+            engine,
+            &shrunk,
+            &host_settings,
+        )?;
+        result.suspects = crate::suspects::suspects(
+            &engine.profile,
+            &shrunk.scenario,
+            &host_settings,
+            &shrunk.history,
+        );
+        result.shrunk = Some(shrink_info(&shrunk));
+        result.case_file = Some(path);
+        result.reproducer = Some(script);
+        Ok(())
+    }
+}
+
+/// How each host of a finding's scenario presents its context.
+fn finding_host_settings(
+    inventory: &Inventory,
+    engine: &Engine,
+    scenario: &models::scenario::Scenario,
+) -> std::collections::BTreeMap<String, models::scenario::HostSettings> {
+    crate::execute::engines_for(inventory, engine, scenario)
+        .map(|hosts| hosts.into_iter().map(|(h, e)| (h, e.settings)).collect())
+        .unwrap_or_default()
 }
 
 /// What kind of disagreement a step shows: its instruction's keyword, the model's outcome and the
@@ -530,6 +682,14 @@ pub fn write_finding(
         ),
         &result.scenario,
     );
+    // The rules the disagreeing predictions cite, and the rules whose mutant does what the
+    // engine did (`suspects`).
+    let suspects = crate::suspects::suspects(
+        &engine.profile,
+        &result.scenario,
+        host_settings,
+        &result.history,
+    );
     case.rules = result
         .history
         .builds
@@ -540,6 +700,7 @@ pub fn write_finding(
             models::Outcome::Cached { rule, .. } => Some(rule.to_string()),
             _ => None,
         })
+        .chain(suspects)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -566,7 +727,7 @@ pub fn replay(path: &Path, engine_name: &str) -> Result<usize> {
     let case = crate::case_file::load_case(path)?;
     let inventory = engine::load_inventory()?;
     let engine = inventory.engine(engine_name)?;
-    engine::version(&engine)?;
+    let engine = engine.with_reported_version(&engine::version(&engine)?);
     let history = run_scenario(
         &inventory,
         &engine,

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use crate::check::StepVerdict;
-use crate::check::Verdict;
 use crate::error::{Error, Result};
 pub use crate::observe::Observation;
 pub use models::predict::{Outcome, Prediction, Reason, ReasonKind, StepPrediction};
@@ -74,6 +73,10 @@ pub struct ScenarioResult {
     pub reproducer: Option<PathBuf>,
     #[serde(default)]
     pub shrunk: Option<ShrinkInfo>,
+    /// The rules the shrunk finding implicates: those whose mutant (the rule switched off in the
+    /// model) predicts what the engine did at every checked step (`suspects.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspects: Vec<String>,
 }
 
 /// What shrinking cost and left.
@@ -112,11 +115,7 @@ pub struct BuildRecord {
 
 impl History {
     pub fn indeterminate_count(&self) -> usize {
-        self.builds
-            .iter()
-            .flat_map(|b| &b.verdicts)
-            .filter(|v| matches!(v.verdict, Verdict::Indeterminate { .. }))
-            .count()
+        crate::check::indeterminate_count(self.builds.iter().flat_map(|b| &b.verdicts))
     }
 }
 
@@ -305,7 +304,7 @@ mod tests {
                 instruction: format!("RUN {i}"),
                 predicted: predicted.clone(),
                 observed: (i % 2 == 0).then_some(Observed::Cached),
-                verdict: Verdict::Indeterminate { why: "x".into() },
+                verdict: crate::check::Verdict::Indeterminate { why: "x".into() },
             })
             .collect();
         let mut observation = crate::observe::Observation {

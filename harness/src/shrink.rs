@@ -135,6 +135,13 @@ pub fn shrink(
         fresh_check,
     )?;
     let mut builds_spent = history.builds.len();
+    tracing::debug!(
+        engine = %engine.name,
+        builds = history.builds.len(),
+        discrepancies = history.discrepancy_count(),
+        budget,
+        "shrink: the scenario as found"
+    );
     // Builds after the last one with a discrepancy cannot have caused it: cut them for free.
     if let Some(last) = history
         .builds
@@ -165,7 +172,17 @@ pub fn shrink(
                 fresh_check,
             )?;
             builds_spent += run.builds.len();
-            if interesting(&candidate, &run) {
+            let kept = interesting(&candidate, &run);
+            tracing::debug!(
+                engine = %engine.name,
+                candidate = candidates_tried,
+                edit = format_args!("{edit:016x}"),
+                builds = run.builds.len(),
+                discrepancies = run.discrepancy_count(),
+                kept,
+                "shrink candidate"
+            );
+            if kept {
                 current = candidate;
                 history = run;
                 continue 'outer;

@@ -3,6 +3,15 @@
 //! A trial passes when every step the engine reports equals the model's prediction, or matches a
 //! divergence the case records for that engine. A recorded divergence that no longer happens fails
 //! too. In CI (`CI` set) an unreachable engine fails its trials; elsewhere they are ignored.
+//!
+//! The engines under test are each the first of its pairing class (`Engine::pairs_with`: same
+//! kind, generation and image store): `classic@a` (with host b as its second host), `podman@podman`,
+//! and every engine of a generation host (`buildkit@sid`, `podman@trixie-podman`, ...), so a trial's
+//! name shows its generation through the host. A case that needs a second host runs where the
+//! engine has one; on a generation host without one it runs folded onto that host
+//! (`generate::fold_onto_one_host`), named `<case>[one-host]::<engine>`; a system engine without one
+//! (`podman@podman`) skips it, as before generations. A divergence applies only to the engine
+//! versions it names (`versions`).
 
 use std::path::Path;
 
@@ -14,24 +23,31 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 fn run_trial(
     case: &LoadedCase,
+    scenario: &models::scenario::Scenario,
     inventory: &Inventory,
     engine: &Engine,
     version: &str,
 ) -> Result<(), Failed> {
-    // Podman's trials take turns: concurrent builds on one Podman service race in its store (seen
-    // as "layer not known" and, rarely, as a step rebuilt that should hit).
-    static PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = (engine.profile.builder == models::Builder::Buildah)
-        .then(|| PODMAN.lock().unwrap_or_else(|e| e.into_inner()));
+    // Podman's trials take turns, per service: concurrent builds on one Podman service race in
+    // its store (seen as "layer not known" and, rarely, as a step rebuilt that should hit).
+    type Turns = std::collections::BTreeMap<String, std::sync::Arc<std::sync::Mutex<()>>>;
+    static PODMAN: std::sync::Mutex<Turns> = std::sync::Mutex::new(Turns::new());
+    let service = (engine.profile.builder == models::Builder::Buildah).then(|| {
+        let mut turns = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+        turns.entry(engine.endpoint.clone()).or_default().clone()
+    });
+    let _turn = service
+        .as_ref()
+        .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()));
     let salt = harness::execute::fresh_salt((&case.file.name, &engine.name));
-    let history = harness::execute::run_scenario(inventory, engine, &case.scenario, &salt)
+    let history = harness::execute::run_scenario(inventory, engine, scenario, &salt)
         .map_err(|e| Failed::from(e.to_string()))?;
     let kind = engine.kind();
     let recorded: Vec<_> = case
         .file
         .divergences
         .iter()
-        .filter(|d| d.engine == kind)
+        .filter(|d| d.engine == kind && d.versions.contains_engine(version))
         .collect();
     let mut problems = Vec::new();
     let mut seen_divergences = Vec::new();
@@ -77,8 +93,8 @@ fn run_trial(
     for d in &recorded {
         if !seen_divergences.contains(d) {
             problems.push(format!(
-                "recorded divergence no longer happens on {} {version}: build {} step {} was {} on {} ({})",
-                engine.name, d.build, d.step, d.observed, d.version, d.link
+                "recorded divergence no longer happens on {} {version}: build {} step {} was {} on versions {} ({})",
+                engine.name, d.build, d.step, d.observed, d.versions, d.link
             ));
         }
     }
@@ -112,6 +128,35 @@ fn run_trial(
     }
 }
 
+/// Whether `engine` is under test (the first engine of its pairing class), and if so the trial's
+/// name and the scenario it runs: the case's own, or folded onto one host on a generation host
+/// with no second host of its generation; `None` where the case does not run on it.
+fn trial_for(
+    case: &LoadedCase,
+    inventory: &Inventory,
+    engines: &[Engine],
+    engine: &Engine,
+) -> Option<(String, models::scenario::Scenario)> {
+    let first = engines
+        .iter()
+        .find(|e| e.pairs_with(engine))
+        .is_some_and(|e| e.name == engine.name);
+    if !first {
+        return None;
+    }
+    let needs_second = case.hosts().iter().any(|h| h != "a");
+    let pairs = harness::execute::engines_for(inventory, engine, &case.scenario).is_ok();
+    let name = format!("{}::{}", case.file.name, engine.name);
+    match (needs_second && !pairs, engine.generation.is_some()) {
+        (false, _) => Some((name, case.scenario.clone())),
+        (true, true) => Some((
+            format!("{}[one-host]::{}", case.file.name, engine.name),
+            harness::generate::fold_onto_one_host(&case.scenario),
+        )),
+        (true, false) => None,
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
@@ -142,27 +187,16 @@ fn main() {
     let corpus: &'static [LoadedCase] = Box::leak(corpus.into_boxed_slice());
     let mut trials = Vec::new();
     for case in corpus {
-        let hosts = case.hosts();
-        for engine in &engines {
-            // Host `a` is the engine under test; a case that needs a second host runs on engines
-            // that have the same builder on another host.
-            if engine.host != "a" && engine.host != "podman" {
+        for (engine, status) in engines.iter().zip(&statuses) {
+            let Some((name, scenario)) = trial_for(case, inventory, &engines, engine) else {
                 continue;
-            }
-            let needs_second = hosts.iter().any(|h| h != "a");
-            if needs_second
-                && harness::execute::engines_for(inventory, engine, &case.scenario).is_err()
-            {
-                continue;
-            }
-            let name = format!("{}::{}", case.file.name, engine.name);
-            let status = statuses
-                .iter()
-                .find(|(n, _)| *n == engine.name)
-                .map(|(_, s)| s.clone())
-                .unwrap_or(Err("unknown".into()));
-            let engine = engine.clone();
-            match status {
+            };
+            let scenario: &'static models::scenario::Scenario = Box::leak(Box::new(scenario));
+            let engine = match &status.1 {
+                Ok(version) => engine.with_reported_version(version),
+                Err(_) => engine.clone(),
+            };
+            match status.1.clone() {
                 Err(why) if !in_ci => {
                     eprintln!("ignored {name}: {why}");
                     trials.push(Trial::test(name, || Ok(())).with_ignored_flag(true));
@@ -171,7 +205,7 @@ fn main() {
                     Err(format!("engine unavailable in CI: {why}").into())
                 })),
                 Ok(version) => trials.push(Trial::test(name, move || {
-                    run_trial(case, inventory, &engine, &version)
+                    run_trial(case, scenario, inventory, &engine, &version)
                 })),
             }
         }

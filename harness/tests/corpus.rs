@@ -55,11 +55,19 @@ fn every_corpus_case_pins_every_build_and_the_model_meets_the_pins() {
         let suggested = harness::case_file::pins_for(&case.scenario).expect("case applies");
         for (n, (build, pin)) in case.file.builds.iter().zip(&suggested).enumerate() {
             let mut wrong = Vec::new();
-            for profile in Profile::all() {
+            // Every profile, and every profile (generation included) a pin of the case names:
+            // a pin is checked against the profile and generation it names.
+            let mut profiles = Profile::all();
+            for p in harness::case_file::pinned_profiles(&case.file) {
+                if !profiles.contains(&p) {
+                    profiles.push(p);
+                }
+            }
+            for profile in profiles {
                 let name = profile.name();
                 let predicted = predict_scenario(&profile, &case.scenario).expect("case applies");
                 let words = harness::case_file::outcome_words(&predicted[n]);
-                match harness::case_file::pin_for(&build.expect, &name) {
+                match harness::case_file::pin_for_profile(&build.expect, &profile) {
                     Some(pinned) if *pinned == words => {}
                     Some(pinned) => {
                         wrong.push(format!("{name}: pinned `{pinned}`, model `{words}`"))

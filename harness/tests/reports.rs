@@ -1,10 +1,11 @@
 //! Tests of the report schema and its renderings. Engine-free: the hand-written fixture
 //! (`tests/fixtures/report-v1.json`) reads back and writes the same JSON, its summary is what its
 //! results say, `report.md`, `index.html` and `junit.xml` render it (snapshots), bad reports are
-//! refused as bad input, and `reports/README.md` names every field. On real runs: `report.md` and
-//! `index.html` of the reference model against classic@a (agreement) and a mutant model
-//! (`copy.mtime-ignored` off) against buildkit@a (a confirmed, shrunk discrepancy). Snapshots are
-//! normalised by `common::Redactions`, built from the values the report carries.
+//! refused as bad input, and `reports/README.md` names every field. On real runs, and in every
+//! test run on the model engine standing in for the daemon: `report.md` and `index.html` of the
+//! reference model against classic@a (agreement) and a mutant model (`copy.mtime-ignored` off)
+//! against buildkit@a (a confirmed, shrunk discrepancy). Snapshots are normalised by
+//! `common::Redactions`, built from the values the report carries.
 
 mod common;
 
@@ -24,15 +25,48 @@ fn markdown_and_html_reports() {
         return;
     };
     let classic = inventory.engine("classic@a").expect("classic@a");
-    let mut buildkit = inventory.engine("buildkit@a").expect("buildkit@a");
     if let Err(e) = engine_version(&classic) {
         assert!(
             std::env::var_os("CI").is_none(),
             "engine unavailable in CI: {e}"
         );
-        eprintln!("skipping outside CI: {e}");
+        eprintln!("skipping outside CI: {e} (the model engine's version runs in every test run)");
         return;
     }
+    let out = tempfile::tempdir().unwrap();
+    let report = agreement_and_mutant_report(&inventory, out.path());
+    let redact = Redactions::of(&[&report], &[out.path()]);
+    insta::assert_snapshot!(
+        "report_md",
+        redact.apply(&harness::report::markdown(&report))
+    );
+    insta::assert_snapshot!("index_html", redact.apply(&harness::report::html(&report)));
+}
+
+/// The same runs with the model engine (`engine::model`) playing classic@a and buildkit@a.
+#[test]
+fn markdown_and_html_reports_on_the_model_engine() {
+    let inventory = harness::engine::model::inventory(None);
+    let out = tempfile::tempdir().unwrap();
+    let report = agreement_and_mutant_report(&inventory, out.path());
+    let redact = Redactions::of(&[&report], &[out.path()]);
+    let md = redact.apply(&harness::report::markdown(&report));
+    assert!(
+        md.contains("[VERSION:buildkit@a]") && md.contains("[VERSION:classic@a]"),
+        "{md}"
+    );
+    insta::assert_snapshot!("model_report_md", md);
+    insta::assert_snapshot!(
+        "model_index_html",
+        redact.apply(&harness::report::html(&report))
+    );
+}
+
+/// Two corpus cases on classic@a (the reference model: agreement) and on buildkit@a with the
+/// model's `copy.mtime-ignored` off (a confirmed, shrunk discrepancy), findings under `out`.
+fn agreement_and_mutant_report(inventory: &harness::inventory::Inventory, out: &Path) -> Report {
+    let classic = inventory.engine("classic@a").expect("classic@a");
+    let mut buildkit = inventory.engine("buildkit@a").expect("buildkit@a");
     buildkit.profile = buildkit
         .profile
         .with_switch("copy.mtime-ignored", models::Switch::Off)
@@ -44,11 +78,10 @@ fn markdown_and_html_reports() {
     let mode = load_case(&cases.join("copy-mode-change.toml"))
         .unwrap()
         .scenario;
-    let out = tempfile::tempdir().unwrap();
     let setup = harness::run::Setup {
-        inventory: &inventory,
+        inventory,
         seed: 4242,
-        out: out.path(),
+        out,
         shrink_budget: 30,
         known: &[],
         fresh_check: false,
@@ -64,16 +97,11 @@ fn markdown_and_html_reports() {
         ("classic@a".to_string(), engine_version(&classic).unwrap()),
     ];
     let report = Report::from_results(4242, engines, results);
-    let redact = Redactions::of(&[&report], &[out.path()]);
     assert_eq!(
         report.summary.discrepancies, 2,
         "the mutant disagrees at the touched COPY and the RUN after it"
     );
-    insta::assert_snapshot!(
-        "report_md",
-        redact.apply(&harness::report::markdown(&report))
-    );
-    insta::assert_snapshot!("index_html", redact.apply(&harness::report::html(&report)));
+    report
 }
 
 #[test]

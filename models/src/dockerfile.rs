@@ -115,6 +115,32 @@ pub struct ArgDecl {
     pub default: Option<String>,
 }
 
+/// Dockerfile forms that only some frontends accept (`profiles::Features` says which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feature {
+    CopyLink,
+    Heredoc,
+    AddChecksum,
+    AddKeepGitDir,
+    CopyExclude,
+    CopyParents,
+}
+
+impl Feature {
+    /// How the form is written, for messages.
+    pub fn spelling(self) -> &'static str {
+        match self {
+            Feature::CopyLink => "--link",
+            Feature::Heredoc => "heredoc",
+            Feature::AddChecksum => "--checksum",
+            Feature::AddKeepGitDir => "--keep-git-dir",
+            Feature::CopyExclude => "--exclude",
+            Feature::CopyParents => "--parents",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Body {
     From {
@@ -205,6 +231,30 @@ impl Body {
             Body::Onbuild { .. } => "ONBUILD",
             Body::Unsupported { .. } => "UNSUPPORTED",
         }
+    }
+
+    /// The forms in this instruction (an ONBUILD's trigger included) that not every frontend
+    /// accepts, in a fixed order; `profiles::Features` says which generation takes which.
+    pub fn features(&self) -> Vec<Feature> {
+        let body = match self {
+            Body::Onbuild { trigger, .. } => trigger.as_ref(),
+            other => other,
+        };
+        let mut out = Vec::new();
+        if !body.heredocs().is_empty() {
+            out.push(Feature::Heredoc);
+        }
+        if let Body::Copy(c) | Body::Add(c) = body {
+            let used = [
+                (c.link, Feature::CopyLink),
+                (c.checksum.is_some(), Feature::AddChecksum),
+                (c.keep_git_dir, Feature::AddKeepGitDir),
+                (!c.exclude.is_empty(), Feature::CopyExclude),
+                (c.parents, Feature::CopyParents),
+            ];
+            out.extend(used.iter().filter(|(on, _)| *on).map(|(_, f)| *f));
+        }
+        out
     }
 
     /// `FROM image [AS stage]`, no flags.

@@ -3,8 +3,8 @@
 //! The model answers one question: given what an engine has cached (`EngineState`) and a build
 //! (`Build`: a virtual context with its Dockerfile, and options), which steps does the engine serve
 //! from cache, and why does each other step rebuild (`predict`)? `apply` records a build in the
-//! state. Each builder and transport has a `Profile` whose rule table (`profiles/`) says what goes
-//! into a step's key; any rule can be switched off to make a mutant.
+//! state. Each builder, transport and engine generation has a `Profile` whose rule table
+//! (`profiles/`) says what goes into a step's key; any rule can be switched off to make a mutant.
 //!
 //! Invariant: this crate does no IO (no `std::fs`, no network, no clock, no randomness, no async).
 //! The harness does all of that and hands the model plain data.
@@ -24,5 +24,8 @@ pub use predict::{
     apply, predict, Build, BuildOptions, CacheExport, EngineState, Field, Outcome, Prediction,
     Reason, ReasonKind,
 };
-pub use profiles::{Builder, Generation, Profile, Transport};
+pub use profiles::{
+    Builder, Features, Generation, GenerationChoice, Profile, Project, Support, Transport, Version,
+    Versions,
+};
 pub use rules::{Rule, RuleId, Status, Switch, UnknownRuleId};

@@ -1,12 +1,14 @@
 //! Rules: the unit the model is built from, reports cite, and mutants switch off.
 //!
 //! A rule is a testable statement with a stable id (as in `shared/RULES.md`), a source, where it
-//! holds (`applies`), and what the model does instead when the rule is switched off. The rules
-//! themselves live in `profiles/`, each `Rule` const next to the functions that carry out its
-//! behaviour: those functions are the only code that asks `Profile::on` / `Profile::off`.
+//! holds (`applies`: builders and doors; `versions`: engine generations), and what the model does
+//! instead when the rule is switched off. The rules themselves live in `profiles/`, each `Rule`
+//! const next to the functions that carry out its behaviour: those functions are the only code
+//! that asks `Profile::on` / `Profile::off`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::profiles::generation::Versions;
 use crate::profiles::Profile;
 
 /// A stable rule id such as `copy.mtime-ignored` or `bk.xattr-filter`. Only the rule tables make
@@ -106,11 +108,13 @@ pub struct Rule {
     /// What the model does instead when the rule is switched off in a mutant.
     pub if_off: &'static str,
     pub status: Status,
-    /// The profiles whose table holds the rule: builder and door today; an engine-generation
-    /// range (`profile.generation`, with its own source) goes here too. `Profile::rules` is the
-    /// catalogue filtered by it, and `Profile::on` / `off` are false where it does not hold.
+    /// The builders and doors whose table holds the rule. `Profile::rules` is the catalogue
+    /// filtered by it and `versions`, and `Profile::on` / `off` are false where it does not hold.
     #[serde(skip)]
     pub applies: fn(&Profile) -> bool,
+    /// The engine generations it holds for (`Versions::All`, or since an upstream release, with
+    /// the change that made it so): the one place a difference between generations is stated.
+    pub versions: Versions,
 }
 
 impl Rule {

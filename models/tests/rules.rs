@@ -22,6 +22,8 @@ const BUILDKIT: &[&str] = &["buildkit", "buildkit-cli"];
 
 struct Case {
     name: &'static str,
+    /// Profile names: `buildkit` covers every generation of that profile, `buildkit:26` only that
+    /// one, `buildkit:20.10` only the oldest.
     profiles: &'static [&'static str],
     script: &'static str,
     /// The last build's prediction, one `step outcome: reason` per line.
@@ -281,9 +283,15 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "owner change hits where the owner is reset or replaced",
-        profiles: &["classic-cli", "buildkit", "buildkit-cli", "podman", "podman-cli"],
+        profiles: &["classic-cli", "buildkit:20.10", "buildkit-cli", "podman", "podman-cli"],
         script: "file a x\n dockerfile FROM base | COPY a /a\n build\n chown a 1000 1000\n build",
         expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "owner change misses through BuildKit's API tar from v0.11 (bk.api-owner)",
+        profiles: &["buildkit:26", "buildkit:28"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n chown a 1000 1000\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: owner 0:0 -> 1000:1000 (copy.checksum)",
     },
     Case {
         name: "owner change misses on the classic API door",
@@ -484,6 +492,18 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: not in cache (classic.cache-from-only)",
     },
     Case {
+        name: "Podman 5 refuses a tagged --cache-from (buildah.cache-from-repo)",
+        profiles: &["podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n build --cache-from r/app:1",
+        expect: "rejected: --cache-from `r/app:1`: repository must contain neither a tag nor digest",
+    },
+    Case {
+        name: "Podman 4.3 takes a tagged --cache-from and ignores it",
+        profiles: &["podman:4.3", "podman-cli:4.3"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n build --cache-from r/app:1",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
         name: "Buildah ignores --cache-from of an image it does not hold",
         profiles: &["podman", "podman-cli"],
         script: "file a x\n dockerfile FROM base | COPY a /a\n build --inline --push r/app\n build @b --cache-from r/app",
@@ -508,12 +528,114 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 skipped: stage not needed for the target\n4 skipped: stage not needed for the target",
     },
     Case {
-        name: "COPY --link is rejected by the engines under test",
-        profiles: DOCKER,
+        name: "COPY --link is rejected by frontends before Dockerfile 1.4 and Buildah before 1.41",
+        profiles: &[
+            "classic",
+            "classic-cli",
+            "buildkit:20.10",
+            "buildkit-cli:20.10",
+            "podman:4.3",
+            "podman-cli:4.3",
+            "podman:5.4",
+            "podman-cli:5.4",
+        ],
         script: "file a x\n dockerfile FROM base | COPY --link a /a\n build",
         expect: "rejected: unknown flag: link",
     },
+    Case {
+        name: "COPY --link is accepted by BuildKit v0.10+ and Buildah 1.41+, and not modelled",
+        profiles: &[
+            "buildkit:26",
+            "buildkit-cli:26",
+            "buildkit:28",
+            "buildkit-cli:28",
+            "podman:5.8",
+            "podman-cli:5.8",
+        ],
+        script: "file a x\n dockerfile FROM base | COPY --link a /a\n build",
+        expect: "1 cached\n2 unsupported: COPY --link is not modelled",
+    },
+    Case {
+        name: "a heredoc is rejected where the frontend lacks it",
+        profiles: &["classic", "classic-cli", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3", "podman-cli:4.3"],
+        script: "dockerfile FROM base | RUN <<EOF | echo hi | EOF\n build",
+        expect: "rejected: heredocs are not supported: the body is read as unknown instructions",
+    },
+    Case {
+        name: "a heredoc is accepted by BuildKit v0.10+ and Buildah 1.35+, and not modelled",
+        profiles: &["buildkit:26", "buildkit-cli:26", "buildkit:28", "buildkit-cli:28", "podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "dockerfile FROM base | RUN true | RUN <<EOF | echo hi | EOF | RUN true\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 unsupported: RUN <<heredoc: the engines that accept it key the heredoc's body (BuildKit's 1.4 frontend, Buildah 1.35); the model does not key it yet\n4 unsupported: RUN <<heredoc: the engines that accept it key the heredoc's body (BuildKit's 1.4 frontend, Buildah 1.35); the model does not key it yet",
+    },
+    Case {
+        name: "COPY --exclude is refused before BuildKit v0.25 and by the classic builder",
+        profiles: &["classic", "classic-cli", "buildkit:20.10", "buildkit-cli:20.10", "buildkit:26", "buildkit-cli:26", "podman:4.3"],
+        script: "file a x\n dockerfile FROM base | COPY --exclude=b a /a\n build",
+        expect: "rejected: unknown flag: exclude",
+    },
+    Case {
+        name: "COPY --exclude on BuildKit v0.25 (and Buildah, unknown) is not modelled",
+        profiles: &["buildkit:28", "buildkit-cli:28", "podman:5.4", "podman:5.8"],
+        script: "file a x\n dockerfile FROM base | COPY --exclude=b a /a\n build",
+        expect: "1 cached\n2 unsupported: COPY --exclude is not modelled",
+    },
+    Case {
+        name: "ADD --checksum is refused before BuildKit v0.12 and by the classic builder",
+        profiles: &["classic", "classic-cli", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3"],
+        script: "file a x\n dockerfile FROM base | ADD --checksum=sha256:00 a /a\n build",
+        expect: "rejected: unknown flag: checksum",
+    },
+    Case {
+        name: "ADD --checksum from BuildKit v0.12 is not modelled",
+        profiles: &["buildkit:26", "buildkit-cli:28", "podman:5.8"],
+        script: "file a x\n dockerfile FROM base | ADD --checksum=sha256:00 a /a\n build",
+        expect: "1 cached\n2 unsupported: ADD --checksum is not modelled",
+    },
+    Case {
+        // buildkit#3291, PR 3295 (v0.11): owners of files from another stage enter the checksum.
+        name: "BuildKit v0.8: an owner-only difference in the source stage hits at COPY --from",
+        profiles: &["buildkit:20.10", "buildkit-cli:20.10"],
+        script: FROM_OWNER_SCRIPT,
+        expect: "1 cached\n2 rebuilt: instruction text `COPY from=None chown=Some(\"1:1\") chmod=None a -> /a` -> `COPY from=None chown=Some(\"2:2\") chmod=None a -> /a` (text.literal)\n3 cached\n4 cached",
+    },
+    Case {
+        name: "BuildKit v0.11+: an owner-only difference in the source stage misses at COPY --from",
+        profiles: &["buildkit:26", "buildkit-cli:26", "buildkit:28", "buildkit-cli:28"],
+        script: FROM_OWNER_SCRIPT,
+        expect: "1 cached\n2 rebuilt: instruction text `COPY from=None chown=Some(\"1:1\") chmod=None a -> /a` -> `COPY from=None chown=Some(\"2:2\") chmod=None a -> /a` (text.literal)\n3 cached\n4 rebuilt: context changed (bk.content-addressed)",
+    },
+    Case {
+        // buildah#6171 (1.41): the newest matching layer wins, as on the classic builder.
+        name: "Buildah before 1.41: after a --no-cache build, the older layer's descendants still hit",
+        profiles: &["podman:4.3", "podman-cli:4.3", "podman:5.4", "podman-cli:5.4"],
+        script: NEWEST_SCRIPT,
+        expect: "1 cached\n2 cached\n3 cached",
+    },
+    Case {
+        name: "Buildah 1.41+: after a --no-cache build, later builds follow its newer layers",
+        profiles: &["podman:5.8", "podman-cli:5.8", "classic", "classic-cli"],
+        script: NEWEST_SCRIPT,
+        expect: "1 cached\n2 cached\n3 rebuilt: source `a`: mode 0600 -> 0644 (copy.checksum)",
+    },
 ];
+
+/// A stage's COPY changes only `--chown`; the next stage copies the file from it.
+const FROM_OWNER_SCRIPT: &str = "file a x\n dockerfile FROM base AS s | COPY --chown=1:1 a /a | FROM base | COPY --from=s /a /x\n build\n dockerfile FROM base AS s | COPY --chown=2:2 a /a | FROM base | COPY --from=s /a /x\n build";
+
+/// A build, a --no-cache build of a changed source, and the first source again.
+const NEWEST_SCRIPT: &str = "file a x\n dockerfile FROM base | ENV E=y | COPY a /a\n build\n chmod a 600\n build --no-cache\n chmod a 644\n build";
+
+/// Whether a case's profile list covers a profile of some generation.
+fn covers(case: &Case, profile: &Profile) -> bool {
+    case.profiles
+        .iter()
+        .any(|entry| match entry.split_once(':') {
+            None => *entry == profile.base_name(),
+            Some((base, label)) => {
+                base == profile.base_name() && label == profile.generation.label()
+            }
+        })
+}
 
 fn label_rule(profile: &Profile) -> &'static str {
     match profile.builder {
@@ -539,10 +661,13 @@ fn every_case_matches_the_reference_profiles() {
     let mut failures = Vec::new();
     for case in CASES {
         for name in case.profiles {
-            let profile =
-                Profile::from_name(name).unwrap_or_else(|| panic!("unknown profile {name}"));
-            if let Err(e) = run_case(case, &profile) {
-                failures.push(e);
+            assert!(Profile::from_name(name).is_some(), "unknown profile {name}");
+        }
+        for profile in Profile::all_generations() {
+            if covers(case, &profile) {
+                if let Err(e) = run_case(case, &profile) {
+                    failures.push(e);
+                }
             }
         }
     }
@@ -554,18 +679,18 @@ fn every_case_matches_the_reference_profiles() {
     );
 }
 
-/// For every profile and every rule it exercises, some case for that profile must fail once the
-/// rule is switched off (and once inverted): proof that the case tests the rule.
+/// For every profile of every generation and every rule it exercises, some case for that profile
+/// must fail once the rule is switched off (and once inverted): proof that the case tests the rule.
 #[test]
 fn every_exercised_rule_is_killed_by_a_case() {
     let mut survivors = Vec::new();
-    for profile in Profile::all() {
+    for profile in Profile::all_generations() {
         for rule in profile.rules().into_iter().filter(|r| r.is_exercised()) {
             for switch in [Switch::Off, Switch::Inverted] {
                 let mutant = profile.with_switch(rule.id, switch).unwrap();
                 let killed = CASES
                     .iter()
-                    .filter(|c| c.profiles.contains(&profile.name().as_str()))
+                    .filter(|c| covers(c, &profile))
                     .any(|c| run_case(c, &mutant).is_err());
                 if !killed {
                     survivors.push(format!("{} on {} ({switch:?})", rule.id, profile.name()));
@@ -582,7 +707,7 @@ fn every_exercised_rule_is_killed_by_a_case() {
 
 #[test]
 fn every_rule_cites_a_source_and_says_what_off_means() {
-    for profile in Profile::all() {
+    for profile in Profile::all_generations() {
         for rule in profile.rules() {
             assert!(
                 rule.source.starts_with("https://"),

@@ -141,13 +141,4 @@ pub struct ApiDoor {
     pub(super) engine: Engine,
 }
 
-impl super::Door for ApiDoor {
-    fn name(&self) -> &'static str {
-        "api"
-    }
-    fn build(&self, request: &BuildRequest<'_>) -> Result<crate::observe::Observation> {
-        let raw = build(&self.engine, request)?;
-        Ok(super::observed(&self.engine, request, raw))
-    }
-    super::daemon_calls!();
-}
+super::real_door!(ApiDoor, "api");

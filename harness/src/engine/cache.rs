@@ -150,8 +150,10 @@ pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
                 .locks
                 .insert(engine.endpoint.clone(), std::sync::Arc::new(lock));
         }
+        // Podman keeps its layers as images (no records), but a model engine keeps records for
+        // every profile.
         if snapshot.by_endpoint.contains_key(&engine.endpoint)
-            || engine.builder() == models::Builder::Buildah
+            || (engine.builder() == models::Builder::Buildah && !engine.is_model())
         {
             continue;
         }

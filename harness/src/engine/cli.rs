@@ -109,6 +109,8 @@ pub struct BuildLine<'a> {
     pub endpoint: Arg,
     /// TLS material for a `tcp://` endpoint (`ca.pem`, `cert.pem`, `key.pem`).
     pub tls_dir: Option<&'a Path>,
+    /// The host's `DOCKER_CONFIG` (where its CLI finds its buildx plugin), if it has its own.
+    pub docker_config: Option<&'a Path>,
     pub tag: Arg,
     /// The context directory (its `Dockerfile` is the one built).
     pub dir: Arg,
@@ -148,6 +150,9 @@ pub fn build_args(builder: Builder, options: &BuildOptions) -> Vec<(String, Stri
 pub fn build_command(line: &BuildLine<'_>) -> CommandLine {
     let mut argv = global_args(line.cli.clone(), line.endpoint.clone(), line.tls_dir);
     let mut env = Vec::new();
+    if let Some(dir) = line.docker_config {
+        env.push(("DOCKER_CONFIG".to_string(), dir.display().to_string()));
+    }
     let buildkit = line.kind.builder == Builder::BuildKit;
     if line.kind.buildx {
         // The default builder of the endpoint (buildx's `docker` driver): the daemon's own
@@ -213,6 +218,7 @@ pub(crate) fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<RawBu
         cli: Arg::lit(&engine.cli),
         endpoint: Arg::lit(&engine.endpoint),
         tls_dir: engine.tls_dir.as_deref(),
+        docker_config: engine.docker_config.as_deref(),
         tag: Arg::lit(&request.tag),
         dir: Arg::lit(dir.display().to_string()),
         options: request.options,
@@ -300,16 +306,7 @@ pub struct CliDoor {
     pub(super) engine: Engine,
 }
 
-impl super::Door for CliDoor {
-    fn name(&self) -> &'static str {
-        "cli"
-    }
-    fn build(&self, request: &BuildRequest<'_>) -> Result<crate::observe::Observation> {
-        let raw = build(&self.engine, request)?;
-        Ok(super::observed(&self.engine, request, raw))
-    }
-    super::daemon_calls!();
-}
+super::real_door!(CliDoor, "cli");
 
 #[cfg(test)]
 mod tests {
@@ -321,6 +318,7 @@ mod tests {
             cli: Arg::lit("/usr/bin/docker"),
             endpoint: Arg::shell("$HOST_A"),
             tls_dir: None,
+            docker_config: None,
             tag: Arg::lit("t:1"),
             dir: Arg::shell("$ctx"),
             options,

@@ -4,14 +4,13 @@
 //! Every call builds its own current-thread runtime and client: a BuildKit session otherwise
 //! stays open for the life of the process (shared/ENGINES.md).
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bollard::Docker;
 
 use crate::error::{Error, Result};
-use crate::inventory::Engine;
+use crate::inventory::{CliFacts, CliSetup, Engine};
 
 pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -74,7 +73,35 @@ pub(crate) fn docker_cli(engine: &Engine) -> Command {
     );
     let mut command = Command::new(line[0].as_literal());
     command.args(line[1..].iter().map(super::cli::Arg::as_literal));
+    if let Some(dir) = &engine.docker_config {
+        command.env("DOCKER_CONFIG", dir);
+    }
     command
+}
+
+/// The engine's CLI, run with its host's `DOCKER_CONFIG` (no endpoint).
+pub(crate) fn cli_setup(engine: &Engine) -> CliSetup {
+    CliSetup {
+        cli: engine.cli.clone().into(),
+        docker_config: engine.docker_config.clone(),
+    }
+}
+
+/// A command running the CLI of `setup` with its `DOCKER_CONFIG`, output captured, no input.
+fn plain_cli(setup: &CliSetup, args: &[&str]) -> Option<String> {
+    let mut command = Command::new(&setup.cli);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(dir) = &setup.docker_config {
+        command.env("DOCKER_CONFIG", dir);
+    }
+    let output = command.output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Whether the docker CLI's words say it could not reach the engine (rather than that a build or
@@ -103,7 +130,7 @@ pub(crate) fn engine_version(engine: &Engine) -> Result<String> {
     if !engine.buildx {
         return Ok(daemon);
     }
-    let plugin = buildx_version(Path::new(&engine.cli)).ok_or_else(|| {
+    let plugin = buildx_version(&cli_setup(engine)).ok_or_else(|| {
         unavailable(
             engine,
             format!(
@@ -115,31 +142,46 @@ pub(crate) fn engine_version(engine: &Engine) -> Result<String> {
     Ok(format!("{daemon} buildx {plugin}"))
 }
 
-/// The buildx plugin's version as `docker buildx version` prints it (`github.com/docker/buildx
-/// 0.13.1+ds1 0.13.1+ds1-3` gives `0.13.1+ds1`), or `None` when the CLI has no plugin.
-pub fn buildx_version(cli: &Path) -> Option<String> {
-    let output = Command::new(cli)
-        .args(["buildx", "version"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut words = text.split_whitespace().skip(1);
-    Some(words.next().unwrap_or("unknown").to_string())
+/// The daemon's version, and for a CLI door its CLI's and (buildx) plugin's.
+pub(crate) fn engine_versions(engine: &Engine) -> Result<super::EngineVersions> {
+    let daemon = daemon_version(engine)?;
+    let cli = (engine.transport() == models::Transport::Cli)
+        .then(|| cli_version(&cli_setup(engine)).unwrap_or_else(|| "-".to_string()));
+    let buildx = engine
+        .buildx
+        .then(|| buildx_version(&cli_setup(engine)).unwrap_or_else(|| "-".to_string()));
+    Ok(super::EngineVersions {
+        daemon,
+        cli,
+        buildx,
+    })
 }
 
-/// Whether the CLI has the buildx plugin; its engines (`buildx@HOST`) build with `docker buildx
-/// build`. The probe `Inventory::load_with` is given.
-/// Asked once per CLI.
-pub fn cli_has_buildx(cli: &Path) -> bool {
-    static ASKED: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, bool>> =
+/// The buildx plugin's version as `docker buildx version` prints it (`github.com/docker/buildx
+/// 0.13.1+ds1 0.13.1+ds1-3` gives `0.13.1+ds1`), or `None` when the CLI has no plugin.
+pub fn buildx_version(setup: &CliSetup) -> Option<String> {
+    let text = plain_cli(setup, &["buildx", "version"])?;
+    Some(crate::observe::buildx_version_word(&text))
+}
+
+/// The CLI's own version as `docker --version` prints it (`Docker version 28.5.2+dfsg4, build
+/// 9c2b0b8` gives `28.5.2+dfsg4`), or `None` when it does not run.
+pub fn cli_version(setup: &CliSetup) -> Option<String> {
+    let text = plain_cli(setup, &["--version"])?;
+    crate::observe::cli_version_word(&text)
+}
+
+/// What a CLI has: the buildx plugin, and a built-in BuildKit client (a CLI before 23.0; from
+/// 23.0 `DOCKER_BUILDKIT=1 docker build` runs buildx). The probe `Inventory::load_with` is
+/// given; asked once per CLI and config.
+pub fn cli_facts(setup: &CliSetup) -> CliFacts {
+    static ASKED: std::sync::Mutex<std::collections::BTreeMap<CliSetup, CliFacts>> =
         std::sync::Mutex::new(std::collections::BTreeMap::new());
     let mut asked = ASKED.lock().unwrap_or_else(|e| e.into_inner());
-    *asked
-        .entry(cli.to_path_buf())
-        .or_insert_with(|| buildx_version(cli).is_some())
+    *asked.entry(setup.clone()).or_insert_with(|| CliFacts {
+        buildx: buildx_version(setup).is_some(),
+        builtin_buildkit: cli_version(setup)
+            .map(|v| crate::versions::Version::parse(&v).is_some_and(|v| v.major() < 23))
+            .unwrap_or(true),
+    })
 }

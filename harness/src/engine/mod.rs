@@ -9,9 +9,9 @@
 //! (`client`). Doors collect raw output only; `observe` interprets it.
 //!
 //! `open` picks the door from an `inventory::Engine` and wraps it so every call logs its door,
-//! operation and duration at debug level (`RUST_LOG=harness=debug`). A model-backed engine (one
-//! that answers from a `models::Profile`, no daemon) is one more file implementing `Door`, and
-//! one more arm in `open`.
+//! operation and duration at debug level (`RUST_LOG=harness=debug`). The model engine (`model`:
+//! a `model:` endpoint, builds answered from a `models::Profile` in process, no daemon) is one
+//! more door.
 
 pub mod api;
 pub mod base_image;
@@ -19,6 +19,7 @@ pub mod cache;
 pub mod cli;
 pub mod client;
 pub mod daemon;
+pub mod model;
 pub mod podman;
 pub mod registry;
 mod traced;
@@ -52,11 +53,20 @@ pub struct BuildRequest<'a> {
 /// Everything cachet asks of an engine. Errors are for an engine that cannot be reached or a
 /// harness fault; a build that fails or whose outcome is unknown is an `Observation`.
 pub trait Door: Send + Sync {
-    /// The door's name in logs: `api`, `cli`, `podman`.
+    /// The door's name in logs: `api`, `cli`, `podman`, `model`.
     fn name(&self) -> &'static str;
     fn engine(&self) -> &Engine;
     /// The engine's version (for buildx, the daemon's and the plugin's); fails if it is down.
     fn version(&self) -> Result<String>;
+    /// The daemon's, the CLI's and the plugin's versions, for `cachet engines`. A door without a
+    /// CLI (a model-backed engine) has only the first.
+    fn versions(&self) -> Result<EngineVersions> {
+        Ok(EngineVersions {
+            daemon: self.version()?,
+            cli: None,
+            buildx: None,
+        })
+    }
     /// Loads the salted base image `reference` (a no-op when it is there already).
     fn ensure_base_image(&self, reference: &str, salt: &str) -> Result<()>;
     /// Runs one build and observes it.
@@ -82,10 +92,20 @@ pub trait Door: Send + Sync {
     fn save_image(&self, image: &str) -> Result<Vec<u8>>;
 }
 
+/// What `cachet engines` shows of an engine: the daemon's version, and for CLI doors the CLI's
+/// (`docker --version`) and, through buildx, the plugin's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineVersions {
+    pub daemon: String,
+    pub cli: Option<String>,
+    pub buildx: Option<String>,
+}
+
 /// The door an engine's builds go through, traced.
 pub fn open(engine: &Engine) -> Box<dyn Door> {
     let engine = engine.clone();
     let door: Box<dyn Door> = match (engine.builder(), engine.transport()) {
+        _ if engine.is_model() => Box::new(model::ModelDoor::new(engine)),
         (_, Transport::Cli) => Box::new(cli::CliDoor { engine }),
         (models::Builder::Buildah, Transport::Api) => Box::new(podman::PodmanDoor { engine }),
         (_, Transport::Api) => Box::new(api::ApiDoor { engine }),
@@ -98,14 +118,19 @@ pub fn version(engine: &Engine) -> Result<String> {
     open(engine).version()
 }
 
-/// The inventory (`Inventory::load_with`), asking the CLI about its buildx plugin if need be.
-pub fn load_inventory() -> Result<Inventory> {
-    Inventory::load_with(client::cli_has_buildx)
+/// The engine's daemon, CLI and plugin versions; fails if the daemon does not answer.
+pub fn versions(engine: &Engine) -> Result<EngineVersions> {
+    open(engine).versions()
 }
 
-/// An inventory file (`Inventory::from_file_with`), asking the CLI about buildx if need be.
+/// The inventory (`Inventory::load_with`), asking each CLI what it has (buildx, a built-in BuildKit client) if need be.
+pub fn load_inventory() -> Result<Inventory> {
+    Inventory::load_with(client::cli_facts)
+}
+
+/// An inventory file (`Inventory::from_file_with`), asking each CLI what it has if need be.
 pub fn inventory_from_file(path: &Path) -> Result<Inventory> {
-    Inventory::from_file_with(path, client::cli_has_buildx)
+    Inventory::from_file_with(path, client::cli_facts)
 }
 
 /// How long one build may take before its outcome counts as unknown: 300 s, or
@@ -135,9 +160,30 @@ fn observed(
     )
 }
 
-/// The calls every real door makes the same way, through the Docker-compatible API (`daemon`),
-/// the base image, the registry and the build-cache records. For `impl Door` of a struct with an
-/// `engine: Engine` field.
+/// `impl Door` for a real door: a struct with an `engine: Engine` field in a module whose
+/// `build(&Engine, &BuildRequest) -> Result<RawBuild>` collects a build's raw output. Every other
+/// call goes the same way for all of them, through the Docker-compatible API (`daemon`), the base
+/// image, the registry and the build-cache records.
+macro_rules! real_door {
+    ($door:ident, $name:literal) => {
+        impl crate::engine::Door for $door {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn build(
+                &self,
+                request: &crate::engine::BuildRequest<'_>,
+            ) -> crate::error::Result<crate::observe::Observation> {
+                let raw = build(&self.engine, request)?;
+                Ok(crate::engine::observed(&self.engine, request, raw))
+            }
+            crate::engine::daemon_calls!();
+        }
+    };
+}
+pub(crate) use real_door;
+
+/// The non-build calls of `real_door`.
 macro_rules! daemon_calls {
     () => {
         fn engine(&self) -> &crate::inventory::Engine {
@@ -145,6 +191,9 @@ macro_rules! daemon_calls {
         }
         fn version(&self) -> crate::error::Result<String> {
             crate::engine::client::engine_version(&self.engine)
+        }
+        fn versions(&self) -> crate::error::Result<crate::engine::EngineVersions> {
+            crate::engine::client::engine_versions(&self.engine)
         }
         fn ensure_base_image(&self, reference: &str, salt: &str) -> crate::error::Result<()> {
             crate::engine::base_image::ensure_base_image(&self.engine, reference, salt)

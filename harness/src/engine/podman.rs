@@ -42,13 +42,4 @@ pub struct PodmanDoor {
     pub(super) engine: Engine,
 }
 
-impl super::Door for PodmanDoor {
-    fn name(&self) -> &'static str {
-        "podman"
-    }
-    fn build(&self, request: &BuildRequest<'_>) -> Result<crate::observe::Observation> {
-        let raw = build(&self.engine, request)?;
-        Ok(super::observed(&self.engine, request, raw))
-    }
-    super::daemon_calls!();
-}
+super::real_door!(PodmanDoor, "podman");

@@ -37,6 +37,9 @@ impl Door for Traced {
     fn version(&self) -> Result<String> {
         self.call("version", |d| d.version())
     }
+    fn versions(&self) -> Result<super::EngineVersions> {
+        self.call("versions", |d| d.versions())
+    }
     fn ensure_base_image(&self, reference: &str, salt: &str) -> Result<()> {
         self.call("ensure_base_image", |d| {
             d.ensure_base_image(reference, salt)

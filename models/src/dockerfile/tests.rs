@@ -385,3 +385,29 @@ fn expansion() {
     );
     assert_eq!(referenced_variables("echo $A ${B:-x}"), vec!["A", "B"]);
 }
+
+#[test]
+fn features_name_every_newer_form_once() {
+    let parsed = parse(
+        "FROM base\nCOPY --link --exclude=*.md . /d\nADD --checksum=sha256:0 --keep-git-dir=true a /a\nCOPY --parents a /\nRUN <<EOF\ntrue\nEOF\nONBUILD COPY --link a /b\nCOPY a /c\n",
+    );
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    let features: Vec<Vec<Feature>> = parsed
+        .dockerfile
+        .instructions()
+        .map(|i| i.body.features())
+        .collect();
+    use Feature::*;
+    assert_eq!(
+        features,
+        [
+            vec![],
+            vec![CopyLink, CopyExclude],
+            vec![AddChecksum, AddKeepGitDir],
+            vec![CopyParents],
+            vec![Heredoc],
+            vec![CopyLink],
+            vec![],
+        ]
+    );
+}

@@ -197,7 +197,9 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
             _ => {}
         }
     }
-    if classic::no_cache_supersedes(&profile, &build.options) {
+    if classic::no_cache_supersedes(&profile, &build.options)
+        || buildah::no_cache_supersedes(&profile, &build.options)
+    {
         state.supersede(&all);
     }
     if profile.builder != Builder::BuildKit || !build.options.inline_cache {

@@ -331,14 +331,14 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
         return Err(format!("dockerfile parse error {d}"));
     }
     let dockerfile = parsed.dockerfile;
+    if let Some(why) = crate::profiles::buildah::cache_from_refusal(profile, &build.options) {
+        return Err(why);
+    }
     for instruction in dockerfile.instructions() {
         if let Some(why) = refused_syntax(profile, &instruction.body) {
             return Err(why);
         }
         if let Body::Copy(c) | Body::Add(c) = &instruction.body {
-            if c.link && !profile.features.copy_link {
-                return Err("unknown flag: link".to_string());
-            }
             if c.chmod.is_some() && profile.builder == Builder::Classic {
                 return Err("the --chmod option requires BuildKit".to_string());
             }
@@ -361,17 +361,21 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
     Ok(dockerfile)
 }
 
-/// Syntax the profile's engine refuses (its error, in the model's words): heredocs without the
-/// frontend feature; RUN flags on the classic builder; ADD/COPY flags newer than the engines
-/// under test (`--checksum`, `--keep-git-dir`: Dockerfile 1.6; `--exclude`, `--parents`: labs).
+/// Syntax the profile's engine refuses (its error, in the model's words): a form its frontend
+/// does not accept (`Features::refusal`: heredocs, `COPY --link`, the newer ADD/COPY flags), and
+/// RUN flags on the classic builder.
 fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
+    if let Some(why) = body
+        .features()
+        .into_iter()
+        .find_map(|f| profile.features.refusal(f))
+    {
+        return Some(why);
+    }
     let body = match body {
         Body::Onbuild { trigger, .. } => trigger,
         other => other,
     };
-    if !body.heredocs().is_empty() && !profile.features.heredoc {
-        return Some("heredocs need the Dockerfile 1.4 frontend".to_string());
-    }
     match body {
         Body::Run { flags, .. } if profile.builder == Builder::Classic => {
             let used = [
@@ -381,16 +385,6 @@ fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
             ];
             let (_, flag) = used.iter().find(|(on, _)| *on)?;
             Some(format!("the --{flag} option requires BuildKit"))
-        }
-        Body::Copy(c) | Body::Add(c) => {
-            let used = [
-                (c.checksum.is_some(), "checksum"),
-                (c.keep_git_dir, "keep-git-dir"),
-                (!c.exclude.is_empty(), "exclude"),
-                (c.parents, "parents"),
-            ];
-            let (_, flag) = used.iter().find(|(on, _)| *on)?;
-            Some(format!("unknown flag: {flag}"))
         }
         _ => None,
     }

@@ -1,10 +1,18 @@
 //! Podman / Buildah through the Docker-compatible API (`imagebuildah/stage_executor.go`, `copier`,
-//! `digester`), Podman 4.3 / Buildah 1.28.
+//! `digester`): Podman 4.3 (Buildah 1.28), 5.4 (1.39) and 5.8 (1.43). Each rule's `// Versions:`
+//! line says which of them it holds for; `versions` is where that is decided.
+//!
+//! Version differences noted but not modelled, because no prediction cachet can make changes:
+//! `--cache-from` with a registry serves ARG/RUN steps from 1.29, but only from layers pushed
+//! with `--cache-to`, which cachet never does (the model ignores `--cache-from` on Podman, as the
+//! 4.3 compat API does); RUN bind-mount sources are keyed from 1.39 (buildah#5691), but the parser
+//! does not read `RUN --mount`; timestamp flags are keyed from 1.42, and cachet passes none.
 
 use crate::dockerfile::{CopyArgs, Instruction};
 use crate::predict::key::{Component, Part, SourceFact};
 use crate::predict::plan::{parse_mode, parse_owner};
 use crate::predict::{BuildOptions, Reason, ReasonKind};
+use crate::profiles::generation::{Project, Version, Versions};
 use crate::profiles::{general, Builder, Profile};
 use crate::rules::{Rule, RuleId, Status};
 
@@ -12,6 +20,7 @@ fn buildah(p: &Profile) -> bool {
     p.builder == Builder::Buildah
 }
 
+// Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const LAYERS: Rule = Rule {
     id: RuleId::new("buildah.layers"),
     statement: "Layer caching needs `--layers`; the Docker-compatible API turns it on.",
@@ -20,6 +29,7 @@ pub const LAYERS: Rule = Rule {
     if_off: "nothing is cached: every step rebuilds",
     status: Status::Modelled,
     applies: buildah,
+    versions: Versions::All,
 };
 
 /// Why every step rebuilds when the layer cache is off (only when the rule is switched off: the
@@ -31,6 +41,7 @@ pub(crate) fn layers_off(p: &Profile) -> Option<Reason> {
     })
 }
 
+// Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const FORMAT: Rule = Rule {
     id: RuleId::new("buildah.format"),
     statement:
@@ -42,8 +53,10 @@ pub const FORMAT: Rule = Rule {
         why: "the compat API always builds docker format, so the format never varies",
     },
     applies: buildah,
+    versions: Versions::All,
 };
 
+// Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const COPY_DIGEST: Rule = Rule {
     id: RuleId::new("buildah.copy-digest"),
     statement: "COPY/ADD hash the tar stream after `--chown` (default 0:0) and `--chmod` are applied, with \
@@ -54,6 +67,7 @@ pub const COPY_DIGEST: Rule = Rule {
     if_off: "the source's own owner and a source directory's own metadata are hashed, and `--chmod` does not mask the source mode",
     status: Status::Modelled,
     applies: buildah,
+    versions: Versions::All,
 };
 
 /// A source's facts as Buildah's digest of the copied stream sees them: owned by `--chown`'s user
@@ -83,6 +97,7 @@ pub(crate) fn hashes_dir_itself(p: &Profile) -> bool {
     !p.on(&COPY_DIGEST)
 }
 
+// Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const RUN_KEY: Rule = Rule {
     id: RuleId::new("buildah.run-key"),
     statement: "RUN is keyed on the command and the resolved build args: a changed value of a declared ARG \
@@ -91,6 +106,7 @@ pub const RUN_KEY: Rule = Rule {
     if_off: "RUN is keyed on the command only",
     status: Status::Settled { note: "measured on Podman 4.3.1: every later RUN misses, used or not (shared/ENGINES.md)" },
     applies: buildah,
+    versions: Versions::All,
 };
 
 /// The build args Buildah's RUN key carries (off: none).
@@ -101,6 +117,7 @@ pub(crate) fn run_args(p: &Profile, args: Vec<(String, String)>) -> Option<Compo
     })
 }
 
+// Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const ARG_NAMES: Rule = Rule {
     id: RuleId::new("buildah.arg-names"),
     statement: "ARG is a step of its own, keyed on whether a `--build-arg` of that name is given: adding or \
@@ -110,6 +127,7 @@ pub const ARG_NAMES: Rule = Rule {
     if_off: "the ARG step is keyed on its text only",
     status: Status::Modelled,
     applies: buildah,
+    versions: Versions::All,
 };
 
 /// The ARG step's key beyond its text: whether a `--build-arg` of that name is given (off: nothing).
@@ -123,6 +141,7 @@ pub(crate) fn arg_names(p: &Profile, name: &str, options: &BuildOptions) -> Opti
     })
 }
 
+// Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const ENV_RAW: Rule = Rule {
     id: RuleId::new("buildah.env-raw"),
     statement:
@@ -133,6 +152,7 @@ pub const ENV_RAW: Rule = Rule {
     if_off: "ENV and LABEL are keyed on the expanded text",
     status: Status::Modelled,
     applies: buildah,
+    versions: Versions::All,
 };
 
 /// ENV and LABEL key text: the line as written, keyword case included (off: the expanded pairs).
@@ -149,4 +169,70 @@ pub(crate) fn env_text(
     Component::text(ENV_RAW.id, general::literal(p, text))
 }
 
-pub const RULES: &[Rule] = &[LAYERS, FORMAT, COPY_DIGEST, RUN_KEY, ARG_NAMES, ENV_RAW];
+// Versions: Buildah 1.41 and later (Podman 5.8); before, podman#21310 (a --no-cache build's
+// layers are not what the next build finds) is a recorded divergence of 4.3.
+pub const NEWEST_MATCH: Rule = Rule {
+    id: RuleId::new("buildah.newest-match"),
+    statement: "Among cached layers with the same parent and key, the newest wins: a `--no-cache` \
+                build makes new layers for steps already cached, later builds follow its chain, and \
+                what hung off the older layers is no longer reached.",
+    source: "https://github.com/containers/buildah/pull/6171",
+    if_off: "a --no-cache build leaves the older layers' descendants reachable (Buildah before 1.41)",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 41, 0),
+        source: "https://github.com/containers/buildah/pull/6171",
+    },
+};
+
+/// Whether a `--no-cache` build's new layers supersede the equal older ones
+/// (`EngineState::supersede`), as on the classic builder.
+pub(crate) fn no_cache_supersedes(p: &Profile, options: &BuildOptions) -> bool {
+    options.no_cache && p.on(&NEWEST_MATCH)
+}
+
+// Versions: Podman 5.4 (Buildah 1.39) and 5.8 (1.43); Podman 4.3 (1.28) accepts the reference and
+// ignores it. Measured on these engines; the release that changed it is not pinned down.
+pub const CACHE_FROM_REPO: Rule = Rule {
+    id: RuleId::new("buildah.cache-from-repo"),
+    statement: "`--cache-from` names a repository for Buildah's distributed cache, not an image: a \
+                reference with a tag or digest refuses the whole build (\"repository must contain \
+                neither a tag nor digest\").",
+    source: "https://docs.podman.io/en/latest/markdown/podman-build.1.html#cache-from",
+    if_off: "a tagged --cache-from is accepted and ignored (Podman 4.3)",
+    status: Status::Settled {
+        note: "measured: Podman 5.4.2 and 5.8.6 refuse cachet's tagged --cache-from through the compat \
+               API and the docker CLI (classic-cache-from-replaces-local); 4.3.1 builds",
+    },
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 39, 0),
+        source: "https://docs.podman.io/en/latest/markdown/podman-build.1.html#cache-from",
+    },
+};
+
+/// Why the build is refused before it starts: a `--cache-from` with a tag or digest
+/// (`buildah.cache-from-repo`).
+pub(crate) fn cache_from_refusal(p: &Profile, options: &BuildOptions) -> Option<String> {
+    let tagged = |r: &&String| {
+        r.contains('@') || r.rsplit('/').next().is_some_and(|last| last.contains(':'))
+    };
+    let reference = options.cache_from.iter().find(tagged)?;
+    p.on(&CACHE_FROM_REPO).then(|| {
+        format!("--cache-from `{reference}`: repository must contain neither a tag nor digest")
+    })
+}
+
+pub const RULES: &[Rule] = &[
+    LAYERS,
+    FORMAT,
+    COPY_DIGEST,
+    RUN_KEY,
+    ARG_NAMES,
+    ENV_RAW,
+    NEWEST_MATCH,
+    CACHE_FROM_REPO,
+];

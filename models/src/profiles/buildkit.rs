@@ -1,18 +1,29 @@
 //! BuildKit (moby/buildkit `cache/contenthash`, `frontend/dockerfile/dockerfile2llb`), as embedded
-//! in Engine 20.10 (v0.8 line).
+//! in Engine 20.10 (v0.8 line), 26.1 (v0.13.2) and 28.5 (v0.25.2). Each rule's `// Versions:`
+//! line says which of them it holds for; `versions` is where that is decided.
 
 use crate::dockerfile::{Body, CopyArgs};
 use crate::fingerprint::fingerprint;
 use crate::predict::key::{Component, Part, SourceFact, StepKey};
 use crate::predict::plan::{Cx, Scope};
 use crate::predict::{Outcome, Reason, ReasonKind};
-use crate::profiles::{Builder, Profile};
+use crate::profiles::generation::{Project, Version, Versions};
+use crate::profiles::{Builder, Profile, Transport};
 use crate::rules::{Rule, RuleId, Status};
 
 fn buildkit(p: &Profile) -> bool {
     p.builder == Builder::BuildKit
 }
 
+/// The Dockerfile frontend 1.4, built into BuildKit v0.10: `COPY --link`, heredocs,
+/// `--no-cache-filter`.
+const FRONTEND_1_4: Versions = Versions::Since {
+    project: Project::BuildKit,
+    version: Version(0, 10, 0),
+    source: "https://github.com/moby/buildkit/releases/tag/dockerfile%2F1.4.0",
+};
+
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const CHECKSUM_FIELDS: Rule = Rule {
     id: RuleId::new("bk.checksum-fields"),
     statement: "Name, mode, uid, gid, size, type, link target and xattrs are in the COPY checksum; mtime is not.",
@@ -20,6 +31,7 @@ pub const CHECKSUM_FIELDS: Rule = Rule {
     if_off: "only content and name are in the checksum",
     status: Status::Modelled,
     applies: buildkit,
+    versions: Versions::All,
 };
 
 /// Off: only content and name stay in a source's facts.
@@ -33,6 +45,7 @@ pub(crate) fn checksum_fields(p: &Profile, fact: &mut SourceFact) {
     }
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const XATTR_FILTER: Rule = Rule {
     id: RuleId::new("bk.xattr-filter"),
     statement:
@@ -42,6 +55,7 @@ pub const XATTR_FILTER: Rule = Rule {
     if_off: "every xattr is in the checksum",
     status: Status::Modelled,
     applies: buildkit,
+    versions: Versions::All,
 };
 
 /// Drops `security.*` and `system.*` xattrs but `security.capability` (off: keeps every xattr).
@@ -54,6 +68,7 @@ pub(crate) fn xattr_filter(p: &Profile, fact: &mut SourceFact) {
     }
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const OWNER_RESET: Rule = Rule {
     id: RuleId::new("bk.owner-reset"),
     statement:
@@ -64,14 +79,58 @@ pub const OWNER_RESET: Rule = Rule {
     status: Status::Settled {
         note: "API door measured on Engine 20.10.24: a uid/gid change hits, but the copied files keep the tar's owners, so the hit is stale (buildkit#3291, found by cachet --fresh-check)",
     },
-    applies: buildkit,
+    applies: owner_reset_applies,
+    versions: Versions::All,
 };
 
-/// Whether local context files reach the checksum as uid/gid 0 (off: as owned).
+/// Whether local context files reach the checksum as uid/gid 0 (off: as owned). Not through the
+/// API tar on BuildKit v0.11 and later (`bk.api-owner`).
 pub(crate) fn owner_reset(p: &Profile) -> bool {
-    p.on(&OWNER_RESET)
+    p.on(&OWNER_RESET) || p.off(&API_OWNER)
 }
 
+/// `bk.owner-reset` holds where `bk.api-owner` does not: the CLI door, and the API door before
+/// v0.11.
+fn owner_reset_applies(p: &Profile) -> bool {
+    buildkit(p) && !p.follows(&API_OWNER)
+}
+
+fn buildkit_api(p: &Profile) -> bool {
+    p.builder == Builder::BuildKit && p.transport == Transport::Api
+}
+
+// Versions: BuildKit v0.11 and later (Engine 26, 28); on 20.10 (v0.8) `bk.owner-reset` covers the
+// API door too.
+pub const API_OWNER: Rule = Rule {
+    id: RuleId::new("bk.api-owner"),
+    statement: "Through an API tar upload, the uid/gid of the tar's entries reach the COPY checksum \
+                and stay on the copied files: an owner-only change misses, and a COPY --from of \
+                the file misses too. (On Engine 20.10 the same change hit, serving the old owner.)",
+    source: "https://github.com/moby/buildkit/issues/3291",
+    if_off: "the tar's uid/gid are reset as on Engine 20.10 (`bk.owner-reset`)",
+    status: Status::Settled {
+        note: "measured on Engine 26.1.5 and 28.5.2 (buildkit@trixie, buildkit@sid, buildkit@sid-ctrd: \
+               owner-change and copy-from-owner-reset rebuild at the chowned COPY and at the COPY --from)",
+    },
+    applies: buildkit_api,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 11, 0),
+        source: "https://github.com/moby/buildkit/pull/3295",
+    },
+};
+
+/// The owner a file copied from the context without `--chown` lands with: the tar's on BuildKit's
+/// API door from v0.11 (`bk.api-owner`), root everywhere else.
+pub(crate) fn landed_owner(p: &Profile, source: Option<(u32, u32)>) -> (u32, u32) {
+    if p.on(&API_OWNER) {
+        source.unwrap_or((0, 0))
+    } else {
+        (0, 0)
+    }
+}
+
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const CHMOD_FLAG: Rule = Rule {
     id: RuleId::new("bk.chmod-flag"),
     statement: "`COPY --chmod` does not mask a change of the source's mode: still a miss.",
@@ -79,6 +138,7 @@ pub const CHMOD_FLAG: Rule = Rule {
     if_off: "under `--chmod` the source's mode is not checksummed",
     status: Status::Modelled,
     applies: buildkit,
+    versions: Versions::All,
 };
 
 /// Under `--chmod` the source's mode stays in its facts (off: it is masked).
@@ -88,6 +148,7 @@ pub(crate) fn chmod_flag(p: &Profile, copy: &CopyArgs, fact: &mut SourceFact) {
     }
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const METADATA_FREE: Rule = Rule {
     id: RuleId::new("bk.metadata-free"),
     statement: "Only FROM, RUN, COPY, ADD and WORKDIR are cacheable vertices; LABEL, EXPOSE, CMD and \
@@ -97,6 +158,7 @@ pub const METADATA_FREE: Rule = Rule {
     if_off: "every instruction, metadata included, is part of the parent chain of later steps",
     status: Status::Modelled,
     applies: buildkit,
+    versions: Versions::All,
 };
 
 /// Whether an instruction is a step of its own: on BuildKit only FROM, RUN, COPY, ADD and WORKDIR.
@@ -146,6 +208,7 @@ pub(crate) fn run_env(p: &Profile, scope: &Scope) -> Option<Component> {
     })
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const ADD_URL: Rule = Rule {
     id: RuleId::new("bk.add-url"),
     statement: "The ADD URL key includes Last-Modified although the docs say mtime is ignored.",
@@ -155,19 +218,50 @@ pub const ADD_URL: Rule = Rule {
         why: "builds run with network mode none and nothing can be fetched",
     },
     applies: buildkit,
+    versions: Versions::All,
 };
 
+// Versions: BuildKit v0.10 and later (Engine 26, 28); Engine 20.10 refuses `--link`.
 pub const LINK: Rule = Rule {
     id: RuleId::new("bk.link"),
     statement: "With `COPY --link`, a change in earlier steps does not invalidate the copy.",
     source: "https://docs.docker.com/reference/dockerfile/#copy---link",
     if_off: "(not exercised)",
     status: Status::NotExercised {
-        why: "Engine 20.10's built-in frontend rejects `--link`; the model predicts the rejection",
+        why: "accepted from BuildKit v0.10 (Engine 26, 28), but not modelled yet: a `--link` COPY \
+              is predicted Unsupported there (and rejected on 20.10, whose frontend refuses it)",
     },
     applies: buildkit,
+    versions: FRONTEND_1_4,
 };
 
+// Versions: BuildKit v0.11 and later (Engine 26, 28); not on 20.10 (v0.8).
+pub const FROM_OWNER: Rule = Rule {
+    id: RuleId::new("bk.from-owner"),
+    statement: "The uid/gid of files copied `--from` a stage are in the checksum: an owner-only \
+                difference there (another `--chown` in the source stage) misses. Before v0.11 they \
+                were not, and it hit.",
+    source: "https://github.com/moby/buildkit/issues/3291",
+    if_off: "the owners of files copied from a stage are not checksummed (BuildKit before v0.11)",
+    status: Status::Settled {
+        note: "measured with copy-from-chown-owner: hits on Engine 20.10.24 (buildkit, buildkit-cli, \
+               buildx @a), misses on 26.1.5 and 28.5.2 (buildkit and buildx @trixie, @sid, @sid-ctrd)",
+    },
+    applies: buildkit,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 11, 0),
+        source: "https://github.com/moby/buildkit/pull/3295",
+    },
+};
+
+/// The owner a file copied into a stage carries into a later COPY --from key: on BuildKit only
+/// where the checksum holds owners (v0.11 on, `bk.from-owner`); every other builder keeps it.
+pub(crate) fn placed_owner(p: &Profile, owner: (u32, u32)) -> Option<(u32, u32)> {
+    (p.builder != Builder::BuildKit || p.on(&FROM_OWNER)).then_some(owner)
+}
+
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const INLINE_MIN: Rule = Rule {
     id: RuleId::new("bk.inline-min"),
     statement:
@@ -177,6 +271,7 @@ pub const INLINE_MIN: Rule = Rule {
     if_off: "inline cache exports the steps of every stage",
     status: Status::Modelled,
     applies: buildkit,
+    versions: Versions::All,
 };
 
 /// Whether a step's layer travels with the inline cache: only the final image's (off: every one).
@@ -192,6 +287,7 @@ pub(crate) fn layer_needed() -> Reason {
     }
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const IMPORT_PREFIX: Rule = Rule {
     id: RuleId::new("bk.import-prefix"),
     statement: "With `--cache-from`, a change at step N keeps the steps before N cached.",
@@ -199,6 +295,7 @@ pub const IMPORT_PREFIX: Rule = Rule {
     if_off: "imported cache is used only when every step of the build matches it",
     status: Status::Verify,
     applies: buildkit,
+    versions: Versions::All,
 };
 
 /// Whether imported cache serves steps: always, or (off) only when every step of the build is in
@@ -207,17 +304,20 @@ pub(crate) fn import_usable(p: &Profile, all_imported: impl FnOnce() -> bool) ->
     !p.off(&IMPORT_PREFIX) || all_imported()
 }
 
+// Versions: BuildKit v0.10 and later (Engine 26, 28).
 pub const NOCACHE_FILTER: Rule = Rule {
     id: RuleId::new("bk.nocache-filter"),
     statement: "`--no-cache-filter S` rebuilds only stage S.",
     source: "https://docs.docker.com/reference/cli/docker/buildx/build/#no-cache-filter",
     if_off: "(not exercised)",
     status: Status::NotExercised {
-        why: "needs BuildKit 0.10 or later; Engine 20.10 embeds 0.8",
+        why: "`BuildOptions` has no `--no-cache-filter` and no door passes it yet",
     },
     applies: buildkit,
+    versions: FRONTEND_1_4,
 };
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const CONTENT_ADDRESSED: Rule = Rule {
     id: RuleId::new("bk.content-addressed"),
     statement:
@@ -227,6 +327,7 @@ pub const CONTENT_ADDRESSED: Rule = Rule {
     if_off: "the context's identity is part of every COPY key",
     status: Status::Modelled,
     applies: buildkit,
+    versions: Versions::All,
 };
 
 /// What a COPY key holds of the context beyond its sources: nothing, or (off) the whole context.
@@ -249,10 +350,12 @@ pub const RULES: &[Rule] = &[
     CHECKSUM_FIELDS,
     XATTR_FILTER,
     OWNER_RESET,
+    API_OWNER,
     CHMOD_FLAG,
     METADATA_FREE,
     ADD_URL,
     LINK,
+    FROM_OWNER,
     INLINE_MIN,
     IMPORT_PREFIX,
     NOCACHE_FILTER,

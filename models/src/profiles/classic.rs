@@ -1,8 +1,18 @@
-//! The Docker classic builder (moby `builder/dockerfile`, `image/cache`), Engine 20.10.
+//! The Docker classic builder (moby `builder/dockerfile`, `image/cache`): Engine 20.10, 26 and 28
+//! (`DOCKER_BUILDKIT=0`, API version 1). Each rule's `// Versions:` line says which of them it
+//! holds for. It refuses `--chmod`, `--link`, heredocs and the newer COPY/ADD flags on every
+//! generation (`Features::of`).
+//!
+//! Version differences noted but not modelled, because no prediction cachet can make changes
+//! (RULES.md "Versions"): since 26.0 only locally built images are candidates without
+//! `--cache-from`, and the platform is compared, but every image cachet's builds can hit was
+//! built on that host for its one platform; the `--chown` key text gained a space in 25.0
+//! (moby#45473), which changes the key but not which builds share it.
 
 use crate::dockerfile::{canonical_args, Body, CopyArgs};
 use crate::predict::key::{Component, Part};
 use crate::predict::{BuildOptions, Reason, ReasonKind};
+use crate::profiles::generation::Versions;
 use crate::profiles::{general, Builder, Profile, Transport};
 use crate::rules::{Rule, RuleId, Status};
 
@@ -20,6 +30,7 @@ fn docker_cli(p: &Profile) -> bool {
     p.transport == Transport::Cli && matches!(p.builder, Builder::Classic | Builder::Buildah)
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const CONFIG_MATCH: Rule = Rule {
     id: RuleId::new("classic.config-match"),
     statement: "A hit needs the same parent image and a matching config (User, Cmd, Env, Labels, \
@@ -29,6 +40,7 @@ pub const CONFIG_MATCH: Rule = Rule {
     if_off: "metadata instructions are keyed on their literal argument text",
     status: Status::Modelled,
     applies: classic,
+    versions: Versions::All,
 };
 
 /// A metadata instruction's key text: the config it produces, `config` being the instruction with
@@ -47,6 +59,7 @@ pub(crate) fn config_text(
     Component::text(CONFIG_MATCH.id, general::literal(p, text))
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const COPY_KEY: Rule = Rule {
     id: RuleId::new("classic.copy-key"),
     statement: "The COPY/ADD key is `#(nop) COPY <hash> in <dest>`: the spelling of the sources is not in \
@@ -56,6 +69,7 @@ pub const COPY_KEY: Rule = Rule {
     if_off: "only the first source of a multi-source COPY is hashed (the moby#38964 stale-hit shape)",
     status: Status::Modelled,
     applies: classic,
+    versions: Versions::All,
 };
 
 /// The classic COPY key: which of the sources are hashed, and the key text when the builder keys
@@ -86,6 +100,7 @@ pub(crate) fn copy_text_rule(p: &Profile) -> Option<RuleId> {
     p.follows(&COPY_KEY).then_some(COPY_KEY.id)
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const CACHE_FROM_ONLY: Rule = Rule {
     id: RuleId::new("classic.cache-from-only"),
     statement: "With `--cache-from`, a hit must come from the named images' history: the local cache \
@@ -95,6 +110,7 @@ pub const CACHE_FROM_ONLY: Rule = Rule {
     if_off: "`--cache-from` adds to the local cache instead of replacing it",
     status: Status::Modelled,
     applies: classic,
+    versions: Versions::All,
 };
 
 /// Why every step rebuilds under `--cache-from`: the named images, which cachet never pulls onto
@@ -106,6 +122,7 @@ pub(crate) fn cache_from_only(p: &Profile, options: &BuildOptions) -> Option<Rea
     })
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const NEWEST_MATCH: Rule = Rule {
     id: RuleId::new("classic.newest-match"),
     statement: "Among cached images with the same parent and a matching config, the newest wins. A \
@@ -115,6 +132,7 @@ pub const NEWEST_MATCH: Rule = Rule {
     if_off: "a --no-cache build leaves the older images' descendants reachable",
     status: Status::Modelled,
     applies: classic,
+    versions: Versions::All,
 };
 
 /// Whether a `--no-cache` build's new images supersede the equal older ones, cutting off what
@@ -123,6 +141,7 @@ pub(crate) fn no_cache_supersedes(p: &Profile, options: &BuildOptions) -> bool {
     options.no_cache && p.on(&NEWEST_MATCH)
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const RUN_ARGS: Rule = Rule {
     id: RuleId::new("classic.run-args"),
     statement:
@@ -132,6 +151,7 @@ pub const RUN_ARGS: Rule = Rule {
     if_off: "RUN's key carries no build args",
     status: Status::Modelled,
     applies: classic,
+    versions: Versions::All,
 };
 
 /// The build args the classic RUN key carries (off: none).
@@ -142,6 +162,7 @@ pub(crate) fn run_args(p: &Profile, args: Vec<(String, String)>) -> Option<Compo
     })
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const OWNER_IGNORED: Rule = Rule {
     id: RuleId::new("classic.owner-ignored"),
     statement: "The docker CLI sends the context with uid/gid 0, so changing a file's owner hits (CLI door). \
@@ -150,6 +171,7 @@ pub const OWNER_IGNORED: Rule = Rule {
     if_off: "the CLI door keeps the files' owners",
     status: Status::Modelled,
     applies: classic_cli,
+    versions: Versions::All,
 };
 
 /// Whether the CLI door sends every file as uid/gid 0 to the classic builder (off: as owned).
@@ -157,6 +179,7 @@ pub(crate) fn cli_resets_owner(p: &Profile) -> bool {
     p.on(&OWNER_IGNORED)
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const XATTRS: Rule = Rule {
     id: RuleId::new("classic.xattrs"),
     statement: "The CLI's archive code reads only `security.capability`, so `user.*` and \
@@ -166,6 +189,7 @@ pub const XATTRS: Rule = Rule {
     if_off: "the CLI door keeps every xattr",
     status: Status::Verify,
     applies: docker_cli,
+    versions: Versions::All,
 };
 
 /// Whether the docker CLI's archive code keeps only `security.capability` (off: every xattr).
@@ -173,6 +197,7 @@ pub(crate) fn cli_keeps_only_capability(p: &Profile) -> bool {
     p.on(&XATTRS)
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const CHOWN_FLAG: Rule = Rule {
     id: RuleId::new("classic.chown-flag"),
     statement: "Adding or removing `--chown` misses: the flag is part of the COPY key (moby#36378 reported \
@@ -181,6 +206,7 @@ pub const CHOWN_FLAG: Rule = Rule {
     if_off: "`--chown` is not part of the COPY key (the moby#36378 stale hit)",
     status: Status::Settled { note: "measured on Engine 20.10.24 through both doors: adding --chown rebuilds" },
     applies: classic,
+    versions: Versions::All,
 };
 
 /// `--chown` as it enters the classic COPY key (off: not at all, the moby#36378 stale hit).
@@ -192,6 +218,7 @@ fn chown_flag(p: &Profile, copy: &CopyArgs) -> String {
     }
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
 pub const ADD_URL: Rule = Rule {
     id: RuleId::new("classic.add-url"),
     statement: "ADD URL misses on a different URL or content; the same content with a new Last-Modified hits.",
@@ -199,6 +226,7 @@ pub const ADD_URL: Rule = Rule {
     if_off: "(not exercised)",
     status: Status::NotExercised { why: "builds run with network mode none and nothing can be fetched" },
     applies: classic,
+    versions: Versions::All,
 };
 
 pub const RULES: &[Rule] = &[

@@ -7,11 +7,13 @@ use crate::context::{BuildContext, Entry, DOCKERFILE_NAME, DOCKERIGNORE_NAME};
 use crate::predict::key::{Component, Part};
 use crate::predict::plan::Cx;
 use crate::predict::{BuildOptions, Outcome, Reason, ReasonKind};
+use crate::profiles::generation::Versions;
 use crate::profiles::{Builder, Profile, Transport};
 use crate::rules::{everywhere, Rule, RuleId, Status};
 
 const DOCS: &str = "https://docs.docker.com/build/cache/invalidation/";
 
+// Versions: every generation of every builder.
 pub const TEXT_LITERAL: Rule = Rule {
     id: RuleId::new("text.literal"),
     statement: "A non-ADD/COPY instruction hits only if its text, after the builder's own normalisation \
@@ -20,6 +22,7 @@ pub const TEXT_LITERAL: Rule = Rule {
     if_off: "instructions other than ADD/COPY are keyed on their keyword only, so any edit of their text hits",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// An instruction's text as it enters the key: as the builder normalises it, or nothing (off).
@@ -31,6 +34,7 @@ pub(crate) fn literal(p: &Profile, text: String) -> String {
     }
 }
 
+// Versions: every generation of every builder.
 pub const COPY_CHECKSUM: Rule = Rule {
     id: RuleId::new("copy.checksum"),
     statement: "ADD and COPY hit only if the checksum of the copied sources (content and metadata) matches.",
@@ -38,6 +42,7 @@ pub const COPY_CHECKSUM: Rule = Rule {
     if_off: "ADD and COPY are keyed on their text only; source files never cause a miss",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// Whether COPY/ADD put their sources' facts into the key (off: the text alone).
@@ -45,6 +50,7 @@ pub(crate) fn checksums_sources(p: &Profile) -> bool {
     p.on(&COPY_CHECKSUM)
 }
 
+// Versions: every generation of every builder.
 pub const COPY_MTIME_IGNORED: Rule = Rule {
     id: RuleId::new("copy.mtime-ignored"),
     statement: "mtime and atime of sources are not in the checksum: a `touch` alone hits.",
@@ -52,6 +58,7 @@ pub const COPY_MTIME_IGNORED: Rule = Rule {
     if_off: "mtime and atime enter the checksum",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// A source's times as they enter its facts: not at all, or (off) mtime and atime.
@@ -63,6 +70,7 @@ pub(crate) fn source_times(p: &Profile, entry: &Entry) -> Option<(i64, i64)> {
     }
 }
 
+// Versions: every generation of every builder.
 pub const CASCADE: Rule = Rule {
     id: RuleId::new("cascade"),
     statement: "After the first miss in a stage, every later step of that stage misses.",
@@ -71,6 +79,7 @@ pub const CASCADE: Rule = Rule {
         "a step is looked up by its position and own key only, so it can hit after an earlier miss",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// Whether a step is looked up under its parent chain, so that a miss makes every later step of
@@ -87,6 +96,7 @@ pub(crate) fn after_miss(first: usize) -> Reason {
     }
 }
 
+// Versions: every generation of every builder.
 pub const NOCACHE_ALL: Rule = Rule {
     id: RuleId::new("nocache.all"),
     statement: "`--no-cache` rebuilds every step.",
@@ -94,6 +104,7 @@ pub const NOCACHE_ALL: Rule = Rule {
     if_off: "`--no-cache` is ignored",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// Why every step rebuilds, if `--no-cache` makes it (off: the flag is ignored).
@@ -104,6 +115,7 @@ pub(crate) fn no_cache(p: &Profile, options: &BuildOptions) -> Option<Reason> {
     })
 }
 
+// Versions: every generation of every builder.
 pub const FROM_UNAFFECTED: Rule = Rule {
     id: RuleId::new("from.unaffected"),
     statement: "FROM is not re-pulled by `--no-cache`; only `--pull` re-resolves the base.",
@@ -111,6 +123,7 @@ pub const FROM_UNAFFECTED: Rule = Rule {
     if_off: "FROM is predicted rebuilt under `--no-cache`",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// FROM's outcome: cached, even under `--no-cache` (off: rebuilt under `--no-cache`).
@@ -130,6 +143,7 @@ pub(crate) fn from_outcome(p: &Profile, options: &BuildOptions) -> Outcome {
     }
 }
 
+// Versions: every generation of every builder.
 pub const RUN_OPAQUE: Rule = Rule {
     id: RuleId::new("run.opaque"),
     statement:
@@ -139,6 +153,7 @@ pub const RUN_OPAQUE: Rule = Rule {
     if_off: "RUN's key also includes the whole context's checksum, as if RUN looked at the files",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// What RUN's key holds of the context: nothing, or (off) the whole context's digest.
@@ -149,6 +164,7 @@ pub(crate) fn run_context(cx: &Cx<'_>) -> Option<Component> {
     })
 }
 
+// Versions: every generation of every builder.
 pub const ARG_FIRST_USE: Rule = Rule {
     id: RuleId::new("arg.first-use"),
     statement: "A changed `--build-arg` value misses at the first step that uses it (every RUN after an \
@@ -157,6 +173,7 @@ pub const ARG_FIRST_USE: Rule = Rule {
     if_off: "build-arg values enter no key (except through Buildah's own ARG rule)",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// Whether build-arg values reach keys: through variable expansion and the args RUN sees (off:
@@ -173,6 +190,7 @@ pub(crate) fn run_args(args: Vec<(String, String)>) -> Component {
     }
 }
 
+// Versions: every generation of every builder.
 pub const DOCKERIGNORE: Rule = Rule {
     id: RuleId::new("dockerignore"),
     statement: "Files excluded by `.dockerignore` never affect a checksum; editing `.dockerignore` matters \
@@ -183,6 +201,7 @@ pub const DOCKERIGNORE: Rule = Rule {
     if_off: "`.dockerignore` is not applied",
     status: Status::Modelled,
     applies: applies_dockerignore,
+    versions: Versions::All,
 };
 
 /// `.dockerignore` is applied by the docker client: an API tar upload reaches Docker's builders as
@@ -201,6 +220,7 @@ pub(crate) fn without_ignored<'a>(p: &Profile, context: &'a BuildContext) -> Cow
     }
 }
 
+// Versions: every generation of every builder.
 pub const DOCKERFILE_SELF: Rule = Rule {
     id: RuleId::new("dockerfile.self"),
     statement:
@@ -209,6 +229,7 @@ pub const DOCKERFILE_SELF: Rule = Rule {
     if_off: "the Dockerfile is never part of what COPY sees",
     status: Status::Modelled,
     applies: everywhere,
+    versions: Versions::All,
 };
 
 /// What COPY sees keeps the Dockerfile (off: the Dockerfile is taken out).

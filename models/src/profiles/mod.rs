@@ -1,19 +1,24 @@
-//! Profiles: one per builder and transport, each a rule table plus the switches of a mutant.
+//! Profiles: one per builder, transport and engine generation, each a rule table plus the
+//! switches of a mutant.
 //!
 //! The rules live in `general.rs`, `classic.rs`, `buildkit.rs` and `buildah.rs`: each `Rule` const
 //! sits next to the functions that carry out its behaviour, and those functions are the only
 //! callers of `Profile::on` / `Profile::off`. `predict/` calls the functions, never asks a rule.
+//! Generations (`generation.rs`) differ only through a rule's `versions` and `Features::of`.
 
 pub mod buildah;
 pub mod buildkit;
 pub mod classic;
 pub mod general;
+pub mod generation;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::rules::{Rule, RuleId, Switch};
+
+pub use generation::{Features, Generation, GenerationChoice, Project, Support, Version, Versions};
 
 /// Every rule cachet knows, in reading order: general, classic, BuildKit, Buildah.
 pub fn catalogue() -> impl Iterator<Item = &'static Rule> {
@@ -42,43 +47,14 @@ pub enum Transport {
     Cli,
 }
 
-/// Dockerfile features the engine's frontend accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Features {
-    pub copy_link: bool,
-    pub heredoc: bool,
-}
-
-impl Features {
-    /// Engine 20.10's built-in frontends and Buildah 1.28 as measured here: neither accepts
-    /// `COPY --link` nor heredocs through the paths cachet drives.
-    pub const ENGINES_UNDER_TEST: Features = Features {
-        copy_link: false,
-        heredoc: false,
-    };
-}
-
-/// The engine generation a profile models. There is one today, the engines under test (Engine
-/// 20.10.24's classic builder and BuildKit v0.8, Podman 4.3.1's Buildah 1.28); the
-/// engine-generations issue adds the others (classic 26 / 28, BuildKit v0.13 / v0.25, Buildah
-/// 1.39 / 1.43), and a rule that holds only for some says so in its `Rule::applies`.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Generation {
-    #[default]
-    UnderTest,
-}
-
 /// A profile: builder × door × engine generation, plus the switches of a mutant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
     pub builder: Builder,
     pub transport: Transport,
-    /// Not serialised while there is only one, so reports and case files read as before.
-    #[serde(default, skip_serializing)]
+    /// Which releases the profile models (`generation.rs`); fits the builder.
     pub generation: Generation,
+    /// What the generation's frontend accepts (`Features::of`).
     pub features: Features,
     /// Rules switched off or inverted (a mutant); empty for the reference profile.
     pub switches: BTreeMap<RuleId, Switch>,
@@ -103,29 +79,72 @@ impl std::fmt::Display for UnknownRule {
 impl std::error::Error for UnknownRule {}
 
 impl Profile {
+    /// The reference profile of the builder's oldest generation (the engines first measured:
+    /// Engine 20.10.24, Podman 4.3.1).
     pub fn new(builder: Builder, transport: Transport) -> Profile {
-        Profile {
-            builder,
-            transport,
-            generation: Generation::default(),
-            features: Features::ENGINES_UNDER_TEST,
-            switches: BTreeMap::new(),
-        }
+        Profile::at(builder, transport, Generation::oldest(builder))
+            .expect("the oldest generation fits its builder")
     }
 
-    /// Every profile cachet knows, reference (no switches).
+    /// The reference profile of a generation, if it is one of the builder's engine.
+    pub fn at(builder: Builder, transport: Transport, generation: Generation) -> Option<Profile> {
+        generation.fits(builder).then(|| Profile {
+            builder,
+            transport,
+            generation,
+            features: Features::of(builder, generation),
+            switches: BTreeMap::new(),
+        })
+    }
+
+    /// The reference profile for what an engine reports (`Generation::from_version`), with the
+    /// choice (whose note says when the version is not one cachet knows).
+    pub fn for_version(
+        builder: Builder,
+        transport: Transport,
+        reported: &str,
+    ) -> (Profile, GenerationChoice) {
+        let choice = Generation::from_version(builder, reported);
+        let profile = Profile::at(builder, transport, choice.generation)
+            .expect("from_version picks a generation of the builder");
+        (profile, choice)
+    }
+
+    /// The six reference profiles of the default (oldest) generation.
     pub fn all() -> Vec<Profile> {
+        Profile::all_generations()
+            .into_iter()
+            .filter(|p| p.generation.is_oldest())
+            .collect()
+    }
+
+    /// Every reference profile of every generation: builder × door × generation, 18 in all,
+    /// grouped by builder and door, oldest generation first.
+    pub fn all_generations() -> Vec<Profile> {
         let mut out = Vec::new();
         for builder in [Builder::Classic, Builder::BuildKit, Builder::Buildah] {
             for transport in [Transport::Api, Transport::Cli] {
-                out.push(Profile::new(builder, transport));
+                for generation in Generation::known(builder) {
+                    out.extend(Profile::at(builder, transport, *generation));
+                }
             }
         }
         out
     }
 
-    /// `classic`, `classic-cli`, `buildkit`, `buildkit-cli`, `podman`, `podman-cli`.
+    /// `classic`, `classic-cli`, `buildkit`, `buildkit-cli`, `podman`, `podman-cli` for the
+    /// oldest generation; `NAME:LABEL` for the others (`buildkit-cli:28`, `podman:5.8`).
     pub fn name(&self) -> String {
+        if self.generation.is_oldest() {
+            self.base_name()
+        } else {
+            format!("{}:{}", self.base_name(), self.generation.label())
+        }
+    }
+
+    /// The name without the generation: what engine kinds and case-file keys of the default
+    /// generation use.
+    pub fn base_name(&self) -> String {
         let builder = match self.builder {
             Builder::Classic => "classic",
             Builder::BuildKit => "buildkit",
@@ -137,27 +156,40 @@ impl Profile {
         }
     }
 
+    /// A reference profile by name: `buildkit-cli` (oldest generation), `buildkit-cli:28`, or
+    /// the oldest spelled out (`buildkit-cli:20.10`).
     pub fn from_name(name: &str) -> Option<Profile> {
-        Profile::all().into_iter().find(|p| p.name() == name)
+        let (base, label) = match name.split_once(':') {
+            Some((base, label)) => (base, Some(label)),
+            None => (name, None),
+        };
+        Profile::all_generations().into_iter().find(|p| {
+            p.base_name() == base
+                && match label {
+                    None => p.generation.is_oldest(),
+                    Some(label) => p.generation.label() == label,
+                }
+        })
     }
 
     /// The rule table this profile follows, in reading order: the catalogue, filtered by where
-    /// each rule holds (`Rule::applies`).
+    /// each rule holds (`Rule::applies`, `Rule::versions`).
     pub fn rules(&self) -> Vec<Rule> {
-        catalogue().filter(|r| (r.applies)(self)).copied().collect()
+        catalogue().filter(|r| self.follows(r)).copied().collect()
     }
 
     pub fn rule(&self, id: impl AsRef<str>) -> Option<Rule> {
         let id = id.as_ref();
         catalogue()
             .find(|r| r.id.as_str() == id)
-            .filter(|r| (r.applies)(self))
+            .filter(|r| self.follows(r))
             .copied()
     }
 
-    /// Whether the profile's table holds the rule, switched or not.
+    /// Whether the profile's table holds the rule, switched or not: its builder and door
+    /// (`applies`) and its generation (`versions`).
     pub fn follows(&self, rule: &Rule) -> bool {
-        (rule.applies)(self)
+        (rule.applies)(self) && rule.versions.holds(self.generation)
     }
 
     /// Whether the rule acts: the profile's table holds it and no mutant switched it.
@@ -229,6 +261,72 @@ mod tests {
             .unwrap()
             .rule("classic.owner-ignored")
             .is_none());
+    }
+
+    #[test]
+    fn every_generation_has_a_name_that_reads_back() {
+        let all = Profile::all_generations();
+        assert_eq!(all.len(), 18);
+        assert_eq!(Profile::all().len(), 6);
+        let names: std::collections::BTreeSet<String> = all.iter().map(Profile::name).collect();
+        assert_eq!(names.len(), 18, "two profiles share a name");
+        for p in &all {
+            assert_eq!(Profile::from_name(&p.name()).as_ref(), Some(p));
+            let spelled = format!("{}:{}", p.base_name(), p.generation.label());
+            assert_eq!(Profile::from_name(&spelled).as_ref(), Some(p));
+        }
+        assert!(names.contains("buildkit-cli:28") && names.contains("podman:5.8"));
+        assert_eq!(
+            Profile::from_name("buildkit-cli:20.10"),
+            Profile::from_name("buildkit-cli")
+        );
+        assert!(Profile::from_name("classic:5.8").is_none());
+        assert!(Profile::from_name("buildkit:29").is_none());
+        assert!(Profile::at(Builder::Buildah, Transport::Api, Generation::Docker26).is_none());
+    }
+
+    #[test]
+    fn a_reported_version_picks_the_profile() {
+        let (p, choice) = Profile::for_version(Builder::BuildKit, Transport::Cli, "28.5.2+dfsg4");
+        assert_eq!((p.name().as_str(), choice.exact), ("buildkit-cli:28", true));
+        let (p, choice) = Profile::for_version(Builder::Buildah, Transport::Api, "6.1.0");
+        assert_eq!(p.name(), "podman:5.8");
+        assert!(choice.note.unwrap().contains("newer than any known"));
+    }
+
+    #[test]
+    fn version_ranges_shape_the_tables() {
+        let bk = |name: &str| Profile::from_name(name).unwrap();
+        assert!(bk("buildkit").rule("bk.from-owner").is_none());
+        assert!(bk("buildkit:26").rule("bk.from-owner").is_some());
+        assert!(bk("buildkit").rule("bk.link").is_none());
+        assert!(bk("buildkit-cli:28").rule("bk.link").is_some());
+        assert!(bk("podman:5.4").rule("buildah.newest-match").is_none());
+        assert!(bk("podman-cli:5.8").rule("buildah.newest-match").is_some());
+        // The default generation's table is what `applies` alone gave before generations, less
+        // the rules whose range starts later (bk.link and bk.nocache-filter, both NotExercised
+        // on 20.10, where the frontend refuses them; bk.from-owner and, on the API door,
+        // bk.api-owner, from v0.11).
+        for p in Profile::all() {
+            let later: Vec<&str> = catalogue()
+                .filter(|r| (r.applies)(&p) && !p.follows(r))
+                .map(|r| r.id.as_str())
+                .collect();
+            let expected: &[&str] = match (p.builder, p.transport) {
+                (Builder::BuildKit, Transport::Api) => &[
+                    "bk.api-owner",
+                    "bk.link",
+                    "bk.from-owner",
+                    "bk.nocache-filter",
+                ],
+                (Builder::BuildKit, Transport::Cli) => {
+                    &["bk.link", "bk.from-owner", "bk.nocache-filter"]
+                }
+                (Builder::Buildah, _) => &["buildah.newest-match", "buildah.cache-from-repo"],
+                (Builder::Classic, _) => &[],
+            };
+            assert_eq!(later, expected, "{}", p.name());
+        }
     }
 
     /// The behaviour of a rule is the functions next to it: nothing under `predict/` asks whether

@@ -1,0 +1,355 @@
+//! The whole pipeline on the model engine (`engine::model`), with no daemon: `cachet run` on the
+//! reference model agrees and writes every report; on a mutant model engine the same seed finds a
+//! discrepancy, confirms it, shrinks it, writes its case file and reproducer, and names the
+//! mutated rule; the corpus replays in agreement on every reference profile; a run leaves no
+//! images, pushed tags or build-cache records behind; the same seed gives the same report; and
+//! the command line does all this from an inventory file with `kind = "model"` hosts.
+
+mod common;
+
+use std::path::Path;
+
+use common::Redactions;
+use harness::engine::{self, model};
+use harness::error::{EXIT_BAD_INPUT, EXIT_NONCONFORMANCE, EXIT_OK};
+use harness::execute::{fresh_salt, run_scenario};
+use harness::inventory::Inventory;
+use harness::run::{exit_code, run_on, RunOptions};
+use harness::schema::{Report, ScenarioResult};
+
+const SEED: u64 = 7;
+/// Enough scenarios for seed 7 to catch each mutant below (measured: 8 to 56 discrepancies).
+const SCENARIOS: usize = 16;
+
+fn options(engines: &[&str], out: &Path) -> RunOptions {
+    let mut options = RunOptions::new(
+        engines.iter().map(|e| e.to_string()).collect(),
+        SCENARIOS,
+        SEED,
+        out.to_path_buf(),
+    );
+    options.shrink_budget = 40;
+    options
+}
+
+/// What every engine of the inventory holds: `(endpoint, images, containers, build-cache records)`.
+fn holdings(inventory: &Inventory) -> Vec<(String, usize, usize, usize)> {
+    let mut out: Vec<_> = inventory
+        .engines()
+        .iter()
+        .map(|e| {
+            let door = engine::open(e);
+            let (images, containers) = door.resource_counts().unwrap();
+            let records = door.build_cache_ids().unwrap().len();
+            (e.endpoint.clone(), images, containers, records)
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
+fn assert_reports_written(report: &Report, out: &Path, engines: &[&str]) {
+    let (back, _) = harness::schema::load(out).expect("report.json loads back");
+    assert_eq!(&back, report, "report.json is the report");
+    for name in ["report.md", "index.html", "junit.xml"] {
+        let text = std::fs::read_to_string(out.join(name)).unwrap();
+        for engine in engines {
+            assert!(text.contains(engine), "{name} names {engine}");
+        }
+    }
+}
+
+#[test]
+fn a_reference_run_on_the_model_engine_agrees_and_writes_every_report() {
+    let inventory = model::inventory(None);
+    let out = tempfile::tempdir().unwrap();
+    let engines = ["buildkit@a", "classic-cli@a", "podman@a"];
+    let before = holdings(&inventory);
+    let report = run_on(&inventory, &options(&engines, out.path())).expect("the run runs");
+    let s = &report.summary;
+    assert_eq!(s.scenarios, SCENARIOS * engines.len());
+    assert!(s.builds >= 2 * s.scenarios, "{} builds", s.builds);
+    assert_eq!((s.discrepancies, s.unconfirmed, s.known), (0, 0, 0));
+    assert_eq!(s.indeterminate, 0, "the model engine is never unsure");
+    assert!(report.aborted.is_empty());
+    assert_eq!(exit_code(&report), EXIT_OK);
+    assert!(report
+        .engines
+        .iter()
+        .all(|(_, v)| v.starts_with("cachet-model ")));
+    assert_reports_written(&report, out.path(), &engines);
+    assert_eq!(
+        std::fs::read_dir(out.path().join("cases")).unwrap().count(),
+        0,
+        "no finding, no case file"
+    );
+    assert_eq!(holdings(&inventory), before, "the run left nothing behind");
+}
+
+/// The confirmed, shrunk finding of a run on a model engine that switches `rule` off, checked
+/// through: its case file, its reproducer, its suspects, and the shrunk case on both engines.
+fn mutant_run_finds(rule: &str, engine_name: &str) {
+    let inventory = model::inventory(Some(rule));
+    let out = tempfile::tempdir().unwrap();
+    let before = holdings(&inventory);
+    let report = run_on(&inventory, &options(&[engine_name], out.path())).expect("the run runs");
+    assert!(report.summary.discrepancies > 0, "{rule}: nothing found");
+    assert_eq!(exit_code(&report), EXIT_NONCONFORMANCE);
+    assert!(report.engines[0].1.ends_with(&format!(", {rule} off)")));
+    assert_reports_written(&report, out.path(), &[engine_name]);
+    let findings: Vec<&ScenarioResult> = report
+        .results
+        .iter()
+        .filter(|r| !r.confirmed.is_empty())
+        .collect();
+    assert!(findings.iter().all(|r| r.unconfirmed == 0));
+    let finding = findings[0];
+    assert!(
+        finding.suspects.iter().any(|s| s == rule),
+        "{rule}: the finding cites {:?}",
+        finding.suspects
+    );
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(md.contains(&format!("`{rule}`")), "report.md cites {rule}");
+    let shrunk = finding.shrunk.as_ref().expect("shrunk");
+    let original_builds = finding.history.builds.len();
+    assert!(
+        shrunk.builds <= original_builds && shrunk.candidates_tried > 0,
+        "{shrunk:?} from {original_builds} builds"
+    );
+    let case_path = finding.case_file.as_ref().expect("a case file");
+    let case = harness::case_file::load_case(case_path).expect("the case file loads");
+    assert!(
+        case.file.rules.iter().any(|r| r == rule),
+        "{:?}",
+        case.file.rules
+    );
+    assert_eq!(case.scenario.transitions.len(), shrunk.builds);
+    let original_steps: usize = finding
+        .history
+        .builds
+        .iter()
+        .map(|b| b.prediction.steps.len())
+        .sum();
+    let shrunk_steps = shrunk.builds * shrunk.instructions;
+    assert!(
+        shrunk_steps < original_steps,
+        "{rule}: shrunk to {shrunk_steps} build steps from {original_steps}"
+    );
+    let script = std::fs::read_to_string(finding.reproducer.as_ref().unwrap()).unwrap();
+    assert!(script.contains("cachet observed"), "{script}");
+    assert_eq!(holdings(&inventory), before, "the run left nothing behind");
+    assert!(model::pushed(inventory.registry.as_deref().unwrap()).is_empty());
+    assert_eq!(holdings(&inventory), before, "the run left nothing behind");
+    assert!(model::pushed(inventory.registry.as_deref().unwrap()).is_empty());
+    // The shrunk case still disagrees on the mutant engine; the reference engine agrees with it.
+    let mutant = inventory.engine(engine_name).unwrap();
+    let again = run_scenario(&inventory, &mutant, &case.scenario, &fresh_salt("again")).unwrap();
+    assert!(
+        again.discrepancy_count() > 0,
+        "{rule}: the shrunk case agrees"
+    );
+    let reference_inventory = model::inventory(None);
+    let reference = reference_inventory.engine(engine_name).unwrap();
+    let fine = run_scenario(
+        &reference_inventory,
+        &reference,
+        &case.scenario,
+        &fresh_salt("reference"),
+    )
+    .unwrap();
+    assert_eq!(
+        fine.discrepancy_count(),
+        0,
+        "{rule}: the reference disagrees"
+    );
+}
+
+#[test]
+fn a_mutant_model_engine_yields_a_confirmed_shrunk_finding_citing_copy_mtime_ignored() {
+    mutant_run_finds("copy.mtime-ignored", "buildkit@a");
+}
+
+#[test]
+fn a_mutant_model_engine_yields_a_confirmed_shrunk_finding_citing_run_opaque() {
+    mutant_run_finds("run.opaque", "classic-cli@a");
+}
+
+#[test]
+fn a_mutant_model_engine_yields_a_confirmed_shrunk_finding_citing_buildah_arg_names() {
+    mutant_run_finds("buildah.arg-names", "podman@a");
+}
+
+/// What the engine did at every step, in a pin's words (`cached rebuilt not-a-step ...`): the
+/// observed outcome where it reported one, else the prediction's (a step it makes no claim on).
+fn observed_words(build: &harness::execute::BuildRecord) -> String {
+    if build.prediction.rejected.is_some() {
+        return harness::case_file::outcome_words(&build.prediction);
+    }
+    build
+        .prediction
+        .steps
+        .iter()
+        .map(|p| match build.observation.steps.get(&p.step) {
+            Some(harness::observe::Observed::Failed { .. }) => "fails",
+            Some(o) => o.short(),
+            None => p.outcome.short(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn every_corpus_case_replays_in_agreement_on_every_reference_model_engine() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let corpus = harness::case_file::load_corpus(&dir).expect("the corpus loads");
+    let inventory = model::inventory(None);
+    let mut problems = Vec::new();
+    let mut builds = 0;
+    for case in &corpus {
+        for engine in inventory.engines().iter().filter(|e| e.host == "a") {
+            let history = run_scenario(&inventory, engine, &case.scenario, &fresh_salt("corpus"))
+                .unwrap_or_else(|e| panic!("{} on {}: {e}", case.file.name, engine.name));
+            builds += history.builds.len();
+            if history.discrepancy_count() + history.indeterminate_count() > 0 {
+                problems.push(format!("{} on {}: disagrees", case.file.name, engine.name));
+            }
+            for (n, build) in history.builds.iter().enumerate() {
+                let pin = harness::case_file::pin_for(&case.file.builds[n].expect, &engine.kind());
+                if pin.is_some_and(|pin| *pin != observed_words(build)) {
+                    problems.push(format!(
+                        "{} build {} on {}: pinned {pin:?}, engine {}",
+                        case.file.name,
+                        n + 1,
+                        engine.name,
+                        observed_words(build)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(builds > corpus.len() * 6, "{builds} builds");
+    assert_eq!(
+        holdings(&inventory)
+            .iter()
+            .map(|(_, images, containers, _)| images + containers)
+            .sum::<usize>(),
+        0,
+        "every scenario removed its images"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    let run = || {
+        let inventory = model::inventory(Some("copy.mtime-ignored"));
+        let out = tempfile::tempdir().unwrap();
+        let report = run_on(&inventory, &options(&["buildkit@a"], out.path())).unwrap();
+        let json = std::fs::read_to_string(out.path().join("report.json")).unwrap();
+        // Each inventory built in code has a registry address of its own.
+        let json = json.replace(inventory.registry.as_deref().unwrap(), "[REGISTRY]");
+        let redacted = Redactions::of(&[&report], &[out.path()]).apply(&json);
+        assert!(!redacted.contains(&out.path().display().to_string()));
+        (report, redacted)
+    };
+    let (first, first_json) = run();
+    let (_, second_json) = run();
+    assert!(first.summary.discrepancies > 0, "a finding to compare too");
+    assert_eq!(first_json, second_json);
+}
+
+#[test]
+fn fresh_check_is_refused_on_a_model_engine() {
+    let inventory = model::inventory(None);
+    let out = tempfile::tempdir().unwrap();
+    let mut options = options(&["buildkit@a"], out.path());
+    options.fresh_check = true;
+    let e = run_on(&inventory, &options).expect_err("refused");
+    assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
+    assert!(e.to_string().contains("model engine"), "{e}");
+}
+
+/// An inventory file with model hosts `a` and `b` (both `mutant` if given).
+fn inventory_file(dir: &Path, mutant: Option<&str>) -> std::path::PathBuf {
+    let mutant = mutant
+        .map(|m| format!("mutant = \"{m}\"\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "[hosts.a]\nendpoint = \"model:a\"\nkind = \"model\"\n{mutant}\n[hosts.b]\nendpoint = \"model:b\"\nkind = \"model\"\n{mutant}"
+    );
+    let path = dir.join("inventory.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What the tracing subscriber of this test process wrote (set once, by the CLI test).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn take(&self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
+    }
+}
+
+/// The command line, in process (as `main` runs it): its exit code.
+fn cachet(args: &[&str]) -> i32 {
+    let cli = <harness::cli::Cli as clap::Parser>::try_parse_from([&["cachet"], args].concat())
+        .expect("the command line parses");
+    harness::cli::main_with(cli).unwrap_or_else(|e| e.exit_code())
+}
+
+/// The command line on an inventory file of model hosts (the only test here that reads
+/// `CACHET_INVENTORY`): `engines`, a reference run (exit 0), a mutant run (exit 1, with every
+/// confirmation and shrink candidate logged at debug level), and `--fresh-check` refused (exit 2).
+#[test]
+fn the_command_line_runs_on_model_hosts_from_an_inventory_file() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("harness=debug"))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("CACHET_INVENTORY", inventory_file(dir.path(), None));
+    assert_eq!(cachet(&["engines"]), EXIT_OK);
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let run = [
+        "run",
+        "--engine",
+        "buildkit@a",
+        "--scenarios",
+        "16",
+        "--seed",
+        "7",
+        "--out",
+        out,
+    ];
+    assert_eq!(cachet(&run), EXIT_OK);
+    let log = captured.take();
+    assert!(log.contains("door=\"model\" op=\"build\""), "{log}");
+    inventory_file(dir.path(), Some("copy.mtime-ignored"));
+    assert_eq!(cachet(&run), EXIT_NONCONFORMANCE);
+    let log = captured.take();
+    assert!(log.contains("confirmation"), "{log}");
+    assert!(log.contains("shrink candidate"), "{log}");
+    let report = harness::schema::load(Path::new(out)).unwrap().0;
+    assert!(report.summary.discrepancies > 0);
+    assert_eq!(
+        cachet(&[&run[..], &["--fresh-check"]].concat()),
+        EXIT_BAD_INPUT
+    );
+}
