@@ -59,6 +59,7 @@ pub struct StepInfo {
     pub stage: usize,
     /// BuildKit's label: the stage name, or `stage-K`.
     pub stage_label: String,
+    /// 1-based within the stage, FROM first (Podman's `STEP i/N`); 0 for a global ARG.
     pub index_in_stage: usize,
     /// 1-based among FROM, RUN, COPY, ADD and WORKDIR of the stage (BuildKit's numbering).
     pub vertex_index: Option<usize>,
@@ -94,7 +95,10 @@ pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
             index = 0;
             vertex = 0;
         }
-        index += 1;
+        // Buildah numbers a stage's steps from its FROM: a global ARG is none of them.
+        if seen_from {
+            index += 1;
+        }
         let has_vertex = !from_stage
             && matches!(
                 instruction.body,
@@ -580,6 +584,16 @@ mod tests {
         check(
             map_vertices(&vertices, &step_map(DOCKERFILE)),
             "1 cached, 2 cached, 4 failed, 6 indeterminate, 7 rebuilt",
+        );
+    }
+
+    #[test]
+    fn podman_steps_after_global_args_map_to_their_own_instructions() {
+        let dockerfile = "ARG G\nARG V=1\nFROM base\nARG V\nRUN echo $V\n";
+        let log = "STEP 1/3: FROM base\nSTEP 2/3: ARG V\n--> Using cache abc\n--> abc\nSTEP 3/3: RUN echo $V\n--> def\n";
+        check(
+            parse_podman(log, &step_map(dockerfile), &[0], None),
+            "3 cached, 4 cached, 5 rebuilt",
         );
     }
 

@@ -384,6 +384,19 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: build arg `V` changed (buildah.arg-names)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
     },
     Case {
+        // imagebuilder's `arg`: a default already gives the name a value.
+        name: "Buildah: adding a build arg for an ARG with a default hits at ARG",
+        profiles: &["podman", "podman-cli", "podman:5.8"],
+        script: "dockerfile FROM base | ARG V=1 | RUN true\n build\n build --arg V=2",
+        expect: "1 cached\n2 cached\n3 rebuilt: build arg `V` changed (buildah.run-key)",
+    },
+    Case {
+        name: "Buildah: a redeclared global ARG with a default hits at ARG when given",
+        profiles: &["podman", "podman-cli:5.4"],
+        script: "dockerfile ARG V=1 | FROM base | ARG V | RUN true\n build\n build --arg V=2",
+        expect: "2 cached\n3 cached\n4 rebuilt: build arg `V` changed (buildah.run-key)",
+    },
+    Case {
         name: "ENV X=$A with a new A misses on classic",
         profiles: &["classic", "classic-cli"],
         script: "dockerfile FROM base | ARG A | ENV X=$A\n build --arg A=1\n build --arg A=2",

@@ -39,8 +39,8 @@ pub(crate) fn plan_metadata(
                     .or_else(|| decl.default.clone())
                     .or_else(|| cx.globals.get(&decl.name).cloned().flatten());
                 st.scope.args.insert(decl.name.clone(), value);
-                key.extend(buildah::arg_names(p, &decl.name, options));
             }
+            key.extend(buildah::arg_names(p, &st.scope.args));
         }
         Body::Env { pairs } | Body::Label { pairs } => {
             key.push(env_or_label(cx, st, instruction, pairs, normalized));

@@ -15,6 +15,7 @@ use crate::predict::{BuildOptions, Reason, ReasonKind};
 use crate::profiles::generation::{Project, Version, Versions};
 use crate::profiles::{general, Builder, Profile};
 use crate::rules::{Rule, RuleId, Status};
+use std::collections::BTreeMap;
 
 fn buildah(p: &Profile) -> bool {
     p.builder == Builder::Buildah
@@ -120,9 +121,12 @@ pub(crate) fn run_args(p: &Profile, args: Vec<(String, String)>) -> Option<Compo
 // Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const ARG_NAMES: Rule = Rule {
     id: RuleId::new("buildah.arg-names"),
-    statement: "ARG is a step of its own, keyed on whether a `--build-arg` of that name is given: adding or \
-                removing one misses at the ARG step itself, while a new value for a given one hits there \
-                (buildah#5501 shows `ARG counter` using cache with a new value).",
+    statement: "ARG is a step of its own, keyed on the names of the declared args that hold a value: one \
+                given by `--build-arg`, the ARG's own default, or the value of a global ARG it redeclares (imagebuilder's \
+                `arg` sets them). Giving or dropping a \
+                `--build-arg` for an ARG without a default misses at the ARG step itself; for one with a \
+                default, or redeclaring a global that has one, it hits there, and a new value never \
+                misses there (buildah#5501 shows `ARG counter` using cache with a new value).",
     source: "https://github.com/containers/buildah/pull/2938",
     if_off: "the ARG step is keyed on its text only",
     status: Status::Modelled,
@@ -130,14 +134,23 @@ pub const ARG_NAMES: Rule = Rule {
     versions: Versions::All,
 };
 
-/// The ARG step's key beyond its text: whether a `--build-arg` of that name is given (off: nothing).
-pub(crate) fn arg_names(p: &Profile, name: &str, options: &BuildOptions) -> Option<Component> {
+/// The ARG step's key beyond its text (off: nothing): the names the stage has declared so far
+/// (`scope`, this step's included) that hold a value. A global ARG counts only once redeclared
+/// in the stage: `--build-arg G` for a global `ARG G` leaves a stage's `ARG W=1` cached on
+/// Podman 4.3, 5.4 and 5.8 (case `global-arg-given-keys-stage-arg`).
+pub(crate) fn arg_names(
+    p: &Profile,
+    scope: &BTreeMap<String, Option<String>>,
+) -> Option<Component> {
     p.on(&ARG_NAMES).then(|| Component {
         rule: ARG_NAMES.id,
-        part: Part::Args(vec![(
-            name.to_string(),
-            options.build_args.contains_key(name).to_string(),
-        )]),
+        part: Part::Args(
+            scope
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .map(|(n, _)| (n.clone(), "set".to_string()))
+                .collect(),
+        ),
     })
 }
 
