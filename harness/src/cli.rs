@@ -110,6 +110,17 @@ pub struct MergeArgs {
 pub struct DiffArgs {
     pub old: PathBuf,
     pub new: PathBuf,
+    /// How engines of the two runs are paired: by full name (`classic@a`, an upgrade in place),
+    /// by kind (`classic`, one host per generation), or `auto` (by kind when no name is shared).
+    #[arg(long, value_enum, default_value_t = PairArg::Auto)]
+    pub pair: PairArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairArg {
+    Auto,
+    Name,
+    Kind,
 }
 
 /// Runs the command; returns the process exit code.
@@ -265,11 +276,24 @@ fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
-fn report_diff(DiffArgs { old, new }: DiffArgs) -> Result<i32> {
-    let d = crate::compare::diff(
-        &crate::compare::load_run(&old)?,
-        &crate::compare::load_run(&new)?,
+fn report_diff(DiffArgs { old, new, pair }: DiffArgs) -> Result<i32> {
+    use crate::step_changes::{step_changes, Pairing};
+    let (old_report, old_file) = crate::schema::load(&old)?;
+    let (new_report, new_file) = crate::schema::load(&new)?;
+    let pairing = match pair {
+        PairArg::Auto => Pairing::for_runs(&old_report, &new_report),
+        PairArg::Name => Pairing::Name,
+        PairArg::Kind => Pairing::Kind,
+    };
+    let (mut old_m, mut new_m) = (
+        crate::compare::RunMatrix::of(&old_report, old_file),
+        crate::compare::RunMatrix::of(&new_report, new_file),
     );
+    if pairing == Pairing::Kind {
+        (old_m, new_m) = (old_m.by_kind(), new_m.by_kind());
+    }
+    let mut d = crate::compare::diff(&old_m, &new_m);
+    d.steps = Some((pairing, step_changes(&old_report, &new_report, pairing)));
     print!("{}", crate::compare::diff_markdown(&d));
     Ok(if d.is_empty() {
         EXIT_OK

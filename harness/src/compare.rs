@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::check::Verdict;
 use crate::error::Result;
 use crate::schema::{Report, ScenarioResult};
+use crate::step_changes::{Pairing, StepChange};
 
 /// Checked steps and how many of them disagreed, for one rule on one engine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -196,6 +197,9 @@ pub struct Diff {
     pub known_appeared: Vec<(String, String, String)>,
     /// `(engine, observed, link)` of known divergences that stopped happening (a fixed engine?).
     pub known_vanished: Vec<(String, String, String)>,
+    /// Steps both runs built that the engines answered differently, when the runs' histories
+    /// were compared (`report diff`), with how engines were paired.
+    pub steps: Option<(Pairing, Vec<StepChange>)>,
 }
 
 impl Diff {
@@ -205,6 +209,7 @@ impl Diff {
             && self.vanished.is_empty()
             && self.known_appeared.is_empty()
             && self.known_vanished.is_empty()
+            && self.steps.as_ref().is_none_or(|(_, s)| s.is_empty())
     }
 }
 
@@ -303,6 +308,16 @@ fn status_changes(
 }
 
 impl RunMatrix {
+    /// The same matrix with each column named by its engine kind (`classic@sid 28.5.2` →
+    /// `classic 28.5.2`): how runs of different hosts, one per generation, are compared.
+    pub fn by_kind(&self) -> RunMatrix {
+        self.relabelled(|c| {
+            let engine = engine_of(c);
+            let rest = c.strip_prefix(&engine).unwrap_or("");
+            format!("{}{rest}", Pairing::Kind.key(&engine))
+        })
+    }
+
     /// The same matrix with every column renamed by `relabel`.
     fn relabelled(&self, relabel: impl Fn(&str) -> String) -> RunMatrix {
         let mut m = self.clone();
@@ -361,6 +376,9 @@ pub fn diff_markdown(d: &Diff) -> String {
         for (rule, engine, o, n) in &d.coverage {
             let _ = writeln!(md, "- `{rule}` on {engine}: {o} → {n}");
         }
+    }
+    if let Some((pairing, steps)) = &d.steps {
+        md.push_str(&crate::step_changes::markdown(steps, *pairing));
     }
     for (label, list) in [
         ("Known divergences that appeared", &d.known_appeared),

@@ -19,5 +19,6 @@ pub mod reproduce;
 pub mod run;
 pub mod schema;
 pub mod shrink;
+pub mod step_changes;
 pub mod suspects;
 pub mod versions;

@@ -131,12 +131,24 @@ fn shrink_text(result: &ScenarioResult) -> Option<String> {
     })
 }
 
+/// The model profile an engine was checked against, with the note where the choice is
+/// approximate; `-` in reports that do not say.
+fn profile_text(report: &Report, engine: &str) -> String {
+    match report.profiles.iter().find(|p| p.engine == engine) {
+        Some(p) => match &p.note {
+            Some(note) => format!("{} ({note})", p.profile),
+            None => p.profile.clone(),
+        },
+        None => "-".to_string(),
+    }
+}
+
 pub fn markdown(report: &Report) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# cachet run\n\nseed `{}`\n", report.seed);
-    let _ = writeln!(md, "| engine | version |\n|---|---|");
+    let _ = writeln!(md, "| engine | version | model profile |\n|---|---|---|");
     for (e, v) in &report.engines {
-        let _ = writeln!(md, "| {e} | {v} |");
+        let _ = writeln!(md, "| {e} | {v} | {} |", profile_text(report, e));
     }
     let _ = writeln!(md, "\n**{}**\n", summary_line(report));
     for (engine, why) in &report.aborted {
@@ -190,9 +202,15 @@ pub fn html(report: &Report) -> String {
         "<h1>cachet run</h1>\n<p>seed <code>{}</code></p>",
         report.seed
     );
-    h.push_str("<table><tr><th>engine</th><th>version</th></tr>\n");
+    h.push_str("<table><tr><th>engine</th><th>version</th><th>model profile</th></tr>\n");
     for (name, version) in &report.engines {
-        let _ = writeln!(h, "<tr><td>{}</td><td>{}</td></tr>", e(name), e(version));
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e(name),
+            e(version),
+            e(&profile_text(report, name))
+        );
     }
     let _ = writeln!(
         h,

@@ -83,14 +83,22 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
     }
     // Each engine is checked against the profile its reported version selects (a mutant's
     // switches kept); a version the model knows only approximately says so.
+    let mut profiles = Vec::new();
     let engines: Vec<Engine> = engines
         .iter()
         .zip(&versions)
         .map(|(e, (_, v))| {
-            if let Some((_, Some(note))) = crate::inventory::generation_choice(&e.kind(), Some(v)) {
+            let note = crate::inventory::generation_choice(&e.kind(), Some(v)).and_then(|c| c.1);
+            if let Some(note) = &note {
                 eprintln!("cachet run: {}: {note}", e.name);
             }
-            e.with_reported_version(v)
+            let e = e.with_reported_version(v);
+            profiles.push(crate::schema::EngineProfile {
+                engine: e.name.clone(),
+                profile: e.profile.name(),
+                note,
+            });
+            e
         })
         .collect();
     eprintln!(
@@ -130,6 +138,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
     }
     let mut report = Report::from_results(options.seed, versions, all);
+    report.profiles = profiles;
     report.label = options
         .label
         .clone()

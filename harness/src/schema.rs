@@ -39,6 +39,20 @@ pub struct Report {
     /// they finished is in `results`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aborted: Vec<(String, String)>,
+    /// The model profile each engine was checked against (`buildkit-cli:28`), chosen from the
+    /// version it reported, and a note where that choice is approximate (a version newer than
+    /// any the model knows). Absent in reports written before engine generations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<EngineProfile>,
+}
+
+/// One engine's model profile in a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineProfile {
+    pub engine: String,
+    pub profile: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +161,7 @@ impl Report {
             results,
             label: None,
             aborted: Vec::new(),
+            profiles: Vec::new(),
         }
     }
 

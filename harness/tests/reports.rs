@@ -227,6 +227,7 @@ fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<Strin
         "results[]",
         "results[].shrunk",
         "results[].history",
+        "profiles[]",
     ];
     match value {
         serde_json::Value::Object(map) => {
@@ -243,7 +244,9 @@ fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<Strin
             }
         }
         serde_json::Value::Array(items)
-            if prefix.ends_with("results") || prefix.ends_with("builds") =>
+            if prefix.ends_with("results")
+                || prefix.ends_with("builds")
+                || prefix == "profiles" =>
         {
             for item in items {
                 field_paths(item, &format!("{prefix}[]"), out);
