@@ -140,61 +140,99 @@ pub fn main_with(cli: Cli) -> Result<i32> {
 /// plugin versions (CLI doors), up or DOWN, endpoint and distribution.
 fn engines() -> Result<i32> {
     let inventory = crate::engine::load_inventory()?;
-    let mut down = 0;
+    let mut rows = vec![[
+        "ENGINE",
+        "GENERATION",
+        "PROFILE",
+        "DAEMON",
+        "CLIENTS",
+        "STATE",
+        "ENDPOINT",
+    ]
+    .map(String::from)];
+    let mut troubles = Vec::new();
     for engine in inventory.engines() {
-        let endpoint = format!(
-            "{}{}{}",
-            engine.endpoint,
-            if engine.tls_dir.is_some() {
-                " (TLS)"
-            } else {
-                ""
-            },
-            engine
-                .distro
-                .as_deref()
-                .map(|d| format!(" [{d}]"))
-                .unwrap_or_default()
-        );
-        let (versions, trouble) = match crate::engine::versions(&engine) {
-            Ok(v) => (Some(v), None),
-            Err(e) => (None, Some(e)),
-        };
-        let daemon = versions
-            .as_ref()
-            .map_or("-".to_string(), |v| v.daemon.clone());
-        let profile = versions.as_ref().map_or(engine.profile.clone(), |v| {
-            engine.with_reported_version(&v.daemon).profile
-        });
-        let clients = versions.as_ref().map_or(String::new(), |v| {
-            let mut words = Vec::new();
-            if let Some(cli) = &v.cli {
-                words.push(format!("cli {cli}"));
-            }
-            if let Some(plugin) = &v.buildx {
-                words.push(format!("buildx {plugin}"));
-            }
-            words.join("  ")
-        });
-        println!(
-            "{:<28} {:<14} {:<12} {:<16} {:<34} {:<5} {}",
-            engine.name,
-            match &engine.image_store {
-                Some(store) => format!("{}/{store}", engine.generation_label()),
-                None => engine.generation_label().to_string(),
-            },
-            profile.name(),
-            daemon,
-            clients,
-            if trouble.is_none() { "up" } else { "DOWN" },
-            endpoint
-        );
+        let (row, trouble) = engine_row(&engine);
+        rows.push(row);
         if let Some(e) = trouble {
-            down += 1;
-            eprintln!("  {e}");
+            troubles.push((engine.name.clone(), e));
         }
     }
-    Ok(if down == 0 { EXIT_OK } else { 3 })
+    print!("{}", columns(&rows));
+    for (name, e) in &troubles {
+        eprintln!("{name}: {e}");
+    }
+    Ok(if troubles.is_empty() { EXIT_OK } else { 3 })
+}
+
+/// One line of `cachet engines`, and why the engine does not answer, if it does not.
+fn engine_row(engine: &crate::inventory::Engine) -> ([String; 7], Option<crate::error::Error>) {
+    let tls = if engine.tls_dir.is_some() {
+        " (TLS)"
+    } else {
+        ""
+    };
+    let distro = engine
+        .distro
+        .as_deref()
+        .map(|d| format!(" [{d}]"))
+        .unwrap_or_default();
+    let (versions, trouble) = match crate::engine::versions(engine) {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(e)),
+    };
+    let daemon = versions
+        .as_ref()
+        .map_or("-".to_string(), |v| v.daemon.clone());
+    let profile = versions.as_ref().map_or(engine.profile.clone(), |v| {
+        engine.with_reported_version(&v.daemon).profile
+    });
+    let clients = versions.as_ref().map_or(String::new(), |v| {
+        let mut words = Vec::new();
+        if let Some(cli) = &v.cli {
+            words.push(format!("cli {cli}"));
+        }
+        if let Some(plugin) = &v.buildx {
+            words.push(format!("buildx {plugin}"));
+        }
+        words.join("  ")
+    });
+    let generation = match &engine.image_store {
+        Some(store) => format!("{}/{store}", engine.generation_label()),
+        None => engine.generation_label().to_string(),
+    };
+    let state = if trouble.is_none() { "up" } else { "DOWN" };
+    let row = [
+        engine.name.clone(),
+        generation,
+        profile.name(),
+        daemon,
+        clients,
+        state.to_string(),
+        format!("{}{tls}{distro}", engine.endpoint),
+    ];
+    (row, trouble)
+}
+
+/// Rows as left-aligned columns, each as wide as its widest cell, two spaces apart.
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn run(args: RunArgs) -> Result<i32> {
