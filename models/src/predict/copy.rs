@@ -10,6 +10,7 @@ use crate::predict::plan::{
     join_workdir, parse_mode, parse_owner, Cx, Planned, StageOutcome, StageState,
 };
 use crate::predict::Outcome;
+use crate::profiles::generation::Support;
 use crate::profiles::{buildah, buildkit, classic, general, Builder, Profile, Transport};
 
 /// What the transport does to each entry before the builder sees it.
@@ -37,20 +38,20 @@ pub(crate) fn plan_copy(
     copy: &CopyArgs,
 ) -> Planned {
     let p = cx.profile;
-    if !copy.heredocs.is_empty() {
+    if !copy.heredocs.is_empty() && (copy.from.is_some() || keyword == "ADD") {
         return Planned::Broken(Outcome::Unsupported {
-            why: format!(
-                "{keyword} <<heredoc: the engines that accept it key the heredoc's body as a \
-                 file's content (BuildKit's 1.4 frontend, Buildah 1.35); the model does not key it yet"
-            ),
+            why: format!("{keyword} <<heredoc with --from, or ADD of one: not modelled"),
         });
     }
     let flags = [
         (copy.link, "--link"),
         (copy.checksum.is_some(), "--checksum"),
         (copy.keep_git_dir, "--keep-git-dir"),
-        (!copy.exclude.is_empty(), "--exclude"),
         (copy.parents, "--parents"),
+        (
+            !copy.exclude.is_empty() && p.features.copy_exclude != Support::Yes,
+            "--exclude",
+        ),
     ];
     if let Some((_, flag)) = flags.iter().find(|(on, _)| *on) {
         // Only a frontend that accepts the flag (or that nobody has measured) gets here
@@ -79,13 +80,13 @@ pub(crate) fn plan_copy(
     }));
     let mut reads_stage = None;
     let placed = if let Some(from) = &copy.from {
-        let Some(source_stage) = cx.earlier_stage(st.index, from) else {
-            return Planned::Broken(Outcome::Unsupported {
-                why: format!("COPY --from=`{from}` names an image, not an earlier stage"),
-            });
-        };
-        reads_stage = Some(source_stage);
-        copy_from_stage(outcomes, st, from, source_stage, &sources, &dest)
+        match cx.earlier_stage(st.index, from) {
+            Some(source_stage) => {
+                reads_stage = Some(source_stage);
+                copy_from_stage(cx, outcomes, st, (from, source_stage), &sources, &dest)
+            }
+            None => Ok(Some(from_image(cx, st, from, &sources, &dest))),
+        }
     } else if checksummed {
         context_sources(cx, st, copy, hashed, &dest)
     } else {
@@ -129,7 +130,26 @@ fn context_sources(
     dest: &str,
 ) -> Result<Option<Component>, Outcome> {
     let p = cx.profile;
-    let placed = collect_sources_placed(cx, copy, sources).map_err(|why| Outcome::Fails { why })?;
+    let docs: Vec<(String, String)> = copy
+        .heredocs
+        .iter()
+        .map(|h| {
+            let body = match h.expand {
+                true => cx.expand(&h.content, &st.scope),
+                false => h.content.clone(),
+            };
+            (h.name.clone(), body)
+        })
+        .collect();
+    let mut placed =
+        collect_sources_placed(cx, copy, sources, &docs).map_err(|why| Outcome::Fails { why })?;
+    buildkit::copy_exclude(p, &copy.exclude, &mut placed, |(fact, place)| {
+        let below = match place {
+            Place::Dest => "",
+            Place::File(name) | Place::Below(name) => name,
+        };
+        [fact.path.clone(), below.to_string()]
+    });
     let count = placed.len();
     for (fact, below) in &placed {
         // What lands in the stage: owned by --chown's user or root (the tar's owner on BuildKit's
@@ -167,15 +187,41 @@ fn context_sources(
 }
 
 /// COPY --from an earlier stage: content-addressed, the key holds what the selected paths
-/// contain in the source stage, not the rest of that stage.
+/// contain in the source stage, not the rest of that stage. What a RUN or the base image put
+/// there is known through the stage's chain (`copy.from-chain`). The entries land under `dest`.
 fn copy_from_stage(
+    cx: &Cx<'_>,
     outcomes: &[Option<StageOutcome>],
     st: &mut StageState,
-    from: &str,
-    source_stage: usize,
+    (from, source_stage): (&str, usize),
     sources: &[String],
     dest: &str,
 ) -> Result<Option<Component>, Outcome> {
+    let (selected, component) = stage_content(cx, outcomes, (from, source_stage), sources)?;
+    if selected.is_empty() {
+        if let Part::Digest(digest) = component.part {
+            st.files.insert(absolute_path(dest), (digest, true));
+        }
+    }
+    for (place, digest, is_dir) in &selected {
+        st.files
+            .insert(place_under(dest, place, selected.len()), (*digest, *is_dir));
+    }
+    Ok(Some(component))
+}
+
+/// A COPY-made entry a source selects in a stage: where it lands, its digest, whether a dir.
+pub(crate) type Selected = (Place, u64, bool);
+
+/// What `sources` hold in an earlier stage, as a key component, with the COPY-made entries they
+/// select (each with where it lands). Paths no COPY wrote, and every path of a stage that ran
+/// RUN, are keyed through the stage's chain up to its last RUN or its FROM (`copy.from-chain`).
+pub(crate) fn stage_content(
+    cx: &Cx<'_>,
+    outcomes: &[Option<StageOutcome>],
+    (from, source_stage): (&str, usize),
+    sources: &[String],
+) -> Result<(Vec<Selected>, Component), Outcome> {
     let source = match &outcomes[source_stage] {
         Some(o) if o.fails => {
             return Err(Outcome::Skipped {
@@ -198,38 +244,44 @@ fn copy_from_stage(
         .iter()
         .flat_map(|s| select_in_stage(source, s))
         .collect();
-    if selected.is_empty() {
-        // Not a path a COPY put into the stage: the base image's files (or nothing, and the
-        // build fails) are outside the model.
-        return Err(Outcome::Unsupported {
-            why: format!(
-                "COPY --from=`{from}`: no COPY of the stage put {} there; the base image's files are not modelled",
-                sources.join(" ")
-            ),
-        });
-    }
     let selection: Vec<(String, u64)> = selected
         .iter()
         .map(|(place, digest, _)| (place_under("", place, 2), *digest))
         .collect();
-    for (place, digest, is_dir) in &selected {
-        st.files
-            .insert(place_under(dest, place, selected.len()), (*digest, *is_dir));
+    let component = if selected.is_empty() || source.has_run {
+        let made = general::made_content(cx.profile, source.writer_chain, sources);
+        let Part::Digest(made) = made.part else {
+            unreachable!("made_content is a digest")
+        };
+        Component {
+            rule: general::FROM_CHAIN.id,
+            part: Part::Digest(fingerprint(&(&selection, made))),
+        }
+    } else {
+        buildkit::stage_selection(fingerprint(&(&selection, sources)))
+    };
+    Ok((selected, component))
+}
+
+/// COPY --from an image: its files are constant while its name is (as FROM's base is), so the
+/// key holds the image's name and the paths (`copy.from-chain`).
+fn from_image(
+    cx: &Cx<'_>,
+    st: &mut StageState,
+    image: &str,
+    sources: &[String],
+    dest: &str,
+) -> Component {
+    let image = cx.expand(image, &st.scope);
+    let component = general::made_content(cx.profile, fingerprint(&("FROM", &image)), sources);
+    if let Part::Digest(digest) = component.part {
+        st.files.insert(absolute_path(dest), (digest, true));
     }
-    if source.has_run {
-        return Err(Outcome::Unsupported {
-            why: format!(
-                "COPY --from=`{from}`: that stage runs RUN steps, whose output the model does not know"
-            ),
-        });
-    }
-    Ok(Some(buildkit::stage_selection(fingerprint(&(
-        &selection, sources,
-    )))))
+    component
 }
 
 /// The entries a COPY put into a stage under `source`, each with where it lands.
-fn select_in_stage(stage: &StageOutcome, source: &str) -> Vec<(Place, u64, bool)> {
+pub(crate) fn select_in_stage(stage: &StageOutcome, source: &str) -> Vec<(Place, u64, bool)> {
     let root = absolute_path(source);
     let prefix = format!("{}/", root.trim_end_matches('/'));
     stage
@@ -250,7 +302,7 @@ fn select_in_stage(stage: &StageOutcome, source: &str) -> Vec<(Place, u64, bool)
 }
 
 /// A source's facts as the transport and the builder's rules shape them.
-fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArgs) -> SourceFact {
+pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArgs) -> SourceFact {
     let p = cx.profile;
     let effect = cx.effect;
     let (content, link_target) = match &entry.kind {
@@ -339,10 +391,16 @@ fn collect_sources_placed(
     cx: &Cx<'_>,
     copy: &CopyArgs,
     sources: &[String],
+    docs: &[(String, String)],
 ) -> Result<Vec<(SourceFact, Place)>, String> {
     let context: &BuildContext = &cx.visible;
     let mut facts = Vec::new();
     for source in sources {
+        if let Some(fact) = heredoc_fact(cx.profile, source, docs) {
+            let name = fact.path.clone();
+            facts.push((fact, Place::File(name)));
+            continue;
+        }
         for root in source_roots(context, source)? {
             if root.is_empty() {
                 for (path, entry) in context.entries_under("") {
@@ -376,9 +434,31 @@ fn collect_sources_placed(
     Ok(facts)
 }
 
+/// A COPY heredoc source (`<<NAME`) as the file the engines make of it: named NAME, mode 0644,
+/// owned by root, its content the body (`bk.heredoc-keyed`, `buildah.heredoc-keyed`; off: empty).
+fn heredoc_fact(p: &Profile, source: &str, docs: &[(String, String)]) -> Option<SourceFact> {
+    let word = source.strip_prefix("<<")?.trim_start_matches('-');
+    let name = word.trim_matches(|c| c == '"' || c == '\'');
+    let (_, body) = docs.iter().find(|(n, _)| n == name)?;
+    let keyed = match p.builder {
+        Builder::Buildah => buildah::copy_heredoc_keyed(p),
+        _ => buildkit::copy_heredoc_keyed(p),
+    };
+    Some(SourceFact {
+        path: name.to_string(),
+        kind: "file",
+        content: Some(content_digest(if keyed { body.as_bytes() } else { b"" })),
+        mode: Some(0o644),
+        owner: Some((0, 0)),
+        times: None,
+        link_target: None,
+        xattrs: Vec::new(),
+    })
+}
+
 /// Where a copied entry lands relative to the COPY destination.
 #[derive(Clone, Debug)]
-enum Place {
+pub(crate) enum Place {
     /// The destination itself (a source directory's own entry).
     Dest,
     /// A source named as a file: the destination itself when it is the only source and the

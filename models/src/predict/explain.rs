@@ -37,10 +37,15 @@ pub(crate) fn explain_miss(key: &StepKey, candidates: &[&StepKey]) -> Reason {
         let now: Vec<&Component> = key.of(slot).collect();
         let cached: Vec<&Component> = best.of(slot).collect();
         if now != cached {
-            let rule = now.first().or(cached.first()).map(|c| c.rule);
+            // The first component of the slot that differs names the rule.
+            let at = (0..)
+                .find(|i| now.get(*i) != cached.get(*i))
+                .expect("two different lists differ somewhere");
+            let rule = now.get(at).or(cached.get(at)).map(|c| c.rule);
+            let (cached, now) = (&cached[at.min(cached.len())..], &now[at.min(now.len())..]);
             return Reason {
                 rule: rule.expect("one of two different lists is not empty"),
-                kind: difference(slot, &cached, &now),
+                kind: difference(slot, cached, now),
             };
         }
     }

@@ -32,6 +32,7 @@ pub(crate) fn plan_from(
             st.fs_digest = parent.fs_digest;
             st.has_run = parent.has_run;
             st.files = parent.files.clone();
+            st.writer_chain = parent.writer_chain;
             parent.final_chain
         }
         None => match platform {
@@ -39,5 +40,8 @@ pub(crate) fn plan_from(
             Some(platform) => fingerprint(&("FROM", image, platform)),
         },
     };
+    if parent_stage.is_none() {
+        st.writer_chain = st.chain;
+    }
     Planned::From
 }

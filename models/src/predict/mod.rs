@@ -130,6 +130,13 @@ impl std::fmt::Display for Reason {
             ReasonKind::SourceChanged { path, field } => write!(f, "source `{path}`: {field}")?,
             ReasonKind::BuildArg { name } => write!(f, "build arg `{name}` changed")?,
             ReasonKind::Environment { name } => write!(f, "environment `{name}` changed")?,
+            ReasonKind::ContextChanged if self.rule == crate::profiles::general::FROM_CHAIN.id => {
+                write!(
+                    f,
+                    "what a RUN or the base image made there changed: the source's chain up to \
+                     its last RUN (or FROM) differs, RUN taken as deterministic"
+                )?
+            }
             ReasonKind::ContextChanged => write!(f, "context changed")?,
             ReasonKind::NoCache => write!(f, "--no-cache")?,
             ReasonKind::LayersOff => write!(f, "layer cache off")?,

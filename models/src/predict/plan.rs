@@ -79,6 +79,9 @@ pub(crate) struct StageOutcome {
     pub final_chain: u64,
     pub fs_digest: u64,
     pub has_run: bool,
+    /// The chain at the stage's last RUN, or at its FROM: what determines the files no COPY
+    /// wrote (`copy.from-chain`).
+    pub writer_chain: u64,
     /// What COPY steps put into the stage's filesystem: absolute path -> fingerprint of the
     /// entry's facts as the profile keys them (the base image's own files are constant).
     pub files: BTreeMap<String, (u64, bool)>,
@@ -137,6 +140,8 @@ pub(crate) struct StageState {
     pub chain: u64,
     pub fs_digest: u64,
     pub has_run: bool,
+    /// The chain at the last RUN, or at FROM (`copy.from-chain`).
+    pub writer_chain: u64,
     pub files: BTreeMap<String, (u64, bool)>,
     /// Once a step fails or cannot be modelled, the rest of the stage is settled too.
     pub broken: Option<Outcome>,
@@ -148,6 +153,7 @@ impl StageState {
             final_chain: self.chain,
             fs_digest: self.fs_digest,
             has_run: self.has_run,
+            writer_chain: self.writer_chain,
             files: self.files,
             fails: matches!(
                 self.broken,
@@ -526,6 +532,9 @@ fn plan_stage(
                     st.fs_digest = fingerprint(&(st.fs_digest, key_digest));
                 }
                 st.chain = fingerprint(&(parent, key_digest));
+                if matches!(instruction.body, Body::Run { .. }) {
+                    st.writer_chain = st.chain;
+                }
                 planned.reads_stage = reads_stage;
                 planned.kind = PlannedKind::Step {
                     parent,
@@ -551,7 +560,7 @@ fn plan_instruction(
         Body::From {
             image, platform, ..
         } => from::plan_from(cx, outcomes, st, image, platform.as_deref()),
-        Body::Run { .. } => run::plan_run(cx, st, instruction, normalized),
+        Body::Run { .. } => run::plan_run(cx, outcomes, st, instruction, normalized),
         Body::Copy(c) | Body::Add(c) => {
             copy::plan_copy(cx, outcomes, st, instruction.body.keyword(), c)
         }

@@ -1,30 +1,60 @@
 //! RUN: keyed on its command text (its flags, `--mount=...` included, are part of that text), the
-//! build args, environment and shell it sees, never on files. A cache, tmpfs, secret or ssh
-//! mount is outside the key by definition; what the model cannot key yet (a heredoc's body, the
-//! content of a bind mount) makes the step `Unsupported`, with why.
+//! build args, environment and shell it sees, never on files, except what the engine keys of its
+//! mounts and heredocs: a heredoc's body (`bk.heredoc-keyed`, `buildah.heredoc-keyed`), the
+//! bound files of a bind mount (`bk.run-bind-content`, `buildah.bind-sources`), a cache mount's
+//! id before BuildKit v0.13 (`bk.cache-mount-id`). Cache, tmpfs, secret and ssh mounts' contents
+//! are outside the key by definition.
 
-use crate::dockerfile::{Body, Instruction, MountKind};
-use crate::predict::key::{Component, StepKey};
-use crate::predict::plan::{Cx, Planned, StageState};
+use crate::context::{normalize_context_path, BuildContext};
+use crate::dockerfile::{Body, CopyArgs, Instruction, Mount, MountKind};
+use crate::predict::copy::{source_fact, stage_content};
+use crate::predict::key::{Component, Part, StepKey};
+use crate::predict::plan::{Cx, Planned, StageOutcome, StageState};
 use crate::predict::Outcome;
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
 
 pub(crate) fn plan_run(
     cx: &Cx<'_>,
+    outcomes: &[Option<StageOutcome>],
     st: &mut StageState,
     instruction: &Instruction,
     normalized: &str,
 ) -> Planned {
     let p = cx.profile;
-    if let Some(why) = unkeyed(&instruction.body) {
-        return Planned::Broken(Outcome::Unsupported { why });
-    }
+    let Body::Run {
+        flags, heredocs, ..
+    } = &instruction.body
+    else {
+        unreachable!("plan_run is called for RUN")
+    };
     st.has_run = true;
+    // The heredoc bodies follow the first line in `normalized`; they are keyed on their own.
+    let text = match heredocs.is_empty() {
+        true => normalized,
+        false => normalized.split('\n').next().unwrap_or(normalized),
+    };
+    let text = match p.builder {
+        Builder::BuildKit => {
+            buildkit::run_text_without_cache_ids(p, text.to_string(), &flags.mounts)
+        }
+        _ => text.to_string(),
+    };
     let mut key = StepKey::new(general::TEXT_LITERAL.id, "RUN");
     key.push(Component::text(
         general::TEXT_LITERAL.id,
-        general::literal(p, normalized.to_string()),
+        general::literal(p, text),
     ));
+    key.extend(match p.builder {
+        Builder::BuildKit => buildkit::run_heredoc(p, heredocs),
+        Builder::Buildah => buildah::run_heredoc(p, heredocs),
+        Builder::Classic => None,
+    });
+    for mount in &flags.mounts {
+        match mount_component(cx, outcomes, st, mount) {
+            Ok(component) => key.extend(component),
+            Err(outcome) => return Planned::Broken(outcome),
+        }
+    }
     if cx.args_on {
         let args = st.scope.args_with_values();
         key.extend(match p.builder {
@@ -42,39 +72,87 @@ pub(crate) fn plan_run(
     }
 }
 
-/// Why the model cannot key this RUN the way the engines do, if it cannot.
-fn unkeyed(body: &Body) -> Option<String> {
-    let Body::Run {
-        flags, heredocs, ..
-    } = body
-    else {
-        return None;
-    };
-    if !heredocs.is_empty() {
-        return Some(
-            "RUN <<heredoc: the engines that accept it key the heredoc's body (BuildKit's 1.4 \
-             frontend, Buildah 1.35); the model does not key it yet"
-                .to_string(),
-        );
+/// What one mount adds to the RUN's key beyond its text: the bound files of a bind mount, where
+/// the builder keys them. A bind mount of an image adds nothing: its files are constant while
+/// its name (in the text) is, as FROM's base is.
+fn mount_component(
+    cx: &Cx<'_>,
+    outcomes: &[Option<StageOutcome>],
+    st: &StageState,
+    mount: &Mount,
+) -> Result<Option<Component>, Outcome> {
+    let p = cx.profile;
+    if mount.kind != MountKind::Bind {
+        return Ok(None);
     }
-    for mount in &flags.mounts {
-        match (mount.kind, &mount.from) {
-            (MountKind::Bind, None) => {
-                return Some(
-                    "RUN --mount=type=bind from the context: the engine keys the step on the \
-                     mounted files' content, which the model does not key yet"
-                        .to_string(),
-                )
+    let source = mount
+        .source
+        .as_deref()
+        .map(|s| cx.expand(s, &st.scope))
+        .unwrap_or_else(|| ".".to_string());
+    match &mount.from {
+        None => {
+            let keyed = match p.builder {
+                Builder::BuildKit => buildkit::keys_bind_mounts(p),
+                Builder::Buildah => buildah::keys_bind_sources(p),
+                Builder::Classic => false,
+            };
+            if !keyed {
+                return Ok(None);
             }
-            (MountKind::Bind | MountKind::Cache, Some(from)) => {
-                return Some(format!(
-                    "RUN --mount=type={},from=`{from}`: the engine keys the step on what the \
-                     mounted stage or image holds, which the model does not know",
-                    mount.kind.as_str()
-                ))
+            bound_context_files(cx, &source).map(Some)
+        }
+        Some(from) => {
+            let from = cx.expand(from, &st.scope);
+            let Some(stage) = cx.earlier_stage(st.index, &from) else {
+                return Ok(None);
+            };
+            let keyed = match p.builder {
+                Builder::BuildKit => buildkit::keys_bind_mounts(p),
+                Builder::Buildah => buildah::keys_bind_stage(p),
+                Builder::Classic => false,
+            };
+            if !keyed {
+                return Ok(None);
             }
-            _ => {}
+            let (_, component) = stage_content(cx, outcomes, (&from, stage), &[source])?;
+            Ok(Some(component))
         }
     }
-    None
+}
+
+/// The facts of the context files a bind mount binds (`source` and everything below it), as the
+/// transport shapes them, or why the build fails (a missing source).
+fn bound_context_files(cx: &Cx<'_>, source: &str) -> Result<Component, Outcome> {
+    let p = cx.profile;
+    let context: &BuildContext = &cx.visible;
+    let root = match source.trim_matches('/') {
+        "" | "." => String::new(),
+        s => normalize_context_path(s).map_err(|e| Outcome::Fails {
+            why: format!("RUN --mount source: {e}"),
+        })?,
+    };
+    if !root.is_empty() && context.get(&root).is_none() {
+        return Err(Outcome::Fails {
+            why: format!("RUN --mount source `{root}` not found in the context"),
+        });
+    }
+    let plain = CopyArgs::default();
+    let root_entry = context.get(&root).map(|entry| (&root, entry));
+    let mut facts = Vec::new();
+    for (path, entry) in root_entry.into_iter().chain(context.entries_under(&root)) {
+        let mut fact = source_fact(cx, path, entry, &plain);
+        if buildah::bind_keeps_mtime(p) {
+            fact.times = Some((entry.mtime, 0));
+        }
+        facts.push(fact);
+    }
+    let rule = match p.builder {
+        Builder::Buildah => buildah::BIND_SOURCES.id,
+        _ => buildkit::RUN_BIND_CONTENT.id,
+    };
+    Ok(Component {
+        rule,
+        part: Part::Sources(facts),
+    })
 }

@@ -5,10 +5,9 @@
 //! Version differences noted but not modelled, because no prediction cachet can make changes:
 //! `--cache-from` with a registry serves ARG/RUN steps from 1.29, but only from layers pushed
 //! with `--cache-to`, which cachet never does (the model ignores `--cache-from` on Podman, as the
-//! 4.3 compat API does); RUN bind-mount sources are keyed from 1.39 (buildah#5691), but the parser
-//! does not read `RUN --mount`; timestamp flags are keyed from 1.42, and cachet passes none.
+//! 4.3 compat API does); timestamp flags are keyed from 1.42, and cachet passes none.
 
-use crate::dockerfile::{CopyArgs, Instruction};
+use crate::dockerfile::{CopyArgs, Heredoc, Instruction};
 use crate::predict::key::{Component, Part, SourceFact};
 use crate::predict::plan::{parse_mode, parse_owner};
 use crate::predict::{BuildOptions, Reason, ReasonKind};
@@ -239,6 +238,107 @@ pub(crate) fn cache_from_refusal(p: &Profile, options: &BuildOptions) -> Option<
     })
 }
 
+// Versions: Buildah 1.35 and later (Podman 5.4, 5.8); Podman 4.3 refuses heredocs.
+pub const HEREDOC_KEYED: Rule = Rule {
+    id: RuleId::new("buildah.heredoc-keyed"),
+    statement: "A RUN heredoc's body enters the step's history text, trimmed of leading and \
+                trailing white space (`strings.TrimSpace`): an edit of the body misses, a blank \
+                line added at its end hits. A COPY heredoc is a temporary file holding the body, \
+                digested like a context file.",
+    source: "https://github.com/containers/buildah/pull/5261",
+    if_off:
+        "a heredoc's body is left out of the key (Buildah before 1.35): an edit of it alone hits",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 35, 0),
+        source: "https://github.com/containers/buildah/pull/5261",
+    },
+};
+
+/// What a RUN's heredoc bodies put into Buildah's key: each body trimmed (off: nothing).
+pub(crate) fn run_heredoc(p: &Profile, heredocs: &[Heredoc]) -> Option<Component> {
+    (p.on(&HEREDOC_KEYED) && !heredocs.is_empty()).then(|| Component {
+        rule: HEREDOC_KEYED.id,
+        part: Part::Text(
+            heredocs
+                .iter()
+                .map(|h| format!("\n{}", h.content.trim()))
+                .collect(),
+        ),
+    })
+}
+
+/// Whether a COPY heredoc's body is digested as a file's content (off: as an empty file).
+pub(crate) fn copy_heredoc_keyed(p: &Profile) -> bool {
+    !p.off(&HEREDOC_KEYED)
+}
+
+// Versions: Buildah 1.39 and later (Podman 5.4, 5.8); Podman 4.3 (1.28) keys no mount.
+pub const BIND_SOURCES: Rule = Rule {
+    id: RuleId::new("buildah.bind-sources"),
+    statement: "A `RUN --mount=type=bind` from the context appends a checksum of the bound path \
+                (`source`, default the whole context) to the RUN's history text: a change of the \
+                bound files misses. Before 1.39 nothing of a mount was keyed and it hit.",
+    source: "https://github.com/containers/buildah/pull/5691",
+    if_off: "the bound files are not keyed (Buildah before 1.39): a change of them hits",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 39, 0),
+        source: "https://github.com/containers/buildah/pull/5691",
+    },
+};
+
+/// Whether a RUN's context bind mounts are keyed on the bound files (off: not).
+pub(crate) fn keys_bind_sources(p: &Profile) -> bool {
+    p.on(&BIND_SOURCES)
+}
+
+// Versions: Buildah 1.42 and later (Podman 5.8); on 1.39-1.41 (Podman 5.4) mtimes are in it.
+pub const BIND_MTIME_IGNORED: Rule = Rule {
+    id: RuleId::new("buildah.bind-mtime-ignored"),
+    statement: "The checksum of a RUN's bind-mounted context files zeroes their times: a `touch` \
+                alone hits. On 1.39-1.41 the tar headers kept mtimes and a `touch` missed.",
+    source: "https://github.com/containers/buildah/pull/6311",
+    if_off: "the bound files' mtimes are in the checksum (Buildah 1.39-1.41)",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 42, 0),
+        source: "https://github.com/containers/buildah/pull/6311",
+    },
+};
+
+/// Whether a bound file's mtime is in Buildah's bind checksum: where sources are keyed and times
+/// are not yet zeroed (`buildah.bind-mtime-ignored` off or not yet in force).
+pub(crate) fn bind_keeps_mtime(p: &Profile) -> bool {
+    p.follows(&BIND_SOURCES) && !p.on(&BIND_MTIME_IGNORED)
+}
+
+// Versions: every generation (Podman 4.3, 5.4, 5.8): a later commit (3c13b9a1f, after 1.43)
+// starts keying previous stages by digest.
+pub const BIND_STAGE_UNKEYED: Rule = Rule {
+    id: RuleId::new("buildah.bind-stage-unkeyed"),
+    statement:
+        "A `RUN --mount=type=bind,from=STAGE` of an earlier stage adds nothing to the RUN's \
+                key (getCreatedBy keys images and additional contexts only): a change in that \
+                stage leaves the RUN cached with the old content (a stale hit).",
+    source: "https://github.com/containers/buildah/blob/v1.43.0/imagebuildah/stage_executor.go",
+    if_off: "the mounted stage's content is keyed, as BuildKit does",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::All,
+};
+
+/// Whether a bind mount of an earlier stage is keyed on that stage's content (off: it is).
+pub(crate) fn keys_bind_stage(p: &Profile) -> bool {
+    p.off(&BIND_STAGE_UNKEYED)
+}
+
 pub const RULES: &[Rule] = &[
     LAYERS,
     FORMAT,
@@ -248,4 +348,8 @@ pub const RULES: &[Rule] = &[
     ENV_RAW,
     NEWEST_MATCH,
     CACHE_FROM_REPO,
+    HEREDOC_KEYED,
+    BIND_SOURCES,
+    BIND_MTIME_IGNORED,
+    BIND_STAGE_UNKEYED,
 ];

@@ -2,7 +2,7 @@
 //! in Engine 20.10 (v0.8 line), 26.1 (v0.13.2) and 28.5 (v0.25.2). Each rule's `// Versions:`
 //! line says which of them it holds for; `versions` is where that is decided.
 
-use crate::dockerfile::{Body, CopyArgs};
+use crate::dockerfile::{Body, CopyArgs, Heredoc, Mount, MountKind};
 use crate::fingerprint::fingerprint;
 use crate::predict::key::{Component, Part, SourceFact, StepKey};
 use crate::predict::plan::{Cx, Scope};
@@ -346,6 +346,123 @@ pub(crate) fn stage_selection(digest: u64) -> Component {
     }
 }
 
+// Versions: BuildKit v0.10 and later (Engine 26, 28); Engine 20.10's frontend refuses heredocs.
+pub const HEREDOC_KEYED: Rule = Rule {
+    id: RuleId::new("bk.heredoc-keyed"),
+    statement:
+        "A RUN heredoc's body is part of the step's key (the frontend hands it to the shell, \
+                or writes it into a file the step mounts): any edit of the body misses; a COPY \
+                heredoc is a file whose content is the body, checksummed like a context file.",
+    source: "https://github.com/moby/buildkit/pull/2132",
+    if_off: "a heredoc's body is left out of the key: an edit of it alone hits",
+    status: Status::Verify,
+    applies: buildkit,
+    versions: FRONTEND_1_4,
+};
+
+/// What a RUN's heredoc bodies put into its key, as written (off: nothing).
+pub(crate) fn run_heredoc(p: &Profile, heredocs: &[Heredoc]) -> Option<Component> {
+    (p.on(&HEREDOC_KEYED) && !heredocs.is_empty()).then(|| Component {
+        rule: HEREDOC_KEYED.id,
+        part: Part::Text(heredocs.iter().map(|h| h.content.as_str()).collect()),
+    })
+}
+
+/// Whether a COPY heredoc's body is checksummed as a file's content (off: as an empty file).
+pub(crate) fn copy_heredoc_keyed(p: &Profile) -> bool {
+    !p.off(&HEREDOC_KEYED)
+}
+
+// Versions: BuildKit v0.13 and later (Engine 26, 28); on 20.10 (v0.8) the id is in the key.
+pub const CACHE_MOUNT_ID: Rule = Rule {
+    id: RuleId::new("bk.cache-mount-id"),
+    statement: "The `id` of a `RUN --mount=type=cache` is not part of the RUN's key (nor ever is \
+                the cache's content): changing only the id hits. Before v0.13 the id was in the \
+                key and such a change missed.",
+    source: "https://github.com/moby/buildkit/pull/4585",
+    if_off: "the cache mount's id is in the RUN's key (BuildKit before v0.13)",
+    status: Status::Verify,
+    applies: buildkit,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 13, 0),
+        source: "https://github.com/moby/buildkit/pull/4585",
+    },
+};
+
+/// The RUN text as BuildKit keys it: without the `id=` of its cache mounts where the id is out of
+/// the key (`bk.cache-mount-id`).
+pub(crate) fn run_text_without_cache_ids(p: &Profile, text: String, mounts: &[Mount]) -> String {
+    if !p.on(&CACHE_MOUNT_ID) {
+        return text;
+    }
+    let mut text = text;
+    for mount in mounts.iter().filter(|m| m.kind == MountKind::Cache) {
+        let Some(id) = &mount.id else { continue };
+        for form in [format!(",id={id}"), format!("id={id},"), format!("id={id}")] {
+            if let Some(at) = text.find(&form) {
+                text.replace_range(at..at + form.len(), "");
+                break;
+            }
+        }
+    }
+    text
+}
+
+// Versions: every generation (Engine 20.10, 26, 28).
+pub const RUN_BIND_CONTENT: Rule = Rule {
+    id: RuleId::new("bk.run-bind-content"),
+    statement: "A `RUN --mount=type=bind` is keyed on the content checksum of what it mounts (the \
+                exec op's read-only mounts get content-based cache keys): from the context, the \
+                bound files' checksum (mtime out, as for COPY); from a stage, what the bound path \
+                holds there. A change there misses the RUN; one elsewhere hits.",
+    source: "https://github.com/moby/buildkit/blob/v0.13.0/solver/llbsolver/ops/exec.go",
+    if_off: "bind mounts are keyed on their text only: a change of the bound files hits",
+    status: Status::Verify,
+    applies: buildkit,
+    versions: Versions::All,
+};
+
+/// Whether a RUN's bind mounts are keyed on what they bind (off: their text only).
+pub(crate) fn keys_bind_mounts(p: &Profile) -> bool {
+    p.on(&RUN_BIND_CONTENT)
+}
+
+// Versions: BuildKit v0.25 and later (Engine 28); the frontend refuses `--exclude` before.
+pub const COPY_EXCLUDE: Rule = Rule {
+    id: RuleId::new("bk.copy-exclude"),
+    statement: "`COPY --exclude=PATTERN` leaves the matching paths out of the copy and out of its \
+                checksum: a change of an excluded file hits.",
+    source: "https://github.com/moby/buildkit/pull/4561",
+    if_off: "excluded paths stay in the checksum: a change of one misses",
+    status: Status::Verify,
+    applies: buildkit,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 25, 0),
+        source: "https://github.com/moby/buildkit/releases/tag/dockerfile%2F1.19.0",
+    },
+};
+
+/// Drops the entries an `--exclude` pattern matches (by their context path or their path below
+/// the source) from a COPY's sources (off: keeps them).
+pub(crate) fn copy_exclude<T>(
+    p: &Profile,
+    patterns: &[String],
+    entries: &mut Vec<T>,
+    paths: impl Fn(&T) -> [String; 2],
+) {
+    if patterns.is_empty() || !p.on(&COPY_EXCLUDE) {
+        return;
+    }
+    let parsed = crate::dockerignore::parse_dockerignore(&patterns.join("\n"));
+    entries.retain(|e| {
+        !paths(e)
+            .iter()
+            .any(|path| !path.is_empty() && crate::dockerignore::is_ignored(&parsed, path))
+    });
+}
+
 pub const RULES: &[Rule] = &[
     CHECKSUM_FIELDS,
     XATTR_FILTER,
@@ -360,4 +477,8 @@ pub const RULES: &[Rule] = &[
     IMPORT_PREFIX,
     NOCACHE_FILTER,
     CONTENT_ADDRESSED,
+    HEREDOC_KEYED,
+    CACHE_MOUNT_ID,
+    RUN_BIND_CONTENT,
+    COPY_EXCLUDE,
 ];

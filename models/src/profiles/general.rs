@@ -239,6 +239,30 @@ pub(crate) fn keep_dockerfile(p: &Profile, visible: &mut Cow<'_, BuildContext>) 
     }
 }
 
+// Versions: every generation of every builder.
+pub const FROM_CHAIN: Rule = Rule {
+    id: RuleId::new("copy.from-chain"),
+    statement: "Assuming RUN is deterministic and base images do not change: what a RUN or the \
+                base image put at a path of a stage is determined by that stage's chain up to the \
+                last RUN (or its FROM), so a COPY --from (or a bind mount) of such a path, or of \
+                an image, hits while that chain is unchanged and misses when it changes.",
+    source: "https://docs.docker.com/build/cache/invalidation/#general-rules",
+    if_off: "such content is keyed on its path only: a changed RUN in the source stage hits",
+    status: Status::Verify,
+    applies: everywhere,
+    versions: Versions::All,
+};
+
+/// The digest that stands for content a RUN or a base image made at `paths`: the writer chain
+/// (the stage's chain at its last RUN, or its FROM) with the paths (off: the paths only).
+pub(crate) fn made_content(p: &Profile, writer_chain: u64, paths: &[String]) -> Component {
+    let chain = (!p.off(&FROM_CHAIN)).then_some(writer_chain);
+    Component {
+        rule: FROM_CHAIN.id,
+        part: Part::Digest(crate::fingerprint::fingerprint(&(chain, paths))),
+    }
+}
+
 pub const RULES: &[Rule] = &[
     TEXT_LITERAL,
     COPY_CHECKSUM,
@@ -250,4 +274,5 @@ pub const RULES: &[Rule] = &[
     ARG_FIRST_USE,
     DOCKERIGNORE,
     DOCKERFILE_SELF,
+    FROM_CHAIN,
 ];

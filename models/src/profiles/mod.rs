@@ -318,11 +318,25 @@ mod tests {
                     "bk.link",
                     "bk.from-owner",
                     "bk.nocache-filter",
+                    "bk.heredoc-keyed",
+                    "bk.cache-mount-id",
+                    "bk.copy-exclude",
                 ],
-                (Builder::BuildKit, Transport::Cli) => {
-                    &["bk.link", "bk.from-owner", "bk.nocache-filter"]
-                }
-                (Builder::Buildah, _) => &["buildah.newest-match", "buildah.cache-from-repo"],
+                (Builder::BuildKit, Transport::Cli) => &[
+                    "bk.link",
+                    "bk.from-owner",
+                    "bk.nocache-filter",
+                    "bk.heredoc-keyed",
+                    "bk.cache-mount-id",
+                    "bk.copy-exclude",
+                ],
+                (Builder::Buildah, _) => &[
+                    "buildah.newest-match",
+                    "buildah.cache-from-repo",
+                    "buildah.heredoc-keyed",
+                    "buildah.bind-sources",
+                    "buildah.bind-mtime-ignored",
+                ],
                 (Builder::Classic, _) => &[],
             };
             assert_eq!(later, expected, "{}", p.name());
