@@ -570,7 +570,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "a heredoc is rejected where the frontend lacks it",
-        profiles: &["classic", "classic-cli", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3", "podman-cli:4.3"],
+        profiles: &["classic:20.10", "classic-cli:20.10", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3", "podman-cli:4.3"],
         script: "dockerfile FROM base | RUN <<EOF | echo hi | EOF\n build",
         expect: "rejected: heredocs are not supported: the body is read as unknown instructions",
     },
@@ -689,8 +689,8 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: source `d/a`: content (copy.checksum)",
     },
     Case {
-        name: "COPY --exclude is refused before BuildKit v0.25 and by the classic builder",
-        profiles: &["classic", "classic-cli", "buildkit:20.10", "buildkit-cli:20.10", "buildkit:26", "buildkit-cli:26", "podman:4.3"],
+        name: "COPY --exclude is refused before BuildKit v0.25 and by the classic builder before 28",
+        profiles: &["classic:20.10", "classic-cli:20.10", "classic:26", "classic-cli:26", "buildkit:20.10", "buildkit-cli:20.10", "buildkit:26", "buildkit-cli:26", "podman:4.3"],
         script: "file a x\n dockerfile FROM base | COPY --exclude=b a /a\n build",
         expect: "rejected: unknown flag: exclude",
     },
