@@ -38,6 +38,13 @@ pub(crate) fn plan_copy(
     copy: &CopyArgs,
 ) -> Planned {
     let p = cx.profile;
+    if !copy.heredocs.is_empty() && p.builder == Builder::Classic {
+        // Engine 26.1 / 28.5's classic builder parses the heredoc, then finds no source
+        // (measured: case copy-heredoc-body).
+        return Planned::Broken(Outcome::Fails {
+            why: format!("{keyword} failed: no source files were specified"),
+        });
+    }
     if !copy.heredocs.is_empty() && (copy.from.is_some() || keyword == "ADD") {
         return Planned::Broken(Outcome::Unsupported {
             why: format!("{keyword} <<heredoc with --from, or ADD of one: not modelled"),

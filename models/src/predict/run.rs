@@ -115,7 +115,10 @@ fn mount_component(
             if !keyed {
                 return Ok(None);
             }
-            let (_, component) = stage_content(cx, outcomes, (&from, stage), &[source])?;
+            let (_, mut component) = stage_content(cx, outcomes, (&from, stage), &[source])?;
+            if p.builder == Builder::Buildah {
+                component.rule = buildah::BIND_STAGE_KEYED.id;
+            }
             Ok(Some(component))
         }
     }

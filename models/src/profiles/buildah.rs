@@ -321,22 +321,27 @@ pub(crate) fn bind_keeps_mtime(p: &Profile) -> bool {
 
 // Versions: every generation (Podman 4.3, 5.4, 5.8): a later commit (3c13b9a1f, after 1.43)
 // starts keying previous stages by digest.
-pub const BIND_STAGE_UNKEYED: Rule = Rule {
-    id: RuleId::new("buildah.bind-stage-unkeyed"),
+pub const BIND_STAGE_KEYED: Rule = Rule {
+    id: RuleId::new("buildah.bind-stage-keyed"),
     statement:
-        "A `RUN --mount=type=bind,from=STAGE` of an earlier stage adds nothing to the RUN's \
-                key (getCreatedBy keys images and additional contexts only): a change in that \
-                stage leaves the RUN cached with the old content (a stale hit).",
+        "A `RUN --mount=type=bind,from=STAGE` of an earlier stage misses when that stage changes \
+                (measured on Podman 5.4 and 5.8, case run-bind-stage); on Podman 4.3 (Buildah 1.28) \
+                the mount adds nothing to the RUN's key, and the RUN hits with the old content (a \
+                stale hit).",
     source: "https://github.com/containers/buildah/blob/v1.43.0/imagebuildah/stage_executor.go",
-    if_off: "the mounted stage's content is keyed, as BuildKit does",
+    if_off: "the mounted stage adds nothing to the RUN's key",
     status: Status::Verify,
     applies: buildah,
-    versions: Versions::All,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 39, 0),
+        source: "https://github.com/containers/buildah/pull/5691",
+    },
 };
 
-/// Whether a bind mount of an earlier stage is keyed on that stage's content (off: it is).
+/// Whether a bind mount of an earlier stage is keyed on that stage's content (off: it is not).
 pub(crate) fn keys_bind_stage(p: &Profile) -> bool {
-    p.off(&BIND_STAGE_UNKEYED)
+    p.on(&BIND_STAGE_KEYED)
 }
 
 pub const RULES: &[Rule] = &[
@@ -351,5 +356,5 @@ pub const RULES: &[Rule] = &[
     HEREDOC_KEYED,
     BIND_SOURCES,
     BIND_MTIME_IGNORED,
-    BIND_STAGE_UNKEYED,
+    BIND_STAGE_KEYED,
 ];

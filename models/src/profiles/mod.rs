@@ -336,6 +336,7 @@ mod tests {
                     "buildah.heredoc-keyed",
                     "buildah.bind-sources",
                     "buildah.bind-mtime-ignored",
+                    "buildah.bind-stage-keyed",
                 ],
                 (Builder::Classic, _) => &[],
             };
