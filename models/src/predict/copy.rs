@@ -51,7 +51,6 @@ pub(crate) fn plan_copy(
         });
     }
     let flags = [
-        (copy.link, "--link"),
         (copy.checksum.is_some(), "--checksum"),
         (copy.keep_git_dir, "--keep-git-dir"),
         (copy.parents, "--parents"),
@@ -104,10 +103,12 @@ pub(crate) fn plan_copy(
         Err(outcome) => return Planned::Broken(outcome),
     }
     key.extend(buildkit::copy_context(cx));
+    key.extend(buildah::link_text(p, copy));
     Planned::Step {
         key,
         changes_files: true,
         reads_stage,
+        detached_parent: buildkit::link_parent(p, copy),
     }
 }
 

@@ -75,7 +75,7 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
 impl Lookup<'_> {
     /// A planned step's outcome, and whether it hit an imported key without its layer.
     fn outcome(&mut self, build: &Build, planned: &PlannedStep) -> (Outcome, bool) {
-        let (parent, chain, key) = match &planned.kind {
+        let (parent, chain, key, detached) = match &planned.kind {
             PlannedKind::From => {
                 return (
                     general::from_outcome(&self.state.profile, &build.options),
@@ -83,9 +83,16 @@ impl Lookup<'_> {
                 )
             }
             PlannedKind::Settled(outcome) => return (outcome.clone(), false),
-            PlannedKind::Step { parent, chain, key } => (*parent, *chain, key),
+            PlannedKind::Step {
+                parent,
+                chain,
+                key,
+                detached,
+            } => (*parent, *chain, key, *detached),
         };
-        let (outcome, key_only) = self.step_outcome(planned.stage, parent, chain, key);
+        // A detached step (`bk.link`) is not explained by an earlier miss of its stage.
+        let stage = (!detached).then_some(planned.stage);
+        let (outcome, key_only) = self.step_outcome(stage, parent, chain, key);
         if outcome.is_rebuilt() {
             self.first_miss.entry(planned.stage).or_insert(planned.step);
         }
@@ -94,7 +101,7 @@ impl Lookup<'_> {
 
     fn step_outcome(
         &self,
-        stage: usize,
+        stage: Option<usize>,
         parent: u64,
         chain: u64,
         key: &StepKey,
@@ -128,7 +135,8 @@ impl Lookup<'_> {
             };
             return (outcome, !imported.layer);
         }
-        let reason = match self.first_miss.get(&stage).filter(|_| self.cascades) {
+        let first_miss = stage.and_then(|s| self.first_miss.get(&s));
+        let reason = match first_miss.filter(|_| self.cascades) {
             Some(first) => general::after_miss(*first),
             None => {
                 let candidates: Vec<&StepKey> = state
@@ -188,7 +196,9 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
     let mut all = Vec::new();
     for planned in plan.steps {
         match planned.kind {
-            PlannedKind::Step { parent, chain, key } => {
+            PlannedKind::Step {
+                parent, chain, key, ..
+            } => {
                 let record = Record { parent, key };
                 all.push((chain, record.clone(), true));
                 state.insert(chain, record);

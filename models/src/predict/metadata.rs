@@ -92,6 +92,7 @@ pub(crate) fn plan_metadata(
         key,
         changes_files: false,
         reads_stage: None,
+        detached_parent: None,
     }
 }
 

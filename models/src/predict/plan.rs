@@ -32,9 +32,13 @@ pub(crate) struct PlannedStep {
 pub(crate) enum PlannedKind {
     From,
     Step {
+        /// The chain the step is looked up under: the stage's, or for a `--link` copy the empty
+        /// filesystem's (`bk.link`).
         parent: u64,
         chain: u64,
         key: StepKey,
+        /// Keyed apart from the stage's chain: an earlier miss in the stage does not explain it.
+        detached: bool,
     },
     /// The outcome is known without looking at the cache (not a step, skipped, fails, unsupported).
     Settled(Outcome),
@@ -68,6 +72,9 @@ pub(crate) enum Planned {
         key: StepKey,
         changes_files: bool,
         reads_stage: Option<usize>,
+        /// Looked up under this parent instead of the stage's chain (`bk.link`); the stage's
+        /// chain then continues from the merge of both.
+        detached_parent: Option<u64>,
     },
     /// The instruction settles the rest of the stage too (fails, skipped, unsupported).
     Broken(Outcome),
@@ -525,21 +532,27 @@ fn plan_stage(
                 key,
                 changes_files,
                 reads_stage,
+                detached_parent,
             } => {
-                let parent = st.chain;
                 let key_digest = fingerprint(&key);
                 if changes_files {
                     st.fs_digest = fingerprint(&(st.fs_digest, key_digest));
                 }
-                st.chain = fingerprint(&(parent, key_digest));
+                let parent = detached_parent.unwrap_or(st.chain);
+                let chain = fingerprint(&(parent, key_digest));
+                st.chain = match detached_parent {
+                    Some(_) => fingerprint(&(st.chain, chain)),
+                    None => chain,
+                };
                 if matches!(instruction.body, Body::Run { .. }) {
                     st.writer_chain = st.chain;
                 }
                 planned.reads_stage = reads_stage;
                 planned.kind = PlannedKind::Step {
                     parent,
-                    chain: st.chain,
+                    chain,
                     key,
+                    detached: detached_parent.is_some(),
                 };
             }
         }

@@ -69,6 +69,7 @@ pub(crate) fn plan_run(
         key,
         changes_files: false,
         reads_stage: None,
+        detached_parent: None,
     }
 }
 

@@ -344,6 +344,31 @@ pub(crate) fn keys_bind_stage(p: &Profile) -> bool {
     p.on(&BIND_STAGE_KEYED)
 }
 
+// Versions: Buildah 1.41 and later (Podman 5.8); before, Buildah refuses `--link`.
+pub const LINK_KEYED: Rule = Rule {
+    id: RuleId::new("buildah.link-keyed"),
+    statement:
+        "`COPY --link` is accepted from Buildah 1.41 but keyed as a plain COPY: the cache search \
+                still matches the parent layer, so a change in earlier steps misses it (unlike \
+                BuildKit's `bk.link`), and the history line it compares gains ` --link`, so adding \
+                or removing the flag misses.",
+    source:
+        "https://github.com/containers/buildah/blob/v1.41.0/imagebuildah/stage_executor.go#L2006",
+    if_off: "`--link` is left out of the history line: adding or removing it alone hits",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 41, 0),
+        source: "https://github.com/containers/buildah/pull/6240",
+    },
+};
+
+/// What `--link` adds to a COPY's key: the word in the history line (off: nothing).
+pub(crate) fn link_text(p: &Profile, copy: &CopyArgs) -> Option<Component> {
+    (copy.link && p.on(&LINK_KEYED)).then(|| Component::text(LINK_KEYED.id, "--link".to_string()))
+}
+
 pub const RULES: &[Rule] = &[
     LAYERS,
     FORMAT,
@@ -357,4 +382,5 @@ pub const RULES: &[Rule] = &[
     BIND_SOURCES,
     BIND_MTIME_IGNORED,
     BIND_STAGE_KEYED,
+    LINK_KEYED,
 ];

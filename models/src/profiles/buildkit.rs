@@ -224,16 +224,23 @@ pub const ADD_URL: Rule = Rule {
 // Versions: BuildKit v0.10 and later (Engine 26, 28); Engine 20.10 refuses `--link`.
 pub const LINK: Rule = Rule {
     id: RuleId::new("bk.link"),
-    statement: "With `COPY --link`, a change in earlier steps does not invalidate the copy.",
-    source: "https://docs.docker.com/reference/dockerfile/#copy---link",
-    if_off: "(not exercised)",
-    status: Status::NotExercised {
-        why: "accepted from BuildKit v0.10 (Engine 26, 28), but not modelled yet: a `--link` COPY \
-              is predicted Unsupported there (and rejected on 20.10, whose frontend refuses it)",
-    },
+    statement: "With `COPY --link` (and no `--chmod`), the copy is made on an empty filesystem and \
+                merged onto the stage: its key holds its own text and sources, not the parent \
+                chain, so a change in earlier steps does not invalidate it (the merge after it \
+                runs again, and so do the steps that follow). Two stages with the same `--link` \
+                copy share it. With `--chmod`, or a daemon without merge, it is a plain COPY.",
+    source: "https://github.com/moby/buildkit/blob/v0.13.2/frontend/dockerfile/dockerfile2llb/convert.go#L1335",
+    if_off: "a `--link` copy is keyed on its parent chain like a plain COPY",
+    status: Status::Verify,
     applies: buildkit,
     versions: FRONTEND_1_4,
 };
+
+/// The parent a `--link` COPY is keyed under (the empty filesystem), or `None` where the copy is
+/// keyed on the stage's chain: no `--link`, a `--chmod`, or (off) always.
+pub(crate) fn link_parent(p: &Profile, copy: &CopyArgs) -> Option<u64> {
+    (copy.link && copy.chmod.is_none() && p.on(&LINK)).then(|| fingerprint(&"scratch"))
+}
 
 // Versions: BuildKit v0.11 and later (Engine 26, 28); not on 20.10 (v0.8).
 pub const FROM_OWNER: Rule = Rule {

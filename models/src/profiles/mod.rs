@@ -304,8 +304,8 @@ mod tests {
         assert!(bk("podman:5.4").rule("buildah.newest-match").is_none());
         assert!(bk("podman-cli:5.8").rule("buildah.newest-match").is_some());
         // The default generation's table is what `applies` alone gave before generations, less
-        // the rules whose range starts later (bk.link and bk.nocache-filter, both NotExercised
-        // on 20.10, where the frontend refuses them; bk.from-owner and, on the API door,
+        // the rules whose range starts later (bk.link and bk.nocache-filter, refused by the 20.10
+        // frontend; bk.from-owner and, on the API door,
         // bk.api-owner, from v0.11).
         for p in Profile::all() {
             let later: Vec<&str> = catalogue()
@@ -337,6 +337,7 @@ mod tests {
                     "buildah.bind-sources",
                     "buildah.bind-mtime-ignored",
                     "buildah.bind-stage-keyed",
+                    "buildah.link-keyed",
                 ],
                 (Builder::Classic, _) => &[],
             };
