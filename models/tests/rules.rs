@@ -724,10 +724,34 @@ const CASES: &[Case] = &[
         expect: "rejected: unknown flag: checksum",
     },
     Case {
-        name: "ADD --checksum from BuildKit v0.12 is not modelled",
+        name: "ADD --checksum of a context source is refused by BuildKit's frontend from v0.12",
+        profiles: &["buildkit:26", "buildkit-cli:26", "buildkit:28", "buildkit-cli:28"],
+        script: "file a x\n dockerfile FROM base | RUN true | ADD --checksum=sha256:00 a /a\n build",
+        expect: "rejected: checksum can't be specified for non-HTTP sources",
+    },
+    Case {
+        name: "ADD --checksum of a context source fails at its step on Buildah 1.33+",
+        profiles: &["podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "file a x\n dockerfile FROM base | RUN true | ADD --checksum=sha256:00 a /a | RUN true\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 fails: ADD failed: checksum flag is not supported for local sources\n4 skipped: an earlier step fails",
+    },
+    Case {
+        name: "ADD of a URL is not modelled (the network's)",
+        profiles: &["buildkit:26", "buildkit-cli:28", "podman:5.8", "classic"],
+        script: "dockerfile FROM base | ADD https://example.com/f /f\n build",
+        expect: "1 cached\n2 unsupported: ADD of a URL: what it fetches is the network's",
+    },
+    Case {
+        name: "ADD --checksum of a URL is not modelled (the network's)",
         profiles: &["buildkit:26", "buildkit-cli:28", "podman:5.8"],
-        script: "file a x\n dockerfile FROM base | ADD --checksum=sha256:00 a /a\n build",
-        expect: "1 cached\n2 unsupported: ADD --checksum is not modelled",
+        script: "dockerfile FROM base | ADD --checksum=sha256:00 https://example.com/f /f\n build",
+        expect: "1 cached\n2 unsupported: ADD of a URL: what it fetches is the network's",
+    },
+    Case {
+        name: "a COPY heredoc fails at its step on the classic builder from Engine 26",
+        profiles: &["classic:26", "classic-cli:26", "classic:28", "classic-cli:28"],
+        script: "dockerfile FROM base | RUN true | COPY <<EOF /f | hi | EOF\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 fails: COPY failed: no source files were specified",
     },
     Case {
         // buildkit#3291, PR 3295 (v0.11): owners of files from another stage enter the checksum.

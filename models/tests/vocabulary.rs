@@ -130,7 +130,7 @@ fn what_depends_on_an_unknown_stage_is_unknown_too() {
         .collect();
     assert_eq!(unsupported.len(), 3, "{unsupported:?}");
     assert!(unsupported[1].contains("the stage it is built FROM"));
-    assert!(unsupported[0].contains("--checksum"), "{unsupported:?}");
+    assert!(unsupported[0].contains("ADD of a URL"), "{unsupported:?}");
 }
 
 #[test]

@@ -38,33 +38,8 @@ pub(crate) fn plan_copy(
     copy: &CopyArgs,
 ) -> Planned {
     let p = cx.profile;
-    if !copy.heredocs.is_empty() && p.builder == Builder::Classic {
-        // Engine 26.1 / 28.5's classic builder parses the heredoc, then finds no source
-        // (measured: case copy-heredoc-body).
-        return Planned::Broken(Outcome::Fails {
-            why: format!("{keyword} failed: no source files were specified"),
-        });
-    }
-    if !copy.heredocs.is_empty() && (copy.from.is_some() || keyword == "ADD") {
-        return Planned::Broken(Outcome::Unsupported {
-            why: format!("{keyword} <<heredoc with --from, or ADD of one: not modelled"),
-        });
-    }
-    let flags = [
-        (copy.checksum.is_some(), "--checksum"),
-        (copy.keep_git_dir, "--keep-git-dir"),
-        (copy.parents, "--parents"),
-        (
-            !copy.exclude.is_empty() && p.features.copy_exclude != Support::Yes,
-            "--exclude",
-        ),
-    ];
-    if let Some((_, flag)) = flags.iter().find(|(on, _)| *on) {
-        // Only a frontend that accepts the flag (or that nobody has measured) gets here
-        // (`Features::refusal`); what it keys is not modelled yet on any builder.
-        return Planned::Broken(Outcome::Unsupported {
-            why: format!("{keyword} {flag} is not modelled"),
-        });
+    if let Some(outcome) = not_planned(p, keyword, copy) {
+        return Planned::Broken(outcome);
     }
     let sources: Vec<String> = copy
         .sources
@@ -110,6 +85,44 @@ pub(crate) fn plan_copy(
         reads_stage,
         detached_parent: buildkit::link_parent(p, copy),
     }
+}
+
+/// What settles a COPY or ADD before its key: a rule's failure, or a form the model does not key
+/// (the network's, or a flag a frontend accepts that nobody has modelled).
+fn not_planned(p: &Profile, keyword: &'static str, copy: &CopyArgs) -> Option<Outcome> {
+    if let Some(failure) = classic::copy_heredoc_failure(p, keyword, copy) {
+        return Some(failure);
+    }
+    let unsupported = |why: String| Some(Outcome::Unsupported { why });
+    if !copy.heredocs.is_empty() && (copy.from.is_some() || keyword == "ADD") {
+        return unsupported(format!(
+            "{keyword} <<heredoc with --from, or ADD of one: not modelled"
+        ));
+    }
+    if keyword == "ADD" {
+        if let Some(failure) = buildah::add_checksum_failure(p, copy) {
+            return Some(failure);
+        }
+        if copy
+            .sources
+            .iter()
+            .any(|s| s.contains("://") || s.starts_with("git@"))
+        {
+            return unsupported("ADD of a URL: what it fetches is the network's".to_string());
+        }
+    }
+    let flags = [
+        (copy.keep_git_dir, "--keep-git-dir"),
+        (copy.parents, "--parents"),
+        (
+            !copy.exclude.is_empty() && p.features.copy_exclude != Support::Yes,
+            "--exclude",
+        ),
+    ];
+    let (_, flag) = flags.iter().find(|(on, _)| *on)?;
+    // Only a frontend that accepts the flag (or that nobody has measured) gets here
+    // (`Features::refusal`); what it keys is not modelled on any builder.
+    unsupported(format!("{keyword} {flag} is not modelled"))
 }
 
 /// The COPY text every builder but the classic one keys on (and the classic one when its own

@@ -385,6 +385,9 @@ fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
     {
         return Some(why);
     }
+    if let Some(why) = buildkit::add_checksum_refusal(profile, body) {
+        return Some(why);
+    }
     let body = match body {
         Body::Onbuild { trigger, .. } => trigger,
         other => other,

@@ -10,7 +10,7 @@
 use crate::dockerfile::{CopyArgs, Heredoc, Instruction};
 use crate::predict::key::{Component, Part, SourceFact};
 use crate::predict::plan::{parse_mode, parse_owner};
-use crate::predict::{BuildOptions, Reason, ReasonKind};
+use crate::predict::{BuildOptions, Outcome, Reason, ReasonKind};
 use crate::profiles::generation::{Project, Version, Versions};
 use crate::profiles::{general, Builder, Profile};
 use crate::rules::{Rule, RuleId, Status};
@@ -369,6 +369,31 @@ pub(crate) fn link_text(p: &Profile, copy: &CopyArgs) -> Option<Component> {
     (copy.link && p.on(&LINK_KEYED)).then(|| Component::text(LINK_KEYED.id, "--link".to_string()))
 }
 
+// Versions: Buildah 1.33 and later (Podman 5.4, 5.8); Buildah 1.28 refuses `--checksum`.
+pub const ADD_CHECKSUM_LOCAL_FAILS: Rule = Rule {
+    id: RuleId::new("buildah.add-checksum-local-fails"),
+    statement: "`ADD --checksum` is accepted from Buildah 1.33 for URLs only: with a context \
+                source the ADD fails at its step (`checksum flag is not supported for local \
+                sources`), after the steps before it ran.",
+    source: "https://github.com/containers/buildah/blob/v1.33.0/add.go#L467",
+    if_off: "`--checksum` on a context source is ignored: the ADD is keyed as without it",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 33, 0),
+        source: "https://github.com/containers/buildah/pull/5135",
+    },
+};
+
+/// The failure of an `ADD --checksum` of a context source (off: none).
+pub(crate) fn add_checksum_failure(p: &Profile, copy: &CopyArgs) -> Option<Outcome> {
+    let local = copy.sources.iter().any(|s| !s.contains("://"));
+    (copy.checksum.is_some() && local && p.on(&ADD_CHECKSUM_LOCAL_FAILS)).then(|| Outcome::Fails {
+        why: "ADD failed: checksum flag is not supported for local sources".to_string(),
+    })
+}
+
 pub const RULES: &[Rule] = &[
     LAYERS,
     FORMAT,
@@ -383,4 +408,5 @@ pub const RULES: &[Rule] = &[
     BIND_MTIME_IGNORED,
     BIND_STAGE_KEYED,
     LINK_KEYED,
+    ADD_CHECKSUM_LOCAL_FAILS,
 ];

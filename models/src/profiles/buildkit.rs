@@ -470,6 +470,35 @@ pub(crate) fn copy_exclude<T>(
     });
 }
 
+// Versions: BuildKit v0.12 and later (Engine 26, 28); the frontend refuses `--checksum` before.
+pub const ADD_CHECKSUM_REMOTE: Rule = Rule {
+    id: RuleId::new("bk.add-checksum-remote"),
+    statement: "`ADD --checksum` takes a single HTTP(S) source (a Git one too from v0.17): with a \
+                context source, or several sources, the frontend fails the build before any step \
+                runs. With an HTTP source the key is the checksum and the file name, so no fetch \
+                is needed to hit (the model still leaves ADD of a URL Unsupported: a miss fetches).",
+    source: "https://github.com/moby/buildkit/blob/v0.13.2/frontend/dockerfile/dockerfile2llb/convert.go#L1154",
+    if_off: "`--checksum` on a context source is ignored: the ADD is keyed as without it",
+    status: Status::Verify,
+    applies: buildkit,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 12, 0),
+        source: "https://github.com/moby/buildkit/releases/tag/dockerfile%2F1.6.0",
+    },
+};
+
+/// The frontend's refusal of an `ADD --checksum` whose sources are not one URL (off: none).
+pub(crate) fn add_checksum_refusal(p: &Profile, body: &Body) -> Option<String> {
+    let Body::Add(add) = body else { return None };
+    let remote = add.sources.len() == 1 && add.sources[0].contains("://");
+    let refused = add.checksum.is_some() && !remote && p.on(&ADD_CHECKSUM_REMOTE);
+    refused.then(|| match add.sources.len() {
+        1 => "checksum can't be specified for non-HTTP sources".to_string(),
+        _ => "checksum can't be specified for multiple sources".to_string(),
+    })
+}
+
 pub const RULES: &[Rule] = &[
     CHECKSUM_FIELDS,
     XATTR_FILTER,
@@ -488,4 +517,5 @@ pub const RULES: &[Rule] = &[
     CACHE_MOUNT_ID,
     RUN_BIND_CONTENT,
     COPY_EXCLUDE,
+    ADD_CHECKSUM_REMOTE,
 ];

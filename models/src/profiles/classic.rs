@@ -1,7 +1,7 @@
 //! The Docker classic builder (moby `builder/dockerfile`, `image/cache`): Engine 20.10, 26 and 28
 //! (`DOCKER_BUILDKIT=0`, API version 1). Each rule's `// Versions:` line says which of them it
-//! holds for. It refuses `--chmod`, `--link`, heredocs and the newer COPY/ADD flags on every
-//! generation (`Features::of`).
+//! holds for. It refuses `--chmod`, `--link` and the newer COPY/ADD flags on every generation,
+//! and heredocs before Engine 26 (`Features::of`).
 //!
 //! Version differences noted but not modelled, because no prediction cachet can make changes
 //! (RULES.md "Versions"): since 26.0 only locally built images are candidates without
@@ -11,8 +11,8 @@
 
 use crate::dockerfile::{canonical_args, Body, CopyArgs};
 use crate::predict::key::{Component, Part};
-use crate::predict::{BuildOptions, Reason, ReasonKind};
-use crate::profiles::generation::Versions;
+use crate::predict::{BuildOptions, Outcome, Reason, ReasonKind};
+use crate::profiles::generation::{Project, Version, Versions};
 use crate::profiles::{general, Builder, Profile, Transport};
 use crate::rules::{Rule, RuleId, Status};
 
@@ -229,6 +229,31 @@ pub const ADD_URL: Rule = Rule {
     versions: Versions::All,
 };
 
+// Versions: Engine 26 and later, whose classic builder parses heredocs; 20.10's refuses them.
+pub const COPY_HEREDOC_FAILS: Rule = Rule {
+    id: RuleId::new("classic.copy-heredoc-fails"),
+    statement: "The classic builder parses a COPY heredoc but copies no file from it: the COPY \
+                fails at its step with `no source files were specified` (the steps before it run).",
+    source: "https://github.com/moby/moby/blob/v26.1.5/builder/dockerfile/copy.go#L126",
+    if_off: "a COPY heredoc is copied as a file whose content is the body, as BuildKit does",
+    status: Status::Settled {
+        note: "measured on Engine 26.1.5 and 28.5.2 (classic, classic-cli), case copy-heredoc-body",
+    },
+    applies: classic,
+    versions: Versions::Since {
+        project: Project::Engine,
+        version: Version(26, 0, 0),
+        source: "https://github.com/moby/moby/releases/tag/v26.0.0",
+    },
+};
+
+/// The failure of a COPY heredoc on the classic builder (off: none, it is copied).
+pub(crate) fn copy_heredoc_failure(p: &Profile, keyword: &str, copy: &CopyArgs) -> Option<Outcome> {
+    (!copy.heredocs.is_empty() && p.on(&COPY_HEREDOC_FAILS)).then(|| Outcome::Fails {
+        why: format!("{keyword} failed: no source files were specified"),
+    })
+}
+
 pub const RULES: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
@@ -239,4 +264,5 @@ pub const RULES: &[Rule] = &[
     XATTRS,
     CHOWN_FLAG,
     ADD_URL,
+    COPY_HEREDOC_FAILS,
 ];

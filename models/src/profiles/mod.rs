@@ -321,6 +321,7 @@ mod tests {
                     "bk.heredoc-keyed",
                     "bk.cache-mount-id",
                     "bk.copy-exclude",
+                    "bk.add-checksum-remote",
                 ],
                 (Builder::BuildKit, Transport::Cli) => &[
                     "bk.link",
@@ -329,6 +330,7 @@ mod tests {
                     "bk.heredoc-keyed",
                     "bk.cache-mount-id",
                     "bk.copy-exclude",
+                    "bk.add-checksum-remote",
                 ],
                 (Builder::Buildah, _) => &[
                     "buildah.newest-match",
@@ -338,8 +340,9 @@ mod tests {
                     "buildah.bind-mtime-ignored",
                     "buildah.bind-stage-keyed",
                     "buildah.link-keyed",
+                    "buildah.add-checksum-local-fails",
                 ],
-                (Builder::Classic, _) => &[],
+                (Builder::Classic, _) => &["classic.copy-heredoc-fails"],
             };
             assert_eq!(later, expected, "{}", p.name());
         }
