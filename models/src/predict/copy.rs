@@ -12,6 +12,7 @@ use crate::predict::plan::{
 use crate::predict::Outcome;
 use crate::profiles::generation::Support;
 use crate::profiles::{buildah, buildkit, classic, general, Builder, Profile, Transport};
+use crate::rules::RuleId;
 
 /// What the transport does to each entry before the builder sees it.
 #[derive(Clone, Copy, Debug)]
@@ -218,7 +219,7 @@ fn copy_from_stage(
     sources: &[String],
     dest: &str,
 ) -> Result<Option<Component>, Outcome> {
-    let (selected, component) = stage_content(cx, outcomes, (from, source_stage), sources)?;
+    let (selected, component) = stage_content(cx, outcomes, (from, source_stage), sources, None)?;
     if selected.is_empty() {
         if let Part::Digest(digest) = component.part {
             st.files.insert(absolute_path(dest), (digest, true));
@@ -237,11 +238,14 @@ pub(crate) type Selected = (Place, u64, bool);
 /// What `sources` hold in an earlier stage, as a key component, with the COPY-made entries they
 /// select (each with where it lands). Paths no COPY wrote, and every path of a stage that ran
 /// RUN, are keyed through the stage's chain up to its last RUN or its FROM (`copy.from-chain`).
+/// The component is tagged with `rule` where the caller's rule puts it into the key (Buildah's
+/// bind mount of a stage, `buildah.bind-stage-keyed`), else with the rule that shaped it.
 pub(crate) fn stage_content(
     cx: &Cx<'_>,
     outcomes: &[Option<StageOutcome>],
     (from, source_stage): (&str, usize),
     sources: &[String],
+    rule: Option<RuleId>,
 ) -> Result<(Vec<Selected>, Component), Outcome> {
     let source = match &outcomes[source_stage] {
         Some(o) if o.fails => {
@@ -269,7 +273,7 @@ pub(crate) fn stage_content(
         .iter()
         .map(|(place, digest, _)| (place_under("", place, 2), *digest))
         .collect();
-    let component = if selected.is_empty() || source.has_run {
+    let mut component = if selected.is_empty() || source.has_run {
         let made = general::made_content(cx.profile, source.writer_chain, sources);
         let Part::Digest(made) = made.part else {
             unreachable!("made_content is a digest")
@@ -281,6 +285,7 @@ pub(crate) fn stage_content(
     } else {
         buildkit::stage_selection(fingerprint(&(&selection, sources)))
     };
+    component.rule = rule.unwrap_or(component.rule);
     Ok((selected, component))
 }
 

@@ -116,10 +116,8 @@ fn mount_component(
             if !keyed {
                 return Ok(None);
             }
-            let (_, mut component) = stage_content(cx, outcomes, (&from, stage), &[source])?;
-            if p.builder == Builder::Buildah {
-                component.rule = buildah::BIND_STAGE_KEYED.id;
-            }
+            let rule = (p.builder == Builder::Buildah).then_some(buildah::BIND_STAGE_KEYED.id);
+            let (_, component) = stage_content(cx, outcomes, (&from, stage), &[source], rule)?;
             Ok(Some(component))
         }
     }
