@@ -266,9 +266,17 @@ fn vertex_step(name: &str, map: &[StepInfo]) -> Option<usize> {
         .map(|s| s.step)
 }
 
+/// A `COPY --link` step has two vertices of one number: the copy, and the merge of its result
+/// onto the stage, named `[i/n] LINK COPY ...`. The copy says whether the step was served from
+/// cache (`bk.link`); the merge reruns whenever the parent changed, so only its error counts.
+fn is_link_merge(v: &VertexReport) -> bool {
+    let after = v.name.split_once("] ").map(|(_, rest)| rest).unwrap_or("");
+    after.starts_with("LINK ") && v.error.is_none()
+}
+
 pub fn map_vertices(vertices: &[VertexReport], map: &[StepInfo]) -> BTreeMap<usize, Observed> {
     let mut steps = BTreeMap::new();
-    for v in vertices {
+    for v in vertices.iter().filter(|v| !is_link_merge(v)) {
         let Some(step) = vertex_step(&v.name, map) else {
             continue;
         };
@@ -608,6 +616,20 @@ mod tests {
             map_vertices(&vertices, &step_map(dockerfile)),
             "1 cached, 2 cached, 4 cached, 5 rebuilt",
         );
+    }
+
+    #[test]
+    fn a_link_copy_is_observed_by_its_copy_vertex_not_its_merge() {
+        let dockerfile = "FROM base\nRUN echo 2\nCOPY --link a /a\nRUN true\n";
+        let vertices = parse_buildkit_plain(
+            "#1 [2/4] RUN echo 2\n#1 DONE 0.1s\n#2 [3/4] COPY --link a /a\n#2 CACHED\n#3 [3/4] LINK COPY --link a /a\n#3 DONE 0.0s\n#4 [4/4] RUN true\n#4 DONE 0.1s\n",
+        );
+        check(
+            map_vertices(&vertices, &step_map(dockerfile)),
+            "2 rebuilt, 3 cached, 4 rebuilt",
+        );
+        let failed = parse_buildkit_plain("#3 [3/4] LINK COPY --link a /a\n#3 ERROR: merge\n");
+        check(map_vertices(&failed, &step_map(dockerfile)), "3 failed");
     }
 
     #[test]
