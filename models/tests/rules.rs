@@ -712,10 +712,16 @@ const CASES: &[Case] = &[
         expect: "rejected: unknown flag: exclude",
     },
     Case {
-        name: "COPY --exclude on Buildah (unknown) is not modelled",
-        profiles: &["podman:5.4", "podman:5.8"],
-        script: "file a x\n dockerfile FROM base | COPY --exclude=b a /a\n build",
-        expect: "1 cached\n2 unsupported: COPY --exclude is not modelled",
+        name: "Buildah 1.38+ matches an --exclude pattern against context paths: a pattern under the source keeps the file",
+        profiles: &["podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "file d/a x\n file d/b x\n dockerfile FROM base | COPY --exclude=b d /d\n build\n write d/b y\n build",
+        expect: "1 cached\n2 rebuilt: source `d/b`: content (copy.checksum)",
+    },
+    Case {
+        name: "Buildah 1.38+ drops a path an --exclude pattern names from the context root",
+        profiles: &["podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "file d/a x\n file d/b x\n dockerfile FROM base | COPY --exclude=d/b d /d\n build\n write d/b y\n build",
+        expect: "1 cached\n2 cached",
     },
     Case {
         name: "ADD --checksum is refused before BuildKit v0.12 and by the classic builder",

@@ -172,6 +172,7 @@ fn context_sources(
         };
         [fact.path.clone(), below.to_string()]
     });
+    buildah::copy_exclude(p, &copy.exclude, &mut placed, |(fact, _)| fact.path.clone());
     let count = placed.len();
     for (fact, below) in &placed {
         // What lands in the stage: owned by --chown's user or root (the tar's owner on BuildKit's

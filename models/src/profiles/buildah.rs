@@ -394,6 +394,42 @@ pub(crate) fn add_checksum_failure(p: &Profile, copy: &CopyArgs) -> Option<Outco
     })
 }
 
+// Versions: Buildah 1.38 and later (Podman 5.4, 5.8); 1.28 refuses `--exclude`. Buildah 1.44
+// (after every generation here) also joins each pattern to each source (buildah#6726).
+pub const COPY_EXCLUDE_CONTEXT: Rule = Rule {
+    id: RuleId::new("buildah.copy-exclude-context"),
+    statement:
+        "`COPY --exclude=PATTERN` leaves the matching paths out of the copy and its digest, but \
+                the patterns are added to the `.containerignore` ones and matched against context \
+                paths: `COPY --exclude=b d /d` keeps `d/b` (a change of it misses; BuildKit's \
+                `bk.copy-exclude` drops it), `COPY --exclude=d/b d /d` drops it.",
+    source:
+        "https://github.com/containers/buildah/blob/v1.39.0/imagebuildah/stage_executor.go#L374",
+    if_off: "`--exclude` patterns are ignored: every path stays in the digest",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 38, 0),
+        source:
+            "https://github.com/containers/buildah/commit/aeb6ffeece48e08014ac1dbeb90dc13648ade407",
+    },
+};
+
+/// Drops the entries whose context path an `--exclude` pattern matches (off: keeps them).
+pub(crate) fn copy_exclude<T>(
+    p: &Profile,
+    patterns: &[String],
+    entries: &mut Vec<T>,
+    context_path: impl Fn(&T) -> String,
+) {
+    if patterns.is_empty() || !p.on(&COPY_EXCLUDE_CONTEXT) {
+        return;
+    }
+    let parsed = crate::dockerignore::parse_dockerignore(&patterns.join("\n"));
+    entries.retain(|e| !crate::dockerignore::is_ignored(&parsed, &context_path(e)));
+}
+
 pub const RULES: &[Rule] = &[
     LAYERS,
     FORMAT,
@@ -409,4 +445,5 @@ pub const RULES: &[Rule] = &[
     BIND_STAGE_KEYED,
     LINK_KEYED,
     ADD_CHECKSUM_LOCAL_FAILS,
+    COPY_EXCLUDE_CONTEXT,
 ];

@@ -341,6 +341,7 @@ mod tests {
                     "buildah.bind-stage-keyed",
                     "buildah.link-keyed",
                     "buildah.add-checksum-local-fails",
+                    "buildah.copy-exclude-context",
                 ],
                 (Builder::Classic, _) => &["classic.copy-heredoc-fails"],
             };
