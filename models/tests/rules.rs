@@ -712,6 +712,24 @@ const CASES: &[Case] = &[
         expect: "rejected: unknown flag: exclude",
     },
     Case {
+        name: "COPY --parents fails at its step on Buildah 1.37-1.39",
+        profiles: &["podman:5.4", "podman-cli:5.4"],
+        script: "file d/a x\n dockerfile FROM base | RUN true | COPY --parents d/a /x/\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 fails: COPY --parents is not supported",
+    },
+    Case {
+        name: "adding --parents to a COPY misses on Buildah 1.40+ (the stream's names change)",
+        profiles: &["podman:5.8", "podman-cli:5.8"],
+        script: "file d/a x\n dockerfile FROM base | COPY d/a /x/\n build\n dockerfile FROM base | COPY --parents d/a /x/\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `` -> `--parents` (buildah.copy-parents)",
+    },
+    Case {
+        name: "a --parents COPY lands under its context path on Buildah 1.40+",
+        profiles: &["podman:5.8", "podman-cli:5.8"],
+        script: "file d/a x\n dockerfile FROM base AS s | COPY --parents d/a /x/ | FROM base | COPY --from=s /x/d/a /a\n build\n write d/a y\n build",
+        expect: "1 cached\n2 rebuilt: source `d/a`: content (copy.checksum)\n3 cached\n4 rebuilt: context changed (bk.content-addressed)",
+    },
+    Case {
         name: "Buildah 1.38+ matches an --exclude pattern against context paths: a pattern under the source keeps the file",
         profiles: &["podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
         script: "file d/a x\n file d/b x\n dockerfile FROM base | COPY --exclude=b d /d\n build\n write d/b y\n build",

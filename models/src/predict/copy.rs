@@ -80,6 +80,7 @@ pub(crate) fn plan_copy(
     }
     key.extend(buildkit::copy_context(cx));
     key.extend(buildah::link_text(p, copy));
+    key.extend(buildah::parents_text(p, copy));
     Planned::Step {
         key,
         changes_files: true,
@@ -100,6 +101,14 @@ fn not_planned(p: &Profile, keyword: &'static str, copy: &CopyArgs) -> Option<Ou
             "{keyword} <<heredoc with --from, or ADD of one: not modelled"
         ));
     }
+    if let Some(failure) = buildah::copy_parents_failure(p, copy) {
+        return Some(failure);
+    }
+    if buildah::keeps_parents(p, copy) && copy.sources.iter().any(|s| s.contains("/./")) {
+        return unsupported(format!(
+            "{keyword} --parents with a /./ pivot: not modelled"
+        ));
+    }
     if keyword == "ADD" {
         if let Some(failure) = buildah::add_checksum_failure(p, copy) {
             return Some(failure);
@@ -114,7 +123,10 @@ fn not_planned(p: &Profile, keyword: &'static str, copy: &CopyArgs) -> Option<Ou
     }
     let flags = [
         (copy.keep_git_dir, "--keep-git-dir"),
-        (copy.parents, "--parents"),
+        (
+            copy.parents && !buildah::keeps_parents(p, copy),
+            "--parents",
+        ),
         (
             !copy.exclude.is_empty() && p.features.copy_exclude != Support::Yes,
             "--exclude",
@@ -173,6 +185,11 @@ fn context_sources(
         [fact.path.clone(), below.to_string()]
     });
     buildah::copy_exclude(p, &copy.exclude, &mut placed, |(fact, _)| fact.path.clone());
+    if buildah::keeps_parents(p, copy) {
+        for (fact, place) in &mut placed {
+            *place = Place::Below(fact.path.clone());
+        }
+    }
     let count = placed.len();
     for (fact, below) in &placed {
         // What lands in the stage: owned by --chown's user or root (the tar's owner on BuildKit's

@@ -430,6 +430,43 @@ pub(crate) fn copy_exclude<T>(
     entries.retain(|e| !crate::dockerignore::is_ignored(&parsed, &context_path(e)));
 }
 
+// Versions: Buildah 1.40 and later (Podman 5.8); 1.37 to 1.39 (Podman 5.4) parse `--parents` and
+// fail the COPY at its step, 1.28 refuses the flag.
+pub const COPY_PARENTS: Rule = Rule {
+    id: RuleId::new("buildah.copy-parents"),
+    statement:
+        "`COPY --parents` keeps each source's context path under the destination (`COPY --parents \
+                d/a /x/` makes `/x/d/a`); the copied stream names the entries so, with their parent \
+                directories, and its digest differs from the same COPY without the flag. Before \
+                1.40 the COPY fails at its step (`COPY --parents is not supported`).",
+    source: "https://github.com/containers/buildah/commit/7ca9f3464b87b299a3b63e3cb531c96cb11acbf1",
+    if_off: "the COPY fails at its step, as before 1.40",
+    status: Status::Verify,
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 40, 0),
+        source: "https://github.com/containers/buildah/releases/tag/v1.40.0",
+    },
+};
+
+/// Whether a `--parents` COPY is copied with its context paths (`buildah.copy-parents`).
+pub(crate) fn keeps_parents(p: &Profile, copy: &CopyArgs) -> bool {
+    copy.parents && p.on(&COPY_PARENTS)
+}
+
+/// A `--parents` COPY's failure on Buildah before 1.40 (and with the rule off).
+pub(crate) fn copy_parents_failure(p: &Profile, copy: &CopyArgs) -> Option<Outcome> {
+    (buildah(p) && copy.parents && !p.on(&COPY_PARENTS)).then(|| Outcome::Fails {
+        why: "COPY --parents is not supported".to_string(),
+    })
+}
+
+/// What `--parents` adds to the key: the stream's entry names differ (`buildah.copy-parents`).
+pub(crate) fn parents_text(p: &Profile, copy: &CopyArgs) -> Option<Component> {
+    keeps_parents(p, copy).then(|| Component::text(COPY_PARENTS.id, "--parents".to_string()))
+}
+
 pub const RULES: &[Rule] = &[
     LAYERS,
     FORMAT,
@@ -446,4 +483,5 @@ pub const RULES: &[Rule] = &[
     LINK_KEYED,
     ADD_CHECKSUM_LOCAL_FAILS,
     COPY_EXCLUDE_CONTEXT,
+    COPY_PARENTS,
 ];

@@ -334,7 +334,8 @@ impl Features {
     /// labs only on 28.5; the classic builder refuses them all on every generation, as it refuses
     /// `--chmod`. Buildah: heredocs accepted by 1.35 (their content keyed since, buildah#5261),
     /// `COPY --link` from 1.41, `ADD --checksum` from 1.33 (buildah#5135), `COPY --exclude` from
-    /// 1.38; its `--keep-git-dir` and `--parents` are not documented here, so unknown past 1.28.
+    /// 1.38, `COPY --parents` parsed from 1.37 (copied from 1.40, `buildah.copy-parents`); its
+    /// `--keep-git-dir` is not documented here, so unknown past 1.28.
     pub fn of(builder: Builder, generation: Generation) -> Features {
         use Support::{No, Unknown, Yes};
         let since = |project, version| match generation.release(project) {
@@ -375,7 +376,7 @@ impl Features {
                 add_checksum: since(Project::Buildah, Version(1, 33, 0)),
                 add_keep_git_dir: Unknown,
                 copy_exclude: since(Project::Buildah, Version(1, 38, 0)),
-                copy_parents: Unknown,
+                copy_parents: since(Project::Buildah, Version(1, 37, 0)),
             },
         }
     }

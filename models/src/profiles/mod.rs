@@ -342,6 +342,7 @@ mod tests {
                     "buildah.link-keyed",
                     "buildah.add-checksum-local-fails",
                     "buildah.copy-exclude-context",
+                    "buildah.copy-parents",
                 ],
                 (Builder::Classic, _) => &["classic.copy-heredoc-fails"],
             };
