@@ -140,3 +140,26 @@ fn heredocs_are_refused_by_the_engines_under_test() {
         assert!(outcome.unwrap_err().contains("heredocs"), "{profile}");
     }
 }
+
+/// A multi-stage application build in the shape real ones take (a build stage, then a runtime
+/// stage that installs packages and copies the binary `--link`).
+const LINKED_APP: &str = "FROM base AS build\nWORKDIR /src\nCOPY a ./\nRUN make\nFROM base\nRUN apk add ca-certificates\nCOPY --link --from=build /src/out /app\nCMD [\"/app\"]\n";
+
+#[test]
+fn a_linked_copy_survives_a_runtime_stage_edit_on_buildkit_only() {
+    let edited = LINKED_APP.replace("ca-certificates", "ca-certificates tzdata");
+    for (name, copy) in [
+        ("buildkit:26", "cached"),
+        ("buildkit-cli:28", "cached"),
+        ("podman:5.8", "rebuilt"),
+    ] {
+        let profile = Profile::from_name(name).unwrap();
+        let mut state = EngineState::new(profile);
+        apply(&mut state, &build(LINKED_APP));
+        let prediction = predict(&state, &build(&edited));
+        let words: Vec<&str> = prediction.steps.iter().map(|s| s.outcome.short()).collect();
+        assert_eq!(words[5], "rebuilt", "{name}: the edited RUN");
+        assert_eq!(words[6], copy, "{name}: the COPY --link");
+        assert!(!words.contains(&"unsupported"), "{name}: {words:?}");
+    }
+}
