@@ -287,6 +287,7 @@ fn run(args: RunArgs) -> Result<i32> {
 }
 
 fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
+    crate::run::prepare_out(&out)?;
     let loaded = runs
         .iter()
         .map(|r| crate::compare::load_run(r))

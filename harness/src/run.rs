@@ -74,8 +74,24 @@ pub fn run(options: &RunOptions) -> Result<Report> {
     run_on(&engine::load_inventory()?, options)
 }
 
+/// Makes an output directory and proves it writable before any engine is
+/// asked anything: an `--out` that cannot be written is bad input (exit 2), found before the
+/// first build rather than after the run.
+pub fn prepare_out(out: &std::path::Path) -> Result<()> {
+    let probe = out.join(".cachet-write-probe");
+    std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| Error::BadInput(format!("--out {}: cannot write there: {e}", out.display())))
+}
+
 /// `cachet run` on `inventory` (one built in code works too: `engine::model::inventory`).
 pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
+    prepare_out(&options.out)?;
+    std::fs::create_dir_all(options.out.join("cases")).map_err(|source| Error::Write {
+        path: options.out.clone(),
+        source,
+    })?;
     let engines = selected_engines(inventory, options)?;
     let mut versions = Vec::new();
     for e in &engines {
@@ -111,10 +127,6 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    std::fs::create_dir_all(options.out.join("cases")).map_err(|source| Error::Write {
-        path: options.out.clone(),
-        source,
-    })?;
     let scenarios = crate::generate::generate_scenarios(options.seed, options.scenarios);
     let known = match &options.known {
         Some(path) => crate::known::load_catalogue(path)?,
