@@ -314,6 +314,23 @@ impl EngineRun<'_> {
     /// Every scenario in turn, into `outcome`; stops at an interrupt or the engine's first error.
     fn scenarios(&self, scenarios: &[models::scenario::Scenario], outcome: &mut WorkerOutcome) {
         let engine = self.engine;
+        let (started, done_before) = (Instant::now(), outcome.0.len());
+        self.each_scenario(scenarios, outcome);
+        let done = &outcome.0[done_before..];
+        let builds: usize = done.iter().map(|r| r.history.builds.len()).sum();
+        let secs = started.elapsed().as_secs_f64();
+        // The engine's throughput, as this run met it (other engines running beside it on the
+        // other workers): what `ci/generations` collects per generation.
+        self.progress.println(&format!(
+            "cachet run: throughput {}: {} scenarios, {builds} builds in {secs:.0} s ({:.0} scenarios/h)",
+            engine.name,
+            done.len(),
+            done.len() as f64 * 3600.0 / secs.max(0.001)
+        ));
+    }
+
+    fn each_scenario(&self, scenarios: &[models::scenario::Scenario], outcome: &mut WorkerOutcome) {
+        let engine = self.engine;
         for (index, scenario) in scenarios.iter().enumerate() {
             if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
                 outcome.1.push((
