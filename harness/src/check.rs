@@ -246,13 +246,19 @@ mod tests {
         missed.steps.insert(2, Observed::Rebuilt);
         let verdicts = check(&predictions[1], &missed);
         assert_eq!(words(&verdicts), "agree DISCREPANCY");
-        assert_eq!(words(&after_eviction(verdicts.clone(), 0)), "agree DISCREPANCY");
+        assert_eq!(
+            words(&after_eviction(verdicts.clone(), 0)),
+            "agree DISCREPANCY"
+        );
         let evicted = after_eviction(verdicts, 2);
         assert_eq!(words(&evicted), "agree indeterminate");
         let Verdict::Indeterminate { why } = &evicted[1].verdict else {
             unreachable!()
         };
-        assert!(why.contains("evicted 2") && why.contains("moby#49899"), "{why}");
+        assert!(
+            why.contains("evicted 2") && why.contains("moby#49899"),
+            "{why}"
+        );
         // A stale hit (predicted rebuilt, served cached) is no eviction's doing: it stays.
         let mut first = Observation::default();
         first.steps.insert(1, Observed::Cached);

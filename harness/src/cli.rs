@@ -271,13 +271,14 @@ fn run(args: RunArgs) -> Result<i32> {
     let report = crate::run::run(&options)?;
     let s = &report.summary;
     println!(
-                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate; reports in {}",
+                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate, {} lost to engine faults; reports in {}",
                 s.scenarios,
                 s.builds,
                 s.discrepancies,
                 s.known,
                 s.unconfirmed,
                 s.indeterminate,
+                s.lost,
                 out.display()
             );
     for (engine, why) in &report.aborted {

@@ -256,7 +256,10 @@ impl Engine {
             profile.switches = self.profile.switches.clone();
             engine.profile = profile;
         }
-        engine.build_cache_gc = Some(self.build_cache_gc.unwrap_or_else(|| gc_by_default(version)));
+        engine.build_cache_gc = Some(
+            self.build_cache_gc
+                .unwrap_or_else(|| gc_by_default(version)),
+        );
         engine
     }
     /// Whether a run must watch this engine's build-cache records for evictions: a daemon's

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::case_file::case_from_scenario;
 use crate::engine;
@@ -139,8 +139,10 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         shrink_budget: options.shrink_budget,
         known: &known,
         fresh_check: options.fresh_check,
+        down: BTreeSet::new(),
     };
-    let build_cache = engine::cache::snapshot_build_cache(&with_other_hosts(inventory, &engines))?;
+    let (build_cache, down) = snapshot_reachable(&engines, &with_other_hosts(inventory, &engines))?;
+    let setup = Setup { down, ..setup };
     install_interrupt_handler();
     let (all, failures) = run_workers(&setup, &engines, &versions, &scenarios, options.jobs);
     // No build is in flight now: the records the run added can go.
@@ -214,6 +216,35 @@ fn selected_engines(inventory: &Inventory, options: &RunOptions) -> Result<Vec<E
             })
             .collect(),
     }
+}
+
+/// The build-cache snapshot of every endpoint `all` use, and the endpoints of other hosts
+/// (not the run's own `engines`, which have answered already) that do not answer now: a dead
+/// second host costs only the scenarios that need it.
+fn snapshot_reachable(
+    engines: &[Engine],
+    all: &[Engine],
+) -> Result<(engine::cache::BuildCacheSnapshot, BTreeSet<String>)> {
+    let mut down = BTreeSet::new();
+    let mut up = Vec::new();
+    for e in all {
+        let own = engines.iter().any(|o| o.endpoint == e.endpoint);
+        if own || down.contains(&e.endpoint) {
+            up.extend(own.then(|| e.clone()));
+            continue;
+        }
+        match engine::version(e) {
+            Ok(_) => up.push(e.clone()),
+            Err(err) => {
+                eprintln!(
+                    "cachet run: {}: {err}\n  the scenarios that need it are lost; the rest go on",
+                    e.name
+                );
+                down.insert(e.endpoint.clone());
+            }
+        }
+    }
+    Ok((engine::cache::snapshot_build_cache(&up)?, down))
 }
 
 /// `engines` and the same engines on the inventory's other hosts, where scenarios that move
@@ -349,17 +380,92 @@ impl EngineRun<'_> {
                         .scenario_done(&engine.name, index, &result, self.started);
                     outcome.0.push(result);
                 }
-                Err(e) => {
-                    self.progress.println(&format!(
-                        "  {}: stopped at scenario {}: {e}",
-                        engine.name,
-                        index + 1
-                    ));
-                    outcome.1.push((engine.name.clone(), e));
-                    break;
-                }
+                Err(e) => match self.after_fault(&e, index) {
+                    Some(why) => outcome
+                        .0
+                        .push(ScenarioResult::lost(index, &engine.name, why)),
+                    None => {
+                        self.progress.println(&format!(
+                            "  {}: stopped at scenario {}: {e}",
+                            engine.name,
+                            index + 1
+                        ));
+                        outcome.1.push((engine.name.clone(), e));
+                        break;
+                    }
+                },
             }
         }
+    }
+}
+
+impl EngineRun<'_> {
+    /// Whether the run goes on after scenario `index` failed with `e`, and if so why the scenario
+    /// is lost. Another host or the registry not answering costs only this scenario (the next
+    /// one may not need it). This engine not answering is waited for, with backoff, up to
+    /// `CACHET_ENGINE_WAIT` seconds (default 120): back in time, the run goes on at the next
+    /// scenario (which loads its base image afresh); still down, the engine's part ends (`None`).
+    /// Anything else (cachet's own fault, bad input) ends it too.
+    fn after_fault(&self, e: &Error, index: usize) -> Option<String> {
+        let Error::EngineUnavailable { endpoint, .. } = e else {
+            return None;
+        };
+        let engine = self.engine;
+        if *endpoint != engine.endpoint {
+            self.progress.println(&format!(
+                "  {}: scenario {} lost (it needs {endpoint}, which does not answer); going on",
+                engine.name,
+                index + 1
+            ));
+            return Some(format!("another host or the registry did not answer: {e}"));
+        }
+        let limit = engine_wait();
+        self.progress.println(&format!(
+            "  {}: not answering at scenario {}: waiting up to {} s for it",
+            engine.name,
+            index + 1,
+            limit.as_secs()
+        ));
+        let waited = wait_for_engine(engine, limit)?;
+        self.progress.println(&format!(
+            "  {}: answers again after {} s; scenario {} lost, going on",
+            engine.name,
+            waited.as_secs(),
+            index + 1
+        ));
+        Some(format!(
+            "the engine stopped answering mid-scenario and was back {} s later: {e}",
+            waited.as_secs()
+        ))
+    }
+}
+
+/// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,
+/// default 120.
+fn engine_wait() -> Duration {
+    let secs = std::env::var("CACHET_ENGINE_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+/// Polls `engine` (its version) with backoff from 1 s to 16 s until it answers or `limit`
+/// passes; how long that took, or `None` if it stayed down.
+fn wait_for_engine(engine: &Engine, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        if engine::version(engine).is_ok() {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() + pause > limit
+            || INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return None;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(16));
     }
 }
 
@@ -458,6 +564,10 @@ pub struct Setup<'a> {
     pub known: &'a [crate::known::Known],
     /// Compare every image with reported cache hits against a fresh build (the second oracle).
     pub fresh_check: bool,
+    /// Endpoints of other hosts that did not answer when the run started: scenarios that need
+    /// one are lost without touching it (its build cache was never snapshotted, so the run
+    /// could not clean up after itself there).
+    pub down: BTreeSet<String>,
 }
 
 /// Runs one scenario on one engine: confirms any discrepancy from a fresh salt, then shrinks it
@@ -484,6 +594,17 @@ pub fn run_one(
         } else {
             scenario
         };
+    let needs = crate::execute::engines_for(inventory, engine, scenario)?;
+    if let Some(e) = needs.values().find(|e| setup.down.contains(&e.endpoint)) {
+        return Ok(ScenarioResult::lost(
+            index,
+            &engine.name,
+            format!(
+                "it needs {} ({}), which did not answer when the run started",
+                e.name, e.endpoint
+            ),
+        ));
+    }
     let history = crate::execute::run_scenario_checked(
         inventory,
         engine,
@@ -503,6 +624,7 @@ pub fn run_one(
         reproducer: None,
         shrunk: None,
         suspects: Vec::new(),
+        lost: None,
     };
     let scenario_run = ScenarioRun {
         setup,

@@ -86,19 +86,32 @@ fn a_miss_after_an_eviction_is_indeterminate_not_a_discrepancy() {
             engine.name
         );
         let watched = run(&inventory, &engine, true, true);
-        assert_eq!(watched.discrepancy_count(), 0, "{}: {watched:?}", engine.name);
+        assert_eq!(
+            watched.discrepancy_count(),
+            0,
+            "{}: {watched:?}",
+            engine.name
+        );
         let why = reasons(&watched);
         assert!(
             !why.is_empty() && why.iter().all(|w| w.contains("evicted")),
             "{}: {why:?}",
             engine.name
         );
-        assert_eq!(watched.builds.len(), 2, "the scenario stops after the eviction");
+        assert_eq!(
+            watched.builds.len(),
+            2,
+            "the scenario stops after the eviction"
+        );
         // And watching finds no eviction where there was none: the ordinary churn of records
         // (context transfers, a changed file) is not taken for one.
         let calm = run(&inventory, &engine, true, false);
         assert_eq!(
-            (calm.discrepancy_count(), calm.indeterminate_count(), calm.builds.len()),
+            (
+                calm.discrepancy_count(),
+                calm.indeterminate_count(),
+                calm.builds.len()
+            ),
             (0, 0, 3),
             "{}: {calm:?}",
             engine.name
