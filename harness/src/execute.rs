@@ -201,7 +201,7 @@ pub fn run_scenario_with(
             engine.kind()
         );
     }
-    let base_ref = format!("localhost/cachet-base:{salt}");
+    let base_ref = base_ref(salt);
     let registry = inventory
         .registry
         .clone()
@@ -252,6 +252,16 @@ pub fn run_scenario_with(
         salt: salt.to_string(),
         builds,
     })
+}
+
+/// The reference of a scenario's salted base image.
+pub fn base_ref(salt: &str) -> String {
+    format!("localhost/cachet-base:{salt}")
+}
+
+/// The tag of build `n` (from 0) of a scenario.
+pub fn build_tag(salt: &str, n: usize) -> String {
+    format!("cachet-scn-{salt}:b{n}")
 }
 
 /// One context directory per host for the whole scenario (the CLI door rewrites it in place);
@@ -341,7 +351,7 @@ fn run_transitions(
         };
         // The model's side first (nothing in it depends on what the engine does).
         let prediction = model.step(&host, &engine.profile, &build);
-        let tag = format!("cachet-scn-{salt}:b{n}");
+        let tag = build_tag(salt, n);
         created
             .entry(engine.name.clone())
             .or_default()

@@ -380,7 +380,7 @@ impl EngineRun<'_> {
                         .scenario_done(&engine.name, index, &result, self.started);
                     outcome.0.push(result);
                 }
-                Err(e) => match self.after_fault(&e, index) {
+                Err(e) => match self.after_fault(&e, index, scenario) {
                     Some(why) => outcome
                         .0
                         .push(ScenarioResult::lost(index, &engine.name, why)),
@@ -406,7 +406,12 @@ impl EngineRun<'_> {
     /// `CACHET_ENGINE_WAIT` seconds (default 120): back in time, the run goes on at the next
     /// scenario (which loads its base image afresh); still down, the engine's part ends (`None`).
     /// Anything else (cachet's own fault, bad input) ends it too.
-    fn after_fault(&self, e: &Error, index: usize) -> Option<String> {
+    fn after_fault(
+        &self,
+        e: &Error,
+        index: usize,
+        scenario: &models::scenario::Scenario,
+    ) -> Option<String> {
         let Error::EngineUnavailable { endpoint, .. } = e else {
             return None;
         };
@@ -427,6 +432,17 @@ impl EngineRun<'_> {
             limit.as_secs()
         ));
         let waited = wait_for_engine(engine, limit)?;
+        // What the scenario tagged before the engine went away, its cleanup could not remove.
+        let salt = salt(self.setup.seed, index, &engine.name, 0);
+        let mut refs = vec![crate::execute::base_ref(&salt)];
+        refs.extend((0..scenario.transitions.len()).map(|n| crate::execute::build_tag(&salt, n)));
+        if let Err(e) = engine::open(engine).remove_images(&refs) {
+            self.progress.println(&format!(
+                "  warning: {}: removing what scenario {} left: {e} (`cachet clean` will)",
+                engine.name,
+                index + 1
+            ));
+        }
         self.progress.println(&format!(
             "  {}: answers again after {} s; scenario {} lost, going on",
             engine.name,
