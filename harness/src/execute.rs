@@ -292,6 +292,17 @@ fn build_and_push(
     build: &Build,
     created: &mut BTreeMap<String, Vec<String>>,
 ) -> Result<(Observation, Duration)> {
+    // The model engine's registry lives in process.
+    if let Some(registry) = build
+        .options
+        .push
+        .iter()
+        .chain(&build.options.cache_from)
+        .find_map(|r| r.split_once('/').map(|(host, _)| host))
+        .filter(|_| !engine.is_model())
+    {
+        engine::registry::registry_answers(registry)?;
+    }
     let started = Instant::now();
     let door = engine::open(engine);
     let observation = door.build(request)?;
