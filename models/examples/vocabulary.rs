@@ -4,8 +4,12 @@
 //! predicted without an unsupported step (a frontend's refusal of a newer form is a prediction
 //! too, counted apart), and what is still unsupported, by reason.
 //!
-//! `cargo run -p cachet-models --example vocabulary -- DIR` (files are read recursively; the
-//! context is synthesised: every COPY/ADD source named in the file exists as a small file).
+//! `cargo run -p cachet-models --example vocabulary -- DIR` (files are read recursively; a file
+//! counts when its name holds `dockerfile`, any case, and is not a `.dockerignore`; the context is
+//! synthesised: every COPY/ADD source named in the file exists as a small file). A template (a
+//! line holding a `{{` or `%%` placeholder, as docker-library's `Dockerfile.template` and jq
+//! templates have) is no Dockerfile: no builder reads it as written, so it is counted apart and
+//! left out of every figure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,10 @@ fn main() {
         let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
+        if is_template(&text) {
+            tally.templates += 1;
+            continue;
+        }
         if verbose {
             for d in parse(&text).diagnostics {
                 println!("{}: {d}", path.display());
@@ -48,15 +56,49 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             collect(&path, out);
-        } else {
+        } else if is_dockerfile_name(&path) {
             out.push(path);
         }
     }
 }
 
+/// A name that says Dockerfile: `Dockerfile`, `Dockerfile.x`, `x.Dockerfile`, but not the
+/// `Dockerfile.dockerignore` BuildKit reads beside one.
+fn is_dockerfile_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    name.contains("dockerfile") && !name.ends_with(".dockerignore")
+}
+
+/// A file a generator fills in: a line that opens with a `{{ … }}` directive, a FROM whose image
+/// is a `{{ … }}` placeholder, or a `%%NAME%%` placeholder (shell's `${x%%y}` is no placeholder).
+fn is_template(text: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let from = line
+            .get(..5)
+            .is_some_and(|k| k.eq_ignore_ascii_case("from "));
+        line.starts_with("{{") || (from && line.contains("{{")) || has_percent_placeholder(line)
+    })
+}
+
+fn has_percent_placeholder(line: &str) -> bool {
+    line.split("%%")
+        .skip(1)
+        .step_by(2)
+        .zip(line.split("%%").skip(2))
+        .any(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        })
+}
+
 #[derive(Default)]
 struct Tally {
     files: usize,
+    /// Files with template placeholders, left out of every figure.
+    templates: usize,
     instructions: usize,
     supported: usize,
     clean_parse: usize,
@@ -127,7 +169,10 @@ impl Tally {
 
     fn print(&self, profiles: &[Profile], found: usize) {
         let pct = |n: usize, d: usize| 100.0 * n as f64 / d.max(1) as f64;
-        println!("files read: {} (of {found} found)", self.files);
+        println!(
+            "files read: {} (of {found} found; {} templates set apart)",
+            self.files, self.templates
+        );
         println!(
             "instructions parsed into a supported body: {}/{} ({:.1}%)",
             self.supported,
