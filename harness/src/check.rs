@@ -127,6 +127,31 @@ pub fn check(prediction: &Prediction, observation: &Observation) -> Vec<StepVerd
         .collect()
 }
 
+/// The verdicts of a build after which the engine had lost `evicted` build-cache records the
+/// scenario's earlier builds made (its garbage collection ran): a step the model expects cached
+/// that the engine rebuilt is no verdict then, since the record it would have hit may be gone.
+pub fn after_eviction(verdicts: Vec<StepVerdict>, evicted: usize) -> Vec<StepVerdict> {
+    if evicted == 0 {
+        return verdicts;
+    }
+    let why = format!(
+        "the engine evicted {evicted} build-cache record(s) of this scenario (its build-cache \
+         garbage collection, on by default since Engine 28.2: moby#49899): a miss proves nothing"
+    );
+    verdicts
+        .into_iter()
+        .map(|mut v| {
+            if v.verdict == Verdict::Discrepancy
+                && matches!(v.predicted, Outcome::Cached { .. })
+                && v.observed == Some(Observed::Rebuilt)
+            {
+                v.verdict = Verdict::Indeterminate { why: why.clone() };
+            }
+            v
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +223,47 @@ mod tests {
         fine.steps.insert(1, Observed::Cached);
         fine.steps.insert(2, Observed::Cached);
         check_words(&predictions[1], &fine, "1:agree:cached 2:agree:cached");
+    }
+
+    #[test]
+    fn a_miss_after_an_eviction_is_indeterminate_and_nothing_else_changes() {
+        let predictions = two_builds();
+        let words = |verdicts: &[StepVerdict]| {
+            verdicts
+                .iter()
+                .map(|v| match &v.verdict {
+                    Verdict::Agree => "agree",
+                    Verdict::Discrepancy => "DISCREPANCY",
+                    Verdict::Indeterminate { .. } => "indeterminate",
+                    Verdict::Unchecked => "unchecked",
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // Step 1 is the FROM, step 2 the COPY.
+        let mut missed = Observation::default();
+        missed.steps.insert(1, Observed::Cached);
+        missed.steps.insert(2, Observed::Rebuilt);
+        let verdicts = check(&predictions[1], &missed);
+        assert_eq!(words(&verdicts), "agree DISCREPANCY");
+        assert_eq!(
+            words(&after_eviction(verdicts.clone(), 0)),
+            "agree DISCREPANCY"
+        );
+        let evicted = after_eviction(verdicts, 2);
+        assert_eq!(words(&evicted), "agree indeterminate");
+        let Verdict::Indeterminate { why } = &evicted[1].verdict else {
+            unreachable!()
+        };
+        assert!(
+            why.contains("evicted 2") && why.contains("moby#49899"),
+            "{why}"
+        );
+        // A stale hit (predicted rebuilt, served cached) is no eviction's doing: it stays.
+        let mut first = Observation::default();
+        first.steps.insert(1, Observed::Cached);
+        first.steps.insert(2, Observed::Cached);
+        let stale = after_eviction(check(&predictions[0], &first), 3);
+        assert_eq!(words(&stale), "agree DISCREPANCY");
     }
 }

@@ -34,6 +34,20 @@ pub enum Command {
     /// images and containers from cachet's base, pushed `cachet-*` tags, context directories.
     /// Endpoints another cachet run is using are skipped.
     Clean(CleanArgs),
+    /// Engine-free generator reach: for each exercised rule's mutant, the first generated
+    /// scenario whose predictions differ from the reference's.
+    Mutants(MutantsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MutantsArgs {
+    /// One profile (`buildkit-cli`, `podman:5.8`); default: every profile of every generation.
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub scenarios: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +147,7 @@ pub fn main_with(cli: Cli) -> Result<i32> {
         Command::Pins(args) => pins(args),
         Command::Replay(args) => replay(args),
         Command::Clean(args) => clean(args),
+        Command::Mutants(args) => mutants(args),
     }
 }
 
@@ -271,13 +286,14 @@ fn run(args: RunArgs) -> Result<i32> {
     let report = crate::run::run(&options)?;
     let s = &report.summary;
     println!(
-                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate; reports in {}",
+                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate, {} lost to engine faults; reports in {}",
                 s.scenarios,
                 s.builds,
                 s.discrepancies,
                 s.known,
                 s.unconfirmed,
                 s.indeterminate,
+                s.lost,
                 out.display()
             );
     for (engine, why) in &report.aborted {
@@ -287,6 +303,7 @@ fn run(args: RunArgs) -> Result<i32> {
 }
 
 fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
+    crate::run::prepare_out(&out)?;
     let loaded = runs
         .iter()
         .map(|r| crate::compare::load_run(r))
@@ -400,4 +417,27 @@ fn replay(ReplayArgs { file, engine }: ReplayArgs) -> Result<i32> {
     } else {
         EXIT_NONCONFORMANCE
     })
+}
+
+fn mutants(
+    MutantsArgs {
+        profile,
+        scenarios,
+        seed,
+    }: MutantsArgs,
+) -> Result<i32> {
+    let profiles = match profile {
+        None => models::Profile::all_generations(),
+        Some(name) => vec![models::Profile::from_name(&name).ok_or_else(|| {
+            crate::error::Error::BadInput(format!(
+                "unknown profile `{name}`; profiles are classic, classic-cli, buildkit, \
+                 buildkit-cli, podman, podman-cli, each optionally `:GENERATION` \
+                 (buildkit-cli:28, podman:5.8)"
+            ))
+        })?],
+    };
+    let generated = crate::generate::generate_scenarios(seed, scenarios);
+    let reaches = crate::mutants::reach_all(&profiles, &generated);
+    print!("{}", crate::mutants::render(&reaches, scenarios));
+    Ok(EXIT_OK)
 }

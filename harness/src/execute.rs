@@ -2,7 +2,7 @@
 //! applies the mutations, asks the model, runs the real build, observes and checks it, and keeps
 //! everything in a `History`. It removes every image it created, whatever happens.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use models::scenario::{apply_mutation, Scenario, ScenarioModel};
@@ -152,6 +152,32 @@ pub fn run_scenario_checked(
     salt: &str,
     fresh_check: bool,
 ) -> Result<History> {
+    let hooks = Hooks {
+        fresh_check,
+        ..Hooks::default()
+    };
+    run_scenario_with(inventory, engine, scenario, salt, &hooks)
+}
+
+/// What a scenario's run does besides its builds.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    /// Compare every build that reported a cached step with a fresh build (`--fresh-check`).
+    pub fresh_check: bool,
+    /// Called before build `n` (from 0) with the engine that runs it: a nemesis's way in (a test
+    /// that evicts build-cache records, or stops a daemon, between builds).
+    pub before_build: BeforeBuild<'a>,
+}
+
+/// `run_scenario` with `hooks`.
+pub fn run_scenario_with(
+    inventory: &Inventory,
+    engine: &Engine,
+    scenario: &Scenario,
+    salt: &str,
+    hooks: &Hooks<'_>,
+) -> Result<History> {
+    let fresh_check = hooks.fresh_check;
     let hosts = engines_for(inventory, engine, scenario)?;
     // The fresh builds run on a host the scenario does not use, so their cache records never
     // change what the scenario's engines hold (a --no-cache build still records its steps, and
@@ -175,7 +201,7 @@ pub fn run_scenario_checked(
             engine.kind()
         );
     }
-    let base_ref = format!("localhost/cachet-base:{salt}");
+    let base_ref = base_ref(salt);
     let registry = inventory
         .registry
         .clone()
@@ -196,10 +222,9 @@ pub fn run_scenario_checked(
                 scenario,
                 salt,
                 &hosts,
-                &base_ref,
-                &registry,
+                (&base_ref, &registry),
                 &mut created,
-                fresh_engine.as_ref(),
+                (fresh_engine.as_ref(), hooks.before_build),
             )
         });
     for (name, refs) in &created {
@@ -227,6 +252,16 @@ pub fn run_scenario_checked(
         salt: salt.to_string(),
         builds,
     })
+}
+
+/// The reference of a scenario's salted base image.
+pub fn base_ref(salt: &str) -> String {
+    format!("localhost/cachet-base:{salt}")
+}
+
+/// The tag of build `n` (from 0) of a scenario.
+pub fn build_tag(salt: &str, n: usize) -> String {
+    format!("cachet-scn-{salt}:b{n}")
 }
 
 /// One context directory per host for the whole scenario (the CLI door rewrites it in place);
@@ -257,6 +292,17 @@ fn build_and_push(
     build: &Build,
     created: &mut BTreeMap<String, Vec<String>>,
 ) -> Result<(Observation, Duration)> {
+    // The model engine's registry lives in process.
+    if let Some(registry) = build
+        .options
+        .push
+        .iter()
+        .chain(&build.options.cache_from)
+        .find_map(|r| r.split_once('/').map(|(host, _)| host))
+        .filter(|_| !engine.is_model())
+    {
+        engine::registry::registry_answers(registry)?;
+    }
     let started = Instant::now();
     let door = engine::open(engine);
     let observation = door.build(request)?;
@@ -274,14 +320,15 @@ fn build_and_push(
     Ok((observation, duration))
 }
 
+type BeforeBuild<'a> = Option<&'a (dyn Fn(usize, &Engine) + Sync)>;
+
 fn run_transitions(
     scenario: &Scenario,
     salt: &str,
     hosts: &BTreeMap<String, Engine>,
-    base_ref: &str,
-    registry: &str,
+    (base_ref, registry): (&str, &str),
     created: &mut BTreeMap<String, Vec<String>>,
-    fresh_engine: Option<&Engine>,
+    (fresh_engine, before_build): (Option<&Engine>, BeforeBuild<'_>),
 ) -> Result<Vec<BuildRecord>> {
     let map_ref = |r: &str| {
         let (name, tag) = r.rsplit_once(':').unwrap_or((r, "latest"));
@@ -291,6 +338,8 @@ fn run_transitions(
     let mut context = scenario.context.clone();
     let mut builds = Vec::new();
     let workdirs = context_dirs(hosts, salt)?;
+    // Per host whose engine's GC is on: the durable records present after its last build.
+    let mut records: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (n, transition) in scenario.transitions.iter().enumerate() {
         for mutation in &transition.mutations {
             apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
@@ -313,7 +362,7 @@ fn run_transitions(
         };
         // The model's side first (nothing in it depends on what the engine does).
         let prediction = model.step(&host, &engine.profile, &build);
-        let tag = format!("cachet-scn-{salt}:b{n}");
+        let tag = build_tag(salt, n);
         created
             .entry(engine.name.clone())
             .or_default()
@@ -325,13 +374,18 @@ fn run_transitions(
             tag: tag.clone(),
             workdir: workdirs.get(&host).map(|d: &tempfile::TempDir| d.path()),
         };
+        if let Some(hook) = before_build {
+            hook(n, engine);
+        }
         let (observation, duration) = build_and_push(engine, &request, &build, created)?;
         created
             .entry(engine.name.clone())
             .or_default()
             .extend(observation.intermediate_images.iter().cloned());
-        let verdicts = check(&prediction, &observation);
-        let unknown = observation.indeterminate.is_some();
+        let evicted = evictions(engine, records.entry(host.clone()).or_default())?;
+        let verdicts = crate::check::after_eviction(check(&prediction, &observation), evicted);
+        // After an eviction the engine's cache is no longer what the model holds.
+        let unknown = observation.indeterminate.is_some() || evicted > 0;
         let reported_cached = verdicts.iter().any(|v| {
             v.observed == Some(crate::observe::Observed::Cached)
                 && !v.instruction.starts_with("FROM ")
@@ -369,6 +423,19 @@ fn run_transitions(
         }
     }
     Ok(builds)
+}
+
+/// How many of the durable build-cache records `seen` after the engine's earlier builds of the
+/// scenario are gone now (its GC evicted them); `seen` becomes what is there now. Zero, and no
+/// call, on an engine that does not garbage-collect (`Engine::watches_evictions`).
+fn evictions(engine: &Engine, seen: &mut BTreeSet<String>) -> Result<usize> {
+    if !engine.watches_evictions() {
+        return Ok(0);
+    }
+    let now = engine::cache::durable_build_cache_ids(engine)?;
+    let gone = seen.difference(&now).count();
+    *seen = now;
+    Ok(gone)
 }
 
 /// Builds the same input afresh on `fresh_engine` (`--no-cache`, a fresh context directory, so

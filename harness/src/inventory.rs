@@ -96,6 +96,11 @@ pub struct Host {
     /// run must catch). Its engines are the profiles whose table holds the rule.
     #[serde(default)]
     pub mutant: Option<String>,
+    /// Whether the daemon garbage-collects BuildKit's build cache on its own (daemon.json
+    /// `builder.gc.enabled`). Unset: on from Engine 28.2, its default there (moby#49899). Where
+    /// it is on, a run watches its records and a miss after an eviction is indeterminate.
+    #[serde(default)]
+    pub build_cache_gc: Option<bool>,
 }
 
 /// A CLI as a host runs it: the binary and its `DOCKER_CONFIG`.
@@ -196,6 +201,9 @@ pub struct Engine {
     pub buildx: bool,
     /// On a model host (`kind = "model"`): the rule the model engine switches off, if a mutant.
     pub mutant: Option<String>,
+    /// Whether the daemon's build-cache GC is on (the host's `build-cache-gc`; unset: decided
+    /// by the reported version, `with_reported_version`).
+    pub build_cache_gc: Option<bool>,
 }
 
 impl Engine {
@@ -248,8 +256,26 @@ impl Engine {
             profile.switches = self.profile.switches.clone();
             engine.profile = profile;
         }
+        engine.build_cache_gc = Some(
+            self.build_cache_gc
+                .unwrap_or_else(|| gc_by_default(version)),
+        );
         engine
     }
+    /// Whether a run must watch this engine's build-cache records for evictions: a daemon's
+    /// BuildKit with its GC on (Podman's layers are images; the classic builder's cache is its
+    /// images, which no GC removes; the model engine never evicts).
+    pub fn watches_evictions(&self) -> bool {
+        self.builder() == Builder::BuildKit && !self.is_model() && self.build_cache_gc == Some(true)
+    }
+}
+
+/// Engine 28.2 turned BuildKit's garbage collection on by default (moby#49899,
+/// https://github.com/moby/moby/pull/49899): from that version, unless the host says otherwise.
+fn gc_by_default(reported: &str) -> bool {
+    crate::versions::VersionRange::parse(">=28.2")
+        .expect("a range")
+        .contains_engine(reported)
 }
 
 /// The endpoint schemes cachet speaks (bollard and the docker CLI alike): anything else is a
@@ -408,6 +434,7 @@ impl Inventory {
                 buildx: None,
                 builtin_buildkit: None,
                 mutant: None,
+                build_cache_gc: None,
             },
         );
         Ok(Inventory {
@@ -491,6 +518,7 @@ impl Inventory {
                     tls_dir: host.tls_dir.clone(),
                     buildx: through_buildx,
                     mutant: host.mutant.clone(),
+                    build_cache_gc: host.build_cache_gc,
                 };
                 engine.name = format!("{}@{host_name}", engine.kind());
                 // A mutant model host offers the profiles whose table holds its rule.

@@ -13,6 +13,7 @@ pub mod generate;
 pub mod inventory;
 pub mod known;
 pub mod materialize;
+pub mod mutants;
 pub mod observe;
 pub mod report;
 pub mod reproduce;

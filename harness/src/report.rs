@@ -101,10 +101,30 @@ fn step_rows(result: &ScenarioResult) -> Vec<[String; 7]> {
 
 fn summary_line(report: &Report) -> String {
     let s = &report.summary;
-    format!(
+    let mut line = format!(
         "{} scenarios, {} builds: {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate steps.",
         s.scenarios, s.builds, s.discrepancies, s.known, s.unconfirmed, s.indeterminate
-    )
+    );
+    if s.lost > 0 {
+        let lost: Vec<String> = report
+            .results
+            .iter()
+            .filter_map(|r| {
+                Some(format!(
+                    "{} #{}: {}",
+                    r.engine,
+                    r.index + 1,
+                    r.lost.as_ref()?
+                ))
+            })
+            .collect();
+        line.push_str(&format!(
+            " {} scenarios lost to engine faults ({}).",
+            s.lost,
+            lost.join("; ")
+        ));
+    }
+    line
 }
 
 fn findings(report: &Report) -> impl Iterator<Item = &ScenarioResult> {

@@ -346,6 +346,7 @@ mod tests {
             tls_dir: None,
             buildx: false,
             mutant: None,
+            build_cache_gc: None,
         }
     }
 

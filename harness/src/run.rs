@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::case_file::case_from_scenario;
 use crate::engine;
@@ -74,8 +74,24 @@ pub fn run(options: &RunOptions) -> Result<Report> {
     run_on(&engine::load_inventory()?, options)
 }
 
+/// Makes an output directory and proves it writable before any engine is
+/// asked anything: an `--out` that cannot be written is bad input (exit 2), found before the
+/// first build rather than after the run.
+pub fn prepare_out(out: &std::path::Path) -> Result<()> {
+    let probe = out.join(".cachet-write-probe");
+    std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| Error::BadInput(format!("--out {}: cannot write there: {e}", out.display())))
+}
+
 /// `cachet run` on `inventory` (one built in code works too: `engine::model::inventory`).
 pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
+    prepare_out(&options.out)?;
+    std::fs::create_dir_all(options.out.join("cases")).map_err(|source| Error::Write {
+        path: options.out.clone(),
+        source,
+    })?;
     let engines = selected_engines(inventory, options)?;
     let mut versions = Vec::new();
     for e in &engines {
@@ -111,10 +127,6 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    std::fs::create_dir_all(options.out.join("cases")).map_err(|source| Error::Write {
-        path: options.out.clone(),
-        source,
-    })?;
     let scenarios = crate::generate::generate_scenarios(options.seed, options.scenarios);
     let known = match &options.known {
         Some(path) => crate::known::load_catalogue(path)?,
@@ -127,8 +139,10 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         shrink_budget: options.shrink_budget,
         known: &known,
         fresh_check: options.fresh_check,
+        down: BTreeSet::new(),
     };
-    let build_cache = engine::cache::snapshot_build_cache(&with_other_hosts(inventory, &engines))?;
+    let (build_cache, down) = snapshot_reachable(&engines, &with_other_hosts(inventory, &engines))?;
+    let setup = Setup { down, ..setup };
     install_interrupt_handler();
     let (all, failures) = run_workers(&setup, &engines, &versions, &scenarios, options.jobs);
     // No build is in flight now: the records the run added can go.
@@ -202,6 +216,35 @@ fn selected_engines(inventory: &Inventory, options: &RunOptions) -> Result<Vec<E
             })
             .collect(),
     }
+}
+
+/// The build-cache snapshot of every endpoint `all` use, and the endpoints of other hosts
+/// (not the run's own `engines`, which have answered already) that do not answer now: a dead
+/// second host costs only the scenarios that need it.
+fn snapshot_reachable(
+    engines: &[Engine],
+    all: &[Engine],
+) -> Result<(engine::cache::BuildCacheSnapshot, BTreeSet<String>)> {
+    let mut down = BTreeSet::new();
+    let mut up = Vec::new();
+    for e in all {
+        let own = engines.iter().any(|o| o.endpoint == e.endpoint);
+        if own || down.contains(&e.endpoint) {
+            up.extend(own.then(|| e.clone()));
+            continue;
+        }
+        match engine::version(e) {
+            Ok(_) => up.push(e.clone()),
+            Err(err) => {
+                eprintln!(
+                    "cachet run: {}: {err}\n  the scenarios that need it are lost; the rest go on",
+                    e.name
+                );
+                down.insert(e.endpoint.clone());
+            }
+        }
+    }
+    Ok((engine::cache::snapshot_build_cache(&up)?, down))
 }
 
 /// `engines` and the same engines on the inventory's other hosts, where scenarios that move
@@ -302,6 +345,23 @@ impl EngineRun<'_> {
     /// Every scenario in turn, into `outcome`; stops at an interrupt or the engine's first error.
     fn scenarios(&self, scenarios: &[models::scenario::Scenario], outcome: &mut WorkerOutcome) {
         let engine = self.engine;
+        let (started, done_before) = (Instant::now(), outcome.0.len());
+        self.each_scenario(scenarios, outcome);
+        let done = &outcome.0[done_before..];
+        let builds: usize = done.iter().map(|r| r.history.builds.len()).sum();
+        let secs = started.elapsed().as_secs_f64();
+        // The engine's throughput, as this run met it (other engines running beside it on the
+        // other workers): what `ci/generations` collects per generation.
+        self.progress.println(&format!(
+            "cachet run: throughput {}: {} scenarios, {builds} builds in {secs:.0} s ({:.0} scenarios/h)",
+            engine.name,
+            done.len(),
+            done.len() as f64 * 3600.0 / secs.max(0.001)
+        ));
+    }
+
+    fn each_scenario(&self, scenarios: &[models::scenario::Scenario], outcome: &mut WorkerOutcome) {
+        let engine = self.engine;
         for (index, scenario) in scenarios.iter().enumerate() {
             if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
                 outcome.1.push((
@@ -320,17 +380,108 @@ impl EngineRun<'_> {
                         .scenario_done(&engine.name, index, &result, self.started);
                     outcome.0.push(result);
                 }
-                Err(e) => {
-                    self.progress.println(&format!(
-                        "  {}: stopped at scenario {}: {e}",
-                        engine.name,
-                        index + 1
-                    ));
-                    outcome.1.push((engine.name.clone(), e));
-                    break;
-                }
+                Err(e) => match self.after_fault(&e, index, scenario) {
+                    Some(why) => outcome
+                        .0
+                        .push(ScenarioResult::lost(index, &engine.name, why)),
+                    None => {
+                        self.progress.println(&format!(
+                            "  {}: stopped at scenario {}: {e}",
+                            engine.name,
+                            index + 1
+                        ));
+                        outcome.1.push((engine.name.clone(), e));
+                        break;
+                    }
+                },
             }
         }
+    }
+}
+
+impl EngineRun<'_> {
+    /// Whether the run goes on after scenario `index` failed with `e`, and if so why the scenario
+    /// is lost. Another host or the registry not answering costs only this scenario (the next
+    /// one may not need it). This engine not answering is waited for, with backoff, up to
+    /// `CACHET_ENGINE_WAIT` seconds (default 120): back in time, the run goes on at the next
+    /// scenario (which loads its base image afresh); still down, the engine's part ends (`None`).
+    /// Anything else (cachet's own fault, bad input) ends it too.
+    fn after_fault(
+        &self,
+        e: &Error,
+        index: usize,
+        scenario: &models::scenario::Scenario,
+    ) -> Option<String> {
+        let Error::EngineUnavailable { endpoint, .. } = e else {
+            return None;
+        };
+        let engine = self.engine;
+        if *endpoint != engine.endpoint {
+            self.progress.println(&format!(
+                "  {}: scenario {} lost (it needs {endpoint}, which does not answer); going on",
+                engine.name,
+                index + 1
+            ));
+            return Some(format!("another host or the registry did not answer: {e}"));
+        }
+        let limit = engine_wait();
+        self.progress.println(&format!(
+            "  {}: not answering at scenario {}: waiting up to {} s for it",
+            engine.name,
+            index + 1,
+            limit.as_secs()
+        ));
+        let waited = wait_for_engine(engine, limit)?;
+        // What the scenario tagged before the engine went away, its cleanup could not remove.
+        let salt = salt(self.setup.seed, index, &engine.name, 0);
+        let mut refs = vec![crate::execute::base_ref(&salt)];
+        refs.extend((0..scenario.transitions.len()).map(|n| crate::execute::build_tag(&salt, n)));
+        if let Err(e) = engine::open(engine).remove_images(&refs) {
+            self.progress.println(&format!(
+                "  warning: {}: removing what scenario {} left: {e} (`cachet clean` will)",
+                engine.name,
+                index + 1
+            ));
+        }
+        self.progress.println(&format!(
+            "  {}: answers again after {} s; scenario {} lost, going on",
+            engine.name,
+            waited.as_secs(),
+            index + 1
+        ));
+        Some(format!(
+            "the engine stopped answering mid-scenario and was back {} s later: {e}",
+            waited.as_secs()
+        ))
+    }
+}
+
+/// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,
+/// default 120.
+fn engine_wait() -> Duration {
+    let secs = std::env::var("CACHET_ENGINE_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+/// Polls `engine` (its version) with backoff from 1 s to 16 s until it answers or `limit`
+/// passes; how long that took, or `None` if it stayed down.
+fn wait_for_engine(engine: &Engine, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        if engine::version(engine).is_ok() {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() + pause > limit
+            || INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return None;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(16));
     }
 }
 
@@ -429,6 +580,10 @@ pub struct Setup<'a> {
     pub known: &'a [crate::known::Known],
     /// Compare every image with reported cache hits against a fresh build (the second oracle).
     pub fresh_check: bool,
+    /// Endpoints of other hosts that did not answer when the run started: scenarios that need
+    /// one are lost without touching it (its build cache was never snapshotted, so the run
+    /// could not clean up after itself there).
+    pub down: BTreeSet<String>,
 }
 
 /// Runs one scenario on one engine: confirms any discrepancy from a fresh salt, then shrinks it
@@ -455,6 +610,17 @@ pub fn run_one(
         } else {
             scenario
         };
+    let needs = crate::execute::engines_for(inventory, engine, scenario)?;
+    if let Some(e) = needs.values().find(|e| setup.down.contains(&e.endpoint)) {
+        return Ok(ScenarioResult::lost(
+            index,
+            &engine.name,
+            format!(
+                "it needs {} ({}), which did not answer when the run started",
+                e.name, e.endpoint
+            ),
+        ));
+    }
     let history = crate::execute::run_scenario_checked(
         inventory,
         engine,
@@ -474,6 +640,7 @@ pub fn run_one(
         reproducer: None,
         shrunk: None,
         suspects: Vec::new(),
+        lost: None,
     };
     let scenario_run = ScenarioRun {
         setup,

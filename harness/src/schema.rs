@@ -66,6 +66,13 @@ pub struct Summary {
     pub known: usize,
     pub unconfirmed: usize,
     pub indeterminate: usize,
+    /// Scenarios a fault cost (`ScenarioResult::lost`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One scenario on one engine.
@@ -91,6 +98,33 @@ pub struct ScenarioResult {
     /// model) predicts what the engine did at every checked step (`suspects.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suspects: Vec<String>,
+    /// Why the scenario could not run to its end, if it could not: a host or the registry it
+    /// needs stopped answering (the run waited, then went on). Its builds are no verdicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<String>,
+}
+
+impl ScenarioResult {
+    /// A scenario a fault cost: no builds, and why.
+    pub fn lost(index: usize, engine: &str, why: String) -> ScenarioResult {
+        ScenarioResult {
+            index,
+            engine: engine.to_string(),
+            history: History {
+                engine: engine.to_string(),
+                salt: String::new(),
+                builds: Vec::new(),
+            },
+            confirmed: Vec::new(),
+            known: Vec::new(),
+            unconfirmed: 0,
+            case_file: None,
+            reproducer: None,
+            shrunk: None,
+            suspects: Vec::new(),
+            lost: Some(why),
+        }
+    }
 }
 
 /// What shrinking cost and left.
@@ -152,6 +186,7 @@ impl Report {
                 .iter()
                 .map(|r| r.history.indeterminate_count())
                 .sum(),
+            lost: results.iter().filter(|r| r.lost.is_some()).count(),
         };
         Report {
             format_version: SCHEMA_VERSION,

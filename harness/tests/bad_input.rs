@@ -120,6 +120,14 @@ fn cases() -> Vec<Case> {
             says: &["no.such-rule"],
         },
         Case {
+            what: "an --out that cannot be written, found before any engine is asked",
+            args: &["run", "--engine", "classic@a", "--scenarios", "1", "--out", "{dir}/file/out"],
+            file: Some(("file", "a file, not a directory")),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["--out", "file/out", "cannot write there"],
+        },
+        Case {
             what: "a garbled report.json",
             args: &["report", "merge", "{dir}/run", "--out", "{dir}/merged"],
             file: Some(("run/report.json", "{\"format_version\": 1, \"seed\": ")),

@@ -157,6 +157,28 @@ fn trial_for(
     }
 }
 
+/// Trial time per engine generation: `(trials, summed seconds)`.
+static TIMES: std::sync::Mutex<std::collections::BTreeMap<String, (usize, f64)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn record_time(engine: &Engine, took: std::time::Duration) {
+    let mut times = TIMES.lock().unwrap_or_else(|e| e.into_inner());
+    let entry = times
+        .entry(engine.generation_label().to_string())
+        .or_default();
+    entry.0 += 1;
+    entry.1 += took.as_secs_f64();
+}
+
+/// The corpus's cost per generation (the figure #12 asks for): the trials' own times summed,
+/// which is engine work, not wall time (trials run in parallel).
+fn print_times() {
+    let times = TIMES.lock().unwrap_or_else(|e| e.into_inner());
+    for (generation, (trials, secs)) in times.iter() {
+        eprintln!("corpus time, generation {generation}: {trials} trials, {secs:.0} s summed");
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
@@ -205,7 +227,10 @@ fn main() {
                     Err(format!("engine unavailable in CI: {why}").into())
                 })),
                 Ok(version) => trials.push(Trial::test(name, move || {
-                    run_trial(case, scenario, inventory, &engine, &version)
+                    let started = std::time::Instant::now();
+                    let result = run_trial(case, scenario, inventory, &engine, &version);
+                    record_time(&engine, started.elapsed());
+                    result
                 })),
             }
         }
@@ -220,6 +245,7 @@ fn main() {
             .collect::<Vec<_>>(),
     );
     let conclusion = libtest_mimic::run(&args, trials);
+    print_times();
     match build_cache.map(|snapshot| harness::engine::cache::restore_build_cache(&snapshot)) {
         Ok(Ok(n)) => eprintln!("removed {n} build-cache records the trials created"),
         Ok(Err(e)) | Err(e) => eprintln!("warning: build-cache cleanup: {e}"),

@@ -40,6 +40,7 @@ fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
         shrink_budget: 0,
         known: &known,
         fresh_check: false,
+        down: Default::default(),
     };
     let version = engine_version(engine).expect("engine answers");
     let results = CASES

@@ -85,6 +85,7 @@ fn agreement_and_mutant_report(inventory: &harness::inventory::Inventory, out: &
         shrink_budget: 30,
         known: &[],
         fresh_check: false,
+        down: Default::default(),
     };
     let mut results = Vec::new();
     for (engine, scenarios) in [(&classic, [&mtime, &mode]), (&buildkit, [&mtime, &mode])] {

@@ -13,12 +13,37 @@ use super::client::{docker_cli, says_unreachable, unavailable};
 use crate::error::{Error, Result};
 use crate::inventory::Engine;
 
-/// The ids of the BuildKit build-cache records a Docker engine holds (none for Podman, whose
-/// layers are images). Read through the docker CLI: Engine 20.10 answers `/system/df` in a shape
-/// older than the one bollard parses.
+/// The ids of the BuildKit build-cache records a Docker engine holds.
 pub(crate) fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
+    Ok(build_cache_records(engine)?
+        .iter()
+        .filter_map(|r| r.get("ID").and_then(|v| v.as_str()).map(str::to_string))
+        .collect())
+}
+
+/// The records only a garbage collection removes: committed (`regular`) layers and the results
+/// of steps, not the mutable ones in use (an id ending in `*`) nor the context transfers
+/// (`local source`, `http url` of an uploaded tar), which BuildKit replaces build by build.
+pub fn durable_build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
+    Ok(build_cache_records(engine)?
+        .iter()
+        .filter(|r| r.get("CacheType").and_then(|v| v.as_str()) == Some("regular"))
+        .filter(|r| {
+            let description = r.get("Description").and_then(|v| v.as_str()).unwrap_or("");
+            !description.starts_with("local source") && !description.starts_with("http url")
+        })
+        .filter_map(|r| r.get("ID").and_then(|v| v.as_str()))
+        .filter(|id| !id.ends_with('*'))
+        .map(str::to_string)
+        .collect())
+}
+
+/// The build-cache records as `docker system df -v` lists them (none for Podman, whose layers
+/// are images). Read through the docker CLI: Engine 20.10 answers `/system/df` in a shape older
+/// than the one bollard parses.
+fn build_cache_records(engine: &Engine) -> Result<Vec<serde_json::Value>> {
     if engine.builder() == Builder::Buildah {
-        return Ok(BTreeSet::new());
+        return Ok(Vec::new());
     }
     // The daemon runs one disk-usage scan at a time and refuses a second meanwhile: wait.
     let mut attempt = 0;
@@ -42,12 +67,7 @@ pub(crate) fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {
             Error::Harness(format!("listing build cache on {}: {stderr}", engine.name))
         });
     };
-    let records: Vec<serde_json::Value> =
-        serde_json::from_slice(&output.stdout).unwrap_or_default();
-    Ok(records
-        .iter()
-        .filter_map(|r| r.get("ID").and_then(|v| v.as_str()).map(str::to_string))
-        .collect())
+    Ok(serde_json::from_slice(&output.stdout).unwrap_or_default())
 }
 
 /// Removes the build-cache records that are not in `keep` (those a run created), children before

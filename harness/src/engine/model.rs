@@ -414,6 +414,7 @@ pub fn inventory(mutant: Option<&str>) -> Inventory {
         buildx: None,
         builtin_buildkit: None,
         mutant: mutant.map(str::to_string),
+        build_cache_gc: None,
     };
     Inventory {
         registry: Some(format!("model-registry-{}-{set}", std::process::id())),

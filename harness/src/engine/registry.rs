@@ -16,6 +16,27 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+/// Whether the registry at `host` (`HOST:PORT`) takes a connection: a build that pushes to it or
+/// imports cache from it checks first, so a registry that is down makes the scenario lost
+/// (`Error::EngineUnavailable`), not a run of misses (BuildKit builds on without the cache it
+/// could not import, and only warns).
+pub fn registry_answers(host: &str) -> Result<()> {
+    use std::net::ToSocketAddrs;
+    let unavailable = |detail: String| Error::EngineUnavailable {
+        engine: "registry".to_string(),
+        endpoint: host.to_string(),
+        detail,
+    };
+    let address = host
+        .to_socket_addrs()
+        .map_err(|e| unavailable(e.to_string()))?
+        .next()
+        .ok_or_else(|| unavailable("no address".to_string()))?;
+    std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5))
+        .map(drop)
+        .map_err(|e| unavailable(e.to_string()))
+}
+
 /// One plain-HTTP request to a registry (`HOST:PORT`); the whole response, headers included.
 fn registry_request(host: &str, method: &str, path: &str) -> Result<String> {
     use std::io::Write;
