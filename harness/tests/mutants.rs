@@ -9,7 +9,7 @@ use models::Profile;
 
 /// Distinguished mutants per mille each seed must reach: the target, 950, or the measured floor
 /// where the generator falls short of it (see the survivors this test prints).
-const FLOORS: [(u64, usize); 3] = [(1, 676), (2, 625), (3, 616)];
+const FLOORS: [(u64, usize); 3] = [(1, 746), (2, 780), (3, 681)];
 
 fn check(seed: u64, floor: usize) {
     let reaches = reach_all(&Profile::all_generations(), &generate_scenarios(seed, 50));
