@@ -168,7 +168,8 @@ fn arb_write() -> impl Strategy<Value = Mutation> {
     })
 }
 
-fn arb_mutation() -> impl Strategy<Value = Mutation> {
+/// One mutation of the pools (it may not apply to a given context: `Mutation::applies_to`).
+pub fn arb_mutation() -> impl Strategy<Value = Mutation> {
     let entry = pick(ENTRIES).prop_map(str::to_string);
     prop_oneof![
         3 => arb_write(),
@@ -392,21 +393,66 @@ const STAGE: &str = "s0";
 /// The registry reference cross-host scenarios push to and import from.
 const PUSHED: &str = "app";
 
+/// A Dockerfile of one stage built from `base` (maybe after a global ARG), as one instruction
+/// text a line.
+fn arb_one_stage(modern: bool) -> impl Strategy<Value = Vec<String>> {
+    let global = prop::option::weighted(0.15, pick(&["ARG V=1", "ARG V"]));
+    (global, proptest::collection::vec(arb_body(modern), 2..6)).prop_map(|(global, bodies)| {
+        let mut all: Vec<String> = global.into_iter().map(str::to_string).collect();
+        all.push("FROM base".into());
+        all.extend(bodies);
+        all
+    })
+}
+
+/// A one-stage Dockerfile's text (a third modern), its keywords in lower case and comment lines
+/// before them where `styles` says: for properties of the model on any Dockerfile.
+pub fn arb_dockerfile() -> impl Strategy<Value = String> {
+    (
+        prop::bool::weighted(0.35).prop_flat_map(arb_one_stage),
+        proptest::collection::vec(any::<bool>(), 8),
+    )
+        .prop_map(|(instructions, styles)| {
+            let mut text = String::new();
+            for (n, instruction) in instructions.iter().enumerate() {
+                if styles.get(n).copied().unwrap_or(false) {
+                    text.push_str("# generated\n");
+                    let (keyword, rest) = instruction.split_once(' ').unwrap_or((instruction, ""));
+                    text.push_str(&format!("{} {rest}\n", keyword.to_lowercase()));
+                } else {
+                    text.push_str(&format!("{instruction}\n"));
+                }
+            }
+            text
+        })
+}
+
+/// A context of some of the pool's files (each with its content and mode), maybe the symlink.
+pub fn arb_context() -> impl Strategy<Value = BuildContext> {
+    let file = (pick(FILES), "[a-c]{0,3}", pick(&["644", "600", "755"]));
+    (proptest::collection::vec(file, 1..4), prop::bool::ANY).prop_map(|(files, link)| {
+        let mut context = BuildContext::new();
+        for (path, content, mode) in files {
+            let mut entry = Entry::file(content);
+            entry.mode = u32::from_str_radix(mode, 8).expect("octal");
+            context.insert(path, entry).expect("pool paths are valid");
+        }
+        if link {
+            let symlink = Entry::symlink(LINK.1.to_string());
+            context
+                .insert(LINK.0, symlink)
+                .expect("pool paths are valid");
+        }
+        context
+    })
+}
+
 /// A Dockerfile of one stage, or of two: `s0` (which always copies `a`, and may write `/o`)
 /// and a final stage built from `base` or from `s0` that reads `s0`. Either may open with a
 /// global ARG. As text, one instruction a line (heredocs span several).
 fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
     let global = prop::option::weighted(0.15, pick(&["ARG V=1", "ARG V"]));
-    let one = (
-        global.clone(),
-        proptest::collection::vec(arb_body(modern), 2..6),
-    )
-        .prop_map(|(global, bodies)| {
-            let mut all: Vec<String> = global.into_iter().map(str::to_string).collect();
-            all.push("FROM base".into());
-            all.extend(bodies);
-            all
-        });
+    let one = arb_one_stage(modern);
     let first = (
         pick(&["COPY a /a", "COPY a /a", "COPY --chown=2:2 a /a"]),
         prop::option::weighted(0.8, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
