@@ -103,7 +103,7 @@ fn arb_body(modern: bool) -> BoxedStrategy<String> {
     prop_oneof![
         8 => arb_run(),
         8 => arb_copy(modern),
-        5 => pick(&["ENV E=x", "ENV E=y", "ARG V", "ARG V"]).prop_map(str::to_string),
+        5 => pick(&["ENV E=x", "ENV E=y", "ENV E=$V", "ARG V", "ARG V"]).prop_map(str::to_string),
         4 => arb_metadata(),
         new => arb_new_run(),
         new => arb_new_copy(),
@@ -280,6 +280,9 @@ const TWINS: &[(&str, &str)] = &[
     ("echo 2", "echo 1"),
     ("echo $V", "echo $E"),
     ("echo $E", "echo $V"),
+    ("ENV E=y", "ENV E y"),
+    ("ENV E y", "ENV E=y"),
+    ("E=$V", "E=x"),
     ("E=x", "E=y"),
     ("E=y", "E=x"),
     ("x=1", "x=2"),
