@@ -1,78 +1,220 @@
 //! Generators: random scenarios from tiny name pools, so files, steps and stages collide.
 //! Preconditions (`Mutation::applies_to`) keep every generated sequence valid.
 
-use models::dockerfile::{self, render, Body, Command, CopyArgs, Dockerfile, Instruction, Line};
+use models::dockerfile::{self, render, Body, Dockerfile, Line};
 use models::scenario::{apply_mutation, BuildStep, Mutation, Scenario, Transition};
 use models::{BuildContext, BuildOptions, Entry};
 use proptest::prelude::*;
 
-const FILES: &[&str] = &["a", "b", "d/c"];
+/// The files of every initial context (`d/b` so `--exclude=b` has something to leave out).
+const FILES: &[&str] = &["a", "b", "d/c", "d/b"];
 
-fn arb_body() -> impl Strategy<Value = Body> {
+/// The symlink of every initial context, and its target.
+const LINK: (&str, &str) = ("l", "a");
+
+/// Paths the metadata mutations touch: files, the directory `d` and the symlink `l`.
+const ENTRIES: &[&str] = &["a", "b", "d/c", "d", "l"];
+
+/// Paths a write may create: new files beside the initial ones.
+const NEW_FILES: &[&str] = &["e", "d/e"];
+
+/// One of a tiny pool of words.
+fn pick(words: &'static [&'static str]) -> impl Strategy<Value = &'static str> + Clone {
+    (0..words.len()).prop_map(move |i| words[i])
+}
+
+/// `COPY` of the pool's sources with optional `--chown`, and in a modern scenario `--chmod` (as
+/// text: the parser gives the instruction its `Body`).
+fn arb_copy(modern: bool) -> impl Strategy<Value = String> {
+    let source = pick(&[
+        "a /a", "b /b", "d/c /d/c", "d /d", ". /app", ". /app", ". /app", "a b /m/", "d/* /w/",
+        "l /l",
+    ]);
+    let flag = prop_oneof![
+        8 => Just(""),
+        2 => pick(&["--chown=1:1 ", "--chown=2:2 "]),
+        if modern { 3 } else { 0 } => pick(&["--chmod=600 ", "--chmod=755 "]),
+    ];
+    (pick(&["COPY", "COPY", "COPY", "ADD"]), flag, source)
+        .prop_map(|(keyword, flag, source)| format!("{keyword} {flag}{source}"))
+}
+
+/// A plain RUN.
+fn arb_run() -> impl Strategy<Value = String> {
+    pick(&["x", "y", "$V", "$E"]).prop_map(|w| format!("RUN echo {w}"))
+}
+
+/// RUN in the newer generations' forms: heredoc, cache and context bind mounts (refused by the
+/// older ones and by the classic builder: the model predicts that).
+fn arb_new_run() -> impl Strategy<Value = String> {
     prop_oneof![
-        "[xy]".prop_map(|w| Body::run(Command::Shell(format!("echo {w}")))),
-        (0..FILES.len()).prop_map(|i| Body::Copy(CopyArgs {
-            sources: vec![FILES[i].into()],
-            dest: format!("/{}", FILES[i]),
-            ..CopyArgs::default()
-        })),
-        Just(Body::Copy(CopyArgs {
-            sources: vec!["d".into()],
-            dest: "/d".into(),
-            ..CopyArgs::default()
-        })),
-        Just(Body::Copy(CopyArgs {
-            sources: vec![".".into()],
-            dest: "/app".into(),
-            ..CopyArgs::default()
-        })),
-        "[xy]".prop_map(|v| Body::Env {
-            pairs: vec![("E".into(), v)]
-        }),
-        Just(Body::arg("V", None)),
+        1 => pick(&["x", "y"]).prop_map(|w| format!("RUN <<EOF\necho {w}\nEOF")),
+        1 => pick(&["a", "b"])
+            .prop_map(|id| format!("RUN --mount=type=cache,id={id},target=/c true")),
+        1 => pick(&["a", "b"])
+            .prop_map(|f| format!("RUN --mount=type=bind,source={f},target=/m cat /m")),
     ]
 }
 
-fn arb_mutation() -> impl Strategy<Value = Mutation> {
-    let path = (0..FILES.len()).prop_map(|i| FILES[i].to_string());
+/// Metadata and config instructions, two spellings each so an edit changes them.
+fn arb_metadata() -> impl Strategy<Value = String> {
+    pick(&[
+        "ENV E=x",
+        "ENV E=y",
+        "ARG V",
+        "ARG V W=1",
+        "LABEL x=1",
+        "LABEL x=2",
+        "WORKDIR /w",
+        "WORKDIR /v",
+        "USER 1000",
+        "USER 0",
+        "EXPOSE 80",
+        "EXPOSE 81",
+        "CMD [\"x\"]",
+        "CMD [\"y\"]",
+        "ENTRYPOINT [\"/bin/sh\"]",
+        "VOLUME /data",
+        "VOLUME /logs",
+        "STOPSIGNAL SIGINT",
+        "SHELL [\"/bin/sh\", \"-c\"]",
+        "HEALTHCHECK NONE",
+        "HEALTHCHECK CMD true",
+        "ONBUILD RUN echo x",
+        "MAINTAINER me",
+    ])
+    .prop_map(str::to_string)
+}
+
+/// The newer generations' COPY forms (refused by the older ones: the model predicts that).
+fn arb_new_copy() -> impl Strategy<Value = String> {
+    pick(&[
+        "COPY --exclude=b d /d",
+        "COPY <<EOF /f\nhi\nEOF",
+        "COPY <<EOF /f\nho\nEOF",
+    ])
+    .prop_map(str::to_string)
+}
+
+/// One instruction of a stage (not FROM, not `--from`), as Dockerfile text; the newer forms only
+/// in a modern scenario.
+fn arb_body(modern: bool) -> BoxedStrategy<String> {
+    let new = if modern { 3 } else { 0 };
     prop_oneof![
-        (path.clone(), "[pq]{1,3}").prop_map(|(path, content)| Mutation::Write { path, content }),
-        (path.clone(), "[pq]")
-            .prop_map(|(path, content)| Mutation::WriteSameSize { path, content }),
-        (
-            path.clone(),
-            prop_oneof![Just(0o644u32), Just(0o600), Just(0o664)]
-        )
-            .prop_map(|(path, mode)| Mutation::Chmod { path, mode }),
-        (path.clone(), 1000u32..1002).prop_map(|(path, uid)| Mutation::Chown {
+        8 => arb_run(),
+        8 => arb_copy(modern),
+        5 => pick(&["ENV E=x", "ENV E=y", "ENV E=$V", "ARG V", "ARG V"]).prop_map(str::to_string),
+        4 => arb_metadata(),
+        new => arb_new_run(),
+        new => arb_new_copy(),
+    ]
+    .boxed()
+}
+
+/// An instruction of the final stage of a two-stage Dockerfile, reading stage `s0` (in a modern
+/// scenario also through a bind mount).
+fn arb_from_stage(modern: bool) -> impl Strategy<Value = String> {
+    let words: &'static [&'static str] = &[
+        "COPY --from=s0 /a /x",
+        "COPY --from=s0 /a /x",
+        "COPY --from=s0 --chown=1:1 /a /x",
+        "COPY --from=s0 /o /o",
+        "COPY --from=s0 /o /o",
+        "RUN --mount=type=bind,from=s0,source=/a,target=/m cat /m",
+    ];
+    pick(if modern {
+        words
+    } else {
+        &words[..words.len() - 1]
+    })
+    .prop_map(str::to_string)
+}
+
+/// Mutations that change what an entry is: a file becomes a directory or a symlink.
+fn arb_retype() -> impl Strategy<Value = Vec<Mutation>> {
+    (pick(&["a", "b", "d/c"]), prop::bool::ANY).prop_map(|(path, to_dir)| {
+        let second = if to_dir {
+            Mutation::Mkdir { path: path.into() }
+        } else {
+            Mutation::Symlink {
+                path: path.into(),
+                target: "b".into(),
+            }
+        };
+        vec![Mutation::Remove { path: path.into() }, second]
+    })
+}
+
+fn arb_xattr() -> impl Strategy<Value = Mutation> {
+    let name = pick(&["user.note", "security.selinux", "security.capability"]);
+    (
+        pick(ENTRIES),
+        name,
+        pick(&["x", "system_u:object_r:container_file_t:s0"]),
+    )
+        .prop_map(|(path, name, value)| Mutation::SetXattr {
+            path: path.into(),
+            name: name.into(),
+            value: value.into(),
+        })
+}
+
+/// A write: new content for a pool file, or a new file.
+fn arb_write() -> impl Strategy<Value = Mutation> {
+    let path = prop_oneof![3 => pick(&["a", "b", "d/c", "d/b"]), 1 => pick(NEW_FILES)];
+    (path, "[pq]{1,3}").prop_map(|(path, content)| Mutation::Write {
+        path: path.into(),
+        content,
+    })
+}
+
+/// One mutation of the pools (it may not apply to a given context: `Mutation::applies_to`).
+pub fn arb_mutation() -> impl Strategy<Value = Mutation> {
+    let entry = pick(ENTRIES).prop_map(str::to_string);
+    prop_oneof![
+        3 => arb_write(),
+        1 => (pick(&["a", "b", "d/c"]), "[pq]").prop_map(|(path, content)| {
+            Mutation::WriteSameSize { path: path.into(), content }
+        }),
+        2 => (entry.clone(), pick(&["644", "600", "755"])).prop_map(|(path, mode)| {
+            Mutation::Chmod { path, mode: u32::from_str_radix(mode, 8).expect("octal") }
+        }),
+        1 => (entry.clone(), 1000u32..1002).prop_map(|(path, uid)| Mutation::Chown {
             path,
             uid,
             gid: uid
         }),
-        (path.clone(), 1_650_000_000i64..1_650_000_100)
+        2 => (entry.clone(), 1_650_000_000i64..1_650_000_100)
             .prop_map(|(path, mtime)| Mutation::Touch { path, mtime }),
-        (
-            path.clone(),
-            prop_oneof![Just("user.note"), Just("security.selinux")]
-        )
-            .prop_map(|(path, name)| Mutation::SetXattr {
-                path,
-                name: name.into(),
-                value: "system_u:object_r:container_file_t:s0".into()
-            }),
-        prop_oneof![Just("b\n"), Just("d\n"), Just("nothing\n")]
+        2 => arb_xattr(),
+        1 => entry.clone().prop_map(|path| Mutation::RemoveXattr {
+            path,
+            name: "user.note".into()
+        }),
+        2 => pick(&["b\n", "d\n", "nothing\n"])
             .prop_map(|t| Mutation::Dockerignore { text: t.into() }),
-        path.clone().prop_map(|path| Mutation::Remove { path }),
-        (path.clone(), prop_oneof![Just("a"), Just("b")]).prop_map(|(path, target)| {
+        1 => entry.clone().prop_map(|path| Mutation::Remove { path }),
+        1 => (pick(&["l", "a-link"]), pick(&["a", "b", "d"])).prop_map(|(path, target)| {
             Mutation::Symlink {
-                path: format!("{path}-link"),
+                path: path.into(),
                 target: target.into(),
             }
         }),
-        path.clone().prop_map(|from| Mutation::Rename {
+        1 => pick(&["e", "d/f"]).prop_map(|path| Mutation::Mkdir { path: path.into() }),
+        1 => entry.prop_map(|from| Mutation::Rename {
             to: format!("{from}-renamed"),
             from
         }),
+    ]
+}
+
+/// One transition's mutations: single ones, or a type change (two mutations).
+fn arb_mutations() -> impl Strategy<Value = Vec<Mutation>> {
+    prop_oneof![
+        3 => Just(Vec::new()),
+        5 => proptest::collection::vec(arb_mutation(), 1..2),
+        2 => proptest::collection::vec(arb_mutation(), 0..3),
+        1 => arb_retype(),
     ]
 }
 
@@ -89,8 +231,6 @@ fn arb_options() -> impl Strategy<Value = BuildOptions> {
     })
 }
 
-/// A scenario on one host: an initial context and Dockerfile, then 2 to 4 builds, each after up
-/// to two mutations that apply.
 /// An edit of the Dockerfile, resolved against its text at that point of the scenario.
 #[derive(Clone, Debug)]
 enum DockerfileEdit {
@@ -100,52 +240,152 @@ enum DockerfileEdit {
     LowerKeyword(usize),
     /// Extra spaces inside instruction `n`'s arguments (a real text change for RUN).
     Respace(usize),
+    /// Instruction `n` with one word of the pools swapped for its twin (`TWINS`).
+    Vary(usize),
+    /// Instruction `n` replaced by another.
+    Replace(usize, String),
+    /// A new instruction before instruction `n`.
+    Insert(usize, String),
     /// A new instruction at the end.
-    Append(Body),
+    Append(String),
 }
 
-fn arb_dockerfile_edit() -> impl Strategy<Value = DockerfileEdit> {
+fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
     prop_oneof![
-        (0usize..6).prop_map(DockerfileEdit::Comment),
-        (0usize..6).prop_map(DockerfileEdit::LowerKeyword),
-        (0usize..6).prop_map(DockerfileEdit::Respace),
-        arb_body().prop_map(DockerfileEdit::Append),
+        2 => (0usize..6).prop_map(DockerfileEdit::Comment),
+        2 => (0usize..6).prop_map(DockerfileEdit::LowerKeyword),
+        2 => (0usize..6).prop_map(DockerfileEdit::Respace),
+        6 => (0usize..8).prop_map(DockerfileEdit::Vary),
+        1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Replace(n, b)),
+        1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Insert(n, b)),
+        1 => arb_body(modern).prop_map(DockerfileEdit::Append),
     ]
+}
+
+/// Word swaps of the pools, tried in order: the first whose left side an instruction's text
+/// holds is applied once. Each changes one thing a rule keys on (or, for some, must not).
+const TWINS: &[(&str, &str)] = &[
+    ("--chown=1:1 ", "--chown=2:2 "),
+    ("--chown=2:2 ", ""),
+    ("--chmod=600 ", "--chmod=755 "),
+    ("--chmod=755 ", ""),
+    ("COPY ./", "COPY "),
+    ("COPY a b", "COPY ./a b"),
+    ("COPY b ", "COPY ./b "),
+    ("COPY a ", "COPY --chown=1:1 a "),
+    ("COPY d/c ", "COPY --chmod=600 d/c "),
+    ("echo x", "echo y"),
+    ("echo y", "echo x"),
+    ("echo 1", "echo 2"),
+    ("echo 2", "echo 1"),
+    ("echo $V", "echo $E"),
+    ("echo $E", "echo $V"),
+    ("ENV E=y", "ENV E y"),
+    ("ENV E y", "ENV E=y"),
+    ("E=$V", "E=x"),
+    ("E=x", "E=y"),
+    ("E=y", "E=x"),
+    ("x=1", "x=2"),
+    ("x=2", "x=1"),
+    ("W=1", "W=2"),
+    ("ARG V\n", "ARG V W=1\n"),
+    ("/w", "/v"),
+    ("/v", "/w"),
+    ("USER 1000", "USER 0"),
+    ("USER 0", "USER 1000"),
+    ("80", "81"),
+    ("81", "80"),
+    ("[\"x\"]", "[\"y\"]"),
+    ("[\"y\"]", "[\"x\"]"),
+    ("/bin/sh\"]", "/bin/true\"]"),
+    ("/data", "/logs"),
+    ("/logs", "/data"),
+    ("SIGINT", "SIGTERM"),
+    ("\"-c\"", "\"-ec\""),
+    ("HEALTHCHECK NONE", "HEALTHCHECK CMD true"),
+    ("HEALTHCHECK CMD true", "HEALTHCHECK NONE"),
+    ("id=a", "id=b"),
+    ("id=b", "id=a"),
+    ("source=a", "source=b"),
+    ("source=b", "source=a"),
+    ("\nhi\n", "\nho\n"),
+    ("\nho\n", "\nhi\n"),
+    ("=b d", "=c d"),
+    ("me", "you"),
+];
+
+/// An instruction's text with its first twin swapped in, if any applies.
+fn twin(instruction: &dockerfile::Instruction) -> Option<String> {
+    let text = format!("{} {}\n", instruction.keyword, instruction.raw_args);
+    TWINS
+        .iter()
+        .find(|(from, _)| text.contains(from))
+        .map(|(from, to)| text.replacen(from, to, 1).trim_end().to_string())
+}
+
+/// The lines of one instruction's text (a heredoc's body included).
+fn lines_of(text: &str) -> Vec<Line> {
+    dockerfile::parse(&format!("{text}\n")).dockerfile.lines
+}
+
+/// The positions an edit may touch: instructions after the first FROM, FROMs excluded.
+fn editable(dockerfile: &Dockerfile) -> Vec<usize> {
+    let first_from = dockerfile
+        .lines
+        .iter()
+        .position(|l| matches!(l, Line::Instruction(i) if matches!(i.body, Body::From { .. })))
+        .unwrap_or(0);
+    dockerfile
+        .lines
+        .iter()
+        .enumerate()
+        .skip(first_from)
+        .filter(|(_, l)| matches!(l, Line::Instruction(i) if !matches!(i.body, Body::From { .. })))
+        .map(|(n, _)| n)
+        .collect()
 }
 
 fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
     let mut dockerfile = dockerfile::parse(text).dockerfile;
-    let positions: Vec<usize> = dockerfile
-        .lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| matches!(l, Line::Instruction(i) if !matches!(i.body, Body::From { .. })))
-        .map(|(n, _)| n)
-        .collect();
+    let positions = editable(&dockerfile);
     let pick = |n: usize| positions.get(n % positions.len().max(1)).copied();
+    let lines = &mut dockerfile.lines;
     match edit {
         DockerfileEdit::Comment(n) => {
             if let Some(at) = pick(*n) {
-                dockerfile
-                    .lines
-                    .insert(at, Line::Comment("# edited by cachet".into()));
+                lines.insert(at, Line::Comment("# edited by cachet".into()));
             }
         }
         DockerfileEdit::LowerKeyword(n) => {
-            if let Some(Line::Instruction(i)) = pick(*n).and_then(|at| dockerfile.lines.get_mut(at))
-            {
+            if let Some(Line::Instruction(i)) = pick(*n).and_then(|at| lines.get_mut(at)) {
                 i.keyword = i.keyword.to_lowercase();
             }
         }
         DockerfileEdit::Respace(n) => {
-            if let Some(Line::Instruction(i)) = pick(*n).and_then(|at| dockerfile.lines.get_mut(at))
-            {
+            if let Some(Line::Instruction(i)) = pick(*n).and_then(|at| lines.get_mut(at)) {
                 i.raw_args = i.raw_args.replacen(' ', "  ", 1);
             }
         }
-        DockerfileEdit::Append(body) => dockerfile
-            .lines
-            .push(Line::Instruction(Instruction::new(body.clone()))),
+        DockerfileEdit::Vary(n) => {
+            let at = pick(*n);
+            let varied = at.and_then(|at| match &lines[at] {
+                Line::Instruction(i) => twin(i),
+                _ => None,
+            });
+            if let (Some(at), Some(text)) = (at, varied) {
+                lines.splice(at..=at, lines_of(&text));
+            }
+        }
+        DockerfileEdit::Replace(n, body) => {
+            if let Some(at) = pick(*n) {
+                lines.splice(at..=at, lines_of(body));
+            }
+        }
+        DockerfileEdit::Insert(n, body) => {
+            let at = pick(*n).unwrap_or(lines.len());
+            lines.splice(at..at, lines_of(body));
+        }
+        DockerfileEdit::Append(body) => lines.extend(lines_of(body)),
     }
     render(&dockerfile)
 }
@@ -156,43 +396,92 @@ const STAGE: &str = "s0";
 /// The registry reference cross-host scenarios push to and import from.
 const PUSHED: &str = "app";
 
-/// A Dockerfile of one stage, or of two: `s0` (which always copies `a`) and a final stage built
-/// from `base` or from `s0` that copies `/a` out of `s0`.
-fn arb_instructions() -> impl Strategy<Value = Vec<Body>> {
-    let from =
-        |image: &str, stage: Option<&str>| Body::from_image(image, stage.map(str::to_string));
-    prop_oneof![
-        3 => proptest::collection::vec(arb_body(), 1..5).prop_map(move |bodies| {
-            let mut all = vec![from("base", None)];
-            all.extend(bodies);
+/// A Dockerfile of one stage built from `base` (maybe after a global ARG), as one instruction
+/// text a line.
+fn arb_one_stage(modern: bool) -> impl Strategy<Value = Vec<String>> {
+    let global = prop::option::weighted(0.15, pick(&["ARG V=1", "ARG V"]));
+    (global, proptest::collection::vec(arb_body(modern), 2..6)).prop_map(|(global, bodies)| {
+        let mut all: Vec<String> = global.into_iter().map(str::to_string).collect();
+        all.push("FROM base".into());
+        all.extend(bodies);
+        all
+    })
+}
+
+/// A one-stage Dockerfile's text (a third modern), its keywords in lower case and comment lines
+/// before them where `styles` says: for properties of the model on any Dockerfile.
+pub fn arb_dockerfile() -> impl Strategy<Value = String> {
+    (
+        prop::bool::weighted(0.35).prop_flat_map(arb_one_stage),
+        proptest::collection::vec(any::<bool>(), 8),
+    )
+        .prop_map(|(instructions, styles)| {
+            let mut text = String::new();
+            for (n, instruction) in instructions.iter().enumerate() {
+                if styles.get(n).copied().unwrap_or(false) {
+                    text.push_str("# generated\n");
+                    let (keyword, rest) = instruction.split_once(' ').unwrap_or((instruction, ""));
+                    text.push_str(&format!("{} {rest}\n", keyword.to_lowercase()));
+                } else {
+                    text.push_str(&format!("{instruction}\n"));
+                }
+            }
+            text
+        })
+}
+
+/// A context of some of the pool's files (each with its content and mode), maybe the symlink.
+pub fn arb_context() -> impl Strategy<Value = BuildContext> {
+    let file = (pick(FILES), "[a-c]{0,3}", pick(&["644", "600", "755"]));
+    (proptest::collection::vec(file, 1..4), prop::bool::ANY).prop_map(|(files, link)| {
+        let mut context = BuildContext::new();
+        for (path, content, mode) in files {
+            let mut entry = Entry::file(content);
+            entry.mode = u32::from_str_radix(mode, 8).expect("octal");
+            context.insert(path, entry).expect("pool paths are valid");
+        }
+        if link {
+            let symlink = Entry::symlink(LINK.1.to_string());
+            context
+                .insert(LINK.0, symlink)
+                .expect("pool paths are valid");
+        }
+        context
+    })
+}
+
+/// A Dockerfile of one stage, or of two: `s0` (which always copies `a`, and may write `/o`)
+/// and a final stage built from `base` or from `s0` that reads `s0`. Either may open with a
+/// global ARG. As text, one instruction a line (heredocs span several).
+fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
+    let global = prop::option::weighted(0.15, pick(&["ARG V=1", "ARG V"]));
+    let one = arb_one_stage(modern);
+    let first = (
+        pick(&["COPY a /a", "COPY a /a", "COPY --chown=2:2 a /a"]),
+        prop::option::weighted(0.8, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
+        proptest::collection::vec(
+            prop_oneof![1 => pick(&["COPY b /b", "COPY d /d"]).prop_map(str::to_string), 1 => arb_body(modern)],
+            0..3,
+        ),
+    );
+    let last = (
+        prop::bool::ANY,
+        arb_from_stage(modern),
+        proptest::collection::vec(arb_body(modern), 0..2),
+    );
+    let two =
+        (global, first, last).prop_map(|(global, (copy, run, first), (from_stage, read, last))| {
+            let mut all: Vec<String> = global.into_iter().map(str::to_string).collect();
+            all.push(format!("FROM base AS {STAGE}"));
+            all.push(copy.into());
+            all.extend(run.map(str::to_string));
+            all.extend(first);
+            all.push(format!("FROM {}", if from_stage { STAGE } else { "base" }));
+            all.push(read);
+            all.extend(last);
             all
-        }),
-        1 => (
-            proptest::collection::vec(arb_body(), 0..3),
-            prop::bool::ANY,
-            proptest::collection::vec(arb_body(), 0..3),
-        )
-            .prop_map(move |(first, final_from_stage, last)| {
-                let mut all = vec![
-                    from("base", Some(STAGE)),
-                    Body::Copy(CopyArgs {
-                        sources: vec!["a".into()],
-                        dest: "/a".into(),
-                        ..CopyArgs::default()
-                    }),
-                ];
-                all.extend(first);
-                all.push(from(if final_from_stage { STAGE } else { "base" }, None));
-                all.push(Body::Copy(CopyArgs {
-                    from: Some(STAGE.into()),
-                    sources: vec!["/a".into()],
-                    dest: "/x".into(),
-                    ..CopyArgs::default()
-                }));
-                all.extend(last);
-                all
-            }),
-    ]
+        });
+    prop_oneof![3 => one, 2 => two]
 }
 
 /// Where and how one build runs in a scenario that moves cache between hosts: the first build
@@ -226,14 +515,20 @@ pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
     folded
 }
 
+/// A scenario; a third are modern (their Dockerfiles use the newer generations' forms, which the
+/// older generations refuse).
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
+    prop::bool::weighted(0.35).prop_flat_map(arb_scenario_of)
+}
+
+fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
     (
-        arb_instructions(),
-        prop::bool::weighted(0.3),
+        arb_instructions(modern),
+        prop::bool::weighted(0.4),
         proptest::collection::vec(
             (
-                proptest::collection::vec(arb_mutation(), 0..3),
-                prop::option::weighted(0.3, arb_dockerfile_edit()),
+                arb_mutations(),
+                prop::option::weighted(0.4, arb_dockerfile_edit(modern)),
                 arb_options(),
                 prop::bool::ANY,
                 prop::bool::weighted(0.2),
@@ -242,18 +537,12 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
         ),
     )
         .prop_map(|(instructions, cross_host, steps)| {
-            let mut context = BuildContext::new();
-            for f in FILES {
-                context
-                    .insert(f, Entry::file(format!("{f}-content")))
-                    .expect("pool paths are valid");
-            }
+            let context = initial_context(&instructions);
             let two_stages = instructions
                 .iter()
-                .filter(|b| matches!(b, Body::From { .. }))
+                .filter(|b| b.starts_with("FROM"))
                 .count()
                 > 1;
-            context.set_dockerfile_text(&render(&Dockerfile::from_instructions(instructions)));
             let mut current = context.clone();
             let mut transitions = Vec::new();
             for (n, (mutations, edit, mut options, on_b, target)) in steps.into_iter().enumerate() {
@@ -287,6 +576,23 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 transitions,
             }
         })
+}
+
+/// The pool's files, the symlink `l`, and the Dockerfile of `instructions`.
+fn initial_context(instructions: &[String]) -> BuildContext {
+    let mut context = BuildContext::new();
+    for f in FILES {
+        context
+            .insert(f, Entry::file(format!("{f}-content")))
+            .expect("pool paths are valid");
+    }
+    context
+        .insert(LINK.0, Entry::symlink(LINK.1.to_string()))
+        .expect("pool paths are valid");
+    let mut text = instructions.join("\n");
+    text.push('\n');
+    context.set_dockerfile_text(&text);
+    context
 }
 
 /// `count` scenarios from `seed`, the same on every machine: what `cachet run --seed` runs.
