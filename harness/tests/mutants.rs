@@ -8,13 +8,14 @@ use harness::mutants::{reach_all, survivors};
 use models::Profile;
 
 /// Distinguished mutants per mille each seed must reach: the target is 950; these are the floors
-/// measured (277, 277 and 260 of 355; before the generator work 240, 222 and 219), because the
-/// generator falls short. The survivors this test prints are mostly rules that need one rare
+/// measured (277, 279 and 254 of 379 with the generator of 2026-12-03 and the rules of `COPY
+/// --link`, `ADD --checksum`, `--parents`; 277, 277 and 260 of 355 before those rules; 240, 222
+/// and 219 before the generator work), because the generator falls short. The survivors this test prints are mostly rules that need one rare
 /// combination: `--no-cache` then reuse (`*.newest-match`), a tagged `--cache-from`
 /// (`buildah.cache-from-repo`), two stages across hosts (`bk.inline-min`), a RUN's output read
 /// `--from` after a later change in its stage (`copy.from-chain`), a metadata edit alone
 /// (`classic.config-match`, `bk.metadata-free`), `--chmod` with a mode change of its source.
-const FLOORS: [(u64, usize); 3] = [(1, 780), (2, 780), (3, 732)];
+const FLOORS: [(u64, usize); 3] = [(1, 730), (2, 736), (3, 670)];
 
 fn check(seed: u64, floor: usize) {
     let reaches = reach_all(&Profile::all_generations(), &generate_scenarios(seed, 50));
