@@ -347,24 +347,37 @@ pub fn pin_for<'a>(expect: &'a BTreeMap<String, String>, profile: &str) -> Optio
 
 /// The pin that applies to `profile`, generation included: a key naming this profile with its
 /// generation (whatever `Profile::from_name` takes that gives this builder, door and generation
-/// under a name other than the plain one), else the plain builder-and-door name (`buildkit-cli`:
+/// under a name other than the plain one; `+containerd` for that image store, whose profiles
+/// otherwise share the graph store's pins), else the plain builder-and-door name (`buildkit-cli`:
 /// every generation without a pin of its own), else `all`.
 pub fn pin_for_profile<'a>(
     expect: &'a BTreeMap<String, String>,
     profile: &models::Profile,
 ) -> Option<&'a String> {
     let plain = models::Profile::new(profile.builder, profile.transport).name();
-    let names_generation = |k: &str| {
-        k != plain
+    // A key of this generation on this image store; else of this generation (a graph-store key,
+    // which a containerd profile shares unless it has its own).
+    let plain_name = plain.as_str();
+    let names = |k: &str, store: models::ImageStore| {
+        k != plain_name
             && models::Profile::from_name(k).is_some_and(|q| {
-                (q.builder, q.transport, q.generation)
-                    == (profile.builder, profile.transport, profile.generation)
+                (q.builder, q.transport, q.generation, q.store)
+                    == (
+                        profile.builder,
+                        profile.transport,
+                        profile.generation,
+                        store,
+                    )
             })
     };
-    expect
-        .iter()
-        .find(|(k, _)| k.split(',').map(str::trim).any(names_generation))
-        .map(|(_, v)| v)
+    let find = |store: models::ImageStore| {
+        expect
+            .iter()
+            .find(|(k, _)| k.split(',').map(str::trim).any(|k| names(k, store)))
+            .map(|(_, v)| v)
+    };
+    find(profile.store)
+        .or_else(|| find(models::ImageStore::Graph))
         .or_else(|| pin_for(expect, &plain))
 }
 

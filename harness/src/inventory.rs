@@ -254,6 +254,11 @@ impl Engine {
         let mut engine = self.clone();
         if let Some(mut profile) = profile_for(&self.kind(), Some(version)) {
             profile.switches = self.profile.switches.clone();
+            if self.image_store.as_deref() == Some("containerd")
+                && profile.builder == Builder::BuildKit
+            {
+                profile = profile.with_store(models::ImageStore::Containerd);
+            }
             engine.profile = profile;
         }
         engine.build_cache_gc = Some(

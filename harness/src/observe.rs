@@ -251,6 +251,9 @@ pub struct VertexReport {
     pub started: bool,
     pub completed: bool,
     pub error: Option<String>,
+    /// The vertex reported `merging`: buildx's plain progress shows a `COPY --link` copy and its
+    /// merge as one group, so whether the copy was served from cache is not shown.
+    pub merged: bool,
 }
 
 /// Maps `[label i/n] ...` / `[i/n] ...` vertex names to Dockerfile steps.
@@ -288,6 +291,13 @@ pub fn map_vertices(vertices: &[VertexReport], map: &[StepInfo]) -> BTreeMap<usi
             Observed::Cached
         } else if v.cached {
             Observed::Cached
+        } else if v.merged {
+            Observed::Indeterminate {
+                why:
+                    "buildx shows the --link copy and its merge as one progress group (`merging`): \
+                      whether the copy was served from cache is not shown"
+                        .to_string(),
+            }
         } else if v.completed {
             Observed::Rebuilt
         } else {
@@ -325,6 +335,8 @@ pub fn parse_buildkit_plain(log: &str) -> Vec<VertexReport> {
             entry.cached = true;
         } else if text.starts_with("DONE") {
             entry.completed = true;
+        } else if text.starts_with("merging") {
+            entry.merged = true;
         } else if let Some(e) = text.strip_prefix("ERROR") {
             entry.error = Some(e.trim_start_matches(':').trim().to_string());
         }
@@ -627,6 +639,14 @@ mod tests {
         check(
             map_vertices(&vertices, &step_map(dockerfile)),
             "2 rebuilt, 3 cached, 4 rebuilt",
+        );
+        // buildx's own progress: one group, only `merging` shown.
+        let grouped = parse_buildkit_plain(
+            "#7 [3/4] COPY --link a /a\n#7 merging done\n#7 DONE 0.0s\n#8 [4/4] RUN true\n#8 DONE 0.1s\n",
+        );
+        check(
+            map_vertices(&grouped, &step_map(dockerfile)),
+            "3 indeterminate, 4 rebuilt",
         );
         let failed = parse_buildkit_plain("#3 [3/4] LINK COPY --link a /a\n#3 ERROR: merge\n");
         check(map_vertices(&failed, &step_map(dockerfile)), "3 failed");

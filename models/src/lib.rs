@@ -25,7 +25,7 @@ pub use predict::{
     Reason, ReasonKind,
 };
 pub use profiles::{
-    Builder, Features, Generation, GenerationChoice, Profile, Project, Support, Transport, Version,
-    Versions,
+    Builder, Features, Generation, GenerationChoice, ImageStore, Profile, Project, Support,
+    Transport, Version, Versions,
 };
 pub use rules::{Rule, RuleId, Status, Switch, UnknownRuleId};

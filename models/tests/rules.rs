@@ -543,8 +543,8 @@ const CASES: &[Case] = &[
     Case {
         name: "COPY --link is rejected by frontends before Dockerfile 1.4 and Buildah before 1.41",
         profiles: &[
-            "classic",
-            "classic-cli",
+            "classic:20.10",
+            "classic-cli:20.10",
             "buildkit:20.10",
             "buildkit-cli:20.10",
             "podman:4.3",
@@ -556,16 +556,22 @@ const CASES: &[Case] = &[
         expect: "rejected: unknown flag: link",
     },
     Case {
-        name: "a --link COPY is keyed apart from its parent: an earlier change leaves it cached (BuildKit v0.10+)",
-        profiles: &["buildkit:26", "buildkit-cli:26", "buildkit:28", "buildkit-cli:28"],
+        name: "a --link COPY is keyed apart from its parent: an earlier change leaves it cached (BuildKit v0.10+, containerd store)",
+        profiles: &["buildkit:26+containerd", "buildkit-cli:26+containerd", "buildkit:28+containerd", "buildkit-cli:28+containerd"],
         script: "file a x\n dockerfile FROM base | RUN echo 1 | COPY --link a /a | RUN true\n build\n dockerfile FROM base | RUN echo 2 | COPY --link a /a | RUN true\n build",
         expect: "1 cached\n2 rebuilt: instruction text `RUN echo 1` -> `RUN echo 2` (text.literal)\n3 cached\n4 rebuilt: parent rebuilt at step 2 (cascade)",
     },
     Case {
         name: "a --link COPY with --chmod is a plain COPY, keyed on its parent (BuildKit v0.10+)",
-        profiles: &["buildkit:26", "buildkit-cli:28"],
+        profiles: &["buildkit:26", "buildkit-cli:28", "buildkit:28+containerd"],
         script: "file a x\n dockerfile FROM base | RUN echo 1 | COPY --link --chmod=644 a /a\n build\n dockerfile FROM base | RUN echo 2 | COPY --link --chmod=644 a /a\n build",
         expect: "1 cached\n2 rebuilt: instruction text `RUN echo 1` -> `RUN echo 2` (text.literal)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
+        name: "on the graph-driver store a --link COPY is a plain COPY, keyed on its parent (moby#45153)",
+        profiles: &["buildkit:26+graph", "buildkit-cli:26+graph", "buildkit:28+graph", "buildkit-cli:28+graph"],
+        script: "file a x\n dockerfile FROM base | RUN echo 1 | COPY --link a /a | RUN true\n build\n dockerfile FROM base | RUN echo 2 | COPY --link a /a | RUN true\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `RUN echo 1` -> `RUN echo 2` (text.literal)\n3 rebuilt: parent rebuilt at step 2 (cascade)\n4 rebuilt: parent rebuilt at step 2 (cascade)",
     },
     Case {
         name: "a --link COPY is keyed on its parent on Buildah 1.41+",
@@ -742,8 +748,14 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 cached",
     },
     Case {
-        name: "ADD --checksum is refused before BuildKit v0.12 and by the classic builder",
-        profiles: &["classic", "classic-cli", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3"],
+        name: "the classic builder of 26 and 28 accepts COPY --link and ADD --checksum (measured); what it keys then is not modelled",
+        profiles: &["classic:26", "classic-cli:26", "classic:28", "classic-cli:28"],
+        script: "file a x\n dockerfile FROM base | COPY --link a /a\n build\n dockerfile FROM base | ADD --checksum=sha256:00 a /b\n build",
+        expect: "1 cached\n2 unsupported: ADD --checksum is not modelled",
+    },
+    Case {
+        name: "ADD --checksum is refused before BuildKit v0.12 and by the classic builder of 20.10",
+        profiles: &["classic:20.10", "classic-cli:20.10", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3"],
         script: "file a x\n dockerfile FROM base | ADD --checksum=sha256:00 a /a\n build",
         expect: "rejected: unknown flag: checksum",
     },
@@ -812,15 +824,31 @@ const FROM_OWNER_SCRIPT: &str = "file a x\n dockerfile FROM base AS s | COPY --c
 const NEWEST_SCRIPT: &str = "file a x\n dockerfile FROM base | ENV E=y | COPY a /a\n build\n chmod a 600\n build --no-cache\n chmod a 644\n build";
 
 /// Whether a case's profile list covers a profile of some generation.
+/// Whether the case names the profile: `base` (every generation), `base:label`, on either image
+/// store unless it ends in `+containerd` or `+graph`.
 fn covers(case: &Case, profile: &Profile) -> bool {
-    case.profiles
-        .iter()
-        .any(|entry| match entry.split_once(':') {
-            None => *entry == profile.base_name(),
-            Some((base, label)) => {
-                base == profile.base_name() && label == profile.generation.label()
-            }
-        })
+    case.profiles.iter().any(|entry| {
+        let (entry, store) = split_store(entry);
+        store.is_none_or(|s| s == profile.store) && covers_name(entry, profile)
+    })
+}
+
+/// A case's profile entry and the image store it is limited to, if any.
+fn split_store(entry: &str) -> (&str, Option<models::ImageStore>) {
+    if let Some(entry) = entry.strip_suffix("+containerd") {
+        (entry, Some(models::ImageStore::Containerd))
+    } else if let Some(entry) = entry.strip_suffix("+graph") {
+        (entry, Some(models::ImageStore::Graph))
+    } else {
+        (entry, None)
+    }
+}
+
+fn covers_name(entry: &str, profile: &Profile) -> bool {
+    match entry.split_once(':') {
+        None => *entry == profile.base_name(),
+        Some((base, label)) => base == profile.base_name() && label == profile.generation.label(),
+    }
 }
 
 fn label_rule(profile: &Profile) -> &'static str {
@@ -847,7 +875,9 @@ fn every_case_matches_the_reference_profiles() {
     let mut failures = Vec::new();
     for case in CASES {
         for name in case.profiles {
-            assert!(Profile::from_name(name).is_some(), "unknown profile {name}");
+            let known =
+                Profile::from_name(name).or_else(|| Profile::from_name(split_store(name).0));
+            assert!(known.is_some(), "unknown profile {name}");
         }
         for profile in Profile::all_generations() {
             if covers(case, &profile) {

@@ -57,7 +57,10 @@ fn build_cache_records(engine: &Engine) -> Result<Vec<serde_json::Value>> {
             break output;
         }
         attempt += 1;
-        if stderr.contains("already running") && attempt < 50 {
+        // A record removed while the scan runs makes it fail ("snapshot ... does not exist",
+        // seen on the containerd store): the next scan does not meet it.
+        let transient = stderr.contains("already running") || stderr.contains("does not exist");
+        if transient && attempt < 50 {
             std::thread::sleep(Duration::from_millis(200));
             continue;
         }

@@ -123,6 +123,11 @@ fn not_planned(p: &Profile, keyword: &'static str, copy: &CopyArgs) -> Option<Ou
     }
     let flags = [
         (copy.keep_git_dir, "--keep-git-dir"),
+        (copy.link && p.features.copy_link != Support::Yes, "--link"),
+        (
+            copy.checksum.is_some() && p.features.add_checksum != Support::Yes,
+            "--checksum",
+        ),
         (
             copy.parents && !buildah::keeps_parents(p, copy),
             "--parents",

@@ -221,20 +221,29 @@ pub const ADD_URL: Rule = Rule {
     versions: Versions::All,
 };
 
-// Versions: BuildKit v0.10 and later (Engine 26, 28); Engine 20.10 refuses `--link`.
+// Versions: BuildKit v0.10 and later (Engine 26, 28); Engine 20.10 refuses `--link`. Image store:
+// containerd only; Engine 23+ turns merge off for the graph drivers (moby#45153), and the
+// frontend then makes `--link` a plain COPY (measured: trixie, sid hit and miss as without it).
 pub const LINK: Rule = Rule {
     id: RuleId::new("bk.link"),
-    statement: "With `COPY --link` (and no `--chmod`), the copy is made on an empty filesystem and \
-                merged onto the stage: its key holds its own text and sources, not the parent \
-                chain, so a change in earlier steps does not invalidate it (the merge after it \
-                runs again, and so do the steps that follow). Two stages with the same `--link` \
-                copy share it. With `--chmod`, or a daemon without merge, it is a plain COPY.",
-    source: "https://github.com/moby/buildkit/blob/v0.13.2/frontend/dockerfile/dockerfile2llb/convert.go#L1335",
+    statement: "With `COPY --link` (and no `--chmod`), on a daemon that can merge layers (the \
+                containerd image store), the copy is made on an empty filesystem and merged onto \
+                the stage: its key holds its own text and sources, not the parent chain, so a \
+                change in earlier steps does not invalidate it (the merge after it runs again, \
+                and so do the steps that follow). Two stages with the same `--link` copy share \
+                it. With `--chmod`, or on the graph-driver store (merge off since moby#45153), it \
+                is a plain COPY.",
+    source: "https://github.com/moby/moby/pull/45153",
     if_off: "a `--link` copy is keyed on its parent chain like a plain COPY",
     status: Status::Verify,
-    applies: buildkit,
+    applies: buildkit_merging,
     versions: FRONTEND_1_4,
 };
+
+/// BuildKit on a daemon that merges layers: the containerd image store.
+fn buildkit_merging(p: &Profile) -> bool {
+    buildkit(p) && p.store == crate::profiles::ImageStore::Containerd
+}
 
 /// The parent a `--link` COPY is keyed under (the empty filesystem), or `None` where the copy is
 /// keyed on the stage's chain: no `--link`, a `--chmod`, or (off) always.
@@ -439,7 +448,9 @@ pub(crate) fn keys_bind_mounts(p: &Profile) -> bool {
 pub const COPY_EXCLUDE: Rule = Rule {
     id: RuleId::new("bk.copy-exclude"),
     statement: "`COPY --exclude=PATTERN` leaves the matching paths out of the copy and out of its \
-                checksum: a change of an excluded file hits.",
+                checksum: a change of an excluded file hits. Patterns match the path below each \
+                source, not the context path (measured on Engine 28.5: `--exclude=d/b` leaves \
+                `d/b` in `COPY d /d`, case copy-exclude-context-path).",
     source: "https://github.com/moby/buildkit/pull/4561",
     if_off: "excluded paths stay in the checksum: a change of one misses",
     status: Status::Verify,
@@ -451,8 +462,9 @@ pub const COPY_EXCLUDE: Rule = Rule {
     },
 };
 
-/// Drops the entries an `--exclude` pattern matches (by their context path or their path below
-/// the source) from a COPY's sources (off: keeps them).
+/// Drops the entries an `--exclude` pattern matches by their path below the source (`paths`
+/// gives the context path and that one; the context path is Buildah's, not BuildKit's) from a
+/// COPY's sources (off: keeps them).
 pub(crate) fn copy_exclude<T>(
     p: &Profile,
     patterns: &[String],
@@ -464,9 +476,8 @@ pub(crate) fn copy_exclude<T>(
     }
     let parsed = crate::dockerignore::parse_dockerignore(&patterns.join("\n"));
     entries.retain(|e| {
-        !paths(e)
-            .iter()
-            .any(|path| !path.is_empty() && crate::dockerignore::is_ignored(&parsed, path))
+        let [_, below] = paths(e);
+        below.is_empty() || !crate::dockerignore::is_ignored(&parsed, &below)
     });
 }
 

@@ -58,7 +58,28 @@ pub struct Profile {
     pub features: Features,
     /// Rules switched off or inverted (a mutant); empty for the reference profile.
     pub switches: BTreeMap<RuleId, Switch>,
+    /// Where the daemon keeps images (`ImageStore`): a BuildKit rule may hold for one only.
+    #[serde(default)]
+    pub store: ImageStore,
 }
+
+/// Where a Docker daemon keeps images: the graph drivers' layer store (Engine 20.10 to 28's
+/// default), or containerd's snapshotters (`"features": {"containerd-snapshotter": true}`,
+/// Engine 29's default on new installs). It decides whether BuildKit inside the daemon can merge
+/// layers: moby#45153 (Engine 23+) turns merge and diff off for the graph drivers, so `COPY
+/// --link` falls back to a plain COPY there (`bk.link` holds with containerd only).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageStore {
+    #[default]
+    Graph,
+    Containerd,
+}
+
+/// The name suffix of a profile of the containerd image store.
+const CONTAINERD_SUFFIX: &str = "+containerd";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownRule {
@@ -94,7 +115,14 @@ impl Profile {
             generation,
             features: Features::of(builder, generation),
             switches: BTreeMap::new(),
+            store: ImageStore::Graph,
         })
+    }
+
+    /// This profile on a daemon with the given image store.
+    pub fn with_store(mut self, store: ImageStore) -> Profile {
+        self.store = store;
+        self
     }
 
     /// The reference profile for what an engine reports (`Generation::from_version`), with the
@@ -119,7 +147,8 @@ impl Profile {
     }
 
     /// Every reference profile of every generation: builder × door × generation, 18 in all,
-    /// grouped by builder and door, oldest generation first.
+    /// grouped by builder and door, oldest generation first; then BuildKit of Engine 26 and 28
+    /// on the containerd image store (4 more, `buildkit:28+containerd`), where a rule differs.
     pub fn all_generations() -> Vec<Profile> {
         let mut out = Vec::new();
         for builder in [Builder::Classic, Builder::BuildKit, Builder::Buildah] {
@@ -129,16 +158,26 @@ impl Profile {
                 }
             }
         }
+        let containerd: Vec<Profile> = out
+            .iter()
+            .filter(|p| p.builder == Builder::BuildKit && !p.generation.is_oldest())
+            .map(|p| p.clone().with_store(ImageStore::Containerd))
+            .collect();
+        out.extend(containerd);
         out
     }
 
     /// `classic`, `classic-cli`, `buildkit`, `buildkit-cli`, `podman`, `podman-cli` for the
     /// oldest generation; `NAME:LABEL` for the others (`buildkit-cli:28`, `podman:5.8`).
     pub fn name(&self) -> String {
+        let store = match self.store {
+            ImageStore::Graph => "",
+            ImageStore::Containerd => CONTAINERD_SUFFIX,
+        };
         if self.generation.is_oldest() {
-            self.base_name()
+            format!("{}{store}", self.base_name())
         } else {
-            format!("{}:{}", self.base_name(), self.generation.label())
+            format!("{}:{}{store}", self.base_name(), self.generation.label())
         }
     }
 
@@ -159,12 +198,17 @@ impl Profile {
     /// A reference profile by name: `buildkit-cli` (oldest generation), `buildkit-cli:28`, or
     /// the oldest spelled out (`buildkit-cli:20.10`).
     pub fn from_name(name: &str) -> Option<Profile> {
+        let (name, store) = match name.strip_suffix(CONTAINERD_SUFFIX) {
+            Some(name) => (name, ImageStore::Containerd),
+            None => (name, ImageStore::Graph),
+        };
         let (base, label) = match name.split_once(':') {
             Some((base, label)) => (base, Some(label)),
             None => (name, None),
         };
         Profile::all_generations().into_iter().find(|p| {
-            p.base_name() == base
+            p.store == store
+                && p.base_name() == base
                 && match label {
                     None => p.generation.is_oldest(),
                     Some(label) => p.generation.label() == label,
@@ -266,13 +310,19 @@ mod tests {
     #[test]
     fn every_generation_has_a_name_that_reads_back() {
         let all = Profile::all_generations();
-        assert_eq!(all.len(), 18);
+        assert_eq!(all.len(), 22);
         assert_eq!(Profile::all().len(), 6);
         let names: std::collections::BTreeSet<String> = all.iter().map(Profile::name).collect();
-        assert_eq!(names.len(), 18, "two profiles share a name");
+        assert_eq!(names.len(), 22, "two profiles share a name");
+        assert!(names.contains("buildkit-cli:28+containerd"));
         for p in &all {
             assert_eq!(Profile::from_name(&p.name()).as_ref(), Some(p));
-            let spelled = format!("{}:{}", p.base_name(), p.generation.label());
+            let store = if p.store == ImageStore::Containerd {
+                CONTAINERD_SUFFIX
+            } else {
+                ""
+            };
+            let spelled = format!("{}:{}{store}", p.base_name(), p.generation.label());
             assert_eq!(Profile::from_name(&spelled).as_ref(), Some(p));
         }
         assert!(names.contains("buildkit-cli:28") && names.contains("podman:5.8"));
@@ -300,12 +350,13 @@ mod tests {
         assert!(bk("buildkit").rule("bk.from-owner").is_none());
         assert!(bk("buildkit:26").rule("bk.from-owner").is_some());
         assert!(bk("buildkit").rule("bk.link").is_none());
-        assert!(bk("buildkit-cli:28").rule("bk.link").is_some());
+        assert!(bk("buildkit-cli:28").rule("bk.link").is_none());
+        assert!(bk("buildkit-cli:28+containerd").rule("bk.link").is_some());
         assert!(bk("podman:5.4").rule("buildah.newest-match").is_none());
         assert!(bk("podman-cli:5.8").rule("buildah.newest-match").is_some());
         // The default generation's table is what `applies` alone gave before generations, less
-        // the rules whose range starts later (bk.link and bk.nocache-filter, refused by the 20.10
-        // frontend; bk.from-owner and, on the API door,
+        // the rules whose range starts later (bk.nocache-filter, refused by the 20.10 frontend;
+        // bk.link, which holds on the containerd store only, is in no graph-store table; bk.from-owner and, on the API door,
         // bk.api-owner, from v0.11).
         for p in Profile::all() {
             let later: Vec<&str> = catalogue()
@@ -315,7 +366,6 @@ mod tests {
             let expected: &[&str] = match (p.builder, p.transport) {
                 (Builder::BuildKit, Transport::Api) => &[
                     "bk.api-owner",
-                    "bk.link",
                     "bk.from-owner",
                     "bk.nocache-filter",
                     "bk.heredoc-keyed",
@@ -324,7 +374,6 @@ mod tests {
                     "bk.add-checksum-remote",
                 ],
                 (Builder::BuildKit, Transport::Cli) => &[
-                    "bk.link",
                     "bk.from-owner",
                     "bk.nocache-filter",
                     "bk.heredoc-keyed",
