@@ -178,6 +178,8 @@ pub fn run_scenario_with(
     hooks: &Hooks<'_>,
 ) -> Result<History> {
     let fresh_check = hooks.fresh_check;
+    let salted = with_salted_content(scenario, salt);
+    let scenario = &salted;
     let hosts = engines_for(inventory, engine, scenario)?;
     // The fresh builds run on a host the scenario does not use, so their cache records never
     // change what the scenario's engines hold (a --no-cache build still records its steps, and
@@ -252,6 +254,36 @@ pub fn run_scenario_with(
         salt: salt.to_string(),
         builds,
     })
+}
+
+/// The placeholder a case file's contents may hold: each run replaces it with the scenario's
+/// salt, for the model and the engine alike. A step keyed apart from the base image (`COPY
+/// --link` on the containerd store) is shared across scenarios of equal content, which the
+/// salted base image cannot keep apart; salted content does.
+pub const SALT_PLACEHOLDER: &str = "{salt}";
+
+/// `scenario` with `SALT_PLACEHOLDER` in its files' contents and its writes replaced by `salt`.
+fn with_salted_content(scenario: &Scenario, salt: &str) -> Scenario {
+    let mut salted = scenario.clone();
+    for entry in salted.context.entries.values_mut() {
+        if let models::EntryKind::File { content } = &mut entry.kind {
+            if let Ok(text) = std::str::from_utf8(content) {
+                if text.contains(SALT_PLACEHOLDER) {
+                    *content = text.replace(SALT_PLACEHOLDER, salt).into_bytes();
+                }
+            }
+        }
+    }
+    for t in &mut salted.transitions {
+        for m in &mut t.mutations {
+            if let models::scenario::Mutation::Write { content, .. }
+            | models::scenario::Mutation::WriteSameSize { content, .. } = m
+            {
+                *content = content.replace(SALT_PLACEHOLDER, salt);
+            }
+        }
+    }
+    salted
 }
 
 /// The reference of a scenario's salted base image.
