@@ -247,7 +247,14 @@ pub fn run_scenario_with(
                 eprintln!("warning: {e}");
             }
         }
-        let _ = door.remove_images(refs);
+        if door.remove_images(refs).is_err() {
+            // The engine went away: what the scenario made waits for it (`take_unclean`).
+            unclean().lock().unwrap_or_else(|e| e.into_inner()).push((
+                e.endpoint.clone(),
+                salt.to_string(),
+                refs.clone(),
+            ));
+        }
     }
     result.map(|builds| History {
         engine: engine.name.clone(),
@@ -284,6 +291,24 @@ fn with_salted_content(scenario: &Scenario, salt: &str) -> Scenario {
         }
     }
     salted
+}
+
+/// Scenarios whose cleanup could not reach an engine: `(endpoint, salt, references)`.
+fn unclean() -> &'static std::sync::Mutex<Vec<(String, String, Vec<String>)>> {
+    static UNCLEAN: std::sync::Mutex<Vec<(String, String, Vec<String>)>> =
+        std::sync::Mutex::new(Vec::new());
+    &UNCLEAN
+}
+
+/// The salts and references of the scenarios whose cleanup could not reach `endpoint`, taken
+/// off the list: the caller removes them once the engine answers again.
+pub fn take_unclean(endpoint: &str) -> Vec<(String, Vec<String>)> {
+    let mut all = unclean().lock().unwrap_or_else(|e| e.into_inner());
+    let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(e, _, _)| e == endpoint);
+    *all = rest;
+    mine.into_iter()
+        .map(|(_, salt, refs)| (salt, refs))
+        .collect()
 }
 
 /// The reference of a scenario's salted base image.

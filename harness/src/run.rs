@@ -380,7 +380,7 @@ impl EngineRun<'_> {
                         .scenario_done(&engine.name, index, &result, self.started);
                     outcome.0.push(result);
                 }
-                Err(e) => match self.after_fault(&e, index, scenario) {
+                Err(e) => match self.after_fault(&e, index) {
                     Some(why) => outcome
                         .0
                         .push(ScenarioResult::lost(index, &engine.name, why)),
@@ -406,12 +406,7 @@ impl EngineRun<'_> {
     /// `CACHET_ENGINE_WAIT` seconds (default 120): back in time, the run goes on at the next
     /// scenario (which loads its base image afresh); still down, the engine's part ends (`None`).
     /// Anything else (cachet's own fault, bad input) ends it too.
-    fn after_fault(
-        &self,
-        e: &Error,
-        index: usize,
-        scenario: &models::scenario::Scenario,
-    ) -> Option<String> {
+    fn after_fault(&self, e: &Error, index: usize) -> Option<String> {
         let Error::EngineUnavailable { endpoint, .. } = e else {
             return None;
         };
@@ -433,10 +428,7 @@ impl EngineRun<'_> {
         ));
         let waited = wait_for_engine(engine, limit)?;
         // What the scenario tagged before the engine went away, its cleanup could not remove.
-        let salt = salt(self.setup.seed, index, &engine.name, 0);
-        let mut refs = vec![crate::execute::base_ref(&salt)];
-        refs.extend((0..scenario.transitions.len()).map(|n| crate::execute::build_tag(&salt, n)));
-        if let Err(e) = engine::open(engine).remove_images(&refs) {
+        if let Err(e) = remove_leftovers(engine) {
             self.progress.println(&format!(
                 "  warning: {}: removing what scenario {} left: {e} (`cachet clean` will)",
                 engine.name,
@@ -454,6 +446,26 @@ impl EngineRun<'_> {
             waited.as_secs()
         ))
     }
+}
+
+/// Removes what the scenarios whose cleanup met `engine` down left there (a confirmation's or a
+/// shrink's included): their tags, then the containers and untagged images their salt's label
+/// marks (a killed build's container, a classic builder's intermediate images), children first.
+fn remove_leftovers(engine: &Engine) -> Result<()> {
+    let door = engine::open(engine);
+    for (salt, refs) in crate::execute::take_unclean(&engine.endpoint) {
+        door.remove_images(&refs)?;
+        for _ in 0..3 {
+            let (images, containers) = door.salted_resources(&salt)?;
+            if images.is_empty() && containers.is_empty() {
+                break;
+            }
+            door.remove_containers(&containers)?;
+            // Newest first: `remove_images` takes the last first.
+            door.remove_images(&images.into_iter().rev().collect::<Vec<_>>())?;
+        }
+    }
+    Ok(())
 }
 
 /// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,

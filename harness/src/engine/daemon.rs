@@ -85,6 +85,27 @@ pub(crate) fn cachet_resources(engine: &Engine) -> Result<(Vec<String>, Vec<Stri
     ))
 }
 
+/// What one scenario made, newest first: the images and containers whose `BASE_LABEL` is its
+/// salt (every image built on its base inherits the label).
+pub(crate) fn salted_resources(engine: &Engine, salt: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut images, containers) = all_images_and_containers(engine)?;
+    images.retain(|i| i.labels.get(BASE_LABEL).is_some_and(|v| v == salt));
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    Ok((
+        images.into_iter().map(|i| i.id).collect(),
+        containers
+            .into_iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .and_then(|l| l.get(BASE_LABEL))
+                    .is_some_and(|v| v == salt)
+            })
+            .filter_map(|c| c.id)
+            .collect(),
+    ))
+}
+
 /// Removes containers by id, running ones too; missing ones are fine.
 pub(crate) fn remove_containers(engine: &Engine, ids: &[String]) -> Result<()> {
     let docker = client(engine)?;
@@ -107,10 +128,10 @@ pub(crate) fn remove_containers(engine: &Engine, ids: &[String]) -> Result<()> {
 /// Removes images by reference; missing ones are fine.
 pub(crate) fn remove_images(engine: &Engine, references: &[String]) -> Result<()> {
     let docker = client(engine)?;
-    block_on(async {
+    let unreachable = block_on(async {
         // Newest first: children before the images they are built on.
         for reference in references.iter().rev() {
-            let _ = docker
+            let removed = docker
                 .remove_image(
                     reference,
                     Some(RemoveImageOptions {
@@ -121,9 +142,19 @@ pub(crate) fn remove_images(engine: &Engine, references: &[String]) -> Result<()
                     None,
                 )
                 .await;
+            match removed {
+                // Missing, or still in use: the daemon answered, and that is fine here.
+                Ok(_) | Err(bollard::errors::Error::DockerResponseServerError { .. }) => {}
+                // No answer: the caller must know the images stay (`execute::take_unclean`).
+                Err(e) => return Some(e.to_string()),
+            }
         }
+        None
     });
-    Ok(())
+    match unreachable {
+        Some(detail) => Err(super::client::unavailable(engine, detail)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn push_image(engine: &Engine, reference: &str) -> Result<()> {

@@ -84,6 +84,11 @@ pub trait Door: Send + Sync {
     fn resource_counts(&self) -> Result<(usize, usize)>;
     /// What cachet made there, newest first: image ids and container ids.
     fn cachet_resources(&self) -> Result<(Vec<String>, Vec<String>)>;
+    /// What one scenario made there (its base image's salt in their label), newest first: image
+    /// ids and container ids. None where a door keeps no labels (the model engine).
+    fn salted_resources(&self, _salt: &str) -> Result<(Vec<String>, Vec<String>)> {
+        Ok((Vec::new(), Vec::new()))
+    }
     /// The ids of the build-cache records the engine holds (none where layers are images).
     fn build_cache_ids(&self) -> Result<BTreeSet<String>>;
     /// Removes the build-cache records not in `keep`; how many went.
@@ -218,6 +223,9 @@ macro_rules! daemon_calls {
         }
         fn cachet_resources(&self) -> crate::error::Result<(Vec<String>, Vec<String>)> {
             crate::engine::daemon::cachet_resources(&self.engine)
+        }
+        fn salted_resources(&self, salt: &str) -> crate::error::Result<(Vec<String>, Vec<String>)> {
+            crate::engine::daemon::salted_resources(&self.engine, salt)
         }
         fn build_cache_ids(&self) -> crate::error::Result<std::collections::BTreeSet<String>> {
             crate::engine::cache::build_cache_ids(&self.engine)

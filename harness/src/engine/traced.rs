@@ -69,6 +69,9 @@ impl Door for Traced {
     fn cachet_resources(&self) -> Result<(Vec<String>, Vec<String>)> {
         self.call("cachet_resources", |d| d.cachet_resources())
     }
+    fn salted_resources(&self, salt: &str) -> Result<(Vec<String>, Vec<String>)> {
+        self.call("salted_resources", |d| d.salted_resources(salt))
+    }
     fn build_cache_ids(&self) -> Result<BTreeSet<String>> {
         self.call("build_cache_ids", |d| d.build_cache_ids())
     }
