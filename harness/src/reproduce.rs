@@ -166,7 +166,9 @@ fn write_base_and_context(s: &mut String, scenario: &Scenario) {
     );
     let _ = writeln!(
         s,
-        "busybox=$(command -v busybox || echo /bin/busybox); mkdir -p \"$work/base/bin\" && cp \"$busybox\" \"$work/base/bin/busybox\" && ln -s busybox \"$work/base/bin/sh\""
+        "busybox=$(command -v busybox || echo /bin/busybox); mkdir -p \"$work/base/bin\" \"$work/base/etc\" && cp \"$busybox\" \"$work/base/bin/busybox\" && ln -s busybox \"$work/base/bin/sh\" && printf %s {} > \"$work/base/etc/passwd\" && printf %s {} > \"$work/base/etc/group\"",
+        quote(crate::engine::base_image::PASSWD),
+        quote(crate::engine::base_image::GROUP)
     );
     let _ = writeln!(
         s,

@@ -28,7 +28,7 @@ fn run(engine: &str, out: &Path) -> Report {
         "--scenarios",
         "15",
         "--seed",
-        "3",
+        "2",
         "--jobs",
         "2",
         "--out",

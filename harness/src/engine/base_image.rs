@@ -47,8 +47,13 @@ pub fn busybox_path() -> std::path::PathBuf {
 /// inherits it, intermediate ones included: that is how `cachet clean` finds what cachet made.
 pub const BASE_LABEL: &str = "cachet.salt";
 
+/// The base image's users: root, and the uids the generator's `USER` and `--chown` name.
+pub const PASSWD: &str = "root:x:0:0:root:/:/bin/sh\nu1:x:1:1::/tmp:/bin/sh\nu2:x:2:2::/tmp:/bin/sh\nu1000:x:1000:1000::/tmp:/bin/sh\n";
+/// The base image's groups, as `PASSWD`'s.
+pub const GROUP: &str = "root:x:0:\nu1:x:1:\nu2:x:2:\nu1000:x:1000:\n";
+
 /// A `docker save`-format archive of the base image: busybox-static, `sh` and a few applets as
-/// links, and a salt file that makes each scenario's cache its own. Deterministic: the same salt
+/// links, `/etc/passwd` and `/etc/group`, and a salt file that makes each scenario's cache its own. Deterministic: the same salt
 /// gives the same image id on every engine.
 pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
     let busybox_path = busybox_path();
@@ -85,6 +90,14 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
             &format!("bin/{applet}"),
             fixed(models::Entry::symlink("busybox"), 0o777),
         )?;
+    }
+    // Users and groups for `USER 1000` and `--chown` (BuildKit of Engine 28.5 fails a RUN as a
+    // uid that /etc/passwd does not list: "unable to find user 1000").
+    for (path, text) in [("etc/passwd", PASSWD), ("etc/group", GROUP)] {
+        insert(&mut rootfs, path, fixed(models::Entry::file(text), 0o644))?;
+    }
+    if let Some(etc) = rootfs.get_mut("etc") {
+        *etc = fixed(models::Entry::dir(), 0o755);
     }
     insert(
         &mut rootfs,
