@@ -308,7 +308,8 @@ fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
         .iter()
         .map(|r| crate::compare::load_run(r))
         .collect::<Result<Vec<_>>>()?;
-    let merged = crate::compare::merge(&loaded);
+    let mut merged = crate::compare::merge(&loaded);
+    merged.paths_relative_to(&out);
     let write = |name: &str, text: String| {
         std::fs::create_dir_all(&out)
             .and_then(|()| std::fs::write(out.join(name), text))

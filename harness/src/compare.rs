@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::buckets::Bucket;
 use crate::check::Verdict;
 use crate::error::Result;
 use crate::schema::{Report, ScenarioResult};
@@ -41,6 +42,9 @@ pub struct RunMatrix {
     pub discrepancies: BTreeSet<(String, String, String)>,
     /// `(column, observed, link)` of each known divergence (catalogued engine behaviour) seen.
     pub known: BTreeSet<(String, String, String)>,
+    /// The runs' findings by root cause (`buckets.rs`), case files and reproducers as absolute
+    /// paths until a page is written (`RunMatrix::paths_relative_to`).
+    pub buckets: Vec<Bucket>,
 }
 
 /// Reads a run's `report.json` (or the directory holding it) as its matrix.
@@ -72,7 +76,15 @@ impl RunMatrix {
             );
             run.add_result(result, &column);
         }
+        let dir = run.source.parent().unwrap_or(Path::new("")).to_path_buf();
+        run.buckets = crate::buckets::of_loaded(report, &dir);
+        crate::buckets::rebase(&mut run.buckets, &dir, None);
         run
+    }
+
+    /// The buckets' paths relative to `dir`, where the page showing them is written.
+    pub fn paths_relative_to(&mut self, dir: &Path) {
+        crate::buckets::rebase(&mut self.buckets, Path::new(""), Some(dir));
     }
 
     /// One scenario's steps and known divergences, in `column`.
@@ -143,12 +155,14 @@ pub fn merge(runs: &[RunMatrix]) -> RunMatrix {
             }
         }
     }
+    merged.buckets = crate::buckets::merge(runs.iter().map(|r| r.buckets.as_slice()));
     merged
 }
 
 pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
     let mut md = format!(
-        "# {title}\n\n| rule | {} |\n|---|{}\n",
+        "# {title}\n\n{}\n## Conformance by rule\n\n| rule | {} |\n|---|{}\n",
+        crate::buckets::markdown(&m.buckets),
         m.columns.iter().cloned().collect::<Vec<_>>().join(" | "),
         "---|".repeat(m.columns.len())
     );
@@ -185,6 +199,11 @@ pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
 /// point of an upgrade).
 #[derive(Debug, Default, Serialize)]
 pub struct Diff {
+    /// Buckets (root causes: `buckets.rs`) only the new run has, compared without the
+    /// generation (an upgrade changes it): the headline.
+    pub buckets_appeared: Vec<Bucket>,
+    /// Buckets only the old run has.
+    pub buckets_vanished: Vec<Bucket>,
     /// `(rule, engine, old status, new status)` where a checked rule went from `ok` to `DIFF` or
     /// back.
     pub rules: Vec<(String, String, String, String)>,
@@ -205,6 +224,8 @@ pub struct Diff {
 impl Diff {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+            && self.buckets_appeared.is_empty()
+            && self.buckets_vanished.is_empty()
             && self.appeared.is_empty()
             && self.vanished.is_empty()
             && self.known_appeared.is_empty()
@@ -269,7 +290,20 @@ pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
     let (o, n) = (strip(&old.known), strip(&new.known));
     d.known_appeared = n.difference(&o).cloned().collect();
     d.known_vanished = o.difference(&n).cloned().collect();
+    (d.buckets_appeared, d.buckets_vanished) = bucket_changes(&old.buckets, &new.buckets);
     d
+}
+
+/// Buckets of `new` whose cause `old` lacks, and the other way round.
+fn bucket_changes(old: &[Bucket], new: &[Bucket]) -> (Vec<Bucket>, Vec<Bucket>) {
+    let only = |a: &[Bucket], b: &[Bucket]| -> Vec<Bucket> {
+        let causes: BTreeSet<_> = b.iter().map(Bucket::cause).collect();
+        a.iter()
+            .filter(|x| !causes.contains(&x.cause()))
+            .cloned()
+            .collect()
+    };
+    (only(new, old), only(old, new))
 }
 
 type StatusRow = (String, String, String, String);
@@ -351,6 +385,7 @@ pub fn diff_markdown(d: &Diff) -> String {
     if d.is_empty() {
         md.push_str("Nothing: every rule behaves as before on every engine.\n");
     }
+    md.push_str(&bucket_headline(d));
     if !d.rules.is_empty() {
         md.push_str("| rule | engine | before | after |\n|---|---|---|---|\n");
         for (rule, engine, o, n) in &d.rules {
@@ -397,6 +432,34 @@ pub fn diff_markdown(d: &Diff) -> String {
     md
 }
 
+/// The headline of a diff: new buckets (root causes) first, then those that went away.
+fn bucket_headline(d: &Diff) -> String {
+    let mut md = String::new();
+    if !d.buckets_appeared.is_empty() {
+        let _ = writeln!(
+            md,
+            "**{} new bucket(s) appeared** (root causes not seen before):\n",
+            d.buckets_appeared.len()
+        );
+        for b in &d.buckets_appeared {
+            let status = b
+                .link
+                .as_deref()
+                .map_or("new".to_string(), |l| format!("known: {l}"));
+            let _ = writeln!(md, "- {} ({} findings, {status})", b.title(), b.count);
+        }
+        md.push('\n');
+    }
+    if !d.buckets_vanished.is_empty() {
+        let _ = writeln!(md, "Buckets that went away:\n");
+        for b in &d.buckets_vanished {
+            let _ = writeln!(md, "- {} ({} findings before)", b.title(), b.count);
+        }
+        md.push('\n');
+    }
+    md
+}
+
 fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -411,8 +474,9 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ccc;padding:.3em .6em}}.ok{{background:#e6f4e6}}\
          .diff{{background:#f8d7d7;font-weight:bold}}.none{{color:#999}}</style></head><body>\n\
-         <h1>{t}</h1>\n<table>\n<tr><th>rule</th>",
-        t = escape_html(title)
+         <h1>{t}</h1>\n{b}<h2>Conformance by rule</h2>\n<table>\n<tr><th>rule</th>",
+        t = escape_html(title),
+        b = crate::buckets::html(&m.buckets)
     );
     for column in &m.columns {
         let _ = write!(html, "<th>{}</th>", escape_html(column));

@@ -1,5 +1,6 @@
 //! cachet's harness: engines, contexts, observation, generation, checking, shrinking and reports.
 
+pub mod buckets;
 pub mod case_file;
 pub mod check;
 pub mod clean;

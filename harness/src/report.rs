@@ -127,6 +127,11 @@ fn summary_line(report: &Report) -> String {
     line
 }
 
+/// The report's buckets, or those its results give (a report made without them).
+fn buckets_of(report: &Report) -> Vec<crate::buckets::Bucket> {
+    crate::buckets::of_loaded(report, Path::new(""))
+}
+
 fn findings(report: &Report) -> impl Iterator<Item = &ScenarioResult> {
     report.results.iter().filter(|r| !r.confirmed.is_empty())
 }
@@ -174,6 +179,8 @@ pub fn markdown(report: &Report) -> String {
     for (engine, why) in &report.aborted {
         let _ = writeln!(md, "**{engine} stopped early**: {why}\n");
     }
+    md.push_str(&crate::buckets::markdown(&buckets_of(report)));
+    md.push('\n');
     let engines = engine_names(report);
     let _ = writeln!(
         md,
@@ -245,6 +252,7 @@ pub fn html(report: &Report) -> String {
             e(why)
         );
     }
+    h.push_str(&crate::buckets::html(&buckets_of(report)));
     let engines = engine_names(report);
     h.push_str("<h2>Conformance by rule</h2>\n<table><tr><th>rule</th>");
     for name in &engines {

@@ -161,6 +161,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         .iter()
         .map(|(engine, e)| (engine.clone(), e.to_string()))
         .collect();
+    report.buckets = crate::buckets::of_report(&report, &options.out);
     crate::report::write_reports(&report, &options.out)?;
     match failures.into_iter().next() {
         // Reports of what finished are written; the first failure decides the exit code.
@@ -653,6 +654,7 @@ pub fn run_one(
         shrunk: None,
         suspects: Vec::new(),
         lost: None,
+        mutations: crate::known::mutation_kinds_per_build(scenario, &engine.settings),
     };
     let scenario_run = ScenarioRun {
         setup,

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{fixture, Redactions};
 use harness::case_file::load_case;
@@ -114,8 +114,9 @@ fn merge_of_two_hosts_and_diff_of_an_engine_change() {
     );
 }
 
+/// A report's matrix, as if read from the directory the fixture says its run wrote to.
 fn matrix(report: &Report) -> RunMatrix {
-    RunMatrix::of(report, PathBuf::from("report.json"))
+    RunMatrix::of(report, Path::new(common::FIXTURE_OUT).join("report.json"))
 }
 
 #[test]
@@ -177,6 +178,8 @@ fn runs_from_two_machines_stay_apart_by_label() {
 /// 0's first COPY served from cache where nothing was cached.
 fn upgraded() -> Report {
     let mut report = fixture();
+    // Its buckets are those its changed results give.
+    report.buckets.clear();
     report.engines[0].1 = "1.3.0-fixture".to_string();
     let fixed = &mut report.results[1];
     fixed.known.clear();
@@ -234,6 +237,16 @@ fn an_upgrade_is_a_change_and_the_same_run_is_none() {
         )
     };
     assert_eq!(d.appeared, vec![triple("text.literal", "COPY a /a")]);
+    // The headline: one new root cause, and the known one fixed.
+    let titles = |b: &[harness::buckets::Bucket]| b.iter().map(|b| b.title()).collect::<Vec<_>>();
+    assert_eq!(
+        titles(&d.buckets_appeared),
+        ["buildkit 20.10: text.literal after none, predicted rebuilt, observed cached"]
+    );
+    assert_eq!(
+        titles(&d.buckets_vanished),
+        ["buildkit 20.10: copy.checksum after write-same-size, predicted rebuilt, observed cached"]
+    );
     assert_eq!(
         d.vanished,
         vec![
@@ -254,7 +267,7 @@ fn an_upgrade_is_a_change_and_the_same_run_is_none() {
         )]
     );
     let both = [&old, &new];
-    let redact = Redactions::of(&both, &[]);
+    let redact = Redactions::of(&both, &[Path::new(common::FIXTURE_OUT)]);
     let md = redact.apply(&diff_markdown(&d));
     assert!(
         md.contains("DIFF (buildkit@a/fixture-vm [VERSION:buildkit@a#1]) | ok (buildkit@a/fixture-vm [VERSION:buildkit@a#2])"),
@@ -269,6 +282,67 @@ fn an_upgrade_is_a_change_and_the_same_run_is_none() {
     insta::assert_snapshot!(
         "fixture_merged_html",
         redact.apply(&matrix_html(&merged, "fixture merged"))
+    );
+}
+
+#[test]
+fn the_fixture_buckets_two_root_causes() {
+    let report = fixture();
+    let buckets = harness::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+    assert_eq!(
+        buckets, report.buckets,
+        "the fixture holds what its results give"
+    );
+    assert_eq!(buckets.len(), 2, "{buckets:?}");
+    let (bk, podman) = (&buckets[0], &buckets[1]);
+    // Two known steps of one build: the COPY and the RUN after it, one root cause.
+    assert_eq!((bk.engine_kind.as_str(), bk.count), ("buildkit", 1));
+    assert_eq!(
+        bk.link.as_deref(),
+        Some("https://github.com/moby/buildkit/issues/4817")
+    );
+    assert_eq!(bk.findings, ["buildkit@a #1 build 2 step 2"]);
+    assert_eq!(
+        (podman.generation.as_str(), podman.rule.as_str()),
+        ("5.8", "copy.checksum")
+    );
+    assert!(podman.link.is_none());
+    assert_eq!(
+        podman.case_file.as_deref(),
+        Some(Path::new("cases/found-podman-7-0.toml"))
+    );
+    assert_eq!(podman.first_seen, "fixture vm seed 7");
+}
+
+#[test]
+fn merged_buckets_add_up_and_keep_the_first_night() {
+    let root = tempfile::tempdir().unwrap();
+    let night = |label: &str| {
+        let dir = root.path().join(label).join("2026-12-01");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut report = fixture();
+        report.label = Some(label.to_string());
+        report.buckets = harness::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+        std::fs::write(dir.join("report.json"), report.to_json().unwrap()).unwrap();
+        load_run(&dir).unwrap()
+    };
+    let out = root.path().join("merged/2026-12-02");
+    let mut merged = merge(&[night("vm1"), night("vm2")]);
+    merged.paths_relative_to(&out);
+    assert_eq!(merged.buckets.len(), 2, "{:?}", merged.buckets);
+    for b in &merged.buckets {
+        assert_eq!(b.count, 2);
+        assert_eq!(b.first_seen, "vm1 seed 7");
+    }
+    let case = merged.buckets[1].case_file.as_ref().expect("a case file");
+    assert_eq!(
+        case,
+        &Path::new("../../vm1/2026-12-01/cases/found-podman-7-0.toml")
+    );
+    let md = matrix_markdown(&merged, "two machines");
+    assert!(
+        md.contains("## Root causes (2 buckets, 4 findings)"),
+        "{md}"
     );
 }
 

@@ -138,6 +138,7 @@ fn mutant_run_finds(rule: &str, engine_name: &str) {
     );
     let script = std::fs::read_to_string(finding.reproducer.as_ref().unwrap()).unwrap();
     assert!(script.contains("cachet observed"), "{script}");
+    buckets_account_for_every_finding(&report, out.path());
     assert_eq!(holdings(&inventory), before, "the run left nothing behind");
     assert!(model::pushed(inventory.registry.as_deref().unwrap()).is_empty());
     assert_eq!(holdings(&inventory), before, "the run left nothing behind");
@@ -163,6 +164,37 @@ fn mutant_run_finds(rule: &str, engine_name: &str) {
         0,
         "{rule}: the reference disagrees"
     );
+}
+
+/// The report's buckets: each root finding is in exactly one, the cascades after them in none;
+/// every bucket of a shrunk finding points at a case file and reproducer under `out`, relative.
+fn buckets_account_for_every_finding(report: &Report, out: &Path) {
+    assert!(!report.buckets.is_empty(), "a finding, so a bucket");
+    let roots: usize = report
+        .results
+        .iter()
+        .map(|r| harness::buckets::attribute(r).len())
+        .sum();
+    let cascades: usize = report
+        .results
+        .iter()
+        .map(|r| harness::buckets::cascade_steps(r).len())
+        .sum();
+    let counted: usize = report.buckets.iter().map(|b| b.count).sum();
+    assert_eq!(counted, roots, "{:?}", report.buckets);
+    assert_eq!(
+        roots + cascades,
+        report.summary.discrepancies + report.summary.known
+    );
+    for b in &report.buckets {
+        assert_eq!(b.findings.len(), b.count);
+        assert!(b.link.is_none(), "a mutant's findings are new, not known");
+        for path in b.case_file.iter().chain(&b.reproducer) {
+            assert!(path.is_relative(), "{}", path.display());
+            assert!(out.join(path).is_file(), "{} exists", path.display());
+        }
+    }
+    assert!(report.buckets.iter().any(|b| b.case_file.is_some()));
 }
 
 #[test]

@@ -229,6 +229,7 @@ fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<Strin
         "results[].shrunk",
         "results[].history",
         "profiles[]",
+        "buckets[]",
     ];
     match value {
         serde_json::Value::Object(map) => {
@@ -247,7 +248,8 @@ fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<Strin
         serde_json::Value::Array(items)
             if prefix.ends_with("results")
                 || prefix.ends_with("builds")
-                || prefix == "profiles" =>
+                || prefix == "profiles"
+                || prefix == "buckets" =>
         {
             for item in items {
                 field_paths(item, &format!("{prefix}[]"), out);
