@@ -102,11 +102,17 @@ impl RunMatrix {
             .map(|(b, s, _)| (*b, *s))
             .chain(result.known.iter().map(|(b, s, _, _)| (*b, *s)))
             .collect();
+        // A step that differs only because an earlier one of its build did counts against no
+        // rule: the finding before it does (`buckets::attribute`).
+        let cascade = crate::buckets::cascade_steps(result);
         for build in &result.history.builds {
             for verdict in &build.verdicts {
                 let Some(rule) = verdict.predicted.cited_rule() else {
                     continue;
                 };
+                if cascade.contains(&(build.transition, verdict.step)) {
+                    continue;
+                }
                 let cell = self
                     .cells
                     .entry(rule.to_string())

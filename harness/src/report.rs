@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::check::Verdict;
+use crate::check::{StepVerdict, Verdict};
 use crate::error::{Error, Result};
 use crate::schema::{Outcome, Report, ScenarioResult};
 
@@ -25,15 +25,21 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// Per rule id and engine: how many checked steps the rule decided, and how many of those the
-/// engine contradicted. The rule of a step is the one its prediction cites.
+/// engine contradicted. The rule of a step is the one its prediction cites; a cascade step (one
+/// that differs only because an earlier step of its build did: `buckets::attribute`) counts
+/// against no rule.
 pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, (usize, usize)>> {
     let mut matrix: BTreeMap<String, BTreeMap<String, (usize, usize)>> = BTreeMap::new();
     for r in &report.results {
+        let cascade = crate::buckets::cascade_steps(r);
         for b in &r.history.builds {
             for v in &b.verdicts {
                 let Some(rule) = v.predicted.deciding_rule() else {
                     continue;
                 };
+                if cascade.contains(&(b.transition, v.step)) {
+                    continue;
+                }
                 let cell = matrix
                     .entry(rule.to_string())
                     .or_default()
@@ -72,8 +78,11 @@ fn cell_text(cell: Option<&(usize, usize)>) -> String {
     }
 }
 
-/// One row of a discrepancy table: build, step, instruction, predicted, reason, observed, differs.
+/// One row of a discrepancy table: build, step, instruction, predicted, reason, observed, differs
+/// (`FINDING` at a build's first differing step, `cascade of step N` after it, `yes` for a
+/// discrepancy a re-run did not confirm).
 fn step_rows(result: &ScenarioResult) -> Vec<[String; 7]> {
+    let roots = crate::buckets::attribute(result);
     let mut rows = Vec::new();
     for b in &result.history.builds {
         for v in &b.verdicts {
@@ -88,15 +97,26 @@ fn step_rows(result: &ScenarioResult) -> Vec<[String; 7]> {
                 v.predicted.short().to_string(),
                 reason,
                 v.observed_short().to_string(),
-                if v.verdict == Verdict::Discrepancy {
-                    "yes".to_string()
-                } else {
-                    String::new()
-                },
+                differs_text(&roots, b.transition, v),
             ]);
         }
     }
     rows
+}
+
+fn differs_text(roots: &[crate::buckets::Root], build: usize, v: &StepVerdict) -> String {
+    if v.verdict != Verdict::Discrepancy {
+        return String::new();
+    }
+    for root in roots.iter().filter(|r| r.build == build) {
+        if root.step == v.step {
+            return "FINDING".to_string();
+        }
+        if root.cascade.contains(&v.step) {
+            return format!("cascade of step {}", root.step);
+        }
+    }
+    "yes (unconfirmed)".to_string()
 }
 
 fn summary_line(report: &Report) -> String {
@@ -223,7 +243,7 @@ pub fn markdown(report: &Report) -> String {
 pub fn html(report: &Report) -> String {
     let e = xml_escape;
     let mut h = String::new();
-    h.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cachet run</title>\n<style>\nbody{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}tr.diff td{background:#fdd}td.ok{background:#dfd}td.bad{background:#fbb}code{font-size:.95em}\n</style></head><body>\n");
+    h.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cachet run</title>\n<style>\nbody{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}tr.diff td{background:#fdd}tr.cascade td{background:#fef0f0;color:#555}td.ok{background:#dfd}td.bad{background:#fbb}code{font-size:.95em}\n</style></head><body>\n");
     let _ = writeln!(
         h,
         "<h1>cachet run</h1>\n<p>seed <code>{}</code></p>",
@@ -287,22 +307,24 @@ pub fn html(report: &Report) -> String {
         for text in shrink_text(r).into_iter().chain(suspects_text(r)) {
             let _ = writeln!(h, "<p>{}</p>", e(&text));
         }
-        h.push_str("<table><tr><th>build</th><th>step</th><th>instruction</th><th>predicted</th><th>reason</th><th>observed</th></tr>\n");
+        h.push_str("<table><tr><th>build</th><th>step</th><th>instruction</th><th>predicted</th><th>reason</th><th>observed</th><th>differs</th></tr>\n");
         for row in step_rows(r) {
-            let class = if row[6].is_empty() {
-                ""
-            } else {
-                " class=\"diff\""
+            let class = match row[6].as_str() {
+                "" => "",
+                "FINDING" => " class=\"diff\"",
+                t if t.starts_with("cascade") => " class=\"cascade\"",
+                _ => " class=\"unconfirmed\"",
             };
             let _ = writeln!(
                 h,
-                "<tr{class}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr{class}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 row[0],
                 row[1],
                 e(&row[2]),
                 row[3],
                 e(&row[4]),
-                row[5]
+                row[5],
+                e(&row[6])
             );
         }
         h.push_str("</table>\n");
