@@ -11,25 +11,10 @@ use serde::Serialize;
 use crate::buckets::Bucket;
 use crate::check::Verdict;
 use crate::error::Result;
-use crate::schema::{Report, ScenarioResult};
+use crate::schema::{Outcome, Report, ScenarioResult};
 use crate::step_changes::{Pairing, StepChange};
 
-/// Checked steps and how many of them disagreed, for one rule on one engine.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Cell {
-    pub checked: usize,
-    pub disagreed: usize,
-}
-
-impl Cell {
-    pub fn status(&self) -> &'static str {
-        match (self.checked, self.disagreed) {
-            (0, _) => "-",
-            (_, 0) => "ok",
-            _ => "DIFF",
-        }
-    }
-}
+pub use crate::cells::Cell;
 
 /// One run as the matrix it shows. Columns are `ENGINE VERSION`.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -95,47 +80,31 @@ impl RunMatrix {
                 .insert((column.to_string(), observed.clone(), link.clone()));
         }
         // Only discrepancies the run confirmed (or found known) count as disagreement: one that a
-        // re-run from a fresh salt did not show again is noise, neither agreement nor not.
+        // re-run from a fresh salt did not show again is noise, shown as unconfirmed. A cascade
+        // step counts against no rule (`cells::count`).
+        let cascade = crate::buckets::cascade_steps(result);
         let confirmed: BTreeSet<(usize, usize)> = result
             .confirmed
             .iter()
             .map(|(b, s, _)| (*b, *s))
             .chain(result.known.iter().map(|(b, s, _, _)| (*b, *s)))
             .collect();
-        // A step that differs only because an earlier one of its build did counts against no
-        // rule: the finding before it does (`buckets::attribute`).
-        let cascade = crate::buckets::cascade_steps(result);
         for build in &result.history.builds {
-            for verdict in &build.verdicts {
-                let Some(rule) = verdict.predicted.cited_rule() else {
-                    continue;
-                };
-                if cascade.contains(&(build.transition, verdict.step)) {
-                    continue;
-                }
-                let cell = self
-                    .cells
-                    .entry(rule.to_string())
-                    .or_default()
-                    .entry(column.to_string())
-                    .or_default();
-                match verdict.verdict {
-                    Verdict::Agree => cell.checked += 1,
-                    Verdict::Discrepancy
-                        if confirmed.contains(&(build.transition, verdict.step)) =>
-                    {
-                        cell.checked += 1;
-                        cell.disagreed += 1;
-                        self.discrepancies.insert((
-                            column.to_string(),
-                            rule.to_string(),
-                            verdict.instruction.clone(),
-                        ));
-                    }
-                    _ => {}
+            for verdict in build.verdicts.iter().filter(|v| {
+                v.verdict == Verdict::Discrepancy
+                    && confirmed.contains(&(build.transition, v.step))
+                    && !cascade.contains(&(build.transition, v.step))
+            }) {
+                if let Some(rule) = verdict.predicted.cited_rule() {
+                    self.discrepancies.insert((
+                        column.to_string(),
+                        rule.to_string(),
+                        verdict.instruction.clone(),
+                    ));
                 }
             }
         }
+        crate::cells::count(result, column, &mut self.cells, Outcome::cited_rule);
     }
 }
 
@@ -156,8 +125,7 @@ pub fn merge(runs: &[RunMatrix]) -> RunMatrix {
                     .or_default()
                     .entry(column.clone())
                     .or_default();
-                m.checked += cell.checked;
-                m.disagreed += cell.disagreed;
+                m.add(cell);
             }
         }
     }
@@ -167,8 +135,9 @@ pub fn merge(runs: &[RunMatrix]) -> RunMatrix {
 
 pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
     let mut md = format!(
-        "# {title}\n\n{}\n## Conformance by rule\n\n| rule | {} |\n|---|{}\n",
+        "# {title}\n\n{}\n## Conformance by rule\n\n{}\n\n| rule | {} |\n|---|{}\n",
         crate::buckets::markdown(&m.buckets),
+        crate::cells::LEGEND,
         m.columns.iter().cloned().collect::<Vec<_>>().join(" | "),
         "---|".repeat(m.columns.len())
     );
@@ -176,13 +145,7 @@ pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
         let row: Vec<String> = m
             .columns
             .iter()
-            .map(|c| match cells.get(c) {
-                Some(cell) if cell.disagreed > 0 => {
-                    format!("DIFF {}/{}", cell.disagreed, cell.checked)
-                }
-                Some(cell) if cell.checked > 0 => format!("ok {}", cell.checked),
-                _ => "-".to_string(),
-            })
+            .map(|c| cells.get(c).cloned().unwrap_or_default().markdown())
             .collect();
         let _ = writeln!(md, "| `{rule}` | {} |", row.join(" | "));
     }
@@ -478,11 +441,12 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
     let mut html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n\
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:.3em .6em}}.ok{{background:#e6f4e6}}\
-         .diff{{background:#f8d7d7;font-weight:bold}}.none{{color:#999}}</style></head><body>\n\
-         <h1>{t}</h1>\n{b}<h2>Conformance by rule</h2>\n<table>\n<tr><th>rule</th>",
+         td,th{{border:1px solid #ccc;padding:.3em .6em}}{css}</style></head><body>\n\
+         <h1>{t}</h1>\n{b}<h2>Conformance by rule</h2>\n<p>{legend}</p>\n<table>\n<tr><th>rule</th>",
         t = escape_html(title),
-        b = crate::buckets::html(&m.buckets)
+        b = crate::buckets::html(&m.buckets),
+        css = crate::cells::CSS,
+        legend = escape_html(crate::cells::LEGEND)
     );
     for column in &m.columns {
         let _ = write!(html, "<th>{}</th>", escape_html(column));
@@ -491,14 +455,7 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
     for (rule, cells) in &m.cells {
         let _ = write!(html, "<tr><td><code>{}</code></td>", escape_html(rule));
         for column in &m.columns {
-            let cell = match cells.get(column) {
-                Some(c) if c.disagreed > 0 => {
-                    format!("<td class=\"diff\">DIFF {}/{}</td>", c.disagreed, c.checked)
-                }
-                Some(c) if c.checked > 0 => format!("<td class=\"ok\">ok {}</td>", c.checked),
-                _ => "<td class=\"none\">-</td>".to_string(),
-            };
-            html.push_str(&cell);
+            html.push_str(&cells.get(column).cloned().unwrap_or_default().html());
         }
         html.push_str("</tr>\n");
     }
@@ -549,6 +506,7 @@ mod tests {
                 Cell {
                     checked: *checked,
                     disagreed: *disagreed,
+                    ..Cell::default()
                 },
             );
         }
@@ -623,7 +581,8 @@ mod tests {
             m.cells["cascade"]["classic@a 20.10"],
             Cell {
                 checked: 5,
-                disagreed: 1
+                disagreed: 1,
+                ..Cell::default()
             }
         );
         assert_eq!(m.columns.len(), 2);

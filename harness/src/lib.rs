@@ -2,6 +2,7 @@
 
 pub mod buckets;
 pub mod case_file;
+pub mod cells;
 pub mod check;
 pub mod clean;
 pub mod cli;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::cells::Cell;
 use crate::check::{StepVerdict, Verdict};
 use crate::error::{Error, Result};
 use crate::schema::{Outcome, Report, ScenarioResult};
@@ -24,58 +25,18 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Per rule id and engine: how many checked steps the rule decided, and how many of those the
-/// engine contradicted. The rule of a step is the one its prediction cites; a cascade step (one
-/// that differs only because an earlier step of its build did: `buckets::attribute`) counts
-/// against no rule.
-pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, (usize, usize)>> {
-    let mut matrix: BTreeMap<String, BTreeMap<String, (usize, usize)>> = BTreeMap::new();
+/// Per rule id and engine, the matrix cell (`cells.rs`): the rule of a step is the one its
+/// prediction decides by; a cascade step counts against no rule.
+pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, Cell>> {
+    let mut matrix = BTreeMap::new();
     for r in &report.results {
-        let cascade = crate::buckets::cascade_steps(r);
-        for b in &r.history.builds {
-            for v in &b.verdicts {
-                let Some(rule) = v.predicted.deciding_rule() else {
-                    continue;
-                };
-                if cascade.contains(&(b.transition, v.step)) {
-                    continue;
-                }
-                let cell = matrix
-                    .entry(rule.to_string())
-                    .or_default()
-                    .entry(r.engine.clone())
-                    .or_default();
-                // A discrepancy a fresh re-run did not show again is noise, not disagreement.
-                let confirmed = r
-                    .confirmed
-                    .iter()
-                    .map(|(b, st, _)| (*b, *st))
-                    .chain(r.known.iter().map(|(b, st, _, _)| (*b, *st)))
-                    .any(|key| key == (b.transition, v.step));
-                match v.verdict {
-                    Verdict::Agree => cell.0 += 1,
-                    Verdict::Discrepancy if confirmed => {
-                        cell.0 += 1;
-                        cell.1 += 1;
-                    }
-                    _ => {}
-                }
-            }
-        }
+        crate::cells::count(r, &r.engine, &mut matrix, Outcome::deciding_rule);
     }
     matrix
 }
 
 fn engine_names(report: &Report) -> Vec<String> {
     report.engines.iter().map(|(e, _)| e.clone()).collect()
-}
-
-fn cell_text(cell: Option<&(usize, usize)>) -> String {
-    match cell {
-        None | Some((0, _)) => "-".to_string(),
-        Some((n, 0)) => format!("ok {n}"),
-        Some((n, bad)) => format!("DIFF {bad}/{n}"),
-    }
 }
 
 /// One row of a discrepancy table: build, step, instruction, predicted, reason, observed, differs
@@ -204,12 +165,16 @@ pub fn markdown(report: &Report) -> String {
     let engines = engine_names(report);
     let _ = writeln!(
         md,
-        "## Conformance by rule\n\n| rule | {} |\n|---|{}",
+        "## Conformance by rule\n\n{}\n\n| rule | {} |\n|---|{}",
+        crate::cells::LEGEND,
         engines.join(" | "),
         "---|".repeat(engines.len())
     );
     for (rule, cells) in conformance(report) {
-        let row: Vec<String> = engines.iter().map(|e| cell_text(cells.get(e))).collect();
+        let row: Vec<String> = engines
+            .iter()
+            .map(|e| cells.get(e).cloned().unwrap_or_default().markdown())
+            .collect();
         let _ = writeln!(md, "| `{rule}` | {} |", row.join(" | "));
     }
     md.push('\n');
@@ -243,7 +208,9 @@ pub fn markdown(report: &Report) -> String {
 pub fn html(report: &Report) -> String {
     let e = xml_escape;
     let mut h = String::new();
-    h.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cachet run</title>\n<style>\nbody{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}tr.diff td{background:#fdd}tr.cascade td{background:#fef0f0;color:#555}td.ok{background:#dfd}td.bad{background:#fbb}code{font-size:.95em}\n</style></head><body>\n");
+    h.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cachet run</title>\n<style>\nbody{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}tr.diff td{background:#fdd}tr.cascade td{background:#fef0f0;color:#555}code{font-size:.95em}\n");
+    h.push_str(crate::cells::CSS);
+    h.push_str("\n</style></head><body>\n");
     let _ = writeln!(
         h,
         "<h1>cachet run</h1>\n<p>seed <code>{}</code></p>",
@@ -274,7 +241,12 @@ pub fn html(report: &Report) -> String {
     }
     h.push_str(&crate::buckets::html(&buckets_of(report)));
     let engines = engine_names(report);
-    h.push_str("<h2>Conformance by rule</h2>\n<table><tr><th>rule</th>");
+    let _ = writeln!(
+        h,
+        "<h2>Conformance by rule</h2>\n<p>{}</p>",
+        e(crate::cells::LEGEND)
+    );
+    h.push_str("<table><tr><th>rule</th>");
     for name in &engines {
         let _ = write!(h, "<th>{}</th>", e(name));
     }
@@ -282,13 +254,7 @@ pub fn html(report: &Report) -> String {
     for (rule, cells) in conformance(report) {
         let _ = write!(h, "<tr><td><code>{}</code></td>", e(&rule));
         for name in &engines {
-            let cell = cells.get(name);
-            let class = match cell {
-                Some((n, 0)) if *n > 0 => "ok",
-                Some((_, bad)) if *bad > 0 => "bad",
-                _ => "",
-            };
-            let _ = write!(h, "<td class=\"{class}\">{}</td>", e(&cell_text(cell)));
+            h.push_str(&cells.get(name).cloned().unwrap_or_default().html());
         }
         h.push_str("</tr>\n");
     }

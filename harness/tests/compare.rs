@@ -129,7 +129,7 @@ fn the_fixture_as_a_matrix() {
             "podman@podman/fixture-vm 9.8.7-fixture"
         ]
     );
-    let cell = |rule: &str, column: &str| m.cells[rule][column];
+    let cell = |rule: &str, column: &str| m.cells[rule][column].clone();
     let bk = "buildkit@a/fixture-vm 1.2.3-fixture";
     let podman = "podman@podman/fixture-vm 9.8.7-fixture";
     assert_eq!(
