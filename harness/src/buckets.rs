@@ -366,6 +366,33 @@ pub fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A rule id linking to its entry on `rules.html` (written beside every page); an id the model's
+/// tables do not hold (`-`) is plain text.
+pub fn rule_link(rule: &str) -> String {
+    if models::profiles::catalogue().any(|r| r.id.as_str() == rule) {
+        format!(
+            "<a class=\"rule\" href=\"rules.html#{r}\"><code>{r}</code></a>",
+            r = escape(rule)
+        )
+    } else {
+        format!("<code>{}</code>", escape(rule))
+    }
+}
+
+/// Per rule id, the case files of the buckets citing it: what `rules.html` lists under a rule.
+pub fn cases_by_rule(buckets: &[Bucket]) -> BTreeMap<String, Vec<PathBuf>> {
+    let mut out: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for b in buckets {
+        if let Some(case) = &b.case_file {
+            let list = out.entry(b.rule.clone()).or_default();
+            if !list.contains(case) {
+                list.push(case.clone());
+            }
+        }
+    }
+    out
+}
+
 fn status_text(b: &Bucket) -> String {
     match &b.link {
         Some(link) => format!("known: {link}"),
@@ -436,15 +463,19 @@ pub fn html(buckets: &[Bucket]) -> String {
         let (class, status) = match &b.link {
             Some(link) => (
                 "known",
-                format!("KNOWN <a href=\"{l}\">{l}</a>", l = escape(link)),
+                format!(
+                    "KNOWN <a href=\"{}\">{}</a>",
+                    escape(crate::cells::url_of(link)),
+                    escape(link)
+                ),
             ),
             None => ("new", "NEW discrepancy".to_string()),
         };
         h.push_str(&format!(
-            "<tr class=\"bucket {class}\" data-count=\"{n}\"><td class=\"count\">{n}</td><td>{status}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>\n",
+            "<tr class=\"bucket {class}\" data-count=\"{n}\"><td class=\"count\">{n}</td><td>{status}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>\n",
             escape(&b.engine_kind),
             escape(&b.generation),
-            escape(&b.rule),
+            rule_link(&b.rule),
             escape(&b.mutation),
             escape(&b.predicted),
             escape(&b.observed),

@@ -328,6 +328,8 @@ fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
         "merged.html",
         crate::compare::matrix_html(&merged, &format!("cachet: {} runs merged", loaded.len())),
     )?;
+    let cases = crate::buckets::cases_by_rule(&merged.buckets);
+    write("rules.html", crate::rules_page::html(&cases))?;
     print!("{md}");
     Ok(EXIT_OK)
 }

@@ -442,7 +442,7 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n\
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ccc;padding:.3em .6em}}{css}</style></head><body>\n\
-         <h1>{t}</h1>\n{b}<h2>Conformance by rule</h2>\n<p>{legend}</p>\n<table>\n<tr><th>rule</th>",
+         <h1>{t}</h1>\n<p><a href=\"rules.html\">the model's rules</a></p>\n{b}<h2>Conformance by rule</h2>\n<p>{legend}</p>\n<table>\n<tr><th>rule</th>",
         t = escape_html(title),
         b = crate::buckets::html(&m.buckets),
         css = crate::cells::CSS,
@@ -453,7 +453,7 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
     }
     html.push_str("</tr>\n");
     for (rule, cells) in &m.cells {
-        let _ = write!(html, "<tr><td><code>{}</code></td>", escape_html(rule));
+        let _ = write!(html, "<tr><td>{}</td>", crate::buckets::rule_link(rule));
         for column in &m.columns {
             html.push_str(&cells.get(column).cloned().unwrap_or_default().html());
         }
@@ -465,9 +465,9 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
         for (column, rule, instruction) in &m.discrepancies {
             let _ = writeln!(
                 html,
-                "<li>{}: <code>{}</code> at <code>{}</code></li>",
+                "<li>{}: {} at <code>{}</code></li>",
                 escape_html(column),
-                escape_html(rule),
+                crate::buckets::rule_link(rule),
                 escape_html(instruction)
             );
         }
@@ -478,10 +478,11 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
         for (column, observed, link) in &m.known {
             let _ = writeln!(
                 html,
-                "<li>{}: {} (<a href=\"{l}\">{l}</a>)</li>",
+                "<li>{}: {} (<a href=\"{}\">{}</a>)</li>",
                 escape_html(column),
                 escape_html(observed),
-                l = escape_html(link)
+                escape_html(crate::cells::url_of(link)),
+                escape_html(link)
             );
         }
         html.push_str("</ul>\n");

@@ -19,6 +19,7 @@ pub mod mutants;
 pub mod observe;
 pub mod report;
 pub mod reproduce;
+pub mod rules_page;
 pub mod run;
 pub mod schema;
 pub mod shrink;

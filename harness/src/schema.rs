@@ -111,6 +111,13 @@ pub struct ScenarioResult {
     /// `n` at index `n - 1`): the mutation of a bucket's signature. Absent in older reports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mutations: Vec<Vec<String>>,
+    /// The shrunk scenario's builds (what the pages show first, the original folded below).
+    /// Absent when nothing was shrunk, and in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk_history: Option<History>,
+    /// The engine's raw output of each build of the shrunk scenario (`logs/NAME-build-N.log`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<PathBuf>,
 }
 
 impl ScenarioResult {
@@ -133,6 +140,8 @@ impl ScenarioResult {
             suspects: Vec::new(),
             lost: Some(why),
             mutations: Vec::new(),
+            shrunk_history: None,
+            logs: Vec::new(),
         }
     }
 }

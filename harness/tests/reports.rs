@@ -38,9 +38,12 @@ fn markdown_and_html_reports() {
     let redact = Redactions::of(&[&report], &[out.path()]);
     insta::assert_snapshot!(
         "report_md",
-        redact.apply(&harness::report::markdown(&report))
+        redact.apply(&harness::report::markdown(&report, out.path()))
     );
-    insta::assert_snapshot!("index_html", redact.apply(&harness::report::html(&report)));
+    insta::assert_snapshot!(
+        "index_html",
+        redact.apply(&harness::report::html(&report, out.path()))
+    );
 }
 
 /// The same runs with the model engine (`engine::model`) playing classic@a and buildkit@a.
@@ -50,7 +53,7 @@ fn markdown_and_html_reports_on_the_model_engine() {
     let out = tempfile::tempdir().unwrap();
     let report = agreement_and_mutant_report(&inventory, out.path());
     let redact = Redactions::of(&[&report], &[out.path()]);
-    let md = redact.apply(&harness::report::markdown(&report));
+    let md = redact.apply(&harness::report::markdown(&report, out.path()));
     assert!(
         md.contains("[VERSION:buildkit@a]") && md.contains("[VERSION:classic@a]"),
         "{md}"
@@ -66,7 +69,7 @@ fn markdown_and_html_reports_on_the_model_engine() {
     insta::assert_snapshot!("model_report_md", md);
     insta::assert_snapshot!(
         "model_index_html",
-        redact.apply(&harness::report::html(&report))
+        redact.apply(&harness::report::html(&report, out.path()))
     );
 }
 
@@ -147,7 +150,7 @@ fn reports_written_read_back_unchanged() {
 #[test]
 fn fixture_renderings() {
     let report = fixture();
-    let md = harness::report::markdown(&report);
+    let md = harness::report::markdown(&report, Path::new(FIXTURE_OUT));
     // The conformance matrix: a known discrepancy (with its link) and a new one read apart, one
     // a re-run did not show again is unconfirmed, and a step the model does not check is not a
     // row. The RUN after the stale COPY differs only because of it: counted against no rule.
@@ -174,7 +177,7 @@ fn fixture_renderings() {
     let junit = harness::report::junit(&report);
     assert!(junit.contains("tests=\"4\" failures=\"1\""), "{junit}");
     let redact = Redactions::of(&[&report], &[Path::new(FIXTURE_OUT)]);
-    let html = harness::report::html(&report);
+    let html = harness::report::html(&report, Path::new(FIXTURE_OUT));
     for text in [&md, &html, &junit] {
         let clean = redact.apply(text);
         for (_, version) in &report.engines {
