@@ -25,4 +25,5 @@ pub mod schema;
 pub mod shrink;
 pub mod step_changes;
 pub mod suspects;
+pub mod trend;
 pub mod versions;

@@ -381,3 +381,92 @@ fn a_bad_report_stops_merge_as_bad_input() {
     let e = load_run(Path::new("/nonexistent/run")).expect_err("no such run");
     assert_eq!(e.exit_code(), harness::error::EXIT_BAD_INPUT);
 }
+
+/// Writes `report` as the night `date` of machine `label` under `root`, as `ci/nightly` does.
+fn write_night(root: &Path, label: &str, date: &str, mut report: Report) {
+    let dir = root.join(label).join(date);
+    std::fs::create_dir_all(&dir).unwrap();
+    report.label = Some(label.to_string());
+    report.buckets = harness::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+    std::fs::write(dir.join("report.json"), report.to_json().unwrap()).unwrap();
+}
+
+fn cachet(args: &[&str]) -> i32 {
+    let cli = <harness::cli::Cli as clap::Parser>::try_parse_from([&["cachet"], args].concat())
+        .expect("the command line parses");
+    harness::cli::main_with(cli).unwrap_or_else(|e| e.exit_code())
+}
+
+#[test]
+fn the_trend_of_two_nights_says_what_is_new() {
+    let root = tempfile::tempdir().unwrap();
+    write_night(root.path(), "vm1", "2026-12-01", fixture());
+    write_night(root.path(), "vm1", "2026-12-02", upgraded());
+    write_night(root.path(), "vm2", "2026-12-02", fixture());
+    let out = root.path().join("merged/2026-12-02");
+    let trend = harness::trend::trend(root.path(), &out).unwrap();
+    let dates: Vec<&str> = trend.nights.iter().map(|n| n.date.as_str()).collect();
+    assert_eq!(dates, ["2026-12-01", "2026-12-02"]);
+    let (first, last) = (&trend.nights[0], &trend.nights[1]);
+    // Per engine kind and generation: buckets, findings, scenarios.
+    assert_eq!(first.series["buildkit 20.10"], (1, 1, 2));
+    assert_eq!(
+        last.series["buildkit 20.10"],
+        (2, 2, 4),
+        "vm1's new one, vm2's known one"
+    );
+    assert_eq!(
+        last.series["podman 5.8"],
+        (1, 2, 4),
+        "one cause on two machines"
+    );
+    let new = last
+        .buckets
+        .iter()
+        .find(|b| b.rule == "text.literal")
+        .expect("the new bucket");
+    assert_eq!(new.first_seen, "2026-12-02");
+    let old = last
+        .buckets
+        .iter()
+        .find(|b| b.engine_kind == "podman")
+        .unwrap();
+    assert_eq!(old.first_seen, "2026-12-01", "seen the night before");
+    assert_eq!(
+        old.case_file.as_deref(),
+        Some(Path::new(
+            "../../vm1/2026-12-02/cases/found-podman-7-0.toml"
+        )),
+        "relative to the trend's pages: the night's own (vm1 and vm2 shrank to the same size: \
+         the first kept)"
+    );
+    let changes = harness::trend::changes_markdown(&trend);
+    assert!(
+        changes.contains("**1 new bucket(s) appeared:**"),
+        "{changes}"
+    );
+    assert!(changes.contains("text.literal after none"), "{changes}");
+    let html = harness::trend::html(&trend);
+    assert_eq!(
+        html.matches("<svg").count(),
+        2 * last.series.len(),
+        "{html}"
+    );
+    assert!(!html.contains("<script"));
+
+    let out = out.to_str().unwrap();
+    let root = root.path().to_str().unwrap();
+    assert_eq!(cachet(&["report", "trend", root, "--out", out]), 0);
+    for name in ["trend.html", "trend.json", "changes.md", "rules.html"] {
+        assert!(Path::new(out).join(name).is_file(), "{name}");
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let e = harness::trend::trend(empty.path(), Path::new(out)).expect_err("no nights");
+    assert_eq!(e.exit_code(), harness::error::EXIT_BAD_INPUT);
+    std::fs::write(Path::new(root).join("vm2/2026-12-02/report.json"), "{").unwrap();
+    assert_eq!(
+        cachet(&["report", "trend", root, "--out", out]),
+        harness::error::EXIT_BAD_INPUT,
+        "a malformed night is bad input"
+    );
+}
