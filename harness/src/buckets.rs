@@ -100,7 +100,7 @@ pub struct Root {
     pub cascade: Vec<usize>,
 }
 
-fn verdict<'a>(result: &'a ScenarioResult, build: usize, step: usize) -> Option<&'a StepVerdict> {
+fn verdict(result: &ScenarioResult, build: usize, step: usize) -> Option<&StepVerdict> {
     result
         .history
         .builds
