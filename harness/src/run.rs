@@ -161,6 +161,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         .iter()
         .map(|(engine, e)| (engine.clone(), e.to_string()))
         .collect();
+    report.buckets = crate::buckets::of_report(&report, &options.out);
     crate::report::write_reports(&report, &options.out)?;
     match failures.into_iter().next() {
         // Reports of what finished are written; the first failure decides the exit code.
@@ -683,6 +684,9 @@ pub fn run_one(
         shrunk: None,
         suspects: Vec::new(),
         lost: None,
+        mutations: crate::known::mutation_kinds_per_build(scenario, &engine.settings),
+        shrunk_history: None,
+        logs: Vec::new(),
     };
     let scenario_run = ScenarioRun {
         setup,
@@ -801,6 +805,8 @@ impl ScenarioRun<'_> {
             &shrunk.history,
         );
         result.shrunk = Some(shrink_info(&shrunk));
+        result.shrunk_history = Some(crate::schema::History::from(&shrunk.history));
+        result.logs = write_logs(setup.out, &name, &shrunk.history)?;
         result.case_file = Some(path);
         result.reproducer = Some(script);
         Ok(())
@@ -938,6 +944,25 @@ pub fn write_finding(
         let _ = std::fs::set_permissions(&script_path, std::fs::Permissions::from_mode(0o755));
     }
     Ok((case_path, script_path))
+}
+
+/// Writes the engine's raw output of each build of a shrunk finding under `out/logs/`.
+fn write_logs(out: &Path, name: &str, history: &History) -> Result<Vec<PathBuf>> {
+    let dir = out.join("logs");
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut paths = Vec::new();
+    for b in &history.builds {
+        let path = dir.join(format!("{name}-build-{}.log", b.transition));
+        std::fs::write(&path, &b.observation.log).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 /// Runs one case file on one engine and prints expected and observed per step.
