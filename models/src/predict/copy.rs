@@ -80,6 +80,8 @@ pub(crate) fn plan_copy(
     }
     key.extend(buildkit::copy_context(cx));
     key.extend(buildah::link_text(p, copy));
+    key.extend(classic::link_text(p, copy));
+    key.extend(classic::checksum_text(p, copy));
     key.extend(buildah::parents_text(p, copy));
     Planned::Step {
         key,
