@@ -724,6 +724,12 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: source `d/a`: content (copy.checksum)",
     },
     Case {
+        name: "the classic builder of Engine 28 ignores --exclude: a change of an excluded file misses",
+        profiles: &["classic:28", "classic-cli:28"],
+        script: "file d/a x\n file d/b x\n dockerfile FROM base | COPY --exclude=b d /d\n build\n write d/b y\n build",
+        expect: "1 cached\n2 rebuilt: source `d/b`: content (copy.checksum)",
+    },
+    Case {
         name: "COPY --exclude is refused before BuildKit v0.25 and by the classic builder before 28",
         profiles: &["classic:20.10", "classic-cli:20.10", "classic:26", "classic-cli:26", "buildkit:20.10", "buildkit-cli:20.10", "buildkit:26", "buildkit-cli:26", "podman:4.3"],
         script: "file a x\n dockerfile FROM base | COPY --exclude=b a /a\n build",

@@ -192,6 +192,10 @@ fn context_sources(
         [fact.path.clone(), below.to_string()]
     });
     buildah::copy_exclude(p, &copy.exclude, &mut placed, |(fact, _)| fact.path.clone());
+    classic::copy_exclude(p, &copy.exclude, &mut placed, |(_, place)| match place {
+        Place::Dest => String::new(),
+        Place::File(name) | Place::Below(name) => name.clone(),
+    });
     if buildah::keeps_parents(p, copy) {
         for (fact, place) in &mut placed {
             *place = Place::Below(fact.path.clone());

@@ -1,8 +1,8 @@
 //! The Docker classic builder (moby `builder/dockerfile`, `image/cache`): Engine 20.10, 26 and 28
 //! (`DOCKER_BUILDKIT=0`, API version 1). Each rule's `// Versions:` line says which of them it
 //! holds for. It refuses `--chmod` on every generation, and heredocs, `--link` and `ADD
-//! --checksum` before Engine 26, whose builder parses them and ignores the flags
-//! (`Features::of`).
+//! --checksum` before Engine 26 (`--exclude` before 28), whose builder parses them and ignores
+//! the flags (`Features::of`).
 //!
 //! Version differences noted but not modelled, because no prediction cachet can make changes
 //! (RULES.md "Versions"): since 26.0 only locally built images are candidates without
@@ -306,6 +306,44 @@ pub(crate) fn checksum_text(p: &Profile, copy: &CopyArgs) -> Option<Component> {
         .then(|| Component::text(CHECKSUM_IGNORED.id, format!("--checksum={checksum}")))
 }
 
+// Versions: Engine 28 and later, whose classic builder parses `--exclude` (BuildKit's instruction
+// parser, Dockerfile 1.19); 26.1's refuses the flag (`Features::of`).
+pub const EXCLUDE_IGNORED: Rule = Rule {
+    id: RuleId::new("classic.exclude-ignored"),
+    statement: "The classic builder of Engine 28 parses `COPY --exclude` (and `ADD --exclude`) \
+                but its dispatcher never reads the patterns: every path of the sources is copied \
+                and hashed, so a change of an excluded file misses (BuildKit's `bk.copy-exclude` \
+                leaves it out and hits).",
+    source: "https://github.com/moby/moby/blob/v28.5.0/builder/dockerfile/dispatchers.go#L109",
+    if_off: "the excluded paths are left out of the copy and its hash, matched below each source \
+             as BuildKit does: a change of one hits",
+    status: Status::Verify,
+    applies: classic,
+    versions: Versions::Since {
+        project: Project::Engine,
+        version: Version(28, 0, 0),
+        source: "https://github.com/moby/moby/blob/v28.5.0/vendor/github.com/moby/buildkit/frontend/dockerfile/instructions/parse.go#L384",
+    },
+};
+
+/// Drops the entries an `--exclude` pattern matches by their path below the source (`below`
+/// gives it) from a classic COPY's sources: never (off: as BuildKit does).
+pub(crate) fn copy_exclude<T>(
+    p: &Profile,
+    patterns: &[String],
+    entries: &mut Vec<T>,
+    below: impl Fn(&T) -> String,
+) {
+    if patterns.is_empty() || !p.off(&EXCLUDE_IGNORED) {
+        return;
+    }
+    let parsed = crate::dockerignore::parse_dockerignore(&patterns.join("\n"));
+    entries.retain(|e| {
+        let path = below(e);
+        path.is_empty() || !crate::dockerignore::is_ignored(&parsed, &path)
+    });
+}
+
 pub const RULES: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
@@ -319,4 +357,5 @@ pub const RULES: &[Rule] = &[
     COPY_HEREDOC_FAILS,
     LINK_IGNORED,
     CHECKSUM_IGNORED,
+    EXCLUDE_IGNORED,
 ];

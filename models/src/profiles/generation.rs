@@ -346,7 +346,7 @@ impl Features {
             // Measured here (cases run-heredoc-body, copy-exclude-changed): the classic builder
             // of Engine 26.1 and 28.5 parses heredocs, and keys a heredoc RUN as any RUN, on its
             // command line: an edit of the body alone hits. 28.5's accepts `COPY --exclude`
-            // (26.1's refuses it), what it keys then is not modelled.
+            // (26.1's refuses it) and never reads it (`classic.exclude-ignored`).
             Builder::Classic => {
                 let accepted = |project, version| match since(project, version) {
                     Yes => Unknown,
@@ -360,7 +360,7 @@ impl Features {
                 // network's anyway.
                 Features {
                     heredoc: since(Project::Engine, Version(26, 0, 0)),
-                    copy_exclude: accepted(Project::Engine, Version(28, 0, 0)),
+                    copy_exclude: since(Project::Engine, Version(28, 0, 0)),
                     copy_link: since(Project::Engine, Version(26, 0, 0)),
                     add_checksum: since(Project::Engine, Version(26, 0, 0)),
                     add_keep_git_dir: accepted(Project::Engine, Version(26, 0, 0)),
@@ -473,7 +473,7 @@ mod tests {
         );
         assert_eq!(
             (classic(Docker28).heredoc, classic(Docker28).copy_exclude),
-            (Support::Yes, Support::Unknown)
+            (Support::Yes, Support::Yes)
         );
         assert_eq!(
             (classic(Docker28).copy_link, classic(Docker28).add_checksum),

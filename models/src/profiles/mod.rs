@@ -397,6 +397,7 @@ mod tests {
                     "classic.copy-heredoc-fails",
                     "classic.link-ignored",
                     "classic.checksum-ignored",
+                    "classic.exclude-ignored",
                 ],
             };
             assert_eq!(later, expected, "{}", p.name());
