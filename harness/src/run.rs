@@ -383,6 +383,9 @@ impl EngineRun<'_> {
             match run_one(self.setup, engine, self.version, scenario, index) {
                 Ok(result) => {
                     self.fault_streak.set(0);
+                    // A cleanup the engine did not answer (it stalled past the call timeout and
+                    // came back) left its images on the list: they go now it answers.
+                    self.remove_leftovers_of(index);
                     self.progress
                         .scenario_done(&engine.name, index, &result, self.started);
                     outcome.0.push(result);

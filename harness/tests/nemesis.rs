@@ -1,6 +1,7 @@
 //! Nemesis, Jepsen-style: faults struck during a real `cachet run`, each costing only the
-//! scenarios in flight. A daemon stopped (SIGSTOP) past a short build timeout: the build in
-//! flight is indeterminate ("did not finish"), the run waits for the engine and goes on. A daemon
+//! scenarios in flight. A daemon stopped (SIGSTOP) past short build and call timeouts: a build
+//! in flight is indeterminate ("did not finish"), any other call in flight loses its scenario
+//! ("stopped answering"), the run waits for the engine and goes on. A daemon
 //! whose data-root sits on a small filesystem that fills up: what failed for want of disk is
 //! indeterminate or lost ("out of disk"), never a discrepancy, and the run goes on once space is
 //! freed. (`restart.rs` kills and restarts a daemon; `faults.rs` stops a second host and the
@@ -30,8 +31,12 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// outlasts it, an ordinary build of these scenarios never comes near it.
 const BUILD_TIMEOUT_S: u64 = 20;
 
+/// Any other call's timeout: a call the stop catches (not a build) fails after this long.
+const CALL_TIMEOUT_S: u64 = 10;
+
 fn setup() {
     std::env::set_var("CACHET_BUILD_TIMEOUT", BUILD_TIMEOUT_S.to_string());
+    std::env::set_var("CACHET_CALL_TIMEOUT", CALL_TIMEOUT_S.to_string());
     std::env::set_var("CACHET_ENGINE_WAIT", "300");
 }
 
@@ -72,12 +77,12 @@ fn touched(report: &Report) -> BTreeMap<usize, Vec<String>> {
 }
 
 /// Everything a faulted run must show, checked against the calm run of the same seed; prints the
-/// figures. `cause` is what every touched scenario's reasons mention.
+/// figures. Every touched scenario's reasons mention one of `causes`.
 fn assert_costs_only_what_it_touched(
     fault: &str,
     (calm, faulted): (&Report, &Report),
     count: usize,
-    cause: &str,
+    causes: &[&str],
     resumed: Duration,
     out: &Path,
 ) {
@@ -106,8 +111,8 @@ fn assert_costs_only_what_it_touched(
     assert!(!caused.is_empty(), "{fault}: the fault touched a scenario");
     for (index, why) in &caused {
         assert!(
-            why.iter().any(|w| w.contains(cause)),
-            "{fault}: scenario {index} says why ({cause}): {why:?}"
+            why.iter().any(|w| causes.iter().any(|c| w.contains(c))),
+            "{fault}: scenario {index} says why ({causes:?}): {why:?}"
         );
     }
     assert!(
@@ -208,7 +213,8 @@ fn a_stopped_daemon_costs_only_the_build_in_flight() {
         "dockerd-b SIGSTOP",
         (&calm, &report),
         count,
-        "did not finish",
+        // A build the stop caught did not finish; any other call got no answer.
+        &["did not finish", "stopped answering"],
         resumed,
         out.path(),
     );
@@ -369,7 +375,7 @@ fn a_full_data_root_costs_only_the_scenarios_it_failed() {
         "data-root full",
         (&calm, &report),
         count,
-        "out of disk",
+        &["out of disk"],
         resumed,
         out.path(),
     );

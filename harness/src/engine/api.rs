@@ -11,7 +11,7 @@ use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
 use futures_util::StreamExt;
 use models::Builder;
 
-use super::client::{block_on, client};
+use super::client::{block_on, build_client};
 use super::{build_timeout, BuildRequest};
 use crate::error::Result;
 use crate::inventory::Engine;
@@ -63,7 +63,7 @@ pub(super) fn stream_build(
     options: BuildImageOptions,
     buildkit: bool,
 ) -> Result<RawBuild> {
-    let docker = client(engine)?;
+    let docker = build_client(engine)?;
     let tar = crate::materialize::context_tar(request.context)?;
     block_on(async move {
         let mut raw = RawBuild::default();

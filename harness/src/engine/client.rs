@@ -28,10 +28,22 @@ pub(crate) fn unavailable(engine: &Engine, detail: impl std::fmt::Display) -> Er
     }
 }
 
+/// A client for every call but a build: a request that gets no answer within
+/// `call_timeout()` (a daemon that stalled) fails as unreachable instead of hanging the run.
 pub(crate) fn client(engine: &Engine) -> Result<Docker> {
+    connect(engine, super::call_timeout().as_secs())
+}
+
+/// A client for a build, whose own deadline is `build_timeout()` around the whole stream: the
+/// request itself may wait as long.
+pub(crate) fn build_client(engine: &Engine) -> Result<Docker> {
+    connect(engine, super::build_timeout().as_secs().max(600))
+}
+
+fn connect(engine: &Engine, timeout: u64) -> Result<Docker> {
     let endpoint = &engine.endpoint;
     let result = if let Some(path) = endpoint.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, 600, bollard::API_DEFAULT_VERSION)
+        Docker::connect_with_unix(path, timeout, bollard::API_DEFAULT_VERSION)
     } else if let (Some(dir), true) = (&engine.tls_dir, endpoint.starts_with("tcp://")) {
         for file in ["ca.pem", "cert.pem", "key.pem"] {
             if !dir.join(file).is_file() {
@@ -46,15 +58,15 @@ pub(crate) fn client(engine: &Engine) -> Result<Docker> {
             &dir.join("key.pem"),
             &dir.join("cert.pem"),
             &dir.join("ca.pem"),
-            600,
+            timeout,
             bollard::API_DEFAULT_VERSION,
         )
     } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
-        Docker::connect_with_http(endpoint, 600, bollard::API_DEFAULT_VERSION)
+        Docker::connect_with_http(endpoint, timeout, bollard::API_DEFAULT_VERSION)
     } else if endpoint.starts_with("ssh://") {
         // The system's ssh runs `docker system dial-stdio` on the remote host, as the docker CLI
         // does for the same endpoint: user, port, key and known hosts come from the ssh config.
-        Docker::connect_with_ssh(endpoint, 600, bollard::API_DEFAULT_VERSION, None)
+        Docker::connect_with_ssh(endpoint, timeout, bollard::API_DEFAULT_VERSION, None)
     } else {
         return Err(unavailable(
             engine,

@@ -150,6 +150,20 @@ pub(crate) fn build_timeout() -> Duration {
     })
 }
 
+/// How long any other engine call may wait for its answer before the engine counts as not
+/// answering: 120 s, or `CACHET_CALL_TIMEOUT` seconds. A daemon that stalled (SIGSTOP, a hung
+/// storage driver) then costs the scenario in flight, and the run waits for it as for one that
+/// went away.
+pub(crate) fn call_timeout() -> Duration {
+    static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        std::env::var("CACHET_CALL_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map_or(Duration::from_secs(120), Duration::from_secs)
+    })
+}
+
 /// The observation of a build a real door collected.
 fn observed(
     engine: &Engine,

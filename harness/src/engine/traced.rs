@@ -92,13 +92,24 @@ fn as_engine_fault(e: Error, engine: &Engine) -> Error {
     let (Error::Harness(detail) | Error::EngineUnavailable { detail, .. }) = &e else {
         return e;
     };
-    match Fault::of_message(detail) {
-        Some(fault) => Error::EngineFault {
+    if let Some(fault) = Fault::of_message(detail) {
+        return Error::EngineFault {
             engine: engine.name.clone(),
             endpoint: engine.endpoint.clone(),
             fault,
             detail: detail.clone(),
-        },
-        None => e,
+        };
     }
+    // bollard's words for a request that got no answer within `call_timeout()`.
+    if matches!(e, Error::Harness(_)) && detail.contains("Timeout error") {
+        return Error::EngineUnavailable {
+            engine: engine.name.clone(),
+            endpoint: engine.endpoint.clone(),
+            detail: format!(
+                "no answer within {} s: {detail}",
+                super::call_timeout().as_secs()
+            ),
+        };
+    }
+    e
 }
