@@ -313,6 +313,24 @@ fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> Pr
             s.warnings.push(warning);
         }
     }
+    let mut explained: Vec<usize> = Vec::new();
+    for (step, change, rule) in left_out(input, &state, &prediction) {
+        let Some(s) = steps.iter_mut().find(|s| s.step == step) else {
+            continue;
+        };
+        let text = format!(
+            "`{}` changed ({}), left out of its key by {}: {}",
+            change.path, change.what, rule.id, rule.statement
+        );
+        if explained.contains(&step) {
+            s.why = format!("{} {text}", s.why);
+        } else {
+            explained.push(step);
+            s.why = text;
+            s.rule = Some(rule.id.to_string());
+            s.source = Some(rule.source.to_string());
+        }
+    }
     ProfileExplanation {
         profile: target.profile.name(),
         rejected: prediction.rejected.clone(),
@@ -635,6 +653,94 @@ fn stale_files(
         }
     }
     out
+}
+
+/// How many changed paths are probed for the steps that read them.
+pub const PROBED_PATHS: usize = 4;
+
+/// The first step of `prediction` that reads `path` (it misses once the path changes further),
+/// if that step is cached.
+fn cached_reader(
+    state: &EngineState,
+    now: &Build,
+    prediction: &Prediction,
+    path: &str,
+) -> Option<usize> {
+    let probe = probed(now, path)?;
+    let as_probed = predict(state, &probe);
+    prediction
+        .steps
+        .iter()
+        .zip(&as_probed.steps)
+        .find(|(_, then)| {
+            matches!(&then.outcome, Outcome::Rebuilt { reason }
+                if matches!(&reason.kind, ReasonKind::SourceChanged { path: p, .. } if p == path))
+        })
+        .filter(|(now, _)| now.outcome.is_cached())
+        .map(|(now, _)| now.step)
+}
+
+/// Why a cached step that reads a changed path still hits ("why did it not miss?"): the rule
+/// whose switching off (a mutant, `Profile::with_switch`) makes the step miss on that path.
+fn left_out<'a>(
+    input: &'a Input<'_>,
+    state: &EngineState,
+    prediction: &Prediction,
+) -> Vec<(usize, &'a Change, models::Rule)> {
+    let readers: Vec<(usize, &Change)> = input
+        .changes
+        .iter()
+        .filter(|c| input.now.context.get(&c.path).is_some())
+        .take(PROBED_PATHS)
+        .filter_map(|c| cached_reader(state, &input.now, prediction, &c.path).map(|s| (s, c)))
+        .collect();
+    if readers.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut done: Vec<(usize, &str)> = Vec::new();
+    for rule in state
+        .profile
+        .rules()
+        .into_iter()
+        .filter(|r| r.is_exercised())
+    {
+        let Ok(mutant) = state.profile.with_switch(rule.id, Switch::Off) else {
+            continue;
+        };
+        let mut mutant_state = EngineState::new(mutant);
+        apply(&mut mutant_state, &input.before);
+        for (step, change) in &readers {
+            let as_mutant = predict(&mutant_state, &only_change(input, &change.path));
+            let misses_on_it = as_mutant.step(*step).is_some_and(|s| {
+                matches!(&s.outcome, Outcome::Rebuilt { reason }
+                    if matches!(&reason.kind, ReasonKind::SourceChanged { path, .. } if *path == change.path))
+            });
+            if misses_on_it && !done.contains(&(*step, change.path.as_str())) {
+                done.push((*step, change.path.as_str()));
+                out.push((*step, *change, rule));
+            }
+        }
+    }
+    out
+}
+
+/// The current build with every entry as the snapshot had it but `path` (and the Dockerfile):
+/// one change alone.
+fn only_change(input: &Input<'_>, path: &str) -> Build {
+    let mut build = input.now.clone();
+    build.context = input.before.context.clone();
+    for p in [path, models::context::DOCKERFILE_NAME] {
+        match input.now.context.get(p) {
+            Some(entry) => {
+                build.context.entries.insert(p.to_string(), entry.clone());
+            }
+            None => {
+                build.context.entries.remove(p);
+            }
+        }
+    }
+    build
 }
 
 /// `build` with the entry at `path` changed in a way every key that reads it sees.

@@ -418,7 +418,8 @@ impl Snapshot {
     }
 }
 
-/// A recorded entry as the model's entry.
+/// A recorded entry as the model's entry. Its atime is its mtime: reading a file moves its atime
+/// (the walk's own digests do), no engine keys on it, and only a mutant's key would see it.
 fn entry_of(record: &EntryRecord) -> Entry {
     let kind = match record.kind {
         RecordKind::File => EntryKind::File {
@@ -435,7 +436,7 @@ fn entry_of(record: &EntryRecord) -> Entry {
         uid: record.uid,
         gid: record.gid,
         mtime: record.mtime,
-        atime: record.atime,
+        atime: record.mtime,
         xattrs: record
             .xattrs
             .iter()

@@ -199,11 +199,14 @@ fn explain_edit(
 }
 
 /// What explain must say for one profile: the first step that rebuilds, the words of its why
-/// and its rule (`None`: every step is served from cache), and whether steps carry warnings.
+/// and its rule (`None`: every step is served from cache), and whether steps carry warnings;
+/// `held`: a cached step that reads a changed path, with the words and the rule that say why
+/// it still hits.
 struct Expect {
     profile: &'static str,
     first_rebuilt: Option<(usize, &'static str, &'static str)>,
     warned: &'static [usize],
+    held: Option<(usize, &'static str, &'static str)>,
 }
 
 /// Checks an explanation against `expect`: every step before the first rebuilt one cached or
@@ -242,7 +245,7 @@ fn check(edit: &str, explanation: &Explanation, expect: &Expect) {
         let warned = expect.warned.contains(&s.step);
         assert_eq!(!s.warnings.is_empty(), warned, "{context}\nstep {}", s.step);
     }
-    if let Some((step, words, rule)) = expect.first_rebuilt {
+    for (step, words, rule) in expect.first_rebuilt.into_iter().chain(expect.held) {
         let s = p.steps.iter().find(|s| s.step == step).unwrap();
         assert!(s.why.contains(words), "{context}\nwant `{words}`");
         assert_eq!(s.rule.as_deref(), Some(rule), "{context}");
@@ -272,6 +275,7 @@ fn expectations(edit: &str) -> Vec<Expect> {
         profile,
         first_rebuilt,
         warned,
+        held: None,
     };
     let all = |first: Option<(usize, &'static str, &'static str)>, podman_rule: &'static str| {
         vec![
@@ -316,8 +320,14 @@ fn expectations(edit: &str) -> Vec<Expect> {
                 &[],
             ),
         ],
-        // copy.mtime-ignored: a touch alone hits.
-        "touch" => all(None, ""),
+        // copy.mtime-ignored: a touch alone hits, and explain says which rule keeps it out.
+        "touch" => all(None, "")
+            .into_iter()
+            .map(|e| Expect {
+                held: Some((6, "`src/app.py` changed (touch)", "copy.mtime-ignored")),
+                ..e
+            })
+            .collect(),
         // dockerignore: the CLI applies it; the test file leaves what COPY src/ sees.
         "dockerignore edit" => all(
             Some((6, "`src/test_app.py`: removed", "copy.checksum")),
