@@ -319,11 +319,11 @@ fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> Pr
             continue;
         };
         let text = format!(
-            "`{}` changed ({}), left out of its key by {}: {}",
-            change.path, change.what, rule.id, rule.statement
+            "`{}` changed ({}), left out of its key: {}",
+            change.path, change.what, rule.statement
         );
         if explained.contains(&step) {
-            s.why = format!("{} {text}", s.why);
+            s.why = format!("{} {text} ({})", s.why, rule.id);
         } else {
             explained.push(step);
             s.why = text;

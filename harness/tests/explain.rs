@@ -296,8 +296,8 @@ fn expectations(edit: &str) -> Vec<Expect> {
             Some((6, "`src/app.py`: content changed", "copy.checksum")),
             "copy.checksum",
         ),
-        // bk.checksum-fields (mode in the checksum), the classic builder's tar header hash,
-        // Buildah's stream digest: a file's mode misses everywhere.
+        // The mode is in every builder's source facts (bk.checksum-fields, the classic
+        // builder's tar header hash, Buildah's stream digest), which copy.checksum keys on.
         "chmod" => vec![
             at(
                 "buildkit-cli:28",
