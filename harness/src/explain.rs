@@ -105,6 +105,8 @@ pub struct ProfileExplanation {
     pub profile: String,
     /// The model says the engine refuses the current build: why.
     pub rejected: Option<String>,
+    /// The model says the engine refused the snapshot's build (nothing of it is cached): why.
+    pub snapshot_rejected: Option<String>,
     pub steps: Vec<StepExplanation>,
 }
 
@@ -296,6 +298,7 @@ fn limits(now: &Snapshot, unread: &BTreeMap<usize, (String, String)>) -> Vec<Str
 fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> ProfileExplanation {
     let profile = profile_for_snapshot(&target.profile, input.before_snapshot);
     let mut state = EngineState::new(profile);
+    let snapshot_rejected = predict(&state, &input.before).rejected;
     apply(&mut state, &input.before);
     let prediction = predict(&state, &input.now);
     let mut steps: Vec<StepExplanation> = prediction
@@ -334,6 +337,7 @@ fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> Pr
     ProfileExplanation {
         profile: target.profile.name(),
         rejected: prediction.rejected.clone(),
+        snapshot_rejected,
         steps,
     }
 }
@@ -769,6 +773,11 @@ pub fn render_text(e: &Explanation) -> String {
     }
     for p in &e.profiles {
         out.push_str(&format!("\n{}\n", p.profile));
+        if let Some(why) = &p.snapshot_rejected {
+            out.push_str(&format!(
+                "  the engine refused the snapshot's build, so nothing of it is cached: {why}\n"
+            ));
+        }
         if let Some(why) = &p.rejected {
             out.push_str(&format!("  the engine refuses this build: {why}\n"));
         }
@@ -825,6 +834,11 @@ pub fn render_markdown(e: &Explanation) -> String {
     }
     for p in &e.profiles {
         out.push_str(&format!("\n#### {}\n\n", p.profile));
+        if let Some(why) = &p.snapshot_rejected {
+            out.push_str(&format!(
+                "The engine refused the snapshot's build, so nothing of it is cached: {why}\n\n"
+            ));
+        }
         if let Some(why) = &p.rejected {
             out.push_str(&format!("The engine refuses this build: {why}\n\n"));
         }
