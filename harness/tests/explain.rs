@@ -416,6 +416,15 @@ fn the_walk_skips_what_dockerignore_excludes_and_records_what_changed() {
         before.entries["src/util.py"], now.entries["src/util.py"],
         "an untouched file is recorded the same"
     );
+    let json = before.to_json().unwrap();
+    assert!(
+        !json.contains("print('hello')"),
+        "a snapshot holds digests, not contents"
+    );
+    assert_eq!(
+        Snapshot::from_json(&json, Path::new("s.json")).unwrap(),
+        before
+    );
     let changed: Vec<(&str, &[String])> = explanation
         .changes
         .iter()
@@ -538,6 +547,47 @@ fn a_step_the_model_cannot_judge_is_said_and_the_rest_explained() {
         "{:?}",
         e.limits
     );
+}
+
+#[test]
+fn a_build_the_engine_refuses_is_said_for_both_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("a"), "a").unwrap();
+    std::fs::write(
+        root.join("Dockerfile"),
+        "FROM base\nCOPY --chmod=755 a /a\n",
+    )
+    .unwrap();
+    let before = take(&Request {
+        dir: root.to_path_buf(),
+        ..Request::default()
+    })
+    .unwrap();
+    let now = take_again(root, &before, BTreeMap::new(), Path::new("s")).unwrap();
+    let e = explain(&before, &now, &four_profiles(), &[]);
+    // The classic builder refuses `--chmod`: said for both builds, no step guessed.
+    let classic = e
+        .profiles
+        .iter()
+        .find(|p| p.profile == "classic-cli:28")
+        .unwrap();
+    assert!(classic.steps.is_empty(), "{classic:?}");
+    for why in [&classic.rejected, &classic.snapshot_rejected] {
+        assert!(
+            why.as_deref()
+                .is_some_and(|w| w.contains("requires BuildKit")),
+            "{classic:?}"
+        );
+    }
+    let text = harness::explain::render_text(&e);
+    assert!(text.contains("refused the snapshot's build"), "{text}");
+    let bk = e
+        .profiles
+        .iter()
+        .find(|p| p.profile == "buildkit-cli:28")
+        .unwrap();
+    assert_eq!(bk.steps[1].outcome, "cached", "{bk:?}");
 }
 
 #[test]
