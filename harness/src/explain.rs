@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use models::dockerfile::{self, Body, Line};
 use models::{
-    apply, predict, Build, BuildOptions, Builder, EngineState, Field, Outcome, Prediction, Profile,
-    ReasonKind, Switch, Transport,
+    apply, predict, Build, BuildContext, BuildOptions, Builder, EngineState, Field, Outcome,
+    Prediction, Profile, ReasonKind, Switch, Transport,
 };
 use serde::Serialize;
 
@@ -298,7 +298,7 @@ fn limits(now: &Snapshot, unread: &BTreeMap<usize, (String, String)>) -> Vec<Str
 fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> ProfileExplanation {
     let profile = profile_for_snapshot(&target.profile, input.before_snapshot);
     let mut state = EngineState::new(profile);
-    let snapshot_rejected = predict(&state, &input.before).rejected;
+    let snapshot_rejected = refusal(&state, &input.before);
     apply(&mut state, &input.before);
     let prediction = predict(&state, &input.now);
     let mut steps: Vec<StepExplanation> = prediction
@@ -340,6 +340,20 @@ fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> Pr
         snapshot_rejected,
         steps,
     }
+}
+
+/// Why the model has the engine refuse `build`, if it does. A refusal is decided by the
+/// Dockerfile, the profile and the options alone, so the context is left out (cheap on a large
+/// tree).
+fn refusal(state: &EngineState, build: &Build) -> Option<String> {
+    let mut bare = Build {
+        context: BuildContext::new(),
+        options: build.options.clone(),
+    };
+    if let Some(text) = build.context.dockerfile_text() {
+        bare.context.set_dockerfile_text(&text);
+    }
+    predict(state, &bare).rejected
 }
 
 fn rule_source(rule: models::RuleId) -> Option<String> {
@@ -691,10 +705,17 @@ fn left_out<'a>(
     state: &EngineState,
     prediction: &Prediction,
 ) -> Vec<(usize, &'a Change, models::Rule)> {
+    // A path a rebuilt step names was seen by the step that reads it first: not probed.
+    let seen = |path: &str| {
+        prediction.steps.iter().any(|s| {
+            matches!(&s.outcome, Outcome::Rebuilt { reason }
+                if matches!(&reason.kind, ReasonKind::SourceChanged { path: p, .. } if p == path))
+        })
+    };
     let readers: Vec<(usize, &Change)> = input
         .changes
         .iter()
-        .filter(|c| input.now.context.get(&c.path).is_some())
+        .filter(|c| input.now.context.get(&c.path).is_some() && !seen(&c.path))
         .take(PROBED_PATHS)
         .filter_map(|c| cached_reader(state, &input.now, prediction, &c.path).map(|s| (s, c)))
         .collect();
