@@ -142,7 +142,8 @@ pub fn take(request: &Request) -> Result<Snapshot> {
         Err(e) => return Err(read_err(&dir.join(DOCKERIGNORE_NAME))(e)),
     };
     let patterns = parse_dockerignore(dockerignore.as_deref().unwrap_or(""));
-    let keep: Vec<String> = [Some(DOCKERIGNORE_NAME), dockerfile.in_context_path()]
+    let in_context = dockerfile.in_context.then_some(dockerfile.path.as_str());
+    let keep: Vec<String> = [Some(DOCKERIGNORE_NAME), in_context]
         .into_iter()
         .flatten()
         .map(str::to_string)
@@ -160,7 +161,7 @@ pub fn take(request: &Request) -> Result<Snapshot> {
     Ok(Snapshot {
         format_version: FORMAT_VERSION,
         dir: escape_name(dir.as_os_str()).0,
-        dockerfile: dockerfile.record,
+        dockerfile,
         dockerignore,
         build_args: request.build_args.clone(),
         entries,
@@ -168,18 +169,8 @@ pub fn take(request: &Request) -> Result<Snapshot> {
     })
 }
 
-struct Located {
-    record: DockerfileRecord,
-}
-
-impl Located {
-    fn in_context_path(&self) -> Option<&str> {
-        self.record.in_context.then_some(self.record.path.as_str())
-    }
-}
-
 /// The Dockerfile `-f` names (default `DIR/Dockerfile`): its text, and where it is.
-fn locate_dockerfile(dir: &Path, given: Option<&Path>) -> Result<Located> {
+fn locate_dockerfile(dir: &Path, given: Option<&Path>) -> Result<DockerfileRecord> {
     let path = given.map_or_else(|| dir.join(DOCKERFILE_NAME), Path::to_path_buf);
     let text = std::fs::read(&path).map_err(read_err(&path))?;
     let text = String::from_utf8(text)
@@ -197,7 +188,7 @@ fn locate_dockerfile(dir: &Path, given: Option<&Path>) -> Result<Located> {
             text,
         },
     };
-    Ok(Located { record })
+    Ok(record)
 }
 
 struct Walk<'a> {
