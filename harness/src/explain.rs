@@ -83,11 +83,19 @@ pub struct Explanation {
     pub dockerfile: String,
     /// What differs between the snapshot and now, path by path.
     pub changes: Vec<Change>,
-    /// Build args that differ: name, value then, value now.
-    pub build_args: Vec<(String, Option<String>, Option<String>)>,
+    /// Build args that differ.
+    pub build_args: Vec<ArgChange>,
     /// What the model cannot represent or judge, file-wide.
     pub limits: Vec<String>,
     pub profiles: Vec<ProfileExplanation>,
+}
+
+/// A build arg whose value differs (`None`: not given).
+#[derive(Clone, Debug, Serialize)]
+pub struct ArgChange {
+    pub name: String,
+    pub then: Option<String>,
+    pub now: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -239,14 +247,18 @@ struct Input<'a> {
 fn arg_changes(
     before: &BTreeMap<String, String>,
     now: &BTreeMap<String, String>,
-) -> Vec<(String, Option<String>, Option<String>)> {
+) -> Vec<ArgChange> {
     let mut names: Vec<&String> = before.keys().chain(now.keys()).collect();
     names.sort();
     names.dedup();
     names
         .into_iter()
         .filter(|n| before.get(*n) != now.get(*n))
-        .map(|n| (n.clone(), before.get(n).cloned(), now.get(n).cloned()))
+        .map(|n| ArgChange {
+            name: n.clone(),
+            then: before.get(n).cloned(),
+            now: now.get(n).cloned(),
+        })
         .collect()
 }
 
@@ -836,11 +848,12 @@ fn changes_lines(e: &Explanation, prefix: &str) -> String {
     for c in &e.changes {
         out.push_str(&format!("{prefix}changed: `{}`: {}\n", c.path, c.what));
     }
-    for (name, then, now) in &e.build_args {
+    for a in &e.build_args {
         out.push_str(&format!(
-            "{prefix}changed: --build-arg {name}: {} → {}\n",
-            arg_value(then.as_ref()),
-            arg_value(now.as_ref())
+            "{prefix}changed: --build-arg {}: {} → {}\n",
+            a.name,
+            arg_value(a.then.as_ref()),
+            arg_value(a.now.as_ref())
         ));
     }
     out

@@ -628,7 +628,8 @@ fn the_command_line_writes_and_reads_a_snapshot() {
         profiles,
         ["classic-cli:28", "buildkit-cli:28", "podman-cli:5.8"]
     );
-    assert_eq!(value["build_args"][0][0], "V");
+    assert_eq!(value["build_args"][0]["name"], "V");
+    assert_eq!(value["build_args"][0]["now"], "2");
     let md = cachet(&[
         "explain",
         ctx_s,
