@@ -135,8 +135,8 @@ pub struct StepExplanation {
 pub struct Warning {
     /// The engine kinds the catalogue entry is about.
     pub engine: String,
-    /// What the engine is known to do there: `cached` (a stale hit) or `stale` (a hit that keeps
-    /// old files).
+    /// What the engine is known to do there: `cached` (a stale hit), `stale` (a hit that keeps
+    /// old files) or `rebuilt` (a miss where the model says it hits).
     pub observed: String,
     pub text: String,
     pub link: String,
@@ -645,8 +645,10 @@ fn stale_hits(
     out
 }
 
-/// Cached steps whose image keeps an old file (the catalogue's `stale` entries): the steps
-/// that read a changed path, found by changing it further and seeing which step then misses.
+/// Cached steps the catalogue says an engine answers otherwise: `stale` entries (served from
+/// cache, but the image keeps the old file) and `rebuilt` entries (the engine misses where the
+/// model hits, and so do the later steps of the stage). The steps that read a changed path are
+/// found by changing it further and seeing which step then misses.
 fn stale_files(
     input: &Input<'_>,
     target: &Target,
@@ -655,31 +657,49 @@ fn stale_files(
     prediction: &Prediction,
 ) -> Vec<(usize, Warning)> {
     let mut out = Vec::new();
-    for change in &input.changes {
-        let Some(known) = covering(catalogue, target, "stale", change) else {
+    for (change, observed) in input
+        .changes
+        .iter()
+        .flat_map(|c| [(c, "stale"), (c, "rebuilt")])
+    {
+        let Some(known) = covering(catalogue, target, observed, change) else {
             continue;
         };
         let Some(probe) = probed(&input.now, &change.path) else {
             continue;
         };
         let as_probed = predict(state, &probe);
+        let mut first: Option<&models::predict::StepPrediction> = None;
         for (now, then) in prediction.steps.iter().zip(&as_probed.steps) {
             let reads = matches!(&then.outcome, Outcome::Rebuilt { reason }
                 if matches!(&reason.kind, ReasonKind::SourceChanged { path, .. } if *path == change.path));
-            if now.outcome.is_cached() && reads {
-                out.push((
-                    now.step,
-                    Warning {
-                        engine: target.kinds.join(", "),
-                        observed: "stale".to_string(),
-                        text: format!(
-                            "`{}` ({}): served from cache, but the image keeps the old file. {}",
-                            change.path, change.what, known.note
-                        ),
-                        link: known.link.clone(),
-                    },
-                ));
+            let follows = observed == "rebuilt"
+                && first.is_some_and(|f| f.stage == now.stage && f.step < now.step);
+            if !now.outcome.is_cached() || !(reads || follows) {
+                continue;
             }
+            let text = match (observed, first) {
+                (_, Some(f)) if follows => format!("follows the rebuild at step {}", f.step),
+                ("stale", _) => format!(
+                    "`{}` ({}): served from cache, but the image keeps the old file. {}",
+                    change.path, change.what, known.note
+                ),
+                _ => format!(
+                    "`{}` ({}): the engine is known to rebuild this step where the model says \
+                     it hits. {}",
+                    change.path, change.what, known.note
+                ),
+            };
+            first = first.or(Some(now));
+            out.push((
+                now.step,
+                Warning {
+                    engine: target.kinds.join(", "),
+                    observed: observed.to_string(),
+                    text,
+                    link: known.link.clone(),
+                },
+            ));
         }
     }
     out
