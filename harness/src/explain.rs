@@ -765,15 +765,21 @@ fn left_out<'a>(
         let Ok(mutant) = state.profile.with_switch(rule.id, Switch::Off) else {
             continue;
         };
+        if done.len() == readers.len() {
+            break;
+        }
         let mut mutant_state = EngineState::new(mutant);
         apply(&mut mutant_state, &input.before);
         for (step, change) in &readers {
+            if done.contains(&(*step, change.path.as_str())) {
+                continue;
+            }
             let as_mutant = predict(&mutant_state, &only_change(input, &change.path));
             let misses_on_it = as_mutant.step(*step).is_some_and(|s| {
                 matches!(&s.outcome, Outcome::Rebuilt { reason }
                     if matches!(&reason.kind, ReasonKind::SourceChanged { path, .. } if *path == change.path))
             });
-            if misses_on_it && !done.contains(&(*step, change.path.as_str())) {
+            if misses_on_it {
                 done.push((*step, change.path.as_str()));
                 out.push((*step, *change, rule));
             }
