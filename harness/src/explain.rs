@@ -705,29 +705,39 @@ fn stale_files(
     out
 }
 
-/// How many changed paths are probed for the steps that read them.
-pub const PROBED_PATHS: usize = 4;
-
-/// The first step of `prediction` that reads `path` (it misses once the path changes further),
-/// if that step is cached.
-fn cached_reader(
+/// The cached steps that read a changed path, each with the first such path it reads (in path
+/// order): every candidate path changed further at once, each step that then misses on one of
+/// them (the first such step of a stage: the later ones follow its miss).
+fn cached_readers<'c>(
     state: &EngineState,
     now: &Build,
     prediction: &Prediction,
-    path: &str,
-) -> Option<usize> {
-    let probe = probed(now, path)?;
+    candidates: &[&'c Change],
+) -> Vec<(usize, &'c Change)> {
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let mut probe = now.clone();
+    for c in candidates {
+        perturb(&mut probe, &c.path);
+    }
     let as_probed = predict(state, &probe);
     prediction
         .steps
         .iter()
         .zip(&as_probed.steps)
-        .find(|(_, then)| {
-            matches!(&then.outcome, Outcome::Rebuilt { reason }
-                if matches!(&reason.kind, ReasonKind::SourceChanged { path: p, .. } if p == path))
-        })
         .filter(|(now, _)| now.outcome.is_cached())
-        .map(|(now, _)| now.step)
+        .filter_map(|(now, then)| match &then.outcome {
+            Outcome::Rebuilt { reason } => match &reason.kind {
+                ReasonKind::SourceChanged { path, .. } => candidates
+                    .iter()
+                    .find(|c| c.path == *path)
+                    .map(|c| (now.step, *c)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why a cached step that reads a changed path still hits ("why did it not miss?"): the rule
@@ -744,13 +754,12 @@ fn left_out<'a>(
                 if matches!(&reason.kind, ReasonKind::SourceChanged { path: p, .. } if p == path))
         })
     };
-    let readers: Vec<(usize, &Change)> = input
+    let candidates: Vec<&Change> = input
         .changes
         .iter()
         .filter(|c| input.now.context.get(&c.path).is_some() && !seen(&c.path))
-        .take(PROBED_PATHS)
-        .filter_map(|c| cached_reader(state, &input.now, prediction, &c.path).map(|s| (s, c)))
         .collect();
+    let readers = cached_readers(state, &input.now, prediction, &candidates);
     if readers.is_empty() {
         return Vec::new();
     }
@@ -809,18 +818,25 @@ fn only_change(input: &Input<'_>, path: &str) -> Build {
 /// `build` with the entry at `path` changed in a way every key that reads it sees.
 fn probed(build: &Build, path: &str) -> Option<Build> {
     let mut probe = build.clone();
-    let entry = probe.context.get_mut(path)?;
+    perturb(&mut probe, path).then_some(probe)
+}
+
+/// Changes the entry at `path` in a way every key that reads it sees; false if there is none.
+fn perturb(build: &mut Build, path: &str) -> bool {
+    let Some(entry) = build.context.get_mut(path) else {
+        return false;
+    };
     match &mut entry.kind {
         models::EntryKind::File { content } => content.extend_from_slice(b"~cachet-probe"),
         models::EntryKind::Symlink { target } => target.push_str("~cachet-probe"),
         models::EntryKind::Dir => {
-            probe.context.entries.insert(
+            build.context.entries.insert(
                 format!("{path}/~cachet-probe"),
                 models::Entry::file("probe"),
             );
         }
     }
-    Some(probe)
+    true
 }
 
 /// Renders an explanation for a terminal.
