@@ -785,8 +785,12 @@ fn real_engines_build_what_explain_says() {
         for edit in edits() {
             let scenario = scenario(&edit, &prepare);
             let dir = tempfile::tempdir().unwrap();
-            let (_, _, explanation) =
-                explain_edit(&scenario, dir.path(), &prepare, &[target.clone()]);
+            let (_, _, explanation) = explain_edit(
+                &scenario,
+                dir.path(),
+                &prepare,
+                std::slice::from_ref(&target),
+            );
             let salt = harness::execute::fresh_salt((&engine.name, edit.name));
             let history = harness::execute::run_scenario(&inventory, &engine, &scenario, &salt)
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", engine.name, edit.name));
