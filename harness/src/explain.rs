@@ -946,3 +946,103 @@ pub fn render_markdown(e: &Explanation) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(sha: char, size: u64, mtime: (i64, i64)) -> EntryRecord {
+        EntryRecord {
+            kind: RecordKind::File,
+            sha256: Some(sha.to_string().repeat(64)),
+            size: Some(size),
+            target: None,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: mtime.0,
+            mtime_nsec: mtime.1,
+            atime: mtime.0,
+            xattrs: BTreeMap::new(),
+            escaped: false,
+        }
+    }
+
+    fn check(before: &EntryRecord, now: &EntryRecord, kinds: &[&str]) {
+        assert_eq!(
+            entry_change_kinds(before, now),
+            kinds,
+            "{before:?} -> {now:?}"
+        );
+    }
+
+    #[test]
+    fn changes_are_named_as_the_catalogue_names_them() {
+        let a = file('a', 3, (10, 5));
+        check(&a, &a, &[]);
+        check(&a, &file('b', 3, (10, 5)), &["write-same-size"]);
+        check(&a, &file('b', 3, (10, 6)), &["write"]);
+        check(&a, &file('b', 4, (10, 5)), &["write"]);
+        check(&a, &file('a', 3, (11, 5)), &["touch"]);
+        let atime_only = EntryRecord {
+            atime: 99,
+            ..a.clone()
+        };
+        check(&a, &atime_only, &[]);
+        check(
+            &a,
+            &EntryRecord {
+                mode: 0o755,
+                ..a.clone()
+            },
+            &["chmod"],
+        );
+        check(
+            &a,
+            &EntryRecord {
+                uid: 7,
+                ..a.clone()
+            },
+            &["chown"],
+        );
+        let dir = EntryRecord {
+            kind: RecordKind::Dir,
+            sha256: None,
+            size: None,
+            ..a.clone()
+        };
+        check(
+            &dir,
+            &EntryRecord {
+                mode: 0o700,
+                ..dir.clone()
+            },
+            &["chmod-dir"],
+        );
+        check(&a, &dir, &["remove", "mkdir"]);
+        let labelled = EntryRecord {
+            xattrs: BTreeMap::from([("user.k".to_string(), "76".to_string())]),
+            ..a.clone()
+        };
+        check(&a, &labelled, &["set-xattr"]);
+        check(&labelled, &a, &["remove-xattr"]);
+    }
+
+    #[test]
+    fn an_unreadable_instruction_is_put_to_the_model_as_a_step_it_does_not_judge() {
+        let (text, unread) = model_view("FROM base\nRUN --frobnicate x\nRUN y\n");
+        assert_eq!(
+            text,
+            "FROM base\nADD http://cachet.invalid/not-read /cachet-not-read\nRUN y\n"
+        );
+        assert_eq!(unread[&2].0, "RUN --frobnicate x");
+        let unreadable_from = "FROM --frobnicate base\nRUN y\n";
+        assert!(!dockerfile::parse(unreadable_from).diagnostics.is_empty());
+        let (text, unread) = model_view(unreadable_from);
+        assert!(
+            unread.is_empty(),
+            "an unreadable FROM is left to refuse the file"
+        );
+        assert_eq!(text, "FROM --frobnicate base\nRUN y\n");
+    }
+}
