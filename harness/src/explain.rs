@@ -328,6 +328,11 @@ fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> Pr
             s.warnings.push(warning);
         }
     }
+    for (step, also) in own_changes(input, &state.profile, &prediction) {
+        if let Some(s) = steps.iter_mut().find(|s| s.step == step) {
+            s.why = format!("{}; its own key changed too{also}", s.why);
+        }
+    }
     let mut explained: Vec<usize> = Vec::new();
     for (step, change, rule) in left_out(input, &state, &prediction) {
         let Some(s) = steps.iter_mut().find(|s| s.step == step) else {
@@ -352,6 +357,65 @@ fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> Pr
         snapshot_rejected,
         steps,
     }
+}
+
+/// Steps rebuilt because an earlier step was (`cascade`) whose own key changed too: they miss
+/// with `cascade` switched off (looked up by their own key alone), and the build args are named
+/// when the snapshot's build with today's args alone misses there.
+fn own_changes(
+    input: &Input<'_>,
+    profile: &Profile,
+    prediction: &Prediction,
+) -> Vec<(usize, String)> {
+    let cascaded: Vec<usize> = prediction
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(&s.outcome, Outcome::Rebuilt { reason }
+                if matches!(reason.kind, ReasonKind::ParentRebuilt { .. }))
+        })
+        .map(|s| s.step)
+        .collect();
+    let Ok(loose) = profile.with_switch("cascade", Switch::Off) else {
+        return Vec::new();
+    };
+    if cascaded.is_empty() {
+        return Vec::new();
+    }
+    let mut state = EngineState::new(loose);
+    apply(&mut state, &input.before);
+    let alone = predict(&state, &input.now);
+    let same_dockerfile =
+        input.before.context.dockerfile_text() == input.now.context.dockerfile_text();
+    let changed_args: Vec<&str> = input
+        .now_args
+        .keys()
+        .chain(input.before_args.keys())
+        .filter(|k| input.before_args.get(*k) != input.now_args.get(*k))
+        .map(String::as_str)
+        .collect();
+    let args_alone = (same_dockerfile && !changed_args.is_empty()).then(|| {
+        let mut build = input.before.clone();
+        build.options.build_args = input.now.options.build_args.clone();
+        predict(&state, &build)
+    });
+    let misses = |p: &Prediction, step: usize| p.step(step).is_some_and(|s| s.outcome.is_rebuilt());
+    cascaded
+        .into_iter()
+        .filter(|step| misses(&alone, *step))
+        .map(|step| {
+            let by_args = args_alone.as_ref().is_some_and(|p| misses(p, step));
+            let also = if by_args {
+                let mut names = changed_args.clone();
+                names.sort_unstable();
+                names.dedup();
+                format!(" (--build-arg {})", names.join(", "))
+            } else {
+                String::new()
+            };
+            (step, also)
+        })
+        .collect()
 }
 
 /// Why the model has the engine refuse `build`, if it does. A refusal is decided by the
