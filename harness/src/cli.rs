@@ -153,6 +153,18 @@ pub enum ReportCommand {
     Merge(MergeArgs),
     /// What changed from OLD to NEW, rule by rule; exit 1 if anything did.
     Diff(DiffArgs),
+    /// Buckets and scenarios per night, per engine and generation, of the nights under ROOT
+    /// (ROOT/LABEL/YYYY-MM-DD/report.json, as ci/nightly lays them out), and what the last night
+    /// has that the one before had not.
+    Trend(TrendArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrendArgs {
+    pub root: PathBuf,
+    /// Directory for trend.html, trend.json, changes.md and rules.html.
+    #[arg(long, default_value = "out/trend")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -188,6 +200,7 @@ pub fn main_with(cli: Cli) -> Result<i32> {
         Command::Run(args) => run(args),
         Command::Report(ReportCommand::Merge(args)) => report_merge(args),
         Command::Report(ReportCommand::Diff(args)) => report_diff(args),
+        Command::Report(ReportCommand::Trend(args)) => report_trend(args),
         Command::Pins(args) => pins(args),
         Command::Replay(args) => replay(args),
         Command::Clean(args) => clean(args),
@@ -354,7 +367,8 @@ fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
         .iter()
         .map(|r| crate::compare::load_run(r))
         .collect::<Result<Vec<_>>>()?;
-    let merged = crate::compare::merge(&loaded);
+    let mut merged = crate::compare::merge(&loaded);
+    merged.paths_relative_to(&out);
     let write = |name: &str, text: String| {
         std::fs::create_dir_all(&out)
             .and_then(|()| std::fs::write(out.join(name), text))
@@ -373,6 +387,8 @@ fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
         "merged.html",
         crate::compare::matrix_html(&merged, &format!("cachet: {} runs merged", loaded.len())),
     )?;
+    let cases = crate::buckets::cases_by_rule(&merged.buckets);
+    write("rules.html", crate::rules_page::html(&cases))?;
     print!("{md}");
     Ok(EXIT_OK)
 }
@@ -401,6 +417,32 @@ fn report_diff(DiffArgs { old, new, pair }: DiffArgs) -> Result<i32> {
     } else {
         EXIT_NONCONFORMANCE
     })
+}
+
+fn report_trend(TrendArgs { root, out }: TrendArgs) -> Result<i32> {
+    crate::run::prepare_out(&out)?;
+    let trend = crate::trend::trend(&root, &out)?;
+    let write = |name: &str, text: String| {
+        std::fs::write(out.join(name), text).map_err(|source| crate::error::Error::Write {
+            path: out.join(name),
+            source,
+        })
+    };
+    let json = serde_json::to_string_pretty(&trend)
+        .map_err(|e| crate::error::Error::Harness(e.to_string()))?;
+    write("trend.json", json)?;
+    write("trend.html", crate::trend::html(&trend))?;
+    let last = trend
+        .nights
+        .last()
+        .map(|n| n.buckets.as_slice())
+        .unwrap_or_default();
+    let cases = crate::buckets::cases_by_rule(last);
+    write("rules.html", crate::rules_page::html(&cases))?;
+    let changes = crate::trend::changes_markdown(&trend);
+    write("changes.md", changes.clone())?;
+    print!("{changes}");
+    Ok(EXIT_OK)
 }
 
 fn pins(PinsArgs { files }: PinsArgs) -> Result<i32> {

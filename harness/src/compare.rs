@@ -8,27 +8,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::buckets::Bucket;
 use crate::check::Verdict;
 use crate::error::Result;
-use crate::schema::{Report, ScenarioResult};
+use crate::schema::{Outcome, Report, ScenarioResult};
 use crate::step_changes::{Pairing, StepChange};
 
-/// Checked steps and how many of them disagreed, for one rule on one engine.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Cell {
-    pub checked: usize,
-    pub disagreed: usize,
-}
-
-impl Cell {
-    pub fn status(&self) -> &'static str {
-        match (self.checked, self.disagreed) {
-            (0, _) => "-",
-            (_, 0) => "ok",
-            _ => "DIFF",
-        }
-    }
-}
+pub use crate::cells::Cell;
 
 /// One run as the matrix it shows. Columns are `ENGINE VERSION`.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -41,6 +27,9 @@ pub struct RunMatrix {
     pub discrepancies: BTreeSet<(String, String, String)>,
     /// `(column, observed, link)` of each known divergence (catalogued engine behaviour) seen.
     pub known: BTreeSet<(String, String, String)>,
+    /// The runs' findings by root cause (`buckets.rs`), case files and reproducers as absolute
+    /// paths until a page is written (`RunMatrix::paths_relative_to`).
+    pub buckets: Vec<Bucket>,
 }
 
 /// Reads a run's `report.json` (or the directory holding it) as its matrix.
@@ -72,7 +61,15 @@ impl RunMatrix {
             );
             run.add_result(result, &column);
         }
+        let dir = run.source.parent().unwrap_or(Path::new("")).to_path_buf();
+        run.buckets = crate::buckets::of_loaded(report, &dir);
+        crate::buckets::rebase(&mut run.buckets, &dir, None);
         run
+    }
+
+    /// The buckets' paths relative to `dir`, where the page showing them is written.
+    pub fn paths_relative_to(&mut self, dir: &Path) {
+        crate::buckets::rebase(&mut self.buckets, Path::new(""), Some(dir));
     }
 
     /// One scenario's steps and known divergences, in `column`.
@@ -83,7 +80,9 @@ impl RunMatrix {
                 .insert((column.to_string(), observed.clone(), link.clone()));
         }
         // Only discrepancies the run confirmed (or found known) count as disagreement: one that a
-        // re-run from a fresh salt did not show again is noise, neither agreement nor not.
+        // re-run from a fresh salt did not show again is noise, shown as unconfirmed. A cascade
+        // step counts against no rule (`cells::count`).
+        let cascade = crate::buckets::cascade_steps(result);
         let confirmed: BTreeSet<(usize, usize)> = result
             .confirmed
             .iter()
@@ -91,33 +90,21 @@ impl RunMatrix {
             .chain(result.known.iter().map(|(b, s, _, _)| (*b, *s)))
             .collect();
         for build in &result.history.builds {
-            for verdict in &build.verdicts {
-                let Some(rule) = verdict.predicted.cited_rule() else {
-                    continue;
-                };
-                let cell = self
-                    .cells
-                    .entry(rule.to_string())
-                    .or_default()
-                    .entry(column.to_string())
-                    .or_default();
-                match verdict.verdict {
-                    Verdict::Agree => cell.checked += 1,
-                    Verdict::Discrepancy
-                        if confirmed.contains(&(build.transition, verdict.step)) =>
-                    {
-                        cell.checked += 1;
-                        cell.disagreed += 1;
-                        self.discrepancies.insert((
-                            column.to_string(),
-                            rule.to_string(),
-                            verdict.instruction.clone(),
-                        ));
-                    }
-                    _ => {}
+            for verdict in build.verdicts.iter().filter(|v| {
+                v.verdict == Verdict::Discrepancy
+                    && confirmed.contains(&(build.transition, v.step))
+                    && !cascade.contains(&(build.transition, v.step))
+            }) {
+                if let Some(rule) = verdict.predicted.cited_rule() {
+                    self.discrepancies.insert((
+                        column.to_string(),
+                        rule.to_string(),
+                        verdict.instruction.clone(),
+                    ));
                 }
             }
         }
+        crate::cells::count(result, column, &mut self.cells, Outcome::cited_rule);
     }
 }
 
@@ -138,17 +125,19 @@ pub fn merge(runs: &[RunMatrix]) -> RunMatrix {
                     .or_default()
                     .entry(column.clone())
                     .or_default();
-                m.checked += cell.checked;
-                m.disagreed += cell.disagreed;
+                m.add(cell);
             }
         }
     }
+    merged.buckets = crate::buckets::merge(runs.iter().map(|r| r.buckets.as_slice()));
     merged
 }
 
 pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
     let mut md = format!(
-        "# {title}\n\n| rule | {} |\n|---|{}\n",
+        "# {title}\n\n{}\n## Conformance by rule\n\n{}\n\n| rule | {} |\n|---|{}\n",
+        crate::buckets::markdown(&m.buckets),
+        crate::cells::LEGEND,
         m.columns.iter().cloned().collect::<Vec<_>>().join(" | "),
         "---|".repeat(m.columns.len())
     );
@@ -156,13 +145,7 @@ pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
         let row: Vec<String> = m
             .columns
             .iter()
-            .map(|c| match cells.get(c) {
-                Some(cell) if cell.disagreed > 0 => {
-                    format!("DIFF {}/{}", cell.disagreed, cell.checked)
-                }
-                Some(cell) if cell.checked > 0 => format!("ok {}", cell.checked),
-                _ => "-".to_string(),
-            })
+            .map(|c| cells.get(c).cloned().unwrap_or_default().markdown())
             .collect();
         let _ = writeln!(md, "| `{rule}` | {} |", row.join(" | "));
     }
@@ -185,6 +168,11 @@ pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
 /// point of an upgrade).
 #[derive(Debug, Default, Serialize)]
 pub struct Diff {
+    /// Buckets (root causes: `buckets.rs`) only the new run has, compared without the
+    /// generation (an upgrade changes it): the headline.
+    pub buckets_appeared: Vec<Bucket>,
+    /// Buckets only the old run has.
+    pub buckets_vanished: Vec<Bucket>,
     /// `(rule, engine, old status, new status)` where a checked rule went from `ok` to `DIFF` or
     /// back.
     pub rules: Vec<(String, String, String, String)>,
@@ -205,6 +193,8 @@ pub struct Diff {
 impl Diff {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+            && self.buckets_appeared.is_empty()
+            && self.buckets_vanished.is_empty()
             && self.appeared.is_empty()
             && self.vanished.is_empty()
             && self.known_appeared.is_empty()
@@ -269,7 +259,20 @@ pub fn diff(old: &RunMatrix, new: &RunMatrix) -> Diff {
     let (o, n) = (strip(&old.known), strip(&new.known));
     d.known_appeared = n.difference(&o).cloned().collect();
     d.known_vanished = o.difference(&n).cloned().collect();
+    (d.buckets_appeared, d.buckets_vanished) = bucket_changes(&old.buckets, &new.buckets);
     d
+}
+
+/// Buckets of `new` whose cause `old` lacks, and the other way round.
+fn bucket_changes(old: &[Bucket], new: &[Bucket]) -> (Vec<Bucket>, Vec<Bucket>) {
+    let only = |a: &[Bucket], b: &[Bucket]| -> Vec<Bucket> {
+        let causes: BTreeSet<_> = b.iter().map(Bucket::cause).collect();
+        a.iter()
+            .filter(|x| !causes.contains(&x.cause()))
+            .cloned()
+            .collect()
+    };
+    (only(new, old), only(old, new))
 }
 
 type StatusRow = (String, String, String, String);
@@ -351,6 +354,7 @@ pub fn diff_markdown(d: &Diff) -> String {
     if d.is_empty() {
         md.push_str("Nothing: every rule behaves as before on every engine.\n");
     }
+    md.push_str(&bucket_headline(d));
     if !d.rules.is_empty() {
         md.push_str("| rule | engine | before | after |\n|---|---|---|---|\n");
         for (rule, engine, o, n) in &d.rules {
@@ -397,6 +401,34 @@ pub fn diff_markdown(d: &Diff) -> String {
     md
 }
 
+/// The headline of a diff: new buckets (root causes) first, then those that went away.
+fn bucket_headline(d: &Diff) -> String {
+    let mut md = String::new();
+    if !d.buckets_appeared.is_empty() {
+        let _ = writeln!(
+            md,
+            "**{} new bucket(s) appeared** (root causes not seen before):\n",
+            d.buckets_appeared.len()
+        );
+        for b in &d.buckets_appeared {
+            let status = b
+                .link
+                .as_deref()
+                .map_or("new".to_string(), |l| format!("known: {l}"));
+            let _ = writeln!(md, "- {} ({} findings, {status})", b.title(), b.count);
+        }
+        md.push('\n');
+    }
+    if !d.buckets_vanished.is_empty() {
+        let _ = writeln!(md, "Buckets that went away:\n");
+        for b in &d.buckets_vanished {
+            let _ = writeln!(md, "- {} ({} findings before)", b.title(), b.count);
+        }
+        md.push('\n');
+    }
+    md
+}
+
 fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -409,26 +441,21 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
     let mut html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n\
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:.3em .6em}}.ok{{background:#e6f4e6}}\
-         .diff{{background:#f8d7d7;font-weight:bold}}.none{{color:#999}}</style></head><body>\n\
-         <h1>{t}</h1>\n<table>\n<tr><th>rule</th>",
-        t = escape_html(title)
+         td,th{{border:1px solid #ccc;padding:.3em .6em}}{css}</style></head><body>\n\
+         <h1>{t}</h1>\n<p><a href=\"rules.html\">the model's rules</a></p>\n{b}<h2>Conformance by rule</h2>\n<p>{legend}</p>\n<table>\n<tr><th>rule</th>",
+        t = escape_html(title),
+        b = crate::buckets::html(&m.buckets),
+        css = crate::cells::CSS,
+        legend = escape_html(crate::cells::LEGEND)
     );
     for column in &m.columns {
         let _ = write!(html, "<th>{}</th>", escape_html(column));
     }
     html.push_str("</tr>\n");
     for (rule, cells) in &m.cells {
-        let _ = write!(html, "<tr><td><code>{}</code></td>", escape_html(rule));
+        let _ = write!(html, "<tr><td>{}</td>", crate::buckets::rule_link(rule));
         for column in &m.columns {
-            let cell = match cells.get(column) {
-                Some(c) if c.disagreed > 0 => {
-                    format!("<td class=\"diff\">DIFF {}/{}</td>", c.disagreed, c.checked)
-                }
-                Some(c) if c.checked > 0 => format!("<td class=\"ok\">ok {}</td>", c.checked),
-                _ => "<td class=\"none\">-</td>".to_string(),
-            };
-            html.push_str(&cell);
+            html.push_str(&cells.get(column).cloned().unwrap_or_default().html());
         }
         html.push_str("</tr>\n");
     }
@@ -438,9 +465,9 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
         for (column, rule, instruction) in &m.discrepancies {
             let _ = writeln!(
                 html,
-                "<li>{}: <code>{}</code> at <code>{}</code></li>",
+                "<li>{}: {} at <code>{}</code></li>",
                 escape_html(column),
-                escape_html(rule),
+                crate::buckets::rule_link(rule),
                 escape_html(instruction)
             );
         }
@@ -451,10 +478,11 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
         for (column, observed, link) in &m.known {
             let _ = writeln!(
                 html,
-                "<li>{}: {} (<a href=\"{l}\">{l}</a>)</li>",
+                "<li>{}: {} (<a href=\"{}\">{}</a>)</li>",
                 escape_html(column),
                 escape_html(observed),
-                l = escape_html(link)
+                escape_html(crate::cells::url_of(link)),
+                escape_html(link)
             );
         }
         html.push_str("</ul>\n");
@@ -479,6 +507,7 @@ mod tests {
                 Cell {
                     checked: *checked,
                     disagreed: *disagreed,
+                    ..Cell::default()
                 },
             );
         }
@@ -553,7 +582,8 @@ mod tests {
             m.cells["cascade"]["classic@a 20.10"],
             Cell {
                 checked: 5,
-                disagreed: 1
+                disagreed: 1,
+                ..Cell::default()
             }
         );
         assert_eq!(m.columns.len(), 2);

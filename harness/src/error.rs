@@ -14,6 +14,15 @@ pub enum Error {
         endpoint: String,
         detail: String,
     },
+    /// The engine answers but cannot do the work for a reason of its own, not cachet's and not a
+    /// cache rule's (its disk is full): the scenario in flight is lost, the run goes on.
+    #[error("engine `{engine}` at {endpoint}: {fault}: {detail}")]
+    EngineFault {
+        engine: String,
+        endpoint: String,
+        fault: Fault,
+        detail: String,
+    },
     #[error("unknown engine `{0}`; `cachet engines` lists the engines of the inventory")]
     UnknownEngine(String),
     #[error("bad case file {path}:{line}: {reason}")]
@@ -45,9 +54,35 @@ impl Error {
             | Error::BadInput(_)
             | Error::UnknownEngine(_)
             | Error::Read { .. } => 2,
-            Error::EngineUnavailable { .. } => EXIT_UNAVAILABLE,
+            Error::EngineUnavailable { .. } | Error::EngineFault { .. } => EXIT_UNAVAILABLE,
             Error::Write { .. } | Error::Harness(_) => EXIT_HARNESS_FAULT,
         }
+    }
+}
+
+/// What went wrong on an engine that still answers, told from its own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// "no space left on device": its data-root (or a registry's storage) is full.
+    OutOfDisk,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Fault::OutOfDisk => "out of disk",
+        })
+    }
+}
+
+impl Fault {
+    /// The fault an engine's message names, if any. The words are the kernel's (`ENOSPC`'s
+    /// strerror), which dockerd, BuildKit, containerd and Podman all pass through.
+    pub fn of_message(message: &str) -> Option<Fault> {
+        message
+            .to_ascii_lowercase()
+            .contains("no space left on device")
+            .then_some(Fault::OutOfDisk)
     }
 }
 

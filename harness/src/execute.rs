@@ -447,21 +447,11 @@ fn run_transitions(
             v.observed == Some(crate::observe::Observed::Cached)
                 && !v.instruction.starts_with("FROM ")
         });
-        let stale = if let (Some(fresh_engine), true) = (
-            fresh_engine,
-            observation.error.is_none() && !unknown && reported_cached,
-        ) {
-            // A failed check is no verdict, and it must not lose the run.
-            fresh_differences(engine, fresh_engine, &build, &tag, base_ref, salt, created)
-                .unwrap_or_else(|e| {
-                    eprintln!(
-                        "warning: fresh-build check of {tag} on {} skipped: {e}",
-                        engine.name
-                    );
-                    Vec::new()
-                })
-        } else {
-            Vec::new()
+        let stale = match fresh_engine {
+            Some(fresh) if observation.error.is_none() && !unknown && reported_cached => {
+                fresh_check(engine, fresh, &build, &tag, (base_ref, salt), created)
+            }
+            _ => Vec::new(),
         };
         builds.push(BuildRecord {
             transition: n + 1,
@@ -480,6 +470,25 @@ fn run_transitions(
         }
     }
     Ok(builds)
+}
+
+/// `fresh_differences`, where a failed check is no verdict and must not lose the run: a
+/// warning, and no differences.
+fn fresh_check(
+    engine: &Engine,
+    fresh: &Engine,
+    build: &Build,
+    tag: &str,
+    (base_ref, salt): (&str, &str),
+    created: &mut BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    fresh_differences(engine, fresh, build, tag, base_ref, salt, created).unwrap_or_else(|e| {
+        eprintln!(
+            "warning: fresh-build check of {tag} on {} skipped: {e}",
+            engine.name
+        );
+        Vec::new()
+    })
 }
 
 /// How many of the durable build-cache records `seen` after the engine's earlier builds of the

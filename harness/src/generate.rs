@@ -321,6 +321,14 @@ const TWINS: &[(&str, &str)] = &[
     ("\nho\n", "\nhi\n"),
     ("=b d", "=c d"),
     ("me", "you"),
+    // `--link` dropped (the classic builder of 26+ never reads it, Buildah keys its word,
+    // BuildKit on containerd links), and another `ADD --checksum` (the classic builder never
+    // reads it either).
+    ("COPY --link ", "COPY "),
+    (
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    ),
 ];
 
 /// An instruction's text with its first twin swapped in, if any applies.

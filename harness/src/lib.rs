@@ -1,6 +1,8 @@
 //! cachet's harness: engines, contexts, observation, generation, checking, shrinking and reports.
 
+pub mod buckets;
 pub mod case_file;
+pub mod cells;
 pub mod check;
 pub mod clean;
 pub mod cli;
@@ -18,10 +20,12 @@ pub mod mutants;
 pub mod observe;
 pub mod report;
 pub mod reproduce;
+pub mod rules_page;
 pub mod run;
 pub mod schema;
 pub mod shrink;
 pub mod snapshot;
 pub mod step_changes;
 pub mod suspects;
+pub mod trend;
 pub mod versions;

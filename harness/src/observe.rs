@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::Fault;
 use models::dockerfile::{self, Body};
 use models::Builder;
 use serde::{Deserialize, Serialize};
@@ -426,6 +427,18 @@ pub fn cli_failure_message(log: &str) -> String {
 
 /// Turns what a door collected into per-step outcomes. Engine trouble becomes an indeterminate
 /// observation, never a verdict.
+/// Why a failed build says nothing about cache rules, if its error (or, where a CLI reports only
+/// its exit status, its log) shows the engine's surroundings failed it: Podman 4.3 sometimes
+/// fails its cache scan while images are removed elsewhere in the store ("layer not known"); a
+/// full data-root fails any step that writes ("no space left on device").
+pub fn environment_fault(builder: Builder, error: &str, log: &str) -> Option<&'static str> {
+    if builder == Builder::Buildah && error.contains("layer not known") {
+        return Some("podman store race");
+    }
+    (Fault::of_message(error).is_some() || Fault::of_message(log).is_some())
+        .then_some("the engine ran out of disk")
+}
+
 pub fn interpret(
     builder: Builder,
     raw: RawBuild,
@@ -445,18 +458,14 @@ pub fn interpret(
             observation.log.push_str(&format!("CACHED {}\n", v.name));
         }
     }
-    // Podman 4.3 sometimes fails its cache scan while images are being removed elsewhere in the
-    // store: that says nothing about cache rules, so the build's outcome is unknown.
-    if builder == Builder::Buildah
-        && observation
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("layer not known"))
+    // A failure the engine's surroundings caused says nothing about cache rules: the build's
+    // outcome is unknown, and no step of it counts as failed.
+    if let Some(why) = observation
+        .error
+        .as_deref()
+        .and_then(|e| environment_fault(builder, e, &observation.log))
     {
-        observation.indeterminate = observation
-            .error
-            .take()
-            .map(|e| format!("podman store race: {e}"));
+        observation.indeterminate = observation.error.take().map(|e| format!("{why}: {e}"));
     }
     let error = observation.error.clone();
     if let Some(e) = &error {
@@ -483,6 +492,16 @@ pub fn interpret(
     };
     if builder == Builder::BuildKit && observation.error.is_some() {
         distrust_concurrent_steps(&mut observation.steps);
+    }
+    if let Some(why) = &observation.indeterminate {
+        // A step that failed in a build whose outcome is unknown failed for that reason.
+        for outcome in observation.steps.values_mut() {
+            if let Observed::Failed { message } = outcome {
+                *outcome = Observed::Indeterminate {
+                    why: format!("{why} (the step said: {message})"),
+                };
+            }
+        }
     }
     observation
 }
@@ -767,6 +786,46 @@ mod tests {
             Some("podman store race: layer not known")
         );
         check(observation.steps, "1 cached, 2 rebuilt");
+    }
+
+    #[test]
+    fn interpret_calls_a_full_disk_indeterminate_on_every_builder() {
+        let enospc = "write /var/lib/docker/tmp/x: no space left on device";
+        let classic = RawBuild {
+            log: "Step 1/2 : FROM base\nStep 2/2 : RUN true\n".into(),
+            error: Some(enospc.into()),
+            ..RawBuild::default()
+        };
+        let observation = interpret(Builder::Classic, classic, "FROM base\nRUN true\n", None);
+        assert_eq!(observation.error, None);
+        assert_eq!(
+            observation.indeterminate.as_deref(),
+            Some(format!("the engine ran out of disk: {enospc}").as_str())
+        );
+        // BuildKit's failing vertex carries the error itself: it is no failed step either.
+        let buildkit = RawBuild {
+            error: Some("failed to solve: exit code 1".into()),
+            vertices: Some(vec![VertexReport {
+                name: "[2/2] RUN true".into(),
+                started: true,
+                completed: true,
+                error: Some(enospc.into()),
+                ..VertexReport::default()
+            }]),
+            log: format!("#5 ERROR: {enospc}\n"),
+            ..RawBuild::default()
+        };
+        let observation = interpret(Builder::BuildKit, buildkit, "FROM base\nRUN true\n", None);
+        check(observation.steps, "2 indeterminate");
+        assert!(observation.indeterminate.is_some());
+        // A build that failed for its own reasons stays a failure.
+        let own = RawBuild {
+            log: "Step 1/2 : FROM base\nStep 2/2 : RUN false\n".into(),
+            error: Some("returned a non-zero code: 1".into()),
+            ..RawBuild::default()
+        };
+        let observation = interpret(Builder::Classic, own, "FROM base\nRUN false\n", None);
+        assert_eq!(observation.indeterminate, None);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::check::Verdict;
+use crate::cells::Cell;
+use crate::check::{StepVerdict, Verdict};
 use crate::error::{Error, Result};
 use crate::schema::{Outcome, Report, ScenarioResult};
 
@@ -24,38 +25,12 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Per rule id and engine: how many checked steps the rule decided, and how many of those the
-/// engine contradicted. The rule of a step is the one its prediction cites.
-pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, (usize, usize)>> {
-    let mut matrix: BTreeMap<String, BTreeMap<String, (usize, usize)>> = BTreeMap::new();
+/// Per rule id and engine, the matrix cell (`cells.rs`): the rule of a step is the one its
+/// prediction decides by; a cascade step counts against no rule.
+pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, Cell>> {
+    let mut matrix = BTreeMap::new();
     for r in &report.results {
-        for b in &r.history.builds {
-            for v in &b.verdicts {
-                let Some(rule) = v.predicted.deciding_rule() else {
-                    continue;
-                };
-                let cell = matrix
-                    .entry(rule.to_string())
-                    .or_default()
-                    .entry(r.engine.clone())
-                    .or_default();
-                // A discrepancy a fresh re-run did not show again is noise, not disagreement.
-                let confirmed = r
-                    .confirmed
-                    .iter()
-                    .map(|(b, st, _)| (*b, *st))
-                    .chain(r.known.iter().map(|(b, st, _, _)| (*b, *st)))
-                    .any(|key| key == (b.transition, v.step));
-                match v.verdict {
-                    Verdict::Agree => cell.0 += 1,
-                    Verdict::Discrepancy if confirmed => {
-                        cell.0 += 1;
-                        cell.1 += 1;
-                    }
-                    _ => {}
-                }
-            }
-        }
+        crate::cells::count(r, &r.engine, &mut matrix, Outcome::deciding_rule);
     }
     matrix
 }
@@ -64,16 +39,11 @@ fn engine_names(report: &Report) -> Vec<String> {
     report.engines.iter().map(|(e, _)| e.clone()).collect()
 }
 
-fn cell_text(cell: Option<&(usize, usize)>) -> String {
-    match cell {
-        None | Some((0, _)) => "-".to_string(),
-        Some((n, 0)) => format!("ok {n}"),
-        Some((n, bad)) => format!("DIFF {bad}/{n}"),
-    }
-}
-
-/// One row of a discrepancy table: build, step, instruction, predicted, reason, observed, differs.
-fn step_rows(result: &ScenarioResult) -> Vec<[String; 7]> {
+/// One row of a discrepancy table: build, step, instruction, predicted, reason, observed, differs
+/// (`FINDING` at a build's first differing step, `cascade of step N` after it, `yes` for a
+/// discrepancy a re-run did not confirm).
+fn step_rows(result: &ScenarioResult) -> Vec<[String; 8]> {
+    let roots = crate::buckets::attribute(result);
     let mut rows = Vec::new();
     for b in &result.history.builds {
         for v in &b.verdicts {
@@ -88,15 +58,29 @@ fn step_rows(result: &ScenarioResult) -> Vec<[String; 7]> {
                 v.predicted.short().to_string(),
                 reason,
                 v.observed_short().to_string(),
-                if v.verdict == Verdict::Discrepancy {
-                    "yes".to_string()
-                } else {
-                    String::new()
-                },
+                differs_text(&roots, b.transition, v),
+                v.predicted
+                    .cited_rule()
+                    .map_or(String::new(), |r| r.to_string()),
             ]);
         }
     }
     rows
+}
+
+fn differs_text(roots: &[crate::buckets::Root], build: usize, v: &StepVerdict) -> String {
+    if v.verdict != Verdict::Discrepancy {
+        return String::new();
+    }
+    for root in roots.iter().filter(|r| r.build == build) {
+        if root.step == v.step {
+            return "FINDING".to_string();
+        }
+        if root.cascade.contains(&v.step) {
+            return format!("cascade of step {}", root.step);
+        }
+    }
+    "yes (unconfirmed)".to_string()
 }
 
 fn summary_line(report: &Report) -> String {
@@ -125,6 +109,12 @@ fn summary_line(report: &Report) -> String {
         ));
     }
     line
+}
+
+/// The report's buckets, or those its results give (a report made without them), their paths
+/// relative to `dir`, where the report is written.
+fn buckets_of(report: &Report, dir: &Path) -> Vec<crate::buckets::Bucket> {
+    crate::buckets::of_loaded(report, dir)
 }
 
 fn findings(report: &Report) -> impl Iterator<Item = &ScenarioResult> {
@@ -163,7 +153,8 @@ fn profile_text(report: &Report, engine: &str) -> String {
     }
 }
 
-pub fn markdown(report: &Report) -> String {
+/// `report.md`; paths are links relative to `dir`, where it is written.
+pub fn markdown(report: &Report, dir: &Path) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# cachet run\n\nseed `{}`\n", report.seed);
     let _ = writeln!(md, "| engine | version | model profile |\n|---|---|---|");
@@ -174,52 +165,94 @@ pub fn markdown(report: &Report) -> String {
     for (engine, why) in &report.aborted {
         let _ = writeln!(md, "**{engine} stopped early**: {why}\n");
     }
+    md.push_str(&crate::buckets::markdown(&buckets_of(report, dir)));
+    md.push('\n');
     let engines = engine_names(report);
     let _ = writeln!(
         md,
-        "## Conformance by rule\n\n| rule | {} |\n|---|{}",
+        "## Conformance by rule\n\n{}\n\n| rule | {} |\n|---|{}",
+        crate::cells::LEGEND,
         engines.join(" | "),
         "---|".repeat(engines.len())
     );
     for (rule, cells) in conformance(report) {
-        let row: Vec<String> = engines.iter().map(|e| cell_text(cells.get(e))).collect();
+        let row: Vec<String> = engines
+            .iter()
+            .map(|e| cells.get(e).cloned().unwrap_or_default().markdown())
+            .collect();
         let _ = writeln!(md, "| `{rule}` | {} |", row.join(" | "));
     }
     md.push('\n');
     for r in findings(report) {
-        let _ = writeln!(md, "## scenario {} on {}\n", r.index, r.engine);
-        for (label, path) in [("case file", &r.case_file), ("reproducer", &r.reproducer)] {
-            if let Some(p) = path {
-                let _ = writeln!(md, "{label}: `{}`  ", p.display());
-            }
-        }
-        if let Some(text) = shrink_text(r) {
-            let _ = writeln!(md, "{text}");
-        }
-        if let Some(text) = suspects_text(r) {
-            let _ = writeln!(md, "\n{text}");
-        }
-        let _ = writeln!(md, "\n| build | step | instruction | predicted | reason | observed | differs |\n|---|---|---|---|---|---|---|");
-        for row in step_rows(r) {
-            let _ = writeln!(
-                md,
-                "| {} | {} | `{}` | {} | {} | {} | {} |",
-                row[0], row[1], row[2], row[3], row[4], row[5], row[6]
-            );
-        }
-        md.push('\n');
+        finding_markdown(r, dir, &mut md);
     }
     md
 }
 
-/// A static page, readable offline: the same content as `report.md`.
-pub fn html(report: &Report) -> String {
+/// One finding in Markdown: its files as relative links, the shrunk scenario's steps first, the
+/// original's folded below.
+fn finding_markdown(r: &ScenarioResult, dir: &Path, md: &mut String) {
+    let _ = writeln!(md, "## scenario {} on {}\n", r.index, r.engine);
+    let link = |p: &Path| crate::buckets::relative_to(dir, p).display().to_string();
+    for (label, path) in [("case file", &r.case_file), ("reproducer", &r.reproducer)] {
+        if let Some(p) = path {
+            let _ = writeln!(md, "{label}: [{l}]({l})  ", l = link(p));
+        }
+    }
+    for (n, log) in r.logs.iter().enumerate() {
+        let _ = writeln!(
+            md,
+            "raw log of build {}: [{l}]({l})  ",
+            n + 1,
+            l = link(log)
+        );
+    }
+    if let Some(text) = shrink_text(r) {
+        let _ = writeln!(md, "{text}");
+    }
+    if let Some(text) = suspects_text(r) {
+        let _ = writeln!(md, "\n{text}");
+    }
+    match shrunk_result(r) {
+        Some(shrunk) => {
+            md.push_str("\n### shrunk scenario\n");
+            steps_markdown(&shrunk, md);
+            let _ = writeln!(
+                md,
+                "\n<details><summary>original scenario ({} builds)</summary>\n",
+                r.history.builds.len()
+            );
+            steps_markdown(r, md);
+            md.push_str("\n</details>\n");
+        }
+        None => steps_markdown(r, md),
+    }
+    md.push('\n');
+}
+
+fn steps_markdown(r: &ScenarioResult, md: &mut String) {
+    let _ = writeln!(md, "\n| build | step | instruction | predicted | reason | observed | differs |\n|---|---|---|---|---|---|---|");
+    for row in step_rows(r) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | `{}` | {} | {} | {} | {} |",
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+        );
+    }
+}
+
+const HEAD: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cachet run</title>\n<style>\nbody{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}tr.diff td{background:#fdd}tr.cascade td{background:#fef0f0;color:#555}code{font-size:.95em}details{margin:1em 0}\n";
+
+/// A static page, readable offline: the same content as `report.md`, every path a link relative
+/// to `dir` (where the page is written) and every rule id a link into `rules.html` beside it.
+pub fn html(report: &Report, dir: &Path) -> String {
     let e = xml_escape;
-    let mut h = String::new();
-    h.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cachet run</title>\n<style>\nbody{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}tr.diff td{background:#fdd}td.ok{background:#dfd}td.bad{background:#fbb}code{font-size:.95em}\n</style></head><body>\n");
+    let mut h = String::from(HEAD);
+    h.push_str(crate::cells::CSS);
+    h.push_str("\n</style></head><body>\n");
     let _ = writeln!(
         h,
-        "<h1>cachet run</h1>\n<p>seed <code>{}</code></p>",
+        "<h1>cachet run</h1>\n<p>seed <code>{}</code> · <a href=\"rules.html\">the model's rules</a></p>",
         report.seed
     );
     h.push_str("<table><tr><th>engine</th><th>version</th><th>model profile</th></tr>\n");
@@ -245,62 +278,145 @@ pub fn html(report: &Report) -> String {
             e(why)
         );
     }
+    h.push_str(&crate::buckets::html(&buckets_of(report, dir)));
+    matrix_html(report, &mut h);
+    for r in findings(report) {
+        finding_html(r, dir, &mut h);
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn matrix_html(report: &Report, h: &mut String) {
     let engines = engine_names(report);
-    h.push_str("<h2>Conformance by rule</h2>\n<table><tr><th>rule</th>");
+    let _ = writeln!(
+        h,
+        "<h2>Conformance by rule</h2>\n<p>{}</p>",
+        xml_escape(crate::cells::LEGEND)
+    );
+    h.push_str("<table><tr><th>rule</th>");
     for name in &engines {
-        let _ = write!(h, "<th>{}</th>", e(name));
+        let _ = write!(h, "<th>{}</th>", xml_escape(name));
     }
     h.push_str("</tr>\n");
     for (rule, cells) in conformance(report) {
-        let _ = write!(h, "<tr><td><code>{}</code></td>", e(&rule));
+        let _ = write!(h, "<tr><td>{}</td>", crate::buckets::rule_link(&rule));
         for name in &engines {
-            let cell = cells.get(name);
-            let class = match cell {
-                Some((n, 0)) if *n > 0 => "ok",
-                Some((_, bad)) if *bad > 0 => "bad",
-                _ => "",
-            };
-            let _ = write!(h, "<td class=\"{class}\">{}</td>", e(&cell_text(cell)));
+            h.push_str(&cells.get(name).cloned().unwrap_or_default().html());
         }
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
-    for r in findings(report) {
-        let _ = writeln!(h, "<h2>scenario {} on {}</h2>", r.index, e(&r.engine));
-        for (label, path) in [("case file", &r.case_file), ("reproducer", &r.reproducer)] {
-            if let Some(p) = path {
-                let _ = writeln!(
-                    h,
-                    "<p>{label}: <code>{}</code></p>",
-                    e(&p.display().to_string())
-                );
-            }
-        }
-        for text in shrink_text(r).into_iter().chain(suspects_text(r)) {
-            let _ = writeln!(h, "<p>{}</p>", e(&text));
-        }
-        h.push_str("<table><tr><th>build</th><th>step</th><th>instruction</th><th>predicted</th><th>reason</th><th>observed</th></tr>\n");
-        for row in step_rows(r) {
-            let class = if row[6].is_empty() {
-                ""
-            } else {
-                " class=\"diff\""
-            };
+}
+
+/// A link to a file the run wrote, relative to the page's directory.
+fn file_link(dir: &Path, path: &Path, label: &str) -> String {
+    let href = crate::buckets::relative_to(dir, path);
+    format!(
+        "<a href=\"{}\">{}</a>",
+        xml_escape(&href.display().to_string()),
+        xml_escape(label)
+    )
+}
+
+/// One finding: its files as links, what shrinking left and its suspects, the shrunk scenario's
+/// steps first and the original's folded below.
+fn finding_html(r: &ScenarioResult, dir: &Path, h: &mut String) {
+    let _ = writeln!(
+        h,
+        "<h2 id=\"{}-{}\">scenario {} on {}</h2>",
+        xml_escape(&r.engine),
+        r.index,
+        r.index,
+        xml_escape(&r.engine)
+    );
+    let mut files: Vec<String> = [("case file", &r.case_file), ("reproducer", &r.reproducer)]
+        .into_iter()
+        .filter_map(|(label, p)| Some(file_link(dir, p.as_ref()?, label)))
+        .collect();
+    for (n, log) in r.logs.iter().enumerate() {
+        files.push(file_link(dir, log, &format!("raw log of build {}", n + 1)));
+    }
+    if !files.is_empty() {
+        let _ = writeln!(h, "<p>{}</p>", files.join(" · "));
+    }
+    if let Some(text) = shrink_text(r) {
+        let _ = writeln!(h, "<p>{}</p>", xml_escape(&text));
+    }
+    if !r.suspects.is_empty() {
+        let links: Vec<String> = r
+            .suspects
+            .iter()
+            .map(|s| crate::buckets::rule_link(s))
+            .collect();
+        let _ = writeln!(
+            h,
+            "<p>suspects (rules whose mutant does what the engine did): {}</p>",
+            links.join(", ")
+        );
+    }
+    match shrunk_result(r) {
+        Some(shrunk) => {
+            h.push_str("<h3>shrunk scenario</h3>\n");
+            steps_html(&shrunk, h);
             let _ = writeln!(
                 h,
-                "<tr{class}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                row[0],
-                row[1],
-                e(&row[2]),
-                row[3],
-                e(&row[4]),
-                row[5]
+                "<details><summary>original scenario ({} builds)</summary>",
+                r.history.builds.len()
             );
+            steps_html(r, h);
+            h.push_str("</details>\n");
         }
-        h.push_str("</table>\n");
+        None => steps_html(r, h),
     }
-    h.push_str("</body></html>\n");
-    h
+}
+
+/// The shrunk scenario as a result of its own (every discrepancy it showed counted), if the
+/// finding was shrunk.
+fn shrunk_result(r: &ScenarioResult) -> Option<ScenarioResult> {
+    let history = r.shrunk_history.clone()?;
+    let confirmed = history
+        .builds
+        .iter()
+        .flat_map(|b| {
+            b.verdicts
+                .iter()
+                .filter(|v| v.verdict == Verdict::Discrepancy)
+                .map(|v| (b.transition, v.step, v.observed_short().to_string()))
+        })
+        .collect();
+    Some(ScenarioResult {
+        history,
+        confirmed,
+        known: Vec::new(),
+        ..r.clone()
+    })
+}
+
+fn steps_html(r: &ScenarioResult, h: &mut String) {
+    let e = xml_escape;
+    h.push_str("<table><tr><th>build</th><th>step</th><th>instruction</th><th>predicted</th><th>reason</th><th>rule</th><th>observed</th><th>differs</th></tr>\n");
+    for row in step_rows(r) {
+        let class = match row[6].as_str() {
+            "" => "",
+            "FINDING" => " class=\"diff\"",
+            t if t.starts_with("cascade") => " class=\"cascade\"",
+            _ => " class=\"unconfirmed\"",
+        };
+        let _ = writeln!(
+            h,
+            "<tr{class}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            row[0],
+            row[1],
+            e(&row[2]),
+            row[3],
+            e(&row[4]),
+            crate::buckets::rule_link(&row[7]),
+            row[5],
+            e(&row[6])
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 pub fn junit(report: &Report) -> String {
@@ -343,9 +459,13 @@ pub fn junit(report: &Report) -> String {
     xml
 }
 
+/// Writes `report.json`, `report.md`, `index.html`, `rules.html` (the rules every rule id links
+/// to, with the run's case files citing each) and `junit.xml` under `out`.
 pub fn write_reports(report: &Report, out: &Path) -> Result<()> {
     write(&out.join("report.json"), &report.to_json()?)?;
-    write(&out.join("report.md"), &markdown(report))?;
-    write(&out.join("index.html"), &html(report))?;
+    write(&out.join("report.md"), &markdown(report, out))?;
+    write(&out.join("index.html"), &html(report, out))?;
+    let cases = crate::buckets::cases_by_rule(&crate::buckets::of_loaded(report, out));
+    write(&out.join("rules.html"), &crate::rules_page::html(&cases))?;
     write(&out.join("junit.xml"), &junit(report))
 }

@@ -161,6 +161,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         .iter()
         .map(|(engine, e)| (engine.clone(), e.to_string()))
         .collect();
+    report.buckets = crate::buckets::of_report(&report, &options.out);
     crate::report::write_reports(&report, &options.out)?;
     match failures.into_iter().next() {
         // Reports of what finished are written; the first failure decides the exit code.
@@ -301,6 +302,7 @@ fn run_workers(
                             version,
                             progress,
                             started,
+                            fault_streak: std::cell::Cell::new(0),
                         };
                         run.scenarios(scenarios, &mut outcome);
                     }
@@ -339,6 +341,10 @@ struct EngineRun<'a> {
     version: &'a str,
     progress: &'a Progress,
     started: Instant,
+    /// Engine faults (`Error::EngineFault`) in a row: each waits twice as long as the one before
+    /// (1 s up to 16 s) before the next scenario, so a fault that lasts a while (a full disk
+    /// until someone frees it) costs the scenarios of that while, not the rest of the run.
+    fault_streak: std::cell::Cell<u32>,
 }
 
 impl EngineRun<'_> {
@@ -376,6 +382,7 @@ impl EngineRun<'_> {
             }
             match run_one(self.setup, engine, self.version, scenario, index) {
                 Ok(result) => {
+                    self.fault_streak.set(0);
                     self.progress
                         .scenario_done(&engine.name, index, &result, self.started);
                     outcome.0.push(result);
@@ -407,10 +414,26 @@ impl EngineRun<'_> {
     /// scenario (which loads its base image afresh); still down, the engine's part ends (`None`).
     /// Anything else (cachet's own fault, bad input) ends it too.
     fn after_fault(&self, e: &Error, index: usize) -> Option<String> {
+        let engine = self.engine;
+        if let Error::EngineFault { fault, .. } = e {
+            // The engine answers: what the scenario left goes now, and the next scenario may find
+            // the fault gone (a full disk freed).
+            self.remove_leftovers_of(index);
+            let streak = self.fault_streak.get();
+            self.fault_streak.set(streak + 1);
+            let pause = Duration::from_secs(1 << streak.min(4));
+            self.progress.println(&format!(
+                "  {}: scenario {} lost ({fault}); going on in {} s",
+                engine.name,
+                index + 1,
+                pause.as_secs()
+            ));
+            std::thread::sleep(pause);
+            return Some(format!("the engine failed it ({fault}): {e}"));
+        }
         let Error::EngineUnavailable { endpoint, .. } = e else {
             return None;
         };
-        let engine = self.engine;
         if *endpoint != engine.endpoint {
             self.progress.println(&format!(
                 "  {}: scenario {} lost (it needs {endpoint}, which does not answer); going on",
@@ -428,13 +451,7 @@ impl EngineRun<'_> {
         ));
         let waited = wait_for_engine(engine, limit)?;
         // What the scenario tagged before the engine went away, its cleanup could not remove.
-        if let Err(e) = remove_leftovers(engine) {
-            self.progress.println(&format!(
-                "  warning: {}: removing what scenario {} left: {e} (`cachet clean` will)",
-                engine.name,
-                index + 1
-            ));
-        }
+        self.remove_leftovers_of(index);
         self.progress.println(&format!(
             "  {}: answers again after {} s; scenario {} lost, going on",
             engine.name,
@@ -445,6 +462,20 @@ impl EngineRun<'_> {
             "the engine stopped answering mid-scenario and was back {} s later: {e}",
             waited.as_secs()
         ))
+    }
+}
+
+impl EngineRun<'_> {
+    /// `remove_leftovers` of this engine after scenario `index`; a failure is a warning, since
+    /// `cachet clean` removes the rest.
+    fn remove_leftovers_of(&self, index: usize) {
+        if let Err(e) = remove_leftovers(self.engine) {
+            self.progress.println(&format!(
+                "  warning: {}: removing what scenario {} left: {e} (`cachet clean` will)",
+                self.engine.name,
+                index + 1
+            ));
+        }
     }
 }
 
@@ -653,6 +684,9 @@ pub fn run_one(
         shrunk: None,
         suspects: Vec::new(),
         lost: None,
+        mutations: crate::known::mutation_kinds_per_build(scenario, &engine.settings),
+        shrunk_history: None,
+        logs: Vec::new(),
     };
     let scenario_run = ScenarioRun {
         setup,
@@ -771,6 +805,8 @@ impl ScenarioRun<'_> {
             &shrunk.history,
         );
         result.shrunk = Some(shrink_info(&shrunk));
+        result.shrunk_history = Some(crate::schema::History::from(&shrunk.history));
+        result.logs = write_logs(setup.out, &name, &shrunk.history)?;
         result.case_file = Some(path);
         result.reproducer = Some(script);
         Ok(())
@@ -908,6 +944,25 @@ pub fn write_finding(
         let _ = std::fs::set_permissions(&script_path, std::fs::Permissions::from_mode(0o755));
     }
     Ok((case_path, script_path))
+}
+
+/// Writes the engine's raw output of each build of a shrunk finding under `out/logs/`.
+fn write_logs(out: &Path, name: &str, history: &History) -> Result<Vec<PathBuf>> {
+    let dir = out.join("logs");
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut paths = Vec::new();
+    for b in &history.builds {
+        let path = dir.join(format!("{name}-build-{}.log", b.transition));
+        std::fs::write(&path, &b.observation.log).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 /// Runs one case file on one engine and prints expected and observed per step.

@@ -44,6 +44,11 @@ pub struct Report {
     /// any the model knows). Absent in reports written before engine generations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<EngineProfile>,
+    /// The run's findings grouped by root cause (`buckets.rs`), paths relative to the report's
+    /// directory. Absent in reports written before buckets (readers derive them from
+    /// `results`: `buckets::of_loaded`).
+    #[serde(default)]
+    pub buckets: Vec<crate::buckets::Bucket>,
 }
 
 /// One engine's model profile in a run.
@@ -102,6 +107,17 @@ pub struct ScenarioResult {
     /// needs stopped answering (the run waited, then went on). Its builds are no verdicts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost: Option<String>,
+    /// The kinds of the mutations before each build (`known::mutation_kinds_per_build`: build
+    /// `n` at index `n - 1`): the mutation of a bucket's signature. Absent in older reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutations: Vec<Vec<String>>,
+    /// The shrunk scenario's builds (what the pages show first, the original folded below).
+    /// Absent when nothing was shrunk, and in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk_history: Option<History>,
+    /// The engine's raw output of each build of the shrunk scenario (`logs/NAME-build-N.log`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<PathBuf>,
 }
 
 impl ScenarioResult {
@@ -123,6 +139,9 @@ impl ScenarioResult {
             shrunk: None,
             suspects: Vec::new(),
             lost: Some(why),
+            mutations: Vec::new(),
+            shrunk_history: None,
+            logs: Vec::new(),
         }
     }
 }
@@ -197,6 +216,7 @@ impl Report {
             label: None,
             aborted: Vec::new(),
             profiles: Vec::new(),
+            buckets: Vec::new(),
         }
     }
 

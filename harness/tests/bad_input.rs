@@ -152,6 +152,25 @@ fn cases() -> Vec<Case> {
             says: &["cannot read", "nothing"],
         },
         Case {
+            what: "a garbled night under report trend's root",
+            args: &["report", "trend", "{dir}/nights", "--out", "{dir}/trend"],
+            file: Some((
+                "nights/vm1/2026-12-01/report.json",
+                "{\"format_version\": 1, \"seed\": ",
+            )),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["2026-12-01/report.json", "line 1 column"],
+        },
+        Case {
+            what: "a trend root with no nights",
+            args: &["report", "trend", "{dir}", "--out", "{dir}/trend"],
+            file: None,
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["no nights", "ROOT/LABEL/YYYY-MM-DD/report.json"],
+        },
+        Case {
             what: "an explain whose snapshot is not there",
             args: &["explain", "{dir}", "--since", "{dir}/missing.json"],
             file: None,

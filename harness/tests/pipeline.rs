@@ -138,6 +138,8 @@ fn mutant_run_finds(rule: &str, engine_name: &str) {
     );
     let script = std::fs::read_to_string(finding.reproducer.as_ref().unwrap()).unwrap();
     assert!(script.contains("cachet observed"), "{script}");
+    buckets_account_for_every_finding(&report, out.path());
+    pages_link_what_the_run_wrote(finding, out.path(), rule);
     assert_eq!(holdings(&inventory), before, "the run left nothing behind");
     assert!(model::pushed(inventory.registry.as_deref().unwrap()).is_empty());
     assert_eq!(holdings(&inventory), before, "the run left nothing behind");
@@ -163,6 +165,95 @@ fn mutant_run_finds(rule: &str, engine_name: &str) {
         0,
         "{rule}: the reference disagrees"
     );
+}
+
+/// The relative links of a page written in `dir`: each names a file there (an anchor, an id in
+/// it). Returns the hrefs followed.
+fn relative_links_resolve(dir: &Path, page: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join(page)).unwrap();
+    let mut followed = Vec::new();
+    for piece in text.split(" href=\"").skip(1) {
+        let href = &piece[..piece.find('"').unwrap()];
+        if href.starts_with("http") {
+            continue;
+        }
+        let (file, anchor) = href.split_once('#').unwrap_or((href, ""));
+        let target = dir.join(if file.is_empty() { page } else { file });
+        assert!(target.is_file(), "{page}: {href} names no file");
+        if !anchor.is_empty() {
+            let linked = std::fs::read_to_string(&target).unwrap();
+            assert!(
+                linked.contains(&format!("id=\"{anchor}\"")),
+                "{page}: {href}"
+            );
+        }
+        followed.push(href.to_string());
+    }
+    followed
+}
+
+/// `index.html` links the finding's case file, reproducer and raw logs (relative, each there),
+/// and every rule id into `rules.html`, which lists the case file under the rule; the shrunk
+/// scenario comes first, the original folded below it.
+fn pages_link_what_the_run_wrote(finding: &ScenarioResult, out: &Path, rule: &str) {
+    let followed = relative_links_resolve(out, "index.html");
+    assert_eq!(finding.logs.len(), finding.shrunk.as_ref().unwrap().builds);
+    for path in [&finding.case_file, &finding.reproducer]
+        .into_iter()
+        .flatten()
+        .chain(&finding.logs)
+    {
+        let rel = path.strip_prefix(out).unwrap().display().to_string();
+        assert!(
+            followed.contains(&rel),
+            "index.html links {rel}: {followed:?}"
+        );
+    }
+    assert!(
+        followed.iter().any(|h| *h == format!("rules.html#{rule}")),
+        "{followed:?}"
+    );
+    relative_links_resolve(out, "rules.html");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let shrunk = html
+        .find("<h3>shrunk scenario</h3>")
+        .expect("the shrunk scenario");
+    let original = html
+        .find("<details><summary>original scenario")
+        .expect("folded");
+    assert!(shrunk < original);
+    assert!(finding.shrunk_history.is_some());
+}
+
+/// The report's buckets: each root finding is in exactly one, the cascades after them in none;
+/// every bucket of a shrunk finding points at a case file and reproducer under `out`, relative.
+fn buckets_account_for_every_finding(report: &Report, out: &Path) {
+    assert!(!report.buckets.is_empty(), "a finding, so a bucket");
+    let roots: usize = report
+        .results
+        .iter()
+        .map(|r| harness::buckets::attribute(r).len())
+        .sum();
+    let cascades: usize = report
+        .results
+        .iter()
+        .map(|r| harness::buckets::cascade_steps(r).len())
+        .sum();
+    let counted: usize = report.buckets.iter().map(|b| b.count).sum();
+    assert_eq!(counted, roots, "{:?}", report.buckets);
+    assert_eq!(
+        roots + cascades,
+        report.summary.discrepancies + report.summary.known
+    );
+    for b in &report.buckets {
+        assert_eq!(b.findings.len(), b.count);
+        assert!(b.link.is_none(), "a mutant's findings are new, not known");
+        for path in b.case_file.iter().chain(&b.reproducer) {
+            assert!(path.is_relative(), "{}", path.display());
+            assert!(out.join(path).is_file(), "{} exists", path.display());
+        }
+    }
+    assert!(report.buckets.iter().any(|b| b.case_file.is_some()));
 }
 
 #[test]

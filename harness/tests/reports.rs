@@ -38,9 +38,12 @@ fn markdown_and_html_reports() {
     let redact = Redactions::of(&[&report], &[out.path()]);
     insta::assert_snapshot!(
         "report_md",
-        redact.apply(&harness::report::markdown(&report))
+        redact.apply(&harness::report::markdown(&report, out.path()))
     );
-    insta::assert_snapshot!("index_html", redact.apply(&harness::report::html(&report)));
+    insta::assert_snapshot!(
+        "index_html",
+        redact.apply(&harness::report::html(&report, out.path()))
+    );
 }
 
 /// The same runs with the model engine (`engine::model`) playing classic@a and buildkit@a.
@@ -50,15 +53,23 @@ fn markdown_and_html_reports_on_the_model_engine() {
     let out = tempfile::tempdir().unwrap();
     let report = agreement_and_mutant_report(&inventory, out.path());
     let redact = Redactions::of(&[&report], &[out.path()]);
-    let md = redact.apply(&harness::report::markdown(&report));
+    let md = redact.apply(&harness::report::markdown(&report, out.path()));
     assert!(
         md.contains("[VERSION:buildkit@a]") && md.contains("[VERSION:classic@a]"),
         "{md}"
     );
+    // The mutant serves the touched COPY from cache and so the RUN after it: one finding, its
+    // cascade shown under it and not counted against `cascade`, which held.
+    assert!(
+        md.contains("| FINDING |") && md.contains("| cascade of step 2 |"),
+        "{md}"
+    );
+    let matrix = harness::report::conformance(&report);
+    assert_eq!(matrix["cascade"]["buildkit@a"].disagreed, 0, "{md}");
     insta::assert_snapshot!("model_report_md", md);
     insta::assert_snapshot!(
         "model_index_html",
-        redact.apply(&harness::report::html(&report))
+        redact.apply(&harness::report::html(&report, out.path()))
     );
 }
 
@@ -139,15 +150,24 @@ fn reports_written_read_back_unchanged() {
 #[test]
 fn fixture_renderings() {
     let report = fixture();
-    let md = harness::report::markdown(&report);
-    // The conformance matrix: a confirmed and a known discrepancy disagree, one a re-run did not
-    // show again does not count, and a step the model does not check is not a row.
+    let md = harness::report::markdown(&report, Path::new(FIXTURE_OUT));
+    // The conformance matrix: a known discrepancy (with its link) and a new one read apart, one
+    // a re-run did not show again is unconfirmed, and a step the model does not check is not a
+    // row. The RUN after the stale COPY differs only because of it: counted against no rule.
     assert!(
-        md.contains("| `copy.checksum` | DIFF 1/2 | DIFF 1/1 |"),
+        md.contains(
+            "| `copy.checksum` | KNOWN 1/2 (https://github.com/moby/buildkit/issues/4817) | NEW 1/1 |"
+        ),
         "{md}"
     );
-    assert!(md.contains("| `cascade` | DIFF 1/1 | - |"), "{md}");
-    assert!(md.contains("| `text.literal` | ok 2 | ok 1 |"), "{md}");
+    assert!(
+        md.contains("| `cascade` | not exercised | not exercised |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `text.literal` | ok 2 | unconfirmed 1, ok 1 |"),
+        "{md}"
+    );
     assert!(!md.contains("bk.metadata-free"), "{md}");
     assert!(md.contains("**podman@podman stopped early**"), "{md}");
     assert!(
@@ -157,7 +177,7 @@ fn fixture_renderings() {
     let junit = harness::report::junit(&report);
     assert!(junit.contains("tests=\"4\" failures=\"1\""), "{junit}");
     let redact = Redactions::of(&[&report], &[Path::new(FIXTURE_OUT)]);
-    let html = harness::report::html(&report);
+    let html = harness::report::html(&report, Path::new(FIXTURE_OUT));
     for text in [&md, &html, &junit] {
         let clean = redact.apply(text);
         for (_, version) in &report.engines {
@@ -229,6 +249,7 @@ fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<Strin
         "results[].shrunk",
         "results[].history",
         "profiles[]",
+        "buckets[]",
     ];
     match value {
         serde_json::Value::Object(map) => {
@@ -247,7 +268,8 @@ fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<Strin
         serde_json::Value::Array(items)
             if prefix.ends_with("results")
                 || prefix.ends_with("builds")
-                || prefix == "profiles" =>
+                || prefix == "profiles"
+                || prefix == "buckets" =>
         {
             for item in items {
                 field_paths(item, &format!("{prefix}[]"), out);

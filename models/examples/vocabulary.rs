@@ -5,11 +5,14 @@
 //! too, counted apart), and what is still unsupported, by reason.
 //!
 //! `cargo run -p cachet-models --example vocabulary -- DIR` (files are read recursively; a file
-//! counts when its name holds `dockerfile`, any case, and is not a `.dockerignore`; the context is
-//! synthesised: every COPY/ADD source named in the file exists as a small file). A template (a
-//! line holding a `{{` or `%%` placeholder, as docker-library's `Dockerfile.template` and jq
-//! templates have) is no Dockerfile: no builder reads it as written, so it is counted apart and
-//! left out of every figure.
+//! counts when its name holds `dockerfile` or `containerfile`, any case, and is neither a
+//! `.dockerignore` / `.containerignore` nor another language's source (`dockerfile.go`,
+//! `Dockerfile.rego`, `dockerfile.md`); the context is synthesised: every COPY/ADD source named in
+//! the file exists as a small file). A template (a name ending `.template` or `.tmpl`, or a line
+//! holding a `{{` or `%%` placeholder, as docker-library's and jq templates have) is no
+//! Dockerfile: no builder reads it as written, so it is counted apart and left out of every
+//! figure. `VOCABULARY_VERBOSE=1` also lists every parse diagnostic and every unsupported step
+//! with its file and the profiles it is unsupported on.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +37,7 @@ fn main() {
         let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
-        if is_template(&text) {
+        if is_template_name(path) || is_template(&text) {
             tally.templates += 1;
             continue;
         }
@@ -43,7 +46,12 @@ fn main() {
                 println!("{}: {d}", path.display());
             }
         }
-        tally.file(&text, &profiles);
+        let unsupported = tally.file(&text, &profiles);
+        if verbose {
+            for (why, on) in unsupported {
+                println!("{}: {why} [{}]", path.display(), on.join(" "));
+            }
+        }
     }
     tally.print(&profiles, files.len());
 }
@@ -62,14 +70,34 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// A name that says Dockerfile: `Dockerfile`, `Dockerfile.x`, `x.Dockerfile`, but not the
-/// `Dockerfile.dockerignore` BuildKit reads beside one.
-fn is_dockerfile_name(path: &Path) -> bool {
-    let name = path
-        .file_name()
+/// Extensions of files whose name holds `dockerfile` but that are another language's source or
+/// text: BuildKit's `dockerfile_test.go`, xx's `Dockerfile.rego` policy, docs.
+const OTHER_LANGUAGES: &[&str] = &[
+    ".go", ".rego", ".md", ".rs", ".py", ".sh", ".bats", ".ps1", ".json", ".yml", ".yaml", ".txt",
+    ".toml", ".js", ".ts",
+];
+
+fn lower_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    name.contains("dockerfile") && !name.ends_with(".dockerignore")
+        .unwrap_or_default()
+}
+
+/// A name that says Dockerfile: `Dockerfile`, `Dockerfile.x`, `x.Dockerfile`, `Containerfile`,
+/// but not the `Dockerfile.dockerignore` BuildKit reads beside one, nor another language's source.
+fn is_dockerfile_name(path: &Path) -> bool {
+    let name = lower_name(path);
+    (name.contains("dockerfile") || name.contains("containerfile"))
+        && !name.ends_with(".dockerignore")
+        && !name.ends_with(".containerignore")
+        && !OTHER_LANGUAGES.iter().any(|ext| name.ends_with(ext))
+}
+
+/// A name that says template: `Dockerfile.template`, `Dockerfile-alpine.template` (node's, filled
+/// in with bash arrays), `Dockerfile.tmpl`.
+fn is_template_name(path: &Path) -> bool {
+    let name = lower_name(path);
+    name.ends_with(".template") || name.ends_with(".tmpl")
 }
 
 /// A file a generator fills in: a line that opens with a `{{ … }}` directive, a FROM whose image
@@ -113,7 +141,9 @@ struct Tally {
 }
 
 impl Tally {
-    fn file(&mut self, text: &str, profiles: &[Profile]) {
+    /// Tallies one file; returns its unsupported steps' reasons, each with the profiles it is
+    /// unsupported on.
+    fn file(&mut self, text: &str, profiles: &[Profile]) -> BTreeMap<String, Vec<String>> {
         self.files += 1;
         let parsed = parse(text);
         let mut clean = true;
@@ -137,6 +167,7 @@ impl Tally {
         };
         let mut everywhere = true;
         let mut seen = BTreeMap::new();
+        let mut unsupported: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for profile in profiles {
             let prediction = predict(&EngineState::new(profile.clone()), &build);
             let mut ok = true;
@@ -153,6 +184,10 @@ impl Tally {
                     ok = false;
                     known = false;
                     *seen.entry(generalise(why)).or_insert(0) += 1;
+                    let on = unsupported.entry(why.clone()).or_default();
+                    if !on.contains(&profile.name()) {
+                        on.push(profile.name());
+                    }
                 }
             }
             everywhere &= ok;
@@ -165,6 +200,7 @@ impl Tally {
             entry.1 += steps;
         }
         self.predicted_everywhere += usize::from(everywhere);
+        unsupported
     }
 
     fn print(&self, profiles: &[Profile], found: usize) {

@@ -586,6 +586,18 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: instruction text `` -> `--link` (buildah.link-keyed)",
     },
     Case {
+        name: "the classic builder of Engine 26+ ignores --link: adding it to a COPY or an ADD hits",
+        profiles: &["classic:26", "classic-cli:26", "classic:28", "classic-cli:28"],
+        script: "file a x\n dockerfile FROM base | COPY a /a | ADD a /b\n build\n dockerfile FROM base | COPY --link a /a | ADD --link a /b\n build",
+        expect: "1 cached\n2 cached\n3 cached",
+    },
+    Case {
+        name: "the classic builder of Engine 26+ copies a --link COPY onto its parent",
+        profiles: &["classic:26", "classic-cli:26", "classic:28", "classic-cli:28"],
+        script: "file a x\n dockerfile FROM base | RUN echo 1 | COPY --link a /a\n build\n dockerfile FROM base | RUN echo 2 | COPY --link a /a\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `RUN echo 1` -> `RUN echo 2` (text.literal)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
         name: "a heredoc is rejected where the frontend lacks it",
         profiles: &["classic:20.10", "classic-cli:20.10", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3", "podman-cli:4.3"],
         script: "dockerfile FROM base | RUN <<EOF | echo hi | EOF\n build",
@@ -712,6 +724,12 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: source `d/a`: content (copy.checksum)",
     },
     Case {
+        name: "the classic builder of Engine 28 ignores --exclude: a change of an excluded file misses",
+        profiles: &["classic:28", "classic-cli:28"],
+        script: "file d/a x\n file d/b x\n dockerfile FROM base | COPY --exclude=b d /d\n build\n write d/b y\n build",
+        expect: "1 cached\n2 rebuilt: source `d/b`: content (copy.checksum)",
+    },
+    Case {
         name: "COPY --exclude is refused before BuildKit v0.25 and by the classic builder before 28",
         profiles: &["classic:20.10", "classic-cli:20.10", "classic:26", "classic-cli:26", "buildkit:20.10", "buildkit-cli:20.10", "buildkit:26", "buildkit-cli:26", "podman:4.3"],
         script: "file a x\n dockerfile FROM base | COPY --exclude=b a /a\n build",
@@ -748,12 +766,6 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 cached",
     },
     Case {
-        name: "the classic builder of 26 and 28 accepts COPY --link and ADD --checksum (measured); what it keys then is not modelled",
-        profiles: &["classic:26", "classic-cli:26", "classic:28", "classic-cli:28"],
-        script: "file a x\n dockerfile FROM base | COPY --link a /a\n build\n dockerfile FROM base | ADD --checksum=sha256:00 a /b\n build",
-        expect: "1 cached\n2 unsupported: ADD --checksum is not modelled",
-    },
-    Case {
         name: "ADD --checksum is refused before BuildKit v0.12 and by the classic builder of 20.10",
         profiles: &["classic:20.10", "classic-cli:20.10", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3"],
         script: "file a x\n dockerfile FROM base | ADD --checksum=sha256:00 a /a\n build",
@@ -764,6 +776,12 @@ const CASES: &[Case] = &[
         profiles: &["buildkit:26", "buildkit-cli:26", "buildkit:28", "buildkit-cli:28"],
         script: "file a x\n dockerfile FROM base | RUN true | ADD --checksum=sha256:00 a /a\n build",
         expect: "rejected: checksum can't be specified for non-HTTP sources",
+    },
+    Case {
+        name: "the classic builder of Engine 26+ ignores ADD --checksum: a context file with any checksum is a plain ADD, and adding or changing the checksum hits",
+        profiles: &["classic:26", "classic-cli:26", "classic:28", "classic-cli:28"],
+        script: "file a x\n dockerfile FROM base | RUN true | ADD --checksum=sha256:00 a /a\n build\n dockerfile FROM base | RUN true | ADD --checksum=sha256:11 a /a\n build",
+        expect: "1 cached\n2 cached\n3 cached",
     },
     Case {
         name: "ADD --checksum of a context source fails at its step on Buildah 1.33+",

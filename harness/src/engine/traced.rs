@@ -1,11 +1,13 @@
 //! The wrapper `open` puts around every door: each call logs, at debug level, the engine, the
-//! door, the operation, how long it took and whether it succeeded.
+//! door, the operation, how long it took and whether it succeeded; and an error whose words name
+//! a fault of the engine's own (its disk is full) becomes `Error::EngineFault`, whichever door or
+//! call met it, so a run loses the scenario in flight instead of blaming itself.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::{BuildRequest, Door};
-use crate::error::Result;
+use crate::error::{Error, Fault, Result};
 use crate::inventory::Engine;
 use crate::observe::Observation;
 
@@ -23,7 +25,7 @@ impl Traced {
             ok = result.is_ok(),
             "engine call"
         );
-        result
+        result.map_err(|e| as_engine_fault(e, self.0.engine()))
     }
 }
 
@@ -80,5 +82,23 @@ impl Door for Traced {
     }
     fn save_image(&self, image: &str) -> Result<Vec<u8>> {
         self.call("save_image", |d| d.save_image(image))
+    }
+}
+
+/// `e` as an `EngineFault` when its words name one (an engine's message carried in a harness or
+/// unavailable error: a base image load, a tag or a push that ran out of disk); otherwise `e`.
+fn as_engine_fault(e: Error, engine: &Engine) -> Error {
+    // An engine that said "no space left on device" answered: it is not unreachable either.
+    let (Error::Harness(detail) | Error::EngineUnavailable { detail, .. }) = &e else {
+        return e;
+    };
+    match Fault::of_message(detail) {
+        Some(fault) => Error::EngineFault {
+            engine: engine.name.clone(),
+            endpoint: engine.endpoint.clone(),
+            fault,
+            detail: detail.clone(),
+        },
+        None => e,
     }
 }

@@ -14,15 +14,19 @@ pub struct Redactions(Vec<(String, String)>);
 impl Redactions {
     /// Filters from `reports` and the test's `tmp` dirs: engine versions become
     /// `[VERSION:ENGINE,...]` (the engines that reported that version; `#1`, `#2`, ... in the
-    /// order the reports give them where the same engines reported several), salts `[SALT]`,
+    /// order the reports give them where the same engines reported several), salts (of the
+    /// original and the shrunk histories) `[SALT]`,
     /// image ids `[IMAGE-ID]` (whole, without `sha256:`, and in their 12-character short form),
     /// temp dirs `[TMP]`. Reports carry no durations; seeds are the test's own choice and stay.
     pub fn of(reports: &[&Report], tmp: &[&Path]) -> Redactions {
         let mut filters = Vec::new();
         for report in reports {
             for result in &report.results {
-                filters.push((result.history.salt.clone(), "[SALT]".to_string()));
-                for build in &result.history.builds {
+                for history in std::iter::once(&result.history).chain(&result.shrunk_history) {
+                    filters.push((history.salt.clone(), "[SALT]".to_string()));
+                }
+                let shrunk = result.shrunk_history.iter().flat_map(|h| &h.builds);
+                for build in result.history.builds.iter().chain(shrunk) {
                     let o = &build.observation;
                     for id in o.image_id.iter().chain(&o.intermediate_images) {
                         let hex = id.strip_prefix("sha256:").unwrap_or(id);

@@ -266,6 +266,16 @@ fn copy_and_add_flags() {
         COPY ["a b", "/c/"] | copy ["a b"] -> /c/
         "#,
     );
+    // ADD takes `--link` and `--exclude` as COPY does (the classic builder of 26 / 28 parses and
+    // ignores both on ADD too).
+    check(
+        "FROM base\nADD --link a /a\nADD --exclude=b d /d\n",
+        r#"
+        FROM base | from image=base stage=None platform=None
+        ADD --link a /a | copy ["a"] -> /a link
+        ADD --exclude=b d /d | copy ["d"] -> /d exclude=b
+        "#,
+    );
     check(
         "FROM base\nCOPY --checksum=sha256:00 a /a\n",
         r#"

@@ -80,6 +80,8 @@ pub(crate) fn plan_copy(
     }
     key.extend(buildkit::copy_context(cx));
     key.extend(buildah::link_text(p, copy));
+    key.extend(classic::link_text(p, copy));
+    key.extend(classic::checksum_text(p, copy));
     key.extend(buildah::parents_text(p, copy));
     Planned::Step {
         key,
@@ -190,6 +192,10 @@ fn context_sources(
         [fact.path.clone(), below.to_string()]
     });
     buildah::copy_exclude(p, &copy.exclude, &mut placed, |(fact, _)| fact.path.clone());
+    classic::copy_exclude(p, &copy.exclude, &mut placed, |(_, place)| match place {
+        Place::Dest => String::new(),
+        Place::File(name) | Place::Below(name) => name.clone(),
+    });
     if buildah::keeps_parents(p, copy) {
         for (fact, place) in &mut placed {
             *place = Place::Below(fact.path.clone());

@@ -1,7 +1,8 @@
 //! The Docker classic builder (moby `builder/dockerfile`, `image/cache`): Engine 20.10, 26 and 28
 //! (`DOCKER_BUILDKIT=0`, API version 1). Each rule's `// Versions:` line says which of them it
-//! holds for. It refuses `--chmod`, `--link` and the newer COPY/ADD flags on every generation,
-//! and heredocs before Engine 26 (`Features::of`).
+//! holds for. It refuses `--chmod` on every generation, and heredocs, `--link` and `ADD
+//! --checksum` before Engine 26 (`--exclude` before 28), whose builder parses them and ignores
+//! the flags (`Features::of`).
 //!
 //! Version differences noted but not modelled, because no prediction cachet can make changes
 //! (RULES.md "Versions"): since 26.0 only locally built images are candidates without
@@ -254,6 +255,95 @@ pub(crate) fn copy_heredoc_failure(p: &Profile, keyword: &str, copy: &CopyArgs) 
     })
 }
 
+// Versions: Engine 26 and later, whose classic builder parses `--link` with BuildKit's instruction
+// parser; 20.10's refuses the flag (`Features::of`).
+pub const LINK_IGNORED: Rule = Rule {
+    id: RuleId::new("classic.link-ignored"),
+    statement: "The classic builder of Engine 26 and later parses `COPY --link` and `ADD --link` \
+                but its dispatcher never reads the flag: the step is copied onto its parent and \
+                keyed as without it (`#(nop) COPY <hash> in <dest>`), so adding or removing \
+                `--link` alone hits.",
+    source: "https://github.com/moby/moby/blob/v26.1.0/builder/dockerfile/dispatchers.go#L110",
+    if_off: "`--link` enters the COPY key: adding or removing it alone misses",
+    status: Status::Verify,
+    applies: classic,
+    versions: Versions::Since {
+        project: Project::Engine,
+        version: Version(26, 0, 0),
+        source: "https://github.com/moby/moby/blob/v26.1.0/vendor/github.com/moby/buildkit/frontend/dockerfile/instructions/parse.go#L349",
+    },
+};
+
+/// What `--link` adds to a classic COPY or ADD key: nothing (off: the flag's word).
+pub(crate) fn link_text(p: &Profile, copy: &CopyArgs) -> Option<Component> {
+    (copy.link && p.off(&LINK_IGNORED))
+        .then(|| Component::text(LINK_IGNORED.id, "--link".to_string()))
+}
+
+// Versions: Engine 26 and later, whose classic builder parses `--checksum` with BuildKit's
+// instruction parser; 20.10's refuses the flag (`Features::of`).
+pub const CHECKSUM_IGNORED: Rule = Rule {
+    id: RuleId::new("classic.checksum-ignored"),
+    statement: "The classic builder of Engine 26 and later parses `ADD --checksum` but its \
+                dispatcher never reads it: nothing is verified and the ADD is keyed as without \
+                it, so an ADD of a context file with any checksum (which BuildKit refuses and \
+                Buildah fails) is a plain ADD, and adding the flag alone hits.",
+    source: "https://github.com/moby/moby/blob/v26.1.0/builder/dockerfile/dispatchers.go#L89",
+    if_off: "the checksum enters the ADD key: adding or changing it alone misses",
+    status: Status::Verify,
+    applies: classic,
+    versions: Versions::Since {
+        project: Project::Engine,
+        version: Version(26, 0, 0),
+        source: "https://github.com/moby/moby/blob/v26.1.0/vendor/github.com/moby/buildkit/frontend/dockerfile/instructions/parse.go#L309",
+    },
+};
+
+/// What `--checksum` adds to a classic ADD key: nothing (off: the checksum).
+pub(crate) fn checksum_text(p: &Profile, copy: &CopyArgs) -> Option<Component> {
+    let checksum = copy.checksum.as_ref()?;
+    p.off(&CHECKSUM_IGNORED)
+        .then(|| Component::text(CHECKSUM_IGNORED.id, format!("--checksum={checksum}")))
+}
+
+// Versions: Engine 28 and later, whose classic builder parses `--exclude` (BuildKit's instruction
+// parser, Dockerfile 1.19); 26.1's refuses the flag (`Features::of`).
+pub const EXCLUDE_IGNORED: Rule = Rule {
+    id: RuleId::new("classic.exclude-ignored"),
+    statement: "The classic builder of Engine 28 parses `COPY --exclude` (and `ADD --exclude`) \
+                but its dispatcher never reads the patterns: every path of the sources is copied \
+                and hashed, so a change of an excluded file misses (BuildKit's `bk.copy-exclude` \
+                leaves it out and hits).",
+    source: "https://github.com/moby/moby/blob/v28.5.0/builder/dockerfile/dispatchers.go#L109",
+    if_off: "the excluded paths are left out of the copy and its hash, matched below each source \
+             as BuildKit does: a change of one hits",
+    status: Status::Verify,
+    applies: classic,
+    versions: Versions::Since {
+        project: Project::Engine,
+        version: Version(28, 0, 0),
+        source: "https://github.com/moby/moby/blob/v28.5.0/vendor/github.com/moby/buildkit/frontend/dockerfile/instructions/parse.go#L384",
+    },
+};
+
+/// Drops the entries an `--exclude` pattern matches by their path below the source (`below`
+/// gives it) from a classic COPY's sources: never (off: as BuildKit does).
+pub(crate) fn copy_exclude<T>(
+    p: &Profile,
+    patterns: &[String],
+    entries: &mut Vec<T>,
+    below: impl Fn(&T) -> String,
+) {
+    if patterns.is_empty() || !p.off(&EXCLUDE_IGNORED) {
+        return;
+    }
+    let parsed = crate::dockerignore::parse_dockerignore(&patterns.join("\n"));
+    entries.retain(|e| {
+        let path = below(e);
+        path.is_empty() || !crate::dockerignore::is_ignored(&parsed, &path)
+    });
+}
+
 pub const RULES: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
@@ -265,4 +355,7 @@ pub const RULES: &[Rule] = &[
     CHOWN_FLAG,
     ADD_URL,
     COPY_HEREDOC_FAILS,
+    LINK_IGNORED,
+    CHECKSUM_IGNORED,
+    EXCLUDE_IGNORED,
 ];

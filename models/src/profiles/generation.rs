@@ -331,8 +331,8 @@ impl Features {
     /// What each generation's frontend accepts. Sources (RULES.md "Versions"): the built-in
     /// Dockerfile frontend has heredocs and `COPY --link` from 1.4 (BuildKit v0.10), `ADD
     /// --checksum` and `ADD --keep-git-dir` (with `ADD <git ref>`) from 1.6 (v0.12, buildkit#3979), `COPY --exclude` stable from 1.19 (v0.25), `COPY --parents`
-    /// labs only on 28.5; the classic builder refuses them all on every generation, as it refuses
-    /// `--chmod`. Buildah: heredocs accepted by 1.35 (their content keyed since, buildah#5261),
+    /// labs only on 28.5; the classic builder refuses them on 20.10, and from 26 parses
+    /// heredocs, `--link`, `--checksum` and `--keep-git-dir` (28: `--exclude`), but not `--parents`. Buildah: heredocs accepted by 1.35 (their content keyed since, buildah#5261),
     /// `COPY --link` from 1.41, `ADD --checksum` from 1.33 (buildah#5135), `COPY --exclude` from
     /// 1.38, `COPY --parents` parsed from 1.37 (copied from 1.40, `buildah.copy-parents`); its
     /// `--keep-git-dir` is not documented here, so unknown past 1.28.
@@ -346,20 +346,24 @@ impl Features {
             // Measured here (cases run-heredoc-body, copy-exclude-changed): the classic builder
             // of Engine 26.1 and 28.5 parses heredocs, and keys a heredoc RUN as any RUN, on its
             // command line: an edit of the body alone hits. 28.5's accepts `COPY --exclude`
-            // (26.1's refuses it), what it keys then is not modelled.
+            // (26.1's refuses it) and never reads it (`classic.exclude-ignored`).
             Builder::Classic => {
                 let accepted = |project, version| match since(project, version) {
                     Yes => Unknown,
                     _ => No,
                 };
                 // Measured (cases copy-link-added, add-checksum-context): 26.1's and 28.5's
-                // classic builder accept `COPY --link` and `ADD --checksum` too; what it keys
-                // then is not modelled.
+                // classic builder accept `COPY --link` and `ADD --checksum` too; its dispatcher
+                // never reads them (`classic.link-ignored`, `classic.checksum-ignored`). Its
+                // parser takes `ADD --keep-git-dir` as well (moby v26.1.0's vendored
+                // instructions/parse.go), unmeasured: what an ADD of a git ref does is the
+                // network's anyway.
                 Features {
                     heredoc: since(Project::Engine, Version(26, 0, 0)),
-                    copy_exclude: accepted(Project::Engine, Version(28, 0, 0)),
-                    copy_link: accepted(Project::Engine, Version(26, 0, 0)),
-                    add_checksum: accepted(Project::Engine, Version(26, 0, 0)),
+                    copy_exclude: since(Project::Engine, Version(28, 0, 0)),
+                    copy_link: since(Project::Engine, Version(26, 0, 0)),
+                    add_checksum: since(Project::Engine, Version(26, 0, 0)),
+                    add_keep_git_dir: accepted(Project::Engine, Version(26, 0, 0)),
                     ..Features::ENGINES_UNDER_TEST
                 }
             }
@@ -469,9 +473,13 @@ mod tests {
         );
         assert_eq!(
             (classic(Docker28).heredoc, classic(Docker28).copy_exclude),
-            (Support::Yes, Support::Unknown)
+            (Support::Yes, Support::Yes)
         );
-        assert_eq!(classic(Docker28).copy_link, Support::Unknown);
+        assert_eq!(
+            (classic(Docker28).copy_link, classic(Docker28).add_checksum),
+            (Support::Yes, Support::Yes)
+        );
+        assert_eq!(classic(Docker26).add_keep_git_dir, Support::Unknown);
         assert_eq!(
             Features::of(Builder::Buildah, Podman4_3),
             Features::ENGINES_UNDER_TEST

@@ -393,7 +393,12 @@ mod tests {
                     "buildah.copy-exclude-context",
                     "buildah.copy-parents",
                 ],
-                (Builder::Classic, _) => &["classic.copy-heredoc-fails"],
+                (Builder::Classic, _) => &[
+                    "classic.copy-heredoc-fails",
+                    "classic.link-ignored",
+                    "classic.checksum-ignored",
+                    "classic.exclude-ignored",
+                ],
             };
             assert_eq!(later, expected, "{}", p.name());
         }

@@ -1,0 +1,380 @@
+//! Nemesis, Jepsen-style: faults struck during a real `cachet run`, each costing only the
+//! scenarios in flight. A daemon stopped (SIGSTOP) past a short build timeout: the build in
+//! flight is indeterminate ("did not finish"), the run waits for the engine and goes on. A daemon
+//! whose data-root sits on a small filesystem that fills up: what failed for want of disk is
+//! indeterminate or lost ("out of disk"), never a discrepancy, and the run goes on once space is
+//! freed. (`restart.rs` kills and restarts a daemon; `faults.rs` stops a second host and the
+//! registry.) For each fault it asserts no false verdicts (the same seed without the fault
+//! confirms the same), every touched scenario says why, complete reports, an exit code other than
+//! 3, and nothing left behind; and prints per fault the scenarios completed, touched and lost,
+//! the false verdicts and the seconds from the engine's return to the run's next build.
+//! Needs the engines `ci/engines up` starts (as root); in CI a missing one fails the test.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use harness::check::Verdict;
+use harness::inventory::{Engine, Inventory};
+use harness::run::{exit_code, run_on, RunOptions};
+use harness::schema::Report;
+
+/// One fault at a time: both strike engines the other's run would feel.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The build timeout of this test binary (read once per process by the doors): a stopped daemon
+/// outlasts it, an ordinary build of these scenarios never comes near it.
+const BUILD_TIMEOUT_S: u64 = 20;
+
+fn setup() {
+    std::env::set_var("CACHET_BUILD_TIMEOUT", BUILD_TIMEOUT_S.to_string());
+    std::env::set_var("CACHET_ENGINE_WAIT", "300");
+}
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some()
+}
+
+/// Per scenario the run finished: what it confirmed.
+fn confirmed(report: &Report) -> BTreeMap<usize, Vec<(usize, usize, String)>> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.lost.is_none())
+        .map(|r| (r.index, r.confirmed.clone()))
+        .collect()
+}
+
+/// The reasons a scenario's builds were indeterminate, or that it was lost.
+fn touched(report: &Report) -> BTreeMap<usize, Vec<String>> {
+    report
+        .results
+        .iter()
+        .filter_map(|r| {
+            let mut why: Vec<String> = r.lost.iter().cloned().collect();
+            why.extend(
+                r.history
+                    .builds
+                    .iter()
+                    .flat_map(|b| &b.verdicts)
+                    .filter_map(|v| match &v.verdict {
+                        Verdict::Indeterminate { why } => Some(why.clone()),
+                        _ => None,
+                    }),
+            );
+            (!why.is_empty()).then_some((r.index, why))
+        })
+        .collect()
+}
+
+/// Everything a faulted run must show, checked against the calm run of the same seed; prints the
+/// figures. `cause` is what every touched scenario's reasons mention.
+fn assert_costs_only_what_it_touched(
+    fault: &str,
+    (calm, faulted): (&Report, &Report),
+    count: usize,
+    cause: &str,
+    resumed: Duration,
+    out: &Path,
+) {
+    let calm_touched = touched(calm);
+    let touched = touched(faulted);
+    let caused: BTreeMap<_, _> = touched
+        .iter()
+        .filter(|(i, _)| !calm_touched.contains_key(i))
+        .collect();
+    let lost = faulted.results.iter().filter(|r| r.lost.is_some()).count();
+    let calm_confirmed = confirmed(calm);
+    let false_verdicts = confirmed(faulted)
+        .into_iter()
+        .filter(|(i, found)| calm_confirmed.get(i) != Some(found))
+        .count();
+    eprintln!(
+        "nemesis ({fault}): {} scenarios completed, {} touched by the fault, {lost} lost, \
+         {false_verdicts} false verdicts, next build {:.1} s after the engine's return",
+        count - lost,
+        caused.len(),
+        resumed.as_secs_f64()
+    );
+    assert_eq!(false_verdicts, 0, "{fault}: no false verdicts");
+    assert!(faulted.aborted.is_empty(), "{:?}", faulted.aborted);
+    assert_eq!(faulted.results.len(), count, "every scenario has a result");
+    assert!(!caused.is_empty(), "{fault}: the fault touched a scenario");
+    for (index, why) in &caused {
+        assert!(
+            why.iter().any(|w| w.contains(cause)),
+            "{fault}: scenario {index} says why ({cause}): {why:?}"
+        );
+    }
+    assert!(
+        caused.len() < count,
+        "{fault}: the run went on after it: {caused:?}"
+    );
+    assert_ne!(exit_code(faulted), 3, "{fault}: the engine came back");
+    for file in ["report.json", "report.md", "index.html", "junit.xml"] {
+        assert!(out.join(file).is_file(), "{fault}: {file} written");
+    }
+}
+
+/// Waits until `engine` holds a cachet image it did not hold at `since` (the run's next
+/// scenario loaded its base, or its next build finished): how long the run took to resume.
+fn until_next_build(
+    engine: &Engine,
+    since: &BTreeSet<String>,
+    limit: Duration,
+    run_ended: impl Fn() -> bool,
+) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        assert!(!run_ended(), "the run ended before it built again");
+        if let Ok((images, _)) = harness::engine::open(engine).cachet_resources() {
+            if images.iter().any(|i| !since.contains(i)) {
+                return started.elapsed();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("no new build on {} within {limit:?}", engine.name);
+}
+
+fn cachet_images(engine: &Engine) -> BTreeSet<String> {
+    harness::engine::open(engine)
+        .cachet_resources()
+        .expect("the engine answers")
+        .0
+        .into_iter()
+        .collect()
+}
+
+fn signal(pid: &str, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+const DOCKERD_B_PID: &str = "/run/cachet/dockerd-b.dockerd.pid";
+
+#[test]
+fn a_stopped_daemon_costs_only_the_build_in_flight() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    let Some(inventory) = common::inventory_or_skip() else {
+        return;
+    };
+    if !Path::new(DOCKERD_B_PID).exists() {
+        assert!(
+            !in_ci(),
+            "no {DOCKERD_B_PID}: ci/engines up did not start host b"
+        );
+        eprintln!("skipping outside CI: host b was not started by ci/engines");
+        return;
+    }
+    let engine = inventory.engine("classic@b").expect("classic@b");
+    let (seed, count) = (11, 8);
+    let calm_out = tempfile::tempdir().expect("temp dir");
+    let options = |out: &Path| RunOptions::new(vec![engine.name.clone()], count, seed, out.into());
+    let calm = run_on(&inventory, &options(calm_out.path())).expect("the calm run");
+    let before = harness::engine::open(&engine)
+        .resource_counts()
+        .expect("host b answers");
+    let pid = std::fs::read_to_string(DOCKERD_B_PID).expect("dockerd-b's pid");
+    let pid = pid.trim();
+    let out = tempfile::tempdir().expect("temp dir");
+    let (report, resumed) = std::thread::scope(|scope| {
+        let run = scope.spawn(|| run_on(&inventory, &options(out.path())));
+        std::thread::sleep(Duration::from_secs(5));
+        assert!(
+            !run.is_finished(),
+            "the run ended before the nemesis struck"
+        );
+        signal(pid, "-STOP");
+        // Past the build timeout, so the build in flight cannot finish in time.
+        std::thread::sleep(Duration::from_secs(BUILD_TIMEOUT_S + 15));
+        signal(pid, "-CONT");
+        let since = cachet_images(&engine);
+        let resumed = until_next_build(&engine, &since, Duration::from_secs(300), || {
+            run.is_finished()
+        });
+        (run.join().expect("the run thread"), resumed)
+    });
+    let report = report.expect("the run ends normally");
+    assert_costs_only_what_it_touched(
+        "dockerd-b SIGSTOP",
+        (&calm, &report),
+        count,
+        "did not finish",
+        resumed,
+        out.path(),
+    );
+    let after = harness::engine::open(&engine)
+        .resource_counts()
+        .expect("host b answers");
+    assert_eq!(
+        after, before,
+        "(images, containers) on host b: nothing leaked"
+    );
+}
+
+/// A dockerd of this test's own whose data-root is a small tmpfs, stopped and unmounted on drop.
+struct SmallDisk {
+    mount: PathBuf,
+    socket: PathBuf,
+    daemon: Child,
+}
+
+const SMALL_DISK: &str = "/run/cachet/nemesis-disk";
+
+impl SmallDisk {
+    fn start() -> SmallDisk {
+        let mount = PathBuf::from(SMALL_DISK);
+        let exec_root = PathBuf::from("/run/cachet/nemesis-exec");
+        let socket = PathBuf::from("/run/cachet/nemesis.sock");
+        // What an earlier, killed run of this test left.
+        let _ = Command::new("umount").arg(&mount).status();
+        for dir in [&mount, &exec_root] {
+            std::fs::create_dir_all(dir).expect("nemesis dirs");
+        }
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=160m", "tmpfs"])
+            .arg(&mount)
+            .status()
+            .expect("mount runs");
+        assert!(mounted.success(), "a tmpfs at {SMALL_DISK}");
+        let log = std::fs::File::create(mount.join("dockerd.log")).expect("log file");
+        let daemon = Command::new("dockerd")
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .arg("--data-root")
+            .arg(mount.join("data"))
+            .arg("--exec-root")
+            .arg(&exec_root)
+            .arg("--pidfile")
+            .arg(mount.join("dockerd.pid"))
+            .args(["--containerd-namespace", "cachet-nemesis"])
+            .args(["--containerd-plugins-namespace", "cachet-nemesis-plugins"])
+            .args(["--bridge=none", "--iptables=false"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("dockerd starts");
+        SmallDisk {
+            mount,
+            socket,
+            daemon,
+        }
+    }
+
+    fn inventory(&self) -> Inventory {
+        let file = self.mount.join("inventory.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[hosts.small]\nendpoint = \"unix://{}\"\nkind = \"docker\"\n",
+                self.socket.display()
+            ),
+        )
+        .expect("inventory written");
+        harness::engine::inventory_from_file(&file).expect("the inventory loads")
+    }
+
+    /// Fills the filesystem to the last block.
+    fn fill(&self) {
+        let _ = Command::new("dd")
+            .args(["if=/dev/zero", "bs=1M"])
+            .arg(format!("of={}", self.mount.join("filler").display()))
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.mount.join("filler")).expect("the filler goes");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.daemon.id().to_string()])
+            .status();
+        let _ = self.daemon.wait();
+        let _ = Command::new("umount").arg(&self.mount).status();
+    }
+}
+
+fn answers_within(engine: &Engine, limit: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if harness::engine::version(engine).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    false
+}
+
+#[test]
+fn a_full_data_root_costs_only_the_scenarios_it_failed() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    // The inventory tells whether ci/engines ran; the daemon itself is this test's.
+    if common::inventory_or_skip().is_none() {
+        return;
+    }
+    if Command::new("dockerd").arg("--version").output().is_err() {
+        assert!(!in_ci(), "no dockerd: ci/engines up installs docker.io");
+        eprintln!("skipping outside CI: no dockerd");
+        return;
+    }
+    let disk = SmallDisk::start();
+    let inventory = disk.inventory();
+    let engine = inventory.engine("classic@small").expect("classic@small");
+    assert!(
+        answers_within(&engine, Duration::from_secs(60)),
+        "the small-disk dockerd answers (log: {SMALL_DISK}/dockerd.log)"
+    );
+    // Enough scenarios that some are left once the disk is freed (4 s in, for 8 s).
+    let (seed, count) = (11, 16);
+    let options = |out: &Path| RunOptions::new(vec![engine.name.clone()], count, seed, out.into());
+    let calm_out = tempfile::tempdir().expect("temp dir");
+    let calm = run_on(&inventory, &options(calm_out.path())).expect("the calm run");
+    let before = harness::engine::open(&engine)
+        .resource_counts()
+        .expect("the small-disk dockerd answers");
+    let out = tempfile::tempdir().expect("temp dir");
+    let (report, resumed) = std::thread::scope(|scope| {
+        let run = scope.spawn(|| run_on(&inventory, &options(out.path())));
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(
+            !run.is_finished(),
+            "the run ended before the nemesis struck"
+        );
+        disk.fill();
+        std::thread::sleep(Duration::from_secs(8));
+        disk.free();
+        let since = cachet_images(&engine);
+        let resumed = until_next_build(&engine, &since, Duration::from_secs(300), || {
+            run.is_finished()
+        });
+        (run.join().expect("the run thread"), resumed)
+    });
+    let report = report.expect("the run ends normally");
+    assert_costs_only_what_it_touched(
+        "data-root full",
+        (&calm, &report),
+        count,
+        "out of disk",
+        resumed,
+        out.path(),
+    );
+    let after = harness::engine::open(&engine)
+        .resource_counts()
+        .expect("the small-disk dockerd answers");
+    assert_eq!(after, before, "(images, containers): nothing leaked");
+}
