@@ -37,6 +37,50 @@ pub enum Command {
     /// Engine-free generator reach: for each exercised rule's mutant, the first generated
     /// scenario whose predictions differ from the reference's.
     Mutants(MutantsArgs),
+    /// Record a directory's build input as the model sees it (digests, not contents), without
+    /// building: what `cachet explain --since` compares with.
+    Snapshot(SnapshotArgs),
+    /// What the next build of a directory reuses from the snapshot's build, and why, per step
+    /// and profile, with no engine.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// The build context.
+    pub dir: PathBuf,
+    /// The Dockerfile (default `DIR/Dockerfile`), relative to the current directory.
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// `K=V` (or `K`, taken from the environment), as `docker build` takes them.
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Where to write the snapshot (JSON).
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The build context the snapshot was taken of.
+    pub dir: PathBuf,
+    /// The snapshot of the earlier build (`cachet snapshot`).
+    #[arg(long)]
+    pub since: PathBuf,
+    /// Profiles to explain for (`buildkit-cli`, `buildkit:28`, `podman-cli:5.8`, `classic`);
+    /// default: the CLI profile of each builder's newest generation.
+    #[arg(long = "engine")]
+    pub engines: Vec<String>,
+    /// The next build's args (`K=V`); default: the snapshot's.
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    #[arg(long)]
+    pub markdown: bool,
+    /// Known-divergence catalogue for warnings; default: the one cachet was built with.
+    #[arg(long)]
+    pub known: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -161,6 +205,8 @@ pub fn main_with(cli: Cli) -> Result<i32> {
         Command::Replay(args) => replay(args),
         Command::Clean(args) => clean(args),
         Command::Mutants(args) => mutants(args),
+        Command::Snapshot(args) => snapshot(args),
+        Command::Explain(args) => explain(args),
     }
 }
 
@@ -470,16 +516,96 @@ fn mutants(
 ) -> Result<i32> {
     let profiles = match profile {
         None => models::Profile::all_generations(),
-        Some(name) => vec![models::Profile::from_name(&name).ok_or_else(|| {
-            crate::error::Error::BadInput(format!(
-                "unknown profile `{name}`; profiles are classic, classic-cli, buildkit, \
-                 buildkit-cli, podman, podman-cli, each optionally `:GENERATION` \
-                 (buildkit-cli:28, podman:5.8)"
-            ))
-        })?],
+        Some(name) => vec![crate::explain::profile_named(&name)?],
     };
     let generated = crate::generate::generate_scenarios(seed, scenarios);
     let reaches = crate::mutants::reach_all(&profiles, &generated);
     print!("{}", crate::mutants::render(&reaches, scenarios));
+    Ok(EXIT_OK)
+}
+
+/// `--build-arg` words as `docker build` takes them: `K=V`, or `K` with its value from the
+/// environment (left out when the environment has none).
+fn parse_build_args(words: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut args = std::collections::BTreeMap::new();
+    for word in words {
+        match word.split_once('=') {
+            Some(("", _)) => {
+                return Err(crate::error::Error::BadInput(format!(
+                    "--build-arg `{word}` has no name"
+                )))
+            }
+            Some((k, v)) => {
+                args.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(word) {
+                    args.insert(word.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(args)
+}
+
+fn snapshot(args: SnapshotArgs) -> Result<i32> {
+    let request = crate::snapshot::Request {
+        dir: args.dir,
+        dockerfile: args.file,
+        build_args: parse_build_args(&args.build_args)?,
+    };
+    let snapshot = crate::snapshot::take(&request)?;
+    crate::snapshot::save(&snapshot, &args.out)?;
+    println!(
+        "{}: {} entries, Dockerfile `{}`, {} build args; written to {}",
+        snapshot.dir,
+        snapshot.entries.len(),
+        snapshot.dockerfile.path,
+        snapshot.build_args.len(),
+        args.out.display()
+    );
+    for note in &snapshot.not_represented {
+        eprintln!("note: {note}");
+    }
+    Ok(EXIT_OK)
+}
+
+fn explain(args: ExplainArgs) -> Result<i32> {
+    let before = crate::snapshot::load(&args.since)?;
+    let profiles = if args.engines.is_empty() {
+        crate::explain::default_profiles()
+    } else {
+        args.engines
+            .iter()
+            .map(|name| crate::explain::profile_named(name))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let build_args = if args.build_args.is_empty() {
+        before.build_args.clone()
+    } else {
+        parse_build_args(&args.build_args)?
+    };
+    let now = crate::snapshot::take_again(&args.dir, &before, build_args, &args.since)?;
+    let catalogue = match &args.known {
+        Some(path) => crate::known::load_catalogue(path)?,
+        None => crate::known::parse_catalogue(
+            crate::known::BUILT_IN,
+            std::path::Path::new("cases/known/catalogue.toml"),
+        )?,
+    };
+    let targets: Vec<_> = profiles
+        .into_iter()
+        .map(crate::explain::Target::of_profile)
+        .collect();
+    let explanation = crate::explain::explain(&before, &now, &targets, &catalogue);
+    if args.json {
+        let json = serde_json::to_string_pretty(&explanation)
+            .map_err(|e| crate::error::Error::Harness(e.to_string()))?;
+        println!("{json}");
+    } else if args.markdown {
+        print!("{}", crate::explain::render_markdown(&explanation));
+    } else {
+        print!("{}", crate::explain::render_text(&explanation));
+    }
     Ok(EXIT_OK)
 }

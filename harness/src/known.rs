@@ -47,7 +47,16 @@ pub fn load_catalogue(path: &Path) -> Result<Vec<Known>> {
         path: path.to_path_buf(),
         source,
     })?;
-    let catalogue: Catalogue = toml::from_str(&text).map_err(|e| Error::BadCase {
+    parse_catalogue(&text, path)
+}
+
+/// The catalogue as this cachet was built with it (`cases/known/catalogue.toml`), for commands
+/// run away from a checkout (`cachet explain`).
+pub const BUILT_IN: &str = include_str!("../../cases/known/catalogue.toml");
+
+/// A catalogue's entries from its text (`path` names it in errors).
+pub fn parse_catalogue(text: &str, path: &Path) -> Result<Vec<Known>> {
+    let catalogue: Catalogue = toml::from_str(text).map_err(|e| Error::BadCase {
         path: path.to_path_buf(),
         line: e
             .span()

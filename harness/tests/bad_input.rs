@@ -170,8 +170,81 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: &["no nights", "ROOT/LABEL/YYYY-MM-DD/report.json"],
         },
+        Case {
+            what: "an explain whose snapshot is not there",
+            args: &["explain", "{dir}", "--since", "{dir}/missing.json"],
+            file: None,
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["cannot read", "missing.json"],
+        },
+        Case {
+            what: "a garbled snapshot",
+            args: &["explain", "{dir}", "--since", "{dir}/snap.json"],
+            file: Some(("snap.json", "{\"format_version\": 1, \"dir\": ")),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["snap.json", "line 1 column"],
+        },
+        Case {
+            what: "a snapshot of another format version",
+            args: &["explain", "{dir}", "--since", "{dir}/snap.json"],
+            file: Some(("snap.json", "{\"format_version\": 99}")),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["format_version 99", "reads format_version 1"],
+        },
+        Case {
+            what: "a snapshot of another directory",
+            args: &["explain", "{dir}", "--since", "{dir}/snap.json"],
+            file: Some(("snap.json", SNAPSHOT_ELSEWHERE)),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["was taken of /nonexistent/elsewhere", "not of /"],
+        },
+        Case {
+            what: "a snapshot whose Dockerfile path escapes the context",
+            args: &["explain", "{dir}", "--since", "{dir}/snap.json"],
+            file: Some((
+                "snap.json",
+                "{\"format_version\": 1, \"dir\": \"/x\", \"dockerfile\": {\"path\": \"../Dockerfile\", \"in_context\": true, \"text\": \"FROM base\"}, \"entries\": {}}",
+            )),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["snap.json", "the Dockerfile path", "escapes the build context"],
+        },
+        Case {
+            what: "a snapshot with an entry outside the context",
+            args: &["explain", "{dir}", "--since", "{dir}/snap.json"],
+            file: Some((
+                "snap.json",
+                "{\"format_version\": 1, \"dir\": \"/x\", \"dockerfile\": {\"path\": \"Dockerfile\", \"in_context\": true, \"text\": \"FROM base\"}, \"entries\": {\"../etc/passwd\": {\"type\": \"dir\", \"mode\": 493, \"uid\": 0, \"gid\": 0, \"mtime\": 0, \"mtime_nsec\": 0, \"atime\": 0}}}",
+            )),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["snap.json", "`../etc/passwd` escapes the build context"],
+        },
+        Case {
+            what: "an explain for a profile the model does not have",
+            args: &["explain", "{dir}", "--since", "{dir}/snap.json", "--engine", "buildkt"],
+            file: Some(("snap.json", SNAPSHOT_ELSEWHERE)),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["unknown profile `buildkt`", "buildkit-cli:28"],
+        },
+        Case {
+            what: "a snapshot of a directory without a Dockerfile",
+            args: &["snapshot", "{dir}/ctx", "-o", "{dir}/snap.json"],
+            file: Some(("ctx/a", "a")),
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["cannot read", "ctx/Dockerfile"],
+        },
     ]
 }
+
+/// A well-formed snapshot of a directory that is not the test's.
+const SNAPSHOT_ELSEWHERE: &str = "{\"format_version\": 1, \"dir\": \"/nonexistent/elsewhere\", \"dockerfile\": {\"path\": \"Dockerfile\", \"in_context\": true, \"text\": \"FROM base\\n\"}, \"entries\": {}}";
 
 fn run(case: &Case, dir: &Path) -> (i32, String) {
     let inventory = dir.join("inventory.toml");
