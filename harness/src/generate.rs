@@ -91,23 +91,30 @@ fn arb_metadata() -> impl Strategy<Value = String> {
 /// differently), `--parents`, and `ADD --checksum` of a context file (refused by BuildKit,
 /// failing at its step on Buildah).
 fn arb_new_copy() -> impl Strategy<Value = String> {
-    pick(&[
-        "COPY --exclude=b d /d",
-        "COPY <<EOF /f\nhi\nEOF",
-        "COPY <<EOF /f\nho\nEOF",
-        "COPY --link a /a",
-        "COPY --link . /app",
-        "COPY --link --chmod=600 a /a",
-        "COPY --parents d/c /p/",
-        "ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 a /a",
-    ])
+    prop_oneof![
+        4 => pick(&[
+            "COPY <<EOF /f\nhi\nEOF",
+            "COPY <<EOF /f\nho\nEOF",
+            "COPY --link a /a",
+            "COPY --link . /app",
+            "COPY --link --chmod=600 a /a",
+            "COPY --link b /b",
+            "COPY --parents d/c /p/",
+        ]),
+        // Refused whole by some generations: rarer, and added by `Toggle` edits.
+        1 => pick(&[
+            "COPY --exclude=b d /d",
+            "COPY --exclude=b . /app",
+            "ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 a /a",
+        ]),
+    ]
     .prop_map(str::to_string)
 }
 
 /// One instruction of a stage (not FROM, not `--from`), as Dockerfile text; the newer forms only
 /// in a modern scenario.
 fn arb_body(modern: bool) -> BoxedStrategy<String> {
-    let new = if modern { 3 } else { 0 };
+    let new = if modern { 5 } else { 0 };
     prop_oneof![
         8 => arb_run(),
         8 => arb_copy(modern),
@@ -257,6 +264,25 @@ enum DockerfileEdit {
     Insert(usize, String),
     /// A new instruction at the end.
     Append(String),
+    /// Instruction `n` with a newer generation's flag added or dropped (`toggle`): only in a
+    /// modern scenario.
+    Toggle(usize, Flag),
+    /// Like `Vary`, on the `n`-th instruction in a newer generation's form (`is_new`): only in a
+    /// modern scenario, so its heredocs, mounts and flags are edited as often as the rest.
+    VaryNew(usize),
+}
+
+/// The flags a `Toggle` edit adds or drops.
+#[derive(Clone, Copy, Debug)]
+enum Flag {
+    /// `COPY --link` (the classic builder of 26+ ignores it, Buildah 1.41+ keys its word,
+    /// BuildKit on containerd keys the copy apart from its parent).
+    Link,
+    /// `COPY --exclude=b` (left out by BuildKit 28, read by no classic builder).
+    Exclude,
+    /// `ADD --checksum` of a context source (refused by BuildKit, ignored by the classic
+    /// builder of 26+, failing at its step on Buildah).
+    Checksum,
 }
 
 fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
@@ -268,7 +294,65 @@ fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Replace(n, b)),
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Insert(n, b)),
         1 => arb_body(modern).prop_map(DockerfileEdit::Append),
+        if modern { 6 } else { 0 } => (
+            0usize..8,
+            prop_oneof![Just(Flag::Link), Just(Flag::Exclude), Just(Flag::Checksum)]
+        )
+            .prop_map(|(n, flag)| DockerfileEdit::Toggle(n, flag)),
+        if modern { 4 } else { 0 } => (0usize..4).prop_map(DockerfileEdit::VaryNew),
     ]
+}
+
+/// Whether an instruction's text is in a newer generation's form (a heredoc, a mount, `--chmod`,
+/// `--link`, `--exclude`, `--checksum`).
+fn is_new(instruction: &dockerfile::Instruction) -> bool {
+    let args = &instruction.raw_args;
+    [
+        "<<",
+        "--mount",
+        "--chmod",
+        "--link",
+        "--exclude",
+        "--checksum",
+    ]
+    .iter()
+    .any(|form| args.contains(form))
+}
+
+/// The checksum `Toggle` gives an `ADD` of a context source.
+const CHECKSUM: &str =
+    "--checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 ";
+
+/// An instruction's text with `flag` added (or dropped where it has it), if the flag fits it:
+/// `--link` on any COPY but a heredoc's, `--exclude=b` on a COPY of `.` or `d`, `--checksum`
+/// on an ADD.
+fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
+    let (keyword, args) = (instruction.keyword.as_str(), instruction.raw_args.as_str());
+    let (copy, add) = (
+        keyword.eq_ignore_ascii_case("COPY"),
+        keyword.eq_ignore_ascii_case("ADD"),
+    );
+    let (word, fits) = match flag {
+        Flag::Link => ("--link ", copy && !args.contains("<<")),
+        Flag::Exclude => (
+            "--exclude=b ",
+            copy && (args.ends_with(" d /d") || args.ends_with(". /app")),
+        ),
+        Flag::Checksum => (CHECKSUM, add),
+    };
+    if !fits {
+        return None;
+    }
+    // Dropped by its name, whatever its value (an edit may have changed the checksum).
+    let name = &word[..word.find('=').unwrap_or(word.len() - 1)];
+    let args = match args.find(name) {
+        Some(at) => {
+            let end = args[at..].find(' ').map_or(args.len(), |e| at + e + 1);
+            format!("{}{}", &args[..at], &args[end..])
+        }
+        None => format!("{word}{args}"),
+    };
+    Some(format!("{keyword} {args}"))
 }
 
 /// Word swaps of the pools, tried in order: the first whose left side an instruction's text
@@ -403,6 +487,31 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
             lines.splice(at..at, lines_of(body));
         }
         DockerfileEdit::Append(body) => lines.extend(lines_of(body)),
+        DockerfileEdit::VaryNew(n) => {
+            let new: Vec<usize> = positions
+                .iter()
+                .copied()
+                .filter(|&at| matches!(&lines[at], Line::Instruction(i) if is_new(i)))
+                .collect();
+            let at = new.get(n % new.len().max(1)).copied();
+            let varied = at.and_then(|at| match &lines[at] {
+                Line::Instruction(i) => twin(i),
+                _ => None,
+            });
+            if let (Some(at), Some(text)) = (at, varied) {
+                lines.splice(at..=at, lines_of(&text));
+            }
+        }
+        DockerfileEdit::Toggle(n, flag) => {
+            let at = pick(*n);
+            let toggled = at.and_then(|at| match &lines[at] {
+                Line::Instruction(i) => toggle(i, *flag),
+                _ => None,
+            });
+            if let (Some(at), Some(text)) = (at, toggled) {
+                lines.splice(at..=at, lines_of(&text));
+            }
+        }
     }
     render(&dockerfile)
 }
@@ -535,7 +644,7 @@ pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
 /// A scenario; a third are modern (their Dockerfiles use the newer generations' forms, which the
 /// older generations refuse).
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
-    prop::bool::weighted(0.35).prop_flat_map(arb_scenario_of)
+    prop::bool::weighted(0.55).prop_flat_map(arb_scenario_of)
 }
 
 fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
@@ -545,12 +654,12 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
         proptest::collection::vec(
             (
                 arb_mutations(),
-                prop::option::weighted(0.4, arb_dockerfile_edit(modern)),
+                prop::option::weighted(0.5, arb_dockerfile_edit(modern)),
                 arb_options(),
                 prop::bool::ANY,
                 prop::bool::weighted(0.2),
             ),
-            2..5,
+            3..6,
         ),
     )
         .prop_map(|(instructions, cross_host, steps)| {
