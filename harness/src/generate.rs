@@ -162,7 +162,12 @@ fn arb_retype() -> impl Strategy<Value = Vec<Mutation>> {
 }
 
 fn arb_xattr() -> impl Strategy<Value = Mutation> {
-    let name = pick(&["user.note", "security.selinux", "security.capability"]);
+    let name = pick(&[
+        "user.note",
+        "security.selinux",
+        "security.selinux",
+        "security.capability",
+    ]);
     (
         pick(ENTRIES),
         name,
@@ -264,8 +269,8 @@ enum DockerfileEdit {
     Insert(usize, String),
     /// A new instruction at the end.
     Append(String),
-    /// Instruction `n` with a newer generation's flag added or dropped (`toggle`): only in a
-    /// modern scenario.
+    /// Instruction `n` (or the next one it fits) with a flag added or dropped (`toggle`): a newer
+    /// generation's only in a modern scenario.
     Toggle(usize, Flag),
     /// Like `Vary`, on the `n`-th instruction in a newer generation's form (`is_new`): only in a
     /// modern scenario, so its heredocs, mounts and flags are edited as often as the rest.
@@ -283,6 +288,9 @@ enum Flag {
     /// `ADD --checksum` of a context source (refused by BuildKit, ignored by the classic
     /// builder of 26+, failing at its step on Buildah).
     Checksum,
+    /// `COPY --chown=2:2` of `a`: an owner-only change, read `--from` its stage
+    /// (`bk.from-owner`).
+    Chown,
 }
 
 fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
@@ -299,6 +307,7 @@ fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
             prop_oneof![Just(Flag::Link), Just(Flag::Exclude), Just(Flag::Checksum)]
         )
             .prop_map(|(n, flag)| DockerfileEdit::Toggle(n, flag)),
+        3 => (0usize..8).prop_map(|n| DockerfileEdit::Toggle(n, Flag::Chown)),
         if modern { 4 } else { 0 } => (0usize..4).prop_map(DockerfileEdit::VaryNew),
     ]
 }
@@ -328,6 +337,7 @@ const CHECKSUM: &str =
 /// on an ADD.
 fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
     let (keyword, args) = (instruction.keyword.as_str(), instruction.raw_args.as_str());
+    let spaced = format!(" {args}");
     let (copy, add) = (
         keyword.eq_ignore_ascii_case("COPY"),
         keyword.eq_ignore_ascii_case("ADD"),
@@ -336,9 +346,13 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
         Flag::Link => ("--link ", copy && !args.contains("<<")),
         Flag::Exclude => (
             "--exclude=b ",
-            copy && (args.ends_with(" d /d") || args.ends_with(". /app")),
+            copy && (spaced.ends_with(" d /d") || spaced.ends_with(" . /app")),
         ),
         Flag::Checksum => (CHECKSUM, add),
+        Flag::Chown => (
+            "--chown=2:2 ",
+            copy && spaced.ends_with(" a /a") && !args.contains("--chown=1:1"),
+        ),
     };
     if !fits {
         return None;
@@ -448,6 +462,7 @@ fn editable(dockerfile: &Dockerfile) -> Vec<usize> {
 
 fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
     let mut dockerfile = dockerfile::parse(text).dockerfile;
+    let before = render(&dockerfile);
     let positions = editable(&dockerfile);
     let pick = |n: usize| positions.get(n % positions.len().max(1)).copied();
     let lines = &mut dockerfile.lines;
@@ -488,32 +503,47 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
         }
         DockerfileEdit::Append(body) => lines.extend(lines_of(body)),
         DockerfileEdit::VaryNew(n) => {
-            let new: Vec<usize> = positions
-                .iter()
-                .copied()
-                .filter(|&at| matches!(&lines[at], Line::Instruction(i) if is_new(i)))
-                .collect();
-            let at = new.get(n % new.len().max(1)).copied();
-            let varied = at.and_then(|at| match &lines[at] {
-                Line::Instruction(i) => twin(i),
-                _ => None,
-            });
-            if let (Some(at), Some(text)) = (at, varied) {
-                lines.splice(at..=at, lines_of(&text));
-            }
+            let new = |i: &dockerfile::Instruction| if is_new(i) { twin(i) } else { None };
+            rewrite_first(lines, &positions, *n, new);
         }
         DockerfileEdit::Toggle(n, flag) => {
-            let at = pick(*n);
-            let toggled = at.and_then(|at| match &lines[at] {
-                Line::Instruction(i) => toggle(i, *flag),
-                _ => None,
-            });
-            if let (Some(at), Some(text)) = (at, toggled) {
-                lines.splice(at..=at, lines_of(&text));
+            // The first instruction from `n` on the flag fits, or else one another flag fits
+            // (the newer generations' flags only where `flag` is one).
+            let newer = !matches!(flag, Flag::Chown);
+            let others = [Flag::Link, Flag::Exclude, Flag::Checksum, Flag::Chown];
+            for f in std::iter::once(*flag).chain(others.into_iter().filter(|_| newer)) {
+                if rewrite_first(lines, &positions, *n, |i| toggle(i, f)) {
+                    break;
+                }
             }
         }
     }
+    // An edit that found nothing to change varies the first instruction with a twin instead.
+    if render(&dockerfile) == before {
+        rewrite_first(&mut dockerfile.lines, &positions, 0, twin);
+    }
     render(&dockerfile)
+}
+
+/// Rewrites the first instruction from position `n` on (cyclically) that `rewrite` gives a new
+/// text; whether one did.
+fn rewrite_first(
+    lines: &mut Vec<Line>,
+    positions: &[usize],
+    n: usize,
+    rewrite: impl Fn(&dockerfile::Instruction) -> Option<String>,
+) -> bool {
+    let found = (0..positions.len()).find_map(|k| {
+        let at = positions[(n + k) % positions.len()];
+        match &lines[at] {
+            Line::Instruction(i) => rewrite(i).map(|text| (at, text)),
+            _ => None,
+        }
+    });
+    if let Some((at, text)) = &found {
+        lines.splice(*at..=*at, lines_of(text));
+    }
+    found.is_some()
 }
 
 /// The stage name pool: one name, so `--target` and `COPY --from` always meet the same stage.
@@ -658,6 +688,7 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
                 arb_options(),
                 prop::bool::ANY,
                 prop::bool::weighted(0.2),
+                prop::bool::weighted(0.5),
             ),
             3..6,
         ),
@@ -671,13 +702,17 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
                 > 1;
             let mut current = context.clone();
             let mut transitions = Vec::new();
-            for (n, (mutations, edit, mut options, on_b, target)) in steps.into_iter().enumerate() {
+            for (n, (mutations, edit, mut options, on_b, target, alone)) in
+                steps.into_iter().enumerate()
+            {
                 if two_stages && target {
                     options.target = Some(STAGE.into());
                 }
                 let host = place_build(&mut options, n, cross_host, on_b);
                 // The first build runs on the initial context.
-                let mut kept: Vec<Mutation> = if n == 0 {
+                // Half the builds that edit the Dockerfile change nothing else, so a rule that
+                // keys one flag or word alone meets a change of it alone.
+                let mut kept: Vec<Mutation> = if n == 0 || (alone && edit.is_some()) {
                     Vec::new()
                 } else {
                     mutations

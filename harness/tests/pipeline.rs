@@ -17,11 +17,11 @@ use harness::inventory::Inventory;
 use harness::run::{exit_code, run_on, RunOptions};
 use harness::schema::{Report, ScenarioResult};
 
-const SEED: u64 = 7;
-/// Enough scenarios for seed 7 to catch each mutant below: 16 until the generator of issue #15,
-/// whose seed 7 first tells `buildah.arg-names` apart on podman in scenario 24 (`cachet mutants
-/// --seed 7`).
-const SCENARIOS: usize = 25;
+/// Seed 7 until the generator of issue #15, whose seed 7 no longer tells `copy.mtime-ignored`
+/// apart on buildkit within 50 scenarios; seed 3 does in scenario 10 (`cachet mutants --seed 3`).
+const SEED: u64 = 3;
+/// Enough scenarios for the seed to catch each mutant below.
+const SCENARIOS: usize = 16;
 
 fn options(engines: &[&str], out: &Path) -> RunOptions {
     let mut options = RunOptions::new(
@@ -425,9 +425,9 @@ fn the_command_line_runs_on_model_hosts_from_an_inventory_file() {
         "--engine",
         "buildkit@a",
         "--scenarios",
-        "25",
+        "16",
         "--seed",
-        "7",
+        "3",
         "--out",
         out,
     ];
