@@ -91,23 +91,30 @@ fn arb_metadata() -> impl Strategy<Value = String> {
 /// differently), `--parents`, and `ADD --checksum` of a context file (refused by BuildKit,
 /// failing at its step on Buildah).
 fn arb_new_copy() -> impl Strategy<Value = String> {
-    pick(&[
-        "COPY --exclude=b d /d",
-        "COPY <<EOF /f\nhi\nEOF",
-        "COPY <<EOF /f\nho\nEOF",
-        "COPY --link a /a",
-        "COPY --link . /app",
-        "COPY --link --chmod=600 a /a",
-        "COPY --parents d/c /p/",
-        "ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 a /a",
-    ])
+    prop_oneof![
+        4 => pick(&[
+            "COPY <<EOF /f\nhi\nEOF",
+            "COPY <<EOF /f\nho\nEOF",
+            "COPY --link a /a",
+            "COPY --link . /app",
+            "COPY --link --chmod=600 a /a",
+            "COPY --link b /b",
+            "COPY --parents d/c /p/",
+        ]),
+        // Refused whole by some generations: rarer, and added by `Toggle` edits.
+        1 => pick(&[
+            "COPY --exclude=b d /d",
+            "COPY --exclude=b . /app",
+            "ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 a /a",
+        ]),
+    ]
     .prop_map(str::to_string)
 }
 
 /// One instruction of a stage (not FROM, not `--from`), as Dockerfile text; the newer forms only
 /// in a modern scenario.
 fn arb_body(modern: bool) -> BoxedStrategy<String> {
-    let new = if modern { 3 } else { 0 };
+    let new = if modern { 5 } else { 0 };
     prop_oneof![
         8 => arb_run(),
         8 => arb_copy(modern),
@@ -155,7 +162,12 @@ fn arb_retype() -> impl Strategy<Value = Vec<Mutation>> {
 }
 
 fn arb_xattr() -> impl Strategy<Value = Mutation> {
-    let name = pick(&["user.note", "security.selinux", "security.capability"]);
+    let name = pick(&[
+        "user.note",
+        "security.selinux",
+        "security.selinux",
+        "security.capability",
+    ]);
     (
         pick(ENTRIES),
         name,
@@ -257,6 +269,28 @@ enum DockerfileEdit {
     Insert(usize, String),
     /// A new instruction at the end.
     Append(String),
+    /// Instruction `n` (or the next one it fits) with a flag added or dropped (`toggle`): a newer
+    /// generation's only in a modern scenario.
+    Toggle(usize, Flag),
+    /// Like `Vary`, on the `n`-th instruction in a newer generation's form (`is_new`): only in a
+    /// modern scenario, so its heredocs, mounts and flags are edited as often as the rest.
+    VaryNew(usize),
+}
+
+/// The flags a `Toggle` edit adds or drops.
+#[derive(Clone, Copy, Debug)]
+enum Flag {
+    /// `COPY --link` (the classic builder of 26+ ignores it, Buildah 1.41+ keys its word,
+    /// BuildKit on containerd keys the copy apart from its parent).
+    Link,
+    /// `COPY --exclude=b` (left out by BuildKit 28, read by no classic builder).
+    Exclude,
+    /// `ADD --checksum` of a context source (refused by BuildKit, ignored by the classic
+    /// builder of 26+, failing at its step on Buildah).
+    Checksum,
+    /// `COPY --chown=2:2` of `a`: an owner-only change, read `--from` its stage
+    /// (`bk.from-owner`).
+    Chown,
 }
 
 fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
@@ -268,7 +302,71 @@ fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Replace(n, b)),
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Insert(n, b)),
         1 => arb_body(modern).prop_map(DockerfileEdit::Append),
+        if modern { 6 } else { 0 } => (
+            0usize..8,
+            prop_oneof![Just(Flag::Link), Just(Flag::Exclude), Just(Flag::Checksum)]
+        )
+            .prop_map(|(n, flag)| DockerfileEdit::Toggle(n, flag)),
+        3 => (0usize..8).prop_map(|n| DockerfileEdit::Toggle(n, Flag::Chown)),
+        if modern { 4 } else { 0 } => (0usize..4).prop_map(DockerfileEdit::VaryNew),
     ]
+}
+
+/// Whether an instruction's text is in a newer generation's form (a heredoc, a mount, `--chmod`,
+/// `--link`, `--exclude`, `--checksum`).
+fn is_new(instruction: &dockerfile::Instruction) -> bool {
+    let args = &instruction.raw_args;
+    [
+        "<<",
+        "--mount",
+        "--chmod",
+        "--link",
+        "--exclude",
+        "--checksum",
+    ]
+    .iter()
+    .any(|form| args.contains(form))
+}
+
+/// The checksum `Toggle` gives an `ADD` of a context source.
+const CHECKSUM: &str =
+    "--checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 ";
+
+/// An instruction's text with `flag` added (or dropped where it has it), if the flag fits it:
+/// `--link` on any COPY but a heredoc's, `--exclude=b` on a COPY of `.` or `d`, `--checksum`
+/// on an ADD.
+fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
+    let (keyword, args) = (instruction.keyword.as_str(), instruction.raw_args.as_str());
+    let spaced = format!(" {args}");
+    let (copy, add) = (
+        keyword.eq_ignore_ascii_case("COPY"),
+        keyword.eq_ignore_ascii_case("ADD"),
+    );
+    let (word, fits) = match flag {
+        Flag::Link => ("--link ", copy && !args.contains("<<")),
+        Flag::Exclude => (
+            "--exclude=b ",
+            copy && (spaced.ends_with(" d /d") || spaced.ends_with(" . /app")),
+        ),
+        Flag::Checksum => (CHECKSUM, add),
+        Flag::Chown => (
+            "--chown=2:2 ",
+            copy && spaced.ends_with(" a /a") && !args.contains("--chown=1:1"),
+        ),
+    };
+    if !fits {
+        return None;
+    }
+    // Dropped by its name, whatever its value (an edit may have changed the checksum).
+    let name = &word[..word.find('=').unwrap_or(word.len() - 1)];
+    let args = match args.find(name) {
+        Some(at) => {
+            let end = args[at..].find(' ').map_or(args.len(), |e| at + e + 1);
+            format!("{}{}", &args[..at], &args[end..])
+        }
+        None => format!("{word}{args}"),
+    };
+    Some(format!("{keyword} {args}"))
 }
 
 /// Word swaps of the pools, tried in order: the first whose left side an instruction's text
@@ -364,6 +462,7 @@ fn editable(dockerfile: &Dockerfile) -> Vec<usize> {
 
 fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
     let mut dockerfile = dockerfile::parse(text).dockerfile;
+    let before = render(&dockerfile);
     let positions = editable(&dockerfile);
     let pick = |n: usize| positions.get(n % positions.len().max(1)).copied();
     let lines = &mut dockerfile.lines;
@@ -403,8 +502,48 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
             lines.splice(at..at, lines_of(body));
         }
         DockerfileEdit::Append(body) => lines.extend(lines_of(body)),
+        DockerfileEdit::VaryNew(n) => {
+            let new = |i: &dockerfile::Instruction| if is_new(i) { twin(i) } else { None };
+            rewrite_first(lines, &positions, *n, new);
+        }
+        DockerfileEdit::Toggle(n, flag) => {
+            // The first instruction from `n` on the flag fits, or else one another flag fits
+            // (the newer generations' flags only where `flag` is one).
+            let newer = !matches!(flag, Flag::Chown);
+            let others = [Flag::Link, Flag::Exclude, Flag::Checksum, Flag::Chown];
+            for f in std::iter::once(*flag).chain(others.into_iter().filter(|_| newer)) {
+                if rewrite_first(lines, &positions, *n, |i| toggle(i, f)) {
+                    break;
+                }
+            }
+        }
+    }
+    // An edit that found nothing to change varies the first instruction with a twin instead.
+    if render(&dockerfile) == before {
+        rewrite_first(&mut dockerfile.lines, &positions, 0, twin);
     }
     render(&dockerfile)
+}
+
+/// Rewrites the first instruction from position `n` on (cyclically) that `rewrite` gives a new
+/// text; whether one did.
+fn rewrite_first(
+    lines: &mut Vec<Line>,
+    positions: &[usize],
+    n: usize,
+    rewrite: impl Fn(&dockerfile::Instruction) -> Option<String>,
+) -> bool {
+    let found = (0..positions.len()).find_map(|k| {
+        let at = positions[(n + k) % positions.len()];
+        match &lines[at] {
+            Line::Instruction(i) => rewrite(i).map(|text| (at, text)),
+            _ => None,
+        }
+    });
+    if let Some((at, text)) = &found {
+        lines.splice(*at..=*at, lines_of(text));
+    }
+    found.is_some()
 }
 
 /// The stage name pool: one name, so `--target` and `COPY --from` always meet the same stage.
@@ -475,7 +614,7 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
     let one = arb_one_stage(modern);
     let first = (
         pick(&["COPY a /a", "COPY a /a", "COPY --chown=2:2 a /a"]),
-        prop::option::weighted(0.8, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
+        prop::option::weighted(0.6, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
         proptest::collection::vec(
             prop_oneof![1 => pick(&["COPY b /b", "COPY d /d"]).prop_map(str::to_string), 1 => arb_body(modern)],
             0..3,
@@ -532,10 +671,10 @@ pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
     folded
 }
 
-/// A scenario; a third are modern (their Dockerfiles use the newer generations' forms, which the
-/// older generations refuse).
+/// A scenario; over half are modern (their Dockerfiles and edits use the newer generations'
+/// forms, which the older generations refuse), so the 26/28 and 5.4/5.8 profiles meet them.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
-    prop::bool::weighted(0.35).prop_flat_map(arb_scenario_of)
+    prop::bool::weighted(0.55).prop_flat_map(arb_scenario_of)
 }
 
 fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
@@ -545,12 +684,13 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
         proptest::collection::vec(
             (
                 arb_mutations(),
-                prop::option::weighted(0.4, arb_dockerfile_edit(modern)),
+                prop::option::weighted(0.5, arb_dockerfile_edit(modern)),
                 arb_options(),
                 prop::bool::ANY,
                 prop::bool::weighted(0.2),
+                prop::bool::weighted(0.5),
             ),
-            2..5,
+            3..6,
         ),
     )
         .prop_map(|(instructions, cross_host, steps)| {
@@ -562,13 +702,17 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
                 > 1;
             let mut current = context.clone();
             let mut transitions = Vec::new();
-            for (n, (mutations, edit, mut options, on_b, target)) in steps.into_iter().enumerate() {
+            for (n, (mutations, edit, mut options, on_b, target, alone)) in
+                steps.into_iter().enumerate()
+            {
                 if two_stages && target {
                     options.target = Some(STAGE.into());
                 }
                 let host = place_build(&mut options, n, cross_host, on_b);
                 // The first build runs on the initial context.
-                let mut kept: Vec<Mutation> = if n == 0 {
+                // Half the builds that edit the Dockerfile change nothing else, so a rule that
+                // keys one flag or word alone meets a change of it alone.
+                let mut kept: Vec<Mutation> = if n == 0 || (alone && edit.is_some()) {
                     Vec::new()
                 } else {
                     mutations

@@ -17,8 +17,10 @@ use harness::inventory::Inventory;
 use harness::run::{exit_code, run_on, RunOptions};
 use harness::schema::{Report, ScenarioResult};
 
-const SEED: u64 = 7;
-/// Enough scenarios for seed 7 to catch each mutant below (measured: 8 to 56 discrepancies).
+/// Seed 7 until the generator of issue #15, whose seed 7 no longer tells `copy.mtime-ignored`
+/// apart on buildkit within 50 scenarios; seed 3 does in scenario 13 (`cachet mutants --seed 3`).
+const SEED: u64 = 3;
+/// Enough scenarios for the seed to catch each mutant below.
 const SCENARIOS: usize = 16;
 
 fn options(engines: &[&str], out: &Path) -> RunOptions {
@@ -425,7 +427,7 @@ fn the_command_line_runs_on_model_hosts_from_an_inventory_file() {
         "--scenarios",
         "16",
         "--seed",
-        "7",
+        "3",
         "--out",
         out,
     ];

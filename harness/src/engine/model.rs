@@ -65,7 +65,9 @@ impl Cache {
         build: &Build,
         imports: Vec<(String, CacheExport)>,
     ) -> Option<CacheExport> {
-        let before = self.state.record_count();
+        // Counted as the chains new after the build: `classic.newest-match` may drop older
+        // records, so the count can fall while the build adds some.
+        let before: BTreeSet<u64> = self.state.record_chains().collect();
         for (reference, export) in &imports {
             self.state.import(reference, export.clone());
         }
@@ -74,7 +76,11 @@ impl Cache {
             id,
             build: build.clone(),
             imports,
-            records: self.state.record_count() - before,
+            records: self
+                .state
+                .record_chains()
+                .filter(|c| !before.contains(c))
+                .count(),
         });
         export
     }

@@ -62,6 +62,11 @@ impl EngineState {
         self.records.len()
     }
 
+    /// The chains of every record, in no promised order.
+    pub fn record_chains(&self) -> impl Iterator<Item = u64> + '_ {
+        self.records.keys().copied()
+    }
+
     /// Makes a registry reference's inline cache available to builds that name it in `cache_from`.
     pub fn import(&mut self, reference: &str, export: CacheExport) {
         self.imports.insert(reference.to_string(), export);
