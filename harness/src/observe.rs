@@ -425,8 +425,6 @@ pub fn cli_failure_message(log: &str) -> String {
         .to_string()
 }
 
-/// Turns what a door collected into per-step outcomes. Engine trouble becomes an indeterminate
-/// observation, never a verdict.
 /// Why a failed build says nothing about cache rules, if its error (or, where a CLI reports only
 /// its exit status, its log) shows the engine's surroundings failed it: Podman 4.3 sometimes
 /// fails its cache scan while images are removed elsewhere in the store ("layer not known"); a
@@ -439,6 +437,8 @@ pub fn environment_fault(builder: Builder, error: &str, log: &str) -> Option<&'s
         .then_some("the engine ran out of disk")
 }
 
+/// Turns what a door collected into per-step outcomes. Engine trouble becomes an indeterminate
+/// observation, never a verdict.
 pub fn interpret(
     builder: Builder,
     raw: RawBuild,

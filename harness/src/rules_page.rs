@@ -32,7 +32,7 @@ fn source_html(source: &str) -> String {
 fn profiles_holding(rule: &Rule) -> Vec<String> {
     models::Profile::all_generations()
         .iter()
-        .filter(|p| p.follows(rule))
+        .filter(|p| p.rule(rule.id).is_some())
         .map(models::Profile::name)
         .collect()
 }
