@@ -125,6 +125,10 @@ fn counts(buckets: &[harness::buckets::Bucket]) -> Vec<usize> {
     counts
 }
 
+/// The seed `tests/pipeline.rs` uses: its first 16 scenarios catch both mutants below (seed 7
+/// did until the generator of issue #15).
+const SEED: u64 = 3;
+
 /// A run of generated scenarios of `seed` on a model engine with `mutant` off, as `ci/nightly`
 /// lays a night out: `root/LABEL/DATE/`.
 fn night(
@@ -137,7 +141,7 @@ fn night(
 ) -> (Report, PathBuf) {
     let out = root.join(label).join(date);
     let inventory = model::inventory(Some(mutant));
-    // Enough scenarios for seed 7 to catch these mutants (as `tests/pipeline.rs` measured).
+    // Enough scenarios for the seed to catch these mutants (as `tests/pipeline.rs` measured).
     let mut options = RunOptions::new(vec![engine.to_string()], 16, seed, out.clone());
     options.shrink_budget = 20;
     options.label = Some(label.to_string());
@@ -185,7 +189,7 @@ fn the_morning_pages_in_chromium() {
         root.path(),
         "vm1",
         "2026-12-01",
-        7,
+        SEED,
         "copy.mtime-ignored",
         "buildkit@a",
     );
@@ -193,7 +197,7 @@ fn the_morning_pages_in_chromium() {
         root.path(),
         "vm1",
         "2026-12-02",
-        7,
+        SEED,
         "copy.mtime-ignored",
         "buildkit@a",
     );
@@ -201,7 +205,7 @@ fn the_morning_pages_in_chromium() {
         root.path(),
         "vm2",
         "2026-12-02",
-        7,
+        SEED,
         "run.opaque",
         "classic-cli@a",
     );
