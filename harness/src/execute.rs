@@ -256,6 +256,13 @@ pub fn run_scenario_with(
             ));
         }
     }
+    if result.is_err() {
+        // A scenario an engine fault ended may have left what no tag names (a base image loaded
+        // half, a killed build's layers and container): its salt is swept once the engine answers.
+        for e in hosts.values() {
+            keep_unclean(&e.endpoint, salt, Vec::new());
+        }
+    }
     result.map(|builds| History {
         engine: engine.name.clone(),
         salt: salt.to_string(),
@@ -309,6 +316,16 @@ pub fn take_unclean(endpoint: &str) -> Vec<(String, Vec<String>)> {
     mine.into_iter()
         .map(|(_, salt, refs)| (salt, refs))
         .collect()
+}
+
+/// Puts a scenario back on the list of what `endpoint` still holds (its removal met the engine
+/// down again): nothing taken off the list is forgotten.
+pub fn keep_unclean(endpoint: &str, salt: &str, refs: Vec<String>) {
+    unclean().lock().unwrap_or_else(|e| e.into_inner()).push((
+        endpoint.to_string(),
+        salt.to_string(),
+        refs,
+    ));
 }
 
 /// The reference of a scenario's salted base image.

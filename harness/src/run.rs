@@ -488,16 +488,26 @@ impl EngineRun<'_> {
 fn remove_leftovers(engine: &Engine) -> Result<()> {
     let door = engine::open(engine);
     for (salt, refs) in crate::execute::take_unclean(&engine.endpoint) {
-        door.remove_images(&refs)?;
-        for _ in 0..3 {
-            let (images, containers) = door.salted_resources(&salt)?;
-            if images.is_empty() && containers.is_empty() {
-                break;
-            }
-            door.remove_containers(&containers)?;
-            // Newest first: `remove_images` takes the last first.
-            door.remove_images(&images.into_iter().rev().collect::<Vec<_>>())?;
+        if let Err(e) = sweep(door.as_ref(), &salt, &refs) {
+            // Still not answering: the scenario stays on the list for the next try.
+            crate::execute::keep_unclean(&engine.endpoint, &salt, refs);
+            return Err(e);
         }
+    }
+    Ok(())
+}
+
+/// One scenario's leftovers: its tags, then what its salt's label marks.
+fn sweep(door: &dyn engine::Door, salt: &str, refs: &[String]) -> Result<()> {
+    door.remove_images(refs)?;
+    for _ in 0..3 {
+        let (images, containers) = door.salted_resources(salt)?;
+        if images.is_empty() && containers.is_empty() {
+            break;
+        }
+        door.remove_containers(&containers)?;
+        // Newest first: `remove_images` takes the last first.
+        door.remove_images(&images.into_iter().rev().collect::<Vec<_>>())?;
     }
     Ok(())
 }
