@@ -466,6 +466,11 @@ pub fn interpret(
         .and_then(|e| environment_fault(builder, e, &observation.log))
     {
         observation.indeterminate = observation.error.take().map(|e| format!("{why}: {e}"));
+    } else if let Some(why) = observation.indeterminate.as_mut() {
+        // A door that lost the stream says what broke it: a full disk is named as such too.
+        if Fault::of_message(why).is_some() {
+            *why = format!("the engine ran out of disk: {why}");
+        }
     }
     let error = observation.error.clone();
     if let Some(e) = &error {

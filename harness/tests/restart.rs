@@ -7,38 +7,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::run::{exit_code, run_on, RunOptions};
-use harness::schema::Report;
-
-const DOCKERD_B_PID: &str = "/run/cachet/dockerd-b.dockerd.pid";
-
-/// Per scenario the run finished: what it confirmed.
-fn confirmed(report: &Report) -> BTreeMap<usize, Vec<(usize, usize, String)>> {
-    report
-        .results
-        .iter()
-        .filter(|r| r.lost.is_none())
-        .map(|r| (r.index, r.confirmed.clone()))
-        .collect()
-}
 
 #[test]
 fn a_daemon_killed_mid_run_costs_only_the_scenarios_in_flight() {
     let Some(inventory) = common::inventory_or_skip() else {
         return;
     };
-    let in_ci = std::env::var_os("CI").is_some();
-    if !Path::new(DOCKERD_B_PID).exists() {
-        assert!(
-            !in_ci,
-            "no {DOCKERD_B_PID}: ci/engines up did not start host b"
-        );
-        eprintln!("skipping outside CI: host b was not started by ci/engines");
+    if !common::host_b_started() {
         return;
     }
     let engine = inventory.engine("classic@b").expect("classic@b");
@@ -68,7 +48,7 @@ fn a_daemon_killed_mid_run_costs_only_the_scenarios_in_flight() {
             !run.is_finished(),
             "the run ended before the nemesis struck"
         );
-        let pid = std::fs::read_to_string(DOCKERD_B_PID).expect("dockerd-b's pid");
+        let pid = std::fs::read_to_string(common::DOCKERD_B_PID).expect("dockerd-b's pid");
         let killed = Command::new("kill")
             .args(["-KILL", pid.trim()])
             .status()
@@ -104,8 +84,8 @@ fn a_daemon_killed_mid_run_costs_only_the_scenarios_in_flight() {
         assert!(why.contains("stopped answering"), "{why}");
     }
     // No false verdicts: what the faulted run confirmed, the calm run confirmed too.
-    let calm = confirmed(&calm);
-    for (index, found) in confirmed(&report) {
+    let calm = common::confirmed(&calm);
+    for (index, found) in common::confirmed(&report) {
         assert_eq!(Some(&found), calm.get(&index), "scenario {index}");
     }
     assert_ne!(exit_code(&report), 3, "the engine came back");

@@ -113,3 +113,32 @@ pub fn inventory_or_skip() -> Option<harness::inventory::Inventory> {
         }
     }
 }
+
+/// The pid file of host b's dockerd, as `ci/engines up` starts it.
+pub const DOCKERD_B_PID: &str = "/run/cachet/dockerd-b.dockerd.pid";
+
+/// Whether `ci/engines up` started host b, so a nemesis may signal it; outside CI its absence
+/// skips the test (said on stderr), in CI it fails the test.
+pub fn host_b_started() -> bool {
+    if Path::new(DOCKERD_B_PID).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "no {DOCKERD_B_PID}: ci/engines up did not start host b"
+    );
+    eprintln!("skipping outside CI: host b was not started by ci/engines");
+    false
+}
+
+/// Per scenario a run finished (not lost to a fault): what it confirmed.
+pub fn confirmed(
+    report: &Report,
+) -> std::collections::BTreeMap<usize, Vec<(usize, usize, String)>> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.lost.is_none())
+        .map(|r| (r.index, r.confirmed.clone()))
+        .collect()
+}
