@@ -314,6 +314,9 @@ fn answers_within(engine: &Engine, limit: Duration) -> bool {
 }
 
 #[test]
+#[ignore = "open harness bug (issue #13): some runs leave an image behind on the small-disk \
+            daemon after scenarios the full disk lost (no false verdicts in any run). Run with \
+            --ignored to reproduce"]
 fn a_full_data_root_costs_only_the_scenarios_it_failed() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     setup();
