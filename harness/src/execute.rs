@@ -249,18 +249,14 @@ pub fn run_scenario_with(
         }
         if door.remove_images(refs).is_err() {
             // The engine went away: what the scenario made waits for it (`take_unclean`).
-            unclean().lock().unwrap_or_else(|e| e.into_inner()).push((
-                e.endpoint.clone(),
-                salt.to_string(),
-                refs.clone(),
-            ));
+            keep_unclean(e, salt, refs.clone());
         }
     }
     if result.is_err() {
         // A scenario an engine fault ended may have left what no tag names (a base image loaded
         // half, a killed build's layers and container): its salt is swept once the engine answers.
-        for e in hosts.values() {
-            keep_unclean(&e.endpoint, salt, Vec::new());
+        for e in hosts.values().chain(fresh_engine.iter()) {
+            keep_unclean(e, salt, Vec::new());
         }
     }
     result.map(|builds| History {
@@ -300,32 +296,54 @@ fn with_salted_content(scenario: &Scenario, salt: &str) -> Scenario {
     salted
 }
 
-/// Scenarios whose cleanup could not reach an engine: `(endpoint, salt, references)`.
-fn unclean() -> &'static std::sync::Mutex<Vec<(String, String, Vec<String>)>> {
-    static UNCLEAN: std::sync::Mutex<Vec<(String, String, Vec<String>)>> =
-        std::sync::Mutex::new(Vec::new());
-    &UNCLEAN
+/// What a scenario left on an engine that did not answer its cleanup, or that a fault ended:
+/// its salt (every image and container built on its base carries it) and its tags.
+#[derive(Clone, Debug)]
+pub struct Leftover {
+    pub engine: Engine,
+    pub salt: String,
+    pub refs: Vec<String>,
 }
 
-/// The salts and references of the scenarios whose cleanup could not reach `endpoint`, taken
-/// off the list: the caller removes them once the engine answers again.
-pub fn take_unclean(endpoint: &str) -> Vec<(String, Vec<String>)> {
-    let mut all = unclean().lock().unwrap_or_else(|e| e.into_inner());
-    let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(e, _, _)| e == endpoint);
+/// Leftovers not yet removed, and those removed once (`SWEPT`): a build the engine went on with
+/// after its client gave up (a stalled daemon, continued) can still add an image under a salt
+/// already swept, so the run sweeps those salts again once no build of its own is in flight.
+static UNCLEAN: std::sync::Mutex<Vec<Leftover>> = std::sync::Mutex::new(Vec::new());
+static SWEPT: std::sync::Mutex<Vec<Leftover>> = std::sync::Mutex::new(Vec::new());
+
+fn locked<T>(m: &'static std::sync::Mutex<T>) -> std::sync::MutexGuard<'static, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The leftovers on `endpoint` (all of them with `None`), taken off the list: the caller removes
+/// them once the engine answers again, and puts back (`keep_unclean`) what it could not.
+pub fn take_unclean(endpoint: Option<&str>) -> Vec<Leftover> {
+    let mut all = locked(&UNCLEAN);
+    let (mine, rest): (Vec<_>, Vec<_>) = all
+        .drain(..)
+        .partition(|l| endpoint.is_none_or(|e| l.engine.endpoint == e));
     *all = rest;
-    mine.into_iter()
-        .map(|(_, salt, refs)| (salt, refs))
-        .collect()
+    mine
 }
 
-/// Puts a scenario back on the list of what `endpoint` still holds (its removal met the engine
-/// down again): nothing taken off the list is forgotten.
-pub fn keep_unclean(endpoint: &str, salt: &str, refs: Vec<String>) {
-    unclean().lock().unwrap_or_else(|e| e.into_inner()).push((
-        endpoint.to_string(),
-        salt.to_string(),
+/// Puts a scenario on the list of what `engine` still holds (its removal met the engine down, or
+/// a fault ended the scenario): nothing taken off the list is forgotten.
+pub fn keep_unclean(engine: &Engine, salt: &str, refs: Vec<String>) {
+    locked(&UNCLEAN).push(Leftover {
+        engine: engine.clone(),
+        salt: salt.to_string(),
         refs,
-    ));
+    });
+}
+
+/// Records a leftover as removed, for the run's last sweep (`take_swept`).
+pub fn swept(leftover: Leftover) {
+    locked(&SWEPT).push(leftover);
+}
+
+/// Every leftover removed so far, taken off that record.
+pub fn take_swept() -> Vec<Leftover> {
+    std::mem::take(&mut *locked(&SWEPT))
 }
 
 /// The reference of a scenario's salted base image.

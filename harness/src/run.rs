@@ -145,6 +145,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
     let setup = Setup { down, ..setup };
     install_interrupt_handler();
     let (all, failures) = run_workers(&setup, &engines, &versions, &scenarios, options.jobs);
+    last_sweep();
     // No build is in flight now: the records the run added can go.
     match engine::cache::restore_build_cache(&build_cache) {
         Ok(n) if n > 0 => eprintln!("cachet run: removed {n} build-cache records the run created"),
@@ -486,15 +487,42 @@ impl EngineRun<'_> {
 /// shrink's included): their tags, then the containers and untagged images their salt's label
 /// marks (a killed build's container, a classic builder's intermediate images), children first.
 fn remove_leftovers(engine: &Engine) -> Result<()> {
-    let door = engine::open(engine);
-    for (salt, refs) in crate::execute::take_unclean(&engine.endpoint) {
-        if let Err(e) = sweep(door.as_ref(), &salt, &refs) {
-            // Still not answering: the scenario stays on the list for the next try.
-            crate::execute::keep_unclean(&engine.endpoint, &salt, refs);
-            return Err(e);
+    sweep_all(crate::execute::take_unclean(Some(&engine.endpoint)))
+}
+
+/// Sweeps each leftover on its engine; one whose engine does not answer goes back on the list
+/// (the first such error is returned), the rest are recorded as swept.
+fn sweep_all(leftovers: Vec<crate::execute::Leftover>) -> Result<()> {
+    let mut first_error = None;
+    for leftover in leftovers {
+        let door = engine::open(&leftover.engine);
+        match sweep(door.as_ref(), &leftover.salt, &leftover.refs) {
+            Ok(()) => crate::execute::swept(leftover),
+            Err(e) => {
+                // Still not answering: the scenario stays on the list for the next try.
+                crate::execute::keep_unclean(&leftover.engine, &leftover.salt, leftover.refs);
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The run's last sweep, once no build of its own is in flight: every leftover still listed
+/// (whatever its engine), and every salt swept before, again (a build its engine finished after
+/// the client gave up adds images under a salt already swept). What still does not answer is
+/// reported for `cachet clean`.
+fn last_sweep() {
+    let mut again = crate::execute::take_swept();
+    again.extend(crate::execute::take_unclean(None));
+    if again.is_empty() {
+        return;
+    }
+    if let Err(e) = sweep_all(again) {
+        eprintln!("warning: removing what faulted scenarios left: {e} (`cachet clean` will)");
+    }
+    // Leftovers of an engine that never came back stay listed for a later run in this process.
+    let _ = crate::execute::take_swept();
 }
 
 /// One scenario's leftovers: its tags, then what its salt's label marks.

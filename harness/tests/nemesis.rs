@@ -1,7 +1,8 @@
 //! Nemesis, Jepsen-style: faults struck during a real `cachet run`, each costing only the
-//! scenarios in flight. A daemon stopped (SIGSTOP) past short build and call timeouts: a build
-//! in flight is indeterminate ("did not finish"), any other call in flight loses its scenario
-//! ("stopped answering"), the run waits for the engine and goes on. A daemon
+//! scenarios in flight. A daemon stopped (SIGSTOP) while a build runs a step, past short build
+//! and call timeouts: the build is indeterminate ("did not finish"; steps reported before the stop
+//! keep their verdicts, the scenario's later builds are not run), a cleanup call the stop catches
+//! leaves its images for the run to remove once the engine answers, and the run goes on. A daemon
 //! whose data-root sits on a small filesystem that fills up: what failed for want of disk is
 //! indeterminate or lost ("out of disk"), never a discrepancy, and the run goes on once space is
 //! freed. (`restart.rs` kills and restarts a daemon; `faults.rs` stops a second host and the
@@ -35,6 +36,11 @@ const BUILD_TIMEOUT_S: u64 = 20;
 const CALL_TIMEOUT_S: u64 = 10;
 
 fn setup() {
+    // `RUST_LOG=harness=debug` shows each engine call with its duration.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     std::env::set_var("CACHET_BUILD_TIMEOUT", BUILD_TIMEOUT_S.to_string());
     std::env::set_var("CACHET_CALL_TIMEOUT", CALL_TIMEOUT_S.to_string());
     std::env::set_var("CACHET_ENGINE_WAIT", "300");
@@ -44,13 +50,21 @@ fn in_ci() -> bool {
     std::env::var_os("CI").is_some()
 }
 
-/// The reasons a scenario's builds were indeterminate, or that it was lost.
+/// The reasons a scenario's builds or steps were indeterminate, or that it was lost.
 fn touched(report: &Report) -> BTreeMap<usize, Vec<String>> {
     report
         .results
         .iter()
         .filter_map(|r| {
             let mut why: Vec<String> = r.lost.iter().cloned().collect();
+            // A build the fault caught whose steps had all been reported before it: its verdicts
+            // stand, but its outcome and the scenario's later builds are unknown.
+            why.extend(
+                r.history
+                    .builds
+                    .iter()
+                    .filter_map(|b| b.observation.indeterminate.clone()),
+            );
             why.extend(
                 r.history
                     .builds
@@ -138,6 +152,51 @@ fn until_next_build(
     panic!("no new build on {} within {limit:?}", engine.name);
 }
 
+/// Polls `engine` until it holds more containers than `idle` (a RUN step's container: the
+/// scenarios' builds are the only thing on it).
+fn until_a_step_runs(engine: &Engine, idle: usize, limit: Duration, run_ended: impl Fn() -> bool) {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        assert!(!run_ended(), "the run ended before the nemesis struck");
+        if let Ok((_, containers)) = harness::engine::open(engine).resource_counts() {
+            if containers > idle {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!(
+        "no step ran a container on {} within {limit:?}",
+        engine.name
+    );
+}
+
+/// Every image and container on `engine`'s host, with tags, labels and age, to name a leak.
+fn listing(engine: &Engine) -> String {
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .args(["-H", &engine.endpoint])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_else(|e| format!("(docker: {e})"))
+    };
+    docker(&[
+        "image",
+        "ls",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Repository}}:{{.Tag}} {{.CreatedSince}} {{.Size}}",
+    ]) + &docker(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Image}} {{.Command}} {{.Status}} {{.Labels}}",
+    ])
+}
+
 fn cachet_images(engine: &Engine) -> BTreeSet<String> {
     harness::engine::open(engine)
         .cachet_resources()
@@ -156,9 +215,6 @@ fn signal(pid: &str, signal: &str) {
 }
 
 #[test]
-#[ignore = "open harness bug (issue #13): when the stall loses a scenario (a call past the call \
-            timeout rather than a build), what it made leaks on host b; and when the stop lands \
-            between calls it touches nothing. Run with --ignored to reproduce"]
 fn a_stopped_daemon_costs_only_the_build_in_flight() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     setup();
@@ -181,11 +237,11 @@ fn a_stopped_daemon_costs_only_the_build_in_flight() {
     let out = tempfile::tempdir().expect("temp dir");
     let (report, resumed) = std::thread::scope(|scope| {
         let run = scope.spawn(|| run_on(&inventory, &options(out.path())));
-        std::thread::sleep(Duration::from_secs(5));
-        assert!(
-            !run.is_finished(),
-            "the run ended before the nemesis struck"
-        );
+        // The stop lands while a build runs a step (a container exists), so it catches a build
+        // in flight: a stop between scenarios would only slow a cleanup down.
+        until_a_step_runs(&engine, before.1, Duration::from_secs(120), || {
+            run.is_finished()
+        });
         signal(pid, "-STOP");
         // Past the build timeout, so the build in flight cannot finish in time.
         std::thread::sleep(Duration::from_secs(BUILD_TIMEOUT_S + 15));
@@ -210,8 +266,10 @@ fn a_stopped_daemon_costs_only_the_build_in_flight() {
         .resource_counts()
         .expect("host b answers");
     assert_eq!(
-        after, before,
-        "(images, containers) on host b: nothing leaked"
+        after,
+        before,
+        "(images, containers) on host b: nothing leaked; it holds:\n{}",
+        listing(&engine)
     );
 }
 
@@ -314,9 +372,6 @@ fn answers_within(engine: &Engine, limit: Duration) -> bool {
 }
 
 #[test]
-#[ignore = "open harness bug (issue #13): some runs leave an image behind on the small-disk \
-            daemon after scenarios the full disk lost (no false verdicts in any run). Run with \
-            --ignored to reproduce"]
 fn a_full_data_root_costs_only_the_scenarios_it_failed() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     setup();
@@ -373,5 +428,10 @@ fn a_full_data_root_costs_only_the_scenarios_it_failed() {
     let after = harness::engine::open(&engine)
         .resource_counts()
         .expect("the small-disk dockerd answers");
-    assert_eq!(after, before, "(images, containers): nothing leaked");
+    assert_eq!(
+        after,
+        before,
+        "(images, containers): nothing leaked; it holds:\n{}",
+        listing(&engine)
+    );
 }
