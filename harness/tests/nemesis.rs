@@ -82,6 +82,7 @@ fn touched(report: &Report) -> BTreeMap<usize, Vec<String>> {
 
 /// Everything a faulted run must show, checked against the calm run of the same seed; prints the
 /// figures. Every touched scenario's reasons mention one of `causes`.
+/// Returns the scenarios the fault touched.
 fn assert_costs_only_what_it_touched(
     fault: &str,
     (calm, faulted): (&Report, &Report),
@@ -89,7 +90,7 @@ fn assert_costs_only_what_it_touched(
     causes: &[&str],
     resumed: Duration,
     out: &Path,
-) {
+) -> BTreeSet<usize> {
     let calm_touched = touched(calm);
     let touched = touched(faulted);
     let caused: BTreeMap<_, _> = touched
@@ -129,6 +130,7 @@ fn assert_costs_only_what_it_touched(
     for file in ["report.json", "report.md", "index.html", "junit.xml"] {
         assert!(out.join(file).is_file(), "{fault}: {file} written");
     }
+    caused.keys().map(|i| **i).collect()
 }
 
 /// Waits until `engine` holds a cachet image it did not hold at `since` (the run's next
@@ -433,5 +435,141 @@ fn a_full_data_root_costs_only_the_scenarios_it_failed() {
         before,
         "(images, containers): nothing leaked; it holds:\n{}",
         listing(&engine)
+    );
+}
+
+/// The registry `ci/engines up` started, killed now and started again (by `ci/engines up`) when
+/// `back` runs or the guard drops, whichever comes first.
+struct RegistryDown {
+    back: bool,
+}
+
+const REGISTRY_PID: &str = "/run/cachet/registry.pid";
+
+impl RegistryDown {
+    fn strike() -> RegistryDown {
+        let pid = std::fs::read_to_string(REGISTRY_PID).expect("the registry's pid");
+        signal(pid.trim(), "-KILL");
+        RegistryDown { back: false }
+    }
+
+    fn back(&mut self) {
+        if std::mem::replace(&mut self.back, true) {
+            return;
+        }
+        let engines = concat!(env!("CARGO_MANIFEST_DIR"), "/../ci/engines");
+        let status = Command::new("bash")
+            .args([engines, "up"])
+            .env("CACHET_GENERATIONS", "system")
+            .stdout(Stdio::null())
+            .status()
+            .expect("ci/engines runs");
+        assert!(status.success(), "ci/engines up starts the registry again");
+    }
+}
+
+impl Drop for RegistryDown {
+    fn drop(&mut self) {
+        self.back();
+    }
+}
+
+/// Polls `engine` until it holds a cachet image not in `since` (`appears`) or until it holds none
+/// of those it held when called (`!appears`).
+fn until_images(engine: &Engine, appears: bool, limit: Duration, run_ended: impl Fn() -> bool) {
+    let since = cachet_images(engine);
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        assert!(!run_ended(), "the run ended first");
+        let now = cachet_images(engine);
+        let done = if appears {
+            now.iter().any(|i| !since.contains(i))
+        } else {
+            since.iter().all(|i| !now.contains(i))
+        };
+        if done {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no change of images on {} within {limit:?}", engine.name);
+}
+
+#[test]
+fn a_registry_down_for_a_while_costs_only_the_cross_host_scenarios_meanwhile() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    setup();
+    let Some(mut inventory) = common::inventory_or_skip() else {
+        return;
+    };
+    if !std::path::Path::new(REGISTRY_PID).exists() {
+        assert!(
+            !in_ci(),
+            "no {REGISTRY_PID}: ci/engines up did not start the registry"
+        );
+        return;
+    }
+    // Host b is the only second host: cross-host scenarios push from one and import on the other.
+    inventory.hosts.retain(|name, _| name == "a" || name == "b");
+    let (a, b) = (
+        inventory.engine("classic@a").expect("classic@a"),
+        inventory.engine("classic@b").expect("classic@b"),
+    );
+    let (seed, count) = (11, 12);
+    let cross_host: BTreeSet<usize> = harness::generate::generate_scenarios(seed, count)
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.transitions.iter().any(|t| t.build.host == "b"))
+        .map(|(i, _)| i)
+        .collect();
+    let options = |out: &Path| RunOptions::new(vec![a.name.clone()], count, seed, out.into());
+    let calm_out = tempfile::tempdir().expect("temp dir");
+    let calm = run_on(&inventory, &options(calm_out.path())).expect("the calm run");
+    let counts = |e: &Engine| {
+        harness::engine::open(e)
+            .resource_counts()
+            .expect("it answers")
+    };
+    let before = (counts(&a), counts(&b));
+    let out = tempfile::tempdir().expect("temp dir");
+    let (report, resumed) = std::thread::scope(|scope| {
+        let run = scope.spawn(|| run_on(&inventory, &options(out.path())));
+        // Down once the run has started (its first scenario's base image is on host a), until the
+        // first scenario that needed it has come and gone on host b.
+        until_images(&a, true, Duration::from_secs(60), || run.is_finished());
+        let mut registry = RegistryDown::strike();
+        until_images(&b, true, Duration::from_secs(120), || run.is_finished());
+        until_images(&b, false, Duration::from_secs(120), || run.is_finished());
+        registry.back();
+        let since = cachet_images(&b);
+        let resumed = until_next_build(&b, &since, Duration::from_secs(300), || run.is_finished());
+        (run.join().expect("the run thread"), resumed)
+    });
+    let report = report.expect("the run ends normally");
+    let touched = assert_costs_only_what_it_touched(
+        "registry down",
+        (&calm, &report),
+        count,
+        &["did not answer"],
+        resumed,
+        out.path(),
+    );
+    assert!(
+        touched.is_subset(&cross_host),
+        "only cross-host scenarios: {touched:?} of {cross_host:?}"
+    );
+    let last_touched = touched.iter().max().copied().unwrap_or(0);
+    assert!(
+        report
+            .results
+            .iter()
+            .any(|r| r.index > last_touched && cross_host.contains(&r.index) && r.lost.is_none()),
+        "a cross-host scenario after the registry's return completed ({cross_host:?}, touched \
+         {touched:?})"
+    );
+    assert_eq!(
+        (counts(&a), counts(&b)),
+        before,
+        "nothing leaked on hosts a and b"
     );
 }
