@@ -168,17 +168,29 @@ fn arb_xattr() -> impl Strategy<Value = Mutation> {
         "security.selinux",
         "security.capability",
     ]);
-    (
-        pick(ENTRIES),
-        name,
-        pick(&["x", "system_u:object_r:container_file_t:s0"]),
-    )
-        .prop_map(|(path, name, value)| Mutation::SetXattr {
+    (pick(ENTRIES), name, 0..2usize).prop_map(|(path, name, which)| {
+        let value = if name == "security.capability" {
+            CAPABILITIES[which]
+        } else {
+            ["x", "system_u:object_r:container_file_t:s0"][which]
+        };
+        Mutation::SetXattr {
             path: path.into(),
             name: name.into(),
             value: value.into(),
-        })
+        }
+    })
 }
+
+/// Two `security.capability` values the kernel accepts (VFS capability data, revision 2: the
+/// little-endian magic 0x02000000, then permitted and inheritable sets, low words first):
+/// `cap_net_bind_service` and `cap_net_raw` permitted. Anything else there fails with EINVAL
+/// wherever the engine sets it (classic 20.10 refused such a context: "Error processing tar file
+/// (exit status 1): invalid argument").
+const CAPABILITIES: [&str; 2] = [
+    "\0\0\0\u{2}\0\u{4}\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\u{2}\0\u{20}\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+];
 
 /// A write: new content for a pool file, or a new file.
 fn arb_write() -> impl Strategy<Value = Mutation> {

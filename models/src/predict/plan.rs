@@ -348,6 +348,11 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
         return Err(why);
     }
     for instruction in dockerfile.instructions() {
+        // Buildah reads a step's flags when it runs the step (`refused_flag_in_built_stage`).
+        if profile.builder == Builder::Buildah && refused_flag(profile, &instruction.body).is_some()
+        {
+            continue;
+        }
         if let Some(why) = refused_syntax(profile, &instruction.body) {
             return Err(why);
         }
@@ -372,6 +377,35 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
         ));
     }
     Ok(dockerfile)
+}
+
+/// A flag of `body` the profile's frontend does not know (`COPY --link` before Buildah 1.41, say):
+/// the refusal in the engine's words.
+fn refused_flag(profile: &Profile, body: &Body) -> Option<String> {
+    body.features()
+        .into_iter()
+        .filter(|f| *f != crate::dockerfile::Feature::Heredoc)
+        .find_map(|f| profile.features.refusal(f))
+}
+
+/// Buildah's refusal of an unknown flag, which comes only from a stage it builds: it reads a
+/// step's flags when it runs the step, so a stage `--target` leaves out refuses nothing (measured
+/// on Podman 4.3 and 5.4, case unknown-flag-in-unbuilt-stage; Engine 20.10's frontends parse the
+/// whole Dockerfile first and refuse it anyway). Heredocs stay refused as a whole.
+fn refused_flag_in_built_stage(
+    profile: &Profile,
+    stages: &[StageSpan<'_>],
+    wanted: &[bool],
+) -> Option<String> {
+    if profile.builder != Builder::Buildah {
+        return None;
+    }
+    stages
+        .iter()
+        .zip(wanted)
+        .filter(|(_, built)| **built)
+        .flat_map(|(stage, _)| &stage.instructions)
+        .find_map(|(_, instruction)| refused_flag(profile, &instruction.body))
 }
 
 /// Syntax the profile's engine refuses (its error, in the model's words): a form its frontend
@@ -437,6 +471,9 @@ pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
         },
     };
     let wanted = stages_to_build(profile.builder, &stages, target);
+    if let Some(why) = refused_flag_in_built_stage(profile, &stages, &wanted) {
+        return Plan::rejected(why);
+    }
     let cx = Cx::new(profile, build, &stages, global_args(&dockerfile, build));
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];
     let mut steps = Vec::new();
