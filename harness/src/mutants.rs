@@ -187,6 +187,7 @@ pub fn kills_on(inventory: &Inventory, options: &KillOptions) -> Result<Kills> {
             "--sample and --scenarios must be at least 1".into(),
         ));
     }
+    crate::run::prepare_out(&options.out)?;
     let engine = inventory.engine(&options.engine)?;
     let version = crate::engine::version(&engine)?;
     let profile = engine.with_reported_version(&version).profile;
@@ -295,6 +296,56 @@ mod tests {
              classic  copy.mtime-ignored  3\n\
              classic  classic.copy-key    —\n\
              distinguished 1/2 mutants within 50 scenarios\n",
+        );
+    }
+
+    #[test]
+    fn the_sample_prefers_distinguished_mutants_and_keeps_table_order() {
+        let r = |rule: &str, first| Reach {
+            profile: "buildkit".into(),
+            rule: rule.into(),
+            first,
+        };
+        let reaches = [r("a", None), r("b", Some(4)), r("c", None), r("d", Some(0))];
+        for seed in 0..20 {
+            assert_eq!(sample(&reaches, 2, seed), ["b", "d"], "seed {seed}");
+            let three = sample(&reaches, 3, seed);
+            assert_eq!(three.len(), 3);
+            assert!(three.contains(&"b".to_string()) && three.contains(&"d".to_string()));
+            assert_eq!(three, sample(&reaches, 3, seed), "the seed fixes it");
+            assert_eq!(sample(&reaches, 9, seed), ["a", "b", "c", "d"]);
+        }
+        let picks: std::collections::BTreeSet<_> =
+            (0..20).map(|seed| sample(&reaches, 3, seed)).collect();
+        assert_eq!(picks.len(), 2, "the seed picks among the undistinguished");
+    }
+
+    #[test]
+    fn renders_kills_with_the_model_alone_beside_and_the_count() {
+        let k = |rule: &str, caught, reach| Kill {
+            rule: rule.into(),
+            caught,
+            reach,
+        };
+        let kills = Kills {
+            engine: "buildkit@a".into(),
+            version: "28.5.2".into(),
+            profile: "buildkit:28".into(),
+            scenarios: 50,
+            exercised: 19,
+            kills: vec![
+                k("copy.mtime-ignored", Some(2), Some(2)),
+                k("bk.chmod-flag", None, None),
+            ],
+            report: Report::from_results(7, Vec::new(), Vec::new()),
+        };
+        assert_eq!(
+            render_kills(&kills),
+            "sampled 2 of 19 exercised mutants of buildkit:28 (seed 7)\n\
+             rule                engine                model alone\n\
+             copy.mtime-ignored  caught after 3        distinguished after 3\n\
+             bk.chmod-flag       not caught in 50      not distinguished in 50\n\
+             caught 1/2 mutants within 50 scenarios on buildkit@a (28.5.2)\n"
         );
     }
 
