@@ -240,7 +240,13 @@ pub fn render_kills(k: &Kills) -> String {
         Some(i) => format!("{word} after {}", i + 1),
         None => format!("not {word} in {n}"),
     };
-    let rw = k.kills.iter().map(|c| c.rule.len()).max().unwrap_or(0).max(4);
+    let rw = k
+        .kills
+        .iter()
+        .map(|c| c.rule.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let mut out = format!(
         "sampled {} of {} exercised mutants of {} (seed {})\n",
         k.kills.len(),

@@ -74,8 +74,11 @@ fn kill_options(engine: &str, sample: usize, out: &Path) -> KillOptions {
 fn real_kills_on_a_reference_model_host_are_the_model_only_reach() {
     for engine in ["buildkit@a", "classic-cli@a", "podman@a"] {
         let out = tempfile::tempdir().unwrap();
-        let kills = kills_on(&model::inventory(None), &kill_options(engine, 8, out.path()))
-            .expect("the run runs");
+        let kills = kills_on(
+            &model::inventory(None),
+            &kill_options(engine, 8, out.path()),
+        )
+        .expect("the run runs");
         println!("{}", harness::mutants::render_kills(&kills));
         assert_eq!(kills.kills.len(), 8, "{engine}");
         assert!(
@@ -106,10 +109,16 @@ fn a_host_that_carries_a_mutant_never_lets_it_be_caught() {
     println!("{}", harness::mutants::render_kills(&mutant));
     let same: Vec<_> = mutant.kills.iter().map(|k| &k.rule).collect();
     let sampled: Vec<_> = reference.kills.iter().map(|k| &k.rule).collect();
-    assert_eq!(same, sampled, "the sample is the reference profile's either way");
+    assert_eq!(
+        same, sampled,
+        "the sample is the reference profile's either way"
+    );
     let kill = mutant.kills.iter().find(|k| k.rule == *rule).unwrap();
     assert!(kill.reach.is_some());
-    assert_eq!(kill.caught, None, "{rule}: the engine does what its mutant says");
+    assert_eq!(
+        kill.caught, None,
+        "{rule}: the engine does what its mutant says"
+    );
     assert!(
         mutant.report.summary.discrepancies > 0,
         "where the reference disagrees with the mutant engine, that is a finding"
