@@ -431,19 +431,13 @@ fn run_transitions(
         }
         let host = transition.build.host_name().to_string();
         let engine = &hosts[&host];
-        // The context as this host presents it (its umask, SELinux label, owner), for the model
-        // and the engine alike.
-        let mut concrete = models::scenario::apply_host_settings(&context, &engine.settings);
-        if let Some(text) = concrete.dockerfile_text() {
-            concrete.set_dockerfile_text(&substitute_base(&text, base_ref));
-        }
-        let mut options = transition.build.options.clone();
-        options.cache_from = options.cache_from.iter().map(|r| map_ref(r)).collect();
-        options.push = options.push.as_deref().map(map_ref);
-        let build = Build {
-            context: concrete,
-            options,
-        };
+        let build = build_as_given(
+            &context,
+            engine,
+            &transition.build.options,
+            base_ref,
+            &map_ref,
+        );
         // The model's side first (nothing in it depends on what the engine does).
         let prediction = model.step(&host, &engine.profile, &build);
         let tag = build_tag(salt, n);
@@ -505,6 +499,29 @@ fn run_transitions(
         }
     }
     Ok(builds)
+}
+
+/// The build the engine is given (and the model, and every watched mutant): the context as
+/// `engine`'s host presents it (its umask, SELinux label, owner), `FROM base` the salted base
+/// image, registry references the run's own.
+fn build_as_given(
+    context: &models::BuildContext,
+    engine: &Engine,
+    options: &BuildOptions,
+    base_ref: &str,
+    map_ref: &dyn Fn(&str) -> String,
+) -> Build {
+    let mut concrete = models::scenario::apply_host_settings(context, &engine.settings);
+    if let Some(text) = concrete.dockerfile_text() {
+        concrete.set_dockerfile_text(&substitute_base(&text, base_ref));
+    }
+    let mut options = options.clone();
+    options.cache_from = options.cache_from.iter().map(|r| map_ref(r)).collect();
+    options.push = options.push.as_deref().map(map_ref);
+    Build {
+        context: concrete,
+        options,
+    }
 }
 
 /// A watched mutant in a scenario's run: its rule and its own model of every host's cache.
