@@ -35,7 +35,8 @@ pub enum Command {
     /// Endpoints another cachet run is using are skipped.
     Clean(CleanArgs),
     /// Engine-free generator reach: for each exercised rule's mutant, the first generated
-    /// scenario whose predictions differ from the reference's.
+    /// scenario whose predictions differ from the reference's. With `--engine E --sample K`:
+    /// K of E's mutants, and after how many scenarios a real run on E catches each.
     Mutants(MutantsArgs),
     /// Record a directory's build input as the model sees it (digests, not contents), without
     /// building: what `cachet explain --since` compares with.
@@ -86,12 +87,22 @@ pub struct ExplainArgs {
 #[derive(Args, Debug)]
 pub struct MutantsArgs {
     /// One profile (`buildkit-cli`, `podman:5.8`); default: every profile of every generation.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "engine")]
     pub profile: Option<String>,
     #[arg(long, default_value_t = 50)]
     pub scenarios: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Real kills on this inventory engine (`buildkit@a`): the seed's scenarios run once on it,
+    /// watching `--sample` of its profile's mutants.
+    #[arg(long, requires = "sample")]
+    pub engine: Option<String>,
+    /// How many mutants `--engine` samples (those the model alone distinguishes first).
+    #[arg(long, requires = "engine")]
+    pub sample: Option<usize>,
+    /// Where `--engine`'s run writes its reports (the reference's own findings).
+    #[arg(long, default_value = "out/mutants")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -322,8 +333,7 @@ fn run(args: RunArgs) -> Result<i32> {
         fresh_check,
         label,
     } = args;
-    let default_catalogue = PathBuf::from("cases/known/catalogue.toml");
-    let known = known.or_else(|| default_catalogue.exists().then_some(default_catalogue));
+    let known = known_or_default(known);
     let seed = seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -341,6 +351,7 @@ fn run(args: RunArgs) -> Result<i32> {
         known,
         fresh_check,
         label,
+        shadows: Vec::new(),
     };
     let report = crate::run::run(&options)?;
     let s = &report.summary;
@@ -359,6 +370,12 @@ fn run(args: RunArgs) -> Result<i32> {
         eprintln!("error: {engine} stopped early (its finished scenarios are reported): {why}");
     }
     Ok(crate::run::exit_code(&report))
+}
+
+/// `--known`, or `cases/known/catalogue.toml` when it exists.
+fn known_or_default(known: Option<PathBuf>) -> Option<PathBuf> {
+    let default_catalogue = PathBuf::from("cases/known/catalogue.toml");
+    known.or_else(|| default_catalogue.exists().then_some(default_catalogue))
 }
 
 fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
@@ -512,8 +529,27 @@ fn mutants(
         profile,
         scenarios,
         seed,
+        engine,
+        sample,
+        out,
     }: MutantsArgs,
 ) -> Result<i32> {
+    if let (Some(engine), Some(sample)) = (engine, sample) {
+        let options = crate::mutants::KillOptions {
+            engine,
+            sample,
+            scenarios,
+            seed,
+            out,
+            known: known_or_default(None),
+        };
+        let kills = crate::mutants::kills_on(&crate::engine::load_inventory()?, &options)?;
+        print!("{}", crate::mutants::render_kills(&kills));
+        for (engine, why) in &kills.report.aborted {
+            eprintln!("error: {engine} stopped early (its finished scenarios are counted): {why}");
+        }
+        return Ok(crate::run::exit_code(&kills.report));
+    }
     let profiles = match profile {
         None => models::Profile::all_generations(),
         Some(name) => vec![crate::explain::profile_named(&name)?],

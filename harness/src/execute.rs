@@ -29,6 +29,11 @@ pub struct BuildRecord {
     /// The second oracle (`--fresh-check`): how this build's image differs from a fresh
     /// `--no-cache` build of the same input. Empty when they agree or the check did not run.
     pub stale: Vec<String>,
+    /// `(rule, step)` where a watched mutant (`Hooks::shadows`) is killed: the engine did what
+    /// the reference predicted there and not what the mutant predicted. Not in reports (a
+    /// report's `ScenarioResult::kills` holds the confirmed ones).
+    #[serde(skip)]
+    pub kills: Vec<(String, usize)>,
     #[serde(skip)]
     pub duration: Duration,
 }
@@ -167,6 +172,10 @@ pub struct Hooks<'a> {
     /// Called before build `n` (from 0) with the engine that runs it: a nemesis's way in (a test
     /// that evicts build-cache records, or stops a daemon, between builds).
     pub before_build: BeforeBuild<'a>,
+    /// Rules whose mutants are watched beside the reference (`cachet mutants --engine`): each
+    /// is predicted on every build as given to the engine, checked against the same
+    /// observation, and its kills recorded (`BuildRecord::kills`). Nothing else changes.
+    pub shadows: &'a [String],
 }
 
 /// `run_scenario` with `hooks`.
@@ -226,7 +235,7 @@ pub fn run_scenario_with(
                 &hosts,
                 (&base_ref, &registry),
                 &mut created,
-                (fresh_engine.as_ref(), hooks.before_build),
+                (fresh_engine.as_ref(), hooks),
             )
         });
     for (name, refs) in &created {
@@ -420,13 +429,14 @@ fn run_transitions(
     hosts: &BTreeMap<String, Engine>,
     (base_ref, registry): (&str, &str),
     created: &mut BTreeMap<String, Vec<String>>,
-    (fresh_engine, before_build): (Option<&Engine>, BeforeBuild<'_>),
+    (fresh_engine, hooks): (Option<&Engine>, &Hooks<'_>),
 ) -> Result<Vec<BuildRecord>> {
     let map_ref = |r: &str| {
         let (name, tag) = r.rsplit_once(':').unwrap_or((r, "latest"));
         format!("{registry}/cachet-{salt}/{name}:{tag}")
     };
     let mut model = ScenarioModel::default();
+    let mut shadows: Vec<Shadow<'_>> = hooks.shadows.iter().map(Shadow::new).collect();
     let mut context = scenario.context.clone();
     let mut builds = Vec::new();
     let workdirs = context_dirs(hosts, salt)?;
@@ -439,19 +449,13 @@ fn run_transitions(
         }
         let host = transition.build.host_name().to_string();
         let engine = &hosts[&host];
-        // The context as this host presents it (its umask, SELinux label, owner), for the model
-        // and the engine alike.
-        let mut concrete = models::scenario::apply_host_settings(&context, &engine.settings);
-        if let Some(text) = concrete.dockerfile_text() {
-            concrete.set_dockerfile_text(&substitute_base(&text, base_ref));
-        }
-        let mut options = transition.build.options.clone();
-        options.cache_from = options.cache_from.iter().map(|r| map_ref(r)).collect();
-        options.push = options.push.as_deref().map(map_ref);
-        let build = Build {
-            context: concrete,
-            options,
-        };
+        let build = build_as_given(
+            &context,
+            engine,
+            &transition.build.options,
+            base_ref,
+            &map_ref,
+        );
         // The model's side first (nothing in it depends on what the engine does).
         let prediction = model.step(&host, &engine.profile, &build);
         let tag = build_tag(salt, n);
@@ -466,7 +470,7 @@ fn run_transitions(
             tag: tag.clone(),
             workdir: workdirs.get(&host).map(|d: &tempfile::TempDir| d.path()),
         };
-        if let Some(hook) = before_build {
+        if let Some(hook) = hooks.before_build {
             hook(n, engine);
         }
         let (observation, duration) = build_and_push(engine, &request, &build, created)?;
@@ -476,6 +480,13 @@ fn run_transitions(
             .extend(observation.intermediate_images.iter().cloned());
         let evicted = evictions(engine, records.entry(host.clone()).or_default())?;
         let verdicts = crate::check::after_eviction(check(&prediction, &observation), evicted);
+        let kills = shadow_kills(
+            &mut shadows,
+            (&host, engine),
+            &build,
+            (&observation, evicted),
+            &verdicts,
+        );
         // After an eviction the engine's cache is no longer what the model holds.
         let unknown = observation.indeterminate.is_some() || evicted > 0;
         let reported_cached = verdicts.iter().any(|v| {
@@ -497,6 +508,7 @@ fn run_transitions(
             observation,
             verdicts,
             stale,
+            kills,
             duration,
         });
         if unknown {
@@ -505,6 +517,89 @@ fn run_transitions(
         }
     }
     Ok(builds)
+}
+
+/// The build the engine is given (and the model, and every watched mutant): the context as
+/// `engine`'s host presents it (its umask, SELinux label, owner), `FROM base` the salted base
+/// image, registry references the run's own.
+fn build_as_given(
+    context: &models::BuildContext,
+    engine: &Engine,
+    options: &BuildOptions,
+    base_ref: &str,
+    map_ref: &dyn Fn(&str) -> String,
+) -> Build {
+    let mut concrete = models::scenario::apply_host_settings(context, &engine.settings);
+    if let Some(text) = concrete.dockerfile_text() {
+        concrete.set_dockerfile_text(&substitute_base(&text, base_ref));
+    }
+    let mut options = options.clone();
+    options.cache_from = options.cache_from.iter().map(|r| map_ref(r)).collect();
+    options.push = options.push.as_deref().map(map_ref);
+    Build {
+        context: concrete,
+        options,
+    }
+}
+
+/// A watched mutant in a scenario's run: its rule and its own model of every host's cache.
+struct Shadow<'r> {
+    rule: &'r str,
+    model: ScenarioModel,
+}
+
+impl<'r> Shadow<'r> {
+    fn new(rule: &'r String) -> Shadow<'r> {
+        Shadow {
+            rule,
+            model: ScenarioModel::default(),
+        }
+    }
+}
+
+/// The kills of each shadow on `build` as `(rule, step)`: its mutant of the host engine's
+/// profile (every host's, as the model-only reach switches every host; a profile whose table
+/// lacks the rule stays the reference) predicts the build, and is checked as the reference is
+/// (`reference`, its verdicts) against the same observation, after the same evictions.
+fn shadow_kills(
+    shadows: &mut [Shadow<'_>],
+    (host, engine): (&str, &Engine),
+    build: &Build,
+    (observation, evicted): (&Observation, usize),
+    reference: &[StepVerdict],
+) -> Vec<(String, usize)> {
+    let mut kills = Vec::new();
+    for shadow in shadows {
+        let profile = engine
+            .profile
+            .with_switch(shadow.rule, models::Switch::Off)
+            .unwrap_or_else(|_| engine.profile.clone());
+        let predicted = shadow.model.step(host, &profile, build);
+        let verdicts = crate::check::after_eviction(check(&predicted, observation), evicted);
+        for step in kill_steps(reference, &verdicts) {
+            kills.push((shadow.rule.to_string(), step));
+        }
+    }
+    kills
+}
+
+/// The steps where a mutant is killed: its verdict is a discrepancy and the reference's agrees
+/// (a step where the reference disagrees too is a finding, not a kill). A step only one of them
+/// has (the whole build, step 0, where one predicts a refusal) counts when every verdict the
+/// reference gave the build agrees or makes no claim.
+pub fn kill_steps(reference: &[StepVerdict], mutant: &[StepVerdict]) -> Vec<usize> {
+    let clean = reference
+        .iter()
+        .all(|v| matches!(v.verdict, Verdict::Agree | Verdict::Unchecked));
+    mutant
+        .iter()
+        .filter(|m| m.verdict == Verdict::Discrepancy)
+        .filter(|m| match reference.iter().find(|r| r.step == m.step) {
+            Some(r) => r.verdict == Verdict::Agree,
+            None => clean,
+        })
+        .map(|m| m.step)
+        .collect()
 }
 
 /// `fresh_differences`, where a failed check is no verdict and must not lose the run: a
@@ -589,7 +684,43 @@ fn fresh_differences(
 
 #[cfg(test)]
 mod tests {
-    use super::substitute_base;
+    use super::{kill_steps, substitute_base};
+    use crate::check::{StepVerdict, Verdict};
+
+    fn verdicts(list: &[(usize, Verdict)]) -> Vec<StepVerdict> {
+        list.iter()
+            .map(|(step, verdict)| StepVerdict {
+                step: *step,
+                instruction: "RUN x".into(),
+                predicted: models::Outcome::Skipped { why: String::new() },
+                observed: None,
+                verdict: verdict.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_kill_is_where_the_reference_agrees_and_the_mutant_does_not() {
+        use Verdict::{Agree, Discrepancy, Unchecked};
+        let reference = verdicts(&[(1, Agree), (2, Discrepancy), (3, Agree), (4, Unchecked)]);
+        let mutant = verdicts(&[
+            (1, Discrepancy),
+            (2, Discrepancy),
+            (3, Agree),
+            (4, Discrepancy),
+        ]);
+        assert_eq!(kill_steps(&reference, &mutant), [1], "step 2 is a finding");
+        // The mutant refuses the whole build the engine built as the reference said.
+        let whole = verdicts(&[(0, Discrepancy)]);
+        assert_eq!(
+            kill_steps(&verdicts(&[(1, Agree), (2, Unchecked)]), &whole),
+            [0]
+        );
+        assert!(
+            kill_steps(&reference, &whole).is_empty(),
+            "not over a finding"
+        );
+    }
 
     #[test]
     fn only_from_base_is_rewritten() {

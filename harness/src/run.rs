@@ -47,6 +47,10 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Names this machine in merged reports (`debian-12-vm3`); default: host a's `distro`.
     pub label: Option<String>,
+    /// Rules whose mutants the run watches beside the reference (`cachet mutants --engine`):
+    /// each scenario's result names the first confirmed kill of each not caught before it.
+    /// For one engine's run: what is caught is counted across its scenarios in order.
+    pub shadows: Vec<String>,
 }
 
 impl RunOptions {
@@ -65,6 +69,7 @@ impl RunOptions {
             out,
             jobs: 1,
             label: None,
+            shadows: Vec::new(),
         }
     }
 }
@@ -140,6 +145,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         known: &known,
         fresh_check: options.fresh_check,
         down: BTreeSet::new(),
+        shadows: Shadows::new(options.shadows.clone()),
     };
     let (build_cache, down) = snapshot_reachable(&engines, &with_other_hosts(inventory, &engines))?;
     let setup = Setup { down, ..setup };
@@ -668,6 +674,65 @@ pub struct Setup<'a> {
     /// one are lost without touching it (its build cache was never snapshotted, so the run
     /// could not clean up after itself there).
     pub down: BTreeSet<String>,
+    /// The watched mutants (`RunOptions::shadows`) and which are caught so far.
+    pub shadows: Shadows,
+}
+
+/// Mutants a run watches beside the reference, and those it has caught: a kill (the engine did
+/// what the reference predicted at a step, not what the mutant did: `execute::kill_steps`)
+/// counts once seen again from a fresh salt, as a discrepancy does.
+#[derive(Debug, Default)]
+pub struct Shadows {
+    pub rules: Vec<String>,
+    caught: std::sync::Mutex<BTreeSet<String>>,
+}
+
+/// `(rule, build, step)` of a kill.
+type KillKey = (String, usize, usize);
+
+impl Shadows {
+    pub fn new(rules: Vec<String>) -> Shadows {
+        Shadows {
+            rules,
+            caught: Default::default(),
+        }
+    }
+
+    fn caught(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.caught.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every kill `history` shows of a mutant not caught yet.
+    fn new_kills(&self, history: &History) -> BTreeSet<KillKey> {
+        let caught = self.caught();
+        kill_keys(history)
+            .into_iter()
+            .filter(|(rule, _, _)| !caught.contains(rule))
+            .collect()
+    }
+
+    /// The kills of `first` that `again` (the scenario from a fresh salt) shows too, the first
+    /// of each rule not caught yet; their rules are caught from now on.
+    fn confirm(&self, first: &BTreeSet<KillKey>, again: &History) -> Vec<KillKey> {
+        let mut caught = self.caught();
+        first
+            .intersection(&kill_keys(again))
+            .filter(|(rule, _, _)| caught.insert(rule.clone()))
+            .cloned()
+            .collect()
+    }
+}
+
+fn kill_keys(history: &History) -> BTreeSet<KillKey> {
+    history
+        .builds
+        .iter()
+        .flat_map(|b| {
+            b.kills
+                .iter()
+                .map(|(rule, step)| (rule.clone(), b.transition, *step))
+        })
+        .collect()
 }
 
 /// Runs one scenario on one engine: confirms any discrepancy from a fresh salt, then shrinks it
@@ -705,12 +770,12 @@ pub fn run_one(
             ),
         ));
     }
-    let history = crate::execute::run_scenario_checked(
+    let history = crate::execute::run_scenario_with(
         inventory,
         engine,
         scenario,
         &salt(setup.seed, index, &engine.name, 0),
-        setup.fresh_check,
+        &setup.hooks(),
     )?;
     // The report's history carries no raw engine logs, so memory stays flat over long runs.
     let mut result = ScenarioResult {
@@ -728,6 +793,7 @@ pub fn run_one(
         mutations: crate::known::mutation_kinds_per_build(scenario, &engine.settings),
         shrunk_history: None,
         logs: Vec::new(),
+        kills: Vec::new(),
     };
     let scenario_run = ScenarioRun {
         setup,
@@ -737,8 +803,13 @@ pub fn run_one(
         index,
     };
     let first = discrepancy_keys(&history);
-    if !first.is_empty() {
-        scenario_run.confirm(&first, &mut result)?;
+    let kills = setup.shadows.new_kills(&history);
+    if !first.is_empty() || !kills.is_empty() {
+        let again = scenario_run.again()?;
+        if !first.is_empty() {
+            scenario_run.confirm(&first, &again, &mut result);
+        }
+        result.kills = setup.shadows.confirm(&kills, &again);
     }
     if !result.confirmed.is_empty() {
         scenario_run.shrink_finding(&history, &mut result)?;
@@ -755,23 +826,41 @@ struct ScenarioRun<'a> {
     index: usize,
 }
 
+impl Setup<'_> {
+    /// What a scenario's run does besides its builds: the second oracle if asked for, and the
+    /// watched mutants.
+    fn hooks(&self) -> crate::execute::Hooks<'_> {
+        crate::execute::Hooks {
+            fresh_check: self.fresh_check,
+            shadows: &self.shadows.rules,
+            ..Default::default()
+        }
+    }
+}
+
 impl ScenarioRun<'_> {
-    /// Runs the scenario again from a fresh salt: what shows both times is confirmed (or known,
-    /// where the catalogue explains it), the rest unconfirmed.
-    fn confirm(
-        &self,
-        first: &BTreeSet<(usize, usize, String)>,
-        result: &mut ScenarioResult,
-    ) -> Result<()> {
+    /// The scenario run again from a fresh salt, to confirm what its first run showed.
+    fn again(&self) -> Result<History> {
         let (setup, engine) = (self.setup, self.engine);
-        let again = crate::execute::run_scenario_checked(
+        crate::execute::run_scenario_with(
             setup.inventory,
             engine,
             self.scenario,
             &salt(setup.seed, self.index, &engine.name, 1),
-            setup.fresh_check,
-        )?;
-        let second = discrepancy_keys(&again);
+            &setup.hooks(),
+        )
+    }
+
+    /// What shows in the first run and `again` is confirmed (or known, where the catalogue
+    /// explains it), the rest unconfirmed.
+    fn confirm(
+        &self,
+        first: &BTreeSet<(usize, usize, String)>,
+        again: &History,
+        result: &mut ScenarioResult,
+    ) {
+        let (setup, engine) = (self.setup, self.engine);
+        let second = discrepancy_keys(again);
         let both: Vec<(usize, usize, String)> = first.intersection(&second).cloned().collect();
         tracing::debug!(
             engine = %engine.name,
@@ -792,7 +881,6 @@ impl ScenarioRun<'_> {
         );
         result.confirmed = classified.unknown;
         result.known = classified.known;
-        Ok(())
     }
 
     /// Shrinks a confirmed finding, writes its case file and reproducer, and names its suspects.

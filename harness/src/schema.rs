@@ -118,6 +118,11 @@ pub struct ScenarioResult {
     /// The engine's raw output of each build of the shrunk scenario (`logs/NAME-build-N.log`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<PathBuf>,
+    /// `(rule, build, step)`: the first kill in this scenario of each watched mutant not caught
+    /// in an earlier one (`cachet mutants --engine`), seen again from a fresh salt. Absent in
+    /// every other run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kills: Vec<(String, usize, usize)>,
 }
 
 impl ScenarioResult {
@@ -142,6 +147,7 @@ impl ScenarioResult {
             mutations: Vec::new(),
             shrunk_history: None,
             logs: Vec::new(),
+            kills: Vec::new(),
         }
     }
 }
@@ -400,6 +406,7 @@ mod tests {
                 observation,
                 verdicts,
                 stale: vec!["a: content differs from a fresh build".into()],
+                kills: Vec::new(),
                 duration: std::time::Duration::from_secs(1),
             }],
         }

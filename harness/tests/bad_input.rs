@@ -71,6 +71,38 @@ fn cases() -> Vec<Case> {
             says: &["unknown engine `classic@z`"],
         },
         Case {
+            what: "real kills on an engine that does not answer",
+            args: &["mutants", "--engine", "classic@a", "--sample", "3", "--out", "{dir}/out"],
+            file: None,
+            inventory: NO_ENGINE,
+            code: 3,
+            says: &["not reachable", "/nonexistent/cachet-test.sock"],
+        },
+        Case {
+            what: "real kills on an engine the inventory does not have",
+            args: &["mutants", "--engine", "classic@z", "--sample", "3", "--out", "{dir}/out"],
+            file: None,
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["unknown engine `classic@z`"],
+        },
+        Case {
+            what: "real kills of no mutant",
+            args: &["mutants", "--engine", "classic@a", "--sample", "0", "--out", "{dir}/out"],
+            file: None,
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["--sample", "at least 1"],
+        },
+        Case {
+            what: "a sample with no engine",
+            args: &["mutants", "--sample", "3"],
+            file: None,
+            inventory: NO_ENGINE,
+            code: 2,
+            says: &["--engine"],
+        },
+        Case {
             what: "a case file path that escapes the context",
             args: &["pins", "{dir}/case.toml"],
             file: Some((

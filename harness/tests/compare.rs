@@ -41,6 +41,7 @@ fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
         known: &known,
         fresh_check: false,
         down: Default::default(),
+        shadows: Default::default(),
     };
     let version = engine_version(engine).expect("engine answers");
     let results = CASES

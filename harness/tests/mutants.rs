@@ -2,9 +2,19 @@
 //! distinguish at least 95% of the exercised mutants of all 22 profiles (`cachet mutants`), or,
 //! where the generator does not reach that yet, the floor measured for the seed. Survivors are
 //! printed, and named on failure.
+//!
+//! Real kills (`cachet mutants --engine`), engine-free on model hosts (`engine::model`): a
+//! reference host answers as the model, so every sampled mutant is caught at exactly the
+//! scenario the model-only reach names; a host that carries a mutant never lets that mutant be
+//! caught, and the run reports the reference's disagreements as findings instead.
 
+use std::path::Path;
+
+use harness::engine::model;
+use harness::error::{EXIT_NONCONFORMANCE, EXIT_OK};
 use harness::generate::generate_scenarios;
-use harness::mutants::{reach_all, survivors};
+use harness::mutants::{kills_on, reach_all, survivors, KillOptions};
+use harness::run::exit_code;
 use models::Profile;
 
 /// Distinguished mutants per mille each seed must reach: the target is 950; these are the floors
@@ -47,4 +57,71 @@ fn generated_scenarios_distinguish_the_mutants() {
     for (seed, floor) in FLOORS {
         check(seed, floor);
     }
+}
+
+fn kill_options(engine: &str, sample: usize, out: &Path) -> KillOptions {
+    KillOptions {
+        engine: engine.to_string(),
+        sample,
+        scenarios: 30,
+        seed: 1,
+        out: out.to_path_buf(),
+        known: None,
+    }
+}
+
+#[test]
+fn real_kills_on_a_reference_model_host_are_the_model_only_reach() {
+    for engine in ["buildkit@a", "classic-cli@a", "podman@a"] {
+        let out = tempfile::tempdir().unwrap();
+        let kills = kills_on(
+            &model::inventory(None),
+            &kill_options(engine, 8, out.path()),
+        )
+        .expect("the run runs");
+        println!("{}", harness::mutants::render_kills(&kills));
+        assert_eq!(kills.kills.len(), 8, "{engine}");
+        assert!(
+            kills.kills.iter().all(|k| k.reach.is_some()),
+            "{engine}: the sample takes mutants the model alone distinguishes first"
+        );
+        for k in &kills.kills {
+            assert_eq!(k.caught, k.reach, "{engine}: {}", k.rule);
+        }
+        let s = &kills.report.summary;
+        assert_eq!((s.discrepancies, s.unconfirmed, s.known), (0, 0, 0));
+        assert_eq!(exit_code(&kills.report), EXIT_OK);
+    }
+}
+
+#[test]
+fn a_host_that_carries_a_mutant_never_lets_it_be_caught() {
+    let out = tempfile::tempdir().unwrap();
+    let options = kill_options("buildkit@a", 8, out.path());
+    let reference = kills_on(&model::inventory(None), &options).unwrap();
+    let rule = &reference
+        .kills
+        .iter()
+        .find(|k| k.caught.is_some())
+        .expect("the reference host catches some mutant")
+        .rule;
+    let mutant = kills_on(&model::inventory(Some(rule)), &options).unwrap();
+    println!("{}", harness::mutants::render_kills(&mutant));
+    let same: Vec<_> = mutant.kills.iter().map(|k| &k.rule).collect();
+    let sampled: Vec<_> = reference.kills.iter().map(|k| &k.rule).collect();
+    assert_eq!(
+        same, sampled,
+        "the sample is the reference profile's either way"
+    );
+    let kill = mutant.kills.iter().find(|k| k.rule == *rule).unwrap();
+    assert!(kill.reach.is_some());
+    assert_eq!(
+        kill.caught, None,
+        "{rule}: the engine does what its mutant says"
+    );
+    assert!(
+        mutant.report.summary.discrepancies > 0,
+        "where the reference disagrees with the mutant engine, that is a finding"
+    );
+    assert_eq!(exit_code(&mutant.report), EXIT_NONCONFORMANCE);
 }

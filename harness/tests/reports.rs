@@ -97,6 +97,7 @@ fn agreement_and_mutant_report(inventory: &harness::inventory::Inventory, out: &
         known: &[],
         fresh_check: false,
         down: Default::default(),
+        shadows: Default::default(),
     };
     let mut results = Vec::new();
     for (engine, scenarios) in [(&classic, [&mtime, &mode]), (&buildkit, [&mtime, &mode])] {
