@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::check::StepVerdict;
+use crate::markup::escape;
 use crate::schema::{Report, ScenarioResult, ShrinkInfo};
 
 /// One root cause: every finding of one signature.
@@ -356,14 +357,6 @@ pub fn relative_to(from: &Path, to: &Path) -> PathBuf {
         out.push(c);
     }
     out
-}
-
-/// HTML text escaped for element content and attribute values.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A rule id linking to its entry on `rules.html` (written beside every page); an id the model's

@@ -108,12 +108,12 @@ impl Cell {
     /// The cell as a `<td>`: its state's class and text, a known divergence's links.
     pub fn html(&self) -> String {
         let state = self.state();
-        let mut text = crate::buckets::escape(&self.text());
+        let mut text = crate::markup::escape(&self.text());
         if state == State::Known {
             for link in &self.links {
                 text.push_str(&format!(
                     " <a href=\"{l}\">{l}</a>",
-                    l = crate::buckets::escape(link)
+                    l = crate::markup::escape(link)
                 ));
             }
         }

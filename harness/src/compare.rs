@@ -429,13 +429,6 @@ fn bucket_headline(d: &Diff) -> String {
     md
 }
 
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The merged matrix as one static page, readable offline (no scripts, no external assets).
 pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
     let mut html = format!(
@@ -443,13 +436,13 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ccc;padding:.3em .6em}}{css}</style></head><body>\n\
          <h1>{t}</h1>\n<p><a href=\"rules.html\">the model's rules</a></p>\n{b}<h2>Conformance by rule</h2>\n<p>{legend}</p>\n<table>\n<tr><th>rule</th>",
-        t = escape_html(title),
+        t = crate::markup::escape(title),
         b = crate::buckets::html(&m.buckets),
         css = crate::cells::CSS,
-        legend = escape_html(crate::cells::LEGEND)
+        legend = crate::markup::escape(crate::cells::LEGEND)
     );
     for column in &m.columns {
-        let _ = write!(html, "<th>{}</th>", escape_html(column));
+        let _ = write!(html, "<th>{}</th>", crate::markup::escape(column));
     }
     html.push_str("</tr>\n");
     for (rule, cells) in &m.cells {
@@ -466,9 +459,9 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
             let _ = writeln!(
                 html,
                 "<li>{}: {} at <code>{}</code></li>",
-                escape_html(column),
+                crate::markup::escape(column),
                 crate::buckets::rule_link(rule),
-                escape_html(instruction)
+                crate::markup::escape(instruction)
             );
         }
         html.push_str("</ul>\n");
@@ -479,10 +472,10 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
             let _ = writeln!(
                 html,
                 "<li>{}: {} (<a href=\"{}\">{}</a>)</li>",
-                escape_html(column),
-                escape_html(observed),
-                escape_html(crate::cells::url_of(link)),
-                escape_html(link)
+                crate::markup::escape(column),
+                crate::markup::escape(observed),
+                crate::markup::escape(crate::cells::url_of(link)),
+                crate::markup::escape(link)
             );
         }
         html.push_str("</ul>\n");

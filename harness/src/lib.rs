@@ -15,6 +15,7 @@ pub mod fresh;
 pub mod generate;
 pub mod inventory;
 pub mod known;
+pub mod markup;
 pub mod materialize;
 pub mod mutants;
 pub mod observe;

@@ -18,13 +18,6 @@ fn write(path: &Path, text: &str) -> Result<()> {
     })
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Per rule id and engine, the matrix cell (`cells.rs`): the rule of a step is the one its
 /// prediction decides by; a cascade step counts against no rule.
 pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, Cell>> {
@@ -246,7 +239,7 @@ const HEAD: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf
 /// A static page, readable offline: the same content as `report.md`, every path a link relative
 /// to `dir` (where the page is written) and every rule id a link into `rules.html` beside it.
 pub fn html(report: &Report, dir: &Path) -> String {
-    let e = xml_escape;
+    let e = crate::markup::escape;
     let mut h = String::from(HEAD);
     h.push_str(crate::cells::CSS);
     h.push_str("\n</style></head><body>\n");
@@ -292,11 +285,11 @@ fn matrix_html(report: &Report, h: &mut String) {
     let _ = writeln!(
         h,
         "<h2>Conformance by rule</h2>\n<p>{}</p>",
-        xml_escape(crate::cells::LEGEND)
+        crate::markup::escape(crate::cells::LEGEND)
     );
     h.push_str("<table><tr><th>rule</th>");
     for name in &engines {
-        let _ = write!(h, "<th>{}</th>", xml_escape(name));
+        let _ = write!(h, "<th>{}</th>", crate::markup::escape(name));
     }
     h.push_str("</tr>\n");
     for (rule, cells) in conformance(report) {
@@ -314,8 +307,8 @@ fn file_link(dir: &Path, path: &Path, label: &str) -> String {
     let href = crate::buckets::relative_to(dir, path);
     format!(
         "<a href=\"{}\">{}</a>",
-        xml_escape(&href.display().to_string()),
-        xml_escape(label)
+        crate::markup::escape(&href.display().to_string()),
+        crate::markup::escape(label)
     )
 }
 
@@ -325,10 +318,10 @@ fn finding_html(r: &ScenarioResult, dir: &Path, h: &mut String) {
     let _ = writeln!(
         h,
         "<h2 id=\"{}-{}\">scenario {} on {}</h2>",
-        xml_escape(&r.engine),
+        crate::markup::escape(&r.engine),
         r.index,
         r.index,
-        xml_escape(&r.engine)
+        crate::markup::escape(&r.engine)
     );
     let mut files: Vec<String> = [("case file", &r.case_file), ("reproducer", &r.reproducer)]
         .into_iter()
@@ -341,7 +334,7 @@ fn finding_html(r: &ScenarioResult, dir: &Path, h: &mut String) {
         let _ = writeln!(h, "<p>{}</p>", files.join(" · "));
     }
     if let Some(text) = shrink_text(r) {
-        let _ = writeln!(h, "<p>{}</p>", xml_escape(&text));
+        let _ = writeln!(h, "<p>{}</p>", crate::markup::escape(&text));
     }
     if !r.suspects.is_empty() {
         let links: Vec<String> = r
@@ -394,7 +387,7 @@ fn shrunk_result(r: &ScenarioResult) -> Option<ScenarioResult> {
 }
 
 fn steps_html(r: &ScenarioResult, h: &mut String) {
-    let e = xml_escape;
+    let e = crate::markup::escape;
     h.push_str("<table><tr><th>build</th><th>step</th><th>instruction</th><th>predicted</th><th>reason</th><th>rule</th><th>observed</th><th>differs</th></tr>\n");
     for row in step_rows(r) {
         let class = match row[6].as_str() {
@@ -441,7 +434,7 @@ pub fn junit(report: &Report) -> String {
         let _ = write!(
             xml,
             "    <testcase classname=\"{}\" name=\"scenario-{}\"",
-            xml_escape(&r.engine),
+            crate::markup::escape(&r.engine),
             r.index
         );
         if r.confirmed.is_empty() {
@@ -452,7 +445,7 @@ pub fn junit(report: &Report) -> String {
                 .iter()
                 .map(|(b, s, o)| format!("build {b} step {s}: observed {o}"))
                 .collect();
-            let _ = writeln!(xml, ">\n      <failure message=\"engine and model disagree\">{}</failure>\n    </testcase>", xml_escape(&detail.join("; ")));
+            let _ = writeln!(xml, ">\n      <failure message=\"engine and model disagree\">{}</failure>\n    </testcase>", crate::markup::escape(&detail.join("; ")));
         }
     }
     xml.push_str("  </testsuite>\n</testsuites>\n");

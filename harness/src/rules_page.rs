@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use models::rules::{Rule, Status};
 
-use crate::buckets::escape;
+use crate::markup::escape;
 
 fn status_text(status: &Status) -> String {
     match status {

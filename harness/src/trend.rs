@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::buckets::{escape, Bucket};
+use crate::buckets::Bucket;
 use crate::error::{Error, Result};
+use crate::markup::escape;
 
 /// One night of every machine: its buckets (merged across machines) and scenarios per series.
 #[derive(Clone, Debug, Default, Serialize)]
