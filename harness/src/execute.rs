@@ -357,7 +357,7 @@ pub fn take_swept() -> Vec<Leftover> {
 
 /// The reference of a scenario's salted base image.
 pub fn base_ref(salt: &str) -> String {
-    format!("localhost/cachet-base:{salt}")
+    format!("{}:{salt}", models::predict::from::BASE_REPOSITORY)
 }
 
 /// The tag of build `n` (from 0) of a scenario.

@@ -694,16 +694,28 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 cached\n4 rebuilt: context changed (buildah.bind-stage-keyed)",
     },
     Case {
-        name: "COPY --from of a path a RUN made is keyed through the stage's chain",
+        name: "COPY --from of a path an opaque RUN made is keyed through the stage's chain",
         profiles: &["classic:20.10", "classic:26", "classic:28", "classic-cli:20.10", "classic-cli:26", "classic-cli:28", "buildkit:20.10", "buildkit:26", "buildkit:28", "buildkit-cli:20.10", "buildkit-cli:26", "buildkit-cli:28", "podman:4.3", "podman:5.4", "podman:5.8", "podman-cli:4.3", "podman-cli:5.4", "podman-cli:5.8"],
-        script: "dockerfile FROM base AS s | RUN echo 1 > /o | FROM base | COPY --from=s /o /o\n build\n dockerfile FROM base AS s | RUN echo 2 > /o | FROM base | COPY --from=s /o /o\n build",
-        expect: "1 cached\n2 rebuilt: instruction text `RUN echo 1 > /o` -> `RUN echo 2 > /o` (text.literal)\n3 cached\n4 rebuilt: what a RUN or the base image made there changed: the source's chain up to its last RUN (or FROM) differs, RUN taken as deterministic (copy.from-chain)",
+        script: "dockerfile FROM base AS s | RUN printf 1 > /o | FROM base | COPY --from=s /o /o\n build\n dockerfile FROM base AS s | RUN printf 2 > /o | FROM base | COPY --from=s /o /o\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `RUN printf 1 > /o` -> `RUN printf 2 > /o` (text.literal)\n3 cached\n4 rebuilt: what a RUN or the base image made there changed: the source's chain up to its last RUN (or FROM) differs, RUN taken as deterministic (copy.from-chain)",
     },
     Case {
         name: "a COPY after the stage's last RUN leaves what the RUN made unchanged",
         profiles: &["classic:20.10", "classic:26", "classic:28", "classic-cli:20.10", "classic-cli:26", "classic-cli:28", "buildkit:20.10", "buildkit:26", "buildkit:28", "buildkit-cli:20.10", "buildkit-cli:26", "buildkit-cli:28", "podman:4.3", "podman:5.4", "podman:5.8", "podman-cli:4.3", "podman-cli:5.4", "podman-cli:5.8"],
         script: "file b x\n dockerfile FROM base AS s | RUN echo 1 > /o | COPY b /b | FROM base | COPY --from=s /o /o\n build\n write b y\n build",
         expect: "1 cached\n2 cached\n3 rebuilt: source `b`: content (copy.checksum)\n4 cached\n5 cached",
+    },
+    Case {
+        name: "COPY --from of what a RUN of known effect wrote is keyed on that content: another RUN changed after it leaves it cached",
+        profiles: &["classic:20.10", "classic:26", "classic:28", "classic-cli:20.10", "classic-cli:26", "classic-cli:28", "buildkit:20.10", "buildkit:26", "buildkit:28", "buildkit-cli:20.10", "buildkit-cli:26", "buildkit-cli:28", "podman:4.3", "podman:5.4", "podman:5.8", "podman-cli:4.3", "podman-cli:5.4", "podman-cli:5.8"],
+        script: "dockerfile FROM base AS s | RUN echo 1 > /o | RUN echo x | FROM base | COPY --from=s /o /o\n build\n dockerfile FROM base AS s | RUN echo 1 > /o | RUN echo y | FROM base | COPY --from=s /o /o\n build",
+        expect: "1 cached\n2 cached\n3 rebuilt: instruction text `RUN echo x` -> `RUN echo y` (text.literal)\n4 cached\n5 cached",
+    },
+    Case {
+        name: "COPY --from of a path no step of a stage on the base image wrote fails",
+        profiles: &["classic:20.10", "classic:26", "classic:28", "classic-cli:20.10", "classic-cli:26", "classic-cli:28", "buildkit:20.10", "buildkit:26", "buildkit:28", "buildkit-cli:20.10", "buildkit-cli:26", "buildkit-cli:28", "podman:4.3", "podman:5.4", "podman:5.8", "podman-cli:4.3", "podman-cli:5.4", "podman-cli:5.8"],
+        script: "dockerfile FROM base AS s | RUN echo 1 > /p | FROM base | COPY --from=s /o /o\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 cached\n4 fails: COPY --from=s: `/o` not found (no step of the stage wrote it, and the base image has no such path)",
     },
     Case {
         name: "COPY --from of an image is keyed on its name and paths",

@@ -248,6 +248,14 @@ fn copy_from_stage(
     sources: &[String],
     dest: &str,
 ) -> Result<Option<Component>, Outcome> {
+    if let Some(missing) = missing_in_stage(outcomes[source_stage].as_ref(), sources) {
+        return Err(Outcome::Fails {
+            why: format!(
+                "COPY --from={from}: `{missing}` not found (no step of the stage wrote it, and \
+                 the base image has no such path)"
+            ),
+        });
+    }
     let (selected, component) = stage_content(cx, outcomes, (from, source_stage), sources, None)?;
     if selected.is_empty() {
         if let Part::Digest(digest) = component.part {
@@ -259,6 +267,22 @@ fn copy_from_stage(
             .insert(place_under(dest, place, selected.len()), (*digest, *is_dir));
     }
     Ok(Some(component))
+}
+
+/// The first of `sources` a stage certainly lacks: a stage on cachet's base image whose every RUN
+/// had a known effect (`run::run_effect`) holds only what its steps wrote, WORKDIR's directories
+/// and the base image's (`from::BASE_DIRS`). Unknown (`None`) once an opaque RUN ran.
+fn missing_in_stage<'a>(stage: Option<&StageOutcome>, sources: &'a [String]) -> Option<&'a str> {
+    let stage = stage.filter(|s| s.on_base && !s.has_run && !s.fails && !s.unknown)?;
+    sources.iter().map(String::as_str).find(|source| {
+        let path = absolute_path(source);
+        let top = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        let under = |dir: &String| path == *dir || path.starts_with(&format!("{dir}/"));
+        !top.is_empty()
+            && !super::from::BASE_DIRS.contains(&top)
+            && !stage.workdirs.iter().any(|w| under(w) || w.starts_with(&format!("{path}/")))
+            && select_in_stage(stage, source).is_empty()
+    })
 }
 
 /// A COPY-made entry a source selects in a stage: where it lands, its digest, whether a dir.

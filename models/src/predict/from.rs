@@ -4,6 +4,24 @@ use crate::fingerprint::fingerprint;
 use crate::predict::plan::{Cx, Planned, StageOutcome, StageState};
 use crate::predict::Outcome;
 
+/// The name scenarios give cachet's base image: a busybox with `/bin/busybox`, `/bin/sh`,
+/// `/etc/passwd` and `/etc/group`, and nothing else. The harness gives builds a salted copy of it,
+/// `BASE_REPOSITORY:SALT`, which is the same image.
+pub const BASE_IMAGE: &str = "base";
+pub const BASE_REPOSITORY: &str = "localhost/cachet-base";
+
+/// Whether `image` names cachet's base image (`BASE_IMAGE`, or a salted copy).
+pub fn is_base_image(image: &str) -> bool {
+    image == BASE_IMAGE
+        || image
+            .strip_prefix(BASE_REPOSITORY)
+            .is_some_and(|tag| tag.starts_with(':'))
+}
+
+/// The top-level directories of an image built on `base` that hold anything no step of the
+/// Dockerfile put there: the base image's own, and what an engine mounts or makes for a RUN.
+pub(crate) const BASE_DIRS: &[&str] = &["bin", "etc", "dev", "proc", "sys", "tmp", "run"];
+
 /// Starts the stage: on an earlier stage it inherits that stage's chain and files (and fails with
 /// it, or is unknown with it); on an image, the chain is the image's name (global ARGs
 /// expanded) and the `--platform` text as written, if any.
@@ -31,17 +49,20 @@ pub(crate) fn plan_from(
             }
             st.fs_digest = parent.fs_digest;
             st.has_run = parent.has_run;
+            st.on_base = parent.on_base;
+            st.workdirs = parent.workdirs.clone();
             st.files = parent.files.clone();
             st.writer_chain = parent.writer_chain;
             parent.final_chain
         }
         None => match platform {
-            None => fingerprint(&("FROM", image)),
-            Some(platform) => fingerprint(&("FROM", image, platform)),
+            None => fingerprint(&("FROM", &image)),
+            Some(platform) => fingerprint(&("FROM", &image, platform)),
         },
     };
     if parent_stage.is_none() {
         st.writer_chain = st.chain;
+        st.on_base = is_base_image(&image);
     }
     Planned::From
 }

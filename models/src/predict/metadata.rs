@@ -26,6 +26,7 @@ pub(crate) fn plan_metadata(
             st.scope.workdir = join_workdir(&st.scope.workdir, &cx.expand(path, &st.scope));
             key.push(literal(format!("WORKDIR {}", st.scope.workdir)));
             st.fs_digest = fingerprint(&(st.fs_digest, &st.scope.workdir));
+            st.workdirs.insert(st.scope.workdir.clone());
         }
         Body::Arg { args } => {
             let options = &cx.build.options;

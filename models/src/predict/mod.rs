@@ -8,7 +8,7 @@
 
 mod copy;
 mod explain;
-mod from;
+pub mod from;
 pub mod key;
 mod lookup;
 mod metadata;

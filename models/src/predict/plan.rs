@@ -85,12 +85,18 @@ pub(crate) enum Planned {
 pub(crate) struct StageOutcome {
     pub final_chain: u64,
     pub fs_digest: u64,
+    /// An opaque RUN ran in the stage (or in the stage it is built FROM).
     pub has_run: bool,
-    /// The chain at the stage's last RUN, or at its FROM: what determines the files no COPY
-    /// wrote (`copy.from-chain`).
+    /// The stage is built on `base`, cachet's base image (`BASE_DIRS`).
+    pub on_base: bool,
+    /// The directories WORKDIR made (or found) in the stage.
+    pub workdirs: std::collections::BTreeSet<String>,
+    /// The chain at the stage's last opaque RUN, or at its FROM: what determines the files no
+    /// COPY or known RUN wrote (`copy.from-chain`).
     pub writer_chain: u64,
-    /// What COPY steps put into the stage's filesystem: absolute path -> fingerprint of the
-    /// entry's facts as the profile keys them (the base image's own files are constant).
+    /// What COPY steps and RUNs of known effect (`run::run_effect`) put into the stage's
+    /// filesystem: absolute path -> fingerprint of the entry's facts as the profile keys them
+    /// (the base image's own files are constant).
     pub files: BTreeMap<String, (u64, bool)>,
     /// A step of the stage fails: stages that read it do not run either.
     pub fails: bool,
@@ -146,8 +152,15 @@ pub(crate) struct StageState {
     pub scope: Scope,
     pub chain: u64,
     pub fs_digest: u64,
+    /// An opaque RUN ran (one whose effect `run::run_effect` does not know).
     pub has_run: bool,
-    /// The chain at the last RUN, or at FROM (`copy.from-chain`).
+    /// The last RUN planned was opaque: the writer chain moves to it.
+    pub last_run_opaque: bool,
+    /// The stage is built on `base`, cachet's base image, whose files the model knows.
+    pub on_base: bool,
+    /// The directories WORKDIR made (or found) in the stage.
+    pub workdirs: std::collections::BTreeSet<String>,
+    /// The chain at the last opaque RUN, or at FROM (`copy.from-chain`).
     pub writer_chain: u64,
     pub files: BTreeMap<String, (u64, bool)>,
     /// Once a step fails or cannot be modelled, the rest of the stage is settled too.
@@ -160,6 +173,8 @@ impl StageState {
             final_chain: self.chain,
             fs_digest: self.fs_digest,
             has_run: self.has_run,
+            on_base: self.on_base,
+            workdirs: self.workdirs,
             writer_chain: self.writer_chain,
             files: self.files,
             fails: matches!(
@@ -584,7 +599,7 @@ fn plan_stage(
                     Some(_) => fingerprint(&(st.chain, chain)),
                     None => chain,
                 };
-                if matches!(instruction.body, Body::Run { .. }) {
+                if matches!(instruction.body, Body::Run { .. }) && st.last_run_opaque {
                     st.writer_chain = st.chain;
                 }
                 planned.reads_stage = reads_stage;

@@ -6,7 +6,8 @@
 //! are outside the key by definition.
 
 use crate::context::{normalize_context_path, BuildContext};
-use crate::dockerfile::{Body, CopyArgs, Instruction, Mount, MountKind};
+use crate::dockerfile::{Body, Command, CopyArgs, Instruction, Mount, MountKind};
+use crate::fingerprint::fingerprint;
 use crate::predict::copy::{source_fact, stage_content};
 use crate::predict::key::{Component, Part, StepKey};
 use crate::predict::plan::{Cx, Planned, StageOutcome, StageState};
@@ -22,12 +23,29 @@ pub(crate) fn plan_run(
 ) -> Planned {
     let p = cx.profile;
     let Body::Run {
-        flags, heredocs, ..
+        command,
+        flags,
+        heredocs,
     } = &instruction.body
     else {
         unreachable!("plan_run is called for RUN")
     };
-    st.has_run = true;
+    // A RUN of the few shell forms whose effect on the image is known (`run_effect`) leaves the
+    // stage's files known; any other may have written anything (`copy.from-chain`).
+    let effect = match (command, heredocs.is_empty()) {
+        (Command::Shell(line), true) => run_effect(&cx.expand(line, &st.scope)),
+        _ => None,
+    };
+    st.last_run_opaque = effect.is_none();
+    match effect {
+        None => st.has_run = true,
+        Some(writes) => {
+            for (path, content) in writes {
+                st.files
+                    .insert(path, (fingerprint(&("written by RUN", content)), false));
+            }
+        }
+    }
     // The heredoc bodies follow the first line in `normalized`; they are keyed on their own.
     let text = match heredocs.is_empty() {
         true => normalized,
@@ -157,4 +175,29 @@ fn bound_context_files(cx: &Cx<'_>, source: &str) -> Result<Component, Outcome> 
         rule,
         part: Part::Sources(facts),
     })
+}
+
+/// What a RUN of one of the few shell forms whose effect the model knows writes into the image:
+/// `true`, `echo WORDS` and `cat PATH` write nothing; `echo WORDS > /PATH` writes WORDS and a
+/// newline to that absolute path (a plain file, 0644, root's: what busybox's shell makes there).
+/// `line` has its `$NAME` references expanded as the shell would (ARG and ENV values). Any other
+/// command is opaque (`None`): it may have written anything.
+pub(crate) fn run_effect(line: &str) -> Option<Vec<(String, String)>> {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '='))
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["true"] => Some(Vec::new()),
+        ["cat", path] if plain(path) => Some(Vec::new()),
+        ["echo", rest @ ..] if rest.iter().all(|w| plain(w)) => Some(Vec::new()),
+        ["echo", rest @ .., ">", path]
+            if path.starts_with('/') && plain(path) && rest.iter().all(|w| plain(w)) =>
+        {
+            Some(vec![(path.to_string(), format!("{}\n", rest.join(" ")))])
+        }
+        _ => None,
+    }
 }

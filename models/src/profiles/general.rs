@@ -242,10 +242,13 @@ pub(crate) fn keep_dockerfile(p: &Profile, visible: &mut Cow<'_, BuildContext>) 
 // Versions: every generation of every builder.
 pub const FROM_CHAIN: Rule = Rule {
     id: RuleId::new("copy.from-chain"),
-    statement: "Assuming RUN is deterministic and base images do not change: what a RUN or the \
-                base image put at a path of a stage is determined by that stage's chain up to the \
-                last RUN (or its FROM), so a COPY --from (or a bind mount) of such a path, or of \
-                an image, hits while that chain is unchanged and misses when it changes.",
+    statement: "Assuming RUN is deterministic and base images do not change: what an opaque RUN \
+                or the base image put at a path of a stage is determined by that stage's chain up \
+                to the last opaque RUN (or its FROM), so a COPY --from (or a bind mount) of such a \
+                path, or of an image, hits while that chain is unchanged and misses when it \
+                changes. (The model reads the effect of a few RUN forms: `true`, `cat PATH`, \
+                `echo WORDS` write nothing, `echo WORDS > /PATH` writes that file; what they wrote \
+                is keyed on its content, as a COPY's is. Every other RUN is opaque.)",
     source: "https://docs.docker.com/build/cache/invalidation/#general-rules",
     if_off: "such content is keyed on its path only: a changed RUN in the source stage hits",
     status: Status::Verify,
