@@ -206,6 +206,7 @@ pub enum PairArg {
 
 /// Runs the command; returns the process exit code.
 pub fn main_with(cli: Cli) -> Result<i32> {
+    crate::engine::check_environment()?;
     match cli.command {
         Command::Engines => engines(),
         Command::Run(args) => run(args),

@@ -322,3 +322,30 @@ fn every_bad_input_has_its_exit_code_and_says_what_is_wrong() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// A timeout or wait setting that is not a whole number of seconds is bad input, said before any
+/// engine is asked (a silent fallback to the default would stall a night on a typo).
+#[test]
+fn a_seconds_setting_that_does_not_parse_is_bad_input() {
+    for name in [
+        "CACHET_BUILD_TIMEOUT",
+        "CACHET_CALL_TIMEOUT",
+        "CACHET_ENGINE_WAIT",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let inventory = dir.path().join("inventory.toml");
+        std::fs::write(&inventory, NO_ENGINE).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
+            .arg("engines")
+            .env("CACHET_INVENTORY", &inventory)
+            .env(name, "10s")
+            .output()
+            .expect("cachet runs");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {text}");
+        assert!(
+            text.contains(name) && text.contains("`10s`") && text.contains("whole number"),
+            "{name}: {text}"
+        );
+    }
+}

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use models::{BuildOptions, Transport};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::inventory::{Engine, Inventory};
 use crate::observe::Observation;
 
@@ -138,16 +138,54 @@ pub fn inventory_from_file(path: &Path) -> Result<Inventory> {
     Inventory::from_file_with(path, client::cli_facts)
 }
 
+/// The settings read from the environment as whole seconds: name, default, what it bounds.
+pub const SECONDS_SETTINGS: [(&str, u64, &str); 3] = [
+    ("CACHET_BUILD_TIMEOUT", 300, "how long one build may take"),
+    (
+        "CACHET_CALL_TIMEOUT",
+        120,
+        "how long any other engine call may wait for its answer",
+    ),
+    (
+        "CACHET_ENGINE_WAIT",
+        120,
+        "how long a run waits for an engine that stopped answering",
+    ),
+];
+
+/// `name`'s value in whole seconds, or its default (`SECONDS_SETTINGS`) when unset; a value that
+/// is not a whole number of seconds is bad input (`check_environment` says so before any work).
+pub fn env_seconds(name: &str) -> Result<Duration> {
+    let default = SECONDS_SETTINGS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map_or(0, |(_, d, _)| *d);
+    match std::env::var(name) {
+        Err(_) => Ok(Duration::from_secs(default)),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| {
+                Error::BadInput(format!(
+                    "{name}=`{v}` is not a whole number of seconds (unset, it is {default})"
+                ))
+            }),
+    }
+}
+
+/// Every `SECONDS_SETTINGS` value parses, or the first that does not, as bad input.
+pub fn check_environment() -> Result<()> {
+    SECONDS_SETTINGS
+        .iter()
+        .try_for_each(|(name, _, _)| env_seconds(name).map(|_| ()))
+}
+
 /// How long one build may take before its outcome counts as unknown: 300 s, or
-/// `CACHET_BUILD_TIMEOUT` seconds.
+/// `CACHET_BUILD_TIMEOUT` seconds (read once per process).
 pub(crate) fn build_timeout() -> Duration {
     static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *TIMEOUT.get_or_init(|| {
-        std::env::var("CACHET_BUILD_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .map_or(Duration::from_secs(300), Duration::from_secs)
-    })
+    *TIMEOUT.get_or_init(|| env_seconds("CACHET_BUILD_TIMEOUT").unwrap_or(Duration::from_secs(300)))
 }
 
 /// How long any other engine call may wait for its answer before the engine counts as not
@@ -156,12 +194,7 @@ pub(crate) fn build_timeout() -> Duration {
 /// went away.
 pub(crate) fn call_timeout() -> Duration {
     static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *TIMEOUT.get_or_init(|| {
-        std::env::var("CACHET_CALL_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .map_or(Duration::from_secs(120), Duration::from_secs)
-    })
+    *TIMEOUT.get_or_init(|| env_seconds("CACHET_CALL_TIMEOUT").unwrap_or(Duration::from_secs(120)))
 }
 
 /// The observation of a build a real door collected.

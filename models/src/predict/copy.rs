@@ -280,7 +280,10 @@ fn missing_in_stage<'a>(stage: Option<&StageOutcome>, sources: &'a [String]) -> 
         let under = |dir: &String| path == *dir || path.starts_with(&format!("{dir}/"));
         !top.is_empty()
             && !super::from::BASE_DIRS.contains(&top)
-            && !stage.workdirs.iter().any(|w| under(w) || w.starts_with(&format!("{path}/")))
+            && !stage
+                .workdirs
+                .iter()
+                .any(|w| under(w) || w.starts_with(&format!("{path}/")))
             && select_in_stage(stage, source).is_empty()
     })
 }
