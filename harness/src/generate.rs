@@ -6,6 +6,8 @@ use models::scenario::{apply_mutation, BuildStep, Mutation, Scenario, Transition
 use models::{BuildContext, BuildOptions, Entry};
 use proptest::prelude::*;
 
+mod aim;
+
 /// The files of every initial context (`d/b` so `--exclude=b` has something to leave out).
 const FILES: &[&str] = &["a", "b", "d/c", "d/b"];
 
@@ -33,7 +35,7 @@ fn arb_copy(modern: bool) -> impl Strategy<Value = String> {
     let flag = prop_oneof![
         8 => Just(""),
         2 => pick(&["--chown=1:1 ", "--chown=2:2 "]),
-        if modern { 3 } else { 0 } => pick(&["--chmod=600 ", "--chmod=755 "]),
+        if modern { 5 } else { 0 } => pick(&["--chmod=600 ", "--chmod=755 "]),
     ];
     (pick(&["COPY", "COPY", "COPY", "ADD"]), flag, source)
         .prop_map(|(keyword, flag, source)| format!("{keyword} {flag}{source}"))
@@ -114,11 +116,20 @@ fn arb_new_copy() -> impl Strategy<Value = String> {
 /// One instruction of a stage (not FROM, not `--from`), as Dockerfile text; the newer forms only
 /// in a modern scenario.
 fn arb_body(modern: bool) -> BoxedStrategy<String> {
-    let new = if modern { 5 } else { 0 };
+    let new = if modern { 7 } else { 0 };
     prop_oneof![
         8 => arb_run(),
         8 => arb_copy(modern),
-        5 => pick(&["ENV E=x", "ENV E=y", "ENV E=$V", "ARG V", "ARG V"]).prop_map(str::to_string),
+        6 => pick(&[
+            "ENV E=x",
+            "ENV E=y",
+            "ENV E=$V",
+            "ARG V",
+            "ARG V",
+            "ARG V\nENV E=$V",
+            "ARG V\nLABEL x=$V",
+        ])
+        .prop_map(str::to_string),
         4 => arb_metadata(),
         new => arb_new_run(),
         new => arb_new_copy(),
@@ -135,13 +146,15 @@ fn arb_from_stage(modern: bool) -> impl Strategy<Value = String> {
         "COPY --from=s0 --chown=1:1 /a /x",
         "COPY --from=s0 /o /o",
         "COPY --from=s0 /o /o",
+        "COPY --from=s0 /o /o",
         "COPY --link --from=s0 /a /x",
         "RUN --mount=type=bind,from=s0,source=/a,target=/m cat /m",
+        "RUN --mount=type=bind,from=s0,source=/o,target=/m cat /m",
     ];
     pick(if modern {
         words
     } else {
-        &words[..words.len() - 2]
+        &words[..words.len() - 3]
     })
     .prop_map(str::to_string)
 }
@@ -240,7 +253,7 @@ fn arb_mutations() -> impl Strategy<Value = Vec<Mutation>> {
 }
 
 fn arb_options() -> impl Strategy<Value = BuildOptions> {
-    (prop::option::of("[12]"), prop::bool::weighted(0.15)).prop_map(|(v, no_cache)| {
+    (prop::option::of("[12]"), prop::bool::weighted(0.2)).prop_map(|(v, no_cache)| {
         let mut options = BuildOptions {
             no_cache,
             ..BuildOptions::default()
@@ -307,7 +320,7 @@ fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
             prop_oneof![Just(Flag::Link), Just(Flag::Exclude), Just(Flag::Checksum)]
         )
             .prop_map(|(n, flag)| DockerfileEdit::Toggle(n, flag)),
-        3 => (0usize..8).prop_map(|n| DockerfileEdit::Toggle(n, Flag::Chown)),
+        4 => (0usize..8).prop_map(|n| DockerfileEdit::Toggle(n, Flag::Chown)),
         if modern { 4 } else { 0 } => (0usize..4).prop_map(DockerfileEdit::VaryNew),
     ]
 }
@@ -550,7 +563,9 @@ fn rewrite_first(
 const STAGE: &str = "s0";
 
 /// The registry reference cross-host scenarios push to and import from.
-const PUSHED: &str = "app";
+/// Tagged, as every real run sends it (`execute`'s registry mapping tags a bare name `latest`),
+/// so Buildah's refusal of a tagged `--cache-from` is predicted here as it happens there.
+const PUSHED: &str = "app:latest";
 
 /// A Dockerfile of one stage built from `base` (maybe after a global ARG), as one instruction
 /// text a line.
@@ -614,14 +629,14 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
     let one = arb_one_stage(modern);
     let first = (
         pick(&["COPY a /a", "COPY a /a", "COPY --chown=2:2 a /a"]),
-        prop::option::weighted(0.6, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
+        prop::option::weighted(0.8, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
         proptest::collection::vec(
             prop_oneof![1 => pick(&["COPY b /b", "COPY d /d"]).prop_map(str::to_string), 1 => arb_body(modern)],
             0..3,
         ),
     );
     let last = (
-        prop::bool::ANY,
+        prop::bool::weighted(0.35),
         arb_from_stage(modern),
         proptest::collection::vec(arb_body(modern), 0..2),
     );
@@ -637,7 +652,7 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             all.extend(last);
             all
         });
-    prop_oneof![3 => one, 2 => two]
+    prop_oneof![1 => one, 1 => two]
 }
 
 /// Where and how one build runs in a scenario that moves cache between hosts: the first build
@@ -677,66 +692,164 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     prop::bool::weighted(0.55).prop_flat_map(arb_scenario_of)
 }
 
+/// What one build changes before it runs.
+#[derive(Clone, Debug)]
+enum Change {
+    /// Mutations of the pools (those that apply), and maybe an edit of the Dockerfile.
+    Mixed(Vec<Mutation>, Option<DockerfileEdit>),
+    /// One change of a path the Dockerfile reads, alone (`aim::resolve`).
+    Aimed(aim::Aim),
+    /// One Dockerfile edit alone.
+    Edit(DockerfileEdit),
+    /// Nothing: only the build's options may differ.
+    Nothing,
+    /// Nothing but another value of the build arg `V` (`next_arg`).
+    Args,
+}
+
+fn arb_aim() -> impl Strategy<Value = aim::Aim> {
+    use aim::AimKind;
+    let kind = prop_oneof![
+        3 => Just(AimKind::Write),
+        1 => Just(AimKind::WriteSameSize),
+        2 => Just(AimKind::Chmod),
+        2 => Just(AimKind::Chown),
+        2 => Just(AimKind::Touch),
+        2 => (0usize..3).prop_map(AimKind::Xattr),
+        4 => Just(AimKind::Fitting),
+    ];
+    (0usize..8, 0usize..8, kind).prop_map(|(reader, path, kind)| aim::Aim { reader, path, kind })
+}
+
+/// A change of one build: rules that key one thing meet a change of it alone, so most builds
+/// change one thing (an aimed mutation, an edit), some many, a few nothing.
+fn arb_change(modern: bool) -> impl Strategy<Value = Change> {
+    prop_oneof![
+        3 => (arb_mutations(), prop::option::weighted(0.5, arb_dockerfile_edit(modern)))
+            .prop_map(|(m, e)| Change::Mixed(m, e)),
+        4 => arb_aim().prop_map(Change::Aimed),
+        4 => arb_dockerfile_edit(modern).prop_map(Change::Edit),
+        1 => Just(Change::Nothing),
+        2 => Just(Change::Args),
+    ]
+}
+
+/// One build's draw: its change, its options, whether it runs on host `b`, builds `--target`,
+/// reverts the Dockerfile after a `--no-cache` build, and draws new build args (else it keeps the previous build's).
+type StepDraw = (Change, BuildOptions, bool, bool, bool, bool);
+
 fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
     (
         arb_instructions(modern),
+        prop::option::weighted(0.3, pick(&["d/b\n", "d/b\n", "b\n"])),
         prop::bool::weighted(0.4),
         proptest::collection::vec(
             (
-                arb_mutations(),
-                prop::option::weighted(0.5, arb_dockerfile_edit(modern)),
+                arb_change(modern),
                 arb_options(),
                 prop::bool::ANY,
                 prop::bool::weighted(0.2),
-                prop::bool::weighted(0.5),
+                prop::bool::weighted(0.7),
+                prop::bool::weighted(0.35),
             ),
             3..6,
         ),
     )
-        .prop_map(|(instructions, cross_host, steps)| {
-            let context = initial_context(&instructions);
+        .prop_map(|(instructions, ignore, cross_host, steps)| {
+            let mut context = initial_context(&instructions);
+            if let Some(text) = ignore {
+                let m = Mutation::Dockerignore { text: text.into() };
+                apply_mutation(&mut context, &m, 0).expect("a .dockerignore always applies");
+            }
             let two_stages = instructions
                 .iter()
                 .filter(|b| b.starts_with("FROM"))
                 .count()
                 > 1;
-            let mut current = context.clone();
-            let mut transitions = Vec::new();
-            for (n, (mutations, edit, mut options, on_b, target, alone)) in
-                steps.into_iter().enumerate()
-            {
-                if two_stages && target {
-                    options.target = Some(STAGE.into());
-                }
-                let host = place_build(&mut options, n, cross_host, on_b);
-                // The first build runs on the initial context.
-                // Half the builds that edit the Dockerfile change nothing else, so a rule that
-                // keys one flag or word alone meets a change of it alone.
-                let mut kept: Vec<Mutation> = if n == 0 || (alone && edit.is_some()) {
-                    Vec::new()
-                } else {
-                    mutations
-                        .into_iter()
-                        .filter(|m| apply_mutation(&mut current, m, 0).is_ok())
-                        .collect()
-                };
-                if let (Some(edit), true) = (edit, n > 0) {
-                    let text = apply_edit(&current.dockerfile_text().unwrap_or_default(), &edit);
-                    let m = Mutation::Dockerfile { text };
-                    if apply_mutation(&mut current, &m, 0).is_ok() {
-                        kept.push(m);
-                    }
-                }
-                transitions.push(Transition {
-                    mutations: kept,
-                    build: BuildStep { host, options },
-                });
-            }
+            let transitions = transitions_of(&context, steps, two_stages, cross_host);
             Scenario {
                 context,
                 transitions,
             }
         })
+}
+
+/// The mutations of one build's change that apply to `current` (applying them).
+fn mutations_of(current: &mut BuildContext, change: Change) -> Vec<Mutation> {
+    let (mutations, edit) = match change {
+        Change::Mixed(m, e) => (m, e),
+        Change::Aimed(a) => (aim::resolve(current, a).into_iter().collect(), None),
+        Change::Edit(e) => (Vec::new(), Some(e)),
+        Change::Nothing | Change::Args => (Vec::new(), None),
+    };
+    let mut kept: Vec<Mutation> = mutations
+        .into_iter()
+        .filter(|m| apply_mutation(current, m, 0).is_ok())
+        .collect();
+    if let Some(edit) = edit {
+        let text = apply_edit(&current.dockerfile_text().unwrap_or_default(), &edit);
+        let m = Mutation::Dockerfile { text };
+        if apply_mutation(current, &m, 0).is_ok() {
+            kept.push(m);
+        }
+    }
+    kept
+}
+
+/// The build arg `V` moved on: unset → `1` → `2` → unset.
+fn next_arg(options: &mut BuildOptions) {
+    match options.build_args.get("V").map(String::as_str) {
+        None => options.build_args.insert("V".into(), "1".into()),
+        Some("1") => options.build_args.insert("V".into(), "2".into()),
+        Some(_) => options.build_args.remove("V"),
+    };
+}
+
+/// The builds of a scenario from their draws. The first runs on the initial context; a build
+/// after a `--no-cache` one may put the first build's Dockerfile back alone (the newest of two
+/// chains wins: `*.newest-match`); build args carry over unless a build draws new ones.
+fn transitions_of(
+    initial: &BuildContext,
+    steps: Vec<StepDraw>,
+    two_stages: bool,
+    cross_host: bool,
+) -> Vec<Transition> {
+    let first_text = initial.dockerfile_text().unwrap_or_default();
+    let mut current = initial.clone();
+    let mut transitions: Vec<Transition> = Vec::new();
+    for (n, (change, mut options, on_b, target, revert, new_args)) in
+        steps.into_iter().enumerate()
+    {
+        let args_only = matches!(change, Change::Args);
+        if let (false, Some(last)) = (new_args && !args_only, transitions.last()) {
+            options.build_args = last.build.options.build_args.clone();
+        }
+        if args_only {
+            next_arg(&mut options);
+        }
+        if two_stages && target {
+            options.target = Some(STAGE.into());
+        }
+        let host = place_build(&mut options, n, cross_host, on_b);
+        let after_no_cache = transitions.last().is_some_and(|t| t.build.options.no_cache);
+        let edited = current.dockerfile_text().unwrap_or_default() != first_text;
+        let kept = if n == 0 {
+            Vec::new()
+        } else if revert && after_no_cache && edited {
+            let m = Mutation::Dockerfile {
+                text: first_text.clone(),
+            };
+            apply_mutation(&mut current, &m, 0).expect("a Dockerfile always applies");
+            vec![m]
+        } else {
+            mutations_of(&mut current, change)
+        };
+        transitions.push(Transition {
+            mutations: kept,
+            build: BuildStep { host, options },
+        });
+    }
+    transitions
 }
 
 /// The pool's files, the symlink `l`, and the Dockerfile of `instructions`.
