@@ -285,6 +285,9 @@ enum DockerfileEdit {
     /// Instruction `n` (or the next one it fits) with a flag added or dropped (`toggle`): a newer
     /// generation's only in a modern scenario.
     Toggle(usize, Flag),
+    /// Like `Vary`, on the first instruction that reads another stage (`--from=`, `from=`);
+    /// any instruction where none does.
+    VaryRead,
     /// Like `Vary`, on the `n`-th instruction in a newer generation's form (`is_new`): only in a
     /// modern scenario, so its heredocs, mounts and flags are edited as often as the rest.
     VaryNew(usize),
@@ -311,7 +314,10 @@ fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
         2 => (0usize..6).prop_map(DockerfileEdit::Comment),
         2 => (0usize..6).prop_map(DockerfileEdit::LowerKeyword),
         2 => (0usize..6).prop_map(DockerfileEdit::Respace),
-        6 => (0usize..8).prop_map(DockerfileEdit::Vary),
+        7 => prop_oneof![
+            6 => (0usize..8).prop_map(DockerfileEdit::Vary),
+            1 => Just(DockerfileEdit::VaryRead),
+        ],
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Replace(n, b)),
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Insert(n, b)),
         1 => arb_body(modern).prop_map(DockerfileEdit::Append),
@@ -436,6 +442,10 @@ const TWINS: &[(&str, &str)] = &[
     // BuildKit on containerd links), and another `ADD --checksum` (the classic builder never
     // reads it either).
     ("COPY --link ", "COPY "),
+    // What a stage reads from `s0`: another owner, another path.
+    ("--from=s0 /", "--from=s0 --chown=2:2 /"),
+    ("source=/a,", "source=/o,"),
+    ("source=/o,", "source=/a,"),
     (
         "sha256:0000000000000000000000000000000000000000000000000000000000000000",
         "sha256:1111111111111111111111111111111111111111111111111111111111111111",
@@ -518,6 +528,13 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
         DockerfileEdit::VaryNew(n) => {
             let new = |i: &dockerfile::Instruction| if is_new(i) { twin(i) } else { None };
             rewrite_first(lines, &positions, *n, new);
+        }
+        DockerfileEdit::VaryRead => {
+            let reads = |i: &dockerfile::Instruction| {
+                let text = &i.raw_args;
+                if text.contains("from=") { twin(i) } else { None }
+            };
+            rewrite_first(lines, &positions, 0, reads);
         }
         DockerfileEdit::Toggle(n, flag) => {
             // The first instruction from `n` on the flag fits, or else one another flag fits
@@ -820,6 +837,15 @@ fn transitions_of(
     for (n, (change, mut options, on_b, target, revert, new_args)) in
         steps.into_iter().enumerate()
     {
+        // Half the cross-host scenarios import the first build's cache on `b` with only what the
+        // last stage reads from `s0` changed, so that stage's layers are needed: whether the
+        // inline cache holds them is all that differs (`bk.inline-min`).
+        let as_built = cross_host && on_b && n == 1;
+        let change = if as_built {
+            Change::Edit(DockerfileEdit::VaryRead)
+        } else {
+            change
+        };
         let args_only = matches!(change, Change::Args);
         if let (false, Some(last)) = (new_args && !args_only, transitions.last()) {
             options.build_args = last.build.options.build_args.clone();
@@ -827,7 +853,9 @@ fn transitions_of(
         if args_only {
             next_arg(&mut options);
         }
-        if two_stages && target {
+        options.no_cache &= !as_built;
+        // The first build of a cross-host scenario exports the whole final stage.
+        if two_stages && target && !as_built && (n > 0 || !cross_host) {
             options.target = Some(STAGE.into());
         }
         let host = place_build(&mut options, n, cross_host, on_b);
