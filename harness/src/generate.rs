@@ -150,11 +150,12 @@ fn arb_from_stage(modern: bool) -> impl Strategy<Value = String> {
         "COPY --link --from=s0 /a /x",
         "RUN --mount=type=bind,from=s0,source=/a,target=/m cat /m",
         "RUN --mount=type=bind,from=s0,source=/o,target=/m cat /m",
+        "RUN --mount=type=bind,from=s0,source=/o,target=/m cat /m",
     ];
     pick(if modern {
         words
     } else {
-        &words[..words.len() - 3]
+        &words[..words.len() - 4]
     })
     .prop_map(str::to_string)
 }
@@ -353,7 +354,7 @@ const CHECKSUM: &str =
 
 /// An instruction's text with `flag` added (or dropped where it has it), if the flag fits it:
 /// `--link` on any COPY but a heredoc's, `--exclude=b` on a COPY of `.` or `d`, `--checksum`
-/// on an ADD.
+/// on an ADD, or on a COPY of one context source without flags, which becomes that ADD.
 fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
     let (keyword, args) = (instruction.keyword.as_str(), instruction.raw_args.as_str());
     let spaced = format!(" {args}");
@@ -361,13 +362,18 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
         keyword.eq_ignore_ascii_case("COPY"),
         keyword.eq_ignore_ascii_case("ADD"),
     );
+    // A COPY of one context source without flags becomes an ADD with a checksum.
+    let plain_copy = copy && !args.starts_with("--") && !args.contains("<<") && {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        words.len() == 2 && !words[0].contains('*')
+    };
     let (word, fits) = match flag {
         Flag::Link => ("--link ", copy && !args.contains("<<")),
         Flag::Exclude => (
             "--exclude=b ",
             copy && (spaced.ends_with(" d /d") || spaced.ends_with(" . /app")),
         ),
-        Flag::Checksum => (CHECKSUM, add),
+        Flag::Checksum => (CHECKSUM, add || plain_copy),
         Flag::Chown => (
             "--chown=2:2 ",
             copy && spaced.ends_with(" a /a") && !args.contains("--chown=1:1"),
@@ -385,6 +391,7 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
         }
         None => format!("{word}{args}"),
     };
+    let keyword = if matches!(flag, Flag::Checksum) { "ADD" } else { keyword };
     Some(format!("{keyword} {args}"))
 }
 
@@ -769,7 +776,7 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
                 prop::bool::weighted(0.7),
                 prop::bool::weighted(0.35),
             ),
-            3..6,
+            4..7,
         ),
     )
         .prop_map(|(instructions, ignore, cross_host, steps)| {
