@@ -286,6 +286,9 @@ enum DockerfileEdit {
     /// Instruction `n` (or the next one it fits) with a flag added or dropped (`toggle`): a newer
     /// generation's only in a modern scenario.
     Toggle(usize, Flag),
+    /// Like `Vary`, on the `n`-th telling instruction (`is_telling`): a flag, a newer form, a
+    /// read of another stage or of the build arg, so what a rule keys on changes alone.
+    VaryTelling(usize),
     /// Like `Vary`, on the first instruction that reads another stage (`--from=`, `from=`);
     /// any instruction where none does.
     VaryRead,
@@ -308,23 +311,31 @@ enum Flag {
     /// `COPY --chown=2:2` of `a`: an owner-only change, read `--from` its stage
     /// (`bk.from-owner`).
     Chown,
+    /// Where a `Checksum` toggle finds no ADD: a COPY of one context source without flags
+    /// becomes an ADD with the checksum (a later `Checksum` toggle drops the flag alone).
+    Add,
 }
 
 fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
     prop_oneof![
-        2 => (0usize..6).prop_map(DockerfileEdit::Comment),
-        2 => (0usize..6).prop_map(DockerfileEdit::LowerKeyword),
-        2 => (0usize..6).prop_map(DockerfileEdit::Respace),
-        7 => prop_oneof![
+        1 => (0usize..6).prop_map(DockerfileEdit::Comment),
+        1 => (0usize..6).prop_map(DockerfileEdit::LowerKeyword),
+        1 => (0usize..6).prop_map(DockerfileEdit::Respace),
+        13 => prop_oneof![
             6 => (0usize..8).prop_map(DockerfileEdit::Vary),
             1 => Just(DockerfileEdit::VaryRead),
+            6 => (0usize..8).prop_map(DockerfileEdit::VaryTelling),
         ],
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Replace(n, b)),
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Insert(n, b)),
         1 => arb_body(modern).prop_map(DockerfileEdit::Append),
-        if modern { 6 } else { 0 } => (
+        if modern { 8 } else { 0 } => (
             0usize..8,
-            prop_oneof![Just(Flag::Link), Just(Flag::Exclude), Just(Flag::Checksum)]
+            prop_oneof![
+                1 => Just(Flag::Link),
+                1 => Just(Flag::Exclude),
+                2 => Just(Flag::Checksum)
+            ]
         )
             .prop_map(|(n, flag)| DockerfileEdit::Toggle(n, flag)),
         4 => (0usize..8).prop_map(|n| DockerfileEdit::Toggle(n, Flag::Chown)),
@@ -348,13 +359,24 @@ fn is_new(instruction: &dockerfile::Instruction) -> bool {
     .any(|form| args.contains(form))
 }
 
+/// Whether an instruction is one a rule keys on apart: a newer form, an owner or mode flag, a
+/// read of another stage, several sources, or the build arg.
+fn is_telling(instruction: &dockerfile::Instruction) -> bool {
+    let args = &instruction.raw_args;
+    is_new(instruction)
+        || ["--chown", "from=", "$V", " a b "]
+            .iter()
+            .any(|form| format!(" {args}").contains(form))
+        || matches!(&instruction.body, Body::Arg { .. })
+}
+
 /// The checksum `Toggle` gives an `ADD` of a context source.
 const CHECKSUM: &str =
     "--checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 ";
 
 /// An instruction's text with `flag` added (or dropped where it has it), if the flag fits it:
 /// `--link` on any COPY but a heredoc's, `--exclude=b` on a COPY of `.` or `d`, `--checksum`
-/// on an ADD, or on a COPY of one context source without flags, which becomes that ADD.
+/// on an ADD (`Flag::Add`: a COPY of one context source without flags becomes one).
 fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
     let (keyword, args) = (instruction.keyword.as_str(), instruction.raw_args.as_str());
     let spaced = format!(" {args}");
@@ -373,7 +395,8 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
             "--exclude=b ",
             copy && (spaced.ends_with(" d /d") || spaced.ends_with(" . /app")),
         ),
-        Flag::Checksum => (CHECKSUM, add || plain_copy),
+        Flag::Checksum => (CHECKSUM, add),
+        Flag::Add => (CHECKSUM, plain_copy),
         Flag::Chown => (
             "--chown=2:2 ",
             copy && spaced.ends_with(" a /a") && !args.contains("--chown=1:1"),
@@ -391,7 +414,7 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
         }
         None => format!("{word}{args}"),
     };
-    let keyword = if matches!(flag, Flag::Checksum) { "ADD" } else { keyword };
+    let keyword = if matches!(flag, Flag::Add) { "ADD" } else { keyword };
     Some(format!("{keyword} {args}"))
 }
 
@@ -536,6 +559,14 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
             let new = |i: &dockerfile::Instruction| if is_new(i) { twin(i) } else { None };
             rewrite_first(lines, &positions, *n, new);
         }
+        DockerfileEdit::VaryTelling(n) => {
+            let telling: Vec<usize> = positions
+                .iter()
+                .copied()
+                .filter(|at| matches!(&lines[*at], Line::Instruction(i) if is_telling(i)))
+                .collect();
+            rewrite_first(lines, &telling, *n, twin);
+        }
         DockerfileEdit::VaryRead => {
             let reads = |i: &dockerfile::Instruction| {
                 let text = &i.raw_args;
@@ -547,7 +578,13 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
             // The first instruction from `n` on the flag fits, or else one another flag fits
             // (the newer generations' flags only where `flag` is one).
             let newer = !matches!(flag, Flag::Chown);
-            let others = [Flag::Link, Flag::Exclude, Flag::Checksum, Flag::Chown];
+            let others = [
+                Flag::Add,
+                Flag::Link,
+                Flag::Exclude,
+                Flag::Checksum,
+                Flag::Chown,
+            ];
             for f in std::iter::once(*flag).chain(others.into_iter().filter(|_| newer)) {
                 if rewrite_first(lines, &positions, *n, |i| toggle(i, f)) {
                     break;
@@ -739,7 +776,7 @@ fn arb_aim() -> impl Strategy<Value = aim::Aim> {
         2 => Just(AimKind::Chmod),
         2 => Just(AimKind::Chown),
         2 => Just(AimKind::Touch),
-        2 => (0usize..3).prop_map(AimKind::Xattr),
+        3 => (0usize..4).prop_map(AimKind::Xattr),
         4 => Just(AimKind::Fitting),
     ];
     (0usize..8, 0usize..8, kind).prop_map(|(reader, path, kind)| aim::Aim { reader, path, kind })
@@ -754,7 +791,7 @@ fn arb_change(modern: bool) -> impl Strategy<Value = Change> {
         4 => arb_aim().prop_map(Change::Aimed),
         4 => arb_dockerfile_edit(modern).prop_map(Change::Edit),
         1 => Just(Change::Nothing),
-        2 => Just(Change::Args),
+        3 => Just(Change::Args),
     ]
 }
 

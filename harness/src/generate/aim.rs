@@ -13,7 +13,7 @@ pub enum AimKind {
     Chmod,
     Chown,
     Touch,
-    /// `user.note`, `security.capability` or `security.selinux` (by index).
+    /// `user.note`, `security.capability` or `security.selinux` (by index, the last twice).
     Xattr(usize),
     /// What the reading instruction's flags make telling: a mode change under `--chmod`, an
     /// owner change under `--chown`, a touch of a bound file, else a write.
@@ -29,7 +29,12 @@ pub struct Aim {
     pub kind: AimKind,
 }
 
-const XATTRS: &[&str] = &["user.note", "security.capability", "security.selinux"];
+const XATTRS: &[&str] = &[
+    "user.note",
+    "security.capability",
+    "security.selinux",
+    "security.selinux",
+];
 
 /// The context paths under `source` (a COPY source or bind source as written), the source itself
 /// first: `.` is every entry but the Dockerfile and `.dockerignore`, `d/*` the entries of `d`.
