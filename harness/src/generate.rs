@@ -254,7 +254,7 @@ fn arb_mutations() -> impl Strategy<Value = Vec<Mutation>> {
 }
 
 fn arb_options() -> impl Strategy<Value = BuildOptions> {
-    (prop::option::of("[12]"), prop::bool::weighted(0.2)).prop_map(|(v, no_cache)| {
+    (prop::option::of("[12]"), prop::bool::weighted(0.12)).prop_map(|(v, no_cache)| {
         let mut options = BuildOptions {
             no_cache,
             ..BuildOptions::default()
@@ -288,7 +288,7 @@ enum DockerfileEdit {
     Toggle(usize, Flag),
     /// Like `Vary`, on the `n`-th telling instruction (`is_telling`): a flag, a newer form, a
     /// read of another stage or of the build arg, so what a rule keys on changes alone.
-    VaryTelling(usize),
+    VaryTelling(usize, &'static str),
     /// Like `Vary`, on the first instruction that reads another stage (`--from=`, `from=`);
     /// any instruction where none does.
     VaryRead,
@@ -324,7 +324,7 @@ fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
         13 => prop_oneof![
             6 => (0usize..8).prop_map(DockerfileEdit::Vary),
             1 => Just(DockerfileEdit::VaryRead),
-            6 => (0usize..8).prop_map(DockerfileEdit::VaryTelling),
+            6 => (0usize..8).prop_map(|n| DockerfileEdit::VaryTelling(n, "")),
         ],
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Replace(n, b)),
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Insert(n, b)),
@@ -482,6 +482,16 @@ const TWINS: &[(&str, &str)] = &[
     ),
 ];
 
+/// An instruction's twin, or where it has none a flag toggled (`--checksum`, `--link`, the
+/// owner).
+fn twin_or_toggle(instruction: &dockerfile::Instruction) -> Option<String> {
+    twin(instruction).or_else(|| {
+        [Flag::Checksum, Flag::Link, Flag::Chown]
+            .into_iter()
+            .find_map(|f| toggle(instruction, f))
+    })
+}
+
 /// An instruction's text with its first twin swapped in, if any applies.
 fn twin(instruction: &dockerfile::Instruction) -> Option<String> {
     let text = format!("{} {}\n", instruction.keyword, instruction.raw_args);
@@ -559,13 +569,16 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
             let new = |i: &dockerfile::Instruction| if is_new(i) { twin(i) } else { None };
             rewrite_first(lines, &positions, *n, new);
         }
-        DockerfileEdit::VaryTelling(n) => {
-            let telling: Vec<usize> = positions
-                .iter()
-                .copied()
-                .filter(|at| matches!(&lines[*at], Line::Instruction(i) if is_telling(i)))
-                .collect();
-            rewrite_first(lines, &telling, *n, twin);
+        DockerfileEdit::VaryTelling(n, focus) => {
+            let holding = |f: &dyn Fn(&dockerfile::Instruction) -> bool| -> Vec<usize> {
+                let at = positions.iter().copied();
+                at.filter(|at| matches!(&lines[*at], Line::Instruction(i) if f(i)))
+                    .collect()
+            };
+            let on_focus = holding(&|i| !focus.is_empty() && format!(" {}", i.raw_args).contains(focus));
+            let telling = holding(&is_telling);
+            let pool = if on_focus.is_empty() { telling } else { on_focus };
+            rewrite_first(lines, &pool, *n, twin_or_toggle);
         }
         DockerfileEdit::VaryRead => {
             let reads = |i: &dockerfile::Instruction| {
@@ -753,6 +766,36 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     prop::bool::weighted(0.55).prop_flat_map(arb_scenario_of)
 }
 
+/// The features a scenario may focus on: a word its instruction holds (how later changes find
+/// it), the instructions that carry it, and whether only a modern scenario has it. Each
+/// scenario holds one of these, and most of its aimed mutations and telling edits meet it, so
+/// that each feature meets changes from several sides (content, mode, owner, times, xattrs,
+/// flags) in a few scenarios.
+const FOCI: &[(&str, &[&str], bool)] = &[
+    ("--chown", &["COPY --chown=1:1 a /a", "COPY --chown=2:2 d /d"], false),
+    (" a b ", &["COPY a b /m/", "ADD a b /m/"], false),
+    ("ADD ", &["ADD a /a", "ADD d /d"], false),
+    ("$V", &["ARG V\nENV E=$V", "ARG V\nLABEL x=$V", "ARG V\nRUN echo $V"], false),
+    ("ARG V", &["ARG V\nRUN echo x"], false),
+    (" . /app", &["COPY . /app"], false),
+    ("--chmod", &["COPY --chmod=600 a /a", "COPY --chmod=755 d /d"], true),
+    ("type=bind", &["RUN --mount=type=bind,source=a,target=/m cat /m"], true),
+    ("type=cache", &["RUN --mount=type=cache,id=a,target=/c true"], true),
+    ("<<", &["RUN <<EOF\necho x\nEOF", "COPY <<EOF /f\nhi\nEOF"], true),
+    ("--exclude", &["COPY --exclude=b . /app", "COPY --exclude=b d /d"], true),
+    ("--link", &["COPY --link a /a", "COPY --link . /app"], true),
+    ("--parents", &["COPY --parents d/c /p/"], true),
+];
+
+/// A scenario's focus (`FOCI`): its word and its instruction.
+fn arb_focus(modern: bool) -> impl Strategy<Value = (&'static str, &'static str)> {
+    let foci: Vec<&(&str, &[&str], bool)> = FOCI.iter().filter(|f| modern || !f.2).collect();
+    (0..foci.len(), 0usize..6).prop_map(move |(f, n)| {
+        let (word, bodies, _) = foci[f];
+        (*word, bodies[n % bodies.len()])
+    })
+}
+
 /// What one build changes before it runs.
 #[derive(Clone, Debug)]
 enum Change {
@@ -786,7 +829,7 @@ fn arb_aim() -> impl Strategy<Value = aim::Aim> {
 /// change one thing (an aimed mutation, an edit), some many, a few nothing.
 fn arb_change(modern: bool) -> impl Strategy<Value = Change> {
     prop_oneof![
-        3 => (arb_mutations(), prop::option::weighted(0.5, arb_dockerfile_edit(modern)))
+        2 => (arb_mutations(), prop::option::weighted(0.5, arb_dockerfile_edit(modern)))
             .prop_map(|(m, e)| Change::Mixed(m, e)),
         4 => arb_aim().prop_map(Change::Aimed),
         4 => arb_dockerfile_edit(modern).prop_map(Change::Edit),
@@ -801,7 +844,7 @@ type StepDraw = (Change, BuildOptions, bool, bool, bool, bool);
 
 fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
     (
-        arb_instructions(modern),
+        (arb_instructions(modern), arb_focus(modern), 0usize..8),
         prop::option::weighted(0.3, pick(&["d/b\n", "d/b\n", "b\n"])),
         prop::bool::weighted(0.4),
         proptest::collection::vec(
@@ -816,7 +859,12 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
             4..7,
         ),
     )
-        .prop_map(|(instructions, ignore, cross_host, steps)| {
+        .prop_map(|((mut instructions, (focus, body), at), ignore, cross_host, steps)| {
+            // The focus's instruction somewhere in the last stage.
+            let last_from = instructions.iter().rposition(|b| b.starts_with("FROM"));
+            let first = last_from.map_or(0, |f| f + 1);
+            let at = first + at % (instructions.len() + 1 - first);
+            instructions.insert(at, body.to_string());
             let mut context = initial_context(&instructions);
             if let Some(text) = ignore {
                 let m = Mutation::Dockerignore { text: text.into() };
@@ -827,7 +875,12 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
                 .filter(|b| b.starts_with("FROM"))
                 .count()
                 > 1;
-            let transitions = transitions_of(&context, steps, two_stages, cross_host);
+            let shape = Shape {
+                two_stages,
+                cross_host,
+                focus,
+            };
+            let transitions = transitions_of(&context, steps, shape);
             Scenario {
                 context,
                 transitions,
@@ -836,10 +889,10 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
 }
 
 /// The mutations of one build's change that apply to `current` (applying them).
-fn mutations_of(current: &mut BuildContext, change: Change) -> Vec<Mutation> {
+fn mutations_of(current: &mut BuildContext, change: Change, focus: &str) -> Vec<Mutation> {
     let (mutations, edit) = match change {
         Change::Mixed(m, e) => (m, e),
-        Change::Aimed(a) => (aim::resolve(current, a).into_iter().collect(), None),
+        Change::Aimed(a) => (aim::resolve(current, a, focus).into_iter().collect(), None),
         Change::Edit(e) => (Vec::new(), Some(e)),
         Change::Nothing | Change::Args => (Vec::new(), None),
     };
@@ -866,15 +919,36 @@ fn next_arg(options: &mut BuildOptions) {
     };
 }
 
+/// What a scenario's builds share: its stages, its hosts, and its focus, the telling instruction
+/// (`is_telling`, by index) most of its aimed mutations and telling edits change, so that one
+/// feature meets changes from several sides.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    two_stages: bool,
+    cross_host: bool,
+    focus: &'static str,
+}
+
+/// Telling edits turned on the scenario's focus (`aim::resolve` turns most aimed mutations
+/// there).
+fn focused(change: Change, focus: &'static str) -> Change {
+    match change {
+        Change::Edit(DockerfileEdit::VaryTelling(n, _)) => {
+            Change::Edit(DockerfileEdit::VaryTelling(n, focus))
+        }
+        other => other,
+    }
+}
+
 /// The builds of a scenario from their draws. The first runs on the initial context; a build
 /// after a `--no-cache` one may put the first build's Dockerfile back alone (the newest of two
 /// chains wins: `*.newest-match`); build args carry over unless a build draws new ones.
-fn transitions_of(
-    initial: &BuildContext,
-    steps: Vec<StepDraw>,
-    two_stages: bool,
-    cross_host: bool,
-) -> Vec<Transition> {
+fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) -> Vec<Transition> {
+    let Shape {
+        two_stages,
+        cross_host,
+        focus,
+    } = shape;
     let first_text = initial.dockerfile_text().unwrap_or_default();
     let mut current = initial.clone();
     let mut transitions: Vec<Transition> = Vec::new();
@@ -888,7 +962,7 @@ fn transitions_of(
         let change = if as_built {
             Change::Edit(DockerfileEdit::VaryRead)
         } else {
-            change
+            focused(change, focus)
         };
         let args_only = matches!(change, Change::Args);
         if let (false, Some(last)) = (new_args && !args_only, transitions.last()) {
@@ -914,7 +988,7 @@ fn transitions_of(
             apply_mutation(&mut current, &m, 0).expect("a Dockerfile always applies");
             vec![m]
         } else {
-            mutations_of(&mut current, change)
+            mutations_of(&mut current, change, focus)
         };
         transitions.push(Transition {
             mutations: kept,

@@ -69,13 +69,14 @@ fn left_out(path: &str, excludes: &[String], ignored: &[String]) -> bool {
 /// telling, and whether anything about it is (a flag, a bind mount, several sources, a path
 /// left out).
 struct Reader {
+    text: String,
     paths: Vec<String>,
     fitting: AimKind,
     telling: bool,
 }
 
-fn reader(context: &BuildContext, body: &Body, ignored: &[String]) -> Option<Reader> {
-    let (sources, excludes, fitting, flagged) = match body {
+fn reader(context: &BuildContext, i: &dockerfile::Instruction, ignored: &[String]) -> Option<Reader> {
+    let (sources, excludes, fitting, flagged) = match &i.body {
         Body::Copy(c) | Body::Add(c) if c.from.is_none() && c.heredocs.is_empty() => {
             let fitting = match (&c.chmod, &c.chown) {
                 (Some(_), _) => AimKind::Chmod,
@@ -106,14 +107,17 @@ fn reader(context: &BuildContext, body: &Body, ignored: &[String]) -> Option<Rea
     paths.extend(rest);
     paths.dedup();
     (!paths.is_empty()).then_some(Reader {
+        text: i.raw_args.clone(),
         paths,
         fitting,
         telling,
     })
 }
 
-/// The mutation `aim` makes in `context`, if the Dockerfile reads anything there.
-pub fn resolve(context: &BuildContext, aim: Aim) -> Option<Mutation> {
+/// The mutation `aim` makes in `context`, if the Dockerfile reads anything there. The reader is
+/// one whose text holds `focus` (the scenario's focus) three times in four, if there is one,
+/// else a telling one half the time, else any.
+pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation> {
     let text = context.dockerfile_text()?;
     let ignored: Vec<String> = context
         .dockerignore_text()
@@ -126,13 +130,18 @@ pub fn resolve(context: &BuildContext, aim: Aim) -> Option<Mutation> {
         .lines
         .iter()
         .filter_map(|l| match l {
-            Line::Instruction(i) => reader(context, &i.body, &ignored),
+            Line::Instruction(i) => reader(context, i, &ignored),
             _ => None,
         })
         .collect();
-    // A telling reader half the time (if there is one), else any.
+    let focused: Vec<&Reader> = readers
+        .iter()
+        .filter(|r| !focus.is_empty() && format!(" {}", r.text).contains(focus))
+        .collect();
     let telling: Vec<&Reader> = readers.iter().filter(|r| r.telling).collect();
-    let pool: Vec<&Reader> = if aim.reader % 2 == 0 && !telling.is_empty() {
+    let pool: Vec<&Reader> = if aim.reader < 6 && !focused.is_empty() {
+        focused
+    } else if aim.reader % 2 == 0 && !telling.is_empty() {
         telling
     } else {
         readers.iter().collect()
