@@ -758,37 +758,85 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     prop::bool::weighted(0.55).prop_flat_map(arb_scenario_of)
 }
 
-/// The features a scenario may focus on: a word its instruction holds (how later changes find
-/// it), the instructions that carry it, and whether only a modern scenario has it. Each
-/// scenario holds one of these, and most of its aimed mutations and telling edits meet it, so
-/// that each feature meets changes from several sides (content, mode, owner, times, xattrs,
-/// flags) in a few scenarios.
-const FOCI: &[(&str, &[&str], bool)] = &[
-    ("--chown", &["COPY --chown=1:1 a /a", "COPY --chown=2:2 d /d"], false),
-    (" a b ", &["COPY a b /m/", "ADD a b /m/"], false),
-    ("ADD ", &["ADD a /a", "ADD d /d"], false),
-    ("$V", &["ARG V\nENV E=$V", "ARG V\nLABEL x=$V", "ARG V\nRUN echo $V"], false),
-    ("ARG V", &["ARG V\nRUN echo x"], false),
-    (" . /app", &["COPY . /app"], false),
-    ("--chmod", &["COPY --chmod=600 a /a", "COPY --chmod=755 d /d"], true),
-    ("--chmod", &["COPY --chmod=755 a /a", "COPY --chmod=600 b /b"], true),
-    // What `s0` copies with an owner, where it does: an edit drops the owner alone.
-    ("--chown=2:2 a /a", &[""], false),
-    ("type=bind", &["RUN --mount=type=bind,source=a,target=/m cat /m"], true),
-    ("type=cache", &["RUN --mount=type=cache,id=a,target=/c true"], true),
-    ("<<", &["RUN <<EOF\necho x\nEOF", "COPY <<EOF /f\nhi\nEOF"], true),
-    ("--exclude", &["COPY --exclude=b . /app", "COPY --exclude=b d /d"], true),
-    ("--link", &["COPY --link a /a", "COPY --link . /app"], true),
-    ("--parents", &["COPY --parents d/c /p/"], true),
+/// A feature a scenario may focus on. Each scenario holds one, and most of its aimed mutations
+/// and telling edits meet it, so that each feature meets changes from several sides (content,
+/// mode, owner, times, xattrs, flags) in a few scenarios.
+#[derive(Debug)]
+struct Focus {
+    /// A word its instruction holds: how later changes find it.
+    word: &'static str,
+    /// The instructions that carry it (one is added to the last stage).
+    bodies: &'static [&'static str],
+    /// Whether only a modern scenario has it.
+    modern: bool,
+    /// The change that tells most about it, which the second build makes in most scenarios.
+    opening: Opening,
+}
+
+/// The change a focus opens with.
+#[derive(Clone, Copy, Debug)]
+enum Opening {
+    /// The change its flags make telling (`aim::AimKind::Fitting`) of the first path it reads.
+    Aim,
+    /// A telling edit of it (`DockerfileEdit::VaryTelling`).
+    Edit,
+    /// Another value of the build arg.
+    Args,
+}
+
+const fn focus(word: &'static str, bodies: &'static [&'static str], opening: Opening) -> Focus {
+    Focus {
+        word,
+        bodies,
+        modern: false,
+        opening,
+    }
+}
+
+const fn modern(word: &'static str, bodies: &'static [&'static str], opening: Opening) -> Focus {
+    Focus {
+        modern: true,
+        ..focus(word, bodies, opening)
+    }
+}
+
+const FOCI: &[Focus] = &[
+    focus("--chown", &["COPY --chown=1:1 a /a", "COPY --chown=2:2 d /d"], Opening::Edit),
+    focus(" a b ", &["COPY a b /m/", "ADD a b /m/"], Opening::Aim),
+    focus("ADD ", &["ADD a /a", "ADD d /d"], Opening::Edit),
+    focus("$V", &["ARG V\nENV E=$V", "ARG V\nLABEL x=$V", "ARG V\nRUN echo $V"], Opening::Args),
+    focus("ARG V", &["ARG V\nRUN echo x"], Opening::Args),
+    focus(" . /app", &["COPY . /app"], Opening::Aim),
+    modern("--chmod", &["COPY --chmod=600 a /a", "COPY --chmod=755 d /d"], Opening::Aim),
+    modern("--chmod", &["COPY --chmod=755 a /a", "COPY --chmod=600 b /b"], Opening::Aim),
+    modern("type=bind", &["RUN --mount=type=bind,source=a,target=/m cat /m"], Opening::Aim),
+    modern("type=cache", &["RUN --mount=type=cache,id=a,target=/c true"], Opening::Edit),
+    modern("<<", &["RUN <<EOF\necho x\nEOF", "COPY <<EOF /f\nhi\nEOF"], Opening::Edit),
+    modern("--exclude", &["COPY --exclude=b . /app", "COPY --exclude=b d /d"], Opening::Aim),
+    modern("--link", &["COPY --link a /a", "COPY --link . /app"], Opening::Edit),
+    modern("--parents", &["COPY --parents d/c /p/"], Opening::Aim),
 ];
 
-/// A scenario's focus (`FOCI`): its word and its instruction.
-fn arb_focus(modern: bool) -> impl Strategy<Value = (&'static str, &'static str)> {
-    let foci: Vec<&(&str, &[&str], bool)> = FOCI.iter().filter(|f| modern || !f.2).collect();
+/// A scenario's focus (`FOCI`) and the instruction it adds.
+fn arb_focus(modern: bool) -> impl Strategy<Value = (&'static Focus, &'static str)> {
+    let foci: Vec<&'static Focus> = FOCI.iter().filter(|f| modern || !f.modern).collect();
     (0..foci.len(), 0usize..6).prop_map(move |(f, n)| {
-        let (word, bodies, _) = foci[f];
-        (*word, bodies[n % bodies.len()])
+        let focus = foci[f];
+        (focus, focus.bodies[n % focus.bodies.len()])
     })
+}
+
+/// The change a focus opens with, as a build's change.
+fn opening(focus: &Focus) -> Change {
+    match focus.opening {
+        Opening::Aim => Change::Aimed(aim::Aim {
+            reader: 0,
+            path: 0,
+            kind: aim::AimKind::Fitting,
+        }),
+        Opening::Edit => Change::Edit(DockerfileEdit::VaryTelling(0, focus.word)),
+        Opening::Args => Change::Args,
+    }
 }
 
 /// What one build changes before it runs.
@@ -839,7 +887,12 @@ type StepDraw = (Change, BuildOptions, bool, bool, bool, bool);
 
 fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
     (
-        (arb_instructions(modern), arb_focus(modern), 0usize..8),
+        (
+            arb_instructions(modern),
+            arb_focus(modern),
+            0usize..8,
+            prop::bool::weighted(0.7),
+        ),
         prop::option::weighted(0.3, pick(&["d/b\n", "d/b\n", "b\n"])),
         prop::bool::weighted(0.4),
         proptest::collection::vec(
@@ -854,7 +907,7 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
             4..7,
         ),
     )
-        .prop_map(|((mut instructions, (focus, body), at), ignore, cross_host, steps)| {
+        .prop_map(|((mut instructions, (focus, body), at, opens), ignore, cross_host, steps)| {
             // The focus's instruction somewhere in the last stage.
             let last_from = instructions.iter().rposition(|b| b.starts_with("FROM"));
             // After the read of `s0` that opens a last stage, whose outcome nothing then masks.
@@ -878,6 +931,7 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
                 two_stages,
                 cross_host,
                 focus,
+                opens,
             };
             let transitions = transitions_of(&context, steps, shape);
             Scenario {
@@ -925,7 +979,9 @@ fn next_arg(options: &mut BuildOptions) {
 struct Shape {
     two_stages: bool,
     cross_host: bool,
-    focus: &'static str,
+    focus: &'static Focus,
+    /// Whether the second build makes the focus's opening change.
+    opens: bool,
 }
 
 /// Telling edits turned on the scenario's focus (`aim::resolve` turns most aimed mutations
@@ -947,6 +1003,7 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         two_stages,
         cross_host,
         focus,
+        opens,
     } = shape;
     let first_text = initial.dockerfile_text().unwrap_or_default();
     let mut current = initial.clone();
@@ -960,8 +1017,10 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         let as_built = cross_host && on_b && n == 1;
         let change = if as_built {
             Change::Edit(DockerfileEdit::VaryRead)
+        } else if opens && n == 1 {
+            opening(focus)
         } else {
-            focused(change, focus)
+            focused(change, focus.word)
         };
         let args_only = matches!(change, Change::Args);
         if let (false, Some(last)) = (new_args && !args_only, transitions.last()) {
@@ -987,7 +1046,7 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
             apply_mutation(&mut current, &m, 0).expect("a Dockerfile always applies");
             vec![m]
         } else {
-            mutations_of(&mut current, change, focus)
+            mutations_of(&mut current, change, focus.word)
         };
         transitions.push(Transition {
             mutations: kept,
