@@ -826,6 +826,21 @@ fn arb_focus(modern: bool) -> impl Strategy<Value = (&'static Focus, &'static st
     })
 }
 
+/// A change of `s0` alone, which a later stage reads: the owner its first COPY gives `/a`
+/// (`bk.from-owner`), the content of `a` it copies, or its RUN that writes `/o`
+/// (`copy.from-chain`).
+fn stage_opening(n: usize) -> Change {
+    match n % 3 {
+        0 => Change::Edit(DockerfileEdit::Toggle(0, Flag::Chown)),
+        1 => Change::Aimed(aim::Aim {
+            reader: 1,
+            path: 0,
+            kind: aim::AimKind::Write,
+        }),
+        _ => Change::Edit(DockerfileEdit::Vary(1)),
+    }
+}
+
 /// The change a focus opens with, as a build's change.
 fn opening(focus: &Focus) -> Change {
     match focus.opening {
@@ -892,6 +907,7 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
             arb_focus(modern),
             0usize..8,
             prop::bool::weighted(0.7),
+            0usize..3,
         ),
         prop::option::weighted(0.3, pick(&["d/b\n", "d/b\n", "b\n"])),
         prop::bool::weighted(0.4),
@@ -907,7 +923,8 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
             4..7,
         ),
     )
-        .prop_map(|((mut instructions, (focus, body), at, opens), ignore, cross_host, steps)| {
+        .prop_map(|(draws, ignore, cross_host, steps)| {
+            let (mut instructions, (focus, body), at, opens, stage_change) = draws;
             // The focus's instruction somewhere in the last stage.
             let last_from = instructions.iter().rposition(|b| b.starts_with("FROM"));
             // After the read of `s0` that opens a last stage, whose outcome nothing then masks.
@@ -932,6 +949,7 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
                 cross_host,
                 focus,
                 opens,
+                stage_change,
             };
             let transitions = transitions_of(&context, steps, shape);
             Scenario {
@@ -982,6 +1000,9 @@ struct Shape {
     focus: &'static Focus,
     /// Whether the second build makes the focus's opening change.
     opens: bool,
+    /// Which change of `s0` alone the third build of a two-stage scenario makes
+    /// (`stage_opening`).
+    stage_change: usize,
 }
 
 /// Telling edits turned on the scenario's focus (`aim::resolve` turns most aimed mutations
@@ -1004,6 +1025,7 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         cross_host,
         focus,
         opens,
+        stage_change,
     } = shape;
     let first_text = initial.dockerfile_text().unwrap_or_default();
     let mut current = initial.clone();
@@ -1019,6 +1041,8 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
             Change::Edit(DockerfileEdit::VaryRead)
         } else if opens && n == 1 {
             opening(focus)
+        } else if two_stages && n == 2 {
+            stage_opening(stage_change)
         } else {
             focused(change, focus.word)
         };
