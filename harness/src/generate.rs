@@ -35,7 +35,7 @@ fn arb_copy(modern: bool) -> impl Strategy<Value = String> {
     let flag = prop_oneof![
         8 => Just(""),
         2 => pick(&["--chown=1:1 ", "--chown=2:2 "]),
-        if modern { 5 } else { 0 } => pick(&["--chmod=600 ", "--chmod=755 "]),
+        if modern { 1 } else { 0 } => pick(&["--chmod=600 ", "--chmod=755 "]),
     ];
     (pick(&["COPY", "COPY", "COPY", "ADD"]), flag, source)
         .prop_map(|(keyword, flag, source)| format!("{keyword} {flag}{source}"))
@@ -841,6 +841,21 @@ fn stage_opening(n: usize) -> Change {
     }
 }
 
+/// A change of metadata alone on the focus's first path: an xattr the CLI drops, one BuildKit
+/// filters out, its times.
+fn metadata_opening(n: usize) -> Change {
+    let kind = match n % 3 {
+        0 => aim::AimKind::Xattr(0),
+        1 => aim::AimKind::Xattr(2),
+        _ => aim::AimKind::Touch,
+    };
+    Change::Aimed(aim::Aim {
+        reader: 0,
+        path: 0,
+        kind,
+    })
+}
+
 /// The change a focus opens with, as a build's change.
 fn opening(focus: &Focus) -> Change {
     match focus.opening {
@@ -1001,7 +1016,7 @@ struct Shape {
     /// Whether the second build makes the focus's opening change.
     opens: bool,
     /// Which change of `s0` alone the third build of a two-stage scenario makes
-    /// (`stage_opening`).
+    /// (`stage_opening`), or of the focus's metadata that of another (`metadata_opening`).
     stage_change: usize,
 }
 
@@ -1043,6 +1058,8 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
             opening(focus)
         } else if two_stages && n == 2 {
             stage_opening(stage_change)
+        } else if opens && n == 2 {
+            metadata_opening(stage_change)
         } else {
             focused(change, focus.word)
         };
