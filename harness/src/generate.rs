@@ -695,7 +695,7 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
     let one = arb_one_stage(modern);
     let first = (
         pick(&["COPY a /a", "COPY --chown=2:2 a /a"]),
-        prop::option::weighted(0.8, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
+        prop::option::weighted(0.6, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
         proptest::collection::vec(
             prop_oneof![1 => pick(&["COPY b /b", "COPY d /d"]).prop_map(str::to_string), 1 => arb_body(modern)],
             0..3,
@@ -826,18 +826,19 @@ fn arb_focus(modern: bool) -> impl Strategy<Value = (&'static Focus, &'static st
     })
 }
 
-/// A change of `s0` alone, which a later stage reads: the owner its first COPY gives `/a`
-/// (`bk.from-owner`), the content of `a` it copies, or its RUN that writes `/o`
-/// (`copy.from-chain`).
-fn stage_opening(n: usize) -> Change {
-    match n % 3 {
-        0 => Change::Edit(DockerfileEdit::Toggle(0, Flag::Chown)),
-        1 => Change::Aimed(aim::Aim {
+/// A change of `s0` alone, which a later stage reads: where no RUN of `s0` follows its first
+/// COPY, the owner that COPY gives `/a` (`bk.from-owner`); else the content of `a` or that RUN
+/// (what a RUN made is keyed by its chain: `copy.from-chain`).
+fn stage_opening(n: usize, text: &str) -> Change {
+    let s0 = text.split("\nFROM ").nth(1).unwrap_or("");
+    match (s0.contains("\nRUN "), n % 2) {
+        (false, _) => Change::Edit(DockerfileEdit::Toggle(0, Flag::Chown)),
+        (true, 0) => Change::Aimed(aim::Aim {
             reader: 1,
             path: 0,
             kind: aim::AimKind::Write,
         }),
-        _ => Change::Edit(DockerfileEdit::Vary(1)),
+        (true, _) => Change::Edit(DockerfileEdit::Vary(1)),
     }
 }
 
@@ -1036,11 +1037,11 @@ fn focused(change: Change, focus: &'static str) -> Change {
 /// so that stage's layers are needed and whether the inline cache holds them is all that
 /// differs (`bk.inline-min`); the second build makes the focus's opening change, the third
 /// changes `s0` alone or the focus's metadata.
-fn scripted_change(n: usize, shape: &Shape, as_built: bool) -> Option<Change> {
+fn scripted_change(n: usize, shape: &Shape, as_built: bool, text: &str) -> Option<Change> {
     match n {
         1 if as_built => Some(Change::Edit(DockerfileEdit::VaryRead)),
         1 if shape.opens => Some(opening(shape.focus)),
-        2 if shape.two_stages => Some(stage_opening(shape.stage_change)),
+        2 if shape.two_stages => Some(stage_opening(shape.stage_change, text)),
         2 if shape.opens => Some(metadata_opening(shape.stage_change)),
         _ => None,
     }
@@ -1063,7 +1064,8 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         steps.into_iter().enumerate()
     {
         let as_built = cross_host && on_b && n == 1;
-        let scripted = scripted_change(n, &shape, as_built);
+        let text = current.dockerfile_text().unwrap_or_default();
+        let scripted = scripted_change(n, &shape, as_built, &text);
         // A scripted change is the build's only difference: no `--target`, no `--no-cache`.
         let plain = scripted.is_some();
         let change = scripted.unwrap_or_else(|| focused(change, focus.word));
