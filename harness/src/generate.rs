@@ -406,7 +406,11 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
         }
         None => format!("{word}{args}"),
     };
-    let keyword = if matches!(flag, Flag::Add) { "ADD" } else { keyword };
+    let keyword = if matches!(flag, Flag::Add) {
+        "ADD"
+    } else {
+        keyword
+    };
     Some(format!("{keyword} {args}"))
 }
 
@@ -567,15 +571,24 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
                 at.filter(|at| matches!(&lines[*at], Line::Instruction(i) if f(i)))
                     .collect()
             };
-            let on_focus = holding(&|i| !focus.is_empty() && format!(" {}", i.raw_args).contains(focus));
+            let on_focus =
+                holding(&|i| !focus.is_empty() && format!(" {}", i.raw_args).contains(focus));
             let telling = holding(&is_telling);
-            let pool = if on_focus.is_empty() { telling } else { on_focus };
+            let pool = if on_focus.is_empty() {
+                telling
+            } else {
+                on_focus
+            };
             rewrite_first(lines, &pool, *n, twin_or_toggle);
         }
         DockerfileEdit::VaryRead => {
             let reads = |i: &dockerfile::Instruction| {
                 let text = &i.raw_args;
-                if text.contains("from=") { twin(i) } else { None }
+                if text.contains("from=") {
+                    twin(i)
+                } else {
+                    None
+                }
             };
             rewrite_first(lines, &positions, 0, reads);
         }
@@ -801,19 +814,55 @@ const fn modern(word: &'static str, bodies: &'static [&'static str], opening: Op
 }
 
 const FOCI: &[Focus] = &[
-    focus("--chown", &["COPY --chown=1:1 a /a", "COPY --chown=2:2 d /d"], Opening::Edit),
+    focus(
+        "--chown",
+        &["COPY --chown=1:1 a /a", "COPY --chown=2:2 d /d"],
+        Opening::Edit,
+    ),
     focus(" a b ", &["COPY a b /m/", "ADD a b /m/"], Opening::Aim),
     focus("ADD ", &["ADD a /a", "ADD d /d"], Opening::Edit),
-    focus("$V", &["ARG V\nENV E=$V", "ARG V\nLABEL x=$V", "ARG V\nRUN echo $V"], Opening::Args),
+    focus(
+        "$V",
+        &["ARG V\nENV E=$V", "ARG V\nLABEL x=$V", "ARG V\nRUN echo $V"],
+        Opening::Args,
+    ),
     focus("ARG V", &["ARG V\nRUN echo x"], Opening::Args),
     focus(" . /app", &["COPY . /app"], Opening::Aim),
-    modern("--chmod", &["COPY --chmod=600 a /a", "COPY --chmod=755 d /d"], Opening::Aim),
-    modern("--chmod", &["COPY --chmod=755 a /a", "COPY --chmod=600 b /b"], Opening::Aim),
-    modern("type=bind", &["RUN --mount=type=bind,source=a,target=/m cat /m"], Opening::Aim),
-    modern("type=cache", &["RUN --mount=type=cache,id=a,target=/c true"], Opening::Edit),
-    modern("<<", &["RUN <<EOF\necho x\nEOF", "COPY <<EOF /f\nhi\nEOF"], Opening::Edit),
-    modern("--exclude", &["COPY --exclude=b . /app", "COPY --exclude=b d /d"], Opening::Aim),
-    modern("--link", &["COPY --link a /a", "COPY --link . /app"], Opening::Edit),
+    modern(
+        "--chmod",
+        &["COPY --chmod=600 a /a", "COPY --chmod=755 d /d"],
+        Opening::Aim,
+    ),
+    modern(
+        "--chmod",
+        &["COPY --chmod=755 a /a", "COPY --chmod=600 b /b"],
+        Opening::Aim,
+    ),
+    modern(
+        "type=bind",
+        &["RUN --mount=type=bind,source=a,target=/m cat /m"],
+        Opening::Aim,
+    ),
+    modern(
+        "type=cache",
+        &["RUN --mount=type=cache,id=a,target=/c true"],
+        Opening::Edit,
+    ),
+    modern(
+        "<<",
+        &["RUN <<EOF\necho x\nEOF", "COPY <<EOF /f\nhi\nEOF"],
+        Opening::Edit,
+    ),
+    modern(
+        "--exclude",
+        &["COPY --exclude=b . /app", "COPY --exclude=b d /d"],
+        Opening::Aim,
+    ),
+    modern(
+        "--link",
+        &["COPY --link a /a", "COPY --link . /app"],
+        Opening::Edit,
+    ),
     modern("--parents", &["COPY --parents d/c /p/"], Opening::Aim),
 ];
 
@@ -944,7 +993,10 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
             // The focus's instruction somewhere in the last stage.
             let last_from = instructions.iter().rposition(|b| b.starts_with("FROM"));
             // After the read of `s0` that opens a last stage, whose outcome nothing then masks.
-            let stages = instructions.iter().filter(|b| b.starts_with("FROM")).count();
+            let stages = instructions
+                .iter()
+                .filter(|b| b.starts_with("FROM"))
+                .count();
             let first = last_from.map_or(0, |f| f + 1 + usize::from(stages > 1));
             let at = first + at % (instructions.len() + 1 - first);
             if !body.is_empty() {
@@ -1060,8 +1112,7 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
     let first_text = initial.dockerfile_text().unwrap_or_default();
     let mut current = initial.clone();
     let mut transitions: Vec<Transition> = Vec::new();
-    for (n, (change, mut options, on_b, target, revert, new_args)) in
-        steps.into_iter().enumerate()
+    for (n, (change, mut options, on_b, target, revert, new_args)) in steps.into_iter().enumerate()
     {
         let as_built = cross_host && on_b && n == 1;
         let text = current.dockerfile_text().unwrap_or_default();
@@ -1089,7 +1140,7 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         let edited = current.dockerfile_text().unwrap_or_default() != first_text;
         let kept = if n == 0 {
             Vec::new()
-        } else if revert && after_no_cache && edited {
+        } else if (revert || n == 4) && after_no_cache && edited {
             let m = Mutation::Dockerfile {
                 text: first_text.clone(),
             };

@@ -52,7 +52,9 @@ fn expand(context: &BuildContext, source: &str) -> Vec<String> {
     let inner = context
         .entries_under(dir)
         .map(|(p, _)| p.clone())
-        .filter(|p| p != models::context::DOCKERFILE_NAME && p != models::context::DOCKERIGNORE_NAME);
+        .filter(|p| {
+            p != models::context::DOCKERFILE_NAME && p != models::context::DOCKERIGNORE_NAME
+        });
     out.extend(inner);
     out
 }
@@ -75,7 +77,11 @@ struct Reader {
     telling: bool,
 }
 
-fn reader(context: &BuildContext, i: &dockerfile::Instruction, ignored: &[String]) -> Option<Reader> {
+fn reader(
+    context: &BuildContext,
+    i: &dockerfile::Instruction,
+    ignored: &[String],
+) -> Option<Reader> {
     let (sources, excludes, fitting, flagged) = match &i.body {
         Body::Copy(c) | Body::Add(c) if c.from.is_none() && c.heredocs.is_empty() => {
             let fitting = match (&c.chmod, &c.chown) {
@@ -149,7 +155,12 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation
     let chosen = pool.get(aim.reader / 2 % pool.len().max(1))?;
     // The first path half the time (the telling one), else any.
     let paths = &chosen.paths;
-    let path = paths[if aim.path % 2 == 0 { 0 } else { aim.path / 2 % paths.len() }].clone();
+    let path = paths[if aim.path % 2 == 0 {
+        0
+    } else {
+        aim.path / 2 % paths.len()
+    }]
+    .clone();
     let kind = match aim.kind {
         AimKind::Fitting => chosen.fitting,
         other => other,
@@ -166,7 +177,11 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
         _ => None,
     };
     let chmod = Mutation::Chmod {
-        mode: if entry.mode & 0o777 == 0o755 { 0o600 } else { 0o755 },
+        mode: if entry.mode & 0o777 == 0o755 {
+            0o600
+        } else {
+            0o755
+        },
         path: path.clone(),
     };
     Some(match (kind, content) {
@@ -175,7 +190,10 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
             path,
         },
         (AimKind::WriteSameSize, Some(old)) if !old.is_empty() => {
-            let flipped = old.iter().map(|b| if *b == b'p' { 'q' } else { 'p' }).collect();
+            let flipped = old
+                .iter()
+                .map(|b| if *b == b'p' { 'q' } else { 'p' })
+                .collect();
             Mutation::WriteSameSize {
                 content: flipped,
                 path,
