@@ -152,9 +152,10 @@ fn arb_from_stage(modern: bool) -> impl Strategy<Value = String> {
     .prop_map(str::to_string)
 }
 
-/// Mutations that change what an entry is: a file becomes a directory or a symlink.
+/// Mutations that change what an entry is: a file (or the symlink) becomes a directory or a
+/// symlink.
 fn arb_retype() -> impl Strategy<Value = Vec<Mutation>> {
-    (pick(&["a", "b", "d/c"]), prop::bool::ANY).prop_map(|(path, to_dir)| {
+    (pick(&["a", "b", "d/c", "l"]), prop::bool::ANY).prop_map(|(path, to_dir)| {
         let second = if to_dir {
             Mutation::Mkdir { path: path.into() }
         } else {
