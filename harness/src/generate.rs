@@ -766,8 +766,9 @@ pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
     folded
 }
 
-/// A scenario; over half are modern (their Dockerfiles and edits use the newer generations'
-/// forms, which the older generations refuse), so the 26/28 and 5.4/5.8 profiles meet them.
+/// A scenario of four to six builds; over half are modern (their Dockerfiles and edits use the
+/// newer generations' forms, which the older generations refuse), so the 26/28 and 5.4/5.8
+/// profiles meet them.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     prop::bool::weighted(0.55).prop_flat_map(arb_scenario_of)
 }
@@ -1131,7 +1132,7 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         options.no_cache &= !plain;
         // A third of the scenarios build the fourth time with `--no-cache`, which the next
         // build may follow by putting the first Dockerfile back (`*.newest-match`).
-        options.no_cache |= n == 3 && shape.stage_change % 3 == 0;
+        options.no_cache |= n == 3 && shape.stage_change.is_multiple_of(3);
         // The first build of a cross-host scenario exports the whole final stage.
         if two_stages && target && !plain && (n > 0 || !cross_host) {
             options.target = Some(STAGE.into());

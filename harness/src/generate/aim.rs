@@ -147,7 +147,7 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation
     let telling: Vec<&Reader> = readers.iter().filter(|r| r.telling).collect();
     let pool: Vec<&Reader> = if aim.reader < 6 && !focused.is_empty() {
         focused
-    } else if aim.reader % 2 == 0 && !telling.is_empty() {
+    } else if aim.reader.is_multiple_of(2) && !telling.is_empty() {
         telling
     } else {
         readers.iter().collect()
@@ -155,7 +155,7 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation
     let chosen = pool.get(aim.reader / 2 % pool.len().max(1))?;
     // The first path half the time (the telling one), else any.
     let paths = &chosen.paths;
-    let path = paths[if aim.path % 2 == 0 {
+    let path = paths[if aim.path.is_multiple_of(2) {
         0
     } else {
         aim.path / 2 % paths.len()
