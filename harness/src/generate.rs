@@ -1001,9 +1001,7 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
                 .count();
             let first = last_from.map_or(0, |f| f + 1 + usize::from(stages > 1));
             let at = first + at % (instructions.len() + 1 - first);
-            if !body.is_empty() {
-                instructions.insert(at, body.to_string());
-            }
+            instructions.insert(at, body.to_string());
             let mut context = initial_context(&instructions);
             if let Some(text) = ignore {
                 let m = Mutation::Dockerignore { text: text.into() };
