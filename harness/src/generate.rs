@@ -6,6 +6,8 @@ use models::scenario::{apply_mutation, BuildStep, Mutation, Scenario, Transition
 use models::{BuildContext, BuildOptions, Entry};
 use proptest::prelude::*;
 
+mod aim;
+
 /// The files of every initial context (`d/b` so `--exclude=b` has something to leave out).
 const FILES: &[&str] = &["a", "b", "d/c", "d/b"];
 
@@ -33,7 +35,7 @@ fn arb_copy(modern: bool) -> impl Strategy<Value = String> {
     let flag = prop_oneof![
         8 => Just(""),
         2 => pick(&["--chown=1:1 ", "--chown=2:2 "]),
-        if modern { 3 } else { 0 } => pick(&["--chmod=600 ", "--chmod=755 "]),
+        if modern { 1 } else { 0 } => pick(&["--chmod=600 ", "--chmod=755 "]),
     ];
     (pick(&["COPY", "COPY", "COPY", "ADD"]), flag, source)
         .prop_map(|(keyword, flag, source)| format!("{keyword} {flag}{source}"))
@@ -114,11 +116,20 @@ fn arb_new_copy() -> impl Strategy<Value = String> {
 /// One instruction of a stage (not FROM, not `--from`), as Dockerfile text; the newer forms only
 /// in a modern scenario.
 fn arb_body(modern: bool) -> BoxedStrategy<String> {
-    let new = if modern { 5 } else { 0 };
+    let new = if modern { 7 } else { 0 };
     prop_oneof![
         8 => arb_run(),
         8 => arb_copy(modern),
-        5 => pick(&["ENV E=x", "ENV E=y", "ENV E=$V", "ARG V", "ARG V"]).prop_map(str::to_string),
+        6 => pick(&[
+            "ENV E=x",
+            "ENV E=y",
+            "ENV E=$V",
+            "ARG V",
+            "ARG V",
+            "ARG V\nENV E=$V",
+            "ARG V\nLABEL x=$V",
+        ])
+        .prop_map(str::to_string),
         4 => arb_metadata(),
         new => arb_new_run(),
         new => arb_new_copy(),
@@ -129,26 +140,22 @@ fn arb_body(modern: bool) -> BoxedStrategy<String> {
 /// An instruction of the final stage of a two-stage Dockerfile, reading stage `s0` (in a modern
 /// scenario also through a bind mount).
 fn arb_from_stage(modern: bool) -> impl Strategy<Value = String> {
-    let words: &'static [&'static str] = &[
-        "COPY --from=s0 /a /x",
-        "COPY --from=s0 /a /x",
-        "COPY --from=s0 --chown=1:1 /a /x",
-        "COPY --from=s0 /o /o",
-        "COPY --from=s0 /o /o",
-        "COPY --link --from=s0 /a /x",
-        "RUN --mount=type=bind,from=s0,source=/a,target=/m cat /m",
-    ];
-    pick(if modern {
-        words
-    } else {
-        &words[..words.len() - 2]
-    })
+    let new = if modern { 1 } else { 0 };
+    prop_oneof![
+        4 => Just("COPY --from=s0 /a /x"),
+        1 => Just("COPY --from=s0 --chown=1:1 /a /x"),
+        3 => Just("COPY --from=s0 /o /o"),
+        new => Just("COPY --link --from=s0 /a /x"),
+        new => Just("RUN --mount=type=bind,from=s0,source=/a,target=/m cat /m"),
+        2 * new => Just("RUN --mount=type=bind,from=s0,source=/o,target=/m cat /m"),
+    ]
     .prop_map(str::to_string)
 }
 
-/// Mutations that change what an entry is: a file becomes a directory or a symlink.
+/// Mutations that change what an entry is: a file (or the symlink) becomes a directory or a
+/// symlink.
 fn arb_retype() -> impl Strategy<Value = Vec<Mutation>> {
-    (pick(&["a", "b", "d/c"]), prop::bool::ANY).prop_map(|(path, to_dir)| {
+    (pick(&["a", "b", "d/c", "l"]), prop::bool::ANY).prop_map(|(path, to_dir)| {
         let second = if to_dir {
             Mutation::Mkdir { path: path.into() }
         } else {
@@ -252,7 +259,7 @@ fn arb_mutations() -> impl Strategy<Value = Vec<Mutation>> {
 }
 
 fn arb_options() -> impl Strategy<Value = BuildOptions> {
-    (prop::option::of("[12]"), prop::bool::weighted(0.15)).prop_map(|(v, no_cache)| {
+    (prop::option::of("[12]"), prop::bool::weighted(0.12)).prop_map(|(v, no_cache)| {
         let mut options = BuildOptions {
             no_cache,
             ..BuildOptions::default()
@@ -284,6 +291,12 @@ enum DockerfileEdit {
     /// Instruction `n` (or the next one it fits) with a flag added or dropped (`toggle`): a newer
     /// generation's only in a modern scenario.
     Toggle(usize, Flag),
+    /// Like `Vary`, on the `n`-th telling instruction (`is_telling`): a flag, a newer form, a
+    /// read of another stage or of the build arg, so what a rule keys on changes alone.
+    VaryTelling(usize, &'static str),
+    /// Like `Vary`, on the first instruction that reads another stage (`--from=`, `from=`);
+    /// any instruction where none does.
+    VaryRead,
     /// Like `Vary`, on the `n`-th instruction in a newer generation's form (`is_new`): only in a
     /// modern scenario, so its heredocs, mounts and flags are edited as often as the rest.
     VaryNew(usize),
@@ -303,23 +316,34 @@ enum Flag {
     /// `COPY --chown=2:2` of `a`: an owner-only change, read `--from` its stage
     /// (`bk.from-owner`).
     Chown,
+    /// Where a `Checksum` toggle finds no ADD: a COPY of one context source without flags
+    /// becomes an ADD with the checksum (a later `Checksum` toggle drops the flag alone).
+    Add,
 }
 
 fn arb_dockerfile_edit(modern: bool) -> impl Strategy<Value = DockerfileEdit> {
     prop_oneof![
-        2 => (0usize..6).prop_map(DockerfileEdit::Comment),
-        2 => (0usize..6).prop_map(DockerfileEdit::LowerKeyword),
-        2 => (0usize..6).prop_map(DockerfileEdit::Respace),
-        6 => (0usize..8).prop_map(DockerfileEdit::Vary),
+        1 => (0usize..6).prop_map(DockerfileEdit::Comment),
+        1 => (0usize..6).prop_map(DockerfileEdit::LowerKeyword),
+        1 => (0usize..6).prop_map(DockerfileEdit::Respace),
+        13 => prop_oneof![
+            6 => (0usize..8).prop_map(DockerfileEdit::Vary),
+            1 => Just(DockerfileEdit::VaryRead),
+            6 => (0usize..8).prop_map(|n| DockerfileEdit::VaryTelling(n, "")),
+        ],
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Replace(n, b)),
         1 => (0usize..6, arb_body(modern)).prop_map(|(n, b)| DockerfileEdit::Insert(n, b)),
         1 => arb_body(modern).prop_map(DockerfileEdit::Append),
-        if modern { 6 } else { 0 } => (
+        if modern { 8 } else { 0 } => (
             0usize..8,
-            prop_oneof![Just(Flag::Link), Just(Flag::Exclude), Just(Flag::Checksum)]
+            prop_oneof![
+                1 => Just(Flag::Link),
+                1 => Just(Flag::Exclude),
+                2 => Just(Flag::Checksum)
+            ]
         )
             .prop_map(|(n, flag)| DockerfileEdit::Toggle(n, flag)),
-        3 => (0usize..8).prop_map(|n| DockerfileEdit::Toggle(n, Flag::Chown)),
+        4 => (0usize..8).prop_map(|n| DockerfileEdit::Toggle(n, Flag::Chown)),
         if modern { 4 } else { 0 } => (0usize..4).prop_map(DockerfileEdit::VaryNew),
     ]
 }
@@ -340,13 +364,24 @@ fn is_new(instruction: &dockerfile::Instruction) -> bool {
     .any(|form| args.contains(form))
 }
 
+/// Whether an instruction is one a rule keys on apart: a newer form, an owner or mode flag, a
+/// read of another stage, several sources, or the build arg.
+fn is_telling(instruction: &dockerfile::Instruction) -> bool {
+    let args = &instruction.raw_args;
+    is_new(instruction)
+        || ["--chown", "from=", "$V", " a b "]
+            .iter()
+            .any(|form| format!(" {args}").contains(form))
+        || matches!(&instruction.body, Body::Arg { .. })
+}
+
 /// The checksum `Toggle` gives an `ADD` of a context source.
 const CHECKSUM: &str =
     "--checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 ";
 
 /// An instruction's text with `flag` added (or dropped where it has it), if the flag fits it:
 /// `--link` on any COPY but a heredoc's, `--exclude=b` on a COPY of `.` or `d`, `--checksum`
-/// on an ADD.
+/// on an ADD (`Flag::Add`: a COPY of one context source without flags becomes one).
 fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
     let (keyword, args) = (instruction.keyword.as_str(), instruction.raw_args.as_str());
     let spaced = format!(" {args}");
@@ -354,6 +389,11 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
         keyword.eq_ignore_ascii_case("COPY"),
         keyword.eq_ignore_ascii_case("ADD"),
     );
+    // A COPY of one context source without flags becomes an ADD with a checksum.
+    let plain_copy = copy && !args.starts_with("--") && !args.contains("<<") && {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        words.len() == 2 && !words[0].contains('*')
+    };
     let (word, fits) = match flag {
         Flag::Link => ("--link ", copy && !args.contains("<<")),
         Flag::Exclude => (
@@ -361,6 +401,7 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
             copy && (spaced.ends_with(" d /d") || spaced.ends_with(" . /app")),
         ),
         Flag::Checksum => (CHECKSUM, add),
+        Flag::Add => (CHECKSUM, plain_copy),
         Flag::Chown => (
             "--chown=2:2 ",
             copy && spaced.ends_with(" a /a") && !args.contains("--chown=1:1"),
@@ -377,6 +418,11 @@ fn toggle(instruction: &dockerfile::Instruction, flag: Flag) -> Option<String> {
             format!("{}{}", &args[..at], &args[end..])
         }
         None => format!("{word}{args}"),
+    };
+    let keyword = if matches!(flag, Flag::Add) {
+        "ADD"
+    } else {
+        keyword
     };
     Some(format!("{keyword} {args}"))
 }
@@ -435,11 +481,25 @@ const TWINS: &[(&str, &str)] = &[
     // BuildKit on containerd links), and another `ADD --checksum` (the classic builder never
     // reads it either).
     ("COPY --link ", "COPY "),
+    // What a stage reads from `s0`: another owner, another path.
+    ("--from=s0 /", "--from=s0 --chown=2:2 /"),
+    ("source=/a,", "source=/o,"),
+    ("source=/o,", "source=/a,"),
     (
         "sha256:0000000000000000000000000000000000000000000000000000000000000000",
         "sha256:1111111111111111111111111111111111111111111111111111111111111111",
     ),
 ];
+
+/// An instruction's twin, or where it has none a flag toggled (`--checksum`, `--link`, the
+/// owner).
+fn twin_or_toggle(instruction: &dockerfile::Instruction) -> Option<String> {
+    twin(instruction).or_else(|| {
+        [Flag::Checksum, Flag::Link, Flag::Chown]
+            .into_iter()
+            .find_map(|f| toggle(instruction, f))
+    })
+}
 
 /// An instruction's text with its first twin swapped in, if any applies.
 fn twin(instruction: &dockerfile::Instruction) -> Option<String> {
@@ -518,11 +578,44 @@ fn apply_edit(text: &str, edit: &DockerfileEdit) -> String {
             let new = |i: &dockerfile::Instruction| if is_new(i) { twin(i) } else { None };
             rewrite_first(lines, &positions, *n, new);
         }
+        DockerfileEdit::VaryTelling(n, focus) => {
+            let holding = |f: &dyn Fn(&dockerfile::Instruction) -> bool| -> Vec<usize> {
+                let at = positions.iter().copied();
+                at.filter(|at| matches!(&lines[*at], Line::Instruction(i) if f(i)))
+                    .collect()
+            };
+            let on_focus =
+                holding(&|i| !focus.is_empty() && format!(" {}", i.raw_args).contains(focus));
+            let telling = holding(&is_telling);
+            let pool = if on_focus.is_empty() {
+                telling
+            } else {
+                on_focus
+            };
+            rewrite_first(lines, &pool, *n, twin_or_toggle);
+        }
+        DockerfileEdit::VaryRead => {
+            let reads = |i: &dockerfile::Instruction| {
+                let text = &i.raw_args;
+                if text.contains("from=") {
+                    twin(i)
+                } else {
+                    None
+                }
+            };
+            rewrite_first(lines, &positions, 0, reads);
+        }
         DockerfileEdit::Toggle(n, flag) => {
             // The first instruction from `n` on the flag fits, or else one another flag fits
             // (the newer generations' flags only where `flag` is one).
             let newer = !matches!(flag, Flag::Chown);
-            let others = [Flag::Link, Flag::Exclude, Flag::Checksum, Flag::Chown];
+            let others = [
+                Flag::Add,
+                Flag::Link,
+                Flag::Exclude,
+                Flag::Checksum,
+                Flag::Chown,
+            ];
             for f in std::iter::once(*flag).chain(others.into_iter().filter(|_| newer)) {
                 if rewrite_first(lines, &positions, *n, |i| toggle(i, f)) {
                     break;
@@ -562,7 +655,9 @@ fn rewrite_first(
 const STAGE: &str = "s0";
 
 /// The registry reference cross-host scenarios push to and import from.
-const PUSHED: &str = "app";
+/// Tagged, as every real run sends it (`execute`'s registry mapping tags a bare name `latest`),
+/// so Buildah's refusal of a tagged `--cache-from` is predicted here as it happens there.
+const PUSHED: &str = "app:latest";
 
 /// A Dockerfile of one stage built from `base` (maybe after a global ARG), as one instruction
 /// text a line.
@@ -625,7 +720,7 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
     let global = prop::option::weighted(0.15, pick(&["ARG V=1", "ARG V"]));
     let one = arb_one_stage(modern);
     let first = (
-        pick(&["COPY a /a", "COPY a /a", "COPY --chown=2:2 a /a"]),
+        pick(&["COPY a /a", "COPY --chown=2:2 a /a"]),
         prop::option::weighted(0.6, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
         proptest::collection::vec(
             prop_oneof![1 => pick(&["COPY b /b", "COPY d /d"]).prop_map(str::to_string), 1 => arb_body(modern)],
@@ -633,7 +728,7 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
         ),
     );
     let last = (
-        prop::bool::ANY,
+        prop::bool::weighted(0.35),
         arb_from_stage(modern),
         proptest::collection::vec(arb_body(modern), 0..2),
     );
@@ -649,7 +744,7 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             all.extend(last);
             all
         });
-    prop_oneof![3 => one, 2 => two]
+    prop_oneof![1 => one, 1 => two]
 }
 
 /// Where and how one build runs in a scenario that moves cache between hosts: the first build
@@ -683,72 +778,395 @@ pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
     folded
 }
 
-/// A scenario; over half are modern (their Dockerfiles and edits use the newer generations'
-/// forms, which the older generations refuse), so the 26/28 and 5.4/5.8 profiles meet them.
+/// A scenario of four to six builds; over half are modern (their Dockerfiles and edits use the
+/// newer generations' forms, which the older generations refuse), so the 26/28 and 5.4/5.8
+/// profiles meet them.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     prop::bool::weighted(0.55).prop_flat_map(arb_scenario_of)
 }
 
+/// A feature a scenario may focus on. Each scenario holds one, and most of its aimed mutations
+/// and telling edits meet it, so that each feature meets changes from several sides (content,
+/// mode, owner, times, xattrs, flags) in a few scenarios.
+#[derive(Debug)]
+struct Focus {
+    /// A word its instruction holds: how later changes find it.
+    word: &'static str,
+    /// The instructions that carry it (one is added to the last stage).
+    bodies: &'static [&'static str],
+    /// Whether only a modern scenario has it.
+    modern: bool,
+    /// The change that tells most about it, which the second build makes in most scenarios.
+    opening: Opening,
+}
+
+/// The change a focus opens with.
+#[derive(Clone, Copy, Debug)]
+enum Opening {
+    /// The change its flags make telling (`aim::AimKind::Fitting`) of the first path it reads.
+    Aim,
+    /// A telling edit of it (`DockerfileEdit::VaryTelling`).
+    Edit,
+    /// Another value of the build arg.
+    Args,
+}
+
+const fn focus(word: &'static str, bodies: &'static [&'static str], opening: Opening) -> Focus {
+    Focus {
+        word,
+        bodies,
+        modern: false,
+        opening,
+    }
+}
+
+const fn modern(word: &'static str, bodies: &'static [&'static str], opening: Opening) -> Focus {
+    Focus {
+        modern: true,
+        ..focus(word, bodies, opening)
+    }
+}
+
+const FOCI: &[Focus] = &[
+    focus(
+        "--chown",
+        &["COPY --chown=1:1 a /a", "COPY --chown=2:2 d /d"],
+        Opening::Edit,
+    ),
+    focus(" a b ", &["COPY a b /m/", "ADD a b /m/"], Opening::Aim),
+    focus("ADD ", &["ADD a /a", "ADD d /d"], Opening::Edit),
+    focus(
+        "$V",
+        &["ARG V\nENV E=$V", "ARG V\nLABEL x=$V", "ARG V\nRUN echo $V"],
+        Opening::Args,
+    ),
+    focus("ARG V", &["ARG V\nRUN echo x"], Opening::Args),
+    focus(" . /app", &["COPY . /app"], Opening::Aim),
+    modern(
+        "--chmod",
+        &["COPY --chmod=600 a /a", "COPY --chmod=755 d /d"],
+        Opening::Aim,
+    ),
+    modern(
+        "--chmod",
+        &["COPY --chmod=755 a /a", "COPY --chmod=600 b /b"],
+        Opening::Aim,
+    ),
+    modern(
+        "type=bind",
+        &["RUN --mount=type=bind,source=a,target=/m cat /m"],
+        Opening::Aim,
+    ),
+    modern(
+        "type=cache",
+        &["RUN --mount=type=cache,id=a,target=/c true"],
+        Opening::Edit,
+    ),
+    modern(
+        "<<",
+        &["RUN <<EOF\necho x\nEOF", "COPY <<EOF /f\nhi\nEOF"],
+        Opening::Edit,
+    ),
+    modern(
+        "--exclude",
+        &["COPY --exclude=b . /app", "COPY --exclude=b d /d"],
+        Opening::Aim,
+    ),
+    modern(
+        "--link",
+        &["COPY --link a /a", "COPY --link . /app"],
+        Opening::Edit,
+    ),
+    modern("--parents", &["COPY --parents d/c /p/"], Opening::Aim),
+];
+
+/// A scenario's focus (`FOCI`) and the instruction it adds.
+fn arb_focus(modern: bool) -> impl Strategy<Value = (&'static Focus, &'static str)> {
+    let foci: Vec<&'static Focus> = FOCI.iter().filter(|f| modern || !f.modern).collect();
+    (0..foci.len(), 0usize..6).prop_map(move |(f, n)| {
+        let focus = foci[f];
+        (focus, focus.bodies[n % focus.bodies.len()])
+    })
+}
+
+/// A change of `s0` alone, which a later stage reads: where no RUN of `s0` follows its first
+/// COPY, the owner that COPY gives `/a` (`bk.from-owner`); else the content of `a` or that RUN
+/// (what a RUN made is keyed by its chain: `copy.from-chain`).
+fn stage_opening(n: usize, text: &str) -> Change {
+    let s0 = text.split("\nFROM ").nth(1).unwrap_or("");
+    match (s0.contains("\nRUN "), n % 2) {
+        (false, _) => Change::Edit(DockerfileEdit::Toggle(0, Flag::Chown)),
+        (true, 0) => Change::Aimed(aim::Aim {
+            reader: 1,
+            path: 0,
+            kind: aim::AimKind::Write,
+        }),
+        (true, _) => Change::Edit(DockerfileEdit::Vary(1)),
+    }
+}
+
+/// A change of metadata alone on the focus's first path: an xattr the CLI drops, one BuildKit
+/// filters out, its times.
+fn metadata_opening(n: usize) -> Change {
+    let kind = match n % 3 {
+        0 => aim::AimKind::Xattr(0),
+        1 => aim::AimKind::Xattr(2),
+        _ => aim::AimKind::Touch,
+    };
+    Change::Aimed(aim::Aim {
+        reader: 0,
+        path: 0,
+        kind,
+    })
+}
+
+/// The change a focus opens with, as a build's change.
+fn opening(focus: &Focus) -> Change {
+    match focus.opening {
+        Opening::Aim => Change::Aimed(aim::Aim {
+            reader: 0,
+            path: 0,
+            kind: aim::AimKind::Fitting,
+        }),
+        Opening::Edit => Change::Edit(DockerfileEdit::VaryTelling(0, focus.word)),
+        Opening::Args => Change::Args,
+    }
+}
+
+/// What one build changes before it runs.
+#[derive(Clone, Debug)]
+enum Change {
+    /// Mutations of the pools (those that apply), and maybe an edit of the Dockerfile.
+    Mixed(Vec<Mutation>, Option<DockerfileEdit>),
+    /// One change of a path the Dockerfile reads, alone (`aim::resolve`).
+    Aimed(aim::Aim),
+    /// One Dockerfile edit alone.
+    Edit(DockerfileEdit),
+    /// Nothing: only the build's options may differ.
+    Nothing,
+    /// Nothing but another value of the build arg `V` (`next_arg`).
+    Args,
+}
+
+fn arb_aim() -> impl Strategy<Value = aim::Aim> {
+    use aim::AimKind;
+    let kind = prop_oneof![
+        3 => Just(AimKind::Write),
+        1 => Just(AimKind::WriteSameSize),
+        2 => Just(AimKind::Chmod),
+        2 => Just(AimKind::Chown),
+        2 => Just(AimKind::Touch),
+        3 => (0usize..4).prop_map(AimKind::Xattr),
+        8 => Just(AimKind::Fitting),
+    ];
+    (0usize..8, 0usize..8, kind).prop_map(|(reader, path, kind)| aim::Aim { reader, path, kind })
+}
+
+/// A change of one build: rules that key one thing meet a change of it alone, so most builds
+/// change one thing (an aimed mutation, an edit), some many, a few nothing.
+fn arb_change(modern: bool) -> impl Strategy<Value = Change> {
+    prop_oneof![
+        2 => (arb_mutations(), prop::option::weighted(0.5, arb_dockerfile_edit(modern)))
+            .prop_map(|(m, e)| Change::Mixed(m, e)),
+        4 => arb_aim().prop_map(Change::Aimed),
+        4 => arb_dockerfile_edit(modern).prop_map(Change::Edit),
+        1 => Just(Change::Nothing),
+        3 => Just(Change::Args),
+    ]
+}
+
+/// One build's draw: its change, its options, whether it runs on host `b`, builds `--target`,
+/// reverts the Dockerfile after a `--no-cache` build, and draws new build args (else it keeps the previous build's).
+type StepDraw = (Change, BuildOptions, bool, bool, bool, bool);
+
 fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
     (
-        arb_instructions(modern),
+        (
+            arb_instructions(modern),
+            arb_focus(modern),
+            0usize..8,
+            prop::bool::weighted(0.7),
+            0usize..3,
+        ),
+        prop::option::weighted(0.3, pick(&["d/b\n", "d/b\n", "b\n"])),
         prop::bool::weighted(0.4),
         proptest::collection::vec(
             (
-                arb_mutations(),
-                prop::option::weighted(0.5, arb_dockerfile_edit(modern)),
+                arb_change(modern),
                 arb_options(),
                 prop::bool::ANY,
                 prop::bool::weighted(0.2),
-                prop::bool::weighted(0.5),
+                prop::bool::weighted(0.7),
+                prop::bool::weighted(0.35),
             ),
-            3..6,
+            4..7,
         ),
     )
-        .prop_map(|(instructions, cross_host, steps)| {
-            let context = initial_context(&instructions);
+        .prop_map(|(draws, ignore, cross_host, steps)| {
+            let (mut instructions, (focus, body), at, opens, stage_change) = draws;
+            // The focus's instruction somewhere in the last stage.
+            let last_from = instructions.iter().rposition(|b| b.starts_with("FROM"));
+            // After the read of `s0` that opens a last stage, whose outcome nothing then masks.
+            let stages = instructions
+                .iter()
+                .filter(|b| b.starts_with("FROM"))
+                .count();
+            let first = last_from.map_or(0, |f| f + 1 + usize::from(stages > 1));
+            let at = first + at % (instructions.len() + 1 - first);
+            instructions.insert(at, body.to_string());
+            let mut context = initial_context(&instructions);
+            if let Some(text) = ignore {
+                let m = Mutation::Dockerignore { text: text.into() };
+                apply_mutation(&mut context, &m, 0).expect("a .dockerignore always applies");
+            }
             let two_stages = instructions
                 .iter()
                 .filter(|b| b.starts_with("FROM"))
                 .count()
                 > 1;
-            let mut current = context.clone();
-            let mut transitions = Vec::new();
-            for (n, (mutations, edit, mut options, on_b, target, alone)) in
-                steps.into_iter().enumerate()
-            {
-                if two_stages && target {
-                    options.target = Some(STAGE.into());
-                }
-                let host = place_build(&mut options, n, cross_host, on_b);
-                // The first build runs on the initial context.
-                // Half the builds that edit the Dockerfile change nothing else, so a rule that
-                // keys one flag or word alone meets a change of it alone.
-                let mut kept: Vec<Mutation> = if n == 0 || (alone && edit.is_some()) {
-                    Vec::new()
-                } else {
-                    mutations
-                        .into_iter()
-                        .filter(|m| apply_mutation(&mut current, m, 0).is_ok())
-                        .collect()
-                };
-                if let (Some(edit), true) = (edit, n > 0) {
-                    let text = apply_edit(&current.dockerfile_text().unwrap_or_default(), &edit);
-                    let m = Mutation::Dockerfile { text };
-                    if apply_mutation(&mut current, &m, 0).is_ok() {
-                        kept.push(m);
-                    }
-                }
-                transitions.push(Transition {
-                    mutations: kept,
-                    build: BuildStep { host, options },
-                });
-            }
+            let shape = Shape {
+                two_stages,
+                cross_host,
+                focus,
+                opens,
+                stage_change,
+            };
+            let transitions = transitions_of(&context, steps, shape);
             Scenario {
                 context,
                 transitions,
             }
         })
+}
+
+/// The mutations of one build's change that apply to `current` (applying them).
+fn mutations_of(current: &mut BuildContext, change: Change, focus: &str) -> Vec<Mutation> {
+    let (mutations, edit) = match change {
+        Change::Mixed(m, e) => (m, e),
+        Change::Aimed(a) => (aim::resolve(current, a, focus).into_iter().collect(), None),
+        Change::Edit(e) => (Vec::new(), Some(e)),
+        Change::Nothing | Change::Args => (Vec::new(), None),
+    };
+    let mut kept: Vec<Mutation> = mutations
+        .into_iter()
+        .filter(|m| apply_mutation(current, m, 0).is_ok())
+        .collect();
+    if let Some(edit) = edit {
+        let text = apply_edit(&current.dockerfile_text().unwrap_or_default(), &edit);
+        let m = Mutation::Dockerfile { text };
+        if apply_mutation(current, &m, 0).is_ok() {
+            kept.push(m);
+        }
+    }
+    kept
+}
+
+/// The build arg `V` moved on: unset → `1` → `2` → unset.
+fn next_arg(options: &mut BuildOptions) {
+    match options.build_args.get("V").map(String::as_str) {
+        None => options.build_args.insert("V".into(), "1".into()),
+        Some("1") => options.build_args.insert("V".into(), "2".into()),
+        Some(_) => options.build_args.remove("V"),
+    };
+}
+
+/// What a scenario's builds share: its stages, its hosts, and its focus, the telling instruction
+/// (`is_telling`, by index) most of its aimed mutations and telling edits change, so that one
+/// feature meets changes from several sides.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    two_stages: bool,
+    cross_host: bool,
+    focus: &'static Focus,
+    /// Whether the second build makes the focus's opening change.
+    opens: bool,
+    /// Which change of `s0` alone the third build of a two-stage scenario makes
+    /// (`stage_opening`), or of the focus's metadata that of another (`metadata_opening`).
+    stage_change: usize,
+}
+
+/// Telling edits turned on the scenario's focus (`aim::resolve` turns most aimed mutations
+/// there).
+fn focused(change: Change, focus: &'static str) -> Change {
+    match change {
+        Change::Edit(DockerfileEdit::VaryTelling(n, _)) => {
+            Change::Edit(DockerfileEdit::VaryTelling(n, focus))
+        }
+        other => other,
+    }
+}
+
+/// The change the script of a scenario gives build `n`, if any: half the cross-host scenarios
+/// import the first build's cache on `b` with only what the last stage reads from `s0` changed,
+/// so that stage's layers are needed and whether the inline cache holds them is all that
+/// differs (`bk.inline-min`); the second build makes the focus's opening change, the third
+/// changes `s0` alone or the focus's metadata.
+fn scripted_change(n: usize, shape: &Shape, as_built: bool, text: &str) -> Option<Change> {
+    match n {
+        1 if as_built => Some(Change::Edit(DockerfileEdit::VaryRead)),
+        1 if shape.opens => Some(opening(shape.focus)),
+        2 if shape.two_stages => Some(stage_opening(shape.stage_change, text)),
+        2 if shape.opens => Some(metadata_opening(shape.stage_change)),
+        _ => None,
+    }
+}
+
+/// The builds of a scenario from their draws. The first runs on the initial context; a build
+/// after a `--no-cache` one may put the first build's Dockerfile back alone (the newest of two
+/// chains wins: `*.newest-match`); build args carry over unless a build draws new ones.
+fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) -> Vec<Transition> {
+    let Shape {
+        two_stages,
+        cross_host,
+        focus,
+        ..
+    } = shape;
+    let first_text = initial.dockerfile_text().unwrap_or_default();
+    let mut current = initial.clone();
+    let mut transitions: Vec<Transition> = Vec::new();
+    for (n, (change, mut options, on_b, target, revert, new_args)) in steps.into_iter().enumerate()
+    {
+        let as_built = cross_host && on_b && n == 1;
+        let text = current.dockerfile_text().unwrap_or_default();
+        let scripted = scripted_change(n, &shape, as_built, &text);
+        // A scripted change is the build's only difference: no `--target`, no `--no-cache`.
+        let plain = scripted.is_some();
+        let change = scripted.unwrap_or_else(|| focused(change, focus.word));
+        let args_only = matches!(change, Change::Args);
+        if let (false, Some(last)) = (new_args && !args_only, transitions.last()) {
+            options.build_args = last.build.options.build_args.clone();
+        }
+        if args_only {
+            next_arg(&mut options);
+        }
+        options.no_cache &= !plain;
+        // A third of the scenarios build the fourth time with `--no-cache`, which the next
+        // build may follow by putting the first Dockerfile back (`*.newest-match`).
+        options.no_cache |= n == 3 && shape.stage_change.is_multiple_of(3);
+        // The first build of a cross-host scenario exports the whole final stage.
+        if two_stages && target && !plain && (n > 0 || !cross_host) {
+            options.target = Some(STAGE.into());
+        }
+        let host = place_build(&mut options, n, cross_host, on_b);
+        let after_no_cache = transitions.last().is_some_and(|t| t.build.options.no_cache);
+        let edited = current.dockerfile_text().unwrap_or_default() != first_text;
+        let kept = if n == 0 {
+            Vec::new()
+        } else if (revert || n == 4) && after_no_cache && edited {
+            let m = Mutation::Dockerfile {
+                text: first_text.clone(),
+            };
+            apply_mutation(&mut current, &m, 0).expect("a Dockerfile always applies");
+            vec![m]
+        } else {
+            mutations_of(&mut current, change, focus.word)
+        };
+        transitions.push(Transition {
+            mutations: kept,
+            build: BuildStep { host, options },
+        });
+    }
+    transitions
 }
 
 /// The pool's files, the symlink `l`, and the Dockerfile of `instructions`.
