@@ -18,7 +18,8 @@ use harness::run::exit_code;
 use models::Profile;
 
 /// Distinguished mutants per mille each seed must reach: the target is 950; these are the floors
-/// measured: 462, 472 and 440 of 485 once the model read the effect of `echo` RUNs (so only an
+/// measured: 462, 464 and 440 of 485 once a bind mount of a path `s0` never wrote fails (as on
+/// every engine); 462, 472 and 440 once the model read the effect of `echo` RUNs (so only an
 /// opaque `printf` writer of `s0`, read as `/o`, reaches `copy.from-chain`); 464, 472 and 438 of
 /// 485 before (issue #15, the generator of 2026-12-04: one change a
 /// build mostly, aimed at what the Dockerfile reads; a focus feature per scenario with its
@@ -38,7 +39,7 @@ use models::Profile;
 /// (`buildah.copy-exclude-context`, `classic.exclude-ignored`), a newer form alone in a
 /// Dockerfile the classic builder of 26/28 accepts (`classic.copy-heredoc-fails`,
 /// `classic.link-ignored`, `classic.checksum-ignored`).
-const FLOORS: [(u64, usize); 3] = [(1, 952), (2, 973), (3, 907)];
+const FLOORS: [(u64, usize); 3] = [(1, 952), (2, 956), (3, 907)];
 
 fn check(seed: u64, floor: usize) {
     let reaches = reach_all(&Profile::all_generations(), &generate_scenarios(seed, 50));

@@ -8,7 +8,7 @@
 use crate::context::{normalize_context_path, BuildContext};
 use crate::dockerfile::{Body, Command, CopyArgs, Instruction, Mount, MountKind};
 use crate::fingerprint::fingerprint;
-use crate::predict::copy::{source_fact, stage_content};
+use crate::predict::copy::{missing_in_stage, source_fact, stage_content};
 use crate::predict::key::{Component, Part, StepKey};
 use crate::predict::plan::{Cx, Planned, StageOutcome, StageState};
 use crate::predict::Outcome;
@@ -126,6 +126,16 @@ fn mount_component(
             let Some(stage) = cx.earlier_stage(st.index, &from) else {
                 return Ok(None);
             };
+            // Every builder refuses to bind a path the stage certainly lacks (measured on every
+            // BuildKit and Buildah generation here: case run-bind-stage-missing).
+            if let Some(missing) = missing_in_stage(outcomes[stage].as_ref(), &[source.clone()]) {
+                return Err(Outcome::Fails {
+                    why: format!(
+                        "RUN --mount from={from}: `{missing}` not found (no step of the stage \
+                         wrote it, and the base image has no such path)"
+                    ),
+                });
+            }
             let keyed = match p.builder {
                 Builder::BuildKit => buildkit::keys_bind_mounts(p),
                 Builder::Buildah => buildah::keys_bind_stage(p),
