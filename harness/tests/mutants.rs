@@ -18,7 +18,10 @@ use harness::run::exit_code;
 use models::Profile;
 
 /// Distinguished mutants per mille each seed must reach: the target is 950; these are the floors
-/// measured: 462, 464 and 440 of 485 once a bind mount of a path `s0` never wrote fails (as on
+/// measured: 446, 442 and 418 of 485 with no opaque RUN in `s0` (`copy.from-chain` is reached no
+/// more: its "misses when the chain changes" does not hold on content-addressed engines when the
+/// RUN's output stays the same, so generated scenarios must not lean on it); 462, 464 and 440 of
+/// 485 once a bind mount of a path `s0` never wrote fails (as on
 /// every engine); 462, 472 and 440 once the model read the effect of `echo` RUNs (so only an
 /// opaque `printf` writer of `s0`, read as `/o`, reaches `copy.from-chain`); 464, 472 and 438 of
 /// 485 before (issue #15, the generator of 2026-12-04: one change a
@@ -39,7 +42,7 @@ use models::Profile;
 /// (`buildah.copy-exclude-context`, `classic.exclude-ignored`), a newer form alone in a
 /// Dockerfile the classic builder of 26/28 accepts (`classic.copy-heredoc-fails`,
 /// `classic.link-ignored`, `classic.checksum-ignored`).
-const FLOORS: [(u64, usize); 3] = [(1, 952), (2, 956), (3, 907)];
+const FLOORS: [(u64, usize); 3] = [(1, 919), (2, 911), (3, 861)];
 
 fn check(seed: u64, floor: usize) {
     let reaches = reach_all(&Profile::all_generations(), &generate_scenarios(seed, 50));
