@@ -721,10 +721,7 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
     let one = arb_one_stage(modern);
     let first = (
         pick(&["COPY a /a", "COPY --chown=2:2 a /a"]),
-        prop::option::weighted(
-            0.6,
-            pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"]),
-        ),
+        prop::option::weighted(0.6, pick(&["RUN echo 1 > /o", "RUN echo 2 > /o"])),
         proptest::collection::vec(
             prop_oneof![1 => pick(&["COPY b /b", "COPY d /d"]).prop_map(str::to_string), 1 => arb_body(modern)],
             0..3,

@@ -272,7 +272,10 @@ fn copy_from_stage(
 /// The first of `sources` a stage certainly lacks: a stage on cachet's base image whose every RUN
 /// had a known effect (`run::run_effect`) holds only what its steps wrote, WORKDIR's directories
 /// and the base image's (`from::BASE_DIRS`). Unknown (`None`) once an opaque RUN ran.
-pub(crate) fn missing_in_stage<'a>(stage: Option<&StageOutcome>, sources: &'a [String]) -> Option<&'a str> {
+pub(crate) fn missing_in_stage<'a>(
+    stage: Option<&StageOutcome>,
+    sources: &'a [String],
+) -> Option<&'a str> {
     let stage = stage.filter(|s| s.on_base && !s.has_run && !s.fails && !s.unknown)?;
     sources.iter().map(String::as_str).find(|source| {
         let path = absolute_path(source);

@@ -363,11 +363,7 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
         return Err(why);
     }
     for instruction in dockerfile.instructions() {
-        // Buildah reads a step's flags when it runs the step (`refused_flag_in_built_stage`).
-        if profile.builder == Builder::Buildah && refused_flag(profile, &instruction.body).is_some()
-        {
-            continue;
-        }
+        // What a builder refuses only when it runs the step: `refused_in_built_stage`.
         if let Some(why) = refused_syntax(profile, &instruction.body) {
             return Err(why);
         }
@@ -394,63 +390,71 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
     Ok(dockerfile)
 }
 
-/// A flag of `body` the profile's frontend does not know (`COPY --link` before Buildah 1.41, say):
-/// the refusal in the engine's words.
-fn refused_flag(profile: &Profile, body: &Body) -> Option<String> {
-    body.features()
-        .into_iter()
-        .filter(|f| *f != crate::dockerfile::Feature::Heredoc)
-        .find_map(|f| profile.features.refusal(f))
+/// What the builder refuses only when it runs the step, in its words: Buildah reads a step's
+/// flags and heredocs then (a form its generation does not know: `COPY --link` before 1.41,
+/// heredocs on 1.28), the classic builder a RUN's flags (`--mount`, `--network`, `--security`).
+fn dispatch_refusal(profile: &Profile, body: &Body) -> Option<String> {
+    match (profile.builder, body) {
+        (Builder::Buildah, _) => body
+            .features()
+            .into_iter()
+            .find_map(|f| profile.features.refusal(f)),
+        (Builder::Classic, Body::Run { flags, .. }) => run_flag_refusal(flags),
+        _ => None,
+    }
 }
 
-/// Buildah's refusal of an unknown flag, which comes only from a stage it builds: it reads a
-/// step's flags when it runs the step, so a stage `--target` leaves out refuses nothing (measured
-/// on Podman 4.3 and 5.4, case unknown-flag-in-unbuilt-stage; Engine 20.10's frontends parse the
-/// whole Dockerfile first and refuse it anyway). Heredocs stay refused as a whole.
-fn refused_flag_in_built_stage(
+/// The classic builder's refusal of a RUN flag only BuildKit knows.
+fn run_flag_refusal(flags: &crate::dockerfile::RunFlags) -> Option<String> {
+    let used = [
+        (!flags.mounts.is_empty(), "mount"),
+        (flags.network.is_some(), "network"),
+        (flags.security.is_some(), "security"),
+    ];
+    let (_, flag) = used.iter().find(|(on, _)| *on)?;
+    Some(format!("the --{flag} option requires BuildKit"))
+}
+
+/// A refusal that comes only from a stage the builder builds (`dispatch_refusal`): a stage
+/// `--target` leaves out refuses nothing. Measured: Podman 4.3 and 5.4 with `COPY --link` (case
+/// unknown-flag-in-unbuilt-stage), Podman 4.3 with a heredoc and Engine 20.10's classic builder
+/// with `RUN --mount` (generated scenarios of seed 1, `cachet mutants --engine`). Engine 20.10's
+/// frontends parse the whole Dockerfile first, so an unknown flag refuses the build anyway.
+fn refused_in_built_stage(
     profile: &Profile,
     stages: &[StageSpan<'_>],
     wanted: &[bool],
 ) -> Option<String> {
-    if profile.builder != Builder::Buildah {
-        return None;
-    }
     stages
         .iter()
         .zip(wanted)
         .filter(|(_, built)| **built)
         .flat_map(|(stage, _)| &stage.instructions)
-        .find_map(|(_, instruction)| refused_flag(profile, &instruction.body))
+        .find_map(|(_, instruction)| dispatch_refusal(profile, &instruction.body))
 }
 
-/// Syntax the profile's engine refuses (its error, in the model's words): a form its frontend
-/// does not accept (`Features::refusal`: heredocs, `COPY --link`, the newer ADD/COPY flags), and
-/// RUN flags on the classic builder.
+/// Syntax the profile's engine refuses before building (its error, in the model's words): a form
+/// its frontend does not accept (`Features::refusal`: heredocs, `COPY --link`, the newer ADD/COPY
+/// flags; Buildah's come later, `dispatch_refusal`), and RUN flags in an ONBUILD trigger on the
+/// classic builder.
 fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
-    if let Some(why) = body
-        .features()
-        .into_iter()
-        .find_map(|f| profile.features.refusal(f))
-    {
-        return Some(why);
+    if profile.builder != Builder::Buildah {
+        if let Some(why) = body
+            .features()
+            .into_iter()
+            .find_map(|f| profile.features.refusal(f))
+        {
+            return Some(why);
+        }
     }
     if let Some(why) = buildkit::add_checksum_refusal(profile, body) {
         return Some(why);
     }
-    let body = match body {
-        Body::Onbuild { trigger, .. } => trigger,
-        other => other,
-    };
     match body {
-        Body::Run { flags, .. } if profile.builder == Builder::Classic => {
-            let used = [
-                (!flags.mounts.is_empty(), "mount"),
-                (flags.network.is_some(), "network"),
-                (flags.security.is_some(), "security"),
-            ];
-            let (_, flag) = used.iter().find(|(on, _)| *on)?;
-            Some(format!("the --{flag} option requires BuildKit"))
-        }
+        Body::Onbuild { trigger, .. } if profile.builder == Builder::Classic => match &**trigger {
+            Body::Run { flags, .. } => run_flag_refusal(flags),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -486,7 +490,7 @@ pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
         },
     };
     let wanted = stages_to_build(profile.builder, &stages, target);
-    if let Some(why) = refused_flag_in_built_stage(profile, &stages, &wanted) {
+    if let Some(why) = refused_in_built_stage(profile, &stages, &wanted) {
         return Plan::rejected(why);
     }
     let cx = Cx::new(profile, build, &stages, global_args(&dockerfile, build));
