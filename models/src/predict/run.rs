@@ -128,7 +128,9 @@ fn mount_component(
             };
             // Every builder refuses to bind a path the stage certainly lacks (measured on every
             // BuildKit and Buildah generation here: case run-bind-stage-missing).
-            if let Some(missing) = missing_in_stage(outcomes[stage].as_ref(), &[source.clone()]) {
+            if let Some(missing) =
+                missing_in_stage(outcomes[stage].as_ref(), std::slice::from_ref(&source))
+            {
                 return Err(Outcome::Fails {
                     why: format!(
                         "RUN --mount from={from}: `{missing}` not found (no step of the stage \
