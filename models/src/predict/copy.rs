@@ -248,13 +248,12 @@ fn copy_from_stage(
     sources: &[String],
     dest: &str,
 ) -> Result<Option<Component>, Outcome> {
-    if let Some(missing) = missing_in_stage(outcomes[source_stage].as_ref(), sources) {
-        return Err(Outcome::Fails {
-            why: format!(
-                "COPY --from={from}: `{missing}` not found (no step of the stage wrote it, and \
-                 the base image has no such path)"
-            ),
-        });
+    if let Some(fails) = missing_in_stage(
+        outcomes[source_stage].as_ref(),
+        sources,
+        &format!("COPY --from={from}"),
+    ) {
+        return Err(fails);
     }
     let (selected, component) = stage_content(cx, outcomes, (from, source_stage), sources, None)?;
     if selected.is_empty() {
@@ -269,15 +268,17 @@ fn copy_from_stage(
     Ok(Some(component))
 }
 
-/// The first of `sources` a stage certainly lacks: a stage on cachet's base image whose every RUN
-/// had a known effect (`run::run_effect`) holds only what its steps wrote, WORKDIR's directories
-/// and the base image's (`from::BASE_DIRS`). Unknown (`None`) once an opaque RUN ran.
-pub(crate) fn missing_in_stage<'a>(
+/// The failure of a step (`reader`: `COPY --from=s0`) that reads the first of `sources` a stage
+/// certainly lacks: a stage on cachet's base image whose every RUN had a known effect
+/// (`run::run_effect`) holds only what its steps wrote, WORKDIR's directories and the base
+/// image's (`from::BASE_DIRS`). Unknown (`None`) once an opaque RUN ran.
+pub(crate) fn missing_in_stage(
     stage: Option<&StageOutcome>,
-    sources: &'a [String],
-) -> Option<&'a str> {
+    sources: &[String],
+    reader: &str,
+) -> Option<Outcome> {
     let stage = stage.filter(|s| s.on_base && !s.has_run && !s.fails && !s.unknown)?;
-    sources.iter().map(String::as_str).find(|source| {
+    let missing = sources.iter().map(String::as_str).find(|source| {
         let path = absolute_path(source);
         let top = path.trim_start_matches('/').split('/').next().unwrap_or("");
         let under = |dir: &String| path == *dir || path.starts_with(&format!("{dir}/"));
@@ -288,6 +289,12 @@ pub(crate) fn missing_in_stage<'a>(
                 .iter()
                 .any(|w| under(w) || w.starts_with(&format!("{path}/")))
             && select_in_stage(stage, source).is_empty()
+    })?;
+    Some(Outcome::Fails {
+        why: format!(
+            "{reader}: `{missing}` not found (no step of the stage wrote it, and the base image \
+             has no such path)"
+        ),
     })
 }
 

@@ -395,13 +395,17 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
 /// heredocs on 1.28), the classic builder a RUN's flags (`--mount`, `--network`, `--security`).
 fn dispatch_refusal(profile: &Profile, body: &Body) -> Option<String> {
     match (profile.builder, body) {
-        (Builder::Buildah, _) => body
-            .features()
-            .into_iter()
-            .find_map(|f| profile.features.refusal(f)),
+        (Builder::Buildah, _) => feature_refusal(profile, body),
         (Builder::Classic, Body::Run { flags, .. }) => run_flag_refusal(flags),
         _ => None,
     }
+}
+
+/// The first form of `body` the profile's frontend does not accept (`Features::refusal`).
+fn feature_refusal(profile: &Profile, body: &Body) -> Option<String> {
+    body.features()
+        .into_iter()
+        .find_map(|f| profile.features.refusal(f))
 }
 
 /// The classic builder's refusal of a RUN flag only BuildKit knows.
@@ -439,11 +443,7 @@ fn refused_in_built_stage(
 /// classic builder.
 fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
     if profile.builder != Builder::Buildah {
-        if let Some(why) = body
-            .features()
-            .into_iter()
-            .find_map(|f| profile.features.refusal(f))
-        {
+        if let Some(why) = feature_refusal(profile, body) {
             return Some(why);
         }
     }

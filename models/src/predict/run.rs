@@ -128,15 +128,12 @@ fn mount_component(
             };
             // Every builder refuses to bind a path the stage certainly lacks (measured on every
             // BuildKit and Buildah generation here: case run-bind-stage-missing).
-            if let Some(missing) =
-                missing_in_stage(outcomes[stage].as_ref(), std::slice::from_ref(&source))
-            {
-                return Err(Outcome::Fails {
-                    why: format!(
-                        "RUN --mount from={from}: `{missing}` not found (no step of the stage \
-                         wrote it, and the base image has no such path)"
-                    ),
-                });
+            if let Some(fails) = missing_in_stage(
+                outcomes[stage].as_ref(),
+                std::slice::from_ref(&source),
+                &format!("RUN --mount from={from}"),
+            ) {
+                return Err(fails);
             }
             let keyed = match p.builder {
                 Builder::BuildKit => buildkit::keys_bind_mounts(p),
