@@ -549,7 +549,7 @@ fn sweep(door: &dyn engine::Door, salt: &str, refs: &[String]) -> Result<()> {
 /// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,
 /// default 120.
 fn engine_wait() -> Duration {
-    engine::env_seconds("CACHET_ENGINE_WAIT").unwrap_or(Duration::from_secs(120))
+    engine::seconds_setting("CACHET_ENGINE_WAIT")
 }
 
 /// Polls `engine` (its version) with backoff from 1 s to 16 s until it answers or `limit`

@@ -138,28 +138,25 @@ pub fn inventory_from_file(path: &Path) -> Result<Inventory> {
     Inventory::from_file_with(path, client::cli_facts)
 }
 
-/// The settings read from the environment as whole seconds: name, default, what it bounds.
-pub const SECONDS_SETTINGS: [(&str, u64, &str); 3] = [
-    ("CACHET_BUILD_TIMEOUT", 300, "how long one build may take"),
-    (
-        "CACHET_CALL_TIMEOUT",
-        120,
-        "how long any other engine call may wait for its answer",
-    ),
-    (
-        "CACHET_ENGINE_WAIT",
-        120,
-        "how long a run waits for an engine that stopped answering",
-    ),
+/// The settings read from the environment as whole seconds, with their defaults (what each
+/// bounds: `build_timeout`, `call_timeout`, `run`'s engine wait).
+pub const SECONDS_SETTINGS: [(&str, u64); 3] = [
+    ("CACHET_BUILD_TIMEOUT", 300),
+    ("CACHET_CALL_TIMEOUT", 120),
+    ("CACHET_ENGINE_WAIT", 120),
 ];
+
+fn default_seconds(name: &str) -> u64 {
+    SECONDS_SETTINGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, d)| *d)
+}
 
 /// `name`'s value in whole seconds, or its default (`SECONDS_SETTINGS`) when unset; a value that
 /// is not a whole number of seconds is bad input (`check_environment` says so before any work).
 pub fn env_seconds(name: &str) -> Result<Duration> {
-    let default = SECONDS_SETTINGS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map_or(0, |(_, d, _)| *d);
+    let default = default_seconds(name);
     match std::env::var(name) {
         Err(_) => Ok(Duration::from_secs(default)),
         Ok(v) => v
@@ -174,18 +171,24 @@ pub fn env_seconds(name: &str) -> Result<Duration> {
     }
 }
 
+/// `env_seconds`, its default where the value does not parse (the command line refused such a
+/// value before any work: `check_environment`).
+pub(crate) fn seconds_setting(name: &str) -> Duration {
+    env_seconds(name).unwrap_or(Duration::from_secs(default_seconds(name)))
+}
+
 /// Every `SECONDS_SETTINGS` value parses, or the first that does not, as bad input.
 pub fn check_environment() -> Result<()> {
     SECONDS_SETTINGS
         .iter()
-        .try_for_each(|(name, _, _)| env_seconds(name).map(|_| ()))
+        .try_for_each(|(name, _)| env_seconds(name).map(|_| ()))
 }
 
 /// How long one build may take before its outcome counts as unknown: 300 s, or
 /// `CACHET_BUILD_TIMEOUT` seconds (read once per process).
 pub(crate) fn build_timeout() -> Duration {
     static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *TIMEOUT.get_or_init(|| env_seconds("CACHET_BUILD_TIMEOUT").unwrap_or(Duration::from_secs(300)))
+    *TIMEOUT.get_or_init(|| seconds_setting("CACHET_BUILD_TIMEOUT"))
 }
 
 /// How long any other engine call may wait for its answer before the engine counts as not
@@ -194,7 +197,7 @@ pub(crate) fn build_timeout() -> Duration {
 /// went away.
 pub(crate) fn call_timeout() -> Duration {
     static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *TIMEOUT.get_or_init(|| env_seconds("CACHET_CALL_TIMEOUT").unwrap_or(Duration::from_secs(120)))
+    *TIMEOUT.get_or_init(|| seconds_setting("CACHET_CALL_TIMEOUT"))
 }
 
 /// The observation of a build a real door collected.
