@@ -741,8 +741,7 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             // wrote is keyed through its chain (`copy.from-chain`), and a change of that chain
             // that leaves the RUN's output as it was misses in the model but hits on every
             // content-addressed engine (seen with `printf 1 > /o` after a changed `COPY a /a`).
-            let run = run.map(str::to_string);
-            all.extend(run);
+            all.extend(run.map(str::to_string));
             all.extend(first);
             all.push(format!("FROM {}", if from_stage { STAGE } else { "base" }));
             all.push(read);
