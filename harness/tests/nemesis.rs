@@ -133,6 +133,25 @@ fn assert_costs_only_what_it_touched(
     caused.keys().map(|i| **i).collect()
 }
 
+/// Polls `check` every `every` until it holds, as long as the run goes on (`run_ended` says when
+/// it stopped), for at most `limit`: how long that took. `what` names the awaited event.
+fn poll_until(
+    what: &str,
+    (limit, every): (Duration, Duration),
+    run_ended: impl Fn() -> bool,
+    mut check: impl FnMut() -> bool,
+) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        assert!(!run_ended(), "the run ended before {what}");
+        if check() {
+            return started.elapsed();
+        }
+        std::thread::sleep(every);
+    }
+    panic!("not within {limit:?}: {what}");
+}
+
 /// Waits until `engine` holds a cachet image it did not hold at `since` (the run's next
 /// scenario loaded its base, or its next build finished): how long the run took to resume.
 fn until_next_build(
@@ -141,36 +160,31 @@ fn until_next_build(
     limit: Duration,
     run_ended: impl Fn() -> bool,
 ) -> Duration {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        assert!(!run_ended(), "the run ended before it built again");
-        if let Ok((images, _)) = harness::engine::open(engine).cachet_resources() {
-            if images.iter().any(|i| !since.contains(i)) {
-                return started.elapsed();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("no new build on {} within {limit:?}", engine.name);
+    let what = format!("a new build on {}", engine.name);
+    poll_until(
+        &what,
+        (limit, Duration::from_millis(250)),
+        run_ended,
+        || {
+            harness::engine::open(engine)
+                .cachet_resources()
+                .is_ok_and(|(images, _)| images.iter().any(|i| !since.contains(i)))
+        },
+    )
 }
 
 /// Polls `engine` until it holds more containers than `idle` (a RUN step's container: the
 /// scenarios' builds are the only thing on it).
 fn until_a_step_runs(engine: &Engine, idle: usize, limit: Duration, run_ended: impl Fn() -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        assert!(!run_ended(), "the run ended before the nemesis struck");
-        if let Ok((_, containers)) = harness::engine::open(engine).resource_counts() {
-            if containers > idle {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!(
-        "no step ran a container on {} within {limit:?}",
+    let what = format!(
+        "a step ran a container on {} (the nemesis struck)",
         engine.name
     );
+    poll_until(&what, (limit, Duration::from_millis(10)), run_ended, || {
+        harness::engine::open(engine)
+            .resource_counts()
+            .is_ok_and(|(_, containers)| containers > idle)
+    });
 }
 
 /// Every image and container on `engine`'s host, with tags, labels and age, to name a leak.
@@ -474,25 +488,18 @@ impl Drop for RegistryDown {
     }
 }
 
-/// Polls `engine` until it holds a cachet image not in `since` (`appears`) or until it holds none
-/// of those it held when called (`!appears`).
+/// Polls `engine` until it holds a cachet image it did not hold when called (`appears`) or none
+/// of those it held then (`!appears`).
 fn until_images(engine: &Engine, appears: bool, limit: Duration, run_ended: impl Fn() -> bool) {
     let since = cachet_images(engine);
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        assert!(!run_ended(), "the run ended first");
+    let what = format!("images on {} changed (appeared: {appears})", engine.name);
+    poll_until(&what, (limit, Duration::from_millis(20)), run_ended, || {
         let now = cachet_images(engine);
-        let done = if appears {
-            now.iter().any(|i| !since.contains(i))
-        } else {
-            since.iter().all(|i| !now.contains(i))
-        };
-        if done {
-            return;
+        match appears {
+            true => now.iter().any(|i| !since.contains(i)),
+            false => since.iter().all(|i| !now.contains(i)),
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("no change of images on {} within {limit:?}", engine.name);
+    });
 }
 
 #[test]
