@@ -51,8 +51,8 @@ pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
             }
         };
         door.remove_containers(&containers)?;
-        // Newest first, so children go before their parents (`remove_images` takes them oldest
-        // first); a second pass picks up what the first one freed.
+        // Children before their parents (the list is so ordered, and `remove_images` takes the
+        // last first); a second pass picks up what the first one freed.
         let mut left = images.clone();
         for _ in 0..4 {
             if left.is_empty() {

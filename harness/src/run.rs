@@ -531,19 +531,22 @@ fn last_sweep() {
     let _ = crate::execute::take_swept();
 }
 
-/// One scenario's leftovers: its tags, then what its salt's label marks.
+/// One scenario's leftovers: its tags, then what its salt's label marks, pass after pass while
+/// each pass removes something (an image still in use by a container or child goes next pass).
 fn sweep(door: &dyn engine::Door, salt: &str, refs: &[String]) -> Result<()> {
     door.remove_images(refs)?;
-    for _ in 0..3 {
+    let mut left = usize::MAX;
+    loop {
         let (images, containers) = door.salted_resources(salt)?;
-        if images.is_empty() && containers.is_empty() {
-            break;
+        let now = images.len() + containers.len();
+        if now == 0 || now >= left {
+            return Ok(());
         }
+        left = now;
         door.remove_containers(&containers)?;
-        // Newest first: `remove_images` takes the last first.
+        // Children first: `remove_images` takes the last first.
         door.remove_images(&images.into_iter().rev().collect::<Vec<_>>())?;
     }
-    Ok(())
 }
 
 /// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,

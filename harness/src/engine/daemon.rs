@@ -63,16 +63,15 @@ pub fn is_cachet_reference(reference: &str) -> bool {
     path.starts_with("cachet-")
 }
 
-/// What cachet made on the engine's host, newest first: image ids (labelled with `BASE_LABEL`, or
+/// What cachet made on the engine's host, children first: image ids (labelled with `BASE_LABEL`, or
 /// tagged with a cachet reference) and container ids (labelled).
 pub(crate) fn cachet_resources(engine: &Engine) -> Result<(Vec<String>, Vec<String>)> {
     let (mut images, containers) = all_images_and_containers(engine)?;
     images.retain(|i| {
         i.labels.contains_key(BASE_LABEL) || i.repo_tags.iter().any(|t| is_cachet_reference(t))
     });
-    images.sort_by_key(|i| std::cmp::Reverse(i.created));
     Ok((
-        images.into_iter().map(|i| i.id).collect(),
+        children_first(images),
         containers
             .into_iter()
             .filter(|c| {
@@ -85,14 +84,13 @@ pub(crate) fn cachet_resources(engine: &Engine) -> Result<(Vec<String>, Vec<Stri
     ))
 }
 
-/// What one scenario made, newest first: the images and containers whose `BASE_LABEL` is its
+/// What one scenario made, children first: the images and containers whose `BASE_LABEL` is its
 /// salt (every image built on its base inherits the label).
 pub(crate) fn salted_resources(engine: &Engine, salt: &str) -> Result<(Vec<String>, Vec<String>)> {
     let (mut images, containers) = all_images_and_containers(engine)?;
     images.retain(|i| i.labels.get(BASE_LABEL).is_some_and(|v| v == salt));
-    images.sort_by_key(|i| std::cmp::Reverse(i.created));
     Ok((
-        images.into_iter().map(|i| i.id).collect(),
+        children_first(images),
         containers
             .into_iter()
             .filter(|c| {
@@ -104,6 +102,28 @@ pub(crate) fn salted_resources(engine: &Engine, salt: &str) -> Result<(Vec<Strin
             .filter_map(|c| c.id)
             .collect(),
     ))
+}
+
+/// Image ids ordered so that each comes before the image it was built on (its parent), newest
+/// first otherwise. Creation times alone cannot order them: a classic build makes a whole chain
+/// of intermediate images within one second, and a parent asked to go before its child stays.
+fn children_first(mut images: Vec<bollard::models::ImageSummary>) -> Vec<String> {
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    let mut ordered = Vec::with_capacity(images.len());
+    while !images.is_empty() {
+        let parents: std::collections::HashSet<String> =
+            images.iter().map(|i| i.parent_id.clone()).collect();
+        let (leaves, rest): (Vec<_>, Vec<_>) =
+            images.into_iter().partition(|i| !parents.contains(&i.id));
+        if leaves.is_empty() {
+            // Not a forest (no daemon reports one): the rest keep their time order.
+            ordered.extend(rest.into_iter().map(|i| i.id));
+            break;
+        }
+        ordered.extend(leaves.into_iter().map(|i| i.id));
+        images = rest;
+    }
+    ordered
 }
 
 /// Removes containers by id, running ones too; missing ones are fine.
@@ -211,4 +231,35 @@ pub(crate) fn save_image(engine: &Engine, image: &str) -> Result<Vec<u8>> {
         }
         Ok::<_, Error>(bytes)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(id: &str, parent: &str, created: i64) -> bollard::models::ImageSummary {
+        bollard::models::ImageSummary {
+            id: id.into(),
+            parent_id: parent.into(),
+            created,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_chain_made_within_one_second_goes_children_first() {
+        // Listed parents first and all created in the same second, as a classic build leaves
+        // its intermediate images; an older unrelated image comes last.
+        let listed = vec![
+            image("base", "", 10),
+            image("step1", "base", 20),
+            image("step2", "step1", 20),
+            image("step3", "step2", 20),
+            image("other", "", 5),
+        ];
+        assert_eq!(
+            children_first(listed),
+            ["step3", "other", "step2", "step1", "base"]
+        );
+    }
 }

@@ -82,9 +82,10 @@ pub trait Door: Send + Sync {
     /// How many images (intermediate ones included) and containers (stopped ones included) the
     /// engine holds: what the leak check compares.
     fn resource_counts(&self) -> Result<(usize, usize)>;
-    /// What cachet made there, newest first: image ids and container ids.
+    /// What cachet made there, children before the images they are built on: image ids and
+    /// container ids.
     fn cachet_resources(&self) -> Result<(Vec<String>, Vec<String>)>;
-    /// What one scenario made there (its base image's salt in their label), newest first: image
+    /// What one scenario made there (its base image's salt in their label), children first: image
     /// ids and container ids. None where a door keeps no labels (the model engine).
     fn salted_resources(&self, _salt: &str) -> Result<(Vec<String>, Vec<String>)> {
         Ok((Vec::new(), Vec::new()))
