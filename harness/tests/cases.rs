@@ -246,8 +246,12 @@ fn main() {
     );
     let conclusion = libtest_mimic::run(&args, trials);
     print_times();
+    let pruning = std::time::Instant::now();
     match build_cache.map(|snapshot| harness::engine::cache::restore_build_cache(&snapshot)) {
-        Ok(Ok(n)) => eprintln!("removed {n} build-cache records the trials created"),
+        Ok(Ok(n)) => eprintln!(
+            "removed {n} build-cache records the trials created, in {:.0} s",
+            pruning.elapsed().as_secs_f64()
+        ),
         Ok(Err(e)) | Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
     }
     conclusion.exit();

@@ -64,8 +64,12 @@ fn twenty_ten_to_twenty_eight_five_step_by_step() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (old_dir, new_dir) = (tmp.path().join("old"), tmp.path().join("new"));
-    let old = run("buildkit@a", &old_dir);
-    let new = run("buildkit@sid", &new_dir);
+    // The two hosts side by side: they share no daemon.
+    let (old, new) = std::thread::scope(|scope| {
+        let old = scope.spawn(|| run("buildkit@a", &old_dir));
+        let new = run("buildkit@sid", &new_dir);
+        (old.join().expect("the run on host a"), new)
+    });
     assert_eq!(old.profiles[0].profile, "buildkit");
     assert_eq!(new.profiles[0].profile, "buildkit:28");
     let diff = cachet(&[

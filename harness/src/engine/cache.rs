@@ -76,14 +76,24 @@ fn build_cache_records(engine: &Engine) -> Result<Vec<serde_json::Value>> {
 /// Removes the build-cache records that are not in `keep` (those a run created), children before
 /// parents; returns how many went. Records still in use stay and are reported by the next count.
 pub(crate) fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Result<usize> {
-    let added = || -> Result<Vec<String>> {
-        Ok(build_cache_ids(engine)?
-            .into_iter()
+    let added = |ids: BTreeSet<String>| -> Vec<String> {
+        ids.into_iter()
             .filter(|id| !keep.contains(id) && id.chars().all(|c| c.is_ascii_alphanumeric()))
-            .collect())
+            .collect()
     };
+    let current = build_cache_ids(engine)?;
+    let keeps_none = current.iter().all(|id| !keep.contains(id));
+    let mut extra = added(current);
     let mut removed = 0;
-    let mut extra = added()?;
+    if keeps_none && !extra.is_empty() {
+        // Nothing to keep is left: one prune without a filter takes the lot. An id filter costs
+        // the daemon about ten times as much per record (Engine 20.10: 5,393 records in 26 s
+        // unfiltered, 500 in 28 s by id), and a corpus run leaves thousands.
+        prune_call(engine, None)?;
+        let left = added(build_cache_ids(engine)?);
+        removed += extra.len().saturating_sub(left.len());
+        extra = left;
+    }
     // A parent record goes only once its children have; a chain needs a pass per level. Each
     // pass lists the records once: what is left after it is the next pass's work.
     for _ in 0..8 {
@@ -92,21 +102,8 @@ pub(crate) fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Res
         }
         // The daemon matches `id` as a regular expression (moby builder-next: `id~=`), so
         // anchor it; one alternation per call keeps the call count low.
-        let pattern = format!("id=^({})$", extra.join("|"));
-        let status = docker_cli(engine)
-            .args(["builder", "prune", "--all", "--force", "--filter", &pattern])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
-        if !status.status.success() {
-            return Err(Error::Harness(format!(
-                "pruning build cache on {}: {}",
-                engine.name,
-                String::from_utf8_lossy(&status.stderr).trim()
-            )));
-        }
-        let left = added()?;
+        prune_call(engine, Some(&format!("id=^({})$", extra.join("|"))))?;
+        let left = added(build_cache_ids(engine)?);
         removed += extra.len().saturating_sub(left.len());
         if left.len() >= extra.len() {
             break;
@@ -114,6 +111,28 @@ pub(crate) fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Res
         extra = left;
     }
     Ok(removed)
+}
+
+/// One `docker builder prune --all --force`, with `filter` if given.
+fn prune_call(engine: &Engine, filter: Option<&str>) -> Result<()> {
+    let mut command = docker_cli(engine);
+    command.args(["builder", "prune", "--all", "--force"]);
+    if let Some(filter) = filter {
+        command.args(["--filter", filter]);
+    }
+    let status = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
+    if !status.status.success() {
+        return Err(Error::Harness(format!(
+            "pruning build cache on {}: {}",
+            engine.name,
+            String::from_utf8_lossy(&status.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 /// The build-cache records each Docker endpoint held before a run, so the run can remove the ones

@@ -1,6 +1,7 @@
 //! What the report and compare tests share: the snapshot normaliser, whose filters come from the
 //! reports themselves (the versions, salts and image ids they carry, and the test's temp dirs),
-//! and the hand-written report fixture.
+//! the hand-written report fixture, and what the real-engine tests share (the inventory, running
+//! engines side by side).
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -140,5 +141,47 @@ pub fn confirmed(
         .iter()
         .filter(|r| r.lost.is_none())
         .map(|r| (r.index, r.confirmed.clone()))
+        .collect()
+}
+
+/// `each` on every engine: the engines of one endpoint one after another (concurrent builds on
+/// one Podman service race in its store), up to `threads` endpoints at once. The results come in
+/// `engines`' order; a panic in `each` fails the caller once every thread has ended.
+pub fn on_each_endpoint<T: Send>(
+    engines: &[harness::inventory::Engine],
+    threads: usize,
+    each: impl Fn(&harness::inventory::Engine) -> T + Sync,
+) -> Vec<T> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, engine) in engines.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|g| engines[g[0]].endpoint == engine.endpoint)
+        {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    let queue = std::sync::Mutex::new(groups);
+    let results: std::sync::Mutex<Vec<Option<T>>> =
+        std::sync::Mutex::new(engines.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let Some(group) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+                    return;
+                };
+                for i in group {
+                    let result = each(&engines[i]);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every engine ran"))
         .collect()
 }
