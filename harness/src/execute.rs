@@ -256,8 +256,10 @@ pub fn run_scenario_with(
                 eprintln!("warning: {e}");
             }
         }
-        if door.remove_images(refs).is_err() {
-            // The engine went away: what the scenario made waits for it (`take_unclean`).
+        // What no tag names goes too: a removal the daemon refused (a full disk) leaves a
+        // classic build's whole chain of intermediate images.
+        if !matches!(sweep_salt(door.as_ref(), salt, refs), Ok(0)) {
+            // The engine went away or refused: what the scenario made waits (`take_unclean`).
             keep_unclean(e, salt, refs.clone());
         }
     }
@@ -353,6 +355,27 @@ pub fn swept(leftover: Leftover) {
 /// Every leftover removed so far, taken off that record.
 pub fn take_swept() -> Vec<Leftover> {
     std::mem::take(&mut *locked(&SWEPT))
+}
+
+/// Removes one scenario's images and containers: its tags (`refs`), then what its salt's label
+/// marks (a killed build's container, a classic builder's intermediate images), pass after pass
+/// while each pass removes something (an image still in use by a container or child goes next
+/// pass). How many stay (a daemon that refuses, as on a full disk); an error if it stops
+/// answering.
+pub fn sweep_salt(door: &dyn engine::Door, salt: &str, refs: &[String]) -> Result<usize> {
+    door.remove_images(refs)?;
+    let mut left = usize::MAX;
+    loop {
+        let (images, containers) = door.salted_resources(salt)?;
+        let now = images.len() + containers.len();
+        if now == 0 || now >= left {
+            return Ok(now);
+        }
+        left = now;
+        door.remove_containers(&containers)?;
+        // Children first: `remove_images` takes the last first.
+        door.remove_images(&images.into_iter().rev().collect::<Vec<_>>())?;
+    }
 }
 
 /// The reference of a scenario's salted base image.

@@ -54,6 +54,28 @@ pub fn observable(predictions: &[Prediction]) -> Vec<Observable> {
         .collect()
 }
 
+/// Whether a real run could tell a mutant's predictions from the reference's: a build one
+/// refuses and the other does not, or a step both make a claim on (cached, rebuilt, fails) and
+/// answer differently. A step either leaves unknown (or calls no step, or skipped) is no kill:
+/// the checker does not look at it (`check::Verdict::Unchecked`).
+pub fn distinguishes(reference: Option<&[Observable]>, mutant: Option<&[Observable]>) -> bool {
+    let (Some(reference), Some(mutant)) = (reference, mutant) else {
+        return reference.is_some() != mutant.is_some();
+    };
+    let claims = |outcome: &str| matches!(outcome, "cached" | "rebuilt" | "fails");
+    reference.len() != mutant.len()
+        || reference
+            .iter()
+            .zip(mutant)
+            .any(|((r_refused, r), (m_refused, m))| {
+                r_refused != m_refused
+                    || r.len() != m.len()
+                    || r.iter()
+                        .zip(m)
+                        .any(|(r, m)| claims(r) && claims(m) && r != m)
+            })
+}
+
 /// The observable predictions of every scenario under `profile` (none where one does not apply).
 fn predict_all(profile: &Profile, scenarios: &[Scenario]) -> Vec<Option<Vec<Observable>>> {
     scenarios
@@ -75,7 +97,7 @@ pub fn reach(profile: &Profile, scenarios: &[Scenario]) -> Vec<Reach> {
                 .expect("a rule of the profile's own table");
             let first = scenarios.iter().zip(&reference).position(|(s, expected)| {
                 let predicted = predict_scenario(&mutant, s).ok().map(|p| observable(&p));
-                predicted != *expected
+                distinguishes(expected.as_deref(), predicted.as_deref())
             });
             Reach {
                 profile: profile.name(),
@@ -366,7 +388,36 @@ mod tests {
             let mutant = profile.with_switch(&r.rule, Switch::Off).unwrap();
             let a = observable(&predict_scenario(&profile, &scenarios[n]).unwrap());
             let b = observable(&predict_scenario(&mutant, &scenarios[n]).unwrap());
-            assert_ne!(a, b, "{}", r.rule);
+            assert!(distinguishes(Some(&a), Some(&b)), "{}", r.rule);
         }
+    }
+
+    #[test]
+    fn only_a_step_both_claim_tells_a_mutant_apart() {
+        let build = |refused, steps: &[&'static str]| (refused, steps.to_vec());
+        let reference = [build(false, &["not-a-step", "cached", "unsupported"])];
+        let check = |mutant: &[Observable], expect: bool| {
+            assert_eq!(
+                distinguishes(Some(&reference), Some(mutant)),
+                expect,
+                "{mutant:?}"
+            );
+        };
+        check(&[build(false, &["not-a-step", "cached", "rebuilt"])], false);
+        check(
+            &[build(false, &["not-a-step", "rebuilt", "unsupported"])],
+            true,
+        );
+        check(
+            &[build(false, &["not-a-step", "unsupported", "rebuilt"])],
+            false,
+        );
+        check(
+            &[build(true, &["not-a-step", "cached", "unsupported"])],
+            true,
+        );
+        check(&[build(false, &["not-a-step", "cached"])], true);
+        assert!(!distinguishes(None, None));
+        assert!(distinguishes(Some(&reference), None));
     }
 }

@@ -502,10 +502,20 @@ fn sweep_all(leftovers: Vec<crate::execute::Leftover>) -> Result<()> {
     let mut first_error = None;
     for leftover in leftovers {
         let door = engine::open(&leftover.engine);
-        match sweep(door.as_ref(), &leftover.salt, &leftover.refs) {
-            Ok(()) => crate::execute::swept(leftover),
-            Err(e) => {
-                // Still not answering: the scenario stays on the list for the next try.
+        match crate::execute::sweep_salt(door.as_ref(), &leftover.salt, &leftover.refs) {
+            Ok(0) => crate::execute::swept(leftover),
+            left => {
+                // Still not answering, or refusing (a full disk): the scenario stays on the list
+                // for the next try.
+                let e = left.map_or_else(
+                    |e| e,
+                    |n| {
+                        Error::Harness(format!(
+                            "{n} images and containers of salt {} stay on {}",
+                            leftover.salt, leftover.engine.name
+                        ))
+                    },
+                );
                 crate::execute::keep_unclean(&leftover.engine, &leftover.salt, leftover.refs);
                 first_error.get_or_insert(e);
             }
@@ -529,24 +539,6 @@ fn last_sweep() {
     }
     // Leftovers of an engine that never came back stay listed for a later run in this process.
     let _ = crate::execute::take_swept();
-}
-
-/// One scenario's leftovers: its tags, then what its salt's label marks, pass after pass while
-/// each pass removes something (an image still in use by a container or child goes next pass).
-fn sweep(door: &dyn engine::Door, salt: &str, refs: &[String]) -> Result<()> {
-    door.remove_images(refs)?;
-    let mut left = usize::MAX;
-    loop {
-        let (images, containers) = door.salted_resources(salt)?;
-        let now = images.len() + containers.len();
-        if now == 0 || now >= left {
-            return Ok(());
-        }
-        left = now;
-        door.remove_containers(&containers)?;
-        // Children first: `remove_images` takes the last first.
-        door.remove_images(&images.into_iter().rev().collect::<Vec<_>>())?;
-    }
 }
 
 /// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,
