@@ -18,7 +18,11 @@ use harness::run::exit_code;
 use models::Profile;
 
 /// Distinguished mutants per mille each seed must reach: the target is 950; these are the floors
-/// measured: 446, 442 and 418 of 485 with no opaque RUN in `s0` (`copy.from-chain` is reached no
+/// measured: 447, 453 and 455 of 485 once `copy.from-chain` says "unknown" when the chain changed
+/// (its mutant: such content never hits), a step counts only where both predictions claim an
+/// outcome, the last stage may read a base-image path of `s0` (`/etc/group`), and each run's
+/// scenarios take the foci in turn (455, 445 and 451 with foci at random); 446, 442 and 418 of
+/// 485 with no opaque RUN in `s0` (`copy.from-chain` is reached no
 /// more: its "misses when the chain changes" does not hold on content-addressed engines when the
 /// RUN's output stays the same, so generated scenarios must not lean on it); 462, 464 and 440 of
 /// 485 once a bind mount of a path `s0` never wrote fails (as on
@@ -42,7 +46,7 @@ use models::Profile;
 /// (`buildah.copy-exclude-context`, `classic.exclude-ignored`), a newer form alone in a
 /// Dockerfile the classic builder of 26/28 accepts (`classic.copy-heredoc-fails`,
 /// `classic.link-ignored`, `classic.checksum-ignored`).
-const FLOORS: [(u64, usize); 3] = [(1, 919), (2, 911), (3, 861)];
+const FLOORS: [(u64, usize); 3] = [(1, 921), (2, 934), (3, 938)];
 
 fn check(seed: u64, floor: usize) {
     let reaches = reach_all(&Profile::all_generations(), &generate_scenarios(seed, 50));

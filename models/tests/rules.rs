@@ -694,10 +694,22 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 cached\n4 rebuilt: context changed (buildah.bind-stage-keyed)",
     },
     Case {
-        name: "COPY --from of a path an opaque RUN made is keyed through the stage's chain",
+        name: "COPY --from of a path an opaque RUN made is unknown once the stage's chain changed: the builder keys the content, which the RUN may have written the same",
         profiles: &["classic:20.10", "classic:26", "classic:28", "classic-cli:20.10", "classic-cli:26", "classic-cli:28", "buildkit:20.10", "buildkit:26", "buildkit:28", "buildkit-cli:20.10", "buildkit-cli:26", "buildkit-cli:28", "podman:4.3", "podman:5.4", "podman:5.8", "podman-cli:4.3", "podman-cli:5.4", "podman-cli:5.8"],
         script: "dockerfile FROM base AS s | RUN printf 1 > /o | FROM base | COPY --from=s /o /o\n build\n dockerfile FROM base AS s | RUN printf 2 > /o | FROM base | COPY --from=s /o /o\n build",
-        expect: "1 cached\n2 rebuilt: instruction text `RUN printf 1 > /o` -> `RUN printf 2 > /o` (text.literal)\n3 cached\n4 rebuilt: what a RUN or the base image made there changed: the source's chain up to its last RUN (or FROM) differs, RUN taken as deterministic (copy.from-chain)",
+        expect: "1 cached\n2 rebuilt: instruction text `RUN printf 1 > /o` -> `RUN printf 2 > /o` (text.literal)\n3 cached\n4 unsupported: `copy.from-chain`: what an opaque RUN (or the base image) put there is keyed by its stage's chain, which changed; the builder keys the content, which may be the same",
+    },
+    Case {
+        name: "COPY --from of a path an opaque RUN made hits while the stage's chain is unchanged",
+        profiles: &["classic:20.10", "classic:26", "classic:28", "classic-cli:20.10", "classic-cli:26", "classic-cli:28", "buildkit:20.10", "buildkit:26", "buildkit:28", "buildkit-cli:20.10", "buildkit-cli:26", "buildkit-cli:28", "podman:4.3", "podman:5.4", "podman:5.8", "podman-cli:4.3", "podman-cli:5.4", "podman-cli:5.8"],
+        script: "file b x\n dockerfile FROM base AS s | RUN printf 1 > /o | COPY b /b | FROM base | COPY --from=s /o /o\n build\n write b y\n build",
+        expect: "1 cached\n2 cached\n3 rebuilt: source `b`: content (copy.checksum)\n4 cached\n5 cached",
+    },
+    Case {
+        name: "what follows a step the model cannot know is unknown too, in its stage and in a stage that reads it",
+        profiles: &["classic:20.10", "classic:26", "classic:28", "classic-cli:20.10", "classic-cli:26", "classic-cli:28", "buildkit:20.10", "buildkit:26", "buildkit:28", "buildkit-cli:20.10", "buildkit-cli:26", "buildkit-cli:28", "podman:4.3", "podman:5.4", "podman:5.8", "podman-cli:4.3", "podman-cli:5.4", "podman-cli:5.8"],
+        script: "dockerfile FROM base AS s | RUN printf 1 > /o | FROM base AS t | COPY --from=s /o /o | RUN echo z | FROM base | COPY --from=t /o /p\n build\n dockerfile FROM base AS s | RUN printf 2 > /o | FROM base AS t | COPY --from=s /o /o | RUN echo z | FROM base | COPY --from=t /o /p\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `RUN printf 1 > /o` -> `RUN printf 2 > /o` (text.literal)\n3 cached\n4 unsupported: `copy.from-chain`: what an opaque RUN (or the base image) put there is keyed by its stage's chain, which changed; the builder keys the content, which may be the same\n5 unsupported: follows a step whose outcome the model cannot know (`copy.from-chain`)\n6 cached\n7 unsupported: follows a step whose outcome the model cannot know (`copy.from-chain`)",
     },
     Case {
         name: "a COPY after the stage's last RUN leaves what the RUN made unchanged",

@@ -65,7 +65,7 @@ pub(crate) fn plan_copy(
         match cx.earlier_stage(st.index, from) {
             Some(source_stage) => {
                 reads_stage = Some(source_stage);
-                copy_from_stage(cx, outcomes, st, (from, source_stage), &sources, &dest)
+                copy_from_stage(outcomes, st, (from, source_stage), &sources, &dest)
             }
             None => Ok(Some(from_image(cx, st, from, &sources, &dest))),
         }
@@ -241,7 +241,6 @@ fn context_sources(
 /// contain in the source stage, not the rest of that stage. What a RUN or the base image put
 /// there is known through the stage's chain (`copy.from-chain`). The entries land under `dest`.
 fn copy_from_stage(
-    cx: &Cx<'_>,
     outcomes: &[Option<StageOutcome>],
     st: &mut StageState,
     (from, source_stage): (&str, usize),
@@ -255,7 +254,7 @@ fn copy_from_stage(
     ) {
         return Err(fails);
     }
-    let (selected, component) = stage_content(cx, outcomes, (from, source_stage), sources, None)?;
+    let (selected, component) = stage_content(outcomes, (from, source_stage), sources, None)?;
     if selected.is_empty() {
         if let Part::Digest(digest) = component.part {
             st.files.insert(absolute_path(dest), (digest, true));
@@ -307,7 +306,6 @@ pub(crate) type Selected = (Place, u64, bool);
 /// The component is tagged with `rule` where the caller's rule puts it into the key (Buildah's
 /// bind mount of a stage, `buildah.bind-stage-keyed`), else with the rule that shaped it.
 pub(crate) fn stage_content(
-    cx: &Cx<'_>,
     outcomes: &[Option<StageOutcome>],
     (from, source_stage): (&str, usize),
     sources: &[String],
@@ -340,7 +338,7 @@ pub(crate) fn stage_content(
         .map(|(place, digest, _)| (place_under("", place, 2), *digest))
         .collect();
     let mut component = if selected.is_empty() || source.has_run {
-        let made = general::made_content(cx.profile, source.writer_chain, sources);
+        let made = general::made_content(source.writer_chain, sources);
         let Part::Digest(made) = made.part else {
             unreachable!("made_content is a digest")
         };
@@ -365,7 +363,7 @@ fn from_image(
     dest: &str,
 ) -> Component {
     let image = cx.expand(image, &st.scope);
-    let component = general::made_content(cx.profile, fingerprint(&("FROM", &image)), sources);
+    let component = general::made_content(fingerprint(&("FROM", &image)), sources);
     if let Part::Digest(digest) = component.part {
         st.files.insert(absolute_path(dest), (digest, true));
     }

@@ -1,6 +1,6 @@
 //! `predict` looks a plan up in an engine's state; `apply` records it there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fingerprint::fingerprint;
 use crate::predict::explain::explain_miss;
@@ -51,10 +51,19 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
     let mut steps = Vec::with_capacity(plan.steps.len());
     // Per step: (is a cacheable step, hit an imported key without its layer, stage it reads).
     let mut lazy: Vec<(bool, bool, Option<usize>)> = Vec::with_capacity(plan.steps.len());
+    // Stages with a step whose outcome the model cannot know (`copy.from-chain`).
+    let mut unknown = BTreeSet::new();
     for planned in plan.steps {
         let is_step = matches!(planned.kind, PlannedKind::Step { .. });
         let reads_stage = planned.reads_stage;
-        let (outcome, key_only) = lookup.outcome(build, &planned);
+        let (outcome, key_only) = match follows_unknown(&mut unknown, &planned, &plan.stage_parents)
+        {
+            Some(outcome) => (outcome, false),
+            None => lookup.outcome(build, &planned),
+        };
+        if is_step && matches!(outcome, Outcome::Unsupported { .. }) {
+            unknown.insert(planned.stage);
+        }
         steps.push(StepPrediction {
             step: planned.step,
             stage: planned.stage,
@@ -70,6 +79,37 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
         rejected: plan.rejected,
         steps,
     }
+}
+
+/// The outcome of a step that follows one the model cannot know (`copy.from-chain`): in its
+/// stage, in the stage it is built FROM, or in a stage it reads. Whether that one hit decides
+/// whether this one can. A step keyed apart from its stage (`bk.link`) depends only on what it
+/// reads.
+fn follows_unknown(
+    unknown: &mut BTreeSet<usize>,
+    planned: &PlannedStep,
+    stage_parents: &[Option<usize>],
+) -> Option<Outcome> {
+    let detached = match &planned.kind {
+        PlannedKind::From => {
+            if let Some(parent) = stage_parents.get(planned.stage).copied().flatten() {
+                if unknown.contains(&parent) {
+                    unknown.insert(planned.stage);
+                }
+            }
+            return None;
+        }
+        PlannedKind::Settled(_) => return None,
+        PlannedKind::Step { detached, .. } => *detached,
+    };
+    let after = (!detached && unknown.contains(&planned.stage))
+        || planned.reads_stage.is_some_and(|s| unknown.contains(&s));
+    after.then(|| Outcome::Unsupported {
+        why: format!(
+            "follows a step whose outcome the model cannot know (`{}`)",
+            general::FROM_CHAIN.id
+        ),
+    })
 }
 
 impl Lookup<'_> {
@@ -120,6 +160,9 @@ impl Lookup<'_> {
                 false,
             );
         }
+        if let Some(reason) = general::made_content_rebuilds(&state.profile, key) {
+            return (Outcome::Rebuilt { reason }, false);
+        }
         if local {
             let rule = if key.has_sources() {
                 general::COPY_CHECKSUM.id
@@ -143,6 +186,9 @@ impl Lookup<'_> {
                     .local_children(parent)
                     .chain(self.imported.children(parent))
                     .collect();
+                if let Some(unknown) = general::made_content_unknown(key, &candidates) {
+                    return (unknown, false);
+                }
                 explain_miss(key, &candidates)
             }
         };

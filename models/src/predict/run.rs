@@ -144,7 +144,7 @@ fn mount_component(
                 return Ok(None);
             }
             let rule = (p.builder == Builder::Buildah).then_some(buildah::BIND_STAGE_KEYED.id);
-            let (_, component) = stage_content(cx, outcomes, (&from, stage), &[source], rule)?;
+            let (_, component) = stage_content(outcomes, (&from, stage), &[source], rule)?;
             Ok(Some(component))
         }
     }

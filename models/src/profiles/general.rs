@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::context::{BuildContext, Entry, DOCKERFILE_NAME, DOCKERIGNORE_NAME};
-use crate::predict::key::{Component, Part};
+use crate::predict::key::{Component, Part, StepKey};
 use crate::predict::plan::Cx;
 use crate::predict::{BuildOptions, Outcome, Reason, ReasonKind};
 use crate::profiles::generation::Versions;
@@ -245,25 +245,65 @@ pub const FROM_CHAIN: Rule = Rule {
     statement: "Assuming RUN is deterministic and base images do not change: what an opaque RUN \
                 or the base image put at a path of a stage is determined by that stage's chain up \
                 to the last opaque RUN (or its FROM), so a COPY --from (or a bind mount) of such a \
-                path, or of an image, hits while that chain is unchanged and misses when it \
-                changes. (The model reads the effect of a few RUN forms: `true`, `cat PATH`, \
-                `echo WORDS` write nothing, `echo WORDS > /PATH` writes that file; what they wrote \
-                is keyed on its content, as a COPY's is. Every other RUN is opaque.)",
+                path, or of an image, hits while that chain is unchanged. When the chain changed, \
+                the model cannot tell: the builders key the content itself, and the RUN may have \
+                written the same (seen with `printf 1 > /o` after a changed `COPY a /a`), so the \
+                step, and what follows it, is unknown. (The model reads the effect of a few RUN \
+                forms: `true`, `cat PATH`, `echo WORDS` write nothing, `echo WORDS > /PATH` writes \
+                that file; what they wrote is keyed on its content, as a COPY's is. Every other \
+                RUN is opaque.)",
     source: "https://docs.docker.com/build/cache/invalidation/#general-rules",
-    if_off: "such content is keyed on its path only: a changed RUN in the source stage hits",
+    if_off: "such content never serves from cache: a COPY --from of it rebuilds although its \
+             stage's chain is unchanged",
     status: Status::Verify,
     applies: everywhere,
     versions: Versions::All,
 };
 
 /// The digest that stands for content a RUN or a base image made at `paths`: the writer chain
-/// (the stage's chain at its last RUN, or its FROM) with the paths (off: the paths only).
-pub(crate) fn made_content(p: &Profile, writer_chain: u64, paths: &[String]) -> Component {
-    let chain = (!p.off(&FROM_CHAIN)).then_some(writer_chain);
+/// (the stage's chain at its last RUN, or its FROM) with the paths.
+pub(crate) fn made_content(writer_chain: u64, paths: &[String]) -> Component {
     Component {
         rule: FROM_CHAIN.id,
-        part: Part::Digest(crate::fingerprint::fingerprint(&(chain, paths))),
+        part: Part::Digest(crate::fingerprint::fingerprint(&(writer_chain, paths))),
     }
+}
+
+/// Why a step whose key holds made content (`made_content`) rebuilds although a record holds
+/// its key: only with `copy.from-chain` off.
+pub(crate) fn made_content_rebuilds(p: &Profile, key: &StepKey) -> Option<Reason> {
+    let holds = key.components().iter().any(|c| c.rule == FROM_CHAIN.id);
+    (holds && p.off(&FROM_CHAIN)).then(|| Reason {
+        rule: FROM_CHAIN.id,
+        kind: ReasonKind::NotInCache,
+    })
+}
+
+/// The outcome of a step no usable record holds the key of, when a record under the same parent
+/// differs from it in made content (`made_content`) alone: its writer chain changed, and whether
+/// what the RUN wrote changed is more than the model knows. `None` for any other miss (an
+/// imported record of the very key that could not be used included).
+pub(crate) fn made_content_unknown(key: &StepKey, candidates: &[&StepKey]) -> Option<Outcome> {
+    let made = |c: &Component| c.rule == FROM_CHAIN.id;
+    let only_made_differs = |cached: &StepKey| {
+        let (now, then) = (key.components(), cached.components());
+        now.len() == then.len()
+            && now != then
+            && now
+                .iter()
+                .zip(then)
+                .all(|(a, b)| a == b || (made(a) && made(b)))
+    };
+    candidates
+        .iter()
+        .any(|c| only_made_differs(c))
+        .then(|| Outcome::Unsupported {
+            why: format!(
+                "`{}`: what an opaque RUN (or the base image) put there is keyed by its stage's \
+                 chain, which changed; the builder keys the content, which may be the same",
+                FROM_CHAIN.id
+            ),
+        })
 }
 
 pub const RULES: &[Rule] = &[
