@@ -107,7 +107,7 @@ fn arb_new_copy() -> impl Strategy<Value = String> {
         1 => pick(&[
             "COPY --exclude=b d /d",
             "COPY --exclude=b . /app",
-            "ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 a /a",
+            CHECKSUM_ADD,
         ]),
     ]
     .prop_map(str::to_string)
@@ -171,13 +171,10 @@ fn arb_retype() -> impl Strategy<Value = Vec<Mutation>> {
 }
 
 fn arb_xattr() -> impl Strategy<Value = Mutation> {
-    let name = pick(&[
-        "user.note",
-        "security.selinux",
-        "security.selinux",
-        "security.capability",
-    ]);
-    (pick(ENTRIES), name, 0..2usize).prop_map(|(path, name, which)| {
+    let name = pick(&["user.note", "security.selinux", "security.capability"]);
+    // The directory twice: an xattr of a directory (every namespace) is otherwise rare.
+    let path = pick(&["a", "b", "d/c", "d", "d", "l"]);
+    (path, name, 0..2usize).prop_map(|(path, name, which)| {
         let value = if name == "security.capability" {
             CAPABILITIES[which]
         } else {
@@ -376,6 +373,10 @@ fn is_telling(instruction: &dockerfile::Instruction) -> bool {
             .any(|form| format!(" {args}").contains(form))
         || matches!(&instruction.body, Body::Arg { .. })
 }
+
+/// An `ADD --checksum` of a context source.
+const CHECKSUM_ADD: &str =
+    "ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 a /a";
 
 /// The checksum `Toggle` gives an `ADD` of a context source.
 const CHECKSUM: &str =
@@ -784,11 +785,11 @@ pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
     folded
 }
 
-/// A scenario of four to six builds; over half are modern (their Dockerfiles and edits use the
-/// newer generations' forms, which the older generations refuse), so the 26/28 and 5.4/5.8
-/// profiles meet them.
+/// A scenario of four to six builds; two thirds are modern (their focus, edits and, in a third of
+/// them, other instructions use the newer generations' forms, which the older generations
+/// refuse), so the 26/28 and 5.4/5.8 profiles meet them.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
-    prop::bool::weighted(0.55).prop_flat_map(arb_scenario_of)
+    prop::bool::weighted(0.65).prop_flat_map(arb_scenario_of)
 }
 
 /// A feature a scenario may focus on. Each scenario holds one, and most of its aimed mutations
@@ -858,9 +859,14 @@ const FOCI: &[Focus] = &[
         &["COPY --chmod=755 a /a", "COPY --chmod=600 b /b"],
         Opening::Aim,
     ),
+    // `d/c` too: in a two-stage scenario `s0` copies `a`, whose change then misses before the
+    // bind mount's step and masks what the mount keys.
     modern(
         "type=bind",
-        &["RUN --mount=type=bind,source=a,target=/m cat /m"],
+        &[
+            "RUN --mount=type=bind,source=a,target=/m cat /m",
+            "RUN --mount=type=bind,source=d/c,target=/m cat /m",
+        ],
         Opening::Aim,
     ),
     modern(
@@ -873,11 +879,14 @@ const FOCI: &[Focus] = &[
         &["RUN <<EOF\necho x\nEOF", "COPY <<EOF /f\nhi\nEOF"],
         Opening::Edit,
     ),
-    modern(
-        "--exclude",
-        &["COPY --exclude=b . /app", "COPY --exclude=b d /d"],
-        Opening::Aim,
-    ),
+    // Two foci: the context's `b` left out of `.` tells Buildah's context-relative patterns
+    // (`buildah.copy-exclude-context`), `d/b` left out of `d` tells the classic builder's ignored
+    // ones (`classic.exclude-ignored`) and BuildKit's (`bk.copy-exclude`).
+    modern("--exclude=b .", &["COPY --exclude=b . /app"], Opening::Aim),
+    modern("--exclude=b d", &["COPY --exclude=b d /d"], Opening::Aim),
+    // Refused by BuildKit for a context source, failed by Buildah, ignored by the classic builder
+    // of 26+ (`classic.checksum-ignored`): dropping it alone hits there.
+    modern("--checksum", &[CHECKSUM_ADD], Opening::Edit),
     modern(
         "--link",
         &["COPY --link a /a", "COPY --link . /app"],
@@ -886,8 +895,7 @@ const FOCI: &[Focus] = &[
     modern("--parents", &["COPY --parents d/c /p/"], Opening::Aim),
 ];
 
-/// A scenario's focus (`FOCI`) and the instruction it adds.
-/// With `turn`, the focus is the turn-th of those a scenario of its kind may have (in turn, so
+/// A scenario's focus (`FOCI`) and the instruction it adds. With `turn`, the focus is the turn-th of those a scenario of its kind may have (in turn, so
 /// that every focus comes as often in a run: `generate_scenarios`); else one at random.
 fn arb_focus(
     modern: bool,
@@ -982,7 +990,7 @@ fn arb_aim() -> impl Strategy<Value = aim::Aim> {
 /// change one thing (an aimed mutation, an edit), some many, a few nothing.
 fn arb_change(modern: bool) -> impl Strategy<Value = Change> {
     prop_oneof![
-        2 => (arb_mutations(), prop::option::weighted(0.5, arb_dockerfile_edit(modern)))
+        3 => (arb_mutations(), prop::option::weighted(0.5, arb_dockerfile_edit(modern)))
             .prop_map(|(m, e)| Change::Mixed(m, e)),
         4 => arb_aim().prop_map(Change::Aimed),
         4 => arb_dockerfile_edit(modern).prop_map(Change::Edit),
@@ -1001,12 +1009,19 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
 
 /// `arb_scenario_of`, its focus the `turn`-th in turn (`arb_focus`) if given.
 fn arb_scenario_focused(modern: bool, turn: Option<usize>) -> impl Strategy<Value = Scenario> {
+    // Two thirds of the modern scenarios have no newer form but their focus's: a newer form alone in a
+    // Dockerfile the older generations accept is what tells the rules that ignore or refuse it
+    // (`classic.link-ignored`, `classic.checksum-ignored`, `bk.chmod-flag`, ...).
+    let instructions = prop_oneof![
+        1 => arb_instructions(modern).boxed(),
+        2 => arb_instructions(false).boxed()
+    ];
     (
         (
-            arb_instructions(modern),
+            instructions,
             arb_focus(modern, turn),
             0usize..8,
-            prop::bool::weighted(0.7),
+            prop::bool::weighted(0.85),
             0usize..3,
         ),
         prop::option::weighted(0.3, pick(&["d/b\n", "d/b\n", "b\n"])),
@@ -1117,18 +1132,47 @@ fn focused(change: Change, focus: &'static str) -> Change {
     }
 }
 
-/// The change the script of a scenario gives build `n`, if any: half the cross-host scenarios
-/// import the first build's cache on `b` with only what the last stage reads from `s0` changed,
-/// so that stage's layers are needed and whether the inline cache holds them is all that
-/// differs (`bk.inline-min`); the second build makes the focus's opening change, the third
-/// changes `s0` alone or the focus's metadata.
-fn scripted_change(n: usize, shape: &Shape, as_built: bool, text: &str) -> Option<Change> {
-    match n {
-        1 if as_built => Some(Change::Edit(DockerfileEdit::VaryRead)),
-        1 if shape.opens => Some(opening(shape.focus)),
-        2 if shape.two_stages => Some(stage_opening(shape.stage_change, text)),
-        2 if shape.opens => Some(metadata_opening(shape.stage_change)),
-        _ => None,
+/// A scripted change of a scenario's build.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Script {
+    /// The import on `b` with only what the last stage reads from `s0` changed.
+    Import,
+    /// The focus's opening change.
+    Opening,
+    /// A change of `s0` alone.
+    Stage,
+    /// A change of the focus's metadata.
+    Metadata,
+}
+
+/// The scripted changes of a scenario, one a build from the second on: half the cross-host
+/// scenarios import the first build's cache on `b` with only what the last stage reads from `s0`
+/// changed, so that stage's layers are needed and whether the inline cache holds them is all that
+/// differs (`bk.inline-min`); then the focus's opening change; then a change of `s0` alone or of
+/// the focus's metadata. Each comes as soon as the one before it has had its build (the opening
+/// used to give way to the import, and the focus then often went unopened).
+fn scripts(shape: &Shape, import: bool) -> Vec<Script> {
+    let mut scripts = Vec::new();
+    if import {
+        scripts.push(Script::Import);
+    }
+    if shape.opens {
+        scripts.push(Script::Opening);
+    }
+    if shape.two_stages {
+        scripts.push(Script::Stage);
+    } else if shape.opens {
+        scripts.push(Script::Metadata);
+    }
+    scripts
+}
+
+fn scripted_change(script: Script, shape: &Shape, text: &str) -> Change {
+    match script {
+        Script::Import => Change::Edit(DockerfileEdit::VaryRead),
+        Script::Opening => opening(shape.focus),
+        Script::Stage => stage_opening(shape.stage_change, text),
+        Script::Metadata => metadata_opening(shape.stage_change),
     }
 }
 
@@ -1145,11 +1189,19 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
     let first_text = initial.dockerfile_text().unwrap_or_default();
     let mut current = initial.clone();
     let mut transitions: Vec<Transition> = Vec::new();
+    let import = cross_host && steps.get(1).is_some_and(|s| s.2);
+    let scripts = scripts(&shape, import);
+    // A third of the scenarios build once with `--no-cache` after the scripted builds, which the
+    // next build may follow by putting the first Dockerfile back (`*.newest-match`).
+    let no_cache_at = scripts.len() + 1;
+    let no_cache_fits = shape.stage_change.is_multiple_of(3) && no_cache_at + 1 < steps.len();
     for (n, (change, mut options, on_b, target, revert, new_args)) in steps.into_iter().enumerate()
     {
-        let as_built = cross_host && on_b && n == 1;
         let text = current.dockerfile_text().unwrap_or_default();
-        let scripted = scripted_change(n, &shape, as_built, &text);
+        let scripted = n
+            .checked_sub(1)
+            .and_then(|i| scripts.get(i))
+            .map(|s| scripted_change(*s, &shape, &text));
         // A scripted change is the build's only difference: no `--target`, no `--no-cache`.
         let plain = scripted.is_some();
         let change = scripted.unwrap_or_else(|| focused(change, focus.word));
@@ -1161,9 +1213,7 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
             next_arg(&mut options);
         }
         options.no_cache &= !plain;
-        // A third of the scenarios build the fourth time with `--no-cache`, which the next
-        // build may follow by putting the first Dockerfile back (`*.newest-match`).
-        options.no_cache |= n == 3 && shape.stage_change.is_multiple_of(3);
+        options.no_cache |= no_cache_fits && n == no_cache_at;
         // The first build of a cross-host scenario exports the whole final stage.
         if two_stages && target && !plain && (n > 0 || !cross_host) {
             options.target = Some(STAGE.into());
@@ -1173,7 +1223,7 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         let edited = current.dockerfile_text().unwrap_or_default() != first_text;
         let kept = if n == 0 {
             Vec::new()
-        } else if (revert || n == 4) && after_no_cache && edited {
+        } else if (revert || n == no_cache_at + 1) && after_no_cache && edited {
             let m = Mutation::Dockerfile {
                 text: first_text.clone(),
             };
@@ -1218,13 +1268,13 @@ pub fn generate_scenarios(seed: u64, count: usize) -> Vec<Scenario> {
         TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
     );
     // Modern or not at random, as `arb_scenario` draws it; the focus in turn among those of the
-    // scenario's kind, so that in 50 scenarios each modern focus comes about twice, never zero
-    // times (measured: a random focus left rules that need one focus's rare change unreached on
-    // one seed or another).
+    // scenario's kind, so that in 50 scenarios each of the 16 foci comes about twice, never
+    // zero times (measured: a random focus left rules that need one focus's rare change
+    // unreached on one seed or another).
     let mut turns = [0usize; 2];
     (0..count)
         .map(|_| {
-            let modern = prop::bool::weighted(0.55)
+            let modern = prop::bool::weighted(0.65)
                 .new_tree(&mut runner)
                 .expect("a bool")
                 .current();

@@ -1,7 +1,6 @@
 //! Generator reach on the model alone: for seeds 1, 2 and 3, the first 50 generated scenarios
-//! distinguish at least 95% of the exercised mutants of all 22 profiles (`cachet mutants`), or,
-//! where the generator does not reach that yet, the floor measured for the seed. Survivors are
-//! printed, and named on failure.
+//! distinguish at least 95% of the exercised mutants of all 22 profiles (`cachet mutants`).
+//! Survivors are printed, and named on failure.
 //!
 //! Real kills (`cachet mutants --engine`), engine-free on model hosts (`engine::model`): a
 //! reference host answers as the model, so every sampled mutant is caught at exactly the
@@ -17,14 +16,23 @@ use harness::mutants::{kills_on, reach_all, survivors, KillOptions};
 use harness::run::exit_code;
 use models::Profile;
 
-/// Distinguished mutants per mille each seed must reach: the target is 950; these are the floors
-/// measured: 447, 453 and 455 of 485 once `copy.from-chain` says "unknown" when the chain changed
-/// (its mutant: such content never hits), a step counts only where both predictions claim an
-/// outcome, the last stage may read a base-image path of `s0` (`/etc/group`), and each run's
-/// scenarios take the foci in turn (455, 445 and 451 with foci at random); 446, 442 and 418 of
-/// 485 with no opaque RUN in `s0` (`copy.from-chain` is reached no
-/// more: its "misses when the chain changes" does not hold on content-addressed engines when the
-/// RUN's output stays the same, so generated scenarios must not lean on it); 462, 464 and 440 of
+/// Distinguished mutants per mille each seed must reach: the target, 950 (issue #15). Measured
+/// with the generator of 2026-12-04 (evening): 472, 478 and 473 of 485 (973, 985 and 975 per
+/// mille); seeds 4 to 10, which no test holds: 452, 450, 437, 469, 463, 485 and 460 (the mean of
+/// seeds 1 to 10, 463.9, is 956 per mille; the lowest, seed 6, 901). What got it there, each
+/// measured over seeds 1 to 3 (or 1 to 10): `copy.from-chain` says "unknown" once the chain
+/// changed, and a step counts only where both predictions claim an outcome (447, 453, 455 from
+/// 446, 442, 418); the foci in turn, `--exclude` split into its two telling foci and a
+/// `--checksum` focus; two thirds of the modern scenarios with no newer form but their focus's,
+/// so that the older generations accept them (463, 440, 467); the scripted builds queued, so the
+/// focus's opening no longer gives way
+/// to the cross-host import (463, 458, 463); modern scenarios at 65% (from 55%), and a bind-mount
+/// focus on `d/c` as well as `a` (which `s0` copies, so its change masked the mount) (475, 472,
+/// 468); the pool's mixed mutations half again as often (3 of 15 draws, from 2 of 14: with the
+/// queued scripts they had grown too rare: `generate`'s own test found no `write-same-size` in
+/// its 200 scenarios, `tests/distribution.rs` no `rename` of a directory in its 1,000) and
+/// xattrs on the directory twice as often. Before:
+/// 446, 442 and 418 of 485 with no opaque RUN in `s0`; 462, 464 and 440 of
 /// 485 once a bind mount of a path `s0` never wrote fails (as on
 /// every engine); 462, 472 and 440 once the model read the effect of `echo` RUNs (so only an
 /// opaque `printf` writer of `s0`, read as `/o`, reaches `copy.from-chain`); 464, 472 and 438 of
@@ -39,14 +47,13 @@ use models::Profile;
 /// 277, 279 and 254 of 379 with the generator of 2026-12-03 and the rules of `COPY --link`,
 /// `ADD --checksum`, `--parents`; 277, 277 and 260 of 355 before those rules; 240, 222 and 219
 /// before the generator work. The survivors this test prints are rules that need one rare
-/// combination in one scenario, which some seeds miss: a mode change of a `--chmod` source alone
-/// on a Dockerfile every BuildKit generation accepts (`bk.chmod-flag`), an owner-only change in
-/// `s0` read by a plain `COPY --from` with no RUN between (`bk.from-owner`), `--no-cache` then
-/// the old Dockerfile (`*.newest-match`), a file `--exclude` leaves out changed alone
-/// (`buildah.copy-exclude-context`, `classic.exclude-ignored`), a newer form alone in a
-/// Dockerfile the classic builder of 26/28 accepts (`classic.copy-heredoc-fails`,
-/// `classic.link-ignored`, `classic.checksum-ignored`).
-const FLOORS: [(u64, usize); 3] = [(1, 921), (2, 934), (3, 938)];
+/// combination in one scenario, which some seeds miss: a Buildah bind mount of `s0` whose
+/// content changes with nothing before it (`buildah.bind-stage-keyed`, the most frequent over
+/// seeds 1 to 10), a mode change of a `--chmod` source alone on a Dockerfile every BuildKit
+/// generation accepts (`bk.chmod-flag`), `--no-cache` then the old Dockerfile
+/// (`*.newest-match`), a newer form alone in a Dockerfile the classic builder of 26/28 accepts
+/// (`classic.copy-heredoc-fails`, `classic.link-ignored`).
+const FLOORS: [(u64, usize); 3] = [(1, 950), (2, 950), (3, 950)];
 
 fn check(seed: u64, floor: usize) {
     let reaches = reach_all(&Profile::all_generations(), &generate_scenarios(seed, 50));
