@@ -392,11 +392,13 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
 
 /// What the builder refuses only when it runs the step, in its words: Buildah reads a step's
 /// flags and heredocs then (a form its generation does not know: `COPY --link` before 1.41,
-/// heredocs on 1.28), the classic builder a RUN's flags (`--mount`, `--network`, `--security`).
+/// heredocs on 1.28), the classic builder a RUN's flags (`--mount`, `--network`, `--security`),
+/// BuildKit an `ADD --checksum` of anything but one URL (`bk.add-checksum-remote`).
 fn dispatch_refusal(profile: &Profile, body: &Body) -> Option<String> {
     match (profile.builder, body) {
         (Builder::Buildah, _) => feature_refusal(profile, body),
         (Builder::Classic, Body::Run { flags, .. }) => run_flag_refusal(flags),
+        (Builder::BuildKit, _) => buildkit::add_checksum_refusal(profile, body),
         _ => None,
     }
 }
@@ -422,7 +424,9 @@ fn run_flag_refusal(flags: &crate::dockerfile::RunFlags) -> Option<String> {
 /// A refusal that comes only from a stage the builder builds (`dispatch_refusal`): a stage
 /// `--target` leaves out refuses nothing. Measured: Podman 4.3 and 5.4 with `COPY --link` (case
 /// unknown-flag-in-unbuilt-stage), Podman 4.3 with a heredoc and Engine 20.10's classic builder
-/// with `RUN --mount` (generated scenarios of seed 1, `cachet mutants --engine`). Engine 20.10's
+/// with `RUN --mount` (generated scenarios of seed 1, `cachet mutants --engine`), BuildKit v0.13
+/// and v0.25 with `ADD --checksum` of a context source (case add-checksum-unbuilt-stage, found by
+/// `cachet run --seed 2` on buildkit@sid). Engine 20.10's
 /// frontends parse the whole Dockerfile first, so an unknown flag refuses the build anyway.
 fn refused_in_built_stage(
     profile: &Profile,
@@ -446,9 +450,6 @@ fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
         if let Some(why) = feature_refusal(profile, body) {
             return Some(why);
         }
-    }
-    if let Some(why) = buildkit::add_checksum_refusal(profile, body) {
-        return Some(why);
     }
     match body {
         Body::Onbuild { trigger, .. } if profile.builder == Builder::Classic => match &**trigger {
