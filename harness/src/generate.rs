@@ -789,8 +789,11 @@ pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
 /// them, other instructions use the newer generations' forms, which the older generations
 /// refuse), so the 26/28 and 5.4/5.8 profiles meet them.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
-    prop::bool::weighted(0.65).prop_flat_map(arb_scenario_of)
+    prop::bool::weighted(MODERN_SHARE).prop_flat_map(arb_scenario_of)
 }
+
+/// The share of modern scenarios, in `arb_scenario` and `generate_scenarios` alike.
+const MODERN_SHARE: f64 = 0.65;
 
 /// A feature a scenario may focus on. Each scenario holds one, and most of its aimed mutations
 /// and telling edits meet it, so that each feature meets changes from several sides (content,
@@ -895,8 +898,9 @@ const FOCI: &[Focus] = &[
     modern("--parents", &["COPY --parents d/c /p/"], Opening::Aim),
 ];
 
-/// A scenario's focus (`FOCI`) and the instruction it adds. With `turn`, the focus is the turn-th of those a scenario of its kind may have (in turn, so
-/// that every focus comes as often in a run: `generate_scenarios`); else one at random.
+/// A scenario's focus (`FOCI`) and the instruction it adds. With `turn`, the focus is the
+/// turn-th of those a scenario of its kind may have (in turn, so that every focus comes as often
+/// in a run: `generate_scenarios`); else one at random.
 fn arb_focus(
     modern: bool,
     turn: Option<usize>,
@@ -1009,9 +1013,9 @@ fn arb_scenario_of(modern: bool) -> impl Strategy<Value = Scenario> {
 
 /// `arb_scenario_of`, its focus the `turn`-th in turn (`arb_focus`) if given.
 fn arb_scenario_focused(modern: bool, turn: Option<usize>) -> impl Strategy<Value = Scenario> {
-    // Two thirds of the modern scenarios have no newer form but their focus's: a newer form alone in a
-    // Dockerfile the older generations accept is what tells the rules that ignore or refuse it
-    // (`classic.link-ignored`, `classic.checksum-ignored`, `bk.chmod-flag`, ...).
+    // Two thirds of the modern scenarios have no newer form but their focus's: a newer form alone
+    // in a Dockerfile the older generations accept is what tells the rules that ignore or refuse
+    // it (`classic.link-ignored`, `classic.checksum-ignored`, `bk.chmod-flag`, ...).
     let instructions = prop_oneof![
         1 => arb_instructions(modern).boxed(),
         2 => arb_instructions(false).boxed()
@@ -1274,7 +1278,7 @@ pub fn generate_scenarios(seed: u64, count: usize) -> Vec<Scenario> {
     let mut turns = [0usize; 2];
     (0..count)
         .map(|_| {
-            let modern = prop::bool::weighted(0.65)
+            let modern = prop::bool::weighted(MODERN_SHARE)
                 .new_tree(&mut runner)
                 .expect("a bool")
                 .current();

@@ -487,7 +487,8 @@ pub const ADD_CHECKSUM_REMOTE: Rule = Rule {
     statement: "`ADD --checksum` takes a single HTTP(S) source (a Git one too from v0.17): with a \
                 context source, or several sources, the frontend fails the build before any step \
                 runs, if it builds that stage (one `--target` leaves out refuses nothing: \
-                measured on v0.13.2 and v0.25.2, case add-checksum-unbuilt-stage). With an HTTP source the key is the checksum and the file name, so no fetch \
+                measured on v0.13.2 and v0.25.2, case add-checksum-unbuilt-stage). With an HTTP \
+                source the key is the checksum and the file name, so no fetch \
                 is needed to hit (the model still leaves ADD of a URL Unsupported: a miss fetches).",
     source: "https://github.com/moby/buildkit/blob/v0.13.2/frontend/dockerfile/dockerfile2llb/convert.go#L1154",
     if_off: "`--checksum` on a context source is ignored: the ADD is keyed as without it",

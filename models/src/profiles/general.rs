@@ -269,10 +269,15 @@ pub(crate) fn made_content(writer_chain: u64, paths: &[String]) -> Component {
     }
 }
 
+/// Whether a key component is made content (`made_content`).
+fn is_made_content(c: &Component) -> bool {
+    c.rule == FROM_CHAIN.id
+}
+
 /// Why a step whose key holds made content (`made_content`) rebuilds although a record holds
 /// its key: only with `copy.from-chain` off.
 pub(crate) fn made_content_rebuilds(p: &Profile, key: &StepKey) -> Option<Reason> {
-    let holds = key.components().iter().any(|c| c.rule == FROM_CHAIN.id);
+    let holds = key.components().iter().any(is_made_content);
     (holds && p.off(&FROM_CHAIN)).then(|| Reason {
         rule: FROM_CHAIN.id,
         kind: ReasonKind::NotInCache,
@@ -284,7 +289,6 @@ pub(crate) fn made_content_rebuilds(p: &Profile, key: &StepKey) -> Option<Reason
 /// what the RUN wrote changed is more than the model knows. `None` for any other miss (an
 /// imported record of the very key that could not be used included).
 pub(crate) fn made_content_unknown(key: &StepKey, candidates: &[&StepKey]) -> Option<Outcome> {
-    let made = |c: &Component| c.rule == FROM_CHAIN.id;
     let only_made_differs = |cached: &StepKey| {
         let (now, then) = (key.components(), cached.components());
         now.len() == then.len()
@@ -292,7 +296,7 @@ pub(crate) fn made_content_unknown(key: &StepKey, candidates: &[&StepKey]) -> Op
             && now
                 .iter()
                 .zip(then)
-                .all(|(a, b)| a == b || (made(a) && made(b)))
+                .all(|(a, b)| a == b || (is_made_content(a) && is_made_content(b)))
     };
     candidates
         .iter()
