@@ -1,6 +1,6 @@
 //! Findings grouped by root cause: each build's first differing step is a finding (the steps after
 //! it that differ the same way are its cascade, `attribute`), and findings of one signature
-//! (engine kind × generation × first differing rule × mutation kind × predicted / observed) are
+//! (engine kind × generation × first differing rule × cause × predicted / observed) are
 //! one [`Bucket`]: its count, where it was first seen, its smallest shrunk reproducer and, if the
 //! catalogue knows it, the upstream link. Run reports, `report merge`, `report diff` and
 //! `report trend` all read and write buckets.
@@ -24,8 +24,10 @@ pub struct Bucket {
     pub generation: String,
     /// The rule the model cites at the first differing step (`-` where it cites none).
     pub rule: String,
-    /// The kinds of the mutations before the build (`write-same-size+chmod`, `none`; `?` in
-    /// reports that did not record them).
+    /// The kinds of the mutations that caused the first differing step (`known::cause`: for a
+    /// source the model names, the mutations of that source's attribute in any build up to the
+    /// finding's; else the build's own), `write-same-size+chmod`, `none`; `?` in reports that did
+    /// not record them.
     pub mutation: String,
     pub predicted: String,
     pub observed: String,
@@ -200,7 +202,17 @@ pub fn run_name(report: &Report) -> String {
     }
 }
 
-fn mutation_of(result: &ScenarioResult, build: usize) -> String {
+/// The mutation part of a finding's signature: its cause (`known::cause`: the mutations that
+/// made the difference the model names, in whichever build), else, in reports written before
+/// causes, the kinds of the mutations before its build.
+fn mutation_of(result: &ScenarioResult, build: usize, step: usize) -> String {
+    if let Some((_, _, cause)) = result
+        .causes
+        .iter()
+        .find(|(b, s, _)| *b == build && *s == step)
+    {
+        return cause.clone();
+    }
     if result.mutations.is_empty() {
         return "?".to_string();
     }
@@ -243,7 +255,7 @@ pub fn of_report(report: &Report, dir: &Path) -> Vec<Bucket> {
                 engine_kind: result.engine.split('@').next().unwrap_or("").to_string(),
                 generation: generation_of(report, &result.engine),
                 rule,
-                mutation: mutation_of(result, root.build),
+                mutation: mutation_of(result, root.build, root.step),
                 predicted,
                 observed,
                 count: 1,

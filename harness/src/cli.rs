@@ -126,7 +126,8 @@ pub struct RunArgs {
     /// Candidate scenarios a shrink may run.
     #[arg(long, default_value_t = 60)]
     pub shrink_budget: usize,
-    /// Known-divergence catalogue; default `cases/known/catalogue.toml` when it exists.
+    /// Known-divergence catalogue replacing the built-in one (`cases/known/catalogue.toml` as
+    /// cachet was built); an empty file reports every confirmed discrepancy as new.
     #[arg(long)]
     pub known: Option<PathBuf>,
     /// Second oracle: compare each image with cache hits against a fresh --no-cache build.
@@ -334,7 +335,7 @@ fn run(args: RunArgs) -> Result<i32> {
         fresh_check,
         label,
     } = args;
-    let known = known_or_default(known);
+    let known = known.map_or(crate::known::Catalogue::BuiltIn, crate::known::Catalogue::File);
     let seed = seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -373,11 +374,6 @@ fn run(args: RunArgs) -> Result<i32> {
     Ok(crate::run::exit_code(&report))
 }
 
-/// `--known`, or `cases/known/catalogue.toml` when it exists.
-fn known_or_default(known: Option<PathBuf>) -> Option<PathBuf> {
-    let default_catalogue = PathBuf::from("cases/known/catalogue.toml");
-    known.or_else(|| default_catalogue.exists().then_some(default_catalogue))
-}
 
 fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
     crate::run::prepare_out(&out)?;
@@ -542,7 +538,7 @@ fn mutants(
             scenarios,
             seed,
             out,
-            known: known_or_default(None),
+            known: crate::known::Catalogue::BuiltIn,
         };
         let kills = crate::mutants::kills_on(&crate::engine::load_inventory()?, &options)?;
         print!("{}", crate::mutants::render_kills(&kills));
@@ -624,12 +620,10 @@ fn explain(args: ExplainArgs) -> Result<i32> {
     };
     let now = crate::snapshot::take_again(&args.dir, &before, build_args, &args.since)?;
     let catalogue = match &args.known {
-        Some(path) => crate::known::load_catalogue(path)?,
-        None => crate::known::parse_catalogue(
-            crate::known::BUILT_IN,
-            std::path::Path::new("cases/known/catalogue.toml"),
-        )?,
-    };
+        Some(path) => crate::known::Catalogue::File(path.clone()),
+        None => crate::known::Catalogue::BuiltIn,
+    }
+    .load()?;
     let targets: Vec<_> = profiles
         .into_iter()
         .map(crate::explain::Target::of_profile)

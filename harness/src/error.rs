@@ -45,6 +45,10 @@ pub enum Error {
     },
     #[error("harness fault: {0}")]
     Harness(String),
+    /// The harness could not lay out a scenario's input on this machine (the kernel refused an
+    /// xattr, an owner, a time): the scenario is lost with this reason and a run goes on.
+    #[error("cannot set up the scenario's context: {0}")]
+    Setup(String),
 }
 
 impl Error {
@@ -55,7 +59,7 @@ impl Error {
             | Error::UnknownEngine(_)
             | Error::Read { .. } => 2,
             Error::EngineUnavailable { .. } | Error::EngineFault { .. } => EXIT_UNAVAILABLE,
-            Error::Write { .. } | Error::Harness(_) => EXIT_HARNESS_FAULT,
+            Error::Write { .. } | Error::Harness(_) | Error::Setup(_) => EXIT_HARNESS_FAULT,
         }
     }
 }

@@ -1,12 +1,14 @@
-//! The known-divergence catalogue (`cases/known.toml`): engine behaviour that differs from the
+//! The known-divergence catalogue (`cases/known/catalogue.toml`): engine behaviour that differs from the
 //! model and is already reported upstream. A confirmed discrepancy that matches an entry is
 //! reported as known, not as nonconformance, so nightly runs stay green on known behaviour; when
 //! the engine is fixed the entry stops matching and `cachet report diff` shows it vanish.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use models::scenario::{apply_mutation, Mutation, Scenario};
-use models::BuildContext;
+use models::predict::{Field, ReasonKind};
+use models::{BuildContext, Outcome};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -37,7 +39,7 @@ pub struct Known {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Catalogue {
+struct CatalogueFile {
     #[serde(default)]
     known: Vec<Known>,
 }
@@ -50,13 +52,45 @@ pub fn load_catalogue(path: &Path) -> Result<Vec<Known>> {
     parse_catalogue(&text, path)
 }
 
-/// The catalogue as this cachet was built with it (`cases/known/catalogue.toml`), for commands
-/// run away from a checkout (`cachet explain`).
+/// The catalogue as this cachet was built with it (`cases/known/catalogue.toml`): what `cachet
+/// run` and `cachet explain` use wherever they run, unless `--known` names another.
 pub const BUILT_IN: &str = include_str!("../../cases/known/catalogue.toml");
+
+/// Which catalogue a run classifies its findings with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Catalogue {
+    /// The one cachet was built with (`BUILT_IN`): the command line's default.
+    #[default]
+    BuiltIn,
+    /// `--known FILE`: replaces the built-in one (an empty file: no catalogue).
+    File(std::path::PathBuf),
+    /// None: every confirmed discrepancy is new (tests that count raw findings).
+    Empty,
+}
+
+impl Catalogue {
+    /// Its entries; a file that cannot be read or parsed is bad input.
+    pub fn load(&self) -> Result<Vec<Known>> {
+        match self {
+            Catalogue::BuiltIn => parse_catalogue(BUILT_IN, Path::new("cases/known/catalogue.toml")),
+            Catalogue::File(path) => load_catalogue(path),
+            Catalogue::Empty => Ok(Vec::new()),
+        }
+    }
+
+    /// How a report names it: `built-in (cachet 0.1.0)`, the file's path, or `none`.
+    pub fn describe(&self) -> String {
+        match self {
+            Catalogue::BuiltIn => format!("built-in (cachet {})", env!("CARGO_PKG_VERSION")),
+            Catalogue::File(path) => path.display().to_string(),
+            Catalogue::Empty => "none".to_string(),
+        }
+    }
+}
 
 /// A catalogue's entries from its text (`path` names it in errors).
 pub fn parse_catalogue(text: &str, path: &Path) -> Result<Vec<Known>> {
-    let catalogue: Catalogue = toml::from_str(text).map_err(|e| Error::BadCase {
+    let catalogue: CatalogueFile = toml::from_str(text).map_err(|e| Error::BadCase {
         path: path.to_path_buf(),
         line: e
             .span()
@@ -129,56 +163,203 @@ pub fn mutation_kinds_per_build(
     out
 }
 
-/// The entry that explains a discrepancy observed as `observed` at a build whose mutations are
-/// `kinds[build - 1]` (`kinds` covers every build of the scenario), if any.
+/// One mutation of a scenario as the catalogue sees it: before which build (1-based), its kind,
+/// and the context paths it changed (a rename's two).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touch {
+    pub build: usize,
+    pub kind: String,
+    pub paths: Vec<String>,
+}
+
+/// Every mutation of `scenario`, in order, with its kind and paths.
+pub fn touches(scenario: &Scenario) -> Vec<Touch> {
+    let mut context = scenario.context.clone();
+    let mut out = Vec::new();
+    for (n, transition) in scenario.transitions.iter().enumerate() {
+        for m in &transition.mutations {
+            out.push(Touch {
+                build: n + 1,
+                kind: mutation_kind(m, &context),
+                paths: mutation_paths(m),
+            });
+            let _ = apply_mutation(&mut context, m, n as i64);
+        }
+    }
+    out
+}
+
+fn mutation_paths(m: &Mutation) -> Vec<String> {
+    match m {
+        Mutation::Write { path, .. }
+        | Mutation::WriteSameSize { path, .. }
+        | Mutation::Chmod { path, .. }
+        | Mutation::Chown { path, .. }
+        | Mutation::Touch { path, .. }
+        | Mutation::SetXattr { path, .. }
+        | Mutation::RemoveXattr { path, .. }
+        | Mutation::Symlink { path, .. }
+        | Mutation::Mkdir { path }
+        | Mutation::Remove { path } => vec![path.clone()],
+        Mutation::Rename { from, to } => vec![from.clone(), to.clone()],
+        Mutation::Dockerignore { .. } | Mutation::Dockerfile { .. } => Vec::new(),
+    }
+}
+
+/// Whether a mutation of `kind` changes a source's `field` as the model keys it.
+fn changes_field(kind: &str, field: &Field) -> bool {
+    match field {
+        Field::Content => matches!(kind, "write" | "write-same-size"),
+        Field::Mode { .. } => matches!(kind, "chmod" | "chmod-dir"),
+        Field::Owner { .. } => kind == "chown",
+        Field::Times => matches!(kind, "touch" | "write"),
+        Field::Xattr { .. } => matches!(kind, "set-xattr" | "remove-xattr"),
+        Field::Type { .. } | Field::LinkTarget { .. } | Field::Added | Field::Removed => {
+            matches!(kind, "symlink" | "mkdir" | "remove" | "rename" | "write")
+        }
+    }
+}
+
+/// `path` is `at` or lies under it.
+fn at_or_under(path: &str, at: &str) -> bool {
+    path == at || path.strip_prefix(at).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Why a discrepancy happened, in the catalogue's terms: the kinds of the mutations that made the
+/// input difference the model's reason names, and since which build.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Cause {
+    /// Mutation kinds (sorted, deduplicated), with the build-level kinds of the finding's own
+    /// build (`no-cache`, `dockerfile-xattrs`).
+    pub kinds: Vec<String>,
+    /// The earliest build whose mutation made the difference, where the reason names one.
+    pub since: Option<usize>,
+}
+
+impl Cause {
+    /// `set-xattr` or `write+chmod`, `none` when no mutation made it: a bucket's signature part.
+    pub fn label(&self) -> String {
+        if self.kinds.is_empty() {
+            "none".to_string()
+        } else {
+            self.kinds.join("+")
+        }
+    }
+}
+
+/// The cause of a discrepancy at `build` whose model prediction was `predicted`. A step the model
+/// predicted rebuilt because a source differs (`SourceChanged { path, field }`) is caused by the
+/// mutations of any build up to this one that changed that field of that path (or of a directory
+/// holding it), whatever the builds between did: a stale sync hidden behind a `--no-cache`
+/// rebuild still has its cause. Anything else is caused by the build's own mutations.
+pub fn cause(
+    touches: &[Touch],
+    kinds: &[Vec<String>],
+    build: usize,
+    predicted: Option<&Outcome>,
+) -> Cause {
+    let own = || -> Vec<String> {
+        kinds
+            .get(build.saturating_sub(1))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let by_source = match predicted {
+        Some(Outcome::Rebuilt { reason }) => match &reason.kind {
+            ReasonKind::SourceChanged { path, field } => touches
+                .iter()
+                .filter(|t| t.build <= build && changes_field(&t.kind, field))
+                .filter(|t| t.paths.iter().any(|p| at_or_under(path, p)))
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let (mut kinds, since) = if by_source.is_empty() {
+        (own(), None)
+    } else {
+        let mut k: Vec<String> = by_source.iter().map(|t| t.kind.clone()).collect();
+        // The build's own build-level kinds stay part of what happened.
+        k.extend(
+            own()
+                .into_iter()
+                .filter(|k| k == "no-cache" || k == "dockerfile-xattrs"),
+        );
+        (k, by_source.iter().map(|t| t.build).min())
+    };
+    kinds.sort();
+    kinds.dedup();
+    Cause { kinds, since }
+}
+
+/// The entry that explains a discrepancy observed as `observed` at `build`, caused by `cause`
+/// (`kinds` covers every build of the scenario, for `after`), if any.
 pub fn explain<'a>(
     catalogue: &'a [Known],
     kind: &str,
     version: &str,
     kinds: &[Vec<String>],
     build: usize,
+    cause: &Cause,
     observed: &str,
 ) -> Option<&'a Known> {
-    let this = kinds
-        .get(build.saturating_sub(1))
-        .map(Vec::as_slice)
-        .unwrap_or_default();
     let earlier = &kinds[..build.saturating_sub(1).min(kinds.len())];
     catalogue.iter().find(|k| {
         k.engine == kind
             && k.versions.contains_engine(version)
             && k.observed == observed
-            && (k.mutations.is_empty() || this.iter().any(|kind| k.mutations.contains(kind)))
+            && (k.mutations.is_empty() || cause.kinds.iter().any(|kind| k.mutations.contains(kind)))
             && (k.after.is_empty() || earlier.iter().flatten().any(|kind| k.after.contains(kind)))
     })
 }
 
-/// Confirmed discrepancies split into those the catalogue does not explain and those it does.
+/// Confirmed discrepancies split into those the catalogue does not explain and those it does,
+/// each with its cause.
 #[derive(Debug, Default)]
 pub struct Classified {
     pub unknown: Vec<(usize, usize, String)>,
     /// `(build, step, observed, link)`.
     pub known: Vec<(usize, usize, String, String)>,
+    /// `(build, step, cause label)` of every discrepancy, known or not.
+    pub causes: Vec<(usize, usize, String)>,
 }
 
-/// Splits discrepancies `(build, step, observed)` of a run of `scenario`. After a build with a
-/// known divergence, the engine's cache no longer holds what the model thinks it holds, so the
-/// discrepancies of later builds follow from it and count as known too.
+/// The model's prediction at each `(build, step)` of a run: what `classify` reads causes from.
+pub fn predictions(history: &crate::execute::History) -> BTreeMap<(usize, usize), Outcome> {
+    history
+        .builds
+        .iter()
+        .flat_map(|b| {
+            b.verdicts
+                .iter()
+                .map(move |v| ((b.transition, v.step), v.predicted.clone()))
+        })
+        .collect()
+}
+
+/// Splits discrepancies `(build, step, observed)` of a run of `scenario` (`predicted`: the
+/// model's outcome at each step, for the cause). After a build with a known divergence, the
+/// engine's cache no longer holds what the model thinks it holds, so the discrepancies of later
+/// builds follow from it and count as known too.
 pub fn classify(
     catalogue: &[Known],
     kind: &str,
     settings: &models::scenario::HostSettings,
     version: &str,
     scenario: &Scenario,
+    predicted: &BTreeMap<(usize, usize), Outcome>,
     discrepancies: impl IntoIterator<Item = (usize, usize, String)>,
 ) -> Classified {
     let kinds = mutation_kinds_per_build(scenario, settings);
+    let touches = touches(scenario);
     let mut sorted: Vec<(usize, usize, String)> = discrepancies.into_iter().collect();
     sorted.sort();
     let mut out = Classified::default();
     let mut first_known: Option<(usize, String)> = None;
     for (build, step, observed) in sorted {
-        if let Some(k) = explain(catalogue, kind, version, &kinds, build, &observed) {
+        let cause = cause(&touches, &kinds, build, predicted.get(&(build, step)));
+        out.causes.push((build, step, cause.label()));
+        if let Some(k) = explain(catalogue, kind, version, &kinds, build, &cause, &observed) {
             first_known.get_or_insert((build, k.link.clone()));
             out.known.push((build, step, observed, k.link.clone()));
         } else if let Some((at, link)) = first_known.as_ref().filter(|(at, _)| *at < build) {
@@ -211,6 +392,19 @@ mod tests {
             link: "https://github.com/moby/buildkit/issues/4817".into(),
             note: String::new(),
         }
+    }
+
+    /// `explain` with the cause a build's own mutations make (no source difference named).
+    fn explain_own<'a>(
+        catalogue: &'a [Known],
+        kind: &str,
+        version: &str,
+        kinds: &[Vec<String>],
+        build: usize,
+        observed: &str,
+    ) -> Option<&'a Known> {
+        let cause = cause(&[], kinds, build, None);
+        explain(catalogue, kind, version, kinds, build, &cause, observed)
     }
 
     fn kinds(k: &[&[&str]]) -> Vec<Vec<String>> {
@@ -259,7 +453,7 @@ mod tests {
     fn an_entry_matches_engine_version_observation_and_every_mutation() {
         let catalogue = vec![stale_sync()];
         let v = "20.10.24+dfsg1";
-        assert!(explain(
+        assert!(explain_own(
             &catalogue,
             "buildkit-cli",
             v,
@@ -268,7 +462,7 @@ mod tests {
             "cached"
         )
         .is_some());
-        assert!(explain(
+        assert!(explain_own(
             &catalogue,
             "buildkit-cli",
             v,
@@ -278,7 +472,7 @@ mod tests {
         )
         .is_some());
         assert!(
-            explain(
+            explain_own(
                 &catalogue,
                 "buildkit-cli",
                 v,
@@ -289,7 +483,7 @@ mod tests {
             .is_none(),
             "a file chmod is synced: not this entry"
         );
-        assert!(explain(
+        assert!(explain_own(
             &catalogue,
             "buildkit-cli",
             "24.0.7",
@@ -298,7 +492,7 @@ mod tests {
             "cached"
         )
         .is_none());
-        assert!(explain(
+        assert!(explain_own(
             &catalogue,
             "buildkit",
             v,
@@ -307,7 +501,7 @@ mod tests {
             "cached"
         )
         .is_none());
-        assert!(explain(
+        assert!(explain_own(
             &catalogue,
             "buildkit-cli",
             v,
@@ -316,14 +510,14 @@ mod tests {
             "rebuilt"
         )
         .is_none());
-        assert!(explain(&catalogue, "buildkit-cli", v, &kinds(&[&[]]), 1, "cached").is_none());
+        assert!(explain_own(&catalogue, "buildkit-cli", v, &kinds(&[&[]]), 1, "cached").is_none());
         let catch_up = vec![Known {
             after: vec!["write-same-size".into()],
             mutations: vec!["touch".into()],
             observed: "rebuilt".into(),
             ..stale_sync()
         }];
-        assert!(explain(
+        assert!(explain_own(
             &catch_up,
             "buildkit-cli",
             v,
@@ -333,7 +527,7 @@ mod tests {
         )
         .is_some());
         assert!(
-            explain(
+            explain_own(
                 &catch_up,
                 "buildkit-cli",
                 v,
@@ -353,7 +547,7 @@ mod tests {
             ..stale_sync()
         }];
         assert!(
-            explain(
+            explain_own(
                 &after_no_cache,
                 "podman",
                 "4.3.1",
@@ -364,7 +558,7 @@ mod tests {
             .is_some(),
             "any build after a --no-cache build"
         );
-        assert!(explain(
+        assert!(explain_own(
             &after_no_cache,
             "podman",
             "4.3.1",
@@ -410,6 +604,7 @@ mod tests {
             &Default::default(),
             "20.10.24",
             &scenario,
+            &BTreeMap::new(),
             found,
         );
         assert_eq!(c.unknown, vec![(1, 2, "cached".to_string())]);
@@ -419,6 +614,174 @@ mod tests {
             "{:?}",
             c.known
         );
+    }
+
+    /// A rebuild the model predicts because `a`'s xattr differs from the cached record's.
+    fn xattr_rebuild() -> Outcome {
+        Outcome::Rebuilt {
+            reason: models::Reason {
+                rule: models::profiles::general::COPY_CHECKSUM.id,
+                kind: ReasonKind::SourceChanged {
+                    path: "a".into(),
+                    field: Field::Xattr {
+                        name: "user.note".into(),
+                    },
+                },
+            },
+        }
+    }
+
+    fn buildx_stale_sync() -> Known {
+        Known {
+            engine: "buildx".into(),
+            versions: crate::versions::VersionRange::parse(">=20.10, <29").unwrap(),
+            mutations: vec![
+                "write-same-size".into(),
+                "chmod-dir".into(),
+                "set-xattr".into(),
+                "remove-xattr".into(),
+            ],
+            ..stale_sync()
+        }
+    }
+
+    fn transition(mutations: Vec<Mutation>, no_cache: bool) -> Transition {
+        let mut t = Transition {
+            mutations,
+            ..Default::default()
+        };
+        t.build.options.no_cache = no_cache;
+        t
+    }
+
+    /// The main job's case: the xattr edit the sync missed came two builds before the finding,
+    /// a `--no-cache` build with other text between; the finding's own build only edits the
+    /// Dockerfile back. Its cause is the xattr edit, so it is known, and it has the plain stale
+    /// hit's cause label (one bucket).
+    #[test]
+    fn a_stale_change_hidden_behind_a_no_cache_rebuild_is_known_by_its_cause() {
+        let first = "FROM base\nCOPY a /a\n";
+        let mut context = BuildContext::new();
+        context.set_dockerfile_text(first);
+        context.insert("a", Entry::file("x")).unwrap();
+        let edit = |text: &str| Mutation::Dockerfile { text: text.into() };
+        let hidden = Scenario {
+            context: context.clone(),
+            transitions: vec![
+                transition(Vec::new(), false),
+                transition(
+                    vec![
+                        Mutation::SetXattr {
+                            path: "a".into(),
+                            name: "user.note".into(),
+                            value: "1".into(),
+                        },
+                        edit("FROM base\nRUN true\nCOPY a /a\n"),
+                    ],
+                    false,
+                ),
+                transition(vec![edit("FROM base\nRUN echo\nCOPY a /a\n")], true),
+                transition(vec![edit(first)], false),
+            ],
+        };
+        let predicted = BTreeMap::from([((4, 2), xattr_rebuild())]);
+        let v = "28.5.2";
+        let c = classify(
+            &[buildx_stale_sync()],
+            "buildx",
+            &Default::default(),
+            v,
+            &hidden,
+            &predicted,
+            vec![(4, 2, "cached".to_string())],
+        );
+        assert!(c.unknown.is_empty(), "{c:?}");
+        assert_eq!(c.known.len(), 1);
+        assert_eq!(c.causes, vec![(4, 2, "set-xattr".to_string())]);
+        // The cause names the build that made the difference.
+        let kinds = mutation_kinds_per_build(&hidden, &Default::default());
+        assert_eq!(
+            cause(&touches(&hidden), &kinds, 4, predicted.get(&(4, 2))).since,
+            Some(2)
+        );
+
+        let plain = Scenario {
+            context,
+            transitions: vec![
+                transition(Vec::new(), false),
+                transition(
+                    vec![Mutation::SetXattr {
+                        path: "a".into(),
+                        name: "user.note".into(),
+                        value: "1".into(),
+                    }],
+                    false,
+                ),
+            ],
+        };
+        let c = classify(
+            &[buildx_stale_sync()],
+            "buildx",
+            &Default::default(),
+            v,
+            &plain,
+            &BTreeMap::from([((2, 2), xattr_rebuild())]),
+            vec![(2, 2, "cached".to_string())],
+        );
+        assert_eq!(c.known.len(), 1);
+        assert_eq!(c.causes, vec![(2, 2, "set-xattr".to_string())]);
+
+        // Without the model's reason, the finding's own build (a Dockerfile edit) is all there
+        // is: not known. This is what matching on the last build's mutations did.
+        let c = classify(
+            &[buildx_stale_sync()],
+            "buildx",
+            &Default::default(),
+            v,
+            &hidden,
+            &BTreeMap::new(),
+            vec![(4, 2, "cached".to_string())],
+        );
+        assert_eq!(c.unknown.len(), 1);
+        assert_eq!(c.causes, vec![(4, 2, "dockerfile".to_string())]);
+    }
+
+    #[test]
+    fn a_cause_is_only_a_change_of_the_named_field_of_that_path() {
+        let touches = vec![
+            Touch {
+                build: 1,
+                kind: "set-xattr".into(),
+                paths: vec!["b".into()],
+            },
+            Touch {
+                build: 2,
+                kind: "chmod".into(),
+                paths: vec!["a".into()],
+            },
+            Touch {
+                build: 2,
+                kind: "remove-xattr".into(),
+                paths: vec!["d".into()],
+            },
+        ];
+        let kinds = kinds(&[&["set-xattr"], &["chmod", "remove-xattr"], &["touch"]]);
+        let at = |path: &str| Outcome::Rebuilt {
+            reason: models::Reason {
+                rule: models::profiles::general::COPY_CHECKSUM.id,
+                kind: ReasonKind::SourceChanged {
+                    path: path.into(),
+                    field: Field::Xattr { name: "n".into() },
+                },
+            },
+        };
+        // `d/c` lies under `d`, whose xattr edit is the only one on its way.
+        assert_eq!(cause(&touches, &kinds, 3, Some(&at("d/c"))).label(), "remove-xattr");
+        assert_eq!(cause(&touches, &kinds, 3, Some(&at("b"))).label(), "set-xattr");
+        // `a` had a chmod, not an xattr edit: the build's own kinds stand.
+        assert_eq!(cause(&touches, &kinds, 3, Some(&at("a"))).label(), "touch");
+        // A later build's mutation is no cause of an earlier finding.
+        assert_eq!(cause(&touches, &kinds, 1, Some(&at("d/c"))).label(), "set-xattr");
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn c_path(path: &Path) -> Result<CString> {
 }
 
 fn os_error(what: &str, path: &Path) -> Error {
-    Error::Harness(format!(
+    Error::Setup(format!(
         "{what} {}: {}",
         path.display(),
         std::io::Error::last_os_error()
@@ -131,7 +131,7 @@ pub fn write_context_dir(context: &BuildContext, dir: &Path) -> Result<()> {
                 continue; // user.* xattrs are not allowed on symlinks
             }
             xattr::set(&path, name, value).map_err(|e| {
-                Error::Harness(format!("setting xattr {name} on {}: {e}", path.display()))
+                Error::Setup(format!("setting xattr {name} on {}: {e}", path.display()))
             })?;
         }
         let cpath = c_path(&path)?;

@@ -171,7 +171,7 @@ pub struct KillOptions {
     /// Where the run's reports go (its findings, as `cachet run` writes them).
     pub out: PathBuf,
     /// The known-divergence catalogue the run classifies findings with.
-    pub known: Option<PathBuf>,
+    pub known: crate::known::Catalogue,
 }
 
 /// One sampled mutant: its rule, the scenario (0-based) whose real run first caught it, and

@@ -11,11 +11,20 @@ use crate::check::{StepVerdict, Verdict};
 use crate::error::{Error, Result};
 use crate::schema::{Outcome, Report, ScenarioResult};
 
+/// Writes `path` atomically: the text goes to a temporary file beside it, which then replaces
+/// it, so a reader (or a run killed mid-write) sees the old file or the new, never half of one.
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    let name = path.file_name().map_or_else(Default::default, |n| n.to_string_lossy());
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|source| {
+            let _ = std::fs::remove_file(&temporary);
+            Error::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
 }
 
 /// Per rule id and engine, the matrix cell (`cells.rs`): the rule of a step is the one its

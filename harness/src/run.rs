@@ -37,8 +37,8 @@ pub struct RunOptions {
     pub mutant: Option<String>,
     /// Candidate runs a shrink may spend.
     pub shrink_budget: usize,
-    /// The known-divergence catalogue (`cases/known/catalogue.toml`).
-    pub known: Option<PathBuf>,
+    /// The known-divergence catalogue: the built-in one, a file, or none.
+    pub known: crate::known::Catalogue,
     /// Compare every image with reported cache hits against a fresh build (the second oracle).
     pub fresh_check: bool,
     pub scenarios: usize,
@@ -56,13 +56,14 @@ pub struct RunOptions {
 impl RunOptions {
     /// A run of `scenarios` generated scenarios from `seed` on `engines` (empty: every engine on
     /// host a), reports under `out`; the rest as the command line's defaults (no mutant, a
-    /// shrink budget of 60, no catalogue, no second oracle, one job, no label).
+    /// shrink budget of 60, no catalogue (every confirmed discrepancy counts), no second oracle,
+    /// one job, no label).
     pub fn new(engines: Vec<String>, scenarios: usize, seed: u64, out: PathBuf) -> RunOptions {
         RunOptions {
             engines,
             mutant: None,
             shrink_budget: 60,
-            known: None,
+            known: crate::known::Catalogue::Empty,
             fresh_check: false,
             scenarios,
             seed,
@@ -133,10 +134,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
             .join(", ")
     );
     let scenarios = crate::generate::generate_scenarios(options.seed, options.scenarios);
-    let known = match &options.known {
-        Some(path) => crate::known::load_catalogue(path)?,
-        None => Vec::new(),
-    };
+    let known = options.known.load()?;
     let setup = Setup {
         inventory,
         seed: options.seed,
@@ -149,31 +147,134 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
     };
     let (build_cache, down) = snapshot_reachable(&engines, &with_other_hosts(inventory, &engines))?;
     let setup = Setup { down, ..setup };
+    let journal = Journal {
+        out: &options.out,
+        seed: options.seed,
+        versions: &versions,
+        profiles: &profiles,
+        label: options
+            .label
+            .clone()
+            .or_else(|| inventory.hosts.get("a").and_then(|h| h.distro.clone())),
+        catalogue: options.known.describe(),
+        results: Default::default(),
+        reap: Default::default(),
+    };
     install_interrupt_handler();
-    let (all, failures) = run_workers(&setup, &engines, &versions, &scenarios, options.jobs);
+    // The records of finished scenarios go while the run goes on (`cache::reap`, after each
+    // scenario, on a thread of its own), so the run's end has only the last ones left.
+    let (reap_tx, reap_rx) = std::sync::mpsc::channel::<()>();
+    let journal = Journal {
+        reap: std::sync::Mutex::new(Some(reap_tx)),
+        ..journal
+    };
+    let (failures, reaped) = std::thread::scope(|scope| {
+        let build_cache = &build_cache;
+        let reaper = scope.spawn(move || reap_as_scenarios_end(build_cache, &reap_rx));
+        let failures = run_workers(&setup, &engines, &scenarios, options.jobs, &journal);
+        journal.stop_reaping();
+        (failures, reaper.join().unwrap_or_default())
+    });
     last_sweep();
     // No build is in flight now: the records the run added can go.
+    let cleanup = Instant::now();
     match engine::cache::restore_build_cache(&build_cache) {
-        Ok(n) if n > 0 => eprintln!("cachet run: removed {n} build-cache records the run created"),
-        Ok(_) => {}
+        Ok(n) => eprintln!(
+            "cachet run: build-cache cleanup: {} records in {:.1} s while the run went on, {n} in {:.1} s after its last scenario",
+            reaped.0,
+            reaped.1.as_secs_f64(),
+            cleanup.elapsed().as_secs_f64()
+        ),
         Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
     }
-    let mut report = Report::from_results(options.seed, versions, all);
-    report.profiles = profiles;
-    report.label = options
-        .label
-        .clone()
-        .or_else(|| inventory.hosts.get("a").and_then(|h| h.distro.clone()));
+    let all = std::mem::take(&mut *locked_results(&journal.results));
+    let mut report = journal.report(all, false);
     report.aborted = failures
         .iter()
         .map(|(engine, e)| (engine.clone(), e.to_string()))
         .collect();
-    report.buckets = crate::buckets::of_report(&report, &options.out);
     crate::report::write_reports(&report, &options.out)?;
     match failures.into_iter().next() {
         // Reports of what finished are written; the first failure decides the exit code.
         Some((_, e)) if report.results.is_empty() => Err(e),
         _ => Ok(report),
+    }
+}
+
+/// A run's reports as it goes: each finished scenario's result is added and the reports are
+/// written again (each file replaced atomically), so a run killed at any point leaves every
+/// finding it had confirmed, with its case file and reproducer, in a readable `report.json`.
+struct Journal<'a> {
+    out: &'a Path,
+    seed: u64,
+    versions: &'a [(String, String)],
+    profiles: &'a [crate::schema::EngineProfile],
+    label: Option<String>,
+    catalogue: String,
+    results: std::sync::Mutex<Vec<ScenarioResult>>,
+    /// Tells the reaper a scenario ended (`None` once the last has).
+    reap: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+/// The reaper's loop: after each scenario's end (several at once count as one), the records no
+/// scenario in flight can need go (`cache::reap`); how many went, and the time it took.
+fn reap_as_scenarios_end(
+    snapshot: &engine::cache::BuildCacheSnapshot,
+    ended: &std::sync::mpsc::Receiver<()>,
+) -> (usize, Duration) {
+    let (mut removed, mut spent) = (0, Duration::ZERO);
+    while ended.recv().is_ok() {
+        while ended.try_recv().is_ok() {}
+        let started = Instant::now();
+        match engine::cache::reap(snapshot) {
+            Ok(n) => removed += n,
+            Err(e) => tracing::debug!(error = %e, "reaping build-cache records (the run's end retries)"),
+        }
+        spent += started.elapsed();
+    }
+    (removed, spent)
+}
+
+fn locked_results(
+    results: &std::sync::Mutex<Vec<ScenarioResult>>,
+) -> std::sync::MutexGuard<'_, Vec<ScenarioResult>> {
+    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Journal<'_> {
+    /// The run's report of `results` (`partial` while scenarios are still to come).
+    fn report(&self, results: Vec<ScenarioResult>, partial: bool) -> Report {
+        let mut report = Report::from_results(self.seed, self.versions.to_vec(), results);
+        report.profiles = self.profiles.to_vec();
+        report.catalogue = Some(self.catalogue.clone());
+        report.label = self.label.clone();
+        report.partial = partial;
+        report.buckets = crate::buckets::of_report(&report, self.out);
+        report
+    }
+
+    /// Adds a finished scenario's result and rewrites the reports; a write that fails is a
+    /// warning (the run goes on, and the final write tries again).
+    fn add(&self, result: ScenarioResult) {
+        let mut results = locked_results(&self.results);
+        results.push(result);
+        let report = self.report(results.clone(), true);
+        if let Err(e) = crate::report::write_reports(&report, self.out) {
+            eprintln!("warning: writing the reports so far: {e}");
+        }
+        drop(results);
+        if let Some(tx) = &*self.reap.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            let _ = tx.send(());
+        }
+    }
+
+    /// The last scenario has ended: the reaper finishes its pass and stops (a closed channel
+    /// ends its loop).
+    fn stop_reaping(&self) {
+        self.reap
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 }
 
@@ -271,30 +372,32 @@ fn with_other_hosts(inventory: &Inventory, engines: &[Engine]) -> Vec<Engine> {
     all
 }
 
-/// What a worker finished, and the engines that stopped early with why.
-type WorkerOutcome = (Vec<ScenarioResult>, Vec<(String, Error)>);
+/// The engines that stopped early, with why.
+type Stopped = Vec<(String, Error)>;
 
-/// Runs every scenario on every engine, `jobs` engines at a time, and gathers what the workers
-/// finished and which engines stopped.
+/// Runs every scenario on every engine, `jobs` engines at a time, into `journal`; which engines
+/// stopped.
 fn run_workers(
     setup: &Setup<'_>,
     engines: &[Engine],
-    versions: &[(String, String)],
     scenarios: &[models::scenario::Scenario],
     jobs: usize,
-) -> WorkerOutcome {
+    journal: &Journal<'_>,
+) -> Stopped {
+    let versions = journal.versions;
     let progress = Progress::new(scenarios.len() * engines.len());
     let started = Instant::now();
     // A queue of engines: each worker takes the next engine not yet started, so a slow or dead
     // host holds up one worker, never the engines queued behind it on another worker.
     let next_engine = std::sync::atomic::AtomicUsize::new(0);
-    // Each worker keeps what it finished; an engine that fails stops only its own part.
-    let outcomes: Vec<WorkerOutcome> = std::thread::scope(|scope| {
+    // Each worker adds what it finished to the journal; an engine that fails stops only its own
+    // part.
+    let outcomes: Vec<Stopped> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..jobs.max(1).min(engines.len().max(1)))
             .map(|_| {
                 let (progress, next_engine) = (&progress, &next_engine);
                 scope.spawn(move || {
-                    let mut outcome: WorkerOutcome = (Vec::new(), Vec::new());
+                    let mut outcome: Stopped = Vec::new();
                     while let Some(engine) =
                         engines.get(next_engine.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
                     {
@@ -310,6 +413,7 @@ fn run_workers(
                             progress,
                             started,
                             fault_streak: std::cell::Cell::new(0),
+                            journal,
                         };
                         run.scenarios(scenarios, &mut outcome);
                     }
@@ -321,24 +425,16 @@ fn run_workers(
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    (
-                        Vec::new(),
-                        vec![(
-                            "(worker)".to_string(),
-                            Error::Harness("a worker thread panicked".into()),
-                        )],
-                    )
+                    vec![(
+                        "(worker)".to_string(),
+                        Error::Harness("a worker thread panicked".into()),
+                    )]
                 })
             })
             .collect()
     });
     progress.finish();
-    let mut all = (Vec::new(), Vec::new());
-    for (results, failed) in outcomes {
-        all.0.extend(results);
-        all.1.extend(failed);
-    }
-    all
+    outcomes.into_iter().flatten().collect()
 }
 
 /// One engine's part of a run, as a worker runs it.
@@ -352,32 +448,37 @@ struct EngineRun<'a> {
     /// (1 s up to 16 s) before the next scenario, so a fault that lasts a while (a full disk
     /// until someone frees it) costs the scenarios of that while, not the rest of the run.
     fault_streak: std::cell::Cell<u32>,
+    journal: &'a Journal<'a>,
 }
 
 impl EngineRun<'_> {
-    /// Every scenario in turn, into `outcome`; stops at an interrupt or the engine's first error.
-    fn scenarios(&self, scenarios: &[models::scenario::Scenario], outcome: &mut WorkerOutcome) {
+    /// Every scenario in turn, into the journal, then the engine's throughput; stops at an
+    /// interrupt or the engine's first error, into `stopped`.
+    fn scenarios(&self, scenarios: &[models::scenario::Scenario], stopped: &mut Stopped) {
         let engine = self.engine;
-        let (started, done_before) = (Instant::now(), outcome.0.len());
-        self.each_scenario(scenarios, outcome);
-        let done = &outcome.0[done_before..];
-        let builds: usize = done.iter().map(|r| r.history.builds.len()).sum();
+        let started = Instant::now();
+        let (done, builds) = self.each_scenario(scenarios, stopped);
         let secs = started.elapsed().as_secs_f64();
         // The engine's throughput, as this run met it (other engines running beside it on the
         // other workers): what `ci/generations` collects per generation.
         self.progress.println(&format!(
-            "cachet run: throughput {}: {} scenarios, {builds} builds in {secs:.0} s ({:.0} scenarios/h)",
+            "cachet run: throughput {}: {done} scenarios, {builds} builds in {secs:.0} s ({:.0} scenarios/h)",
             engine.name,
-            done.len(),
-            done.len() as f64 * 3600.0 / secs.max(0.001)
+            done as f64 * 3600.0 / secs.max(0.001)
         ));
     }
 
-    fn each_scenario(&self, scenarios: &[models::scenario::Scenario], outcome: &mut WorkerOutcome) {
+    /// How many scenarios finished (lost ones included) and their builds.
+    fn each_scenario(
+        &self,
+        scenarios: &[models::scenario::Scenario],
+        stopped: &mut Stopped,
+    ) -> (usize, usize) {
         let engine = self.engine;
+        let (mut done, mut builds) = (0, 0);
         for (index, scenario) in scenarios.iter().enumerate() {
             if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                outcome.1.push((
+                stopped.push((
                     engine.name.clone(),
                     Error::Harness(format!(
                         "interrupted before scenario {} of {}",
@@ -387,7 +488,10 @@ impl EngineRun<'_> {
                 ));
                 break;
             }
-            match run_one(self.setup, engine, self.version, scenario, index) {
+            let flight = engine::cache::scenario_started();
+            let outcome = run_one(self.setup, engine, self.version, scenario, index);
+            drop(flight);
+            let result = match outcome {
                 Ok(result) => {
                     self.fault_streak.set(0);
                     // A cleanup the engine did not answer (it stalled past the call timeout and
@@ -395,24 +499,26 @@ impl EngineRun<'_> {
                     self.remove_leftovers_of(index);
                     self.progress
                         .scenario_done(&engine.name, index, &result, self.started);
-                    outcome.0.push(result);
+                    result
                 }
                 Err(e) => match self.after_fault(&e, index) {
-                    Some(why) => outcome
-                        .0
-                        .push(ScenarioResult::lost(index, &engine.name, why)),
+                    Some(why) => ScenarioResult::lost(index, &engine.name, why),
                     None => {
                         self.progress.println(&format!(
                             "  {}: stopped at scenario {}: {e}",
                             engine.name,
                             index + 1
                         ));
-                        outcome.1.push((engine.name.clone(), e));
+                        stopped.push((engine.name.clone(), e));
                         break;
                     }
                 },
-            }
+            };
+            done += 1;
+            builds += result.history.builds.len();
+            self.journal.add(result);
         }
+        (done, builds)
     }
 }
 
@@ -422,9 +528,21 @@ impl EngineRun<'_> {
     /// one may not need it). This engine not answering is waited for, with backoff, up to
     /// `CACHET_ENGINE_WAIT` seconds (default 120): back in time, the run goes on at the next
     /// scenario (which loads its base image afresh); still down, the engine's part ends (`None`).
-    /// Anything else (cachet's own fault, bad input) ends it too.
+    /// A context cachet could not lay out (`Error::Setup`) costs only this scenario. Anything
+    /// else (cachet's own fault, bad input) ends it too.
     fn after_fault(&self, e: &Error, index: usize) -> Option<String> {
         let engine = self.engine;
+        if let Error::Setup(why) = e {
+            // The input could not be laid out here (a kernel refusing an xattr): nothing the
+            // engine did, and the next scenario is another input.
+            self.remove_leftovers_of(index);
+            self.progress.println(&format!(
+                "  {}: scenario {} lost (cachet could not set up its context: {why}); going on",
+                engine.name,
+                index + 1
+            ));
+            return Some(format!("cachet could not set up its context: {why}"));
+        }
         if let Error::EngineFault { fault, .. } = e {
             // The engine answers: what the scenario left goes now, and the next scenario may find
             // the fault gone (a full disk freed).
@@ -782,6 +900,7 @@ pub fn run_one(
         suspects: Vec::new(),
         lost: None,
         mutations: crate::known::mutation_kinds_per_build(scenario, &engine.settings),
+        causes: Vec::new(),
         shrunk_history: None,
         logs: Vec::new(),
         kills: Vec::new(),
@@ -868,10 +987,12 @@ impl ScenarioRun<'_> {
             &engine.settings,
             self.version,
             self.scenario,
+            &crate::known::predictions(again),
             both,
         );
         result.confirmed = classified.unknown;
         result.known = classified.known;
+        result.causes = classified.causes;
     }
 
     /// Shrinks a confirmed finding, writes its case file and reproducer, and names its suspects.
@@ -894,6 +1015,7 @@ impl ScenarioRun<'_> {
                 &engine.settings,
                 self.version,
                 candidate,
+                &crate::known::predictions(run),
                 discrepancy_keys(run),
             )
             .unknown

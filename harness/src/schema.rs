@@ -49,6 +49,14 @@ pub struct Report {
     /// `results`: `buckets::of_loaded`).
     #[serde(default)]
     pub buckets: Vec<crate::buckets::Bucket>,
+    /// The known-divergence catalogue the run classified its findings with (`built-in (cachet
+    /// 0.1.0)`, a file's path, or `none`). Absent in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<String>,
+    /// Written while the run went on (after each scenario): more scenarios were to come, and the
+    /// run's cleanup had not run. A run killed mid-way leaves such a report.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// One engine's model profile in a run.
@@ -111,6 +119,11 @@ pub struct ScenarioResult {
     /// `n` at index `n - 1`): the mutation of a bucket's signature. Absent in older reports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mutations: Vec<Vec<String>>,
+    /// `(build, step, cause)` of each confirmed or known discrepancy: the kinds of the mutations
+    /// that made the input difference the model's reason names (`known::cause`), whatever the
+    /// builds between did; the mutation of a bucket's signature. Absent in older reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<(usize, usize, String)>,
     /// The shrunk scenario's builds (what the pages show first, the original folded below).
     /// Absent when nothing was shrunk, and in older reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,6 +158,7 @@ impl ScenarioResult {
             suspects: Vec::new(),
             lost: Some(why),
             mutations: Vec::new(),
+            causes: Vec::new(),
             shrunk_history: None,
             logs: Vec::new(),
             kills: Vec::new(),
@@ -223,6 +237,8 @@ impl Report {
             aborted: Vec::new(),
             profiles: Vec::new(),
             buckets: Vec::new(),
+            catalogue: None,
+            partial: false,
         }
     }
 

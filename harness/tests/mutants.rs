@@ -88,7 +88,7 @@ fn kill_options(engine: &str, sample: usize, out: &Path) -> KillOptions {
         scenarios: 30,
         seed: 1,
         out: out.to_path_buf(),
-        known: None,
+        known: harness::known::Catalogue::Empty,
     }
 }
 

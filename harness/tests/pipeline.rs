@@ -448,3 +448,70 @@ fn the_command_line_runs_on_model_hosts_from_an_inventory_file() {
         EXIT_BAD_INPUT
     );
 }
+
+/// A run killed with SIGKILL mid-way leaves a readable `report.json` (marked partial) holding
+/// every finding confirmed so far, each with its case file and reproducer on disk: the reports
+/// are written again after every scenario, each file replaced atomically.
+#[test]
+fn a_run_killed_mid_way_leaves_its_findings_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = inventory_file(dir.path(), Some("copy.mtime-ignored"));
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(["run", "--engine", "buildkit@a", "--scenarios", "400", "--seed", "3"])
+        .arg("--out")
+        .arg(&out)
+        .env("CACHET_INVENTORY", &inventory)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cachet starts");
+    let started = std::time::Instant::now();
+    let found = loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "no confirmed finding was reported within 300 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed: too few scenarios for this test"
+        );
+        if let Ok((report, _)) = harness::schema::load(&out) {
+            if report.summary.discrepancies > 0 {
+                break report.summary.discrepancies;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    let (report, _) = harness::schema::load(&out).expect("report.json readable after SIGKILL");
+    assert!(report.partial, "a report written mid-run says so");
+    assert!(report.summary.discrepancies >= found);
+    assert!(report.summary.scenarios < 400);
+    let findings: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| !r.confirmed.is_empty())
+        .collect();
+    assert!(!findings.is_empty());
+    for r in findings {
+        for path in [&r.case_file, &r.reproducer] {
+            let path = path.as_ref().expect("a confirmed finding has its case and reproducer");
+            assert!(path.exists(), "{} is on disk", path.display());
+        }
+    }
+    assert!(
+        !report.buckets.is_empty(),
+        "the buckets are written as the run goes"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.len() <= 1,
+        "at most the one write in flight when killed: {leftovers:?}"
+    );
+}
