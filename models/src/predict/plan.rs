@@ -578,7 +578,16 @@ fn plan_stage(
             continue;
         }
         match plan_instruction(cx, outcomes, &mut st, instruction, &planned.instruction) {
-            Planned::From => {}
+            Planned::From => {
+                if let Body::From {
+                    image, platform, ..
+                } = &instruction.body
+                {
+                    if !buildkit::from_is_vertex(cx, outcomes, stage, image, platform.as_deref()) {
+                        planned.kind = PlannedKind::Settled(buildkit::not_a_step());
+                    }
+                }
+            }
             Planned::Broken(outcome) => {
                 st.broken = Some(outcome.clone());
                 planned.kind = PlannedKind::Settled(outcome);

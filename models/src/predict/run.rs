@@ -32,8 +32,17 @@ pub(crate) fn plan_run(
     };
     // A RUN of the few shell forms whose effect on the image is known (`run_effect`) leaves the
     // stage's files known; any other may have written anything (`copy.from-chain`).
-    let effect = match (command, heredocs.is_empty()) {
-        (Command::Shell(line), true) => run_effect(&cx.expand(line, &st.scope)),
+    let effect = match (command, heredocs.as_slice()) {
+        (Command::Shell(line), []) => run_effect(&cx.expand(line, &st.scope)),
+        // `RUN <<EOF` with the heredoc as the script: the shell runs its lines in turn.
+        (Command::Shell(line), [doc])
+            if doc.fd.is_none() && line.trim() == format!("<<{}", doc.name) =>
+        {
+            script_effect(&doc.content, |l| match doc.expand {
+                true => cx.expand(l, &st.scope),
+                false => l.to_string(),
+            })
+        }
         _ => None,
     };
     st.last_run_opaque = effect.is_none();
@@ -184,6 +193,19 @@ fn bound_context_files(cx: &Cx<'_>, source: &str) -> Result<Component, Outcome> 
         rule,
         part: Part::Sources(facts),
     })
+}
+
+/// What a script (a heredoc run as a RUN's command) writes, if every line is of known effect
+/// (`run_effect`; blank lines and `#` comments do nothing); `expand` expands a line's variables.
+fn script_effect(script: &str, expand: impl Fn(&str) -> String) -> Option<Vec<(String, String)>> {
+    let mut writes = Vec::new();
+    for line in script.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        writes.extend(run_effect(&expand(line))?);
+    }
+    Some(writes)
 }
 
 /// What a RUN of one of the few shell forms whose effect the model knows writes into the image:

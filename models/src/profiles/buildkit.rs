@@ -153,7 +153,9 @@ pub const METADATA_FREE: Rule = Rule {
     id: RuleId::new("bk.metadata-free"),
     statement: "Only FROM, RUN, COPY, ADD and WORKDIR are cacheable vertices; LABEL, EXPOSE, CMD and \
                 ENTRYPOINT enter no later step's key, while ENV, USER, WORKDIR and build args reach later \
-                RUNs through their environment.",
+                RUNs through their environment. A FROM naming an earlier stage is no vertex, and a FROM of \
+                the image (and platform) an earlier built stage starts from is that stage's vertex, \
+                reported once.",
     source: "https://github.com/moby/buildkit/blob/master/frontend/dockerfile/dockerfile2llb/convert.go",
     if_off: "every instruction, metadata included, is part of the parent chain of later steps",
     status: Status::Modelled,
@@ -172,6 +174,36 @@ pub(crate) fn is_vertex(p: &Profile, body: &Body) -> bool {
                 | Body::Add(_)
                 | Body::Workdir { .. }
         )
+}
+
+/// Whether BuildKit reports stage `stage`'s FROM as a vertex of its own (`bk.metadata-free`): not
+/// when it names an earlier stage (the stage goes on from that stage's last vertex), nor when an
+/// earlier stage that is built starts from the same image and platform (the two are one vertex
+/// of the solve, reported once, under the first stage's name). Off, or on other builders, every
+/// FROM is a step.
+pub(crate) fn from_is_vertex(
+    cx: &crate::predict::plan::Cx<'_>,
+    outcomes: &[Option<crate::predict::plan::StageOutcome>],
+    stage: usize,
+    image: &str,
+    platform: Option<&str>,
+) -> bool {
+    if !cx.profile.follows(&METADATA_FREE) {
+        return true;
+    }
+    let image = cx.expand_globals(image);
+    if cx.earlier_stage(stage, &image).is_some() {
+        return false;
+    }
+    !(0..stage).any(|i| {
+        outcomes.get(i).is_some_and(Option::is_some)
+            && cx.stages[i].instructions.first().is_some_and(|(_, first)| {
+                matches!(&first.body, crate::Body::From { image: other, platform: p, .. }
+                    if p.as_deref() == platform
+                        && cx.earlier_stage(i, &cx.expand_globals(other)).is_none()
+                        && cx.expand_globals(other) == image)
+            })
+    })
 }
 
 /// The outcome of an instruction that is not a vertex.
