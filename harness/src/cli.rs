@@ -335,7 +335,10 @@ fn run(args: RunArgs) -> Result<i32> {
         fresh_check,
         label,
     } = args;
-    let known = known.map_or(crate::known::Catalogue::BuiltIn, crate::known::Catalogue::File);
+    let known = known.map_or(
+        crate::known::Catalogue::BuiltIn,
+        crate::known::Catalogue::File,
+    );
     let seed = seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -373,7 +376,6 @@ fn run(args: RunArgs) -> Result<i32> {
     }
     Ok(crate::run::exit_code(&report))
 }
-
 
 fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
     crate::run::prepare_out(&out)?;

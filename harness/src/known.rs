@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use models::scenario::{apply_mutation, Mutation, Scenario};
 use models::predict::{Field, ReasonKind};
+use models::scenario::{apply_mutation, Mutation, Scenario};
 use models::{BuildContext, Outcome};
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,9 @@ impl Catalogue {
     /// Its entries; a file that cannot be read or parsed is bad input.
     pub fn load(&self) -> Result<Vec<Known>> {
         match self {
-            Catalogue::BuiltIn => parse_catalogue(BUILT_IN, Path::new("cases/known/catalogue.toml")),
+            Catalogue::BuiltIn => {
+                parse_catalogue(BUILT_IN, Path::new("cases/known/catalogue.toml"))
+            }
             Catalogue::File(path) => load_catalogue(path),
             Catalogue::Empty => Ok(Vec::new()),
         }
@@ -222,7 +224,10 @@ fn changes_field(kind: &str, field: &Field) -> bool {
 
 /// `path` is `at` or lies under it.
 fn at_or_under(path: &str, at: &str) -> bool {
-    path == at || path.strip_prefix(at).is_some_and(|rest| rest.starts_with('/'))
+    path == at
+        || path
+            .strip_prefix(at)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Why a discrepancy happened, in the catalogue's terms: the kinds of the mutations that made the
@@ -776,12 +781,21 @@ mod tests {
             },
         };
         // `d/c` lies under `d`, whose xattr edit is the only one on its way.
-        assert_eq!(cause(&touches, &kinds, 3, Some(&at("d/c"))).label(), "remove-xattr");
-        assert_eq!(cause(&touches, &kinds, 3, Some(&at("b"))).label(), "set-xattr");
+        assert_eq!(
+            cause(&touches, &kinds, 3, Some(&at("d/c"))).label(),
+            "remove-xattr"
+        );
+        assert_eq!(
+            cause(&touches, &kinds, 3, Some(&at("b"))).label(),
+            "set-xattr"
+        );
         // `a` had a chmod, not an xattr edit: the build's own kinds stand.
         assert_eq!(cause(&touches, &kinds, 3, Some(&at("a"))).label(), "touch");
         // A later build's mutation is no cause of an earlier finding.
-        assert_eq!(cause(&touches, &kinds, 1, Some(&at("d/c"))).label(), "set-xattr");
+        assert_eq!(
+            cause(&touches, &kinds, 1, Some(&at("d/c"))).label(),
+            "set-xattr"
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::schema::{Outcome, Report, ScenarioResult};
 /// Writes `path` atomically: the text goes to a temporary file beside it, which then replaces
 /// it, so a reader (or a run killed mid-write) sees the old file or the new, never half of one.
 fn write(path: &Path, text: &str) -> Result<()> {
-    let name = path.file_name().map_or_else(Default::default, |n| n.to_string_lossy());
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     std::fs::write(&temporary, text)
         .and_then(|()| std::fs::rename(&temporary, path))

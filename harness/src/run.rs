@@ -228,7 +228,9 @@ fn reap_as_scenarios_end(
         let started = Instant::now();
         match engine::cache::reap(snapshot) {
             Ok(n) => removed += n,
-            Err(e) => tracing::debug!(error = %e, "reaping build-cache records (the run's end retries)"),
+            Err(e) => {
+                tracing::debug!(error = %e, "reaping build-cache records (the run's end retries)")
+            }
         }
         spent += started.elapsed();
     }
@@ -238,7 +240,9 @@ fn reap_as_scenarios_end(
 fn locked_results(
     results: &std::sync::Mutex<Vec<ScenarioResult>>,
 ) -> std::sync::MutexGuard<'_, Vec<ScenarioResult>> {
-    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    results
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Journal<'_> {
@@ -263,7 +267,11 @@ impl Journal<'_> {
             eprintln!("warning: writing the reports so far: {e}");
         }
         drop(results);
-        if let Some(tx) = &*self.reap.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        if let Some(tx) = &*self
+            .reap
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             let _ = tx.send(());
         }
     }

@@ -458,7 +458,15 @@ fn a_run_killed_mid_way_leaves_its_findings_so_far() {
     let inventory = inventory_file(dir.path(), Some("copy.mtime-ignored"));
     let out = dir.path().join("out");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
-        .args(["run", "--engine", "buildkit@a", "--scenarios", "400", "--seed", "3"])
+        .args([
+            "run",
+            "--engine",
+            "buildkit@a",
+            "--scenarios",
+            "400",
+            "--seed",
+            "3",
+        ])
         .arg("--out")
         .arg(&out)
         .env("CACHET_INVENTORY", &inventory)
@@ -497,7 +505,9 @@ fn a_run_killed_mid_way_leaves_its_findings_so_far() {
     assert!(!findings.is_empty());
     for r in findings {
         for path in [&r.case_file, &r.reproducer] {
-            let path = path.as_ref().expect("a confirmed finding has its case and reproducer");
+            let path = path
+                .as_ref()
+                .expect("a confirmed finding has its case and reproducer");
             assert!(path.exists(), "{} is on disk", path.display());
         }
     }

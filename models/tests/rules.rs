@@ -483,6 +483,15 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: imported inline cache holds its key but not its layer, and a later step needs it (bk.inline-min)\n3 rebuilt: source `b`: content (copy.checksum)\n4 not-a-step\n5 cached from r/app",
     },
     Case {
+        // Found by a 200-scenario run on buildx@sid (Engine 28.5): the miss named the chmod of an
+        // earlier build, where the record the engine (blind to the xattr) served differs only in
+        // the xattr.
+        name: "a miss names its difference from the nearest record: after a chmod, then an xattr edit, the xattr",
+        profiles: BUILDKIT,
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n chmod a 600\n build\n xattr a user.note 1\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: xattr user.note (copy.checksum)",
+    },
+    Case {
         name: "COPY --from keys what the selected path holds, not the rest of the stage",
         profiles: ALL,
         script: "file a x\n file b x\n dockerfile FROM base AS first | COPY a /a | COPY b /b | FROM base | COPY --from=first /a /x\n build\n write b y\n build",

@@ -299,7 +299,10 @@ pub(crate) fn created_at(text: &str) -> Option<f64> {
     let mut d = date.splitn(3, '-').map(str::parse::<i64>);
     let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
     let mut t = time.splitn(3, ':');
-    let (h, min) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
     let s: f64 = t.next()?.parse().ok()?;
     let sign = match offset.as_bytes().first()? {
         b'+' => 1,
@@ -404,9 +407,7 @@ mod tests {
 
     #[test]
     fn a_reap_takes_only_the_run_s_settled_records_deepest_first() {
-        let record = |id: &str, parent: &str, at: &str, in_use: &str| {
-            serde_json::json!({"ID": id, "Parent": parent, "CreatedAt": at, "InUse": in_use})
-        };
+        let record = |id: &str, parent: &str, at: &str, in_use: &str| serde_json::json!({"ID": id, "Parent": parent, "CreatedAt": at, "InUse": in_use});
         let early = "2026-12-07 02:00:00 +0000 UTC";
         let late = "2026-12-07 03:00:00 +0000 UTC";
         let records = vec![

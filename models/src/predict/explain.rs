@@ -16,11 +16,20 @@ pub(crate) fn explain_miss(key: &StepKey, candidates: &[&StepKey]) -> Reason {
         .copied()
         .filter(|c| c.keyword() == key.keyword())
         .collect();
-    let Some(best) = same_kind
+    // Of the keys with the same text, the one that differs least (the record a builder whose
+    // view lacks one change would have used: after a chmod and then an xattr edit, the record of
+    // the chmod's build, which differs in the xattr alone); the first of equals.
+    let same_text: Vec<&StepKey> = same_kind
         .iter()
-        .find(|c| c.text() == key.text())
-        .or_else(|| same_kind.first())
-    else {
+        .copied()
+        .filter(|c| c.text() == key.text())
+        .collect();
+    let nearest = same_text
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, c)| (distance(key, c), *i))
+        .map(|(_, c)| c);
+    let Some(best) = nearest.or_else(|| same_kind.first()) else {
         let keyword = &key.components()[0];
         return Reason {
             rule: keyword.rule,
@@ -59,6 +68,54 @@ pub(crate) fn explain_miss(key: &StepKey, candidates: &[&StepKey]) -> Reason {
         },
         kind: ReasonKind::ContextChanged,
     }
+}
+
+/// How many things differ between two keys: each differing component, and within the sources
+/// each differing field of each path.
+fn distance(a: &StepKey, b: &StepKey) -> usize {
+    let mut n = 0;
+    for slot in [
+        Slot::Text,
+        Slot::Sources,
+        Slot::Args,
+        Slot::Env,
+        Slot::Digest,
+    ] {
+        let (x, y): (Vec<&Component>, Vec<&Component>) =
+            (a.of(slot).collect(), b.of(slot).collect());
+        if slot == Slot::Sources {
+            let (fx, fy) = (facts_of(&x), facts_of(&y));
+            let by_path = |f: &[&SourceFact]| -> BTreeMap<String, SourceFact> {
+                f.iter().map(|f| (f.path.clone(), (*f).clone())).collect()
+            };
+            let (px, py) = (by_path(&fx), by_path(&fy));
+            for path in px.keys().chain(py.keys().filter(|p| !px.contains_key(*p))) {
+                n += match (px.get(path), py.get(path)) {
+                    (Some(f), Some(g)) => field_count(f, g),
+                    _ => 1,
+                };
+            }
+        } else {
+            n += x.len().max(y.len()) - x.iter().zip(&y).filter(|(c, d)| c == d).count();
+        }
+    }
+    n
+}
+
+/// How many fields of one path's facts differ.
+fn field_count(a: &SourceFact, b: &SourceFact) -> usize {
+    [
+        a.kind != b.kind,
+        a.content != b.content,
+        a.mode != b.mode,
+        a.owner != b.owner,
+        a.times != b.times,
+        a.link_target != b.link_target,
+        a.xattrs != b.xattrs,
+    ]
+    .into_iter()
+    .filter(|d| *d)
+    .count()
 }
 
 /// What differs between two lists of components of the same kind.
