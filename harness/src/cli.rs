@@ -360,8 +360,11 @@ fn run(args: RunArgs) -> Result<i32> {
     };
     let report = crate::run::run(&options)?;
     let s = &report.summary;
+    for line in crate::run::per_engine_lines(&report) {
+        println!("{line}");
+    }
     println!(
-                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate, {} lost to engine faults; reports in {}",
+                "seed {seed}: {} scenarios, {} builds, {} confirmed discrepancies, {} known divergences, {} unconfirmed, {} indeterminate, {} lost; reports in {}",
                 s.scenarios,
                 s.builds,
                 s.discrepancies,

@@ -286,6 +286,47 @@ impl Journal<'_> {
     }
 }
 
+/// One line per engine of a finished run: its observed steps (those it reported, or reported
+/// not reaching), how many of them were indeterminate and the share, and the scenarios lost with
+/// the first reason.
+pub fn per_engine_lines(report: &Report) -> Vec<String> {
+    let mut engines: Vec<&str> = report.results.iter().map(|r| r.engine.as_str()).collect();
+    engines.sort_unstable();
+    engines.dedup();
+    engines
+        .into_iter()
+        .map(|engine| {
+            let results: Vec<&ScenarioResult> =
+                report.results.iter().filter(|r| r.engine == engine).collect();
+            let verdicts = results
+                .iter()
+                .flat_map(|r| &r.history.builds)
+                .flat_map(|b| &b.verdicts);
+            let (mut observed, mut indeterminate) = (0usize, 0usize);
+            for v in verdicts {
+                match v.verdict {
+                    crate::check::Verdict::Unchecked => {}
+                    crate::check::Verdict::Indeterminate { .. } => {
+                        observed += 1;
+                        indeterminate += 1;
+                    }
+                    _ => observed += 1,
+                }
+            }
+            let lost: Vec<&str> = results.iter().filter_map(|r| r.lost.as_deref()).collect();
+            let mut line = format!(
+                "  {engine}: {} scenarios, {observed} observed steps, {indeterminate} indeterminate ({:.1}%)",
+                results.len(),
+                100.0 * indeterminate as f64 / observed.max(1) as f64
+            );
+            if let Some(first) = lost.first() {
+                line.push_str(&format!(", {} lost (first: {first})", lost.len()));
+            }
+            line
+        })
+        .collect()
+}
+
 /// The exit code of a finished run (README, "Exit codes"): 1 if a confirmed discrepancy the
 /// catalogue does not explain was found, else 3 if an engine stopped early, else 0.
 pub fn exit_code(report: &Report) -> i32 {

@@ -75,6 +75,19 @@ fn a_reference_run_on_the_model_engine_agrees_and_writes_every_report() {
     assert!(s.builds >= 2 * s.scenarios, "{} builds", s.builds);
     assert_eq!((s.discrepancies, s.unconfirmed, s.known), (0, 0, 0));
     assert_eq!(s.indeterminate, 0, "the model engine is never unsure");
+    let lines = harness::run::per_engine_lines(&report);
+    assert_eq!(lines.len(), engines.len(), "{lines:?}");
+    for (line, engine) in lines
+        .iter()
+        .zip(["buildkit@a", "classic-cli@a", "podman@a"])
+    {
+        assert!(
+            line.starts_with(&format!("  {engine}: {SCENARIOS} scenarios, "))
+                && line.ends_with(" 0 indeterminate (0.0%)")
+                && !line.contains(" 0 observed steps"),
+            "{line}"
+        );
+    }
     assert!(report.aborted.is_empty());
     assert_eq!(exit_code(&report), EXIT_OK);
     assert!(report
