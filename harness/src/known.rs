@@ -33,6 +33,10 @@ pub struct Known {
     /// What the engine does where the model predicts otherwise: `cached` or `rebuilt`; `stale`
     /// when the second oracle found the image differs from a fresh build.
     pub observed: String,
+    /// If set: only a discrepancy at a step of this instruction (`WORKDIR`), so an entry for one
+    /// instruction's behaviour cannot hide another's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
     pub link: String,
     pub note: String,
 }
@@ -239,6 +243,8 @@ pub struct Cause {
     pub kinds: Vec<String>,
     /// The earliest build whose mutation made the difference, where the reason names one.
     pub since: Option<usize>,
+    /// The instruction keyword of the step (`COPY`), where the step is known.
+    pub keyword: Option<String>,
 }
 
 impl Cause {
@@ -294,7 +300,11 @@ pub fn cause(
     };
     kinds.sort();
     kinds.dedup();
-    Cause { kinds, since }
+    Cause {
+        kinds,
+        since,
+        keyword: None,
+    }
 }
 
 /// The entry that explains a discrepancy observed as `observed` at `build`, caused by `cause`
@@ -313,6 +323,12 @@ pub fn explain<'a>(
         k.engine == kind
             && k.versions.contains_engine(version)
             && k.observed == observed
+            && k.instruction.as_ref().is_none_or(|i| {
+                cause
+                    .keyword
+                    .as_ref()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(i))
+            })
             && (k.mutations.is_empty() || cause.kinds.iter().any(|kind| k.mutations.contains(kind)))
             && (k.after.is_empty() || earlier.iter().flatten().any(|kind| k.after.contains(kind)))
     })
@@ -329,15 +345,25 @@ pub struct Classified {
     pub causes: Vec<(usize, usize, String)>,
 }
 
-/// The model's prediction at each `(build, step)` of a run: what `classify` reads causes from.
-pub fn predictions(history: &crate::execute::History) -> BTreeMap<(usize, usize), Outcome> {
+/// A step as `classify` reads it: the model's prediction and the instruction's keyword.
+pub type StepFacts = BTreeMap<(usize, usize), (Outcome, String)>;
+
+/// The model's prediction and the instruction keyword at each `(build, step)` of a run: what
+/// `classify` reads causes from.
+pub fn predictions(history: &crate::execute::History) -> StepFacts {
     history
         .builds
         .iter()
         .flat_map(|b| {
-            b.verdicts
-                .iter()
-                .map(move |v| ((b.transition, v.step), v.predicted.clone()))
+            b.verdicts.iter().map(move |v| {
+                let keyword = v
+                    .instruction
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                ((b.transition, v.step), (v.predicted.clone(), keyword))
+            })
         })
         .collect()
 }
@@ -352,7 +378,7 @@ pub fn classify(
     settings: &models::scenario::HostSettings,
     version: &str,
     scenario: &Scenario,
-    predicted: &BTreeMap<(usize, usize), Outcome>,
+    predicted: &StepFacts,
     discrepancies: impl IntoIterator<Item = (usize, usize, String)>,
 ) -> Classified {
     let kinds = mutation_kinds_per_build(scenario, settings);
@@ -362,7 +388,11 @@ pub fn classify(
     let mut out = Classified::default();
     let mut first_known: Option<(usize, String)> = None;
     for (build, step, observed) in sorted {
-        let cause = cause(&touches, &kinds, build, predicted.get(&(build, step)));
+        let facts = predicted.get(&(build, step));
+        let cause = Cause {
+            keyword: facts.map(|(_, k)| k.clone()),
+            ..cause(&touches, &kinds, build, facts.map(|(o, _)| o))
+        };
         out.causes.push((build, step, cause.label()));
         if let Some(k) = explain(catalogue, kind, version, &kinds, build, &cause, &observed) {
             first_known.get_or_insert((build, k.link.clone()));
@@ -394,6 +424,7 @@ mod tests {
             mutations: vec!["chmod-dir".into(), "write-same-size".into()],
             after: Vec::new(),
             observed: "cached".into(),
+            instruction: None,
             link: "https://github.com/moby/buildkit/issues/4817".into(),
             note: String::new(),
         }
@@ -689,7 +720,7 @@ mod tests {
                 transition(vec![edit(first)], false),
             ],
         };
-        let predicted = BTreeMap::from([((4, 2), xattr_rebuild())]);
+        let predicted = BTreeMap::from([((4, 2), (xattr_rebuild(), "COPY".to_string()))]);
         let v = "28.5.2";
         let c = classify(
             &[buildx_stale_sync()],
@@ -706,7 +737,13 @@ mod tests {
         // The cause names the build that made the difference.
         let kinds = mutation_kinds_per_build(&hidden, &Default::default());
         assert_eq!(
-            cause(&touches(&hidden), &kinds, 4, predicted.get(&(4, 2))).since,
+            cause(
+                &touches(&hidden),
+                &kinds,
+                4,
+                predicted.get(&(4, 2)).map(|(o, _)| o)
+            )
+            .since,
             Some(2)
         );
 
@@ -730,7 +767,7 @@ mod tests {
             &Default::default(),
             v,
             &plain,
-            &BTreeMap::from([((2, 2), xattr_rebuild())]),
+            &BTreeMap::from([((2, 2), (xattr_rebuild(), "COPY".to_string()))]),
             vec![(2, 2, "cached".to_string())],
         );
         assert_eq!(c.known.len(), 1);
@@ -749,6 +786,48 @@ mod tests {
         );
         assert_eq!(c.unknown.len(), 1);
         assert_eq!(c.causes, vec![(4, 2, "dockerfile".to_string())]);
+    }
+
+    #[test]
+    fn an_entry_for_one_instruction_explains_no_other() {
+        let workdir = Known {
+            engine: "buildkit".into(),
+            mutations: vec!["no-cache".into()],
+            instruction: Some("WORKDIR".into()),
+            ..stale_sync()
+        };
+        let mut context = BuildContext::new();
+        context.set_dockerfile_text("FROM base\nWORKDIR /v\nRUN true\n");
+        let mut second = Transition::default();
+        second.build.options.no_cache = true;
+        let scenario = Scenario {
+            context,
+            transitions: vec![Transition::default(), second],
+        };
+        let no_cache = Outcome::Rebuilt {
+            reason: models::Reason {
+                rule: models::profiles::general::NOCACHE_ALL.id,
+                kind: ReasonKind::NoCache,
+            },
+        };
+        let facts = BTreeMap::from([
+            ((2, 2), (no_cache.clone(), "WORKDIR".to_string())),
+            ((2, 3), (no_cache, "RUN".to_string())),
+        ]);
+        let c = classify(
+            &[workdir],
+            "buildkit",
+            &Default::default(),
+            "20.10.24",
+            &scenario,
+            &facts,
+            vec![(2, 2, "cached".to_string()), (2, 3, "cached".to_string())],
+        );
+        assert_eq!(c.known.len(), 1, "{c:?}");
+        assert_eq!(c.known[0].1, 2);
+        // The RUN is unexplained by the WORKDIR's entry (it comes after the first known one in
+        // the same build, not a later build, so nothing follows from it either).
+        assert_eq!(c.unknown, vec![(2, 3, "cached".to_string())]);
     }
 
     #[test]
