@@ -533,20 +533,21 @@ pub fn interpret(
     observation
 }
 
-/// BuildKit solves steps concurrently and cancels the rest when one fails; what it reported for
-/// the others (even `CACHED` under `--no-cache`, seen here) says nothing reliable.
+/// BuildKit solves steps concurrently and cancels the rest when one fails. A step it reported
+/// done or cached before that is an observation like any other; one it cancelled reports itself
+/// failed with `context canceled` (seen when a concurrent COPY's source was missing), which is
+/// no failure of its own: indeterminate. (A WORKDIR reported `CACHED` under `--no-cache`, once
+/// taken for a cancellation artefact, is BuildKit's own behaviour: case
+/// no-cache-workdir-after-from.)
 fn distrust_concurrent_steps(steps: &mut BTreeMap<usize, Observed>) {
     for outcome in steps.values_mut() {
-        // A step BuildKit cancelled reports itself failed with `context canceled` (seen when a
-        // concurrent COPY's source was missing): not a failure of its own either.
         let cancelled = matches!(
             outcome,
             Observed::Failed { message } if message.contains("context canceled")
         );
-        if cancelled || !matches!(outcome, Observed::Failed { .. }) {
+        if cancelled {
             *outcome = Observed::Indeterminate {
-                why: "the build failed at another step; BuildKit cancels concurrent steps"
-                    .to_string(),
+                why: "the build failed at another step; BuildKit cancelled this one".to_string(),
             };
         }
     }
@@ -787,7 +788,7 @@ mod tests {
     }
 
     #[test]
-    fn interpret_marks_steps_of_a_failed_buildkit_build_indeterminate() {
+    fn interpret_keeps_what_a_failed_buildkit_build_reported_of_other_steps() {
         let dockerfile = "FROM base\nCOPY a /a\nRUN false\n";
         let raw = RawBuild {
             error: Some("exit code 1".into()),
@@ -807,7 +808,26 @@ mod tests {
             ..RawBuild::default()
         };
         let observation = interpret(Builder::BuildKit, raw, dockerfile, None);
-        check(observation.steps, "2 indeterminate, 3 failed");
+        check(observation.steps.clone(), "2 cached, 3 failed");
+        // A step BuildKit cancelled because another failed is no failure of its own.
+        let raw = RawBuild {
+            error: Some("exit code 1".into()),
+            vertices: Some(vec![
+                VertexReport {
+                    name: "[2/3] COPY a /a".into(),
+                    error: Some("context canceled".into()),
+                    ..VertexReport::default()
+                },
+                VertexReport {
+                    name: "[3/3] RUN false".into(),
+                    error: Some("exit code 1".into()),
+                    ..VertexReport::default()
+                },
+            ]),
+            ..RawBuild::default()
+        };
+        let cancelled = interpret(Builder::BuildKit, raw, dockerfile, None);
+        check(cancelled.steps, "2 indeterminate, 3 failed");
         assert!(observation.log.contains("CACHED [2/3] COPY a /a\n"));
         assert!(observation
             .log

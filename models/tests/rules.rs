@@ -492,6 +492,13 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: source `a`: xattr user.note (copy.checksum)",
     },
     Case {
+        // Found by a run on buildkit@trixie (Engine 26.1): a chmod of a link alone hit.
+        name: "a symlink has no mode of its own: a chmod of the link alone hits",
+        profiles: ALL,
+        script: "file a x\n symlink l a\n dockerfile FROM base | COPY . /app\n build\n chmod l 755\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
         name: "COPY --from keys what the selected path holds, not the rest of the stage",
         profiles: ALL,
         script: "file a x\n file b x\n dockerfile FROM base AS first | COPY a /a | COPY b /b | FROM base | COPY --from=first /a /x\n build\n write b y\n build",

@@ -404,7 +404,13 @@ pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArg
         path: path.to_string(),
         kind: entry.type_name(),
         content,
-        mode: Some(entry.mode),
+        // Linux keeps no mode of a symlink's own (it reads 0777, and chmod follows the link):
+        // whatever the context says of it, no builder sees another (measured on BuildKit 26.1
+        // through the API tar: a chmod of a link alone hits).
+        mode: Some(match entry.kind {
+            EntryKind::Symlink { .. } => 0o777,
+            _ => entry.mode,
+        }),
         owner: Some(if effect.reset_owner {
             (0, 0)
         } else {
