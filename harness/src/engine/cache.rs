@@ -143,6 +143,9 @@ pub struct BuildCacheSnapshot {
     /// A shared lock per endpoint for the life of the run: cleanup (this run's, or `cachet clean`)
     /// takes it exclusively, so nothing removes what another cachet run still going there uses.
     locks: BTreeMap<String, std::sync::Arc<std::fs::File>>,
+    /// Endpoints some BuildKit engine of the run builds on: the only ones whose records grow
+    /// during the run (`reap` lists no other).
+    buildkit: BTreeSet<String>,
 }
 
 /// The lock file of an endpoint (under /run/cachet when it exists, else the temp dir).
@@ -183,6 +186,9 @@ pub fn lock_exclusively(lock: &std::fs::File, endpoint: &str) -> Result<bool> {
 pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
     let mut snapshot = BuildCacheSnapshot::default();
     for engine in engines {
+        if engine.builder() == Builder::BuildKit {
+            snapshot.buildkit.insert(engine.endpoint.clone());
+        }
         if !snapshot.locks.contains_key(&engine.endpoint) {
             // Podman's endpoint too: `cachet clean` must not remove what a run is using.
             let lock = endpoint_lock(&engine.endpoint)?;
@@ -368,7 +374,7 @@ pub fn reap(snapshot: &BuildCacheSnapshot) -> Result<usize> {
         .map_or(0.0, |d| d.as_secs_f64());
     let mut removed = 0;
     for (endpoint, (engine, keep)) in &snapshot.by_endpoint {
-        if engine.is_model() || engine.builder() == Builder::Buildah {
+        if engine.is_model() || !snapshot.buildkit.contains(endpoint) {
             continue;
         }
         if let Some(lock) = snapshot.locks.get(endpoint) {

@@ -278,7 +278,7 @@ fn is_made_content(c: &Component) -> bool {
 /// its key: only with `copy.from-chain` off.
 pub(crate) fn made_content_rebuilds(p: &Profile, key: &StepKey) -> Option<Reason> {
     let holds = key.components().iter().any(is_made_content);
-    (holds && p.off(&FROM_CHAIN)).then(|| Reason {
+    (holds && p.off(&FROM_CHAIN)).then_some(Reason {
         rule: FROM_CHAIN.id,
         kind: ReasonKind::NotInCache,
     })
