@@ -5,6 +5,8 @@ use models::dockerfile::{self, Body, Line};
 use models::scenario::Mutation;
 use models::{BuildContext, EntryKind};
 
+use super::fit;
+
 /// What an aimed mutation changes of its path.
 #[derive(Clone, Copy, Debug)]
 pub enum AimKind {
@@ -18,6 +20,8 @@ pub enum AimKind {
     /// What the reading instruction's flags make telling: a mode change under `--chmod`, an
     /// owner change under `--chown`, a touch of a bound file, else a write.
     Fitting,
+    /// Another type (`retype`, the `n`-th choice).
+    Retype(usize),
 }
 
 /// One aimed mutation before it meets a context: which reading instruction (`reader`, modulo
@@ -120,11 +124,13 @@ fn reader(
     })
 }
 
-/// The mutation `aim` makes in `context`, if the Dockerfile reads anything there. The reader is
+/// The mutations `aim` makes in `context` (none if the Dockerfile reads nothing there). The reader is
 /// one whose text holds `focus` (the scenario's focus) three times in four, if there is one,
 /// else a telling one half the time, else any.
-pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation> {
-    let text = context.dockerfile_text()?;
+pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Vec<Mutation> {
+    let Some(text) = context.dockerfile_text() else {
+        return Vec::new();
+    };
     let ignored: Vec<String> = context
         .dockerignore_text()
         .unwrap_or_default()
@@ -152,7 +158,9 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation
     } else {
         readers.iter().collect()
     };
-    let chosen = pool.get(aim.reader / 2 % pool.len().max(1))?;
+    let Some(chosen) = pool.get(aim.reader / 2 % pool.len().max(1)) else {
+        return Vec::new();
+    };
     // The first path half the time (the telling one), else any.
     let paths = &chosen.paths;
     let path = paths[if aim.path.is_multiple_of(2) {
@@ -165,17 +173,77 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation
         AimKind::Fitting => chosen.fitting,
         other => other,
     };
-    mutation_of(context, path, kind)
+    match kind {
+        AimKind::Retype(n) => retype(context, &path, n),
+        kind => mutation_of(context, path, kind).into_iter().collect(),
+    }
+}
+
+/// The mutations that make `path` another type, the `n`-th choice: of the two other types, a
+/// file (new content), a directory, or a symlink to the `n`-th of `generate::TARGETS` (which may
+/// dangle). Nothing if `path` is not there.
+pub fn retype(context: &BuildContext, path: &str, n: usize) -> Vec<Mutation> {
+    let Some(entry) = context.get(path) else {
+        return Vec::new();
+    };
+    let others: Vec<&str> = ["file", "dir", "symlink"]
+        .into_iter()
+        .filter(|t| *t != entry.type_name())
+        .collect();
+    let remove = Mutation::Remove { path: path.into() };
+    match others[n % 2] {
+        "file" => vec![
+            remove,
+            Mutation::Write {
+                path: path.into(),
+                content: "retyped".into(),
+            },
+        ],
+        "dir" => vec![remove, Mutation::Mkdir { path: path.into() }],
+        _ => {
+            let targets = super::TARGETS;
+            vec![Mutation::Symlink {
+                path: path.into(),
+                target: targets[n / 2 % targets.len()].into(),
+            }]
+        }
+    }
 }
 
 /// `kind` on `path`, chosen to change what it is now (a new mode, owner, time or content); a
-/// content change of what is not a file changes its mode instead.
+/// content change of a directory changes its mode instead, of a symlink its target (in place),
+/// and a link's mode or xattr (which Linux has not: `fit`) its owner.
 fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mutation> {
     let entry = context.get(&path)?;
     let content = match &entry.kind {
         EntryKind::File { content } => Some(content.clone()),
         _ => None,
     };
+    let chown = Mutation::Chown {
+        uid: entry.uid + 1,
+        gid: entry.gid + 1,
+        path: path.clone(),
+    };
+    if let EntryKind::Symlink { target } = &entry.kind {
+        return Some(match kind {
+            AimKind::Write | AimKind::WriteSameSize | AimKind::Fitting => {
+                let targets = super::TARGETS;
+                let at = targets
+                    .iter()
+                    .position(|t| t == target)
+                    .map_or(0, |i| i + 1);
+                Mutation::Symlink {
+                    target: targets[at % targets.len()].into(),
+                    path,
+                }
+            }
+            AimKind::Touch => Mutation::Touch {
+                mtime: entry.mtime + 1,
+                path,
+            },
+            _ => chown,
+        });
+    }
     let chmod = Mutation::Chmod {
         mode: if entry.mode & 0o777 == 0o755 {
             0o600
@@ -200,21 +268,29 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
             }
         }
         (AimKind::Write | AimKind::WriteSameSize | AimKind::Chmod | AimKind::Fitting, _) => chmod,
-        (AimKind::Chown, _) => Mutation::Chown {
-            uid: entry.uid + 1,
-            gid: entry.gid + 1,
-            path,
-        },
+        (AimKind::Chown | AimKind::Retype(_), _) => chown,
         (AimKind::Touch, _) => Mutation::Touch {
             mtime: entry.mtime + 1,
             path,
         },
-        (AimKind::Xattr(n), _) => {
-            let name = XATTRS[n % XATTRS.len()];
-            let was_x = entry.xattrs.get(name).is_some_and(|v| v == b"x");
+        (AimKind::Xattr(n), content) => {
+            // A capability only on a regular file (`fit`): on a directory, a label instead.
+            let name = match XATTRS[n % XATTRS.len()] {
+                "security.capability" if content.is_none() => "security.selinux",
+                name => name,
+            };
+            let values: [&str; 2] = match name {
+                "security.capability" => fit::CAPABILITIES,
+                "security.selinux" => fit::LABELS,
+                _ => ["x", "y"],
+            };
+            let was_first = entry
+                .xattrs
+                .get(name)
+                .is_some_and(|v| v == values[0].as_bytes());
             Mutation::SetXattr {
                 name: name.into(),
-                value: if was_x { "y" } else { "x" }.into(),
+                value: values[usize::from(was_first)].into(),
                 path,
             }
         }
