@@ -8,12 +8,18 @@ use proptest::prelude::*;
 
 mod aim;
 pub mod fit;
+mod repair;
 
 /// The files of every initial context (`d/b` so `--exclude=b` has something to leave out).
 const FILES: &[&str] = &["a", "b", "d/c", "d/b"];
 
 /// The symlink of every initial context, and its target.
 const LINK: (&str, &str) = ("l", "a");
+
+/// The dangling link of every initial context (read only through `.`, so no build fails on it),
+/// and its target, which nothing makes: so that changes meet a dangling link as often as a live
+/// one.
+const DANGLING: (&str, &str) = ("a-link", "gone");
 
 /// Paths the metadata mutations touch: files, the directory `d`, the symlink `l` and the link
 /// `a-link` a mutation may make (each mutation applies only where its path is).
@@ -24,7 +30,8 @@ const ENTRIES: &[&str] = &["a", "b", "d/c", "d", "l", "a-link"];
 const LINKS: &[&str] = &["l", "a-link", "a-link"];
 
 /// Where a link may point: pool entries, and `gone`, which nothing makes (a dangling link).
-pub(crate) const TARGETS: &[&str] = &["a", "b", "d", "d/c", "gone"];
+/// In this order, so that a retarget in place (`aim`) of the initial link (to `a`) dangles.
+pub(crate) const TARGETS: &[&str] = &["a", "gone", "d", "b", "d/c"];
 
 /// Paths a type change (`Change::Retype`) may meet: the pool's files and links, the directory
 /// `d`, and the new paths a mutation may have made.
@@ -736,6 +743,13 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             all.extend(run.map(str::to_string));
             all.extend(first);
             all.push(format!("FROM {}", if from_stage { STAGE } else { "base" }));
+            // What `s0` did not write is no read but a failure in every build: `/a` then.
+            let read = if run.is_some() {
+                read
+            } else {
+                read.replace("s0 /o ", "s0 /a ")
+                    .replace("source=/o,", "source=/a,")
+            };
             all.push(read);
             all.extend(last);
             all
@@ -917,6 +931,7 @@ fn stage_opening(n: usize, text: &str) -> Change {
             reader: 1,
             path: 0,
             kind: aim::AimKind::Write,
+            on: aim::On::Any,
         }),
         (true, _) => Change::Edit(DockerfileEdit::Vary(1)),
     }
@@ -934,6 +949,7 @@ fn metadata_opening(n: usize) -> Change {
         reader: 0,
         path: 0,
         kind,
+        on: aim::On::Any,
     })
 }
 
@@ -944,6 +960,7 @@ fn opening(focus: &Focus) -> Change {
             reader: 0,
             path: 0,
             kind: aim::AimKind::Fitting,
+            on: aim::On::Any,
         }),
         Opening::Edit => Change::Edit(DockerfileEdit::VaryTelling(0, focus.word)),
         Opening::Args => Change::Args,
@@ -979,8 +996,23 @@ fn arb_aim() -> impl Strategy<Value = aim::Aim> {
         3 => (0usize..4).prop_map(AimKind::Xattr),
         8 => Just(AimKind::Fitting),
         1 => (0usize..10).prop_map(AimKind::Retype),
+        1 => Just(AimKind::Remove),
+        1 => Just(AimKind::Rename),
+        2 => (0usize..15).prop_map(AimKind::Create),
     ];
-    (0usize..8, 0usize..8, kind).prop_map(|(reader, path, kind)| aim::Aim { reader, path, kind })
+    // Mostly any path; a directory or a link the Dockerfile reads some of the time, so their
+    // modes, owners, times, targets and types change too.
+    let on = prop_oneof![
+        8 => Just(aim::On::Any),
+        3 => Just(aim::On::Dir),
+        4 => Just(aim::On::Link),
+    ];
+    (0usize..8, 0usize..8, kind, on).prop_map(|(reader, path, kind, on)| aim::Aim {
+        reader,
+        path,
+        kind,
+        on,
+    })
 }
 
 /// A change of one build: rules that key one thing meet a change of it alone, so most builds
@@ -989,7 +1021,7 @@ fn arb_change(modern: bool) -> impl Strategy<Value = Change> {
     prop_oneof![
         3 => (arb_mutations(), prop::option::weighted(0.5, arb_dockerfile_edit(modern)))
             .prop_map(|(m, e)| Change::Mixed(m, e)),
-        4 => arb_aim().prop_map(Change::Aimed),
+        6 => arb_aim().prop_map(Change::Aimed),
         4 => arb_dockerfile_edit(modern).prop_map(Change::Edit),
         1 => Just(Change::Nothing),
         3 => Just(Change::Args),
@@ -1100,7 +1132,9 @@ fn mutations_of(current: &mut BuildContext, change: Change, focus: &str) -> Vec<
     }
     if let Some(edit) = edit {
         let text = apply_edit(&current.dockerfile_text().unwrap_or_default(), &edit);
-        kept.extend(apply_fitting(current, vec![Mutation::Dockerfile { text }]));
+        if !repair::reads_unwritten(&text) {
+            kept.extend(apply_fitting(current, vec![Mutation::Dockerfile { text }]));
+        }
     }
     kept
 }
@@ -1243,16 +1277,20 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         let host = place_build(&mut options, n, cross_host, on_b);
         let after_no_cache = transitions.last().is_some_and(|t| t.build.options.no_cache);
         let edited = current.dockerfile_text().unwrap_or_default() != first_text;
-        let kept = if n == 0 {
-            Vec::new()
-        } else if (revert || n == no_cache_at + 1) && after_no_cache && edited {
-            let m = Mutation::Dockerfile {
-                text: first_text.clone(),
-            };
-            apply_fitting(&mut current, vec![m])
-        } else {
-            mutations_of(&mut current, change, focus.word)
-        };
+        // What the last build's change made fail is given back first (`repair`).
+        let mut kept = Vec::new();
+        if n > 0 {
+            let repairs = repair::repair(&current);
+            kept = apply_fitting(&mut current, repairs);
+            if (revert || n == no_cache_at + 1) && after_no_cache && edited {
+                let m = Mutation::Dockerfile {
+                    text: first_text.clone(),
+                };
+                kept.extend(apply_fitting(&mut current, vec![m]));
+            } else {
+                kept.extend(mutations_of(&mut current, change, focus.word));
+            }
+        }
         transitions.push(Transition {
             mutations: kept,
             build: BuildStep { host, options },
@@ -1261,7 +1299,8 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
     transitions
 }
 
-/// The pool's files, the symlink `l`, and the Dockerfile of `instructions`.
+/// The pool's files, the symlink `l`, the dangling `a-link`, and the Dockerfile of
+/// `instructions`.
 fn initial_context(instructions: &[String]) -> BuildContext {
     let mut context = BuildContext::new();
     for f in FILES {
@@ -1269,9 +1308,11 @@ fn initial_context(instructions: &[String]) -> BuildContext {
             .insert(f, Entry::file(format!("{f}-content")))
             .expect("pool paths are valid");
     }
-    context
-        .insert(LINK.0, Entry::symlink(LINK.1.to_string()))
-        .expect("pool paths are valid");
+    for (path, target) in [LINK, DANGLING] {
+        context
+            .insert(path, Entry::symlink(target.to_string()))
+            .expect("pool paths are valid");
+    }
     let mut text = instructions.join("\n");
     text.push('\n');
     context.set_dockerfile_text(&text);

@@ -22,6 +22,21 @@ pub enum AimKind {
     Fitting,
     /// Another type (`retype`, the `n`-th choice).
     Retype(usize),
+    /// The path removed (one no instruction names: what `.` or a directory copies).
+    Remove,
+    /// The path renamed (`PATH-renamed`; one no instruction names).
+    Rename,
+    /// A new entry in a directory a reader copies whole (`.` or `d`), the `n`-th choice: a file
+    /// (`e`), a directory (`f`), a link (`a-link` at the top, `d/l` in `d`, maybe dangling).
+    Create(usize),
+}
+
+/// The entries an aimed mutation looks for among what the Dockerfile reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum On {
+    Any,
+    Dir,
+    Link,
 }
 
 /// One aimed mutation before it meets a context: which reading instruction (`reader`, modulo
@@ -31,6 +46,7 @@ pub struct Aim {
     pub reader: usize,
     pub path: usize,
     pub kind: AimKind,
+    pub on: On,
 }
 
 const XATTRS: &[&str] = &[
@@ -76,6 +92,8 @@ fn left_out(path: &str, excludes: &[String], ignored: &[String]) -> bool {
 /// left out).
 struct Reader {
     text: String,
+    /// The sources as named (`""` for `.`, `d` for `d/*`).
+    roots: Vec<String>,
     paths: Vec<String>,
     fitting: AimKind,
     telling: bool,
@@ -116,8 +134,17 @@ fn reader(
     let telling = flagged || !paths.is_empty();
     paths.extend(rest);
     paths.dedup();
+    let roots = sources
+        .iter()
+        .map(|s| {
+            let s = s.trim_start_matches("./").trim_end_matches('/');
+            let s = s.strip_suffix("/*").unwrap_or(s);
+            if s == "." { "" } else { s }.to_string()
+        })
+        .collect();
     (!paths.is_empty()).then_some(Reader {
         text: i.raw_args.clone(),
+        roots,
         paths,
         fitting,
         telling,
@@ -146,6 +173,13 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Vec<Mutation> {
             _ => None,
         })
         .collect();
+    let entry_kind = matches!(
+        aim.kind,
+        AimKind::Remove | AimKind::Rename | AimKind::Create(_)
+    );
+    if aim.on != On::Any || entry_kind {
+        return on_entries(context, &readers, aim);
+    }
     let focused: Vec<&Reader> = readers
         .iter()
         .filter(|r| !focus.is_empty() && format!(" {}", r.text).contains(focus))
@@ -174,6 +208,74 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Vec<Mutation> {
         other => other,
     };
     match kind {
+        AimKind::Retype(n) => retype(context, &path, n),
+        kind => mutation_of(context, path, kind).into_iter().collect(),
+    }
+}
+
+/// An aimed mutation of the entries of `aim.on`'s type the readers read, of any reader: a new
+/// one (`Create`), or the `aim.path`-th of them changed (`Remove` and `Rename` only of what no
+/// reader names, so that no source goes missing).
+fn on_entries(context: &BuildContext, readers: &[Reader], aim: Aim) -> Vec<Mutation> {
+    let named: Vec<&String> = readers.iter().flat_map(|r| &r.roots).collect();
+    if let AimKind::Create(n) = aim.kind {
+        let mut dirs: Vec<&str> = named
+            .iter()
+            .map(|r| r.as_str())
+            .filter(|r| r.is_empty() || context.get(r).is_some_and(|e| e.is_dir()))
+            .collect();
+        dirs.dedup();
+        let Some(dir) = dirs.get(aim.reader % dirs.len().max(1)) else {
+            return Vec::new();
+        };
+        let under = |name: &str| {
+            if dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{dir}/{name}")
+            }
+        };
+        return vec![match n % 3 {
+            0 => Mutation::Write {
+                path: under("e"),
+                content: "new".into(),
+            },
+            1 => Mutation::Mkdir { path: under("f") },
+            _ if dir.is_empty() => Mutation::Symlink {
+                path: "a-link".into(),
+                target: super::TARGETS[n / 3 % super::TARGETS.len()].into(),
+            },
+            _ => Mutation::Symlink {
+                path: under("l"),
+                target: ["c", "gone", "b"][n / 3 % 3].into(),
+            },
+        }];
+    }
+    let mut paths: Vec<&String> = readers
+        .iter()
+        .flat_map(|r| &r.paths)
+        .filter(|p| {
+            let kind = context.get(p).map(|e| &e.kind);
+            match aim.on {
+                On::Any => true,
+                On::Dir => matches!(kind, Some(EntryKind::Dir)),
+                On::Link => matches!(kind, Some(EntryKind::Symlink { .. })),
+            }
+        })
+        .filter(|p| !matches!(aim.kind, AimKind::Remove | AimKind::Rename) || !named.contains(p))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let Some(path) = paths.get(aim.path % paths.len().max(1)) else {
+        return Vec::new();
+    };
+    let path = path.to_string();
+    match aim.kind {
+        AimKind::Remove => vec![Mutation::Remove { path }],
+        AimKind::Rename => vec![Mutation::Rename {
+            to: format!("{path}-renamed"),
+            from: path,
+        }],
         AimKind::Retype(n) => retype(context, &path, n),
         kind => mutation_of(context, path, kind).into_iter().collect(),
     }
@@ -268,7 +370,14 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
             }
         }
         (AimKind::Write | AimKind::WriteSameSize | AimKind::Chmod | AimKind::Fitting, _) => chmod,
-        (AimKind::Chown | AimKind::Retype(_), _) => chown,
+        (
+            AimKind::Chown
+            | AimKind::Retype(_)
+            | AimKind::Remove
+            | AimKind::Rename
+            | AimKind::Create(_),
+            _,
+        ) => chown,
         (AimKind::Touch, _) => Mutation::Touch {
             mtime: entry.mtime + 1,
             path,
@@ -284,13 +393,18 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
                 "security.selinux" => fit::LABELS,
                 _ => ["x", "y"],
             };
-            let was_first = entry
-                .xattrs
-                .get(name)
-                .is_some_and(|v| v == values[0].as_bytes());
+            // None, the first value, the second, none again.
+            let had = entry.xattrs.get(name);
+            let was = |n: usize| had.is_some_and(|v| v == values[n].as_bytes());
+            if was(1) {
+                return Some(Mutation::RemoveXattr {
+                    name: name.into(),
+                    path,
+                });
+            }
             Mutation::SetXattr {
                 name: name.into(),
-                value: values[usize::from(was_first)].into(),
+                value: values[usize::from(was(0))].into(),
                 path,
             }
         }
