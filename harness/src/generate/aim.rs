@@ -1,5 +1,8 @@
 //! Aimed mutations: one change of a path the Dockerfile reads at that point of a scenario (a
-//! COPY/ADD source, a bind mount's source, a file an `--exclude` or `.dockerignore` leaves out).
+//! COPY/ADD source, a bind mount's source, a file an `--exclude` or `.dockerignore` leaves out),
+//! or, with `On::Dir` / `On::Link`, of a directory or link it reads (a link's content is its
+//! target: retargeted in place), a removal or rename of what it reads without naming it, a new
+//! entry in what it copies whole, or a type change (`retype`).
 
 use models::dockerfile::{self, Body, Line};
 use models::scenario::Mutation;

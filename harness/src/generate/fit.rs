@@ -202,7 +202,12 @@ mod tests {
             },
             Err(Unfit::BoundNotAFile("a".into())),
         );
-        check_context(|c| drop(c.remove("d/c")), Ok(()));
+        check_context(
+            |c| {
+                c.remove("d/c");
+            },
+            Ok(()),
+        );
         check_context(|c| c.insert("l", Entry::symlink("a-link")).unwrap(), Ok(()));
         check_context(
             |c| {

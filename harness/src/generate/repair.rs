@@ -145,7 +145,9 @@ mod tests {
         check(copy_b, |_| {}, &[]);
         check(
             copy_b,
-            |c| drop(c.remove("b")),
+            |c| {
+                c.remove("b");
+            },
             &[r#"{"op":"write","path":"b","content":"repaired"}"#],
         );
         check(
@@ -155,7 +157,9 @@ mod tests {
         );
         check(
             "FROM base\nCOPY l /l\n",
-            |c| drop(c.remove("a")),
+            |c| {
+                c.remove("a");
+            },
             &[r#"{"op":"symlink","path":"l","target":"d"}"#],
         );
         check(
@@ -171,7 +175,9 @@ mod tests {
         );
         check(
             "FROM base\nCOPY <<EOF /f\nhi\nEOF\nCOPY --from=s0 /b /b\n",
-            |c| drop(c.remove("b")),
+            |c| {
+                c.remove("b");
+            },
             &[],
         );
     }
