@@ -35,7 +35,9 @@ pub enum Command {
     /// Endpoints another cachet run is using are skipped.
     Clean(CleanArgs),
     /// Engine-free generator reach: for each exercised rule's mutant, the first generated
-    /// scenario whose predictions differ from the reference's. With `--engine E --sample K`:
+    /// scenario whose predictions differ from the reference's; then the input coverage (each
+    /// change kind × entry type and the rules it reached) and the share of builds predicted to
+    /// fail. With `--engine E --sample K`:
     /// K of E's mutants, and after how many scenarios a real run on E catches each.
     Mutants(MutantsArgs),
     /// Record a directory's build input as the model sees it (digests, not contents), without
@@ -559,6 +561,13 @@ fn mutants(
     let generated = crate::generate::generate_scenarios(seed, scenarios);
     let reaches = crate::mutants::reach_all(&profiles, &generated);
     print!("{}", crate::mutants::render(&reaches, scenarios));
+    let coverage = crate::mutants::coverage(&profiles, &generated);
+    print!(
+        "\n{}",
+        crate::mutants::render_coverage(&coverage, seed, scenarios)
+    );
+    let failures = crate::mutants::failures(&profiles, &generated);
+    print!("\n{}", crate::mutants::render_failures(&failures));
     Ok(EXIT_OK)
 }
 

@@ -7,6 +7,8 @@ use models::{BuildContext, BuildOptions, Entry};
 use proptest::prelude::*;
 
 mod aim;
+pub mod fit;
+mod repair;
 
 /// The files of every initial context (`d/b` so `--exclude=b` has something to leave out).
 const FILES: &[&str] = &["a", "b", "d/c", "d/b"];
@@ -14,8 +16,26 @@ const FILES: &[&str] = &["a", "b", "d/c", "d/b"];
 /// The symlink of every initial context, and its target.
 const LINK: (&str, &str) = ("l", "a");
 
-/// Paths the metadata mutations touch: files, the directory `d` and the symlink `l`.
-const ENTRIES: &[&str] = &["a", "b", "d/c", "d", "l"];
+/// The dangling link of every initial context (read only through `.`, so no build fails on it),
+/// and its target, which nothing makes: so that changes meet a dangling link as often as a live
+/// one.
+const DANGLING: (&str, &str) = ("a-link", "gone");
+
+/// Paths the metadata mutations touch: files, the directory `d`, the symlink `l` and the link
+/// `a-link` a mutation may make (each mutation applies only where its path is).
+const ENTRIES: &[&str] = &["a", "b", "d/c", "d", "l", "a-link"];
+
+/// The symlinks a mutation makes or retargets: the initial `l`, and `a-link` beside it (read
+/// only through `.`, so a dangling one fails no build).
+const LINKS: &[&str] = &["l", "a-link", "a-link"];
+
+/// Where a link may point: pool entries, and `gone`, which nothing makes (a dangling link).
+/// In this order, so that a retarget in place (`aim`) of the initial link (to `a`) dangles.
+pub(crate) const TARGETS: &[&str] = &["a", "gone", "d", "b", "d/c"];
+
+/// Paths a type change (`Change::Retype`) may meet: the pool's files and links, the directory
+/// `d`, and the new paths a mutation may have made.
+const RETYPED: &[&str] = &["a", "b", "d/c", "l", "a-link", "d", "e", "d/f"];
 
 /// Paths a write may create: new files beside the initial ones.
 const NEW_FILES: &[&str] = &["e", "d/e"];
@@ -154,31 +174,16 @@ fn arb_from_stage(modern: bool) -> impl Strategy<Value = String> {
     .prop_map(str::to_string)
 }
 
-/// Mutations that change what an entry is: a file (or the symlink) becomes a directory or a
-/// symlink.
-fn arb_retype() -> impl Strategy<Value = Vec<Mutation>> {
-    (pick(&["a", "b", "d/c", "l"]), prop::bool::ANY).prop_map(|(path, to_dir)| {
-        let second = if to_dir {
-            Mutation::Mkdir { path: path.into() }
-        } else {
-            Mutation::Symlink {
-                path: path.into(),
-                target: "b".into(),
-            }
-        };
-        vec![Mutation::Remove { path: path.into() }, second]
-    })
-}
-
 fn arb_xattr() -> impl Strategy<Value = Mutation> {
     let name = pick(&["user.note", "security.selinux", "security.capability"]);
-    // The directory twice: an xattr of a directory (every namespace) is otherwise rare.
-    let path = pick(&["a", "b", "d/c", "d", "d", "l"]);
+    // The directory twice: an xattr of a directory (every namespace) is otherwise rare. Never a
+    // link (`fit`), and a capability only where the path is a regular file then.
+    let path = pick(&["a", "b", "d/c", "d", "d"]);
     (path, name, 0..2usize).prop_map(|(path, name, which)| {
-        let value = if name == "security.capability" {
-            CAPABILITIES[which]
-        } else {
-            ["x", "system_u:object_r:container_file_t:s0"][which]
+        let value = match name {
+            "security.capability" => fit::CAPABILITIES[which],
+            "security.selinux" => fit::LABELS[which],
+            _ => ["x", "y"][which],
         };
         Mutation::SetXattr {
             path: path.into(),
@@ -187,16 +192,6 @@ fn arb_xattr() -> impl Strategy<Value = Mutation> {
         }
     })
 }
-
-/// Two `security.capability` values the kernel accepts (VFS capability data, revision 2: the
-/// little-endian magic 0x02000000, then permitted and inheritable sets, low words first):
-/// `cap_net_bind_service` and `cap_net_raw` permitted. Anything else there fails with EINVAL
-/// wherever the engine sets it (classic 20.10 refused such a context: "Error processing tar file
-/// (exit status 1): invalid argument").
-const CAPABILITIES: [&str; 2] = [
-    "\0\0\0\u{2}\0\u{4}\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
-    "\0\0\0\u{2}\0\u{20}\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
-];
 
 /// A write: new content for a pool file, or a new file.
 fn arb_write() -> impl Strategy<Value = Mutation> {
@@ -215,8 +210,9 @@ pub fn arb_mutation() -> impl Strategy<Value = Mutation> {
         1 => (pick(&["a", "b", "d/c"]), "[pq]").prop_map(|(path, content)| {
             Mutation::WriteSameSize { path: path.into(), content }
         }),
-        2 => (entry.clone(), pick(&["644", "600", "755"])).prop_map(|(path, mode)| {
-            Mutation::Chmod { path, mode: u32::from_str_radix(mode, 8).expect("octal") }
+        // Not a link: Linux has no link modes (`fit`).
+        2 => (pick(&["a", "b", "d/c", "d"]), pick(&["644", "600", "755"])).prop_map(|(path, mode)| {
+            Mutation::Chmod { path: path.into(), mode: u32::from_str_radix(mode, 8).expect("octal") }
         }),
         1 => (entry.clone(), 1000u32..1002).prop_map(|(path, uid)| Mutation::Chown {
             path,
@@ -233,7 +229,8 @@ pub fn arb_mutation() -> impl Strategy<Value = Mutation> {
         2 => pick(&["b\n", "d\n", "nothing\n"])
             .prop_map(|t| Mutation::Dockerignore { text: t.into() }),
         1 => entry.clone().prop_map(|path| Mutation::Remove { path }),
-        1 => (pick(&["l", "a-link"]), pick(&["a", "b", "d"])).prop_map(|(path, target)| {
+        // A link made, or retargeted in place, maybe dangling.
+        2 => (pick(LINKS), pick(TARGETS)).prop_map(|(path, target)| {
             Mutation::Symlink {
                 path: path.into(),
                 target: target.into(),
@@ -247,13 +244,12 @@ pub fn arb_mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-/// One transition's mutations: single ones, or a type change (two mutations).
+/// One transition's mutations of the pools (type changes are `Change::Retype`).
 fn arb_mutations() -> impl Strategy<Value = Vec<Mutation>> {
     prop_oneof![
         3 => Just(Vec::new()),
         5 => proptest::collection::vec(arb_mutation(), 1..2),
         2 => proptest::collection::vec(arb_mutation(), 0..3),
-        1 => arb_retype(),
     ]
 }
 
@@ -747,6 +743,13 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             all.extend(run.map(str::to_string));
             all.extend(first);
             all.push(format!("FROM {}", if from_stage { STAGE } else { "base" }));
+            // What `s0` did not write is no read but a failure in every build: `/a` then.
+            let read = if run.is_some() {
+                read
+            } else {
+                read.replace("s0 /o ", "s0 /a ")
+                    .replace("source=/o,", "source=/a,")
+            };
             all.push(read);
             all.extend(last);
             all
@@ -928,6 +931,7 @@ fn stage_opening(n: usize, text: &str) -> Change {
             reader: 1,
             path: 0,
             kind: aim::AimKind::Write,
+            on: aim::On::Any,
         }),
         (true, _) => Change::Edit(DockerfileEdit::Vary(1)),
     }
@@ -945,6 +949,7 @@ fn metadata_opening(n: usize) -> Change {
         reader: 0,
         path: 0,
         kind,
+        on: aim::On::Any,
     })
 }
 
@@ -955,6 +960,7 @@ fn opening(focus: &Focus) -> Change {
             reader: 0,
             path: 0,
             kind: aim::AimKind::Fitting,
+            on: aim::On::Any,
         }),
         Opening::Edit => Change::Edit(DockerfileEdit::VaryTelling(0, focus.word)),
         Opening::Args => Change::Args,
@@ -974,6 +980,9 @@ enum Change {
     Nothing,
     /// Nothing but another value of the build arg `V` (`next_arg`).
     Args,
+    /// The `n`-th path of `RETYPED` that exists made another type (`aim::retype`, the `to`-th
+    /// choice).
+    Retype(usize, usize),
 }
 
 fn arb_aim() -> impl Strategy<Value = aim::Aim> {
@@ -986,8 +995,24 @@ fn arb_aim() -> impl Strategy<Value = aim::Aim> {
         2 => Just(AimKind::Touch),
         3 => (0usize..4).prop_map(AimKind::Xattr),
         8 => Just(AimKind::Fitting),
+        1 => (0usize..10).prop_map(AimKind::Retype),
+        1 => Just(AimKind::Remove),
+        1 => Just(AimKind::Rename),
+        2 => (0usize..15).prop_map(AimKind::Create),
     ];
-    (0usize..8, 0usize..8, kind).prop_map(|(reader, path, kind)| aim::Aim { reader, path, kind })
+    // Mostly any path; a directory or a link the Dockerfile reads some of the time, so their
+    // modes, owners, times, targets and types change too.
+    let on = prop_oneof![
+        8 => Just(aim::On::Any),
+        3 => Just(aim::On::Dir),
+        4 => Just(aim::On::Link),
+    ];
+    (0usize..8, 0usize..8, kind, on).prop_map(|(reader, path, kind, on)| aim::Aim {
+        reader,
+        path,
+        kind,
+        on,
+    })
 }
 
 /// A change of one build: rules that key one thing meet a change of it alone, so most builds
@@ -996,10 +1021,11 @@ fn arb_change(modern: bool) -> impl Strategy<Value = Change> {
     prop_oneof![
         3 => (arb_mutations(), prop::option::weighted(0.5, arb_dockerfile_edit(modern)))
             .prop_map(|(m, e)| Change::Mixed(m, e)),
-        4 => arb_aim().prop_map(Change::Aimed),
+        6 => arb_aim().prop_map(Change::Aimed),
         4 => arb_dockerfile_edit(modern).prop_map(Change::Edit),
         1 => Just(Change::Nothing),
         3 => Just(Change::Args),
+        1 => (0usize..8, 0usize..12).prop_map(|(n, to)| Change::Retype(n, to)),
     ]
 }
 
@@ -1079,26 +1105,52 @@ fn arb_scenario_focused(modern: bool, turn: Option<usize>) -> impl Strategy<Valu
         })
 }
 
-/// The mutations of one build's change that apply to `current` (applying them).
+/// The mutations of one build's change that apply to `current` and leave it one the kernel and
+/// the engines take (`fit::check`), applying them. A type change is kept or dropped whole.
 fn mutations_of(current: &mut BuildContext, change: Change, focus: &str) -> Vec<Mutation> {
-    let (mutations, edit) = match change {
-        Change::Mixed(m, e) => (m, e),
-        Change::Aimed(a) => (aim::resolve(current, a, focus).into_iter().collect(), None),
+    let (groups, edit): (Vec<Vec<Mutation>>, _) = match change {
+        Change::Mixed(m, e) => (m.into_iter().map(|m| vec![m]).collect(), e),
+        Change::Aimed(a) => (vec![aim::resolve(current, a, focus)], None),
         Change::Edit(e) => (Vec::new(), Some(e)),
         Change::Nothing | Change::Args => (Vec::new(), None),
+        Change::Retype(n, to) => {
+            let existing: Vec<&str> = RETYPED
+                .iter()
+                .copied()
+                .filter(|p| current.get(p).is_some())
+                .collect();
+            let path = existing.get(n % existing.len().max(1));
+            let group = path
+                .map(|p| aim::retype(current, p, to))
+                .unwrap_or_default();
+            (vec![group], None)
+        }
     };
-    let mut kept: Vec<Mutation> = mutations
-        .into_iter()
-        .filter(|m| apply_mutation(current, m, 0).is_ok())
-        .collect();
+    let mut kept = Vec::new();
+    for group in groups {
+        kept.extend(apply_fitting(current, group));
+    }
     if let Some(edit) = edit {
         let text = apply_edit(&current.dockerfile_text().unwrap_or_default(), &edit);
-        let m = Mutation::Dockerfile { text };
-        if apply_mutation(current, &m, 0).is_ok() {
-            kept.push(m);
+        if !repair::reads_unwritten(&text) {
+            kept.extend(apply_fitting(current, vec![Mutation::Dockerfile { text }]));
         }
     }
     kept
+}
+
+/// `group` applied to `current` if every mutation applies and the context then fits
+/// (`fit::check`); else nothing (and `current` as it was).
+fn apply_fitting(current: &mut BuildContext, group: Vec<Mutation>) -> Vec<Mutation> {
+    let mut next = current.clone();
+    let applies = group
+        .iter()
+        .all(|m| apply_mutation(&mut next, m, 0).is_ok());
+    if !applies || group.is_empty() || fit::check(&next).is_err() {
+        return Vec::new();
+    }
+    *current = next;
+    group
 }
 
 /// The build arg `V` moved on: unset → `1` → `2` → unset.
@@ -1225,17 +1277,20 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
         let host = place_build(&mut options, n, cross_host, on_b);
         let after_no_cache = transitions.last().is_some_and(|t| t.build.options.no_cache);
         let edited = current.dockerfile_text().unwrap_or_default() != first_text;
-        let kept = if n == 0 {
-            Vec::new()
-        } else if (revert || n == no_cache_at + 1) && after_no_cache && edited {
-            let m = Mutation::Dockerfile {
-                text: first_text.clone(),
-            };
-            apply_mutation(&mut current, &m, 0).expect("a Dockerfile always applies");
-            vec![m]
-        } else {
-            mutations_of(&mut current, change, focus.word)
-        };
+        // What the last build's change made fail is given back first (`repair`).
+        let mut kept = Vec::new();
+        if n > 0 {
+            let repairs = repair::repair(&current);
+            kept = apply_fitting(&mut current, repairs);
+            if (revert || n == no_cache_at + 1) && after_no_cache && edited {
+                let m = Mutation::Dockerfile {
+                    text: first_text.clone(),
+                };
+                kept.extend(apply_fitting(&mut current, vec![m]));
+            } else {
+                kept.extend(mutations_of(&mut current, change, focus.word));
+            }
+        }
         transitions.push(Transition {
             mutations: kept,
             build: BuildStep { host, options },
@@ -1244,7 +1299,8 @@ fn transitions_of(initial: &BuildContext, steps: Vec<StepDraw>, shape: Shape) ->
     transitions
 }
 
-/// The pool's files, the symlink `l`, and the Dockerfile of `instructions`.
+/// The pool's files, the symlink `l`, the dangling `a-link`, and the Dockerfile of
+/// `instructions`.
 fn initial_context(instructions: &[String]) -> BuildContext {
     let mut context = BuildContext::new();
     for f in FILES {
@@ -1252,9 +1308,11 @@ fn initial_context(instructions: &[String]) -> BuildContext {
             .insert(f, Entry::file(format!("{f}-content")))
             .expect("pool paths are valid");
     }
-    context
-        .insert(LINK.0, Entry::symlink(LINK.1.to_string()))
-        .expect("pool paths are valid");
+    for (path, target) in [LINK, DANGLING] {
+        context
+            .insert(path, Entry::symlink(target.to_string()))
+            .expect("pool paths are valid");
+    }
     let mut text = instructions.join("\n");
     text.push('\n');
     context.set_dockerfile_text(&text);

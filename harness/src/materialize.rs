@@ -126,6 +126,13 @@ pub fn write_context_dir(context: &BuildContext, dir: &Path) -> Result<()> {
     for (rel, entry) in &context.entries {
         let path = dir.join(rel);
         let is_link = matches!(entry.kind, EntryKind::Symlink { .. });
+        let cpath = c_path(&path)?;
+        // The owner before the xattrs: a chown clears `security.capability` (the kernel drops
+        // a file's privileges with its owner, root's chown too).
+        // SAFETY: cpath is a valid NUL-terminated path for the duration of the call.
+        if unsafe { libc::lchown(cpath.as_ptr(), entry.uid, entry.gid) } != 0 {
+            return Err(os_error("lchown", &path));
+        }
         for (name, value) in &entry.xattrs {
             if is_link {
                 continue; // user.* xattrs are not allowed on symlinks
@@ -133,11 +140,6 @@ pub fn write_context_dir(context: &BuildContext, dir: &Path) -> Result<()> {
             xattr::set(&path, name, value).map_err(|e| {
                 Error::Setup(format!("setting xattr {name} on {}: {e}", path.display()))
             })?;
-        }
-        let cpath = c_path(&path)?;
-        // SAFETY: cpath is a valid NUL-terminated path for the duration of the call.
-        if unsafe { libc::lchown(cpath.as_ptr(), entry.uid, entry.gid) } != 0 {
-            return Err(os_error("lchown", &path));
         }
         if !is_link {
             use std::os::unix::fs::PermissionsExt;

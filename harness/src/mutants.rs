@@ -30,6 +30,13 @@ use crate::error::{Error, Result};
 use crate::inventory::Inventory;
 use crate::schema::Report;
 
+mod inputs;
+
+pub use inputs::{
+    changes, coverage, failures, render_coverage, render_failures, Cell, Change, Coverage,
+    Failures, KINDS, TYPES,
+};
+
 /// One mutant's reach: the profile and rule, and the first scenario (0-based index into the
 /// seed's scenarios) that tells it from the reference, if any does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,18 +69,21 @@ pub fn distinguishes(reference: Option<&[Observable]>, mutant: Option<&[Observab
     let (Some(reference), Some(mutant)) = (reference, mutant) else {
         return reference.is_some() != mutant.is_some();
     };
-    let claims = |outcome: &str| matches!(outcome, "cached" | "rebuilt" | "fails");
     reference.len() != mutant.len()
         || reference
             .iter()
             .zip(mutant)
-            .any(|((r_refused, r), (m_refused, m))| {
-                r_refused != m_refused
-                    || r.len() != m.len()
-                    || r.iter()
-                        .zip(m)
-                        .any(|(r, m)| claims(r) && claims(m) && r != m)
-            })
+            .any(|(r, m)| build_differs(r, m))
+}
+
+/// Whether a real run could tell one build's predictions apart (`distinguishes`).
+pub fn build_differs((r_refused, r): &Observable, (m_refused, m): &Observable) -> bool {
+    let claims = |outcome: &str| matches!(outcome, "cached" | "rebuilt" | "fails");
+    r_refused != m_refused
+        || r.len() != m.len()
+        || r.iter()
+            .zip(m)
+            .any(|(r, m)| claims(r) && claims(m) && r != m)
 }
 
 /// The observable predictions of every scenario under `profile` (none where one does not apply).

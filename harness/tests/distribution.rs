@@ -1,10 +1,12 @@
 //! What the generator produces, per 1,000 scenarios of seed 1: how often each mutation kind meets
-//! each entry type (file, dir, symlink, or a new path), each instruction kind and each flag or
-//! form; each one must appear. And how few steps the model cannot key (`Unsupported`).
+//! each entry type (file, dir, symlink, dangling symlink, or a new path), each instruction kind
+//! and each flag or form; each one must appear. And how few steps the model cannot key
+//! (`Unsupported`). A link's mode or xattr is no input Linux can make (`generate::fit`): never
+//! generated.
 
 use std::collections::BTreeMap;
 
-use harness::generate::generate_scenarios;
+use harness::generate::{fit, generate_scenarios};
 use models::dockerfile::{parse, Body};
 use models::scenario::{apply_mutation, predict_scenario, Mutation, Scenario};
 use models::{BuildContext, EntryKind, Outcome, Profile};
@@ -21,7 +23,8 @@ fn entry_type(context: &BuildContext, path: &str) -> &'static str {
         None => "new",
         Some(EntryKind::File { .. }) => "file",
         Some(EntryKind::Dir) => "dir",
-        Some(EntryKind::Symlink { .. }) => "symlink",
+        Some(EntryKind::Symlink { .. }) if fit::resolve(context, path).is_some() => "symlink",
+        Some(EntryKind::Symlink { .. }) => "dangling symlink",
     }
 }
 
@@ -113,30 +116,46 @@ const MUTATIONS: &[&str] = &[
     "dockerfile",
     "chmod × file",
     "chmod × dir",
-    "chmod × symlink",
     "chown × file",
     "chown × dir",
     "chown × symlink",
+    "chown × dangling symlink",
     "touch × file",
     "touch × dir",
     "touch × symlink",
+    "touch × dangling symlink",
     "set-xattr user × file",
     "set-xattr user × dir",
-    "set-xattr user × symlink",
     "set-xattr security.selinux × file",
+    "set-xattr security.selinux × dir",
     "set-xattr security.capability × file",
-    "set-xattr security.capability × dir",
     "remove-xattr × file",
     "remove-xattr × dir",
     "remove × file",
     "remove × dir",
     "remove × symlink",
+    "remove × dangling symlink",
     "symlink × symlink",
+    "symlink × dangling symlink",
+    "symlink × file",
+    "symlink × dir",
     "symlink × new",
     "mkdir × new",
     "rename × file",
     "rename × dir",
     "rename × symlink",
+    "rename × dangling symlink",
+];
+
+/// What Linux cannot make (`generate::fit`): never generated.
+const NEVER: &[&str] = &[
+    "chmod × symlink",
+    "chmod × dangling symlink",
+    "set-xattr user × symlink",
+    "set-xattr user × dangling symlink",
+    "set-xattr security.selinux × symlink",
+    "set-xattr security.capability × dir",
+    "set-xattr security.capability × symlink",
 ];
 
 const FORMS: &[&str] = &[
@@ -194,6 +213,14 @@ fn every_mutation_kind_entry_type_instruction_and_flag_appears() {
         .chain(FORMS.iter().filter(|k| !forms.contains_key(**k)))
         .collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
+    let unmakeable: Vec<&&str> = NEVER
+        .iter()
+        .filter(|k| mutations.contains_key(**k))
+        .collect();
+    assert!(
+        unmakeable.is_empty(),
+        "generated, but Linux cannot make it: {unmakeable:?}"
+    );
 }
 
 /// Steps the model predicts `Unsupported` (it cannot key them), per profile, over 1,000

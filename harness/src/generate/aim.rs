@@ -1,9 +1,14 @@
 //! Aimed mutations: one change of a path the Dockerfile reads at that point of a scenario (a
-//! COPY/ADD source, a bind mount's source, a file an `--exclude` or `.dockerignore` leaves out).
+//! COPY/ADD source, a bind mount's source, a file an `--exclude` or `.dockerignore` leaves out),
+//! or, with `On::Dir` / `On::Link`, of a directory or link it reads (a link's content is its
+//! target: retargeted in place), a removal or rename of what it reads without naming it, a new
+//! entry in what it copies whole, or a type change (`retype`).
 
 use models::dockerfile::{self, Body, Line};
 use models::scenario::Mutation;
 use models::{BuildContext, EntryKind};
+
+use super::fit;
 
 /// What an aimed mutation changes of its path.
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +23,23 @@ pub enum AimKind {
     /// What the reading instruction's flags make telling: a mode change under `--chmod`, an
     /// owner change under `--chown`, a touch of a bound file, else a write.
     Fitting,
+    /// Another type (`retype`, the `n`-th choice).
+    Retype(usize),
+    /// The path removed (one no instruction names: what `.` or a directory copies).
+    Remove,
+    /// The path renamed (`PATH-renamed`; one no instruction names).
+    Rename,
+    /// A new entry in a directory a reader copies whole (`.` or `d`), the `n`-th choice: a file
+    /// (`e`), a directory (`f`), a link (`a-link` at the top, `d/l` in `d`, maybe dangling).
+    Create(usize),
+}
+
+/// The entries an aimed mutation looks for among what the Dockerfile reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum On {
+    Any,
+    Dir,
+    Link,
 }
 
 /// One aimed mutation before it meets a context: which reading instruction (`reader`, modulo
@@ -27,6 +49,7 @@ pub struct Aim {
     pub reader: usize,
     pub path: usize,
     pub kind: AimKind,
+    pub on: On,
 }
 
 const XATTRS: &[&str] = &[
@@ -72,6 +95,8 @@ fn left_out(path: &str, excludes: &[String], ignored: &[String]) -> bool {
 /// left out).
 struct Reader {
     text: String,
+    /// The sources as named (`""` for `.`, `d` for `d/*`).
+    roots: Vec<String>,
     paths: Vec<String>,
     fitting: AimKind,
     telling: bool,
@@ -112,19 +137,30 @@ fn reader(
     let telling = flagged || !paths.is_empty();
     paths.extend(rest);
     paths.dedup();
+    let roots = sources
+        .iter()
+        .map(|s| {
+            let s = s.trim_start_matches("./").trim_end_matches('/');
+            let s = s.strip_suffix("/*").unwrap_or(s);
+            if s == "." { "" } else { s }.to_string()
+        })
+        .collect();
     (!paths.is_empty()).then_some(Reader {
         text: i.raw_args.clone(),
+        roots,
         paths,
         fitting,
         telling,
     })
 }
 
-/// The mutation `aim` makes in `context`, if the Dockerfile reads anything there. The reader is
+/// The mutations `aim` makes in `context` (none if the Dockerfile reads nothing there). The reader is
 /// one whose text holds `focus` (the scenario's focus) three times in four, if there is one,
 /// else a telling one half the time, else any.
-pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation> {
-    let text = context.dockerfile_text()?;
+pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Vec<Mutation> {
+    let Some(text) = context.dockerfile_text() else {
+        return Vec::new();
+    };
     let ignored: Vec<String> = context
         .dockerignore_text()
         .unwrap_or_default()
@@ -140,6 +176,13 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation
             _ => None,
         })
         .collect();
+    let entry_kind = matches!(
+        aim.kind,
+        AimKind::Remove | AimKind::Rename | AimKind::Create(_)
+    );
+    if aim.on != On::Any || entry_kind {
+        return on_entries(context, &readers, aim);
+    }
     let focused: Vec<&Reader> = readers
         .iter()
         .filter(|r| !focus.is_empty() && format!(" {}", r.text).contains(focus))
@@ -152,7 +195,9 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation
     } else {
         readers.iter().collect()
     };
-    let chosen = pool.get(aim.reader / 2 % pool.len().max(1))?;
+    let Some(chosen) = pool.get(aim.reader / 2 % pool.len().max(1)) else {
+        return Vec::new();
+    };
     // The first path half the time (the telling one), else any.
     let paths = &chosen.paths;
     let path = paths[if aim.path.is_multiple_of(2) {
@@ -165,17 +210,145 @@ pub fn resolve(context: &BuildContext, aim: Aim, focus: &str) -> Option<Mutation
         AimKind::Fitting => chosen.fitting,
         other => other,
     };
-    mutation_of(context, path, kind)
+    match kind {
+        AimKind::Retype(n) => retype(context, &path, n),
+        kind => mutation_of(context, path, kind).into_iter().collect(),
+    }
+}
+
+/// An aimed mutation of the entries of `aim.on`'s type the readers read, of any reader: a new
+/// one (`Create`), or the `aim.path`-th of them changed (`Remove` and `Rename` only of what no
+/// reader names, so that no source goes missing).
+fn on_entries(context: &BuildContext, readers: &[Reader], aim: Aim) -> Vec<Mutation> {
+    let named: Vec<&String> = readers.iter().flat_map(|r| &r.roots).collect();
+    if let AimKind::Create(n) = aim.kind {
+        let mut dirs: Vec<&str> = named
+            .iter()
+            .map(|r| r.as_str())
+            .filter(|r| r.is_empty() || context.get(r).is_some_and(|e| e.is_dir()))
+            .collect();
+        dirs.dedup();
+        let Some(dir) = dirs.get(aim.reader % dirs.len().max(1)) else {
+            return Vec::new();
+        };
+        let under = |name: &str| {
+            if dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{dir}/{name}")
+            }
+        };
+        return vec![match n % 3 {
+            0 => Mutation::Write {
+                path: under("e"),
+                content: "new".into(),
+            },
+            1 => Mutation::Mkdir { path: under("f") },
+            _ if dir.is_empty() => Mutation::Symlink {
+                path: "a-link".into(),
+                target: super::TARGETS[n / 3 % super::TARGETS.len()].into(),
+            },
+            _ => Mutation::Symlink {
+                path: under("l"),
+                target: ["c", "gone", "b"][n / 3 % 3].into(),
+            },
+        }];
+    }
+    let mut paths: Vec<&String> = readers
+        .iter()
+        .flat_map(|r| &r.paths)
+        .filter(|p| {
+            let kind = context.get(p).map(|e| &e.kind);
+            match aim.on {
+                On::Any => true,
+                On::Dir => matches!(kind, Some(EntryKind::Dir)),
+                On::Link => matches!(kind, Some(EntryKind::Symlink { .. })),
+            }
+        })
+        .filter(|p| !matches!(aim.kind, AimKind::Remove | AimKind::Rename) || !named.contains(p))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let Some(path) = paths.get(aim.path % paths.len().max(1)) else {
+        return Vec::new();
+    };
+    let path = path.to_string();
+    match aim.kind {
+        AimKind::Remove => vec![Mutation::Remove { path }],
+        AimKind::Rename => vec![Mutation::Rename {
+            to: format!("{path}-renamed"),
+            from: path,
+        }],
+        AimKind::Retype(n) => retype(context, &path, n),
+        kind => mutation_of(context, path, kind).into_iter().collect(),
+    }
+}
+
+/// The mutations that make `path` another type, the `n`-th choice: of the two other types, a
+/// file (new content), a directory, or a symlink to the `n`-th of `generate::TARGETS` (which may
+/// dangle). Nothing if `path` is not there.
+pub fn retype(context: &BuildContext, path: &str, n: usize) -> Vec<Mutation> {
+    let Some(entry) = context.get(path) else {
+        return Vec::new();
+    };
+    let others: Vec<&str> = ["file", "dir", "symlink"]
+        .into_iter()
+        .filter(|t| *t != entry.type_name())
+        .collect();
+    let remove = Mutation::Remove { path: path.into() };
+    match others[n % 2] {
+        "file" => vec![
+            remove,
+            Mutation::Write {
+                path: path.into(),
+                content: "retyped".into(),
+            },
+        ],
+        "dir" => vec![remove, Mutation::Mkdir { path: path.into() }],
+        _ => {
+            let targets = super::TARGETS;
+            vec![Mutation::Symlink {
+                path: path.into(),
+                target: targets[n / 2 % targets.len()].into(),
+            }]
+        }
+    }
 }
 
 /// `kind` on `path`, chosen to change what it is now (a new mode, owner, time or content); a
-/// content change of what is not a file changes its mode instead.
+/// content change of a directory changes its mode instead, of a symlink its target (in place),
+/// and a link's mode or xattr (which Linux has not: `fit`) its owner.
 fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mutation> {
     let entry = context.get(&path)?;
     let content = match &entry.kind {
         EntryKind::File { content } => Some(content.clone()),
         _ => None,
     };
+    let chown = Mutation::Chown {
+        uid: entry.uid + 1,
+        gid: entry.gid + 1,
+        path: path.clone(),
+    };
+    if let EntryKind::Symlink { target } = &entry.kind {
+        return Some(match kind {
+            AimKind::Write | AimKind::WriteSameSize | AimKind::Fitting => {
+                let targets = super::TARGETS;
+                let at = targets
+                    .iter()
+                    .position(|t| t == target)
+                    .map_or(0, |i| i + 1);
+                Mutation::Symlink {
+                    target: targets[at % targets.len()].into(),
+                    path,
+                }
+            }
+            AimKind::Touch => Mutation::Touch {
+                mtime: entry.mtime + 1,
+                path,
+            },
+            _ => chown,
+        });
+    }
     let chmod = Mutation::Chmod {
         mode: if entry.mode & 0o777 == 0o755 {
             0o600
@@ -200,21 +373,41 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
             }
         }
         (AimKind::Write | AimKind::WriteSameSize | AimKind::Chmod | AimKind::Fitting, _) => chmod,
-        (AimKind::Chown, _) => Mutation::Chown {
-            uid: entry.uid + 1,
-            gid: entry.gid + 1,
-            path,
-        },
+        (
+            AimKind::Chown
+            | AimKind::Retype(_)
+            | AimKind::Remove
+            | AimKind::Rename
+            | AimKind::Create(_),
+            _,
+        ) => chown,
         (AimKind::Touch, _) => Mutation::Touch {
             mtime: entry.mtime + 1,
             path,
         },
-        (AimKind::Xattr(n), _) => {
-            let name = XATTRS[n % XATTRS.len()];
-            let was_x = entry.xattrs.get(name).is_some_and(|v| v == b"x");
+        (AimKind::Xattr(n), content) => {
+            // A capability only on a regular file (`fit`): on a directory, a label instead.
+            let name = match XATTRS[n % XATTRS.len()] {
+                "security.capability" if content.is_none() => "security.selinux",
+                name => name,
+            };
+            let values: [&str; 2] = match name {
+                "security.capability" => fit::CAPABILITIES,
+                "security.selinux" => fit::LABELS,
+                _ => ["x", "y"],
+            };
+            // None, the first value, the second, none again.
+            let had = entry.xattrs.get(name);
+            let was = |n: usize| had.is_some_and(|v| v == values[n].as_bytes());
+            if was(1) {
+                return Some(Mutation::RemoveXattr {
+                    name: name.into(),
+                    path,
+                });
+            }
             Mutation::SetXattr {
                 name: name.into(),
-                value: if was_x { "y" } else { "x" }.into(),
+                value: values[usize::from(was(0))].into(),
                 path,
             }
         }
