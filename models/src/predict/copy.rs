@@ -42,10 +42,22 @@ pub(crate) fn plan_copy(
     if let Some(outcome) = not_planned(p, keyword, copy) {
         return Planned::Broken(outcome);
     }
+    let copy = &expanded_flags(cx, st, copy);
+    if let Some(chmod) = copy.chmod.as_deref().filter(|m| parse_mode(m).is_none()) {
+        return Planned::Broken(Outcome::Unsupported {
+            why: format!("{keyword} --chmod={chmod}: not an octal mode, not modelled"),
+        });
+    }
+    // A context source is a path from the context's root (`general::rooted_source`); a
+    // `--from` source is a path in that stage or image.
     let sources: Vec<String> = copy
         .sources
         .iter()
         .map(|s| cx.expand(s, &st.scope))
+        .map(|s| match copy.from {
+            None if !s.starts_with("<<") => general::rooted_source(p, &s),
+            _ => s,
+        })
         .collect();
     let dest = cx.expand(&copy.dest, &st.scope);
     let dest = if p.builder != Builder::Buildah && !dest.starts_with('/') {
@@ -88,6 +100,18 @@ pub(crate) fn plan_copy(
         changes_files: true,
         reads_stage,
         detached_parent: buildkit::link_parent(p, copy),
+    }
+}
+
+/// The flags as the frontend keys them: `--chown` expanded (`general::chown_value`), and
+/// `--chmod` where the frontend expands it (`buildkit::chmod_value`).
+fn expanded_flags(cx: &Cx<'_>, st: &StageState, copy: &CopyArgs) -> CopyArgs {
+    let p = cx.profile;
+    let expand = |text: &str| cx.expand(text, &st.scope);
+    CopyArgs {
+        chown: copy.chown.as_deref().map(|c| general::chown_value(p, c, expand)),
+        chmod: copy.chmod.as_deref().map(|m| buildkit::chmod_value(p, m, expand)),
+        ..copy.clone()
     }
 }
 
@@ -427,7 +451,11 @@ pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArg
 }
 
 /// The context paths a COPY source names: `""` for the whole context, glob matches, or itself.
-fn source_roots(context: &BuildContext, source: &str) -> Result<Vec<String>, String> {
+fn source_roots(
+    context: &BuildContext,
+    source: &str,
+    allow_empty: bool,
+) -> Result<Vec<String>, String> {
     if source == "." || source == "./" || source == "/" {
         return Ok(vec![String::new()]);
     }
@@ -447,7 +475,7 @@ fn source_roots(context: &BuildContext, source: &str) -> Result<Vec<String>, Str
         })
         .cloned()
         .collect();
-    if matched.is_empty() {
+    if matched.is_empty() && !allow_empty {
         return Err(format!("no source files were specified by `{source}`"));
     }
     Ok(matched)
@@ -491,7 +519,8 @@ fn collect_sources_placed(
             facts.push((fact, Place::File(name)));
             continue;
         }
-        for root in source_roots(context, source)? {
+        let allow_empty = buildkit::allows_empty_wildcard(cx.profile);
+        for root in source_roots(context, source, allow_empty)? {
             if root.is_empty() {
                 for (path, entry) in context.entries_under("") {
                     facts.push((

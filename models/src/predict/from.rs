@@ -3,6 +3,7 @@
 use crate::fingerprint::fingerprint;
 use crate::predict::plan::{Cx, Planned, StageOutcome, StageState};
 use crate::predict::Outcome;
+use crate::profiles::general;
 
 /// The name scenarios give cachet's base image: a busybox with `/bin/busybox`, `/bin/sh`,
 /// `/etc/passwd` and `/etc/group`, and nothing else. The harness gives builds a salted copy of it,
@@ -22,17 +23,17 @@ pub fn is_base_image(image: &str) -> bool {
 /// Dockerfile put there: the base image's own, and what an engine mounts or makes for a RUN.
 pub(crate) const BASE_DIRS: &[&str] = &["bin", "etc", "dev", "proc", "sys", "tmp", "run"];
 
-/// Starts the stage: on an earlier stage it inherits that stage's chain and files (and fails with
-/// it, or is unknown with it); on an image, the chain is the image's name (global ARGs
-/// expanded) and the `--platform` text as written, if any.
+/// Starts the stage: on an earlier stage it inherits that stage's chain, files and (with
+/// `general::inherits_scope`) its WORKDIR, ENV, USER and SHELL (and fails with it, or is unknown
+/// with it); on an image, the chain is the image's name (global ARGs expanded:
+/// `StageSpan::base`) and the `--platform` text as written, if any.
 pub(crate) fn plan_from(
     cx: &Cx<'_>,
     outcomes: &[Option<StageOutcome>],
     st: &mut StageState,
-    image: &str,
     platform: Option<&str>,
 ) -> Planned {
-    let image = cx.expand_globals(image);
+    let image = cx.stages[st.index].base.clone();
     let parent_stage = cx
         .earlier_stage(st.index, &image)
         .and_then(|i| outcomes[i].as_ref());
@@ -53,6 +54,9 @@ pub(crate) fn plan_from(
             st.workdirs = parent.workdirs.clone();
             st.files = parent.files.clone();
             st.writer_chain = parent.writer_chain;
+            if general::inherits_scope(cx.profile) {
+                st.scope = parent.scope.clone();
+            }
             parent.final_chain
         }
         None => match platform {

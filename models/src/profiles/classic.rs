@@ -350,6 +350,34 @@ pub(crate) fn copy_exclude<T>(
     });
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
+pub const DISPATCH_REFUSAL: Rule = Rule {
+    id: RuleId::new("classic.dispatch-refusal"),
+    statement: "The classic builder refuses `COPY`/`ADD --chmod` and RUN's BuildKit flags \
+                (`--mount`, `--network`, `--security`) when it dispatches that step: the steps \
+                before it run and are cached, the build fails there.",
+    source: "https://github.com/moby/moby/blob/v20.10.24/builder/dockerfile/dispatchers.go#L351",
+    if_off: "the whole build is refused before any step runs",
+    status: Status::Verify,
+    applies: classic,
+    versions: Versions::All,
+};
+
+/// Whether the classic builder refuses a flag at its step rather than up front (off: up front).
+pub(crate) fn refuses_at_dispatch(p: &Profile) -> bool {
+    p.on(&DISPATCH_REFUSAL)
+}
+
+/// The classic builder's refusal of a COPY/ADD flag only BuildKit knows (`--chmod`).
+pub(crate) fn copy_flag_refusal(p: &Profile, body: &Body) -> Option<String> {
+    match body {
+        Body::Copy(c) | Body::Add(c) if classic(p) && c.chmod.is_some() => {
+            Some("the --chmod option requires BuildKit".to_string())
+        }
+        _ => None,
+    }
+}
+
 pub const RULES: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
@@ -364,4 +392,5 @@ pub const RULES: &[Rule] = &[
     LINK_IGNORED,
     CHECKSUM_IGNORED,
     EXCLUDE_IGNORED,
+    DISPATCH_REFUSAL,
 ];
