@@ -211,7 +211,8 @@ impl Lexer<'_> {
     fn name(&mut self) -> String {
         let mut name = String::new();
         while let Some(c) = self.peek() {
-            if self.syntax.dialect == Dialect::ImageBuilder && name.is_empty() && c.is_ascii_digit() {
+            if self.syntax.dialect == Dialect::ImageBuilder && name.is_empty() && c.is_ascii_digit()
+            {
                 self.at += 1;
                 return c.to_string();
             }
@@ -264,10 +265,12 @@ impl Lexer<'_> {
         let value = (self.lookup)(&name);
         let syntax = self.syntax;
         let unsupported = |m: &str| {
-            Err(ExpandError::Unsupported(match syntax.colonless || syntax.trim {
-                true => format!("unsupported modifier ({m}) in substitution"),
-                false => "missing ':' in substitution".to_string(),
-            }))
+            Err(ExpandError::Unsupported(
+                match syntax.colonless || syntax.trim {
+                    true => format!("unsupported modifier ({m}) in substitution"),
+                    false => "missing ':' in substitution".to_string(),
+                },
+            ))
         };
         let mut modifier = match self.next() {
             None => return bad("syntax error: missing '}'"),
@@ -306,7 +309,13 @@ impl Lexer<'_> {
             let pattern = self.until(Some(&['/']), true)?;
             let replacement = self.until(Some(&['}']), true)?;
             let value = value.unwrap_or_default();
-            return Ok(replace_buildkit(&value, &pattern, &replacement, all, self.escape));
+            return Ok(replace_buildkit(
+                &value,
+                &pattern,
+                &replacement,
+                all,
+                self.escape,
+            ));
         }
         let word = self.until(Some(&['}']), matches!(modifier, '#' | '%'))?;
         let unset = value.is_none() || (colon && value.as_deref() == Some(""));
@@ -397,7 +406,9 @@ impl Lexer<'_> {
                 let pattern = self.until(Some(&['/', '}']), false)?;
                 let slash = self.chars.get(self.at - 1) == Some(&'/') && self.at - 1 >= start;
                 if pattern.is_empty() {
-                    return Err(ExpandError::Syntax(format!("{name}/: no pattern to replace")));
+                    return Err(ExpandError::Syntax(format!(
+                        "{name}/: no pattern to replace"
+                    )));
                 }
                 let replacement = match slash {
                     true => self.until(Some(&['}']), false)?,
@@ -553,7 +564,13 @@ fn trim_imagebuilder(value: &str, pattern: &[Pat], greedy: bool, prefix: bool) -
 }
 
 /// BuildKit's `/` and `//`: the leftmost, longest match (every one, with `//`).
-fn replace_buildkit(value: &str, pattern: &str, replacement: &str, all: bool, escape: char) -> String {
+fn replace_buildkit(
+    value: &str,
+    pattern: &str,
+    replacement: &str,
+    all: bool,
+    escape: char,
+) -> String {
     let pattern = buildkit_pattern(pattern, escape);
     let replacement: String = {
         let mut out = String::new();

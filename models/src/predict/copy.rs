@@ -59,11 +59,17 @@ pub(crate) fn plan_copy(
             _ => s,
         })
         .collect();
-    let dest = cx.expand(&copy.dest, &st.scope);
-    let dest = if p.builder != Builder::Buildah && !dest.starts_with('/') {
-        join_workdir(&st.scope.workdir, &dest)
-    } else {
-        dest
+    let written = cx.expand(&copy.dest, &st.scope);
+    // Where the entries land: a relative destination is under the WORKDIR, and one ending in
+    // `.` (`COPY a .`) is a directory.
+    let placed = match written.strip_suffix('.') {
+        Some(dir) if dir.is_empty() || dir.ends_with('/') => join_workdir(&st.scope.workdir, dir),
+        _ => join_workdir(&st.scope.workdir, &written),
+    };
+    // The destination as keyed: Buildah's as written, the others' under the WORKDIR.
+    let dest = match p.builder {
+        Builder::Buildah => written,
+        _ => join_workdir(&st.scope.workdir, &written),
     };
     let checksummed = general::checksums_sources(p);
     let (hashed, classic_text) = classic::copy_key(p, copy, keyword, &dest, &sources, checksummed);
@@ -77,12 +83,12 @@ pub(crate) fn plan_copy(
         match cx.earlier_stage(st.index, from) {
             Some(source_stage) => {
                 reads_stage = Some(source_stage);
-                copy_from_stage(outcomes, st, (from, source_stage), &sources, &dest)
+                copy_from_stage(outcomes, st, (from, source_stage), &sources, &placed)
             }
-            None => Ok(Some(from_image(cx, st, from, &sources, &dest))),
+            None => Ok(Some(from_image(cx, st, from, &sources, &placed))),
         }
     } else if checksummed {
-        context_sources(cx, st, copy, hashed, &dest)
+        context_sources(cx, st, copy, hashed, &placed)
     } else {
         Ok(None)
     };
@@ -109,8 +115,14 @@ fn expanded_flags(cx: &Cx<'_>, st: &StageState, copy: &CopyArgs) -> CopyArgs {
     let p = cx.profile;
     let expand = |text: &str| cx.expand(text, &st.scope);
     CopyArgs {
-        chown: copy.chown.as_deref().map(|c| general::chown_value(p, c, expand)),
-        chmod: copy.chmod.as_deref().map(|m| buildkit::chmod_value(p, m, expand)),
+        chown: copy
+            .chown
+            .as_deref()
+            .map(|c| general::chown_value(p, c, expand)),
+        chmod: copy
+            .chmod
+            .as_deref()
+            .map(|m| buildkit::chmod_value(p, m, expand)),
         ..copy.clone()
     }
 }

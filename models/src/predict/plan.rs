@@ -268,9 +268,20 @@ impl<'a> Cx<'a> {
     }
 
     /// The one expansion of the model (`dockerfile::expand`) with the profile's lexer.
-    pub fn try_expand(&self, text: &str, scope: &Scope, quotes: bool) -> Result<String, ExpandError> {
+    pub fn try_expand(
+        &self,
+        text: &str,
+        scope: &Scope,
+        quotes: bool,
+    ) -> Result<String, ExpandError> {
         let lookup = |n: &str| scope.lookup(n, self.args_on);
-        dockerfile::expand(text, &lookup, self.profile.features.expansion, self.escape, quotes)
+        dockerfile::expand(
+            text,
+            &lookup,
+            self.profile.features.expansion,
+            self.escape,
+            quotes,
+        )
     }
 
     /// The earlier stage `reference` names, as seen from stage `stage`.
@@ -540,10 +551,7 @@ fn global_scope(profile: &Profile, dockerfile: &Dockerfile, build: &Build) -> Gl
     let mut global = GlobalScope {
         args: BTreeMap::new(),
         platform: general::platform_args(profile, platform, &options.build_args),
-        escape: dockerfile
-            .instructions()
-            .next()
-            .map_or('\\', |i| i.escape),
+        escape: dockerfile.instructions().next().map_or('\\', |i| i.escape),
     };
     let before = dockerfile
         .instructions()
@@ -572,7 +580,13 @@ fn global_scope(profile: &Profile, dockerfile: &Dockerfile, build: &Build) -> Gl
 fn from_base(profile: &Profile, global: &GlobalScope, image: &str) -> Result<String, ExpandError> {
     general::from_name(profile, image, |text| {
         let lookup = |n: &str| global.lookup(n);
-        dockerfile::expand(text, &lookup, profile.features.expansion, global.escape, true)
+        dockerfile::expand(
+            text,
+            &lookup,
+            profile.features.expansion,
+            global.escape,
+            true,
+        )
     })
 }
 
@@ -771,7 +785,10 @@ fn expansion_failure(cx: &Cx<'_>, st: &StageState, instruction: &Instruction) ->
         Body::User { user } => (vec![user.as_str()], vec![]),
         Body::Env { pairs } | Body::Label { pairs } => (
             vec![],
-            pairs.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect(),
+            pairs
+                .iter()
+                .flat_map(|(k, v)| [k.as_str(), v.as_str()])
+                .collect(),
         ),
         Body::Arg { args } => (
             vec![],

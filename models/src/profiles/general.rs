@@ -423,8 +423,10 @@ pub const STAGE_SCOPE: Rule = Rule {
     id: RuleId::new("lang.stage-scope"),
     statement: "A stage built `FROM` an earlier stage starts with that stage's WORKDIR, ENV, USER \
                 and SHELL (not its ARGs): `COPY . .` copies into the parent's WORKDIR.",
-    source: "https://docs.docker.com/build/building/multi-stage/#use-a-previous-stage-as-a-new-stage",
-    if_off: "a stage built FROM another starts with an empty scope (WORKDIR `/`, no ENV, USER or SHELL)",
+    source:
+        "https://docs.docker.com/build/building/multi-stage/#use-a-previous-stage-as-a-new-stage",
+    if_off:
+        "a stage built FROM another starts with an empty scope (WORKDIR `/`, no ENV, USER or SHELL)",
     status: Status::Verify,
     applies: everywhere,
     versions: Versions::All,
@@ -439,7 +441,8 @@ pub(crate) fn inherits_scope(p: &Profile) -> bool {
 // `copier.calcCopyInfo` both resolve a source against the context root).
 pub const SOURCE_ROOTED: Rule = Rule {
     id: RuleId::new("lang.source-rooted"),
-    statement: "A COPY/ADD source starting with `/` is a path from the context's root (`COPY /a /d` \
+    statement:
+        "A COPY/ADD source starting with `/` is a path from the context's root (`COPY /a /d` \
                 copies the context's `a`), not an error.",
     source: "https://github.com/moby/moby/blob/v20.10.24/builder/dockerfile/copy.go#L226-L228",
     if_off: "a source starting with `/` fails the step as outside the context",
@@ -472,11 +475,7 @@ pub const FLAG_EXPANDED: Rule = Rule {
 };
 
 /// `--chown`'s value: expanded by `expand` (off: as written).
-pub(crate) fn chown_value(
-    p: &Profile,
-    chown: &str,
-    expand: impl FnOnce(&str) -> String,
-) -> String {
+pub(crate) fn chown_value(p: &Profile, chown: &str, expand: impl FnOnce(&str) -> String) -> String {
     match p.on(&FLAG_EXPANDED) {
         true => expand(chown),
         false => chown.to_string(),

@@ -526,7 +526,10 @@ mod tests {
         );
         assert_eq!(classic(Docker26).expansion, bk(Docker26).expansion);
         assert_eq!(
-            (bk(Docker26).expansion.colonless, bk(Docker26).expansion.trim),
+            (
+                bk(Docker26).expansion.colonless,
+                bk(Docker26).expansion.trim
+            ),
             (true, true)
         );
         assert_eq!(
@@ -551,7 +554,10 @@ mod tests {
             Features::ENGINES_UNDER_TEST
         );
         assert_eq!(
-            (buildah(Podman4_3).expansion.trim, buildah(Podman5_4).expansion.trim),
+            (
+                buildah(Podman4_3).expansion.trim,
+                buildah(Podman5_4).expansion.trim
+            ),
             (false, true)
         );
         assert_eq!(
