@@ -211,7 +211,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "FROM ${SRC}-install names the stage remote-install",
-        profiles: &["classic", "classic-cli", "buildkit", "buildkit-cli", "podman", "podman-cli"],
+        profiles: ALL,
         script: "file a x\n file b y\n dockerfile ARG SRC=remote | FROM base AS remote-install | COPY a /a | FROM ${SRC}-install AS final | COPY b /b\n build\n write a z\n build",
         expect: "2 cached\n3 rebuilt: source `a`: content (copy.checksum)\n4 cached\n5 rebuilt: not in cache (text.literal)",
     },
@@ -223,7 +223,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "a global ARG's default uses the one above it, with its --build-arg value",
-        profiles: &["buildkit", "buildkit-cli"],
+        profiles: BUILDKIT,
         script: "dockerfile ARG V=1 | ARG W=v${V} | FROM base | ARG W | RUN true\n build\n build --arg V=2",
         expect: "3 cached\n4 not-a-step\n5 rebuilt: build arg `W` changed (arg.first-use)",
     },
@@ -241,7 +241,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "ARG TARGETARCH in a stage takes the automatic value (not on the classic builder)",
-        profiles: &["buildkit", "buildkit-cli"],
+        profiles: BUILDKIT,
         script: "dockerfile FROM base | ARG TARGETARCH | RUN true\n build\n build --arg TARGETARCH=amd64",
         expect: "1 cached\n2 not-a-step\n3 cached",
     },
@@ -253,13 +253,13 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "a stage built FROM another copies into its WORKDIR",
-        profiles: &["classic", "classic-cli", "buildkit", "buildkit-cli", "podman", "podman-cli"],
+        profiles: ALL,
         script: "file a x\n dockerfile FROM base AS s0 | WORKDIR /app | FROM s0 AS s1 | COPY a . | FROM base | COPY --from=s1 /app/a /a\n build\n write a y\n build",
         expect: "1 cached\n2 cached\n3 cached\n4 rebuilt: source `a`: content (copy.checksum)\n5 cached\n6 rebuilt: context changed (bk.content-addressed)",
     },
     Case {
         name: "a source starting with / is a path from the context's root",
-        profiles: &["classic", "classic-cli", "buildkit", "buildkit-cli", "podman", "podman-cli"],
+        profiles: ALL,
         script: "file a x\n dockerfile FROM base | COPY /a /a\n build\n write a y\n build",
         expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)",
     },
@@ -271,7 +271,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "--chown is keyed on its expanded value",
-        profiles: &["buildkit", "buildkit-cli"],
+        profiles: BUILDKIT,
         script: "file a x\n dockerfile FROM base | ARG UID=1 | COPY --chown=$UID:0 a /a\n build\n build --arg UID=2",
         expect: "1 cached\n2 not-a-step\n3 rebuilt: instruction text `COPY from=None chown=Some(\"1:0\") chmod=None a -> /a` -> `COPY from=None chown=Some(\"2:0\") chmod=None a -> /a` (text.literal)",
     },
@@ -282,14 +282,32 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 cached\n3 rebuilt: instruction text `COPY from=None chown=Some(\"1:0\") chmod=None a -> /a` -> `COPY from=None chown=Some(\"2:0\") chmod=None a -> /a` (text.literal)",
     },
     Case {
+        name: "classic: a wildcard matching nothing beside a source that matches",
+        profiles: &["classic", "classic-cli", "buildkit", "buildkit-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a *.nope /d/ | RUN true\n build\n write a y\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
+        name: "classic: a wildcard matching nothing beside a source that matches",
+        profiles: &["podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a *.nope /d/ | RUN true\n build\n write a y\n build",
+        expect: "1 cached\n2 fails: no source files were specified by `*.nope`\n3 skipped: an earlier step fails",
+    },
+    Case {
         name: "a wildcard matching nothing copies nothing on BuildKit, fails elsewhere",
-        profiles: &["classic", "classic-cli", "podman", "podman-cli"],
+        profiles: &["classic", "classic-cli"],
+        script: "file a x\n dockerfile FROM base | COPY *.nope /d/ | RUN true\n build\n build",
+        expect: "1 cached\n2 fails: no source files were specified\n3 skipped: an earlier step fails",
+    },
+    Case {
+        name: "a wildcard matching nothing copies nothing on BuildKit, fails elsewhere",
+        profiles: &["podman", "podman-cli"],
         script: "file a x\n dockerfile FROM base | COPY *.nope /d/ | RUN true\n build\n build",
         expect: "1 cached\n2 fails: no source files were specified by `*.nope`\n3 skipped: an earlier step fails",
     },
     Case {
         name: "a wildcard matching nothing copies nothing on BuildKit, fails elsewhere",
-        profiles: &["buildkit", "buildkit-cli"],
+        profiles: BUILDKIT,
         script: "file a x\n dockerfile FROM base | COPY *.nope /d/ | RUN true\n build\n build",
         expect: "1 cached\n2 cached\n3 cached",
     },
@@ -313,7 +331,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "${V:?msg} with V unset: BuildKit refuses the build, the classic builder fails there",
-        profiles: &["buildkit", "buildkit-cli"],
+        profiles: BUILDKIT,
         script: "file a x\n dockerfile FROM base | COPY a /a | WORKDIR /${NOPE:?needed} | RUN true\n build\n build",
         expect: "rejected: WORKDIR: failed to process: NOPE: needed",
     },

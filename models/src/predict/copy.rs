@@ -524,6 +524,11 @@ fn collect_sources_placed(
     docs: &[(String, String)],
 ) -> Result<Vec<(SourceFact, Place)>, String> {
     let context: &BuildContext = &cx.visible;
+    let p = cx.profile;
+    // BuildKit copies what a wildcard matched, nothing included; the classic builder fails only
+    // when all the sources together match nothing; Buildah at any wildcard matching nothing.
+    let allow_empty = buildkit::allows_empty_wildcard(p) || classic::empty_wildcard_joined(p);
+    let mut matched = false;
     let mut facts = Vec::new();
     for source in sources {
         if let Some(fact) = heredoc_fact(cx.profile, source, docs) {
@@ -531,8 +536,9 @@ fn collect_sources_placed(
             facts.push((fact, Place::File(name)));
             continue;
         }
-        let allow_empty = buildkit::allows_empty_wildcard(cx.profile);
-        for root in source_roots(context, source, allow_empty)? {
+        let roots = source_roots(context, source, allow_empty)?;
+        matched |= !roots.is_empty();
+        for root in roots {
             if root.is_empty() {
                 for (path, entry) in context.entries_under("") {
                     facts.push((
@@ -561,6 +567,10 @@ fn collect_sources_placed(
                 }
             }
         }
+    }
+    let matched = matched || !facts.is_empty();
+    if !matched && !buildkit::allows_empty_wildcard(p) {
+        return Err("no source files were specified".to_string());
     }
     Ok(facts)
 }

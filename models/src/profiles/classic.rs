@@ -378,6 +378,24 @@ pub(crate) fn copy_flag_refusal(p: &Profile, body: &Body) -> Option<String> {
     }
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
+pub const EMPTY_WILDCARD_JOINED: Rule = Rule {
+    id: RuleId::new("classic.empty-wildcard-joined"),
+    statement: "A COPY/ADD wildcard that matches nothing fails the step only when all its \
+                sources together match nothing (`no source files were specified`): `COPY a \
+                *.nope /d/` copies `a`.",
+    source: "https://github.com/moby/moby/blob/v20.10.24/builder/dockerfile/copy.go#L137-L150",
+    if_off: "any wildcard that matches nothing fails the step",
+    status: Status::Verify,
+    applies: classic,
+    versions: Versions::All,
+};
+
+/// Whether a wildcard may match nothing when another source matches (off: it fails).
+pub(crate) fn empty_wildcard_joined(p: &Profile) -> bool {
+    p.on(&EMPTY_WILDCARD_JOINED)
+}
+
 pub const RULES: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
@@ -393,4 +411,5 @@ pub const RULES: &[Rule] = &[
     CHECKSUM_IGNORED,
     EXCLUDE_IGNORED,
     DISPATCH_REFUSAL,
+    EMPTY_WILDCARD_JOINED,
 ];
