@@ -684,7 +684,11 @@ const LANGUAGE: &[Language] = &[
         args_after: &[],
         edit: Some(("a", "b")),
         expect: &[
-            ("buildkit-cli:28", "cached rebuilt cached rebuilt", Some((5, "not in cache"))),
+            (
+                "buildkit-cli:28",
+                "cached rebuilt cached rebuilt",
+                Some((5, "no such step")),
+            ),
             ("classic-cli:28", "cached rebuilt cached rebuilt", None),
             ("podman-cli:5.8", "cached rebuilt cached rebuilt", None),
         ],
@@ -696,9 +700,21 @@ const LANGUAGE: &[Language] = &[
         args_after: &[("V", "2")],
         edit: None,
         expect: &[
-            ("buildkit-cli:28", "cached not-a-step rebuilt", Some((5, "`W`"))),
-            ("classic-cli:28", "cached cached rebuilt", Some((5, "`W`"))),
-            ("podman-cli:5.8", "cached cached rebuilt", Some((5, "`W`"))),
+            (
+                "buildkit-cli:28",
+                "cached not-a-step rebuilt",
+                Some((5, "ARG W: its value follows")),
+            ),
+            (
+                "classic-cli:28",
+                "cached cached rebuilt",
+                Some((5, "ARG W: its value follows")),
+            ),
+            (
+                "podman-cli:5.8",
+                "cached cached rebuilt",
+                Some((5, "ARG W: its value follows")),
+            ),
         ],
     },
     Language {
@@ -709,7 +725,11 @@ const LANGUAGE: &[Language] = &[
         edit: None,
         expect: &[
             ("buildkit-cli:28", "cached not-a-step cached", None),
-            ("classic-cli:28", "cached cached rebuilt", Some((3, "`TARGETARCH`"))),
+            (
+                "classic-cli:28",
+                "cached cached rebuilt",
+                Some((3, "--build-arg TARGETARCH: (not given) → `amd64`")),
+            ),
             ("podman-cli:5.8", "cached cached cached", None),
         ],
     },
@@ -721,9 +741,21 @@ const LANGUAGE: &[Language] = &[
         args_after: &[],
         edit: Some(("a", "b")),
         expect: &[
-            ("buildkit-cli:28", "cached cached cached rebuilt cached rebuilt", None),
-            ("classic-cli:28", "cached cached cached rebuilt cached rebuilt", None),
-            ("podman-cli:5.8", "cached cached cached rebuilt cached rebuilt", None),
+            (
+                "buildkit-cli:28",
+                "cached cached cached rebuilt cached rebuilt",
+                None,
+            ),
+            (
+                "classic-cli:28",
+                "cached cached cached rebuilt cached rebuilt",
+                None,
+            ),
+            (
+                "podman-cli:5.8",
+                "cached cached cached rebuilt cached rebuilt",
+                None,
+            ),
         ],
     },
     Language {
@@ -733,8 +765,16 @@ const LANGUAGE: &[Language] = &[
         args_after: &[],
         edit: Some(("a", "b")),
         expect: &[
-            ("buildkit-cli:28", "cached rebuilt", Some((2, "`a`: content changed"))),
-            ("classic-cli:28", "cached rebuilt", Some((2, "`a`: content changed"))),
+            (
+                "buildkit-cli:28",
+                "cached rebuilt",
+                Some((2, "`a`: content changed")),
+            ),
+            (
+                "classic-cli:28",
+                "cached rebuilt",
+                Some((2, "`a`: content changed")),
+            ),
             ("podman-cli:5.8", "cached rebuilt", None),
         ],
     },
@@ -745,7 +785,11 @@ const LANGUAGE: &[Language] = &[
         args_after: &[("UID", "2")],
         edit: None,
         expect: &[
-            ("buildkit-cli:28", "cached not-a-step rebuilt", Some((3, "2:0"))),
+            (
+                "buildkit-cli:28",
+                "cached not-a-step rebuilt",
+                Some((3, "2:0")),
+            ),
             ("classic-cli:28", "cached cached rebuilt", Some((3, "2:0"))),
             ("podman-cli:5.8", "cached cached rebuilt", Some((3, "2:0"))),
         ],
@@ -758,7 +802,11 @@ const LANGUAGE: &[Language] = &[
         edit: None,
         expect: &[
             ("buildkit-cli:28", "cached cached cached", None),
-            ("classic-cli:28", "cached cached fails", Some((3, "requires BuildKit"))),
+            (
+                "classic-cli:28",
+                "cached cached fails",
+                Some((3, "requires BuildKit")),
+            ),
             ("podman-cli:5.8", "cached cached cached", None),
         ],
     },
@@ -770,8 +818,16 @@ const LANGUAGE: &[Language] = &[
         edit: None,
         expect: &[
             ("buildkit-cli:28", "cached cached cached", None),
-            ("classic-cli:28", "cached fails skipped", Some((2, "no source files"))),
-            ("podman-cli:5.8", "cached fails skipped", Some((2, "no source files"))),
+            (
+                "classic-cli:28",
+                "cached fails skipped",
+                Some((2, "no source files")),
+            ),
+            (
+                "podman-cli:5.8",
+                "cached fails skipped",
+                Some((2, "no source files")),
+            ),
         ],
     },
     Language {

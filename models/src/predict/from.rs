@@ -26,7 +26,8 @@ pub(crate) const BASE_DIRS: &[&str] = &["bin", "etc", "dev", "proc", "sys", "tmp
 /// Starts the stage: on an earlier stage it inherits that stage's chain, files and (with
 /// `general::inherits_scope`) its WORKDIR, ENV, USER and SHELL (and fails with it, or is unknown
 /// with it); on an image, the chain is the image's name (global ARGs expanded:
-/// `StageSpan::base`) and the `--platform` text as written, if any.
+/// `StageSpan::base`) and the `--platform` value, if any (expanded in the global scope:
+/// `--platform=$BUILDPLATFORM` is the build's platform).
 pub(crate) fn plan_from(
     cx: &Cx<'_>,
     outcomes: &[Option<StageOutcome>],
@@ -61,7 +62,7 @@ pub(crate) fn plan_from(
         }
         None => match platform {
             None => fingerprint(&("FROM", &image)),
-            Some(platform) => fingerprint(&("FROM", &image, platform)),
+            Some(platform) => fingerprint(&("FROM", &image, cx.expand_global(platform))),
         },
     };
     if parent_stage.is_none() {

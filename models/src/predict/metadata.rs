@@ -40,8 +40,8 @@ pub(crate) fn plan_metadata(
                     .get(&decl.name)
                     .cloned()
                     .or(default)
-                    .or_else(|| cx.globals.get(&decl.name).cloned().flatten())
-                    .or_else(|| cx.platform.get(&decl.name).cloned());
+                    .or_else(|| cx.global.args.get(&decl.name).cloned().flatten())
+                    .or_else(|| cx.global.platform.get(&decl.name).cloned());
                 st.scope.args.insert(decl.name.clone(), value);
             }
             key.extend(buildah::arg_names(p, &st.scope.args));

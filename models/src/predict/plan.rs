@@ -212,14 +212,8 @@ pub(crate) struct Cx<'a> {
     /// Whether build-arg values reach keys (`arg.first-use`).
     pub args_on: bool,
     pub effect: copy::TransportEffect,
-    /// The ARGs declared before the first FROM, with their values (`--build-arg` or default):
-    /// usable in FROM lines, and by a stage that declares the name again.
-    pub globals: BTreeMap<String, Option<String>>,
-    /// The automatic platform ARGs (`general::platform_args`): a stage's `ARG NAME` without a
-    /// value takes one from here.
-    pub platform: BTreeMap<String, String>,
-    /// The escape character (`# escape=`).
-    pub escape: char,
+    /// The global scope: usable in FROM lines, and by a stage that declares a name again.
+    pub global: GlobalScope,
     context_digest: OnceCell<u64>,
 }
 
@@ -239,9 +233,7 @@ impl<'a> Cx<'a> {
             visible,
             args_on: general::build_args_reach_keys(profile),
             effect: copy::transport_effect(profile),
-            globals: global.args,
-            platform: global.platform,
-            escape: global.escape,
+            global,
             context_digest: OnceCell::new(),
         }
     }
@@ -267,6 +259,15 @@ impl<'a> Cx<'a> {
             .unwrap_or_else(|_| text.to_string())
     }
 
+    /// Expands a word of a FROM line (`--platform`) in the global scope: the global ARGs, then
+    /// the automatic platform ARGs.
+    pub fn expand_global(&self, text: &str) -> String {
+        let lookup = |n: &str| self.global.lookup(n);
+        let syntax = self.profile.features.expansion;
+        dockerfile::expand(text, &lookup, syntax, self.global.escape, true)
+            .unwrap_or_else(|_| text.to_string())
+    }
+
     /// The one expansion of the model (`dockerfile::expand`) with the profile's lexer.
     pub fn try_expand(
         &self,
@@ -279,7 +280,7 @@ impl<'a> Cx<'a> {
             text,
             &lookup,
             self.profile.features.expansion,
-            self.escape,
+            self.global.escape,
             quotes,
         )
     }
@@ -524,15 +525,20 @@ fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
 
 /// What the global scope holds: the ARGs before the first FROM, the automatic platform ARGs,
 /// and the escape character.
-struct GlobalScope {
-    args: BTreeMap<String, Option<String>>,
-    platform: BTreeMap<String, String>,
-    escape: char,
+pub(crate) struct GlobalScope {
+    /// The ARGs declared before the first FROM, with their values (`--build-arg`, or the
+    /// default expanded in order).
+    pub args: BTreeMap<String, Option<String>>,
+    /// The automatic platform ARGs (`general::platform_args`): a stage's `ARG NAME` without a
+    /// value takes one from here.
+    pub platform: BTreeMap<String, String>,
+    /// The escape character (`# escape=`).
+    pub escape: char,
 }
 
 impl GlobalScope {
     /// A name in the global scope: a declared global ARG, else an automatic platform ARG.
-    fn lookup(&self, name: &str) -> Option<String> {
+    pub fn lookup(&self, name: &str) -> Option<String> {
         match self.args.get(name) {
             Some(value) => value.clone(),
             None => self.platform.get(name).cloned(),
