@@ -735,9 +735,23 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
         arb_from_stage(modern),
         proptest::collection::vec(arb_body(modern), 0..2),
     );
-    let two =
-        (global, first, last).prop_map(|(global, (copy, run, first), (from_stage, read, last))| {
+    let two = (global, first, last, 0usize..4).prop_map(
+        |(global, (copy, run, first), (from_stage, read, last), spelling)| {
             let mut all: Vec<String> = global.into_iter().map(str::to_string).collect();
+            // How the last stage names `s0`, when built FROM it: as written, or through global
+            // ARGs the frontend expands first (`lang.from-expanded`), the second default from
+            // the first (`lang.global-arg-order`), or `s0` only where the automatic
+            // `TARGETARCH` is set (`lang.platform-args`; the classic builder has none: `base`);
+            // or `s0` sets an ENV the last stage's COPY source expands (`lang.stage-scope`).
+            let scoped = from_stage && spelling == 3;
+            let (globals, from): (&[&str], &str) = match spelling {
+                1 => (&["ARG P=s", "ARG S=${P}0"], "${S}"),
+                2 => (&["ARG T=${TARGETARCH:+s0}"], "${T:-base}"),
+                _ => (&[], STAGE),
+            };
+            if from_stage {
+                all.extend(globals.iter().map(|g| g.to_string()));
+            }
             all.push(format!("FROM base AS {STAGE}"));
             all.push(copy.into());
             // Only RUNs of known effect write what the last stage reads: what an opaque RUN
@@ -746,11 +760,18 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             // hit then): the reading step and all after it would go unchecked.
             all.extend(run.map(str::to_string));
             all.extend(first);
-            all.push(format!("FROM {}", if from_stage { STAGE } else { "base" }));
+            if scoped {
+                all.push("ENV F=a".into());
+            }
+            all.push(format!("FROM {}", if from_stage { from } else { "base" }));
             all.push(read);
+            if scoped {
+                all.push("COPY $F /f".into());
+            }
             all.extend(last);
             all
-        });
+        },
+    );
     prop_oneof![1 => one, 1 => two]
 }
 
@@ -896,6 +917,21 @@ const FOCI: &[Focus] = &[
         Opening::Edit,
     ),
     modern("--parents", &["COPY --parents d/c /p/"], Opening::Aim),
+    // The language as the frontends evaluate it: a source from the context's root
+    // (`lang.source-rooted`), an owner keyed after expansion (`lang.flag-expanded`, opened by
+    // another value of V), wildcards matching nothing (`bk.empty-wildcard`,
+    // `classic.empty-wildcard-joined`).
+    focus("COPY /", &["COPY /a /r/a", "COPY /d /r/d"], Opening::Aim),
+    focus(
+        "--chown=$V",
+        &["ARG V=1\nCOPY --chown=$V:$V a /a"],
+        Opening::Args,
+    ),
+    focus(
+        "*.nope",
+        &["COPY a *.nope /n/", "COPY *.nope /n/"],
+        Opening::Aim,
+    ),
 ];
 
 /// A scenario's focus (`FOCI`) and the instruction it adds. With `turn`, the focus is the

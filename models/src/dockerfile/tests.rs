@@ -547,6 +547,17 @@ fn expansion() {
         check_expansion(syntaxes, text, *quotes, expect);
     }
     assert_eq!(referenced_variables("echo $A ${B:-x}"), vec!["A", "B"]);
+    // The parser leaves `\$` to the lexer: ENV's value expands to a literal `$A`.
+    let parsed = parse("FROM base\nENV X=\\$A Y=\"\\$A\"\n");
+    let Body::Env { pairs } = &parsed.dockerfile.instructions().nth(1).unwrap().body else {
+        panic!("not ENV")
+    };
+    let lookup = |_: &str| Some("1".to_string());
+    let values: Vec<String> = pairs
+        .iter()
+        .map(|(_, v)| expand(v, &lookup, syntax("bk0.13"), '\\', false).unwrap())
+        .collect();
+    assert_eq!(values, ["$A", "$A"]);
 }
 
 #[test]

@@ -23,6 +23,27 @@ pub fn is_base_image(image: &str) -> bool {
 /// Dockerfile put there: the base image's own, and what an engine mounts or makes for a RUN.
 pub(crate) const BASE_DIRS: &[&str] = &["bin", "etc", "dev", "proc", "sys", "tmp", "run"];
 
+/// Whether `name` is an image reference the engines parse: a lower-case repository path (with
+/// a registry's `host:port` if any), an optional `:tag` and `@digest`. An empty name, or one
+/// with a `$` left unexpanded, is not.
+fn is_reference(name: &str) -> bool {
+    let name = name.split_once('@').map_or(name, |(n, _)| n);
+    let (repository, tag) = match name.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, Some(t)),
+        _ => (name, None),
+    };
+    let repository_ok = !repository.is_empty()
+        && repository
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c));
+    let tag_ok = tag.is_none_or(|t| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    });
+    repository_ok && tag_ok
+}
+
 /// Starts the stage: on an earlier stage it inherits that stage's chain, files and (with
 /// `general::inherits_scope`) its WORKDIR, ENV, USER and SHELL (and fails with it, or is unknown
 /// with it); on an image, the chain is the image's name (global ARGs expanded:
@@ -35,9 +56,13 @@ pub(crate) fn plan_from(
     platform: Option<&str>,
 ) -> Planned {
     let image = cx.stages[st.index].base.clone();
-    let parent_stage = cx
-        .earlier_stage(st.index, &image)
-        .and_then(|i| outcomes[i].as_ref());
+    let stage = cx.earlier_stage(st.index, &image);
+    if stage.is_none() && !is_reference(&image) {
+        return Planned::Broken(Outcome::Fails {
+            why: format!("FROM `{image}`: not a stage, nor a valid image reference"),
+        });
+    }
+    let parent_stage = stage.and_then(|i| outcomes[i].as_ref());
     st.chain = match parent_stage {
         Some(parent) => {
             if parent.fails {

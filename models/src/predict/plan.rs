@@ -721,6 +721,10 @@ fn plan_stage(
         match plan_instruction(cx, outcomes, &mut st, instruction, &planned.instruction) {
             Planned::From => {}
             Planned::Broken(outcome) => {
+                // BuildKit resolves every FROM before building: one it cannot name refuses the
+                // build.
+                let from = matches!(instruction.body, Body::From { .. });
+                planned.refused_up_front = from && cx.profile.builder == Builder::BuildKit;
                 st.broken = Some(outcome.clone());
                 planned.kind = PlannedKind::Settled(outcome);
             }
