@@ -735,20 +735,27 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
         arb_from_stage(modern),
         proptest::collection::vec(arb_body(modern), 0..2),
     );
-    let two = (global, first, last, 0usize..4).prop_map(
+    let two = (global, first, last, 0usize..6).prop_map(
         |(global, (copy, run, first), (from_stage, read, last), spelling)| {
             let mut all: Vec<String> = global.into_iter().map(str::to_string).collect();
             // How the last stage names `s0`, when built FROM it: as written, or through global
-            // ARGs the frontend expands first (`lang.from-expanded`), the second default from
-            // the first (`lang.global-arg-order`), or `s0` only where the automatic
-            // `TARGETARCH` is set (`lang.platform-args`; the classic builder has none: `base`);
-            // or `s0` sets an ENV the last stage's COPY source expands (`lang.stage-scope`).
-            let scoped = from_stage && spelling == 3;
-            let (globals, from): (&[&str], &str) = match spelling {
-                1 => (&["ARG P=s", "ARG S=${P}0"], "${S}"),
-                2 => (&["ARG T=${TARGETARCH:+s0}"], "${T:-base}"),
-                _ => (&[], STAGE),
+            // ARGs the frontend expands first (`lang.from-expanded`), each default from the one
+            // before (`lang.global-arg-order`), the last set only where the automatic
+            // `TARGETARCH` is (`lang.platform-args`; the classic builder has none: `base`). Most
+            // spellings have `s0` set an ENV the last stage's COPY source expands, with a
+            // default for where it is unset (`lang.stage-scope`): a path no context holds where
+            // every builder builds FROM `s0`, else `b`.
+            let (globals, from, unset): (&[&str], &str, Option<&str>) = match spelling {
+                2 => (&["ARG P=s", "ARG S=${P}0"], "${S}", Some("nope")),
+                3 => (&[], STAGE, Some("nope")),
+                4 | 5 => (
+                    &["ARG P=s", "ARG S=${P}0", "ARG T=${TARGETARCH:+$S}"],
+                    "${T:-base}",
+                    Some("b"),
+                ),
+                _ => (&[], STAGE, None),
             };
+            let scoped = unset.filter(|_| from_stage);
             if from_stage {
                 all.extend(globals.iter().map(|g| g.to_string()));
             }
@@ -760,13 +767,13 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             // hit then): the reading step and all after it would go unchecked.
             all.extend(run.map(str::to_string));
             all.extend(first);
-            if scoped {
+            if scoped.is_some() {
                 all.push("ENV F=a".into());
             }
             all.push(format!("FROM {}", if from_stage { from } else { "base" }));
             all.push(read);
-            if scoped {
-                all.push("COPY $F /f".into());
+            if let Some(unset) = scoped {
+                all.push(format!("COPY ${{F:-{unset}}} /f"));
             }
             all.extend(last);
             all
