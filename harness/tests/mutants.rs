@@ -17,7 +17,13 @@ use harness::run::exit_code;
 use models::Profile;
 
 /// Distinguished mutants per mille each seed must reach: the target, 950 (issue #15). Measured
-/// with the generator of 2026-12-04 (evening): 472, 478 and 473 of 485 (973, 985 and 975 per
+/// with the language rules (`lang.*`, `bk.empty-wildcard`, `bk.chmod-expanded`,
+/// `classic.dispatch-refusal`, `classic.empty-wildcard-joined`) and the generator's language
+/// forms (a rooted source, `--chown=$V`, wildcards matching nothing, the last stage's `FROM s0`
+/// spelled through global ARGs and `TARGETARCH`, an ENV of `s0` its COPY source expands): 613,
+/// 606 and 617 of 637 (962, 951 and 968 per mille; `bk.chmod-expanded` on BuildKit 28 is
+/// never reached: the generator has no `--chmod=$V`). Before them, with the generator of
+/// 2026-12-04 (evening): 472, 478 and 473 of 485 (973, 985 and 975 per
 /// mille); seeds 4 to 10, which no test holds: 452, 450, 437, 469, 463, 485 and 460 (the mean of
 /// seeds 1 to 10, 463.9, is 956 per mille; the lowest, seed 6, 901). What got it there, each
 /// measured over seeds 1 to 3 (or 1 to 10): `copy.from-chain` says "unknown" once the chain
