@@ -402,9 +402,9 @@ impl Lexer<'_> {
                 if all || begin || end {
                     self.at += 1;
                 }
-                let start = self.at;
                 let pattern = self.until(Some(&['/', '}']), false)?;
-                let slash = self.chars.get(self.at - 1) == Some(&'/') && self.at - 1 >= start;
+                // `until` consumed the stop: a `/` means a replacement follows.
+                let slash = self.chars.get(self.at - 1) == Some(&'/');
                 if pattern.is_empty() {
                     return Err(ExpandError::Syntax(format!(
                         "{name}/: no pattern to replace"
