@@ -318,6 +318,7 @@ fn transition(n: usize, b: &BuildSpec) -> std::result::Result<Transition, (Strin
                 cache_from: b.cache_from.clone(),
                 inline_cache: b.inline_cache,
                 push: b.push.clone(),
+                platform: None,
             },
         },
     })

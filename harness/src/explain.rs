@@ -505,11 +505,19 @@ fn arg_value(v: Option<&String>) -> String {
 fn reason_text(input: &Input<'_>, kind: &ReasonKind, reason: &models::Reason) -> String {
     match kind {
         ReasonKind::SourceChanged { path, field } => format!("`{path}`: {}", field_text(field)),
-        ReasonKind::BuildArg { name } => format!(
-            "--build-arg {name}: {} → {}",
-            arg_value(input.before_args.get(name)),
-            arg_value(input.now_args.get(name))
-        ),
+        ReasonKind::BuildArg { name } => {
+            match (input.before_args.get(name), input.now_args.get(name)) {
+                // Not given either time: its default follows other ARGs (`ARG W=v${V}`).
+                (before, now) if before == now => {
+                    format!("ARG {name}: its value follows other build args, which changed")
+                }
+                (before, now) => format!(
+                    "--build-arg {name}: {} → {}",
+                    arg_value(before),
+                    arg_value(now)
+                ),
+            }
+        }
         ReasonKind::ParentRebuilt { step } => format!("parent rebuilt at step {step}"),
         ReasonKind::InstructionText { cached, now } => {
             format!("instruction text `{cached}` → `{now}`")

@@ -731,9 +731,30 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
         arb_from_stage(modern),
         proptest::collection::vec(arb_body(modern), 0..2),
     );
-    let two =
-        (global, first, last).prop_map(|(global, (copy, run, first), (from_stage, read, last))| {
+    let two = (global, first, last, 0usize..6).prop_map(
+        |(global, (copy, run, first), (from_stage, read, last), spelling)| {
             let mut all: Vec<String> = global.into_iter().map(str::to_string).collect();
+            // How the last stage names `s0`, when built FROM it: as written, or through global
+            // ARGs the frontend expands first (`lang.from-expanded`), each default from the one
+            // before (`lang.global-arg-order`), the last set only where the automatic
+            // `TARGETARCH` is (`lang.platform-args`; the classic builder has none: `base`). Most
+            // spellings have `s0` set an ENV the last stage's COPY source expands, with a
+            // default for where it is unset (`lang.stage-scope`): a path no context holds where
+            // every builder builds FROM `s0`, else `b`.
+            let (globals, from, unset): (&[&str], &str, Option<&str>) = match spelling {
+                2 => (&["ARG P=s", "ARG S=${P}0"], "${S}", Some("nope")),
+                3 => (&[], STAGE, Some("nope")),
+                4 | 5 => (
+                    &["ARG P=s", "ARG S=${P}0", "ARG T=${TARGETARCH:+$S}"],
+                    "${T:-base}",
+                    Some("b"),
+                ),
+                _ => (&[], STAGE, None),
+            };
+            let scoped = unset.filter(|_| from_stage);
+            if from_stage {
+                all.extend(globals.iter().map(|g| g.to_string()));
+            }
             all.push(format!("FROM base AS {STAGE}"));
             all.push(copy.into());
             // Only RUNs of known effect write what the last stage reads: what an opaque RUN
@@ -742,7 +763,10 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             // hit then): the reading step and all after it would go unchecked.
             all.extend(run.map(str::to_string));
             all.extend(first);
-            all.push(format!("FROM {}", if from_stage { STAGE } else { "base" }));
+            if scoped.is_some() {
+                all.push("ENV F=a".into());
+            }
+            all.push(format!("FROM {}", if from_stage { from } else { "base" }));
             // What `s0` did not write is no read but a failure in every build: `/a` then.
             let read = if run.is_some() {
                 read
@@ -751,9 +775,13 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
                     .replace("source=/o,", "source=/a,")
             };
             all.push(read);
+            if let Some(unset) = scoped {
+                all.push(format!("COPY ${{F:-{unset}}} /f"));
+            }
             all.extend(last);
             all
-        });
+        },
+    );
     prop_oneof![1 => one, 1 => two]
 }
 
@@ -899,6 +927,21 @@ const FOCI: &[Focus] = &[
         Opening::Edit,
     ),
     modern("--parents", &["COPY --parents d/c /p/"], Opening::Aim),
+    // The language as the frontends evaluate it: a source from the context's root
+    // (`lang.source-rooted`), an owner keyed after expansion (`lang.flag-expanded`, opened by
+    // another value of V), wildcards matching nothing (`bk.empty-wildcard`,
+    // `classic.empty-wildcard-joined`).
+    focus("COPY /", &["COPY /a /r/a", "COPY /d /r/d"], Opening::Aim),
+    focus(
+        "--chown=$V",
+        &["ARG V=1\nCOPY --chown=$V:$V a /a"],
+        Opening::Args,
+    ),
+    focus(
+        "*.nope",
+        &["COPY a *.nope /n/", "COPY *.nope /n/"],
+        Opening::Aim,
+    ),
 ];
 
 /// A scenario's focus (`FOCI`) and the instruction it adds. With `turn`, the focus is the
@@ -1356,7 +1399,9 @@ mod tests {
 
     #[test]
     fn generated_scenarios_are_valid_and_varied() {
-        let scenarios = crate::generate::generate_scenarios(1, 200);
+        // 300: with the language spellings' draws, seed 1's first 200 hold no `dockerignore`
+        // edit (`tests/distribution.rs` holds every kind in 1,000).
+        let scenarios = crate::generate::generate_scenarios(1, 300);
         let mut ops = std::collections::BTreeSet::new();
         let (mut two_stages, mut targets, mut on_b, mut pushes) = (0, 0, 0, 0);
         for s in &scenarios {
@@ -1397,12 +1442,12 @@ mod tests {
         ] {
             assert!(
                 ops.contains(op),
-                "no `{op}` in 200 generated scenarios: {ops:?}"
+                "no `{op}` in 300 generated scenarios: {ops:?}"
             );
         }
         assert!(
             two_stages > 20 && targets > 5 && on_b > 20 && pushes > 20,
-            "200 scenarios: {two_stages} with two stages, {targets} builds with --target, \
+            "300 scenarios: {two_stages} with two stages, {targets} builds with --target, \
              {on_b} on host b with --cache-from, {pushes} exporting inline cache"
         );
         let folded = fold_onto_one_host(&scenarios[0]);

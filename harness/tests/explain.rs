@@ -626,7 +626,7 @@ fn a_build_the_engine_refuses_is_said_for_both_builds() {
     std::fs::write(root.join("a"), "a").unwrap();
     std::fs::write(
         root.join("Dockerfile"),
-        "FROM base\nCOPY --chmod=755 a /a\n",
+        "FROM base\nCOPY a /a\nONBUILD RUN --mount=type=cache,target=/c true\n",
     )
     .unwrap();
     let before = take(&Request {
@@ -636,7 +636,8 @@ fn a_build_the_engine_refuses_is_said_for_both_builds() {
     .unwrap();
     let now = take_again(root, &before, BTreeMap::new(), Path::new("s")).unwrap();
     let e = explain(&before, &now, &four_profiles(), &[]);
-    // The classic builder refuses `--chmod`: said for both builds, no step guessed.
+    // The classic builder refuses RUN flags in an ONBUILD trigger before building: said for
+    // both builds, no step guessed.
     let classic = e
         .profiles
         .iter()
@@ -658,6 +659,234 @@ fn a_build_the_engine_refuses_is_said_for_both_builds() {
         .find(|p| p.profile == "buildkit-cli:28")
         .unwrap();
     assert_eq!(bk.steps[1].outcome, "cached", "{bk:?}");
+}
+
+/// A Dockerfile whose language each frontend evaluates its own way: two builds of one
+/// directory, the second after `edit` (a file and its new content) with `args_after`; per
+/// profile the outcome of every step of the second build, and one step's why.
+struct Language {
+    name: &'static str,
+    dockerfile: &'static str,
+    args_before: &'static [(&'static str, &'static str)],
+    args_after: &'static [(&'static str, &'static str)],
+    edit: Option<(&'static str, &'static str)>,
+    /// Profile, outcomes of the second build (`rejected` when refused), and `(step, words)`
+    /// that step's why must contain.
+    expect: &'static [(&'static str, &'static str, Option<(usize, &'static str)>)],
+}
+
+const LANGUAGE: &[Language] = &[
+    Language {
+        name: "FROM ${SRC}-install names a stage",
+        dockerfile: "ARG SRC=remote\nFROM base AS remote-install\nCOPY a /a\n\
+                     FROM ${SRC}-install AS final\nRUN echo final\n",
+        args_before: &[],
+        args_after: &[],
+        edit: Some(("a", "b")),
+        expect: &[
+            (
+                "buildkit-cli:28",
+                "cached rebuilt cached rebuilt",
+                Some((5, "no such step")),
+            ),
+            ("classic-cli:28", "cached rebuilt cached rebuilt", None),
+            ("podman-cli:5.8", "cached rebuilt cached rebuilt", None),
+        ],
+    },
+    Language {
+        name: "a global default follows the --build-arg above it",
+        dockerfile: "ARG V=1\nARG W=v${V}\nFROM base\nARG W\nRUN echo $W > /o\n",
+        args_before: &[],
+        args_after: &[("V", "2")],
+        edit: None,
+        expect: &[
+            (
+                "buildkit-cli:28",
+                "cached not-a-step rebuilt",
+                Some((5, "ARG W: its value follows")),
+            ),
+            (
+                "classic-cli:28",
+                "cached cached rebuilt",
+                Some((5, "ARG W: its value follows")),
+            ),
+            (
+                "podman-cli:5.8",
+                "cached cached rebuilt",
+                Some((5, "ARG W: its value follows")),
+            ),
+        ],
+    },
+    Language {
+        name: "ARG TARGETARCH takes the automatic value, not on the classic builder",
+        dockerfile: "FROM base\nARG TARGETARCH\nRUN echo $TARGETARCH > /o\n",
+        args_before: &[],
+        args_after: &[("TARGETARCH", "amd64")],
+        edit: None,
+        expect: &[
+            ("buildkit-cli:28", "cached not-a-step cached", None),
+            (
+                "classic-cli:28",
+                "cached cached rebuilt",
+                Some((3, "--build-arg TARGETARCH: (not given) → `amd64`")),
+            ),
+            ("podman-cli:5.8", "cached cached cached", None),
+        ],
+    },
+    Language {
+        name: "COPY a . in a stage built FROM another lands in its WORKDIR",
+        dockerfile: "FROM base AS s0\nWORKDIR /app\nFROM s0 AS s1\nCOPY a .\n\
+                     FROM base\nCOPY --from=s1 /app/a /a\n",
+        args_before: &[],
+        args_after: &[],
+        edit: Some(("a", "b")),
+        expect: &[
+            (
+                "buildkit-cli:28",
+                "cached cached cached rebuilt cached rebuilt",
+                None,
+            ),
+            (
+                "classic-cli:28",
+                "cached cached cached rebuilt cached rebuilt",
+                None,
+            ),
+            (
+                "podman-cli:5.8",
+                "cached cached cached rebuilt cached rebuilt",
+                None,
+            ),
+        ],
+    },
+    Language {
+        name: "a source starting with / is from the context's root",
+        dockerfile: "FROM base\nCOPY /a /a\n",
+        args_before: &[],
+        args_after: &[],
+        edit: Some(("a", "b")),
+        expect: &[
+            (
+                "buildkit-cli:28",
+                "cached rebuilt",
+                Some((2, "`a`: content changed")),
+            ),
+            (
+                "classic-cli:28",
+                "cached rebuilt",
+                Some((2, "`a`: content changed")),
+            ),
+            ("podman-cli:5.8", "cached rebuilt", None),
+        ],
+    },
+    Language {
+        name: "--chown=$UID:0 is keyed expanded",
+        dockerfile: "FROM base\nARG UID=1\nCOPY --chown=$UID:0 a /a\n",
+        args_before: &[],
+        args_after: &[("UID", "2")],
+        edit: None,
+        expect: &[
+            (
+                "buildkit-cli:28",
+                "cached not-a-step rebuilt",
+                Some((3, "2:0")),
+            ),
+            ("classic-cli:28", "cached cached rebuilt", Some((3, "2:0"))),
+            ("podman-cli:5.8", "cached cached rebuilt", Some((3, "2:0"))),
+        ],
+    },
+    Language {
+        name: "the classic builder refuses --chmod at its step",
+        dockerfile: "FROM base\nCOPY a /a\nCOPY --chmod=600 a /b\n",
+        args_before: &[],
+        args_after: &[],
+        edit: None,
+        expect: &[
+            ("buildkit-cli:28", "cached cached cached", None),
+            (
+                "classic-cli:28",
+                "cached cached fails",
+                Some((3, "requires BuildKit")),
+            ),
+            ("podman-cli:5.8", "cached cached cached", None),
+        ],
+    },
+    Language {
+        name: "a wildcard matching nothing",
+        dockerfile: "FROM base\nCOPY *.nope /d/\nRUN echo x\n",
+        args_before: &[],
+        args_after: &[],
+        edit: None,
+        expect: &[
+            ("buildkit-cli:28", "cached cached cached", None),
+            (
+                "classic-cli:28",
+                "cached fails skipped",
+                Some((2, "no source files")),
+            ),
+            (
+                "podman-cli:5.8",
+                "cached fails skipped",
+                Some((2, "no source files")),
+            ),
+        ],
+    },
+    Language {
+        name: "${V%.*} on Engine 28 and Podman 5.8, refused by Engine 20.10",
+        dockerfile: "FROM base\nARG V=app.tar\nWORKDIR /w/${V%.*}\nCOPY a a\n",
+        args_before: &[],
+        args_after: &[("V", "app.zip")],
+        edit: None,
+        expect: &[
+            ("buildkit-cli:28", "cached not-a-step cached cached", None),
+            ("classic-cli:28", "cached cached cached cached", None),
+            ("podman-cli:5.8", "cached cached cached cached", None),
+            ("buildkit-cli", "rejected", None),
+        ],
+    },
+];
+
+/// Two builds of `case`'s directory explained; each profile's second build as `case` says.
+fn check_language(case: &Language) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("a"), "a").unwrap();
+    std::fs::write(root.join("Dockerfile"), case.dockerfile).unwrap();
+    let before = take(&Request {
+        dir: root.to_path_buf(),
+        dockerfile: None,
+        build_args: args(case.args_before),
+    })
+    .unwrap();
+    if let Some((path, content)) = case.edit {
+        std::fs::write(root.join(path), content).unwrap();
+    }
+    let now = take_again(root, &before, args(case.args_after), Path::new("s")).unwrap();
+    let e = explain(&before, &now, &four_profiles(), &[]);
+    for (profile, outcomes, why) in case.expect {
+        let p = e.profiles.iter().find(|p| p.profile == *profile).unwrap();
+        let context = format!("{} on {profile}: {p:#?}", case.name);
+        let got = match &p.rejected {
+            Some(_) => "rejected".to_string(),
+            None => p
+                .steps
+                .iter()
+                .map(|s| s.outcome.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        assert_eq!(got, *outcomes, "{context}");
+        if let Some((step, words)) = why {
+            let s = p.steps.iter().find(|s| s.step == *step).unwrap();
+            assert!(s.why.contains(words), "{context}\nwant `{words}` at {step}");
+        }
+    }
+}
+
+#[test]
+fn the_language_is_evaluated_as_each_frontend_does() {
+    for case in LANGUAGE {
+        check_language(case);
+    }
 }
 
 #[test]

@@ -15,12 +15,14 @@
 //! Unsupported text becomes a `Body::Unsupported` with a diagnostic; parsing never panics.
 
 mod body;
+pub mod expand;
 #[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
 
 pub use body::{canonical_args, parse_json_string_array};
+pub use expand::{expand, Dialect, ExpandError, Syntax};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Command {
@@ -708,65 +710,6 @@ pub fn logical_line(raw: &str, escape: char) -> (String, usize) {
 /// parser does.
 pub fn join_continuations(raw: &str) -> String {
     logical_line(raw, '\\').0
-}
-
-/// Expands `$NAME`, `${NAME}`, `${NAME:-word}` and `${NAME:+word}` as Dockerfile instructions
-/// other than RUN do. An unknown variable expands to the empty string; `\$` is a literal `$`.
-pub fn expand_variables(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
-    let bytes: Vec<char> = text.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == '\\' && bytes.get(i + 1) == Some(&'$') {
-            out.push('$');
-            i += 2;
-            continue;
-        }
-        if c != '$' {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        if bytes.get(i + 1) == Some(&'{') {
-            let Some(close) = bytes[i + 2..].iter().position(|&c| c == '}') else {
-                out.push(c);
-                i += 1;
-                continue;
-            };
-            let inner: String = bytes[i + 2..i + 2 + close].iter().collect();
-            let value = if let Some((name, word)) = inner.split_once(":-") {
-                lookup(name)
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or_else(|| word.to_string())
-            } else if let Some((name, word)) = inner.split_once(":+") {
-                if lookup(name).is_some_and(|v| !v.is_empty()) {
-                    word.to_string()
-                } else {
-                    String::new()
-                }
-            } else {
-                lookup(&inner).unwrap_or_default()
-            };
-            out.push_str(&value);
-            i += close + 3;
-            continue;
-        }
-        let start = i + 1;
-        let mut end = start;
-        while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == '_') {
-            end += 1;
-        }
-        if end == start {
-            out.push('$');
-            i += 1;
-            continue;
-        }
-        let name: String = bytes[start..end].iter().collect();
-        out.push_str(&lookup(&name).unwrap_or_default());
-        i = end;
-    }
-    out
 }
 
 /// Names of variables referenced in `text` (`$NAME`, `${NAME...}`).

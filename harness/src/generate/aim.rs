@@ -62,7 +62,11 @@ const XATTRS: &[&str] = &[
 /// The context paths under `source` (a COPY source or bind source as written), the source itself
 /// first: `.` is every entry but the Dockerfile and `.dockerignore`, `d/*` the entries of `d`.
 fn expand(context: &BuildContext, source: &str) -> Vec<String> {
-    let source = source.trim_start_matches("./").trim_end_matches('/');
+    // A source starting with `/` is from the context's root too (`lang.source-rooted`).
+    let source = source
+        .trim_start_matches('/')
+        .trim_start_matches("./")
+        .trim_end_matches('/');
     let (dir, own) = match source {
         "" | "." => ("", false),
         s if s.ends_with("/*") => (&s[..s.len() - 2], false),

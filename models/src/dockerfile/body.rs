@@ -378,7 +378,8 @@ pub fn parse_json_string_array(text: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// Splits on whitespace, honouring double and single quotes and `escape` escapes.
+/// Splits on whitespace, honouring double and single quotes and `escape` escapes (but `\$`,
+/// which the variable expansion reads).
 fn split_words(text: &str, escape: char) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
@@ -402,6 +403,8 @@ fn split_words(text: &str, escape: char) -> Result<Vec<String>, String> {
             (_, c) if c == escape => {
                 in_word = true;
                 match chars.next() {
+                    // `\$` is the lexer's to read (`expand`): a literal `$`, not a variable.
+                    Some('$') => word.push_str(&format!("{escape}$")),
                     Some(next) => word.push(next),
                     None => word.push(escape),
                 }

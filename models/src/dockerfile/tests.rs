@@ -380,20 +380,184 @@ fn unsupported_text_is_a_diagnostic() {
     assert_eq!(parsed.diagnostics[0].line, 2);
 }
 
+/// The lexers' syntaxes the expansion table names: BuildKit v0.8 / v0.12 / v0.13 (and the
+/// classic builder vendoring them), imagebuilder as Buildah 1.28 and 1.39 vendor it.
+fn syntax(name: &str) -> Syntax {
+    let bk = |colonless, newer| Syntax {
+        colonless,
+        trim: newer,
+        replace: newer,
+        ..Syntax::BUILDKIT_0_8
+    };
+    let ib = |newer| Syntax {
+        dialect: Dialect::ImageBuilder,
+        colonless: false,
+        required: newer,
+        trim: newer,
+        replace: newer,
+    };
+    match name {
+        "bk0.8" => bk(false, false),
+        "bk0.12" => bk(true, false),
+        "bk0.13" => bk(true, true),
+        "ib1.28" => ib(false),
+        "ib1.39" => ib(true),
+        other => panic!("unknown syntax {other}"),
+    }
+}
+
+/// `text` expanded under `syntax` with A=1, P=/usr/local/bin, E="" (set, empty), U unset:
+/// the result, or `error: WHY`.
+fn check_expansion(syntaxes: &str, text: &str, quotes: bool, expect: &str) {
+    let lookup = |n: &str| match n {
+        "A" => Some("1".to_string()),
+        "P" => Some("/usr/local/bin".to_string()),
+        "E" => Some(String::new()),
+        _ => None,
+    };
+    for name in syntaxes.split(',') {
+        let got = match expand(text, &lookup, syntax(name), '\\', quotes) {
+            Ok(v) => v,
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(got, expect, "`{text}` under {name}");
+    }
+}
+
 #[test]
 fn expansion() {
-    let lookup = |n: &str| {
-        if n == "A" {
-            Some("1".to_string())
-        } else {
-            None
-        }
-    };
-    assert_eq!(
-        expand_variables("x=$A ${A} ${B:-d} ${A:+s} \\$A", &lookup),
-        "x=1 1 d s $A"
-    );
+    let all = "bk0.8,bk0.12,bk0.13,ib1.28,ib1.39";
+    let bk = "bk0.8,bk0.12,bk0.13";
+    let cases: &[(&str, &str, bool, &str)] = &[
+        (all, "x=$A ${A} ${U:-d} ${A:+s} \\$A", true, "x=1 1 d s $A"),
+        (all, "${E:-d}|${E:+s}|${U:+s}|$U.", true, "d|||."),
+        (all, "'$A' \"$A\" \"\\$A\"", true, "$A 1 $A"),
+        (all, "'$A'", false, "'1'"),
+        (all, "$ $1x", true, "$ x"),
+        (all, "${U:-${A}x}", true, "1x"),
+        // Without the colon: an unset variable only (BuildKit v0.12).
+        (
+            "bk0.12,bk0.13",
+            "${E-d}|${U-d}|${E+s}|${U+s}",
+            true,
+            "|d|s|",
+        ),
+        (
+            "bk0.8",
+            "${U-d}",
+            true,
+            "error: missing ':' in substitution",
+        ),
+        (
+            "ib1.28,ib1.39",
+            "${U-d}",
+            true,
+            "error: Missing ':' in substitution",
+        ),
+        (bk, "${U:?say}", true, "error: U: say"),
+        (bk, "${E:?}", true, "error: E: is not allowed to be empty"),
+        (bk, "${E?}x${A?}", true, "x1"),
+        (bk, "${U?}", true, "error: U: is not allowed to be unset"),
+        (
+            "ib1.28",
+            "${U:?say}",
+            true,
+            "error: Unsupported modifier (?) in substitution",
+        ),
+        // imagebuilder gives the message as the value.
+        ("ib1.39", "${U:?say}", true, "say"),
+        (
+            "ib1.39",
+            "${U:?}",
+            true,
+            "error: U: is not allowed to be unset",
+        ),
+        (
+            "bk0.13",
+            "${P#*/}|${P##*/}|${P%/*}|${P%%/*}",
+            true,
+            "usr/local/bin|bin|/usr/local|",
+        ),
+        // imagebuilder matches as `path.Match` does: `*` stops at `/`.
+        (
+            "ib1.39",
+            "${P#*/}|${P##*/}|${P%/*}|${P%%/*}",
+            true,
+            "usr/local/bin|usr/local/bin|/usr/local|/usr/local",
+        ),
+        (
+            "bk0.13,ib1.39",
+            "${P/local/opt}|${P//l/L}",
+            true,
+            "/usr/opt/bin|/usr/LocaL/bin",
+        ),
+        ("bk0.13", "${P/*l/-}", true, "-/bin"),
+        (
+            "ib1.39",
+            "${P/#\\/usr/}|${P/%bin/sbin}",
+            true,
+            "/local/bin|/usr/local/sbin",
+        ),
+        (
+            "bk0.8",
+            "${P#*/}",
+            true,
+            "error: missing ':' in substitution",
+        ),
+        (
+            "bk0.12",
+            "${P#*/}",
+            true,
+            "error: unsupported modifier (#) in substitution",
+        ),
+        (
+            "bk0.8",
+            "${P:x}",
+            true,
+            "error: unsupported modifier (x) in substitution",
+        ),
+        (
+            "bk0.13",
+            "${P:x}",
+            true,
+            "error: unsupported modifier (:x) in substitution",
+        ),
+        (
+            "bk0.12",
+            "${P/a/b}",
+            true,
+            "error: unsupported modifier (/) in substitution",
+        ),
+        (
+            "ib1.28",
+            "${P%%/*}",
+            true,
+            "error: Missing ':' in substitution",
+        ),
+        (bk, "${}", true, "error: syntax error: bad substitution"),
+        (bk, "${A", true, "error: syntax error: missing '}'"),
+        (
+            bk,
+            "'x",
+            true,
+            "error: unexpected end of statement while looking for matching single-quote",
+        ),
+    ];
+    for (syntaxes, text, quotes, expect) in cases {
+        check_expansion(syntaxes, text, *quotes, expect);
+    }
     assert_eq!(referenced_variables("echo $A ${B:-x}"), vec!["A", "B"]);
+    // The parser leaves `\$` to the lexer: ENV's value expands to a literal `$A`.
+    let parsed = parse("FROM base\nENV X=\\$A Y=\"\\$A\"\n");
+    let Body::Env { pairs } = &parsed.dockerfile.instructions().nth(1).unwrap().body else {
+        panic!("not ENV")
+    };
+    let lookup = |_: &str| Some("1".to_string());
+    let values: Vec<String> = pairs
+        .iter()
+        .map(|(_, v)| expand(v, &lookup, syntax("bk0.13"), '\\', false).unwrap())
+        .collect();
+    assert_eq!(values, ["$A", "$A"]);
 }
 
 #[test]

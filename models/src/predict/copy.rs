@@ -42,16 +42,34 @@ pub(crate) fn plan_copy(
     if let Some(outcome) = not_planned(p, keyword, copy) {
         return Planned::Broken(outcome);
     }
+    let copy = &expanded_flags(cx, st, copy);
+    if let Some(chmod) = copy.chmod.as_deref().filter(|m| parse_mode(m).is_none()) {
+        return Planned::Broken(Outcome::Unsupported {
+            why: format!("{keyword} --chmod={chmod}: not an octal mode, not modelled"),
+        });
+    }
+    // A context source is a path from the context's root (`general::rooted_source`); a
+    // `--from` source is a path in that stage or image.
     let sources: Vec<String> = copy
         .sources
         .iter()
         .map(|s| cx.expand(s, &st.scope))
+        .map(|s| match copy.from {
+            None if !s.starts_with("<<") => general::rooted_source(p, &s),
+            _ => s,
+        })
         .collect();
-    let dest = cx.expand(&copy.dest, &st.scope);
-    let dest = if p.builder != Builder::Buildah && !dest.starts_with('/') {
-        join_workdir(&st.scope.workdir, &dest)
-    } else {
-        dest
+    let written = cx.expand(&copy.dest, &st.scope);
+    // Where the entries land: a relative destination is under the WORKDIR, and one ending in
+    // `.` (`COPY a .`) is a directory.
+    let placed = match written.strip_suffix('.') {
+        Some(dir) if dir.is_empty() || dir.ends_with('/') => join_workdir(&st.scope.workdir, dir),
+        _ => join_workdir(&st.scope.workdir, &written),
+    };
+    // The destination as keyed: Buildah's as written, the others' under the WORKDIR.
+    let dest = match p.builder {
+        Builder::Buildah => written,
+        _ => join_workdir(&st.scope.workdir, &written),
     };
     let checksummed = general::checksums_sources(p);
     let (hashed, classic_text) = classic::copy_key(p, copy, keyword, &dest, &sources, checksummed);
@@ -65,12 +83,12 @@ pub(crate) fn plan_copy(
         match cx.earlier_stage(st.index, from) {
             Some(source_stage) => {
                 reads_stage = Some(source_stage);
-                copy_from_stage(outcomes, st, (from, source_stage), &sources, &dest)
+                copy_from_stage(outcomes, st, (from, source_stage), &sources, &placed)
             }
-            None => Ok(Some(from_image(cx, st, from, &sources, &dest))),
+            None => Ok(Some(from_image(cx, st, from, &sources, &placed))),
         }
     } else if checksummed {
-        context_sources(cx, st, copy, hashed, &dest)
+        context_sources(cx, st, copy, hashed, &placed)
     } else {
         Ok(None)
     };
@@ -88,6 +106,24 @@ pub(crate) fn plan_copy(
         changes_files: true,
         reads_stage,
         detached_parent: buildkit::link_parent(p, copy),
+    }
+}
+
+/// The flags as the frontend keys them: `--chown` expanded (`general::chown_value`), and
+/// `--chmod` where the frontend expands it (`buildkit::chmod_value`).
+fn expanded_flags(cx: &Cx<'_>, st: &StageState, copy: &CopyArgs) -> CopyArgs {
+    let p = cx.profile;
+    let expand = |text: &str| cx.expand(text, &st.scope);
+    CopyArgs {
+        chown: copy
+            .chown
+            .as_deref()
+            .map(|c| general::chown_value(p, c, expand)),
+        chmod: copy
+            .chmod
+            .as_deref()
+            .map(|m| buildkit::chmod_value(p, m, expand)),
+        ..copy.clone()
     }
 }
 
@@ -433,7 +469,11 @@ pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArg
 }
 
 /// The context paths a COPY source names: `""` for the whole context, glob matches, or itself.
-fn source_roots(context: &BuildContext, source: &str) -> Result<Vec<String>, String> {
+fn source_roots(
+    context: &BuildContext,
+    source: &str,
+    allow_empty: bool,
+) -> Result<Vec<String>, String> {
     if source == "." || source == "./" || source == "/" {
         return Ok(vec![String::new()]);
     }
@@ -453,7 +493,7 @@ fn source_roots(context: &BuildContext, source: &str) -> Result<Vec<String>, Str
         })
         .cloned()
         .collect();
-    if matched.is_empty() {
+    if matched.is_empty() && !allow_empty {
         return Err(format!("no source files were specified by `{source}`"));
     }
     Ok(matched)
@@ -490,6 +530,11 @@ fn collect_sources_placed(
     docs: &[(String, String)],
 ) -> Result<Vec<(SourceFact, Place)>, String> {
     let context: &BuildContext = &cx.visible;
+    let p = cx.profile;
+    // BuildKit copies what a wildcard matched, nothing included; the classic builder fails only
+    // when all the sources together match nothing; Buildah at any wildcard matching nothing.
+    let allow_empty = buildkit::allows_empty_wildcard(p) || classic::empty_wildcard_joined(p);
+    let mut matched = false;
     let mut facts = Vec::new();
     for source in sources {
         if let Some(fact) = heredoc_fact(cx.profile, source, docs) {
@@ -497,7 +542,9 @@ fn collect_sources_placed(
             facts.push((fact, Place::File(name)));
             continue;
         }
-        for root in source_roots(context, source)? {
+        let roots = source_roots(context, source, allow_empty)?;
+        matched |= !roots.is_empty();
+        for root in roots {
             if root.is_empty() {
                 for (path, entry) in context.entries_under("") {
                     facts.push((
@@ -526,6 +573,10 @@ fn collect_sources_placed(
                 }
             }
         }
+    }
+    let matched = matched || !facts.is_empty();
+    if !matched && !buildkit::allows_empty_wildcard(p) {
+        return Err("no source files were specified".to_string());
     }
     Ok(facts)
 }

@@ -3,6 +3,7 @@
 use crate::fingerprint::fingerprint;
 use crate::predict::plan::{Cx, Planned, StageOutcome, StageState};
 use crate::predict::Outcome;
+use crate::profiles::general;
 
 /// The name scenarios give cachet's base image: a busybox with `/bin/busybox`, `/bin/sh`,
 /// `/etc/passwd` and `/etc/group`, and nothing else. The harness gives builds a salted copy of it,
@@ -22,20 +23,46 @@ pub fn is_base_image(image: &str) -> bool {
 /// Dockerfile put there: the base image's own, and what an engine mounts or makes for a RUN.
 pub(crate) const BASE_DIRS: &[&str] = &["bin", "etc", "dev", "proc", "sys", "tmp", "run"];
 
-/// Starts the stage: on an earlier stage it inherits that stage's chain and files (and fails with
-/// it, or is unknown with it); on an image, the chain is the image's name (global ARGs
-/// expanded) and the `--platform` text as written, if any.
+/// Whether `name` is an image reference the engines parse: a lower-case repository path (with
+/// a registry's `host:port` if any), an optional `:tag` and `@digest`. An empty name, or one
+/// with a `$` left unexpanded, is not.
+fn is_reference(name: &str) -> bool {
+    let name = name.split_once('@').map_or(name, |(n, _)| n);
+    let (repository, tag) = match name.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, Some(t)),
+        _ => (name, None),
+    };
+    let repository_ok = !repository.is_empty()
+        && repository
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c));
+    let tag_ok = tag.is_none_or(|t| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    });
+    repository_ok && tag_ok
+}
+
+/// Starts the stage: on an earlier stage it inherits that stage's chain, files and (with
+/// `general::inherits_scope`) its WORKDIR, ENV, USER and SHELL (and fails with it, or is unknown
+/// with it); on an image, the chain is the image's name (global ARGs expanded:
+/// `StageSpan::base`) and the `--platform` value, if any (expanded in the global scope:
+/// `--platform=$BUILDPLATFORM` is the build's platform).
 pub(crate) fn plan_from(
     cx: &Cx<'_>,
     outcomes: &[Option<StageOutcome>],
     st: &mut StageState,
-    image: &str,
     platform: Option<&str>,
 ) -> Planned {
-    let image = cx.expand_globals(image);
-    let parent_stage = cx
-        .earlier_stage(st.index, &image)
-        .and_then(|i| outcomes[i].as_ref());
+    let image = cx.stages[st.index].base.clone();
+    let stage = cx.earlier_stage(st.index, &image);
+    if stage.is_none() && !is_reference(&image) {
+        return Planned::Broken(Outcome::Fails {
+            why: format!("FROM `{image}`: not a stage, nor a valid image reference"),
+        });
+    }
+    let parent_stage = stage.and_then(|i| outcomes[i].as_ref());
     st.chain = match parent_stage {
         Some(parent) => {
             if parent.fails {
@@ -53,11 +80,14 @@ pub(crate) fn plan_from(
             st.workdirs = parent.workdirs.clone();
             st.files = parent.files.clone();
             st.writer_chain = parent.writer_chain;
+            if general::inherits_scope(cx.profile) {
+                st.scope = parent.scope.clone();
+            }
             parent.final_chain
         }
         None => match platform {
             None => fingerprint(&("FROM", &image)),
-            Some(platform) => fingerprint(&("FROM", &image, platform)),
+            Some(platform) => fingerprint(&("FROM", &image, cx.expand_global(platform))),
         },
     };
     if parent_stage.is_none() {

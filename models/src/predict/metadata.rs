@@ -23,7 +23,7 @@ pub(crate) fn plan_metadata(
         |text: String| Component::text(general::TEXT_LITERAL.id, general::literal(p, text));
     match &instruction.body {
         Body::Workdir { path } => {
-            st.scope.workdir = join_workdir(&st.scope.workdir, &cx.expand(path, &st.scope));
+            st.scope.workdir = join_workdir(&st.scope.workdir, &cx.expand_raw(path, &st.scope));
             key.push(literal(format!("WORKDIR {}", st.scope.workdir)));
             st.fs_digest = fingerprint(&(st.fs_digest, &st.scope.workdir));
             st.workdirs.insert(st.scope.workdir.clone());
@@ -32,13 +32,16 @@ pub(crate) fn plan_metadata(
             let options = &cx.build.options;
             key.push(literal(normalized.to_string()));
             for decl in args {
-                // A stage's `ARG NAME` without a default takes the global ARG's value.
+                // A stage's `ARG NAME` without a default takes the global ARG's value, else the
+                // automatic platform ARG's (`general::platform_args`).
+                let default = decl.default.as_deref().map(|d| cx.expand(d, &st.scope));
                 let value = options
                     .build_args
                     .get(&decl.name)
                     .cloned()
-                    .or_else(|| decl.default.clone())
-                    .or_else(|| cx.globals.get(&decl.name).cloned().flatten());
+                    .or(default)
+                    .or_else(|| cx.global.args.get(&decl.name).cloned().flatten())
+                    .or_else(|| cx.global.platform.get(&decl.name).cloned());
                 st.scope.args.insert(decl.name.clone(), value);
             }
             key.extend(buildah::arg_names(p, &st.scope.args));
@@ -47,7 +50,7 @@ pub(crate) fn plan_metadata(
             key.push(env_or_label(cx, st, instruction, pairs, normalized));
         }
         Body::User { user } => {
-            let user = cx.expand(user, &st.scope);
+            let user = cx.expand_raw(user, &st.scope);
             key.push(literal(format!("USER {user}")));
             st.scope.user = Some(user);
         }

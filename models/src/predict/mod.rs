@@ -39,6 +39,10 @@ pub struct BuildOptions {
     pub inline_cache: bool,
     /// Push the result under this reference (the registry then holds its inline cache, if any).
     pub push: Option<String>,
+    /// The platform built for, `os/arch[/variant]` (the automatic platform ARGs' values); `None`
+    /// is the machine's own, `plan::DEFAULT_PLATFORM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// One build: the whole context (Dockerfile and `.dockerignore` included) and its options.

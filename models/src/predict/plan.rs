@@ -10,11 +10,11 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use crate::context::BuildContext;
-use crate::dockerfile::{self, expand_variables, Body, Dockerfile, Instruction};
+use crate::dockerfile::{self, Body, Dockerfile, ExpandError, Instruction};
 use crate::fingerprint::fingerprint;
 use crate::predict::key::StepKey;
 use crate::predict::{copy, from, metadata, run, Build, Outcome};
-use crate::profiles::{buildkit, general, Builder, Profile};
+use crate::profiles::{buildkit, classic, general, Builder, Features, Generation, Profile};
 
 /// One planned instruction.
 #[derive(Clone, Debug)]
@@ -26,6 +26,9 @@ pub(crate) struct PlannedStep {
     pub stage_name: Option<String>,
     pub instruction: String,
     pub kind: PlannedKind,
+    /// The step's failure refuses the whole build (BuildKit's lexer errors: it converts the
+    /// Dockerfile before building).
+    pub refused_up_front: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -102,10 +105,18 @@ pub(crate) struct StageOutcome {
     pub fails: bool,
     /// A step of the stage is `Unsupported`: what other stages take from it is unknown too.
     pub unknown: bool,
+    /// WORKDIR, ENV, USER and SHELL at the stage's end: a stage built FROM it starts with them
+    /// (`general::inherits_scope`); its ARGs are not kept.
+    pub scope: Scope,
 }
 
 pub(crate) struct StageSpan<'a> {
     pub name: Option<String>,
+    /// The name its FROM gives, expanded with the global ARGs (`general::from_name`): an image,
+    /// or an earlier stage's name.
+    pub base: String,
+    /// Why the lexer refuses FROM's name (`base` is then the name as written).
+    pub base_refused: Option<String>,
     pub instructions: Vec<(usize, &'a Instruction)>,
 }
 
@@ -182,6 +193,10 @@ impl StageState {
                 Some(Outcome::Fails { .. } | Outcome::Skipped { .. })
             ),
             unknown: matches!(self.broken, Some(Outcome::Unsupported { .. })),
+            scope: Scope {
+                args: BTreeMap::new(),
+                ..self.scope
+            },
         }
     }
 }
@@ -197,9 +212,8 @@ pub(crate) struct Cx<'a> {
     /// Whether build-arg values reach keys (`arg.first-use`).
     pub args_on: bool,
     pub effect: copy::TransportEffect,
-    /// The ARGs declared before the first FROM, with their values (`--build-arg` or default):
-    /// usable in FROM lines, and by a stage that declares the name again.
-    pub globals: BTreeMap<String, Option<String>>,
+    /// The global scope: usable in FROM lines, and by a stage that declares a name again.
+    pub global: GlobalScope,
     context_digest: OnceCell<u64>,
 }
 
@@ -208,7 +222,7 @@ impl<'a> Cx<'a> {
         profile: &'a Profile,
         build: &'a Build,
         stages: &'a [StageSpan<'a>],
-        globals: BTreeMap<String, Option<String>>,
+        global: GlobalScope,
     ) -> Cx<'a> {
         let mut visible = general::without_ignored(profile, &build.context);
         general::keep_dockerfile(profile, &mut visible);
@@ -219,7 +233,7 @@ impl<'a> Cx<'a> {
             visible,
             args_on: general::build_args_reach_keys(profile),
             effect: copy::transport_effect(profile),
-            globals,
+            global,
             context_digest: OnceCell::new(),
         }
     }
@@ -231,14 +245,44 @@ impl<'a> Cx<'a> {
             .get_or_init(|| fingerprint(&*self.visible))
     }
 
-    /// Expands `$NAME` references: ENV values, and build args when they reach keys.
+    /// Expands the variables of a word the parser already unquoted (COPY's words, ENV and LABEL
+    /// pairs, ARG defaults, flag values): ENV values, and build args when they reach keys. A word
+    /// the lexer refuses stays as written; `expansion_failure` has settled the step before.
     pub fn expand(&self, text: &str, scope: &Scope) -> String {
-        expand_variables(text, &|n| scope.lookup(n, self.args_on))
+        self.try_expand(text, scope, false)
+            .unwrap_or_else(|_| text.to_string())
     }
 
-    /// Expands `$NAME` references to global ARGs (in FROM lines).
-    pub fn expand_globals(&self, text: &str) -> String {
-        expand_variables(text, &|n| self.globals.get(n).cloned().flatten())
+    /// `expand` for an argument kept as written (WORKDIR, USER): its quotes are the lexer's.
+    pub fn expand_raw(&self, text: &str, scope: &Scope) -> String {
+        self.try_expand(text, scope, true)
+            .unwrap_or_else(|_| text.to_string())
+    }
+
+    /// Expands a word of a FROM line (`--platform`) in the global scope: the global ARGs, then
+    /// the automatic platform ARGs.
+    pub fn expand_global(&self, text: &str) -> String {
+        let lookup = |n: &str| self.global.lookup(n);
+        let syntax = self.profile.features.expansion;
+        dockerfile::expand(text, &lookup, syntax, self.global.escape, true)
+            .unwrap_or_else(|_| text.to_string())
+    }
+
+    /// The one expansion of the model (`dockerfile::expand`) with the profile's lexer.
+    pub fn try_expand(
+        &self,
+        text: &str,
+        scope: &Scope,
+        quotes: bool,
+    ) -> Result<String, ExpandError> {
+        let lookup = |n: &str| scope.lookup(n, self.args_on);
+        dockerfile::expand(
+            text,
+            &lookup,
+            self.profile.features.expansion,
+            self.global.escape,
+            quotes,
+        )
     }
 
     /// The earlier stage `reference` names, as seen from stage `stage`.
@@ -267,12 +311,22 @@ pub(crate) fn join_workdir(current: &str, path: &str) -> String {
     }
 }
 
-fn split_stages(dockerfile: &Dockerfile) -> Vec<StageSpan<'_>> {
+/// The stages, each FROM's name given by `base` (its expansion).
+fn split_stages<'d>(
+    dockerfile: &'d Dockerfile,
+    base: &mut dyn FnMut(&str) -> Result<String, ExpandError>,
+) -> Vec<StageSpan<'d>> {
     let mut stages: Vec<StageSpan<'_>> = Vec::new();
     for (n, instruction) in dockerfile.instructions().enumerate() {
-        if let Body::From { stage, .. } = &instruction.body {
+        if let Body::From { stage, image, .. } = &instruction.body {
+            let (base, base_refused) = match base(image) {
+                Ok(name) => (name, None),
+                Err(e) => (image.clone(), Some(e.to_string())),
+            };
             stages.push(StageSpan {
                 name: stage.clone(),
+                base,
+                base_refused,
                 instructions: Vec::new(),
             });
         }
@@ -300,7 +354,16 @@ fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
 /// stage index; an unknown one counts as the last stage (the build is refused anyway). The one
 /// stage selection: prediction uses it, and so does observation (Podman's `[k/m]` prefixes).
 pub fn built_stages(dockerfile: &Dockerfile, target: Option<&str>, builder: Builder) -> Vec<usize> {
-    let stages = split_stages(dockerfile);
+    // FROM names expanded with the global ARGs' defaults, as the oldest generation's lexer does.
+    let profile = Profile {
+        features: Features::of(builder, Generation::oldest(builder)),
+        ..Profile::all()
+            .into_iter()
+            .find(|p| p.builder == builder)
+            .expect("every builder has a profile")
+    };
+    let global = global_scope(&profile, dockerfile, &Build::default());
+    let stages = split_stages(dockerfile, &mut |image| from_base(&profile, &global, image));
     if stages.is_empty() {
         return Vec::new();
     }
@@ -327,7 +390,7 @@ fn stages_to_build(builder: Builder, stages: &[StageSpan<'_>], target: usize) ->
                 wanted[i] = true;
                 for (_, instruction) in &stages[i].instructions {
                     let dependency = match &instruction.body {
-                        Body::From { image, .. } => stage_index(&stages[..i], image),
+                        Body::From { .. } => stage_index(&stages[..i], &stages[i].base),
                         Body::Copy(c) | Body::Add(c) => {
                             c.from.as_deref().and_then(|f| stage_index(&stages[..i], f))
                         }
@@ -367,11 +430,6 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
         if let Some(why) = refused_syntax(profile, &instruction.body) {
             return Err(why);
         }
-        if let Body::Copy(c) | Body::Add(c) = &instruction.body {
-            if c.chmod.is_some() && profile.builder == Builder::Classic {
-                return Err("the --chmod option requires BuildKit".to_string());
-            }
-        }
     }
     let is_from = |i: &Instruction| matches!(i.body, Body::From { .. });
     if !dockerfile.instructions().any(is_from) {
@@ -392,14 +450,14 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
 
 /// What the builder refuses only when it runs the step, in its words: Buildah reads a step's
 /// flags and heredocs then (a form its generation does not know: `COPY --link` before 1.41,
-/// heredocs on 1.28), the classic builder a RUN's flags (`--mount`, `--network`, `--security`),
-/// BuildKit an `ADD --checksum` of anything but one URL (`bk.add-checksum-remote`).
+/// heredocs on 1.28), the classic builder a RUN's flags (`--mount`, `--network`, `--security`)
+/// and COPY/ADD `--chmod` (`classic::copy_flag_refusal`), BuildKit an `ADD --checksum` of anything but one URL (`bk.add-checksum-remote`).
 fn dispatch_refusal(profile: &Profile, body: &Body) -> Option<String> {
     match (profile.builder, body) {
         (Builder::Buildah, _) => feature_refusal(profile, body),
         (Builder::Classic, Body::Run { flags, .. }) => run_flag_refusal(flags),
+        (Builder::Classic, _) => classic::copy_flag_refusal(profile, body),
         (Builder::BuildKit, _) => buildkit::add_checksum_refusal(profile, body),
-        _ => None,
     }
 }
 
@@ -421,7 +479,9 @@ fn run_flag_refusal(flags: &crate::dockerfile::RunFlags) -> Option<String> {
     Some(format!("the --{flag} option requires BuildKit"))
 }
 
-/// A refusal that comes only from a stage the builder builds (`dispatch_refusal`): a stage
+/// A refusal that comes only from a stage the builder builds (`dispatch_refusal`), where the
+/// builder refuses the whole build for it (the classic builder fails at that step instead:
+/// `classic::refuses_at_dispatch`, `plan_stage`): a stage
 /// `--target` leaves out refuses nothing. Measured: Podman 4.3 and 5.4 with `COPY --link` (case
 /// unknown-flag-in-unbuilt-stage), Podman 4.3 with a heredoc and Engine 20.10's classic builder
 /// with `RUN --mount` (generated scenarios of seed 1, `cachet mutants --engine`), BuildKit v0.13
@@ -433,6 +493,9 @@ fn refused_in_built_stage(
     stages: &[StageSpan<'_>],
     wanted: &[bool],
 ) -> Option<String> {
+    if classic::refuses_at_dispatch(profile) {
+        return None;
+    }
     stages
         .iter()
         .zip(wanted)
@@ -460,21 +523,77 @@ fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
     }
 }
 
-/// The ARGs before the first FROM, each with its `--build-arg` value or default.
-fn global_args(dockerfile: &Dockerfile, build: &Build) -> BTreeMap<String, Option<String>> {
-    let mut globals = BTreeMap::new();
+/// What the global scope holds: the ARGs before the first FROM, the automatic platform ARGs,
+/// and the escape character.
+pub(crate) struct GlobalScope {
+    /// The ARGs declared before the first FROM, with their values (`--build-arg`, or the
+    /// default expanded in order).
+    pub args: BTreeMap<String, Option<String>>,
+    /// The automatic platform ARGs (`general::platform_args`): a stage's `ARG NAME` without a
+    /// value takes one from here.
+    pub platform: BTreeMap<String, String>,
+    /// The escape character (`# escape=`).
+    pub escape: char,
+}
+
+impl GlobalScope {
+    /// A name in the global scope: a declared global ARG, else an automatic platform ARG.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        match self.args.get(name) {
+            Some(value) => value.clone(),
+            None => self.platform.get(name).cloned(),
+        }
+    }
+}
+
+/// The platform a build is for when it names none: the machine cachet's engines run on.
+pub const DEFAULT_PLATFORM: &str = "linux/amd64";
+
+/// The ARGs before the first FROM in order, each with its `--build-arg` value or its default
+/// expanded with the ones before it (`general::global_default`), and the platform ARGs.
+fn global_scope(profile: &Profile, dockerfile: &Dockerfile, build: &Build) -> GlobalScope {
+    let options = &build.options;
+    let platform = options.platform.as_deref().unwrap_or(DEFAULT_PLATFORM);
+    let mut global = GlobalScope {
+        args: BTreeMap::new(),
+        platform: general::platform_args(profile, platform, &options.build_args),
+        escape: dockerfile.instructions().next().map_or('\\', |i| i.escape),
+    };
     let before = dockerfile
         .instructions()
         .take_while(|i| !matches!(i.body, Body::From { .. }));
     for instruction in before {
         if let Body::Arg { args } = &instruction.body {
             for decl in args {
-                let value = build.options.build_args.get(&decl.name).cloned();
-                globals.insert(decl.name.clone(), value.or_else(|| decl.default.clone()));
+                let default = decl.default.as_deref().map(|d| {
+                    general::global_default(profile, d, |text| {
+                        let lookup = |n: &str| global.lookup(n);
+                        let syntax = profile.features.expansion;
+                        // A default the lexer refuses is empty (BuildKit v0.8 ignores the error).
+                        dockerfile::expand(text, &lookup, syntax, global.escape, false)
+                            .unwrap_or_default()
+                    })
+                });
+                let value = options.build_args.get(&decl.name).cloned();
+                global.args.insert(decl.name.clone(), value.or(default));
             }
         }
     }
-    globals
+    global
+}
+
+/// A FROM's name as the builder looks it up (`general::from_name`), or the lexer's refusal.
+fn from_base(profile: &Profile, global: &GlobalScope, image: &str) -> Result<String, ExpandError> {
+    general::from_name(profile, image, |text| {
+        let lookup = |n: &str| global.lookup(n);
+        dockerfile::expand(
+            text,
+            &lookup,
+            profile.features.expansion,
+            global.escape,
+            true,
+        )
+    })
 }
 
 pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
@@ -482,7 +601,14 @@ pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
         Ok(d) => d,
         Err(why) => return Plan::rejected(why),
     };
-    let stages = split_stages(&dockerfile);
+    let global = global_scope(profile, &dockerfile, build);
+    let stages = split_stages(&dockerfile, &mut |image| from_base(profile, &global, image));
+    // BuildKit and Buildah name the stages before building: a FROM the lexer refuses refuses
+    // the build (the classic builder fails at that FROM: `expansion_failure`).
+    let from_failure = stages.iter().find_map(|s| s.base_refused.as_ref());
+    if let Some(why) = from_failure.filter(|_| profile.builder != Builder::Classic) {
+        return Plan::rejected(format!("FROM: {why}"));
+    }
     let target = match &build.options.target {
         None => stages.len() - 1,
         Some(t) => match stage_index(&stages, t) {
@@ -494,7 +620,7 @@ pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
     if let Some(why) = refused_in_built_stage(profile, &stages, &wanted) {
         return Plan::rejected(why);
     }
-    let cx = Cx::new(profile, build, &stages, global_args(&dockerfile, build));
+    let cx = Cx::new(profile, build, &stages, global);
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];
     let mut steps = Vec::new();
     let mut final_chains = Vec::new();
@@ -510,13 +636,14 @@ pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
             final_chains = collect_final_chains(&steps, &stages, stage_no);
         }
     }
+    if let Some(why) = steps.iter().find_map(|s| match &s.kind {
+        PlannedKind::Settled(Outcome::Fails { why }) if s.refused_up_front => Some(why.clone()),
+        _ => None,
+    }) {
+        return Plan::rejected(why);
+    }
     let stage_parents = (0..stages.len())
-        .map(
-            |i| match stages[i].instructions.first().map(|(_, x)| &x.body) {
-                Some(Body::From { image, .. }) => stage_index(&stages[..i], image),
-                _ => None,
-            },
-        )
+        .map(|i| stage_index(&stages[..i], &stages[i].base))
         .collect();
     Plan {
         rejected: None,
@@ -539,6 +666,7 @@ fn planned_step(
         stage_name: cx.stages[stage].name.clone(),
         instruction: instruction.normalized(),
         kind,
+        refused_up_front: false,
     }
 }
 
@@ -577,18 +705,32 @@ fn plan_stage(
             steps.push(planned);
             continue;
         }
+        let settled = expansion_failure(cx, &st, instruction).or_else(|| {
+            classic::refuses_at_dispatch(cx.profile)
+                .then(|| dispatch_refusal(cx.profile, &instruction.body))
+                .flatten()
+        });
+        if let Some(why) = settled {
+            let outcome = Outcome::Fails { why };
+            planned.refused_up_front = cx.profile.builder == Builder::BuildKit;
+            st.broken = Some(outcome.clone());
+            planned.kind = PlannedKind::Settled(outcome);
+            steps.push(planned);
+            continue;
+        }
         match plan_instruction(cx, outcomes, &mut st, instruction, &planned.instruction) {
             Planned::From => {
-                if let Body::From {
-                    image, platform, ..
-                } = &instruction.body
-                {
-                    if !buildkit::from_is_vertex(cx, outcomes, stage, image, platform.as_deref()) {
+                if let Body::From { platform, .. } = &instruction.body {
+                    if !buildkit::from_is_vertex(cx, outcomes, stage, platform.as_deref()) {
                         planned.kind = PlannedKind::Settled(buildkit::not_a_step());
                     }
                 }
             }
             Planned::Broken(outcome) => {
+                // BuildKit resolves every FROM before building: one it cannot name refuses the
+                // build.
+                let from = matches!(instruction.body, Body::From { .. });
+                planned.refused_up_front = from && cx.profile.builder == Builder::BuildKit;
                 st.broken = Some(outcome.clone());
                 planned.kind = PlannedKind::Settled(outcome);
             }
@@ -639,9 +781,7 @@ fn plan_instruction(
     normalized: &str,
 ) -> Planned {
     match &instruction.body {
-        Body::From {
-            image, platform, ..
-        } => from::plan_from(cx, outcomes, st, image, platform.as_deref()),
+        Body::From { platform, .. } => from::plan_from(cx, outcomes, st, platform.as_deref()),
         Body::Run { .. } => run::plan_run(cx, outcomes, st, instruction, normalized),
         Body::Copy(c) | Body::Add(c) => {
             copy::plan_copy(cx, outcomes, st, instruction.body.keyword(), c)
@@ -651,6 +791,53 @@ fn plan_instruction(
     }
 }
 
+/// The lexer's refusal of a word the instruction expands (`Cx::try_expand`), in the builder's
+/// words: BuildKit refuses the build for it (`PlannedStep::refused_up_front`), the classic
+/// builder and Buildah fail at the step. RUN's command is the shell's, not the lexer's.
+fn expansion_failure(cx: &Cx<'_>, st: &StageState, instruction: &Instruction) -> Option<String> {
+    let scope = &st.scope;
+    let (raw, unquoted): (Vec<&str>, Vec<&str>) = match &instruction.body {
+        Body::Workdir { path } => (vec![path.as_str()], vec![]),
+        Body::User { user } => (vec![user.as_str()], vec![]),
+        Body::Env { pairs } | Body::Label { pairs } => (
+            vec![],
+            pairs
+                .iter()
+                .flat_map(|(k, v)| [k.as_str(), v.as_str()])
+                .collect(),
+        ),
+        Body::Arg { args } => (
+            vec![],
+            args.iter().filter_map(|a| a.default.as_deref()).collect(),
+        ),
+        Body::Copy(c) | Body::Add(c) => (
+            vec![],
+            c.sources
+                .iter()
+                .chain([&c.dest])
+                .chain(&c.chown)
+                .map(String::as_str)
+                .collect(),
+        ),
+        Body::Volume { paths } => (vec![], paths.iter().map(String::as_str).collect()),
+        _ => (vec![], vec![]),
+    };
+    let keyword = instruction.body.keyword();
+    // FROM's name was expanded in the global scope (`from_base`).
+    if let Body::From { .. } = &instruction.body {
+        let refused = cx.stages[st.index].base_refused.as_ref();
+        return refused.map(|e| format!("{keyword}: {e}"));
+    }
+    let tried = raw
+        .iter()
+        .map(|w| cx.try_expand(w, scope, true))
+        .chain(unquoted.iter().map(|w| cx.try_expand(w, scope, false)));
+    tried
+        .filter_map(Result::err)
+        .next()
+        .map(|e| format!("{keyword}: failed to process: {e}"))
+}
+
 fn collect_final_chains(
     steps: &[PlannedStep],
     stages: &[StageSpan<'_>],
@@ -658,17 +845,9 @@ fn collect_final_chains(
 ) -> Vec<u64> {
     let mut lineage = vec![target];
     let mut current = target;
-    while let Some((_, first)) = stages[current].instructions.first() {
-        match &first.body {
-            Body::From { image, .. } => match stage_index(&stages[..current], image) {
-                Some(parent) => {
-                    lineage.push(parent);
-                    current = parent;
-                }
-                None => break,
-            },
-            _ => break,
-        }
+    while let Some(parent) = stage_index(&stages[..current], &stages[current].base) {
+        lineage.push(parent);
+        current = parent;
     }
     steps
         .iter()

@@ -185,24 +185,29 @@ pub(crate) fn from_is_vertex(
     cx: &crate::predict::plan::Cx<'_>,
     outcomes: &[Option<crate::predict::plan::StageOutcome>],
     stage: usize,
-    image: &str,
     platform: Option<&str>,
 ) -> bool {
     if !cx.profile.follows(&METADATA_FREE) {
         return true;
     }
-    let image = cx.expand_globals(image);
-    if cx.earlier_stage(stage, &image).is_some() {
+    let image = &cx.stages[stage].base;
+    if cx.earlier_stage(stage, image).is_some() {
         return false;
     }
+    let platform_of = |i: usize| {
+        cx.stages[i]
+            .instructions
+            .first()
+            .and_then(|(_, first)| match &first.body {
+                crate::Body::From { platform, .. } => platform.as_deref(),
+                _ => None,
+            })
+    };
     !(0..stage).any(|i| {
         outcomes.get(i).is_some_and(Option::is_some)
-            && cx.stages[i].instructions.first().is_some_and(|(_, first)| {
-                matches!(&first.body, crate::Body::From { image: other, platform: p, .. }
-                    if p.as_deref() == platform
-                        && cx.earlier_stage(i, &cx.expand_globals(other)).is_none()
-                        && cx.expand_globals(other) == image)
-            })
+            && cx.stages[i].base == *image
+            && cx.earlier_stage(i, &cx.stages[i].base).is_none()
+            && platform_of(i) == platform
     })
 }
 
@@ -544,6 +549,48 @@ pub(crate) fn add_checksum_refusal(p: &Profile, body: &Body) -> Option<String> {
     })
 }
 
+// Versions: every generation (BuildKit v0.8 and later copy with `AllowEmptyWildcard`).
+pub const EMPTY_WILDCARD: Rule = Rule {
+    id: RuleId::new("bk.empty-wildcard"),
+    statement: "A COPY/ADD source wildcard that matches nothing copies nothing: the step runs, \
+                keyed on the empty match (the classic builder fails with `no source files were \
+                specified`, Buildah with `no glob matches`).",
+    source: "https://github.com/moby/buildkit/blob/v0.8.0/frontend/dockerfile/dockerfile2llb/convert.go#L810",
+    if_off: "a wildcard that matches nothing fails the step, as on the other builders",
+    status: Status::Verify,
+    applies: buildkit,
+    versions: Versions::All,
+};
+
+/// Whether a wildcard source may match nothing (off, and on the other builders: it fails).
+pub(crate) fn allows_empty_wildcard(p: &Profile) -> bool {
+    p.on(&EMPTY_WILDCARD)
+}
+
+// Versions: BuildKit v0.16 and later (moby/buildkit@22fbeaf78); Engine 28's v0.25 has it, 20.10's
+// and 26's keep `--chmod` as written.
+pub const CHMOD_EXPANDED: Rule = Rule {
+    id: RuleId::new("bk.chmod-expanded"),
+    statement: "`COPY --chmod=$MODE` is expanded before it is parsed and keyed.",
+    source: "https://github.com/moby/buildkit/blob/v0.25.2/frontend/dockerfile/instructions/commands.go#L290-L305",
+    if_off: "`--chmod` is taken as written, so a `$` in it is not a mode",
+    status: Status::Verify,
+    applies: buildkit,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 16, 0),
+        source: "https://github.com/moby/buildkit/commit/22fbeaf78",
+    },
+};
+
+/// `--chmod`'s value: expanded by `expand` where the frontend does (else as written).
+pub(crate) fn chmod_value(p: &Profile, chmod: &str, expand: impl FnOnce(&str) -> String) -> String {
+    match p.on(&CHMOD_EXPANDED) {
+        true => expand(chmod),
+        false => chmod.to_string(),
+    }
+}
+
 pub const RULES: &[Rule] = &[
     CHECKSUM_FIELDS,
     XATTR_FILTER,
@@ -563,4 +610,6 @@ pub const RULES: &[Rule] = &[
     RUN_BIND_CONTENT,
     COPY_EXCLUDE,
     ADD_CHECKSUM_REMOTE,
+    EMPTY_WILDCARD,
+    CHMOD_EXPANDED,
 ];

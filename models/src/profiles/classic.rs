@@ -350,6 +350,52 @@ pub(crate) fn copy_exclude<T>(
     });
 }
 
+// Versions: every generation (Engine 20.10, 26, 28).
+pub const DISPATCH_REFUSAL: Rule = Rule {
+    id: RuleId::new("classic.dispatch-refusal"),
+    statement: "The classic builder refuses `COPY`/`ADD --chmod` and RUN's BuildKit flags \
+                (`--mount`, `--network`, `--security`) when it dispatches that step: the steps \
+                before it run and are cached, the build fails there.",
+    source: "https://github.com/moby/moby/blob/v20.10.24/builder/dockerfile/dispatchers.go#L351",
+    if_off: "the whole build is refused before any step runs",
+    status: Status::Verify,
+    applies: classic,
+    versions: Versions::All,
+};
+
+/// Whether the classic builder refuses a flag at its step rather than up front (off: up front).
+pub(crate) fn refuses_at_dispatch(p: &Profile) -> bool {
+    p.on(&DISPATCH_REFUSAL)
+}
+
+/// The classic builder's refusal of a COPY/ADD flag only BuildKit knows (`--chmod`).
+pub(crate) fn copy_flag_refusal(p: &Profile, body: &Body) -> Option<String> {
+    match body {
+        Body::Copy(c) | Body::Add(c) if classic(p) && c.chmod.is_some() => {
+            Some("the --chmod option requires BuildKit".to_string())
+        }
+        _ => None,
+    }
+}
+
+// Versions: every generation (Engine 20.10, 26, 28).
+pub const EMPTY_WILDCARD_JOINED: Rule = Rule {
+    id: RuleId::new("classic.empty-wildcard-joined"),
+    statement: "A COPY/ADD wildcard that matches nothing fails the step only when all its \
+                sources together match nothing (`no source files were specified`): `COPY a \
+                *.nope /d/` copies `a`.",
+    source: "https://github.com/moby/moby/blob/v20.10.24/builder/dockerfile/copy.go#L137-L150",
+    if_off: "any wildcard that matches nothing fails the step",
+    status: Status::Verify,
+    applies: classic,
+    versions: Versions::All,
+};
+
+/// Whether a wildcard may match nothing when another source matches (off: it fails).
+pub(crate) fn empty_wildcard_joined(p: &Profile) -> bool {
+    p.on(&EMPTY_WILDCARD_JOINED)
+}
+
 pub const RULES: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
@@ -364,4 +410,6 @@ pub const RULES: &[Rule] = &[
     LINK_IGNORED,
     CHECKSUM_IGNORED,
     EXCLUDE_IGNORED,
+    DISPATCH_REFUSAL,
+    EMPTY_WILDCARD_JOINED,
 ];

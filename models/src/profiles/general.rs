@@ -310,6 +310,178 @@ pub(crate) fn made_content_unknown(key: &StepKey, candidates: &[&StepKey]) -> Op
         })
 }
 
+// Versions: every generation of every builder (BuildKit v0.8 `dockerfile2llb/convert.go`
+// expands each stage's base name with the global ARGs before the stage lookup; moby's
+// `dispatchFrom` and imagebuilder's `NewStages` likewise).
+pub const FROM_EXPANDED: Rule = Rule {
+    id: RuleId::new("lang.from-expanded"),
+    statement: "FROM's name is expanded with the global ARGs (and the automatic platform ARGs) \
+                before it is looked up among the earlier stages: `ARG SRC=remote` … \
+                `FROM ${SRC}-install` is built on the stage `remote-install`.",
+    source: "https://github.com/moby/buildkit/blob/v0.13.2/frontend/dockerfile/dockerfile2llb/convert.go#L224-L231",
+    if_off: "FROM's name is looked up as written, so `${SRC}-install` names an image, never a stage",
+    status: Status::Verify,
+    applies: everywhere,
+    versions: Versions::All,
+};
+
+/// The name a stage's FROM gives: expanded by `expand` (off: as written).
+pub(crate) fn from_name<E>(
+    p: &Profile,
+    image: &str,
+    expand: impl FnOnce(&str) -> Result<String, E>,
+) -> Result<String, E> {
+    match p.on(&FROM_EXPANDED) {
+        true => expand(image),
+        false => Ok(image.to_string()),
+    }
+}
+
+// Versions: every generation of every builder (BuildKit v0.8 expands each global ARG's default
+// with the ones before it, `--build-arg` values included; moby's `processMetaArg` and
+// imagebuilder's `extractHeadingArgsFromNode` run them in order too).
+pub const GLOBAL_ARG_ORDER: Rule = Rule {
+    id: RuleId::new("lang.global-arg-order"),
+    statement: "The global ARGs (before the first FROM) are evaluated in order: a default may use \
+                the ones above it (`ARG GO_IMAGE=golang:${GO_VERSION}`), with `--build-arg` values \
+                taking the place of defaults name by name.",
+    source: "https://github.com/moby/buildkit/blob/v0.13.2/frontend/dockerfile/dockerfile2llb/convert.go#L196-L212",
+    if_off: "a global ARG's default is taken as written, its `${...}` unexpanded",
+    status: Status::Verify,
+    applies: everywhere,
+    versions: Versions::All,
+};
+
+/// A global ARG's default: expanded by `expand` with the ones before it (off: as written).
+pub(crate) fn global_default(
+    p: &Profile,
+    default: &str,
+    expand: impl FnOnce(&str) -> String,
+) -> String {
+    match p.on(&GLOBAL_ARG_ORDER) {
+        true => expand(default),
+        false => default.to_string(),
+    }
+}
+
+/// Whether the profile's frontend defines the automatic platform ARGs (`Features::platform_args`).
+fn has_platform_args(p: &Profile) -> bool {
+    p.features.platform_args
+}
+
+// Versions: every generation of BuildKit and Buildah (BuildKit v0.8's `getPlatformArgs`;
+// imagebuilder's `builtinBuildArgs` in Buildah 1.28, its `BuiltinArgDefaults` from Buildah 1.39);
+// the classic builder has none (moby `builder/dockerfile` at v20.10.24, v26.1.5, v28.5.2).
+pub const PLATFORM_ARGS: Rule = Rule {
+    id: RuleId::new("lang.platform-args"),
+    statement: "The automatic platform ARGs (`TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, \
+                `TARGETVARIANT`, `BUILDPLATFORM`, `BUILDOS`, `BUILDARCH`, `BUILDVARIANT`) hold the \
+                build's platform in the global scope (FROM lines, global defaults); a stage sees \
+                one only after `ARG NAME`, which without a value takes the automatic one. \
+                `--build-arg` overrides them.",
+    source: "https://github.com/moby/buildkit/blob/v0.13.2/frontend/dockerfile/dockerfile2llb/platform.go",
+    if_off: "no automatic platform ARGs: `ARG TARGETARCH` without a value is unset, as on the classic builder",
+    status: Status::Verify,
+    applies: has_platform_args,
+    versions: Versions::All,
+};
+
+/// The automatic platform ARGs for a build on `platform` (`os/arch[/variant]`), the build's
+/// machine taken to be the same platform; `--build-arg` values replace them. None where the
+/// frontend has none (or off).
+pub(crate) fn platform_args(
+    p: &Profile,
+    platform: &str,
+    build_args: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    if !p.on(&PLATFORM_ARGS) {
+        return Default::default();
+    }
+    let mut parts = platform.splitn(3, '/');
+    let os = parts.next().unwrap_or("linux").to_string();
+    let arch = parts.next().unwrap_or("amd64").to_string();
+    let variant = parts.next().unwrap_or("").to_string();
+    let mut args = std::collections::BTreeMap::new();
+    for side in ["TARGET", "BUILD"] {
+        args.insert(format!("{side}PLATFORM"), platform.to_string());
+        args.insert(format!("{side}OS"), os.clone());
+        args.insert(format!("{side}ARCH"), arch.clone());
+        args.insert(format!("{side}VARIANT"), variant.clone());
+    }
+    for (k, v) in args.iter_mut() {
+        if let Some(given) = build_args.get(k) {
+            *v = given.clone();
+        }
+    }
+    args
+}
+
+// Versions: every generation of every builder (BuildKit v0.8 `dispatchState` copies the parent
+// stage's image config and state; moby's `dispatchFrom` starts from the parent's config;
+// imagebuilder's `FROM` of a stage starts from that stage's image).
+pub const STAGE_SCOPE: Rule = Rule {
+    id: RuleId::new("lang.stage-scope"),
+    statement: "A stage built `FROM` an earlier stage starts with that stage's WORKDIR, ENV, USER \
+                and SHELL (not its ARGs): `COPY . .` copies into the parent's WORKDIR.",
+    source:
+        "https://docs.docker.com/build/building/multi-stage/#use-a-previous-stage-as-a-new-stage",
+    if_off:
+        "a stage built FROM another starts with an empty scope (WORKDIR `/`, no ENV, USER or SHELL)",
+    status: Status::Verify,
+    applies: everywhere,
+    versions: Versions::All,
+};
+
+/// Whether a stage built FROM an earlier one starts with its scope (off: an empty one).
+pub(crate) fn inherits_scope(p: &Profile) -> bool {
+    p.on(&STAGE_SCOPE)
+}
+
+// Versions: every generation of every builder (BuildKit's `dispatchCopy` and moby's
+// `copier.calcCopyInfo` both resolve a source against the context root).
+pub const SOURCE_ROOTED: Rule = Rule {
+    id: RuleId::new("lang.source-rooted"),
+    statement:
+        "A COPY/ADD source starting with `/` is a path from the context's root (`COPY /a /d` \
+                copies the context's `a`), not an error.",
+    source: "https://github.com/moby/moby/blob/v20.10.24/builder/dockerfile/copy.go#L226-L228",
+    if_off: "a source starting with `/` fails the step as outside the context",
+    status: Status::Verify,
+    applies: everywhere,
+    versions: Versions::All,
+};
+
+/// A context source as a path from the context's root (off: as written).
+pub(crate) fn rooted_source(p: &Profile, source: &str) -> String {
+    match (p.on(&SOURCE_ROOTED), source.trim_start_matches('/')) {
+        (true, "") => ".".to_string(),
+        (true, rest) => rest.to_string(),
+        (false, _) => source.to_string(),
+    }
+}
+
+// Versions: every generation of every builder (BuildKit v0.8 `CopyCommand.Expand` expands
+// `--chown`; moby's classic builder uses the same instruction package and keys on the expanded
+// owner; imagebuilder expands the flag too).
+pub const FLAG_EXPANDED: Rule = Rule {
+    id: RuleId::new("lang.flag-expanded"),
+    statement: "`COPY --chown=$UID:$GID` is keyed on the owner after expansion: a new build-arg \
+                value there misses.",
+    source: "https://github.com/moby/buildkit/blob/v0.8.0/frontend/dockerfile/instructions/commands.go#L218-L225",
+    if_off: "`--chown` is keyed as written, so only an edit of its text misses",
+    status: Status::Verify,
+    applies: everywhere,
+    versions: Versions::All,
+};
+
+/// `--chown`'s value: expanded by `expand` (off: as written).
+pub(crate) fn chown_value(p: &Profile, chown: &str, expand: impl FnOnce(&str) -> String) -> String {
+    match p.on(&FLAG_EXPANDED) {
+        true => expand(chown),
+        false => chown.to_string(),
+    }
+}
+
 pub const RULES: &[Rule] = &[
     TEXT_LITERAL,
     COPY_CHECKSUM,
@@ -322,4 +494,10 @@ pub const RULES: &[Rule] = &[
     DOCKERIGNORE,
     DOCKERFILE_SELF,
     FROM_CHAIN,
+    FROM_EXPANDED,
+    GLOBAL_ARG_ORDER,
+    PLATFORM_ARGS,
+    STAGE_SCOPE,
+    SOURCE_ROOTED,
+    FLAG_EXPANDED,
 ];

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dockerfile::expand::{Dialect, Syntax};
 use crate::dockerfile::Feature;
 use crate::profiles::Builder;
 
@@ -291,6 +292,12 @@ pub struct Features {
     pub add_keep_git_dir: Support,
     pub copy_exclude: Support,
     pub copy_parents: Support,
+    /// The `${...}` forms its lexer accepts (`dockerfile::expand`).
+    pub expansion: Syntax,
+    /// The automatic platform ARGs (`TARGETARCH`, `BUILDPLATFORM`, ...): BuildKit's frontend
+    /// and imagebuilder define them; the classic builder does not (moby `builder/dockerfile` has
+    /// none of these names at v20.10.24, v26.1.5 or v28.5.2).
+    pub platform_args: bool,
 }
 
 impl Features {
@@ -304,6 +311,8 @@ impl Features {
         add_keep_git_dir: Support::No,
         copy_exclude: Support::No,
         copy_parents: Support::No,
+        expansion: Syntax::BUILDKIT_0_8,
+        platform_args: true,
     };
 
     pub fn support(&self, feature: Feature) -> Support {
@@ -364,6 +373,8 @@ impl Features {
                     copy_link: since(Project::Engine, Version(26, 0, 0)),
                     add_checksum: since(Project::Engine, Version(26, 0, 0)),
                     add_keep_git_dir: accepted(Project::Engine, Version(26, 0, 0)),
+                    expansion: buildkit_lexer(generation),
+                    platform_args: false,
                     ..Features::ENGINES_UNDER_TEST
                 }
             }
@@ -374,8 +385,20 @@ impl Features {
                 add_keep_git_dir: since(Project::BuildKit, Version(0, 12, 0)),
                 copy_exclude: since(Project::BuildKit, Version(0, 25, 0)),
                 copy_parents: No,
+                expansion: buildkit_lexer(generation),
+                platform_args: true,
             },
-            Builder::Buildah if generation.is_oldest() => Features::ENGINES_UNDER_TEST,
+            // Buildah 1.28 vendors imagebuilder at 4151e43 (July 2022): `${V:-w}` and `${V:+w}`.
+            Builder::Buildah if generation.is_oldest() => Features {
+                expansion: Syntax {
+                    dialect: Dialect::ImageBuilder,
+                    colonless: false,
+                    required: false,
+                    trim: false,
+                    replace: false,
+                },
+                ..Features::ENGINES_UNDER_TEST
+            },
             Builder::Buildah => Features {
                 copy_link: since(Project::Buildah, Version(1, 41, 0)),
                 heredoc: match since(Project::Buildah, Version(1, 35, 0)) {
@@ -386,8 +409,36 @@ impl Features {
                 add_keep_git_dir: Unknown,
                 copy_exclude: since(Project::Buildah, Version(1, 38, 0)),
                 copy_parents: since(Project::Buildah, Version(1, 37, 0)),
+                // Buildah 1.39 vendors imagebuilder v1.2.15, 1.43 v1.2.19: `${V:?m}` (v1.2.4)
+                // and the trims and replacements (v1.2.12, openshift/imagebuilder@88c69f9).
+                expansion: Syntax {
+                    dialect: Dialect::ImageBuilder,
+                    colonless: false,
+                    required: true,
+                    trim: true,
+                    replace: true,
+                },
+                platform_args: true,
             },
         }
+    }
+}
+
+/// The lexer of BuildKit's Dockerfile frontend at the generation's release (the classic builder
+/// vendors the same release: moby v20.10.24 BuildKit v0.8.4-pre, v26.1.5 v0.13.2, v28.5.2
+/// v0.25.2): colon-less `${V-w}` / `${V+w}` from v0.12 (moby/buildkit@580eb9348), `#`, `%` and
+/// `/` from v0.13 (moby/buildkit@4f459a4cd, moby/buildkit@9a3f9f36e).
+fn buildkit_lexer(generation: Generation) -> Syntax {
+    let since = |version| {
+        generation
+            .release(Project::BuildKit)
+            .is_some_and(|r| r >= version)
+    };
+    Syntax {
+        colonless: since(Version(0, 12, 0)),
+        trim: since(Version(0, 13, 0)),
+        replace: since(Version(0, 13, 0)),
+        ..Syntax::BUILDKIT_0_8
     }
 }
 
@@ -466,7 +517,21 @@ mod tests {
         assert_eq!(bk(Docker26).copy_exclude, Support::No);
         assert_eq!(bk(Docker28).copy_exclude, Support::Yes);
         let classic = |g| Features::of(Builder::Classic, g);
-        assert_eq!(classic(Docker20_10), Features::ENGINES_UNDER_TEST);
+        assert_eq!(
+            classic(Docker20_10),
+            Features {
+                platform_args: false,
+                ..Features::ENGINES_UNDER_TEST
+            }
+        );
+        assert_eq!(classic(Docker26).expansion, bk(Docker26).expansion);
+        assert_eq!(
+            (
+                bk(Docker26).expansion.colonless,
+                bk(Docker26).expansion.trim
+            ),
+            (true, true)
+        );
         assert_eq!(
             (classic(Docker26).heredoc, classic(Docker26).copy_exclude),
             (Support::Yes, Support::No)
@@ -480,9 +545,20 @@ mod tests {
             (Support::Yes, Support::Yes)
         );
         assert_eq!(classic(Docker26).add_keep_git_dir, Support::Unknown);
+        let buildah = |g| Features::of(Builder::Buildah, g);
         assert_eq!(
-            Features::of(Builder::Buildah, Podman4_3),
+            Features {
+                expansion: Syntax::BUILDKIT_0_8,
+                ..buildah(Podman4_3)
+            },
             Features::ENGINES_UNDER_TEST
+        );
+        assert_eq!(
+            (
+                buildah(Podman4_3).expansion.trim,
+                buildah(Podman5_4).expansion.trim
+            ),
+            (false, true)
         );
         assert_eq!(
             Features::of(Builder::Buildah, Podman5_4).copy_link,

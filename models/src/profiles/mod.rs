@@ -372,6 +372,7 @@ mod tests {
                     "bk.cache-mount-id",
                     "bk.copy-exclude",
                     "bk.add-checksum-remote",
+                    "bk.chmod-expanded",
                 ],
                 (Builder::BuildKit, Transport::Cli) => &[
                     "bk.from-owner",
@@ -380,6 +381,7 @@ mod tests {
                     "bk.cache-mount-id",
                     "bk.copy-exclude",
                     "bk.add-checksum-remote",
+                    "bk.chmod-expanded",
                 ],
                 (Builder::Buildah, _) => &[
                     "buildah.newest-match",
