@@ -637,6 +637,20 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 cached",
     },
     Case {
+        // Found by a 200-scenario run on buildx@sid (Engine 28.5): the RUN of a stage built FROM
+        // another missed after a new value of an ARG only the parent declared.
+        name: "BuildKit v0.15+: a stage built FROM another keeps its ARGs, so a new value misses",
+        profiles: &["buildkit:28", "buildkit-cli:28"],
+        script: "dockerfile FROM base AS s0 | ARG V | FROM s0 | RUN true\n build --arg V=1\n build --arg V=2",
+        expect: "1 cached\n2 not-a-step\n3 not-a-step\n4 rebuilt: build arg `V` changed (arg.first-use)",
+    },
+    Case {
+        name: "before BuildKit v0.15, and on the other builders, a stage built FROM another starts without its ARGs",
+        profiles: &["buildkit:20.10", "buildkit:26", "buildkit-cli:20.10", "buildkit-cli:26"],
+        script: "dockerfile FROM base AS s0 | ARG V | FROM s0 | RUN true\n build --arg V=1\n build --arg V=2",
+        expect: "1 cached\n2 not-a-step\n3 not-a-step\n4 cached",
+    },
+    Case {
         name: "COPY --from keys what the selected path holds, not the rest of the stage",
         profiles: ALL,
         script: "file a x\n file b x\n dockerfile FROM base AS first | COPY a /a | COPY b /b | FROM base | COPY --from=first /a /x\n build\n write b y\n build",

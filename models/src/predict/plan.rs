@@ -105,8 +105,8 @@ pub(crate) struct StageOutcome {
     pub fails: bool,
     /// A step of the stage is `Unsupported`: what other stages take from it is unknown too.
     pub unknown: bool,
-    /// WORKDIR, ENV, USER and SHELL at the stage's end: a stage built FROM it starts with them
-    /// (`general::inherits_scope`); its ARGs are not kept.
+    /// WORKDIR, ENV, USER, SHELL and ARGs at the stage's end: a stage built FROM it starts with
+    /// them (`general::inherits_scope`), its ARGs only on BuildKit v0.15 on (`bk.stage-args`).
     pub scope: Scope,
 }
 
@@ -193,10 +193,7 @@ impl StageState {
                 Some(Outcome::Fails { .. } | Outcome::Skipped { .. })
             ),
             unknown: matches!(self.broken, Some(Outcome::Unsupported { .. })),
-            scope: Scope {
-                args: BTreeMap::new(),
-                ..self.scope
-            },
+            scope: self.scope,
         }
     }
 }

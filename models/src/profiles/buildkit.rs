@@ -308,6 +308,32 @@ pub const FROM_OWNER: Rule = Rule {
     },
 };
 
+// Versions: the Dockerfile frontend 1.9 (BuildKit v0.15) on: Engine 28 here; not 20.10 (v0.8)
+// nor 26 (v0.13).
+pub const STAGE_ARGS: Rule = Rule {
+    id: RuleId::new("bk.stage-args"),
+    statement: "A stage built FROM an earlier stage starts with that stage's declared ARGs too, so \
+                their build-arg values reach its RUN keys and expansions (a new --build-arg value of \
+                an ARG the parent stage declared misses at the child's RUN).",
+    source: "https://github.com/moby/buildkit/commit/c7c2f0e97ee7a89046c1169d1528f03ebea21981",
+    if_off: "a stage built FROM another starts without its ARGs (BuildKit before v0.15)",
+    status: Status::Settled {
+        note: "found by cachet run --seed 20261207 on buildx@sid (Engine 28.5); corpus case \
+               stage-args-inherited",
+    },
+    applies: buildkit,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 15, 0),
+        source: "https://github.com/moby/buildkit/releases/tag/dockerfile%2F1.9.0",
+    },
+};
+
+/// Whether a stage built FROM another keeps that stage's declared ARGs (`bk.stage-args`).
+pub(crate) fn inherits_stage_args(p: &Profile) -> bool {
+    p.builder == Builder::BuildKit && p.on(&STAGE_ARGS)
+}
+
 /// The owner a file copied into a stage carries into a later COPY --from key: on BuildKit only
 /// where the checksum holds owners (v0.11 on, `bk.from-owner`); every other builder keeps it.
 pub(crate) fn placed_owner(p: &Profile, owner: (u32, u32)) -> Option<(u32, u32)> {
@@ -612,4 +638,5 @@ pub const RULES: &[Rule] = &[
     ADD_CHECKSUM_REMOTE,
     EMPTY_WILDCARD,
     CHMOD_EXPANDED,
+    STAGE_ARGS,
 ];

@@ -373,6 +373,7 @@ mod tests {
                     "bk.copy-exclude",
                     "bk.add-checksum-remote",
                     "bk.chmod-expanded",
+                    "bk.stage-args",
                 ],
                 (Builder::BuildKit, Transport::Cli) => &[
                     "bk.from-owner",
@@ -382,6 +383,7 @@ mod tests {
                     "bk.copy-exclude",
                     "bk.add-checksum-remote",
                     "bk.chmod-expanded",
+                    "bk.stage-args",
                 ],
                 (Builder::Buildah, _) => &[
                     "buildah.newest-match",
