@@ -532,8 +532,10 @@ fn collect_sources_placed(
     let context: &BuildContext = &cx.visible;
     let p = cx.profile;
     // BuildKit copies what a wildcard matched, nothing included; the classic builder fails only
-    // when all the sources together match nothing; Buildah at any wildcard matching nothing.
-    let allow_empty = buildkit::allows_empty_wildcard(p) || classic::empty_wildcard_joined(p);
+    // when all the sources together match nothing, and so does Buildah.
+    let allow_empty = buildkit::allows_empty_wildcard(p)
+        || classic::empty_wildcard_joined(p)
+        || crate::profiles::buildah::empty_wildcard_joined(p);
     let mut matched = false;
     let mut facts = Vec::new();
     for source in sources {

@@ -82,7 +82,9 @@ pub(crate) fn plan_from(
             st.writer_chain = parent.writer_chain;
             if general::inherits_scope(cx.profile) {
                 st.scope = parent.scope.clone();
-                if !crate::profiles::buildkit::inherits_stage_args(cx.profile) {
+                if !crate::profiles::buildkit::inherits_stage_args(cx.profile)
+                    && !crate::profiles::buildah::inherits_stage_args(cx.profile)
+                {
                     st.scope.args.clear();
                 }
             }

@@ -467,7 +467,52 @@ pub(crate) fn parents_text(p: &Profile, copy: &CopyArgs) -> Option<Component> {
     keeps_parents(p, copy).then(|| Component::text(COPY_PARENTS.id, "--parents".to_string()))
 }
 
+// Versions: every generation (Podman 4.3, 5.4, 5.8).
+pub const EMPTY_WILDCARD_JOINED: Rule = Rule {
+    id: RuleId::new("buildah.empty-wildcard-joined"),
+    statement: "A COPY/ADD wildcard that matches nothing fails the step only when all its \
+                sources together match nothing: `COPY a *.nope /d/` copies `a`.",
+    source: "https://github.com/containers/buildah/blob/v1.39.0/copier/copier.go",
+    if_off: "any wildcard that matches nothing fails the step",
+    status: Status::Settled {
+        note: "measured with lang-empty-wildcard-joined on Podman 4.3.1, 5.4 and 5.8: `a` is \
+               copied (the model had Buildah fail at any empty wildcard)",
+    },
+    applies: buildah,
+    versions: Versions::All,
+};
+
+/// Whether a wildcard may match nothing when another source matches (off: it fails).
+pub(crate) fn empty_wildcard_joined(p: &Profile) -> bool {
+    p.on(&EMPTY_WILDCARD_JOINED)
+}
+
+// Versions: Podman 5.8 (Buildah 1.43) here; Podman 5.4 (Buildah 1.39) and 4.3 (1.28) do not.
+pub const STAGE_ARGS: Rule = Rule {
+    id: RuleId::new("buildah.stage-args"),
+    statement: "A stage built FROM an earlier stage keeps that stage's declared ARGs, so a new \
+                --build-arg value of an ARG only the parent declared misses at the child's RUN.",
+    source: "https://github.com/containers/buildah/releases/tag/v1.43.0",
+    if_off: "a stage built FROM another starts without its ARGs (Buildah 1.39 and before)",
+    status: Status::Settled {
+        note: "measured with stage-args-inherited: Podman 5.8 misses, 5.4.2 and 4.3.1 hit; the \
+               change lies between Buildah 1.39 and 1.43 (not pinned to a commit)",
+    },
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 43, 0),
+        source: "https://github.com/containers/buildah/releases/tag/v1.43.0",
+    },
+};
+
+/// Whether a stage built FROM another keeps that stage's declared ARGs (`buildah.stage-args`).
+pub(crate) fn inherits_stage_args(p: &Profile) -> bool {
+    p.on(&STAGE_ARGS)
+}
+
 pub const RULES: &[Rule] = &[
+    EMPTY_WILDCARD_JOINED,
     LAYERS,
     FORMAT,
     COPY_DIGEST,
@@ -484,4 +529,5 @@ pub const RULES: &[Rule] = &[
     ADD_CHECKSUM_LOCAL_FAILS,
     COPY_EXCLUDE_CONTEXT,
     COPY_PARENTS,
+    STAGE_ARGS,
 ];

@@ -308,25 +308,22 @@ pub const FROM_OWNER: Rule = Rule {
     },
 };
 
-// Versions: the Dockerfile frontend 1.9 (BuildKit v0.15) on: Engine 28 here; not 20.10 (v0.8)
-// nor 26 (v0.13).
+// Versions: every generation (measured on Engine 20.10, 26.1 and 28.5); from the Dockerfile
+// frontend 1.9 (BuildKit v0.15) the child also expands them (c7c2f0e97).
 pub const STAGE_ARGS: Rule = Rule {
     id: RuleId::new("bk.stage-args"),
-    statement: "A stage built FROM an earlier stage starts with that stage's declared ARGs too, so \
-                their build-arg values reach its RUN keys and expansions (a new --build-arg value of \
-                an ARG the parent stage declared misses at the child's RUN).",
+    statement: "A stage built FROM an earlier stage keeps that stage's declared ARGs in its RUN \
+                environment, so a new --build-arg value of an ARG only the parent stage declared \
+                misses at the child's RUN.",
     source: "https://github.com/moby/buildkit/commit/c7c2f0e97ee7a89046c1169d1528f03ebea21981",
-    if_off: "a stage built FROM another starts without its ARGs (BuildKit before v0.15)",
+    if_off: "a stage built FROM another starts without its ARGs",
     status: Status::Settled {
         note: "found by cachet run --seed 20261207 on buildx@sid (Engine 28.5); corpus case \
-               stage-args-inherited",
+               stage-args-inherited misses at the child's RUN on 20.10.24, 26.1 and 28.5, every \
+               BuildKit door",
     },
     applies: buildkit,
-    versions: Versions::Since {
-        project: Project::BuildKit,
-        version: Version(0, 15, 0),
-        source: "https://github.com/moby/buildkit/releases/tag/dockerfile%2F1.9.0",
-    },
+    versions: Versions::All,
 };
 
 /// Whether a stage built FROM another keeps that stage's declared ARGs (`bk.stage-args`).

@@ -373,7 +373,6 @@ mod tests {
                     "bk.copy-exclude",
                     "bk.add-checksum-remote",
                     "bk.chmod-expanded",
-                    "bk.stage-args",
                 ],
                 (Builder::BuildKit, Transport::Cli) => &[
                     "bk.from-owner",
@@ -383,7 +382,6 @@ mod tests {
                     "bk.copy-exclude",
                     "bk.add-checksum-remote",
                     "bk.chmod-expanded",
-                    "bk.stage-args",
                 ],
                 (Builder::Buildah, _) => &[
                     "buildah.newest-match",
@@ -396,6 +394,7 @@ mod tests {
                     "buildah.add-checksum-local-fails",
                     "buildah.copy-exclude-context",
                     "buildah.copy-parents",
+                    "buildah.stage-args",
                 ],
                 (Builder::Classic, _) => &[
                     "classic.copy-heredoc-fails",
