@@ -135,15 +135,20 @@ pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
 /// The shape both classic and Podman streams share: a header line opens a step, a cache line
 /// marks the open step cached, and a build error lands on the step that was open.
 /// `header` returns `Some(step)` for a header line (`Some(None)` when it maps to no step).
+/// `closing`, where the stream has one (Podman's `--> <id>`), ends a step: Buildah builds
+/// independent stages side by side and interleaves their headers, so a cache line belongs to the
+/// latest step not yet closed, not to the latest header (measured on Podman 4.3, 5.4 and 5.8:
+/// `[3/3] STEP 2/3: COPY --from=s1 …` waits for stage 2, whose steps print in between).
 fn parse_step_stream(
     log: &str,
     map: &[StepInfo],
     error: Option<&str>,
     header: impl Fn(&str) -> Option<Option<usize>>,
-    cache_marker: &str,
+    (cache_marker, closing): (&str, Option<&str>),
 ) -> BTreeMap<usize, Observed> {
     let mut steps = BTreeMap::new();
     let mut current: Option<usize> = None;
+    let mut open: Vec<usize> = Vec::new();
     for line in log.lines() {
         let line = line.trim();
         if let Some(step) = header(line) {
@@ -159,11 +164,20 @@ fn parse_step_stream(
                         Observed::Rebuilt
                     },
                 );
+                if !from {
+                    open.push(step);
+                }
             }
         } else if line.starts_with(cache_marker) {
-            if let Some(step) = current {
+            let step = match closing {
+                Some(_) => open.last().copied(),
+                None => current,
+            };
+            if let Some(step) = step {
                 steps.insert(step, Observed::Cached);
             }
+        } else if closing.is_some_and(|c| line.starts_with(c)) {
+            open.pop();
         }
     }
     if let (Some(message), Some(step)) = (error, current) {
@@ -188,7 +202,7 @@ pub fn parse_classic(
         let (numbers, _) = line.strip_prefix("Step ")?.split_once(" : ")?;
         Some(numbers.split('/').next()?.parse::<usize>().ok())
     };
-    parse_step_stream(log, map, error, header, "---> Using cache")
+    parse_step_stream(log, map, error, header, ("---> Using cache", None))
 }
 
 /// Podman / Buildah compat stream text (`[k/m] STEP i/N: ...`, `--> Using cache <id>`): `k` counts
@@ -222,7 +236,7 @@ pub fn parse_podman(
                 .map(|s| s.step),
         )
     };
-    parse_step_stream(log, map, error, header, "--> Using cache")
+    parse_step_stream(log, map, error, header, ("--> Using cache", Some("--> ")))
 }
 
 /// Image ids a build printed, in order: a Podman build's `--> 095155a1eaf` (11 hex digits for a
@@ -674,6 +688,18 @@ mod tests {
         check(
             map_vertices(&vertices, &step_map(dockerfile)),
             "1 cached, 2 cached, 4 cached, 5 rebuilt",
+        );
+    }
+
+    #[test]
+    fn podman_s_interleaved_stages_give_each_cache_line_to_its_open_step() {
+        // Measured on Podman 5.4: the last stage starts while stage 2 runs; its COPY --from
+        // waits for stage 2, whose steps print in between.
+        let dockerfile = "FROM base AS s0\nWORKDIR /app\nFROM s0 AS s1\nCOPY a .\nCOPY b /d/\nFROM base\nCOPY --from=s1 /app/a /a\n";
+        let log = "[1/3] STEP 1/2: FROM base AS s0\n[1/3] STEP 2/2: WORKDIR /app\n--> Using cache 3cf8\n--> 3cf8\n[3/3] STEP 1/2: FROM base\n[3/3] STEP 2/2: COPY --from=s1 /app/a /a\n[2/3] STEP 1/3: FROM 3cf8 AS s1\n[2/3] STEP 2/3: COPY a .\n--> Using cache 18ad\n--> 18ad\n[2/3] STEP 3/3: COPY b /d/\n--> 9c0f\n--> Using cache 1ae3\n--> 1ae3\n[3/3] COMMIT x\n";
+        check(
+            parse_podman(log, &step_map(dockerfile), &[0, 1, 2], None),
+            "1 cached, 2 cached, 3 cached, 4 cached, 5 rebuilt, 6 cached, 7 cached",
         );
     }
 
