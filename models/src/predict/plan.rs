@@ -14,7 +14,9 @@ use crate::dockerfile::{self, Body, Dockerfile, ExpandError, Instruction};
 use crate::fingerprint::fingerprint;
 use crate::predict::key::StepKey;
 use crate::predict::{copy, from, metadata, run, Build, Outcome};
-use crate::profiles::{buildkit, classic, general, Builder, Features, Generation, Profile};
+use crate::profiles::{
+    buildah, buildkit, classic, general, Builder, Features, Generation, Profile,
+};
 
 /// One planned instruction.
 #[derive(Clone, Debug)]
@@ -702,14 +704,17 @@ fn plan_stage(
             steps.push(planned);
             continue;
         }
-        let settled = expansion_failure(cx, &st, instruction).or_else(|| {
+        let expansion = expansion_failure(cx, &st, instruction)
+            .or_else(|| buildah_stage_name_failure(cx, stage, instruction));
+        let up_front = expansion.is_some() && buildah::fails_words_up_front(cx.profile);
+        let settled = expansion.or_else(|| {
             classic::refuses_at_dispatch(cx.profile)
                 .then(|| dispatch_refusal(cx.profile, &instruction.body))
                 .flatten()
         });
         if let Some(why) = settled {
             let outcome = Outcome::Fails { why };
-            planned.refused_up_front = cx.profile.builder == Builder::BuildKit;
+            planned.refused_up_front = cx.profile.builder == Builder::BuildKit || up_front;
             st.broken = Some(outcome.clone());
             planned.kind = PlannedKind::Settled(outcome);
             steps.push(planned);
@@ -786,6 +791,23 @@ fn plan_instruction(
         Body::Unsupported { why } => Planned::Broken(Outcome::Unsupported { why: why.clone() }),
         _ => metadata::plan_metadata(cx, st, instruction, normalized),
     }
+}
+
+/// Buildah 1.28's failure of a FROM whose name holds a variable and, expanded, names an earlier
+/// stage: it takes the name for an image, which it cannot pull (`buildah.words-at-step`).
+fn buildah_stage_name_failure(
+    cx: &Cx<'_>,
+    stage: usize,
+    instruction: &Instruction,
+) -> Option<String> {
+    let Body::From { image, .. } = &instruction.body else {
+        return None;
+    };
+    let base = &cx.stages[stage].base;
+    (buildah::fails_words_up_front(cx.profile)
+        && image.contains('$')
+        && cx.earlier_stage(stage, base).is_some())
+    .then(|| format!("FROM {image}: `{base}` is taken for an image, which cannot be pulled"))
 }
 
 /// The lexer's refusal of a word the instruction expands (`Cx::try_expand`), in the builder's

@@ -511,6 +511,34 @@ pub(crate) fn inherits_stage_args(p: &Profile) -> bool {
     p.on(&STAGE_ARGS)
 }
 
+// Versions: Podman 5.4 (Buildah 1.39) and 5.8 here; Podman 4.3 (Buildah 1.28) does not.
+pub const WORDS_AT_STEP: Rule = Rule {
+    id: RuleId::new("buildah.words-at-step"),
+    statement: "A word the lexer refuses fails the build at its step, and a FROM name with a \
+                variable is looked up among the stages once expanded. Buildah 1.28 fails such a \
+                build before its first step: the refused word, or the expanded stage name taken \
+                for an image it cannot pull.",
+    source: "https://github.com/containers/buildah/releases/tag/v1.39.0",
+    if_off: "such builds fail before their first step (Buildah 1.28)",
+    status: Status::Settled {
+        note: "measured with lang-required-var, lang-trim-suffix and lang-from-expanded-stage: \
+               Podman 4.3.1 fails them before the first step, 5.4 and 5.8 at the step (or build \
+               the named stage)",
+    },
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 39, 0),
+        source: "https://github.com/containers/buildah/releases/tag/v1.39.0",
+    },
+};
+
+/// Whether a refused word or an expanded stage name fails the build before its first step
+/// (Buildah 1.28: `buildah.words-at-step` does not hold).
+pub(crate) fn fails_words_up_front(p: &Profile) -> bool {
+    buildah(p) && !p.on(&WORDS_AT_STEP)
+}
+
 pub const RULES: &[Rule] = &[
     EMPTY_WILDCARD_JOINED,
     LAYERS,
@@ -530,4 +558,5 @@ pub const RULES: &[Rule] = &[
     COPY_EXCLUDE_CONTEXT,
     COPY_PARENTS,
     STAGE_ARGS,
+    WORDS_AT_STEP,
 ];

@@ -395,6 +395,7 @@ mod tests {
                     "buildah.copy-exclude-context",
                     "buildah.copy-parents",
                     "buildah.stage-args",
+                    "buildah.words-at-step",
                 ],
                 (Builder::Classic, _) => &[
                     "classic.copy-heredoc-fails",
