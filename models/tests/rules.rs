@@ -211,10 +211,10 @@ const CASES: &[Case] = &[
     },
     Case {
         // Measured with lang-from-expanded-stage: Podman 4.3.1 fails the build up front.
-        name: "Buildah 1.28 takes an expanded FROM name for an image, even where it names a stage",
+        name: "Buildah 1.28 expands a FROM name without the global ARGs' defaults",
         profiles: &["podman:4.3", "podman-cli:4.3"],
         script: "file a x\n file b y\n dockerfile ARG SRC=remote | FROM base AS remote-install | COPY a /a | FROM ${SRC}-install AS final | COPY b /b\n build\n write a z\n build",
-        expect: "rejected: FROM ${SRC}-install: `remote-install` is taken for an image, which cannot be pulled",
+        expect: "rejected: FROM ${SRC}-install: without the global ARGs' defaults it is `-install`, an image that cannot be pulled",
     },
     Case {
         name: "FROM ${SRC}-install names the stage remote-install",

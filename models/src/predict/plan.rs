@@ -793,8 +793,9 @@ fn plan_instruction(
     }
 }
 
-/// Buildah 1.28's failure of a FROM whose name holds a variable and, expanded, names an earlier
-/// stage: it takes the name for an image, which it cannot pull (`buildah.words-at-step`).
+/// Buildah 1.28's failure of a FROM whose name holds a variable: it expands it with the given
+/// build args only, not the global ARGs' defaults, so where only the defaults make it name a
+/// stage it is an image it cannot pull (`buildah.words-at-step`).
 fn buildah_stage_name_failure(
     cx: &Cx<'_>,
     stage: usize,
@@ -803,11 +804,22 @@ fn buildah_stage_name_failure(
     let Body::From { image, .. } = &instruction.body else {
         return None;
     };
-    let base = &cx.stages[stage].base;
-    (buildah::fails_words_up_front(cx.profile)
-        && image.contains('$')
-        && cx.earlier_stage(stage, base).is_some())
-    .then(|| format!("FROM {image}: `{base}` is taken for an image, which cannot be pulled"))
+    if !buildah::fails_words_up_front(cx.profile) || !image.contains('$') {
+        return None;
+    }
+    cx.earlier_stage(stage, &cx.stages[stage].base)?;
+    let given = |n: &str| cx.build.options.build_args.get(n).cloned();
+    let name = dockerfile::expand(
+        image,
+        &given,
+        cx.profile.features.expansion,
+        cx.global.escape,
+        true,
+    )
+    .ok()?;
+    cx.earlier_stage(stage, &name).is_none().then(|| {
+        format!("FROM {image}: without the global ARGs' defaults it is `{name}`, an image that cannot be pulled")
+    })
 }
 
 /// The lexer's refusal of a word the instruction expands (`Cx::try_expand`), in the builder's

@@ -514,16 +514,16 @@ pub(crate) fn inherits_stage_args(p: &Profile) -> bool {
 // Versions: Podman 5.4 (Buildah 1.39) and 5.8 here; Podman 4.3 (Buildah 1.28) does not.
 pub const WORDS_AT_STEP: Rule = Rule {
     id: RuleId::new("buildah.words-at-step"),
-    statement: "A word the lexer refuses fails the build at its step, and a FROM name with a \
-                variable is looked up among the stages once expanded. Buildah 1.28 fails such a \
-                build before its first step: the refused word, or the expanded stage name taken \
-                for an image it cannot pull.",
+    statement: "A word the lexer refuses fails the build at its step, and a FROM name is expanded \
+                with the global ARGs' defaults too. Buildah 1.28 fails such a build before its \
+                first step: the refused word, or a FROM name expanded with the given build args \
+                only, an image it cannot pull where only a default made it name a stage.",
     source: "https://github.com/containers/buildah/releases/tag/v1.39.0",
     if_off: "such builds fail before their first step (Buildah 1.28)",
     status: Status::Settled {
         note: "measured with lang-required-var, lang-trim-suffix and lang-from-expanded-stage: \
-               Podman 4.3.1 fails them before the first step, 5.4 and 5.8 at the step (or build \
-               the named stage)",
+               Podman 4.3.1 fails them before the first step (and builds the stage a \
+               --build-arg names), 5.4 and 5.8 fail at the step or build the named stage",
     },
     applies: buildah,
     versions: Versions::Since {
