@@ -138,8 +138,8 @@ fn generated_changes_fill_the_input_coverage_table() {
 /// `/o`, and `b` missing or left out by `.dockerignore` for every build after. A build whose
 /// failing step is the builder's refusal of its form (the model's dispatch refusal: the classic
 /// builder's `RUN --mount`, `COPY --chmod`) counts as refused, not failing (`failures`): with
-/// the language rules merged that measure read 71 per mille on seed 1 (214 of its 383 such
-/// refusals); after, with the generator of this floor's reach comment: 20, 20 and 8.
+/// the language rules merged that measure read 71 per mille on seed 1 (214 of its 383
+/// failing builds such refusals); after, with the generator of this floor's reach comment: 20, 20 and 8.
 const FAILING_CEILING: usize = 30;
 
 #[test]
