@@ -1,7 +1,10 @@
 //! What the generated inputs reach on the model alone: each change kind × entry type, and the
 //! rules whose mutants a build with that change tells apart (`cachet mutants`' input-coverage
 //! table); and how many builds the model predicts to fail (a failed build leaves the steps
-//! BuildKit cancels, and those after the failure, indeterminate).
+//! BuildKit cancels, and those after the failure, indeterminate). A step that fails because the
+//! builder refuses its form (the model's dispatch refusal: the classic builder's `RUN --mount`
+//! or `COPY --chmod`, Buildah's forms its generation does not know) is a refusal, not an input
+//! failure: it counts as refused, not failing.
 //!
 //! A rule is reached by a change when the build that makes it is the first of its scenario
 //! whose predictions under the rule's mutant a real run could tell from the reference's
@@ -9,7 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use models::scenario::{apply_mutation, predict_scenario, Mutation, Scenario};
+use models::predict::dispatch_refusal;
+use models::scenario::{
+    apply_mutation, contexts_per_build, predict_scenario, Mutation, Scenario,
+};
 use models::{BuildContext, EntryKind, Outcome, Profile, Switch};
 
 use super::{build_differs, observable};
@@ -293,9 +299,14 @@ pub fn render_coverage(coverage: &Coverage, seed: u64, scenarios: usize) -> Stri
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Failures {
     pub builds: usize,
-    /// Builds with a step predicted to fail.
+    /// Builds with a step predicted to fail for its inputs (not for its form: `refused`).
     pub failing: usize,
-    /// Builds the frontend refuses whole (a newer form on an older generation).
+    /// Builds the frontend refuses whole (a newer form on an older generation), and builds
+    /// whose first failing step is the builder's refusal of a form it does not support (the
+    /// model's dispatch refusal, `models::predict::dispatch_refusal`: the classic builder's
+    /// `RUN --mount`, `COPY --chmod`). A refusal is not an input failure, and costs the classic
+    /// builder no indeterminate steps (those before it ran and are observed, those after are
+    /// skipped), so its steps are not counted at stake.
     pub refused: usize,
     /// Steps the checker holds to a claim (cached, rebuilt, fails).
     pub steps: usize,
@@ -316,7 +327,22 @@ impl Failures {
     }
 }
 
-/// The builds of `scenarios` under each of `profiles` the model predicts to fail.
+/// Whether `why`, the failure of step `step` (1-based among the instructions) of the Dockerfile
+/// in `context`, is the builder's refusal of that step's form (`dispatch_refusal`).
+fn refused_form(profile: &Profile, context: &BuildContext, step: usize, why: &str) -> bool {
+    let Some(text) = context.dockerfile_text() else {
+        return false;
+    };
+    let parsed = models::dockerfile::parse(&text);
+    let Some(instruction) = parsed.dockerfile.instructions().nth(step.saturating_sub(1)) else {
+        return false;
+    };
+    dispatch_refusal(profile, &instruction.body).as_deref() == Some(why)
+}
+
+/// The builds of `scenarios` under each of `profiles` the model predicts to fail for their
+/// inputs; a build whose failure is the builder's refusal of a form (`refused_form`) counts as
+/// refused, not failing.
 pub fn failures(profiles: &[Profile], scenarios: &[Scenario]) -> Failures {
     let mut f = Failures::default();
     for profile in profiles {
@@ -324,7 +350,10 @@ pub fn failures(profiles: &[Profile], scenarios: &[Scenario]) -> Failures {
             let Ok(predictions) = predict_scenario(profile, s) else {
                 continue;
             };
-            for p in predictions {
+            let Ok(contexts) = contexts_per_build(s) else {
+                continue;
+            };
+            for (p, context) in predictions.into_iter().zip(&contexts) {
                 f.builds += 1;
                 f.refused += usize::from(p.rejected.is_some());
                 let claimed = p
@@ -340,11 +369,17 @@ pub fn failures(profiles: &[Profile], scenarios: &[Scenario]) -> Failures {
                     })
                     .count();
                 let fails = p.steps.iter().find_map(|s| match &s.outcome {
-                    Outcome::Fails { why } => Some(why.clone()),
+                    Outcome::Fails { why } => Some((s.step, why.clone())),
                     _ => None,
                 });
+                if let Some((step, why)) = &fails {
+                    if refused_form(profile, context, *step, why) {
+                        f.refused += 1;
+                        continue;
+                    }
+                }
                 f.steps += claimed;
-                if let Some(why) = fails {
+                if let Some((_, why)) = fails {
                     *f.why.entry(why).or_default() += 1;
                     f.failing += 1;
                     f.at_stake += claimed;
@@ -359,7 +394,7 @@ pub fn failures(profiles: &[Profile], scenarios: &[Scenario]) -> Failures {
 /// reasons.
 pub fn render_failures(f: &Failures) -> String {
     let mut out = format!(
-        "failing builds: {}/{} ({}‰; {} refused whole); claimed steps in them: {}/{} ({}‰)\n",
+        "failing builds: {}/{} ({}‰; {} refused, whole or a form at its step); claimed steps in them: {}/{} ({}‰)\n",
         f.failing,
         f.builds,
         f.failing_per_mille(),
