@@ -197,18 +197,8 @@ pub fn touches(scenario: &Scenario) -> Vec<Touch> {
 
 fn mutation_paths(m: &Mutation) -> Vec<String> {
     match m {
-        Mutation::Write { path, .. }
-        | Mutation::WriteSameSize { path, .. }
-        | Mutation::Chmod { path, .. }
-        | Mutation::Chown { path, .. }
-        | Mutation::Touch { path, .. }
-        | Mutation::SetXattr { path, .. }
-        | Mutation::RemoveXattr { path, .. }
-        | Mutation::Symlink { path, .. }
-        | Mutation::Mkdir { path }
-        | Mutation::Remove { path } => vec![path.clone()],
         Mutation::Rename { from, to } => vec![from.clone(), to.clone()],
-        Mutation::Dockerignore { .. } | Mutation::Dockerfile { .. } => Vec::new(),
+        other => vec![other.path().to_string()],
     }
 }
 

@@ -13,9 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use models::predict::dispatch_refusal;
-use models::scenario::{
-    apply_mutation, contexts_per_build, predict_scenario, Mutation, Scenario,
-};
+use models::scenario::{apply_mutation, contexts_per_build, predict_scenario, Mutation, Scenario};
 use models::{BuildContext, EntryKind, Outcome, Profile, Switch};
 
 use super::{build_differs, observable};

@@ -9,6 +9,15 @@ use crate::predict::key::{Component, Part, Slot, SourceFact, StepKey};
 use crate::predict::{Field, Reason, ReasonKind};
 use crate::profiles::{buildkit, general};
 
+/// The kinds of key components, in the order a difference is looked for.
+const SLOTS: [Slot; 5] = [
+    Slot::Text,
+    Slot::Sources,
+    Slot::Args,
+    Slot::Env,
+    Slot::Digest,
+];
+
 /// Why `key` missed, given the keys cached under the same parent, nearest first in their order.
 pub(crate) fn explain_miss(key: &StepKey, candidates: &[&StepKey]) -> Reason {
     let same_kind: Vec<&StepKey> = candidates
@@ -36,13 +45,7 @@ pub(crate) fn explain_miss(key: &StepKey, candidates: &[&StepKey]) -> Reason {
             kind: ReasonKind::NotInCache,
         };
     };
-    for slot in [
-        Slot::Text,
-        Slot::Sources,
-        Slot::Args,
-        Slot::Env,
-        Slot::Digest,
-    ] {
+    for slot in SLOTS {
         let now: Vec<&Component> = key.of(slot).collect();
         let cached: Vec<&Component> = best.of(slot).collect();
         if now != cached {
@@ -74,13 +77,7 @@ pub(crate) fn explain_miss(key: &StepKey, candidates: &[&StepKey]) -> Reason {
 /// each differing field of each path.
 fn distance(a: &StepKey, b: &StepKey) -> usize {
     let mut n = 0;
-    for slot in [
-        Slot::Text,
-        Slot::Sources,
-        Slot::Args,
-        Slot::Env,
-        Slot::Digest,
-    ] {
+    for slot in SLOTS {
         let (x, y): (Vec<&Component>, Vec<&Component>) =
             (a.of(slot).collect(), b.of(slot).collect());
         if slot == Slot::Sources {
