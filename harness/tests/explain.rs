@@ -686,7 +686,7 @@ const LANGUAGE: &[Language] = &[
         expect: &[
             (
                 "buildkit-cli:28",
-                "cached rebuilt cached rebuilt",
+                "cached rebuilt not-a-step rebuilt",
                 Some((5, "no such step")),
             ),
             ("classic-cli:28", "cached rebuilt cached rebuilt", None),
@@ -743,7 +743,7 @@ const LANGUAGE: &[Language] = &[
         expect: &[
             (
                 "buildkit-cli:28",
-                "cached cached cached rebuilt cached rebuilt",
+                "cached cached not-a-step rebuilt not-a-step rebuilt",
                 None,
             ),
             (
