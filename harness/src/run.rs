@@ -98,31 +98,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         path: options.out.clone(),
         source,
     })?;
-    let engines = selected_engines(inventory, options)?;
-    let mut versions = Vec::new();
-    for e in &engines {
-        versions.push((e.name.clone(), engine::version(e)?));
-    }
-    // Each engine is checked against the profile its reported version selects (a mutant's
-    // switches kept); a version the model knows only approximately says so.
-    let mut profiles = Vec::new();
-    let engines: Vec<Engine> = engines
-        .iter()
-        .zip(&versions)
-        .map(|(e, (_, v))| {
-            let note = crate::inventory::generation_choice(&e.kind(), Some(v)).and_then(|c| c.1);
-            if let Some(note) = &note {
-                eprintln!("cachet run: {}: {note}", e.name);
-            }
-            let e = e.with_reported_version(v);
-            profiles.push(crate::schema::EngineProfile {
-                engine: e.name.clone(),
-                profile: e.profile.name(),
-                note,
-            });
-            e
-        })
-        .collect();
+    let (engines, versions, profiles) = engines_as_reported(inventory, options)?;
     eprintln!(
         "cachet run: seed {} ({} scenarios on {})",
         options.seed,
@@ -135,6 +111,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
     );
     let scenarios = crate::generate::generate_scenarios(options.seed, options.scenarios);
     let known = options.known.load()?;
+    let (build_cache, down) = snapshot_reachable(&engines, &with_other_hosts(inventory, &engines))?;
     let setup = Setup {
         inventory,
         seed: options.seed,
@@ -142,11 +119,12 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         shrink_budget: options.shrink_budget,
         known: &known,
         fresh_check: options.fresh_check,
-        down: BTreeSet::new(),
+        down,
         shadows: Shadows::new(options.shadows.clone()),
     };
-    let (build_cache, down) = snapshot_reachable(&engines, &with_other_hosts(inventory, &engines))?;
-    let setup = Setup { down, ..setup };
+    // The records of finished scenarios go while the run goes on (`cache::reap`, after each
+    // scenario, on a thread of its own), so the run's end has only the last ones left.
+    let (reap_tx, reap_rx) = std::sync::mpsc::channel::<()>();
     let journal = Journal {
         out: &options.out,
         seed: options.seed,
@@ -158,35 +136,19 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
             .or_else(|| inventory.hosts.get("a").and_then(|h| h.distro.clone())),
         catalogue: options.known.describe(),
         results: Default::default(),
-        reap: Default::default(),
+        reap: std::sync::Mutex::new(Some(reap_tx)),
     };
     install_interrupt_handler();
-    // The records of finished scenarios go while the run goes on (`cache::reap`, after each
-    // scenario, on a thread of its own), so the run's end has only the last ones left.
-    let (reap_tx, reap_rx) = std::sync::mpsc::channel::<()>();
-    let journal = Journal {
-        reap: std::sync::Mutex::new(Some(reap_tx)),
-        ..journal
-    };
-    let (failures, reaped) = std::thread::scope(|scope| {
+    let failures = std::thread::scope(|scope| {
         let build_cache = &build_cache;
         let reaper = scope.spawn(move || reap_as_scenarios_end(build_cache, &reap_rx));
         let failures = run_workers(&setup, &engines, &scenarios, options.jobs, &journal);
         journal.stop_reaping();
-        (failures, reaper.join().unwrap_or_default())
+        let reaped = reaper.join().unwrap_or_default();
+        last_sweep();
+        clean_up_build_cache(build_cache, reaped);
+        failures
     });
-    last_sweep();
-    // No build is in flight now: the records the run added can go.
-    let cleanup = Instant::now();
-    match engine::cache::restore_build_cache(&build_cache) {
-        Ok(n) => eprintln!(
-            "cachet run: build-cache cleanup: {} records in {:.1} s while the run went on, {n} in {:.1} s after its last scenario",
-            reaped.0,
-            reaped.1.as_secs_f64(),
-            cleanup.elapsed().as_secs_f64()
-        ),
-        Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
-    }
     let all = std::mem::take(&mut *locked_results(&journal.results));
     let mut report = journal.report(all, false);
     report.aborted = failures
@@ -198,6 +160,55 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         // Reports of what finished are written; the first failure decides the exit code.
         Some((_, e)) if report.results.is_empty() => Err(e),
         _ => Ok(report),
+    }
+}
+
+/// The run's engines, each with the profile its reported version selects (a mutant's switches
+/// kept), their versions and the profiles as the report names them; a version the model knows
+/// only approximately says so.
+fn engines_as_reported(
+    inventory: &Inventory,
+    options: &RunOptions,
+) -> Result<(
+    Vec<Engine>,
+    Vec<(String, String)>,
+    Vec<crate::schema::EngineProfile>,
+)> {
+    let selected = selected_engines(inventory, options)?;
+    let (mut engines, mut versions, mut profiles) = (Vec::new(), Vec::new(), Vec::new());
+    for e in &selected {
+        let v = engine::version(e)?;
+        let note = crate::inventory::generation_choice(&e.kind(), Some(&v)).and_then(|c| c.1);
+        if let Some(note) = &note {
+            eprintln!("cachet run: {}: {note}", e.name);
+        }
+        let e = e.with_reported_version(&v);
+        profiles.push(crate::schema::EngineProfile {
+            engine: e.name.clone(),
+            profile: e.profile.name(),
+            note,
+        });
+        versions.push((e.name.clone(), v));
+        engines.push(e);
+    }
+    Ok((engines, versions, profiles))
+}
+
+/// After the run's last build: the build-cache records the run added and the reaper left go,
+/// and the run says how many went while it ran (`reaped`) and after.
+fn clean_up_build_cache(
+    build_cache: &engine::cache::BuildCacheSnapshot,
+    reaped: (usize, Duration),
+) {
+    let cleanup = Instant::now();
+    match engine::cache::restore_build_cache(build_cache) {
+        Ok(n) => eprintln!(
+            "cachet run: build-cache cleanup: {} records in {:.1} s while the run went on, {n} in {:.1} s after its last scenario",
+            reaped.0,
+            reaped.1.as_secs_f64(),
+            cleanup.elapsed().as_secs_f64()
+        ),
+        Err(e) => eprintln!("warning: build-cache cleanup: {e}"),
     }
 }
 

@@ -424,17 +424,34 @@ fn check_expansion(syntaxes: &str, text: &str, quotes: bool, expect: &str) {
     }
 }
 
+/// The lexers the expansion tables name: BuildKit v0.8 / v0.12 / v0.13, imagebuilder as Buildah
+/// 1.28 / 1.39 vendors it.
+const ALL_LEXERS: &str = "bk0.8,bk0.12,bk0.13,ib1.28,ib1.39";
+const BK_LEXERS: &str = "bk0.8,bk0.12,bk0.13";
+
+/// Each `(lexers, text, quotes, expected)` of a table through `check_expansion`.
+fn check_expansions(cases: &[(&str, &str, bool, &str)]) {
+    for (syntaxes, text, quotes, expect) in cases {
+        check_expansion(syntaxes, text, *quotes, expect);
+    }
+}
+
 #[test]
-fn expansion() {
-    let all = "bk0.8,bk0.12,bk0.13,ib1.28,ib1.39";
-    let bk = "bk0.8,bk0.12,bk0.13";
-    let cases: &[(&str, &str, bool, &str)] = &[
+fn expansion_of_the_forms_every_lexer_has() {
+    let all = ALL_LEXERS;
+    check_expansions(&[
         (all, "x=$A ${A} ${U:-d} ${A:+s} \\$A", true, "x=1 1 d s $A"),
         (all, "${E:-d}|${E:+s}|${U:+s}|$U.", true, "d|||."),
         (all, "'$A' \"$A\" \"\\$A\"", true, "$A 1 $A"),
         (all, "'$A'", false, "'1'"),
         (all, "$ $1x", true, "$ x"),
         (all, "${U:-${A}x}", true, "1x"),
+    ]);
+}
+
+#[test]
+fn expansion_without_the_colon_per_lexer() {
+    check_expansions(&[
         // Without the colon: an unset variable only (BuildKit v0.12).
         (
             "bk0.12,bk0.13",
@@ -454,6 +471,13 @@ fn expansion() {
             true,
             "error: Missing ':' in substitution",
         ),
+    ]);
+}
+
+#[test]
+fn expansion_of_required_variables_per_lexer() {
+    let bk = BK_LEXERS;
+    check_expansions(&[
         (bk, "${U:?say}", true, "error: U: say"),
         (bk, "${E:?}", true, "error: E: is not allowed to be empty"),
         (bk, "${E?}x${A?}", true, "x1"),
@@ -472,6 +496,12 @@ fn expansion() {
             true,
             "error: U: is not allowed to be unset",
         ),
+    ]);
+}
+
+#[test]
+fn expansion_trims_and_replaces_per_lexer() {
+    check_expansions(&[
         (
             "bk0.13",
             "${P#*/}|${P##*/}|${P%/*}|${P%%/*}",
@@ -511,18 +541,6 @@ fn expansion() {
             "error: unsupported modifier (#) in substitution",
         ),
         (
-            "bk0.8",
-            "${P:x}",
-            true,
-            "error: unsupported modifier (x) in substitution",
-        ),
-        (
-            "bk0.13",
-            "${P:x}",
-            true,
-            "error: unsupported modifier (:x) in substitution",
-        ),
-        (
             "bk0.12",
             "${P/a/b}",
             true,
@@ -534,6 +552,25 @@ fn expansion() {
             true,
             "error: Missing ':' in substitution",
         ),
+    ]);
+}
+
+#[test]
+fn expansion_refuses_malformed_words() {
+    let bk = BK_LEXERS;
+    check_expansions(&[
+        (
+            "bk0.8",
+            "${P:x}",
+            true,
+            "error: unsupported modifier (x) in substitution",
+        ),
+        (
+            "bk0.13",
+            "${P:x}",
+            true,
+            "error: unsupported modifier (:x) in substitution",
+        ),
         (bk, "${}", true, "error: syntax error: bad substitution"),
         (bk, "${A", true, "error: syntax error: missing '}'"),
         (
@@ -542,10 +579,11 @@ fn expansion() {
             true,
             "error: unexpected end of statement while looking for matching single-quote",
         ),
-    ];
-    for (syntaxes, text, quotes, expect) in cases {
-        check_expansion(syntaxes, text, *quotes, expect);
-    }
+    ]);
+}
+
+#[test]
+fn referenced_variables_and_escaped_dollars() {
     assert_eq!(referenced_variables("echo $A ${B:-x}"), vec!["A", "B"]);
     // The parser leaves `\$` to the lexer: ENV's value expands to a literal `$A`.
     let parsed = parse("FROM base\nENV X=\\$A Y=\"\\$A\"\n");
