@@ -83,7 +83,7 @@ pub fn build_differs((r_refused, r): &Observable, (m_refused, m): &Observable) -
         // The checker takes any failed build for a refused one: a refusal against a build that
         // fails at a step is no difference a real run can see (classic.dispatch-refusal).
         let other = if *r_refused { m } else { r };
-        return !other.iter().any(|o| *o == "fails");
+        return !other.contains(&"fails");
     }
     r.len() != m.len()
         || r.iter()

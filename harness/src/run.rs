@@ -163,17 +163,17 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
     }
 }
 
-/// The run's engines, each with the profile its reported version selects (a mutant's switches
-/// kept), their versions and the profiles as the report names them; a version the model knows
-/// only approximately says so.
-fn engines_as_reported(
-    inventory: &Inventory,
-    options: &RunOptions,
-) -> Result<(
+/// Engines, their `(name, version)` pairs and their profiles as a report names them.
+type Reported = (
     Vec<Engine>,
     Vec<(String, String)>,
     Vec<crate::schema::EngineProfile>,
-)> {
+);
+
+/// The run's engines, each with the profile its reported version selects (a mutant's switches
+/// kept), their versions and the profiles as the report names them; a version the model knows
+/// only approximately says so.
+fn engines_as_reported(inventory: &Inventory, options: &RunOptions) -> Result<Reported> {
     let selected = selected_engines(inventory, options)?;
     let (mut engines, mut versions, mut profiles) = (Vec::new(), Vec::new(), Vec::new());
     for e in &selected {

@@ -672,8 +672,11 @@ struct Language {
     edit: Option<(&'static str, &'static str)>,
     /// Profile, outcomes of the second build (`rejected` when refused), and `(step, words)`
     /// that step's why must contain.
-    expect: &'static [(&'static str, &'static str, Option<(usize, &'static str)>)],
+    expect: &'static [LanguageExpect],
 }
+
+/// A profile, the outcomes of the second build, and a step's why (`Language::expect`).
+type LanguageExpect = (&'static str, &'static str, Option<(usize, &'static str)>);
 
 const LANGUAGE: &[Language] = &[
     Language {
