@@ -532,7 +532,7 @@ pub fn interpret(
         (Builder::BuildKit, Some(vertices)) => map_vertices(vertices, &map),
     };
     if builder == Builder::BuildKit && observation.error.is_some() {
-        distrust_concurrent_steps(&mut observation.steps);
+        cancelled_steps_indeterminate(&mut observation.steps);
     }
     if let Some(why) = &observation.indeterminate {
         // A step that failed in a build whose outcome is unknown failed for that reason.
@@ -553,7 +553,7 @@ pub fn interpret(
 /// no failure of its own: indeterminate. (A WORKDIR reported `CACHED` under `--no-cache`, once
 /// taken for a cancellation artefact, is BuildKit's own behaviour: case
 /// no-cache-workdir-after-from.)
-fn distrust_concurrent_steps(steps: &mut BTreeMap<usize, Observed>) {
+fn cancelled_steps_indeterminate(steps: &mut BTreeMap<usize, Observed>) {
     for outcome in steps.values_mut() {
         let cancelled = matches!(
             outcome,

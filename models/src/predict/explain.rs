@@ -82,9 +82,6 @@ fn distance(a: &StepKey, b: &StepKey) -> usize {
             (a.of(slot).collect(), b.of(slot).collect());
         if slot == Slot::Sources {
             let (fx, fy) = (facts_of(&x), facts_of(&y));
-            let by_path = |f: &[&SourceFact]| -> BTreeMap<String, SourceFact> {
-                f.iter().map(|f| (f.path.clone(), (*f).clone())).collect()
-            };
             let (px, py) = (by_path(&fx), by_path(&fy));
             for path in px.keys().chain(py.keys().filter(|p| !px.contains_key(*p))) {
                 n += match (px.get(path), py.get(path)) {
@@ -181,10 +178,7 @@ fn explain_source_difference(
     cached: &[&SourceFact],
     now: &[&SourceFact],
 ) -> Option<(String, Field)> {
-    let cached_by_path: BTreeMap<&str, &SourceFact> =
-        cached.iter().map(|f| (f.path.as_str(), *f)).collect();
-    let now_by_path: BTreeMap<&str, &SourceFact> =
-        now.iter().map(|f| (f.path.as_str(), *f)).collect();
+    let (cached_by_path, now_by_path) = (by_path(cached), by_path(now));
     for (path, new) in &now_by_path {
         let Some(old) = cached_by_path.get(path) else {
             return Some((path.to_string(), Field::Added));
@@ -197,6 +191,11 @@ fn explain_source_difference(
         .keys()
         .find(|p| !now_by_path.contains_key(*p))
         .map(|p| (p.to_string(), Field::Removed))
+}
+
+/// Source facts by their path.
+fn by_path<'a>(facts: &[&'a SourceFact]) -> BTreeMap<&'a str, &'a SourceFact> {
+    facts.iter().map(|f| (f.path.as_str(), *f)).collect()
 }
 
 fn field_difference(old: &SourceFact, new: &SourceFact) -> Option<Field> {
