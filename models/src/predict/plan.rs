@@ -481,8 +481,8 @@ fn run_flag_refusal(flags: &crate::dockerfile::RunFlags) -> Option<String> {
 }
 
 /// A refusal that comes only from a stage the builder builds (`dispatch_refusal`), where the
-/// builder refuses the whole build for it (the classic builder fails at that step instead:
-/// `classic::refuses_at_dispatch`, `plan_stage`): a stage
+/// builder refuses the whole build for it (the classic builder and Buildah's unknown flags fail
+/// at that step instead: `step_refusal`, `plan_stage`): a stage
 /// `--target` leaves out refuses nothing. Measured: Podman 4.3 and 5.4 with `COPY --link` (case
 /// unknown-flag-in-unbuilt-stage), Podman 4.3 with a heredoc and Engine 20.10's classic builder
 /// with `RUN --mount` (generated scenarios of seed 1, `cachet mutants --engine`), BuildKit v0.13
@@ -494,15 +494,32 @@ fn refused_in_built_stage(
     stages: &[StageSpan<'_>],
     wanted: &[bool],
 ) -> Option<String> {
-    if classic::refuses_at_dispatch(profile) {
-        return None;
-    }
     stages
         .iter()
         .zip(wanted)
         .filter(|(_, built)| **built)
         .flat_map(|(stage, _)| &stage.instructions)
-        .find_map(|(_, instruction)| dispatch_refusal(profile, &instruction.body))
+        .find_map(|(_, instruction)| {
+            let body = &instruction.body;
+            dispatch_refusal(profile, body).filter(|_| step_refusal(profile, body).is_none())
+        })
+}
+
+/// A refusal the builder gives only when it reaches the step, after the steps before it ran:
+/// the classic builder's BuildKit flags (`classic.dispatch-refusal`), Buildah's unknown flags
+/// (`buildah.flag-at-step`; its heredoc refusal stays up front).
+fn step_refusal(profile: &Profile, body: &Body) -> Option<String> {
+    match profile.builder {
+        Builder::Classic if classic::refuses_at_dispatch(profile) => {
+            dispatch_refusal(profile, body)
+        }
+        Builder::Buildah if buildah::refuses_flags_at_step(profile) => body
+            .features()
+            .into_iter()
+            .filter(|f| *f != crate::dockerfile::Feature::Heredoc)
+            .find_map(|f| profile.features.refusal(f)),
+        _ => None,
+    }
 }
 
 /// Syntax the profile's engine refuses before building (its error, in the model's words): a form
@@ -709,11 +726,7 @@ fn plan_stage(
         let expansion = expansion_failure(cx, &st, instruction)
             .or_else(|| buildah_stage_name_failure(cx, stage, instruction));
         let up_front = expansion.is_some() && buildah::fails_words_up_front(cx.profile);
-        let settled = expansion.or_else(|| {
-            classic::refuses_at_dispatch(cx.profile)
-                .then(|| dispatch_refusal(cx.profile, &instruction.body))
-                .flatten()
-        });
+        let settled = expansion.or_else(|| step_refusal(cx.profile, &instruction.body));
         if let Some(why) = settled {
             let outcome = Outcome::Fails { why };
             planned.refused_up_front = cx.profile.builder == Builder::BuildKit || up_front;

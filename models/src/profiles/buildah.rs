@@ -539,6 +539,35 @@ pub(crate) fn fails_words_up_front(p: &Profile) -> bool {
     buildah(p) && !p.on(&WORDS_AT_STEP)
 }
 
+// Versions: every generation with an unknown flag, Podman 4.3 and 5.4 (measured on 4.3;
+// imagebuilder parses a flag when it dispatches its instruction on every version here).
+pub const FLAG_AT_STEP: Rule = Rule {
+    id: RuleId::new("buildah.flag-at-step"),
+    statement: "Buildah refuses a flag it does not know (`COPY --link` before 1.41) when it \
+                dispatches that step: the steps before it run and are cached, the build fails \
+                there.",
+    source: "https://github.com/openshift/imagebuilder/blob/master/dispatchers.go",
+    if_off: "the whole build is refused before any step runs",
+    status: Status::Settled {
+        note: "found by cachet run --seed 1 on podman@podman (Podman 4.3.1): after a build \
+               refused at `COPY --link`, the steps before it hit in the next build (cases \
+               buildah-flag-at-step)",
+    },
+    applies: buildah_refusing_flags,
+    versions: Versions::All,
+};
+
+/// Buildah generations with a Dockerfile flag they do not know (Podman 5.8 knows every flag the
+/// model has).
+fn buildah_refusing_flags(p: &Profile) -> bool {
+    buildah(p) && p.generation != crate::profiles::Generation::Podman5_8
+}
+
+/// Whether Buildah refuses an unknown flag at its step rather than up front (off: up front).
+pub(crate) fn refuses_flags_at_step(p: &Profile) -> bool {
+    p.on(&FLAG_AT_STEP)
+}
+
 pub const RULES: &[Rule] = &[
     EMPTY_WILDCARD_JOINED,
     LAYERS,
@@ -559,4 +588,5 @@ pub const RULES: &[Rule] = &[
     COPY_PARENTS,
     STAGE_ARGS,
     WORDS_AT_STEP,
+    FLAG_AT_STEP,
 ];
