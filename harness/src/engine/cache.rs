@@ -100,9 +100,7 @@ pub(crate) fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Res
         if extra.is_empty() {
             break;
         }
-        // The daemon matches `id` as a regular expression (moby builder-next: `id~=`), so
-        // anchor it; one alternation per call keeps the call count low.
-        prune_call(engine, Some(&format!("id=^({})$", extra.join("|"))))?;
+        prune_ids(engine, &extra)?;
         let left = added(build_cache_ids(engine)?);
         removed += extra.len().saturating_sub(left.len());
         if left.len() >= extra.len() {
@@ -111,6 +109,15 @@ pub(crate) fn prune_build_cache(engine: &Engine, keep: &BTreeSet<String>) -> Res
         extra = left;
     }
     Ok(removed)
+}
+
+/// Prunes the records `ids` by exact id, `PRUNE_BATCH` at a time. The daemon matches `id` as a
+/// regular expression (moby builder-next: `id~=`), so each call's alternation is anchored.
+fn prune_ids(engine: &Engine, ids: &[String]) -> Result<()> {
+    for batch in ids.chunks(PRUNE_BATCH) {
+        prune_call(engine, Some(&format!("id=^({})$", batch.join("|"))))?;
+    }
+    Ok(())
 }
 
 /// One `docker builder prune --all --force`, with `filter` if given.
@@ -384,9 +391,7 @@ pub fn reap(snapshot: &BuildCacheSnapshot) -> Result<usize> {
         }
         let outcome = build_cache_records(engine).and_then(|records| {
             let ids = reapable(&records, keep, cutoff);
-            for batch in ids.chunks(PRUNE_BATCH) {
-                prune_call(engine, Some(&format!("id=^({})$", batch.join("|"))))?;
-            }
+            prune_ids(engine, &ids)?;
             Ok(ids.len())
         });
         if let Some(lock) = snapshot.locks.get(endpoint) {
