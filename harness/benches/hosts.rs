@@ -13,9 +13,7 @@ fn timed(engines: &[&str], jobs: usize) -> f64 {
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
         shrink_budget: 0,
-        known: Some(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases/known/catalogue.toml"),
-        ),
+        known: harness::known::Catalogue::BuiltIn,
         jobs,
         ..RunOptions::new(
             engines.iter().map(|e| e.to_string()).collect(),

@@ -25,10 +25,7 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
         shrink_budget: 0,
-        known: Some(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases/known/catalogue.toml"),
-        ),
-
+        known: harness::known::Catalogue::BuiltIn,
         ..RunOptions::new(
             vec![name.to_string()],
             SCENARIOS,

@@ -411,9 +411,46 @@ pub fn pin_line(pin: &BTreeMap<String, String>) -> String {
     format!("expect = {{ {} }}", entries.join(", "))
 }
 
-/// Pins for every build of `scenario`, as the model predicts them on the six reference profiles:
-/// the most common outcome line under `all`, the others under the profiles that differ.
+/// Pins for every build of `scenario`, as the model predicts them: on the six reference
+/// profiles, the most common outcome line under `all` and the others under the profiles that
+/// differ; then, under its own name, every generation whose line differs from the pin
+/// `pin_for_profile` would give it.
 pub fn pins_for(
+    scenario: &Scenario,
+) -> std::result::Result<Vec<BTreeMap<String, String>>, models::scenario::MutationError> {
+    let mut pins = reference_pins(scenario)?;
+    let reference = models::Profile::all();
+    for profile in models::Profile::all_generations() {
+        if reference.contains(&profile) {
+            continue;
+        }
+        let predictions =
+            models::scenario::predict_scenario(&profile, scenario).map_err(|(_, e)| e)?;
+        for (pin, prediction) in pins.iter_mut().zip(&predictions) {
+            let line = outcome_words(prediction);
+            if pin_for_profile(pin, &profile) == Some(&line) {
+                continue;
+            }
+            let key = pin
+                .iter()
+                .find(|(k, v)| **v == line && k.as_str() != "all" && k.contains(':'))
+                .map(|(k, _)| k.clone());
+            match key {
+                Some(k) => {
+                    pin.remove(&k);
+                    pin.insert(format!("{k},{}", profile.name()), line);
+                }
+                None => {
+                    pin.insert(profile.name(), line);
+                }
+            }
+        }
+    }
+    Ok(pins)
+}
+
+/// `pins_for` on the six reference profiles alone.
+fn reference_pins(
     scenario: &Scenario,
 ) -> std::result::Result<Vec<BTreeMap<String, String>>, models::scenario::MutationError> {
     let profiles = models::Profile::all();

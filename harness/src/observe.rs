@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::error::Fault;
 use models::dockerfile::{self, Body};
-use models::Builder;
+use models::{BuildOptions, Builder};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,26 +70,27 @@ pub struct StepInfo {
     pub from_image: Option<String>,
 }
 
-pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
+/// The steps of `dockerfile_text` as a build with `options` on `builder` numbers them: FROM
+/// names expanded as the builder does (a build arg may make one an earlier stage).
+pub fn step_map(dockerfile_text: &str, options: &BuildOptions, builder: Builder) -> Vec<StepInfo> {
     let parsed = dockerfile::parse(dockerfile_text);
+    let bases = models::predict::stage_bases(&parsed.dockerfile, options, builder);
     let mut out: Vec<StepInfo> = Vec::new();
     let mut stage = 0usize;
     let mut label = String::new();
     let mut index = 0;
     let mut vertex = 0;
-    let mut stage_names: Vec<String> = Vec::new();
     let mut seen_from = false;
     for (n, instruction) in parsed.dockerfile.instructions().enumerate() {
         let is_from = matches!(instruction.body, Body::From { .. });
         // A stage built FROM an earlier stage has no FROM vertex of its own: BuildKit numbers
         // its instructions from the first one after FROM (`[stage-1 1/1] COPY ...`, measured on
         // Engine 20.10.24).
-        let from_stage = matches!(&instruction.body,
-            Body::From { image, .. } if stage_names.contains(&image.to_ascii_lowercase()));
+        let from_stage = is_from
+            && bases
+                .get(if seen_from { stage + 1 } else { 0 })
+                .is_some_and(Result::is_ok);
         if let Body::From { stage: name, .. } = &instruction.body {
-            if let Some(name) = name {
-                stage_names.push(name.to_ascii_lowercase());
-            }
             // Global ARGs before the first FROM belong to no stage.
             if seen_from {
                 stage += 1;
@@ -115,8 +116,8 @@ pub fn step_map(dockerfile_text: &str) -> Vec<StepInfo> {
         if has_vertex {
             vertex += 1;
         }
-        let from_image = match &instruction.body {
-            Body::From { image, .. } if !from_stage => Some(image.to_ascii_lowercase()),
+        let from_image = match bases.get(stage) {
+            Some(Err(image)) if is_from => Some(image.to_ascii_lowercase()),
             _ => None,
         };
         out.push(StepInfo {
@@ -479,9 +480,9 @@ pub fn interpret(
     builder: Builder,
     raw: RawBuild,
     dockerfile: &str,
-    target: Option<&str>,
+    options: &BuildOptions,
 ) -> Observation {
-    let map = step_map(dockerfile);
+    let map = step_map(dockerfile, options, builder);
     let mut observation = Observation {
         log: raw.log,
         error: raw.error,
@@ -525,7 +526,7 @@ pub fn interpret(
     observation.steps = match (builder, &raw.vertices) {
         (Builder::Classic, _) => parse_classic(&observation.log, &map, error.as_deref()),
         (Builder::Buildah, _) => {
-            let stages = built_stages(dockerfile, target, Builder::Buildah);
+            let stages = built_stages(dockerfile, options, Builder::Buildah);
             parse_podman(&observation.log, &map, &stages, error.as_deref())
         }
         (Builder::BuildKit, None) => map_vertices(&parse_buildkit_plain(&observation.log), &map),
@@ -570,10 +571,10 @@ fn cancelled_steps_indeterminate(steps: &mut BTreeMap<usize, Observed>) {
 /// The stages a builder builds for `target`, in order (for Podman's `[k/m]` prefixes): the
 /// model's own stage selection (`models::predict::built_stages`), so observation and prediction
 /// cannot disagree.
-pub fn built_stages(dockerfile_text: &str, target: Option<&str>, builder: Builder) -> Vec<usize> {
+pub fn built_stages(dockerfile_text: &str, options: &BuildOptions, builder: Builder) -> Vec<usize> {
     models::predict::built_stages(
         &dockerfile::parse(dockerfile_text).dockerfile,
-        target,
+        options,
         builder,
     )
 }
@@ -617,7 +618,7 @@ mod tests {
     fn classic_stream() {
         let log = "Step 1/7 : FROM base AS first\n ---> 1\nStep 2/7 : COPY a /a\n ---> Using cache\n ---> 2\nStep 3/7 : ENV X=1\n ---> Running in 9\n ---> 3\nStep 4/7 : RUN true\n";
         check(
-            parse_classic(log, &step_map(DOCKERFILE), Some("boom")),
+            parse_classic(log, &steps_of(DOCKERFILE), Some("boom")),
             "1 cached, 2 cached, 3 rebuilt, 4 failed",
         );
     }
@@ -651,9 +652,9 @@ mod tests {
     #[test]
     fn podman_stream_with_stage_prefixes() {
         let log = "[1/2] STEP 1/4: FROM base AS first\n[1/2] STEP 2/4: COPY a /a\n--> Using cache abc\n[1/2] STEP 3/4: ENV X=1\n--> 1\n[2/2] STEP 1/3: FROM base\n[2/2] STEP 3/3: RUN echo\n--> Using cache def\n";
-        let stages = built_stages(DOCKERFILE, None, Builder::Buildah);
+        let stages = built_stages(DOCKERFILE, &aimed(None), Builder::Buildah);
         check(
-            parse_podman(log, &step_map(DOCKERFILE), &stages, None),
+            parse_podman(log, &steps_of(DOCKERFILE), &stages, None),
             "1 cached, 2 cached, 3 rebuilt, 5 cached, 7 cached",
         );
     }
@@ -663,7 +664,7 @@ mod tests {
         let log = "#4 [first 1/3] FROM docker.io/localhost/base\n#4 DONE 0.0s\n#5 [first 2/3] COPY a /a\n#5 CACHED\n\n#6 [stage-1 3/3] RUN echo\n#6 DONE 0.2s\n#7 [first 3/3] RUN true\n#7 ERROR: exit code 1\n#8 [stage-1 2/3] COPY --from=first /a /b\n";
         let vertices = parse_buildkit_plain(log);
         check(
-            map_vertices(&vertices, &step_map(DOCKERFILE)),
+            map_vertices(&vertices, &steps_of(DOCKERFILE)),
             "1 cached, 2 cached, 4 failed, 6 indeterminate, 7 rebuilt",
         );
     }
@@ -673,7 +674,7 @@ mod tests {
         let dockerfile = "ARG G\nARG V=1\nFROM base\nARG V\nRUN echo $V\n";
         let log = "STEP 1/3: FROM base\nSTEP 2/3: ARG V\n--> Using cache abc\n--> abc\nSTEP 3/3: RUN echo $V\n--> def\n";
         check(
-            parse_podman(log, &step_map(dockerfile), &[0], None),
+            parse_podman(log, &steps_of(dockerfile), &[0], None),
             "3 cached, 4 cached, 5 rebuilt",
         );
     }
@@ -686,7 +687,7 @@ mod tests {
             "#4 [s0 1/2] FROM base\n#6 [s0 2/2] COPY a /a\n#6 CACHED\n#7 [stage-1 1/2] COPY --from=s0 /a /x\n#7 CACHED\n#8 [stage-1 2/2] COPY d /d\n#8 DONE 0.1s\n",
         );
         check(
-            map_vertices(&vertices, &step_map(dockerfile)),
+            map_vertices(&vertices, &steps_of(dockerfile)),
             "1 cached, 2 cached, 4 cached, 5 rebuilt",
         );
     }
@@ -698,7 +699,7 @@ mod tests {
         let dockerfile = "FROM base AS s0\nWORKDIR /app\nFROM s0 AS s1\nCOPY a .\nCOPY b /d/\nFROM base\nCOPY --from=s1 /app/a /a\n";
         let log = "[1/3] STEP 1/2: FROM base AS s0\n[1/3] STEP 2/2: WORKDIR /app\n--> Using cache 3cf8\n--> 3cf8\n[3/3] STEP 1/2: FROM base\n[3/3] STEP 2/2: COPY --from=s1 /app/a /a\n[2/3] STEP 1/3: FROM 3cf8 AS s1\n[2/3] STEP 2/3: COPY a .\n--> Using cache 18ad\n--> 18ad\n[2/3] STEP 3/3: COPY b /d/\n--> 9c0f\n--> Using cache 1ae3\n--> 1ae3\n[3/3] COMMIT x\n";
         check(
-            parse_podman(log, &step_map(dockerfile), &[0, 1, 2], None),
+            parse_podman(log, &steps_of(dockerfile), &[0, 1, 2], None),
             "1 cached, 2 cached, 3 cached, 4 cached, 5 rebuilt, 6 cached, 7 cached",
         );
     }
@@ -712,7 +713,7 @@ mod tests {
                 "#4 {name}\n#6 [s0 2/2] COPY a /a\n#6 CACHED\n#7 [stage-1 2/2] COPY --from=s0 /a /x\n#7 DONE 0.1s\n"
             ));
             check(
-                map_vertices(&vertices, &step_map(dockerfile)),
+                map_vertices(&vertices, &steps_of(dockerfile)),
                 "1 cached, 2 cached, 4 rebuilt",
             );
         }
@@ -725,7 +726,7 @@ mod tests {
             "#1 [2/4] RUN echo 2\n#1 DONE 0.1s\n#2 [3/4] COPY --link a /a\n#2 CACHED\n#3 [3/4] LINK COPY --link a /a\n#3 DONE 0.0s\n#4 [4/4] RUN true\n#4 DONE 0.1s\n",
         );
         check(
-            map_vertices(&vertices, &step_map(dockerfile)),
+            map_vertices(&vertices, &steps_of(dockerfile)),
             "2 rebuilt, 3 cached, 4 rebuilt",
         );
         // buildx's own progress: one group, only `merging` shown.
@@ -733,11 +734,11 @@ mod tests {
             "#7 [3/4] COPY --link a /a\n#7 merging done\n#7 DONE 0.0s\n#8 [4/4] RUN true\n#8 DONE 0.1s\n",
         );
         check(
-            map_vertices(&grouped, &step_map(dockerfile)),
+            map_vertices(&grouped, &steps_of(dockerfile)),
             "3 indeterminate, 4 rebuilt",
         );
         let failed = parse_buildkit_plain("#3 [3/4] LINK COPY --link a /a\n#3 ERROR: merge\n");
-        check(map_vertices(&failed, &step_map(dockerfile)), "3 failed");
+        check(map_vertices(&failed, &steps_of(dockerfile)), "3 failed");
     }
 
     #[test]
@@ -747,8 +748,58 @@ mod tests {
             "#1 [2/3] RUN true\n#1 CACHED\n#2 [3/3] WORKDIR /w\n#2 DONE 0.0s\n",
         );
         check(
-            map_vertices(&vertices, &step_map(dockerfile)),
+            map_vertices(&vertices, &steps_of(dockerfile)),
             "3 cached, 4 rebuilt",
+        );
+    }
+
+    /// The steps of a build with no build args (the builder only changes FROM's expansion).
+    fn steps_of(dockerfile: &str) -> Vec<StepInfo> {
+        step_map(dockerfile, &BuildOptions::default(), Builder::BuildKit)
+    }
+
+    /// Build options with only a target.
+    fn aimed(target: Option<&str>) -> BuildOptions {
+        BuildOptions {
+            target: target.map(str::to_string),
+            ..BuildOptions::default()
+        }
+    }
+
+    #[test]
+    fn a_build_arg_that_makes_a_from_name_a_stage_builds_that_stage() {
+        // Podman 5.4.2's own output for `--build-arg T=s0` (the stage s0 is built first, and the
+        // second stage starts FROM its image id): without the build arg, `[1/2]` would be read as
+        // the second stage and s0's steps would go unreported.
+        let dockerfile = "ARG T\nFROM base AS s0\nCOPY a /a\nFROM ${T:-base}\nCOPY b /b\n";
+        let options = BuildOptions {
+            build_args: [("T".to_string(), "s0".to_string())].into(),
+            ..BuildOptions::default()
+        };
+        assert_eq!(
+            built_stages(dockerfile, &options, Builder::Buildah),
+            vec![0, 1]
+        );
+        assert_eq!(
+            built_stages(dockerfile, &aimed(None), Builder::Buildah),
+            vec![1]
+        );
+        let log = "[1/2] STEP 1/2: FROM base AS s0\n[1/2] STEP 2/2: COPY a /a\n--> Using cache 052ba055b3ec2bd6c472e4a57f01147345d90d77dfc9c3e1fe516f759b6c85a5\n--> 052ba055b3ec\n[2/2] STEP 1/2: FROM 052ba055b3ec2bd6c472e4a57f01147345d90d77dfc9c3e1fe516f759b6c85a5\n[2/2] STEP 2/2: COPY b /b\n--> 6dba3ac09f2d\n";
+        let stages = built_stages(dockerfile, &options, Builder::Buildah);
+        check(
+            parse_podman(log, &steps_of(dockerfile), &stages, None),
+            "2 cached, 3 cached, 4 cached, 5 rebuilt",
+        );
+        // BuildKit then numbers the second stage's steps from its COPY, as for `FROM s0`.
+        let vertices = parse_buildkit_plain(
+            "#1 [s0 2/2] COPY a /a\n#1 CACHED\n#2 [stage-1 1/1] COPY b /b\n#2 DONE 0.0s\n",
+        );
+        check(
+            map_vertices(
+                &vertices,
+                &step_map(dockerfile, &options, Builder::BuildKit),
+            ),
+            "3 cached, 5 rebuilt",
         );
     }
 
@@ -758,27 +809,30 @@ mod tests {
         // (the model's rule: only earlier stages); a numeric target is a stage index.
         let dockerfile = "FROM base AS s0\nRUN true\nFROM base AS s1\nCOPY --from=1 /a /a\nCOPY --from=late /b /b\nFROM base AS late\nRUN true\nFROM s0\nCOPY --from=s1 /a /a\n";
         assert_eq!(
-            built_stages(dockerfile, Some("1"), Builder::Buildah),
+            built_stages(dockerfile, &aimed(Some("1")), Builder::Buildah),
             vec![1]
         );
         assert_eq!(
-            built_stages(dockerfile, Some("s1"), Builder::BuildKit),
+            built_stages(dockerfile, &aimed(Some("s1")), Builder::BuildKit),
             vec![1]
         );
         assert_eq!(
-            built_stages(dockerfile, None, Builder::Buildah),
+            built_stages(dockerfile, &aimed(None), Builder::Buildah),
             vec![0, 1, 3]
         );
         assert_eq!(
-            built_stages(dockerfile, Some("2"), Builder::Classic),
+            built_stages(dockerfile, &aimed(Some("2")), Builder::Classic),
             vec![0, 1, 2]
         );
         // A stage named like a number resolves by name first, as in the model.
         let named =
             "FROM base AS 1\nRUN true\nFROM base\nRUN true\nFROM base\nCOPY --from=1 /a /a\n";
-        assert_eq!(built_stages(named, None, Builder::Buildah), vec![0, 2]);
         assert_eq!(
-            built_stages("", None, Builder::Buildah),
+            built_stages(named, &aimed(None), Builder::Buildah),
+            vec![0, 2]
+        );
+        assert_eq!(
+            built_stages("", &aimed(None), Builder::Buildah),
             Vec::<usize>::new()
         );
     }
@@ -833,7 +887,7 @@ mod tests {
             ]),
             ..RawBuild::default()
         };
-        let observation = interpret(Builder::BuildKit, raw, dockerfile, None);
+        let observation = interpret(Builder::BuildKit, raw, dockerfile, &BuildOptions::default());
         check(observation.steps.clone(), "2 cached, 3 failed");
         // A step BuildKit cancelled because another failed is no failure of its own.
         let raw = RawBuild {
@@ -852,7 +906,7 @@ mod tests {
             ]),
             ..RawBuild::default()
         };
-        let cancelled = interpret(Builder::BuildKit, raw, dockerfile, None);
+        let cancelled = interpret(Builder::BuildKit, raw, dockerfile, &BuildOptions::default());
         check(cancelled.steps, "2 indeterminate, 3 failed");
         assert!(observation.log.contains("CACHED [2/3] COPY a /a\n"));
         assert!(observation
@@ -867,7 +921,12 @@ mod tests {
             error: Some("layer not known".into()),
             ..RawBuild::default()
         };
-        let observation = interpret(Builder::Buildah, raw, "FROM base\nRUN true\n", None);
+        let observation = interpret(
+            Builder::Buildah,
+            raw,
+            "FROM base\nRUN true\n",
+            &BuildOptions::default(),
+        );
         assert_eq!(observation.error, None);
         assert_eq!(
             observation.indeterminate.as_deref(),
@@ -884,7 +943,12 @@ mod tests {
             error: Some(enospc.into()),
             ..RawBuild::default()
         };
-        let observation = interpret(Builder::Classic, classic, "FROM base\nRUN true\n", None);
+        let observation = interpret(
+            Builder::Classic,
+            classic,
+            "FROM base\nRUN true\n",
+            &BuildOptions::default(),
+        );
         assert_eq!(observation.error, None);
         assert_eq!(
             observation.indeterminate.as_deref(),
@@ -903,7 +967,12 @@ mod tests {
             log: format!("#5 ERROR: {enospc}\n"),
             ..RawBuild::default()
         };
-        let observation = interpret(Builder::BuildKit, buildkit, "FROM base\nRUN true\n", None);
+        let observation = interpret(
+            Builder::BuildKit,
+            buildkit,
+            "FROM base\nRUN true\n",
+            &BuildOptions::default(),
+        );
         check(observation.steps, "2 indeterminate");
         assert!(observation.indeterminate.is_some());
         // A build that failed for its own reasons stays a failure.
@@ -912,7 +981,12 @@ mod tests {
             error: Some("returned a non-zero code: 1".into()),
             ..RawBuild::default()
         };
-        let observation = interpret(Builder::Classic, own, "FROM base\nRUN false\n", None);
+        let observation = interpret(
+            Builder::Classic,
+            own,
+            "FROM base\nRUN false\n",
+            &BuildOptions::default(),
+        );
         assert_eq!(observation.indeterminate, None);
     }
 

@@ -217,6 +217,25 @@ const CASES: &[Case] = &[
         expect: "rejected: FROM ${SRC}-install: without the global ARGs' defaults it is `-install`, an image that cannot be pulled",
     },
     Case {
+        // Measured with lang-from-unavailable-base on the engines of all three generations.
+        name: "a FROM name that only expands to `base` is the registry image, which cannot be pulled",
+        profiles: &["classic", "classic-cli"],
+        script: "file a x\n file b y\n dockerfile ARG T | FROM base AS s0 | COPY a /a | FROM ${T:-base} | COPY b /b\n build --arg T=s0\n build",
+        expect: "2 cached\n3 cached\n4 fails: FROM ${T:-base}: it names the image `base`, which cannot be pulled without network (only the word `base` written as FROM's name is cachet's base image)\n5 skipped: an earlier step fails",
+    },
+    Case {
+        name: "a FROM name that only expands to `base` is the registry image, which cannot be pulled",
+        profiles: &["podman", "podman-cli"],
+        script: "file a x\n file b y\n dockerfile ARG T | FROM base AS s0 | COPY a /a | FROM ${T:-base} | COPY b /b\n build --arg T=s0\n build",
+        expect: "2 skipped: stage not needed for the target\n3 skipped: stage not needed for the target\n4 fails: FROM ${T:-base}: it names the image `base`, which cannot be pulled without network (only the word `base` written as FROM's name is cachet's base image)\n5 skipped: an earlier step fails",
+    },
+    Case {
+        name: "a FROM name that only expands to `base` is the registry image, which cannot be pulled",
+        profiles: BUILDKIT,
+        script: "file a x\n file b y\n dockerfile ARG T | FROM base AS s0 | COPY a /a | FROM ${T:-base} | COPY b /b\n build --arg T=s0\n build",
+        expect: "rejected: FROM ${T:-base}: it names the image `base`, which cannot be pulled without network (only the word `base` written as FROM's name is cachet's base image)",
+    },
+    Case {
         name: "FROM ${SRC}-install names the stage remote-install",
         profiles: &["classic", "classic-cli", "buildkit", "buildkit-cli", "podman:5.4", "podman:5.8", "podman-cli:5.4", "podman-cli:5.8"],
         script: "file a x\n file b y\n dockerfile ARG SRC=remote | FROM base AS remote-install | COPY a /a | FROM ${SRC}-install AS final | COPY b /b\n build\n write a z\n build",
@@ -923,6 +942,13 @@ const CASES: &[Case] = &[
         profiles: &["buildkit:28", "buildkit-cli:28"],
         script: "file d/a x\n file d/b x\n dockerfile FROM base | COPY --exclude=b d /d\n build\n write d/b y\n build",
         expect: "1 cached\n2 cached",
+    },
+    Case {
+        // Measured with copy-exclude-dangling-link on Engine 28.5.2, both doors and stores.
+        name: "a dangling symlink fails a COPY with --exclude (BuildKit v0.25, buildkit#4946)",
+        profiles: &["buildkit:28", "buildkit-cli:28"],
+        script: "file c x\n dockerfile FROM base | COPY --exclude=b . /app\n build\n symlink l a\n build",
+        expect: "1 cached\n2 fails: failed to calculate checksum: \"/l\": not found (a dangling symlink under --exclude, bk.exclude-dangling-link)",
     },
     Case {
         name: "an included path's change still misses under --exclude (BuildKit v0.25)",

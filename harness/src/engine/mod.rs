@@ -208,12 +208,7 @@ fn observed(
     raw: crate::observe::RawBuild,
 ) -> Observation {
     let dockerfile = request.context.dockerfile_text().unwrap_or_default();
-    crate::observe::interpret(
-        engine.builder(),
-        raw,
-        &dockerfile,
-        request.options.target.as_deref(),
-    )
+    crate::observe::interpret(engine.builder(), raw, &dockerfile, request.options)
 }
 
 /// `impl Door` for a real door: a struct with an `engine: Engine` field in a module whose

@@ -227,6 +227,15 @@ fn context_sources(
         };
         [fact.path.clone(), below.to_string()]
     });
+    if let Some(why) = buildkit::exclude_dangling_failure(p, &copy.exclude, || {
+        placed
+            .iter()
+            .map(|(fact, _)| fact)
+            .find(|fact| fact.kind == "symlink" && resolve_root(&cx.visible, &fact.path).is_err())
+            .map(|fact| fact.path.clone())
+    }) {
+        return Err(Outcome::Fails { why });
+    }
     buildah::copy_exclude(p, &copy.exclude, &mut placed, |(fact, _)| fact.path.clone());
     classic::copy_exclude(p, &copy.exclude, &mut placed, |(_, place)| match place {
         Place::Dest => String::new(),

@@ -57,6 +57,9 @@ pub(crate) fn plan_from(
 ) -> Planned {
     let image = cx.stages[st.index].base.clone();
     let stage = cx.earlier_stage(st.index, &image);
+    if let Some(why) = crate::predict::plan::unavailable_base(cx.profile, cx.stages, st.index) {
+        return Planned::Broken(Outcome::Fails { why });
+    }
     if stage.is_none() && !is_reference(&image) {
         return Planned::Broken(Outcome::Fails {
             why: format!("FROM `{image}`: not a stage, nor a valid image reference"),

@@ -25,7 +25,7 @@ use crate::rules::RuleId;
 
 pub use key::{Component, Part, SourceFact, StepKey};
 pub use lookup::{apply, predict};
-pub use plan::{built_stages, dispatch_refusal};
+pub use plan::{built_stages, dispatch_refusal, stage_bases};
 pub use state::{CacheExport, EngineState};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use crate::context::BuildContext;
 use crate::dockerfile::{self, Body, Dockerfile, ExpandError, Instruction};
 use crate::fingerprint::fingerprint;
 use crate::predict::key::StepKey;
-use crate::predict::{copy, from, metadata, run, Build, Outcome};
+use crate::predict::{copy, from, metadata, run, Build, BuildOptions, Outcome};
 use crate::profiles::{
     buildah, buildkit, classic, general, Builder, Features, Generation, Profile,
 };
@@ -119,6 +119,8 @@ pub(crate) struct StageSpan<'a> {
     pub base: String,
     /// Why the lexer refuses FROM's name (`base` is then the name as written).
     pub base_refused: Option<String>,
+    /// FROM's name as written.
+    pub written: &'a str,
     pub instructions: Vec<(usize, &'a Instruction)>,
 }
 
@@ -326,6 +328,7 @@ fn split_stages<'d>(
                 name: stage.clone(),
                 base,
                 base_refused,
+                written: image,
                 instructions: Vec::new(),
             });
         }
@@ -348,12 +351,49 @@ fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
         })
 }
 
-/// The stages a builder builds for `target`, in order: every stage up to the target for the
+/// The stages a builder builds for the build's target, in order: every stage up to the target for the
 /// classic builder, what the target depends on for BuildKit and Buildah. A numeric target is a
 /// stage index; an unknown one counts as the last stage (the build is refused anyway). The one
 /// stage selection: prediction uses it, and so does observation (Podman's `[k/m]` prefixes).
-pub fn built_stages(dockerfile: &Dockerfile, target: Option<&str>, builder: Builder) -> Vec<usize> {
-    // FROM names expanded with the global ARGs' defaults, as the oldest generation's lexer does.
+pub fn built_stages(
+    dockerfile: &Dockerfile,
+    options: &BuildOptions,
+    builder: Builder,
+) -> Vec<usize> {
+    let stages = stages_as_named(dockerfile, options, builder);
+    if stages.is_empty() {
+        return Vec::new();
+    }
+    let target = options
+        .target
+        .as_deref()
+        .and_then(|t| stage_index(&stages, t))
+        .unwrap_or(stages.len() - 1);
+    let wanted = stages_to_build(builder, &stages, target);
+    (0..stages.len()).filter(|i| wanted[*i]).collect()
+}
+
+/// Each stage's base, as the builder names it: `Ok(k)` for the earlier stage `k`, `Err(image)`
+/// for an image (its name expanded). What observation needs to number a stage's steps as the
+/// engine does (a stage built FROM another has no FROM vertex in BuildKit).
+pub fn stage_bases(
+    dockerfile: &Dockerfile,
+    options: &BuildOptions,
+    builder: Builder,
+) -> Vec<Result<usize, String>> {
+    let stages = stages_as_named(dockerfile, options, builder);
+    (0..stages.len())
+        .map(|i| stage_index(&stages[..i], &stages[i].base).ok_or_else(|| stages[i].base.clone()))
+        .collect()
+}
+
+/// The stages with FROM names expanded with the global ARGs (their defaults, and the build's own
+/// build args, which may make a FROM name a stage), as the oldest generation's lexer does.
+fn stages_as_named<'d>(
+    dockerfile: &'d Dockerfile,
+    options: &BuildOptions,
+    builder: Builder,
+) -> Vec<StageSpan<'d>> {
     let profile = Profile {
         features: Features::of(builder, Generation::oldest(builder)),
         ..Profile::all()
@@ -361,16 +401,30 @@ pub fn built_stages(dockerfile: &Dockerfile, target: Option<&str>, builder: Buil
             .find(|p| p.builder == builder)
             .expect("every builder has a profile")
     };
-    let global = global_scope(&profile, dockerfile, &Build::default());
-    let stages = split_stages(dockerfile, &mut |image| from_base(&profile, &global, image));
-    if stages.is_empty() {
-        return Vec::new();
-    }
-    let target = target
-        .and_then(|t| stage_index(&stages, t))
-        .unwrap_or(stages.len() - 1);
-    let wanted = stages_to_build(builder, &stages, target);
-    (0..stages.len()).filter(|i| wanted[*i]).collect()
+    let build = Build {
+        options: options.clone(),
+        ..Build::default()
+    };
+    let global = global_scope(&profile, dockerfile, &build);
+    split_stages(dockerfile, &mut |image| from_base(&profile, &global, image))
+}
+
+/// Why stage `i`'s FROM names an image no scenario build can have (`from.base-written`).
+pub(crate) fn unavailable_base(
+    profile: &Profile,
+    stages: &[StageSpan<'_>],
+    i: usize,
+) -> Option<String> {
+    let stage = &stages[i];
+    (stage_index(&stages[..i], &stage.base).is_none()
+        && general::base_unavailable(profile, stage.written, &stage.base))
+    .then(|| {
+        format!(
+            "FROM {}: it names the image `{}`, which cannot be pulled without network (only the \
+             word `base` written as FROM's name is cachet's base image)",
+            stage.written, stage.base
+        )
+    })
 }
 
 /// Stages that must be built for the target, by builder.
@@ -637,6 +691,15 @@ pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
     let wanted = stages_to_build(profile.builder, &stages, target);
     if let Some(why) = refused_in_built_stage(profile, &stages, &wanted) {
         return Plan::rejected(why);
+    }
+    // BuildKit resolves the image of every stage it builds before the first step runs.
+    if profile.builder == Builder::BuildKit {
+        if let Some(why) = (0..stages.len())
+            .filter(|&i| wanted[i])
+            .find_map(|i| unavailable_base(profile, &stages, i))
+        {
+            return Plan::rejected(why);
+        }
     }
     let cx = Cx::new(profile, build, &stages, global);
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; stages.len()];

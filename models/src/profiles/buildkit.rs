@@ -541,6 +541,48 @@ pub(crate) fn copy_exclude<T>(
     });
 }
 
+// Versions: every BuildKit that takes `--exclude` (v0.25 on, Engine 28); open upstream
+// (moby/buildkit#4946) at v0.25.2. Measured on Engine 28.5.2 through both doors and on the
+// containerd image store: case copy-exclude-dangling-link.
+pub const EXCLUDE_DANGLING_LINK: Rule = Rule {
+    id: RuleId::new("bk.exclude-dangling-link"),
+    statement: "An engine bug: with `--exclude`, the COPY's checksum follows every symlink it \
+                copies, so a dangling one that no pattern excludes fails the step (`failed to \
+                calculate checksum of ref …: \"/l\": not found`), where the same COPY without \
+                `--exclude`, or with the link excluded, copies the link as it is.",
+    source: "https://github.com/moby/buildkit/issues/4946",
+    if_off: "a dangling symlink is copied as a link under `--exclude` too",
+    status: Status::Settled {
+        note: "measured on Engine 28.5.2 (BuildKit v0.25.2), API tar and CLI doors, classic and \
+               containerd image stores: case copy-exclude-dangling-link",
+    },
+    applies: buildkit,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 25, 0),
+        source: "https://github.com/moby/buildkit/releases/tag/dockerfile%2F1.19.0",
+    },
+};
+
+/// Why a COPY with `--exclude` fails on a dangling symlink it copies (`EXCLUDE_DANGLING_LINK`):
+/// `dangling` names the first copied link whose target the context does not hold.
+pub(crate) fn exclude_dangling_failure(
+    p: &Profile,
+    patterns: &[String],
+    dangling: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    if patterns.is_empty() || !p.on(&EXCLUDE_DANGLING_LINK) {
+        return None;
+    }
+    dangling().map(|path| {
+        format!(
+            "failed to calculate checksum: \"/{path}\": not found (a dangling symlink under \
+             --exclude, {})",
+            EXCLUDE_DANGLING_LINK.id
+        )
+    })
+}
+
 // Versions: BuildKit v0.12 and later (Engine 26, 28); the frontend refuses `--checksum` before.
 pub const ADD_CHECKSUM_REMOTE: Rule = Rule {
     id: RuleId::new("bk.add-checksum-remote"),
@@ -632,6 +674,7 @@ pub const RULES: &[Rule] = &[
     CACHE_MOUNT_ID,
     RUN_BIND_CONTENT,
     COPY_EXCLUDE,
+    EXCLUDE_DANGLING_LINK,
     ADD_CHECKSUM_REMOTE,
     EMPTY_WILDCARD,
     CHMOD_EXPANDED,

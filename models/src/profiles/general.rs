@@ -325,6 +325,33 @@ pub const FROM_EXPANDED: Rule = Rule {
     versions: Versions::All,
 };
 
+// Versions: every generation of every builder; it is how cachet's scenarios name their base,
+// measured with case lang-from-unavailable-base on 23 engines (Engine 20.10.24, 26.1.5, 28.5.2,
+// Podman 4.3.1, 5.4.2, 5.8.6). BuildKit resolves the image of every stage it builds before it
+// runs a step (`dockerfile2llb`'s metadata resolution); moby's `dispatchFrom` and Buildah's
+// stage executor pull the base when the stage starts.
+pub const FROM_BASE_WRITTEN: Rule = Rule {
+    id: RuleId::new("from.base-written"),
+    statement: "cachet's base image is the word `base` written as FROM's name: the harness puts \
+                its salted copy in place of that word before the build. A name that only expands \
+                to `base` (`FROM ${T:-base}`) stays as it is and names the registry image \
+                `base`, which a build without network cannot pull: BuildKit fails the build before \
+                any step, the classic builder and Buildah fail at that FROM.",
+    source: "https://github.com/moby/buildkit/blob/v0.13.2/frontend/dockerfile/dockerfile2llb/convert.go#L263-L330",
+    if_off: "a FROM name that expands to `base` is cachet's base image",
+    status: Status::Settled {
+        note: "measured with lang-from-unavailable-base on every engine of the three generations",
+    },
+    applies: everywhere,
+    versions: Versions::All,
+};
+
+/// Whether a stage's FROM, written as `written` and naming `name` once expanded, names an image
+/// no scenario build can have: `base` reached only through expansion (`FROM_BASE_WRITTEN`).
+pub(crate) fn base_unavailable(p: &Profile, written: &str, name: &str) -> bool {
+    p.on(&FROM_BASE_WRITTEN) && name == crate::predict::from::BASE_IMAGE && written != name
+}
+
 /// The name a stage's FROM gives: expanded by `expand` (off: as written).
 pub(crate) fn from_name<E>(
     p: &Profile,
@@ -495,6 +522,7 @@ pub const RULES: &[Rule] = &[
     DOCKERFILE_SELF,
     FROM_CHAIN,
     FROM_EXPANDED,
+    FROM_BASE_WRITTEN,
     GLOBAL_ARG_ORDER,
     PLATFORM_ARGS,
     STAGE_SCOPE,
