@@ -206,14 +206,12 @@ pub fn parse_classic(
     parse_step_stream(log, map, error, header, ("---> Using cache", None))
 }
 
-/// Podman / Buildah compat stream text (`[k/m] STEP i/N: ...`, `--> Using cache <id>`): `k` counts
-/// built stages, `i` restarts in each.
-pub fn parse_podman(
-    log: &str,
-    map: &[StepInfo],
-    built_stages: &[usize],
-    error: Option<&str>,
-) -> BTreeMap<usize, Observed> {
+/// Podman / Buildah compat stream text (`[k/m] STEP i/N: ...`, `--> Using cache <id>`): `k` is
+/// the stage's place among the Dockerfile's stages up to the target (1-based, skipped stages
+/// counted: `[2/3]` and `[3/3]` when the unused first stage is skipped, measured on Podman 4.3.1,
+/// 5.4.2 and 5.8.6), `m` the target's; `i` restarts in each. With one stage up to the target
+/// there is no prefix.
+pub fn parse_podman(log: &str, map: &[StepInfo], error: Option<&str>) -> BTreeMap<usize, Observed> {
     let header = |line: &str| {
         let (stage, rest) = match line.strip_prefix('[').and_then(|r| r.split_once("] ")) {
             Some((prefix, rest)) if rest.starts_with("STEP ") => {
@@ -222,9 +220,9 @@ pub fn parse_podman(
                     .next()
                     .and_then(|k| k.parse::<usize>().ok())
                     .unwrap_or(1);
-                (built_stages.get(k.saturating_sub(1)).copied(), rest)
+                (k.saturating_sub(1), rest)
             }
-            _ => (built_stages.first().copied(), line),
+            _ => (0, line),
         };
         let (numbers, _) = rest.strip_prefix("STEP ")?.split_once(": ")?;
         let i = numbers
@@ -233,7 +231,7 @@ pub fn parse_podman(
             .and_then(|i| i.parse::<usize>().ok());
         Some(
             map.iter()
-                .find(|s| Some(s.stage) == stage && Some(s.index_in_stage) == i)
+                .find(|s| s.stage == stage && Some(s.index_in_stage) == i)
                 .map(|s| s.step),
         )
     };
@@ -525,10 +523,7 @@ pub fn interpret(
     }
     observation.steps = match (builder, &raw.vertices) {
         (Builder::Classic, _) => parse_classic(&observation.log, &map, error.as_deref()),
-        (Builder::Buildah, _) => {
-            let stages = built_stages(dockerfile, options, Builder::Buildah);
-            parse_podman(&observation.log, &map, &stages, error.as_deref())
-        }
+        (Builder::Buildah, _) => parse_podman(&observation.log, &map, error.as_deref()),
         (Builder::BuildKit, None) => map_vertices(&parse_buildkit_plain(&observation.log), &map),
         (Builder::BuildKit, Some(vertices)) => map_vertices(vertices, &map),
     };
@@ -566,17 +561,6 @@ fn cancelled_steps_indeterminate(steps: &mut BTreeMap<usize, Observed>) {
             };
         }
     }
-}
-
-/// The stages a builder builds for `target`, in order (for Podman's `[k/m]` prefixes): the
-/// model's own stage selection (`models::predict::built_stages`), so observation and prediction
-/// cannot disagree.
-pub fn built_stages(dockerfile_text: &str, options: &BuildOptions, builder: Builder) -> Vec<usize> {
-    models::predict::built_stages(
-        &dockerfile::parse(dockerfile_text).dockerfile,
-        options,
-        builder,
-    )
 }
 
 /// The plugin's version in `docker buildx version` output: its second word
@@ -652,9 +636,8 @@ mod tests {
     #[test]
     fn podman_stream_with_stage_prefixes() {
         let log = "[1/2] STEP 1/4: FROM base AS first\n[1/2] STEP 2/4: COPY a /a\n--> Using cache abc\n[1/2] STEP 3/4: ENV X=1\n--> 1\n[2/2] STEP 1/3: FROM base\n[2/2] STEP 3/3: RUN echo\n--> Using cache def\n";
-        let stages = built_stages(DOCKERFILE, &aimed(None), Builder::Buildah);
         check(
-            parse_podman(log, &steps_of(DOCKERFILE), &stages, None),
+            parse_podman(log, &steps_of(DOCKERFILE), None),
             "1 cached, 2 cached, 3 rebuilt, 5 cached, 7 cached",
         );
     }
@@ -674,7 +657,7 @@ mod tests {
         let dockerfile = "ARG G\nARG V=1\nFROM base\nARG V\nRUN echo $V\n";
         let log = "STEP 1/3: FROM base\nSTEP 2/3: ARG V\n--> Using cache abc\n--> abc\nSTEP 3/3: RUN echo $V\n--> def\n";
         check(
-            parse_podman(log, &steps_of(dockerfile), &[0], None),
+            parse_podman(log, &steps_of(dockerfile), None),
             "3 cached, 4 cached, 5 rebuilt",
         );
     }
@@ -699,7 +682,7 @@ mod tests {
         let dockerfile = "FROM base AS s0\nWORKDIR /app\nFROM s0 AS s1\nCOPY a .\nCOPY b /d/\nFROM base\nCOPY --from=s1 /app/a /a\n";
         let log = "[1/3] STEP 1/2: FROM base AS s0\n[1/3] STEP 2/2: WORKDIR /app\n--> Using cache 3cf8\n--> 3cf8\n[3/3] STEP 1/2: FROM base\n[3/3] STEP 2/2: COPY --from=s1 /app/a /a\n[2/3] STEP 1/3: FROM 3cf8 AS s1\n[2/3] STEP 2/3: COPY a .\n--> Using cache 18ad\n--> 18ad\n[2/3] STEP 3/3: COPY b /d/\n--> 9c0f\n--> Using cache 1ae3\n--> 1ae3\n[3/3] COMMIT x\n";
         check(
-            parse_podman(log, &steps_of(dockerfile), &[0, 1, 2], None),
+            parse_podman(log, &steps_of(dockerfile), None),
             "1 cached, 2 cached, 3 cached, 4 cached, 5 rebuilt, 6 cached, 7 cached",
         );
     }
@@ -758,6 +741,32 @@ mod tests {
         step_map(dockerfile, &BuildOptions::default(), Builder::BuildKit)
     }
 
+    /// The model's stage selection for a Dockerfile's text.
+    fn built_stages(dockerfile_text: &str, options: &BuildOptions, builder: Builder) -> Vec<usize> {
+        models::predict::built_stages(
+            &dockerfile::parse(dockerfile_text).dockerfile,
+            options,
+            builder,
+        )
+    }
+
+    #[test]
+    fn podman_numbers_stages_among_all_up_to_the_target_skipped_ones_too() {
+        // Podman 4.3.1, 5.4.2 and 5.8.6 alike: the unused s1 is skipped, yet the last stage is
+        // `[3/3]`; with `--target s1` the only stage built is `[2/2]`.
+        let dockerfile = "FROM base AS s0\nCOPY a /a\nFROM base AS s1\nCOPY b /b\nFROM base\nCOPY --from=s0 /a /c\n";
+        let log = "[1/3] STEP 1/2: FROM base AS s0\n[1/3] STEP 2/2: COPY a /a\n--> Using cache 1a\n--> 1a\n[3/3] STEP 1/2: FROM base\n[3/3] STEP 2/2: COPY --from=s0 /a /c\n--> 2b\n";
+        check(
+            parse_podman(log, &steps_of(dockerfile), None),
+            "1 cached, 2 cached, 5 cached, 6 rebuilt",
+        );
+        let target = "[2/2] STEP 1/2: FROM base AS s1\n[2/2] STEP 2/2: COPY b /b\n--> Using cache 3c\n--> 3c\n";
+        check(
+            parse_podman(target, &steps_of(dockerfile), None),
+            "3 cached, 4 cached",
+        );
+    }
+
     /// Build options with only a target.
     fn aimed(target: Option<&str>) -> BuildOptions {
         BuildOptions {
@@ -785,9 +794,8 @@ mod tests {
             vec![1]
         );
         let log = "[1/2] STEP 1/2: FROM base AS s0\n[1/2] STEP 2/2: COPY a /a\n--> Using cache 052ba055b3ec2bd6c472e4a57f01147345d90d77dfc9c3e1fe516f759b6c85a5\n--> 052ba055b3ec\n[2/2] STEP 1/2: FROM 052ba055b3ec2bd6c472e4a57f01147345d90d77dfc9c3e1fe516f759b6c85a5\n[2/2] STEP 2/2: COPY b /b\n--> 6dba3ac09f2d\n";
-        let stages = built_stages(dockerfile, &options, Builder::Buildah);
         check(
-            parse_podman(log, &steps_of(dockerfile), &stages, None),
+            parse_podman(log, &steps_of(dockerfile), None),
             "2 cached, 3 cached, 4 cached, 5 rebuilt",
         );
         // BuildKit then numbers the second stage's steps from its COPY, as for `FROM s0`.

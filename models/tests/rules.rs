@@ -236,6 +236,32 @@ const CASES: &[Case] = &[
         expect: "rejected: FROM ${T:-base}: it names the image `base`, which cannot be pulled without network (only the word `base` written as FROM's name is cachet's base image)",
     },
     Case {
+        // Measured with lang-platform-arg-declared on all three generations.
+        name: "a global ARG TARGETARCH with no value keeps the automatic value",
+        profiles: &["buildkit:28", "buildkit-cli:28"],
+        script: "dockerfile ARG TARGETARCH | ARG T=${TARGETARCH:+x} | FROM base | ARG T | RUN echo $T > /o\n build\n build --arg T=x",
+        expect: "3 cached\n4 not-a-step\n5 cached",
+    },
+    Case {
+        name: "a global ARG TARGETARCH with no value keeps the automatic value",
+        profiles: &["podman", "podman-cli", "podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "dockerfile ARG TARGETARCH | ARG T=${TARGETARCH:+x} | FROM base | ARG T | RUN echo $T > /o\n build\n build --arg T=x",
+        expect: "3 cached\n4 cached\n5 cached",
+    },
+    Case {
+        // Measured with lang-platform-arg-global on Podman 4.3, 5.4 and 5.8.
+        name: "a FROM line sees TARGETARCH undeclared (Buildah 1.39 on)",
+        profiles: &["podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "file a x\n file b y\n dockerfile FROM base AS barex | COPY a /a | FROM base AS bare | FROM bare${TARGETARCH:+x} | COPY b /b\n build\n write a z\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 skipped: stage not needed for the target\n4 cached\n5 rebuilt: not in cache (text.literal)",
+    },
+    Case {
+        name: "a global ARG default sees TARGETARCH undeclared (Buildah 1.43)",
+        profiles: &["podman:5.8", "podman-cli:5.8"],
+        script: "file a x\n file b y\n dockerfile ARG T=${TARGETARCH:+s0} | FROM base AS s0 | COPY a /a | FROM base AS bare | FROM ${T:-bare} | COPY b /b\n build\n write a z\n build",
+        expect: "2 cached\n3 rebuilt: source `a`: content (copy.checksum)\n4 skipped: stage not needed for the target\n5 cached\n6 rebuilt: not in cache (text.literal)",
+    },
+    Case {
         name: "FROM ${SRC}-install names the stage remote-install",
         profiles: &["classic", "classic-cli", "buildkit", "buildkit-cli", "podman:5.4", "podman:5.8", "podman-cli:5.4", "podman-cli:5.8"],
         script: "file a x\n file b y\n dockerfile ARG SRC=remote | FROM base AS remote-install | COPY a /a | FROM ${SRC}-install AS final | COPY b /b\n build\n write a z\n build",

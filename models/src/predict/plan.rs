@@ -606,14 +606,28 @@ pub(crate) struct GlobalScope {
     pub platform: BTreeMap<String, String>,
     /// The escape character (`# escape=`).
     pub escape: char,
+    /// Whether a global platform ARG declared with no value keeps the automatic value
+    /// (`bk.declared-platform-arg`, `buildah.declared-platform-arg`).
+    pub keeps_declared: bool,
 }
 
 impl GlobalScope {
-    /// A name in the global scope: a declared global ARG, else an automatic platform ARG.
+    /// A name in the global scope: a declared global ARG's value, else an automatic platform
+    /// ARG (which a global `ARG TARGETARCH` with no value keeps where `keeps_declared`).
     pub fn lookup(&self, name: &str) -> Option<String> {
         match self.args.get(name) {
-            Some(value) => value.clone(),
-            None => self.platform.get(name).cloned(),
+            Some(Some(value)) => Some(value.clone()),
+            Some(None) if !self.keeps_declared => None,
+            _ => self.platform.get(name).cloned(),
+        }
+    }
+
+    /// `lookup` as a global ARG's default sees it: without the platform ARGs no global `ARG`
+    /// line declared where the builder hides them (`buildah::platform_args_in_defaults`).
+    fn lookup_in_default(&self, profile: &Profile, name: &str) -> Option<String> {
+        match self.args.contains_key(name) || buildah::platform_args_in_defaults(profile) {
+            true => self.lookup(name),
+            false => None,
         }
     }
 }
@@ -630,6 +644,8 @@ fn global_scope(profile: &Profile, dockerfile: &Dockerfile, build: &Build) -> Gl
         args: BTreeMap::new(),
         platform: general::platform_args(profile, platform, &options.build_args),
         escape: dockerfile.instructions().next().map_or('\\', |i| i.escape),
+        keeps_declared: buildkit::declared_platform_arg_keeps(profile)
+            || buildah::declared_platform_arg_keeps(profile),
     };
     let before = dockerfile
         .instructions()
@@ -639,7 +655,7 @@ fn global_scope(profile: &Profile, dockerfile: &Dockerfile, build: &Build) -> Gl
             for decl in args {
                 let default = decl.default.as_deref().map(|d| {
                     general::global_default(profile, d, |text| {
-                        let lookup = |n: &str| global.lookup(n);
+                        let lookup = |n: &str| global.lookup_in_default(profile, n);
                         let syntax = profile.features.expansion;
                         // A default the lexer refuses is empty (BuildKit v0.8 ignores the error).
                         dockerfile::expand(text, &lookup, syntax, global.escape, false)
@@ -657,7 +673,12 @@ fn global_scope(profile: &Profile, dockerfile: &Dockerfile, build: &Build) -> Gl
 /// A FROM's name as the builder looks it up (`general::from_name`), or the lexer's refusal.
 fn from_base(profile: &Profile, global: &GlobalScope, image: &str) -> Result<String, ExpandError> {
     general::from_name(profile, image, |text| {
-        let lookup = |n: &str| global.lookup(n);
+        let lookup = |n: &str| match global.args.contains_key(n)
+            || buildah::platform_args_in_from(profile)
+        {
+            true => global.lookup(n),
+            false => None,
+        };
         dockerfile::expand(
             text,
             &lookup,

@@ -568,6 +568,85 @@ pub(crate) fn refuses_flags_at_step(p: &Profile) -> bool {
     p.on(&FLAG_AT_STEP)
 }
 
+// Versions: Buildah 1.43 (Podman 5.8.6 ships 1.43.2); Buildah 1.39 (Podman 5.4.2) expands a
+// global ARG's default without the platform ARGs it was not given by a global `ARG` line, while
+// its FROM lines see them. Measured with case lang-platform-arg-global; the change that made
+// the defaults see them lies between those releases and was not pinned down: the source is the
+// release measured, not the change.
+pub const PLATFORM_ARGS_IN_DEFAULTS: Rule = Rule {
+    id: RuleId::new("buildah.platform-args-in-defaults"),
+    statement: "A global ARG's default sees the automatic platform ARGs without an `ARG \
+                TARGETARCH` line of its own (`ARG T=${TARGETARCH:+s0}` is `s0`), as on BuildKit. \
+                Before (Buildah 1.39) such a default sees only the ARGs declared above it, though \
+                FROM lines see the platform ARGs either way.",
+    source: "https://github.com/containers/buildah/releases/tag/v1.43.0",
+    if_off: "a global ARG's default sees only the global ARGs declared above it",
+    status: Status::Settled {
+        note: "measured with lang-platform-arg-global on Podman 5.4.2 (Buildah 1.39, does not) \
+               and 5.8.6 (Buildah 1.43.2, does)",
+    },
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 43, 0),
+        source: "https://github.com/containers/buildah/releases/tag/v1.43.0",
+    },
+};
+
+// Versions: every Buildah generation (measured on 1.39 and 1.43.2; 1.28 with case
+// lang-platform-arg-declared).
+pub const DECLARED_PLATFORM_ARG: Rule = Rule {
+    id: RuleId::new("buildah.declared-platform-arg"),
+    statement: "A global `ARG TARGETARCH` (any automatic platform ARG) with no value keeps the \
+                automatic value for the global defaults and FROM lines below it.",
+    source: "https://github.com/containers/buildah/blob/v1.39.0/imagebuildah/executor.go",
+    if_off: "a global `ARG TARGETARCH` with no value unsets it",
+    status: Status::Settled {
+        note: "measured with lang-platform-arg-declared on Podman 4.3.1, 5.4.2 and 5.8.6",
+    },
+    applies: buildah,
+    versions: Versions::All,
+};
+
+/// Whether a global platform ARG declared with no value keeps the automatic value.
+pub(crate) fn declared_platform_arg_keeps(p: &Profile) -> bool {
+    p.on(&DECLARED_PLATFORM_ARG)
+}
+
+// Versions: Buildah 1.39 (Podman 5.4.2) and later; Buildah 1.28 (Podman 4.3.1) does not.
+// Measured with case lang-platform-arg-global (its FROM `bare${TARGETARCH:+x}` is `bare` on
+// 1.28); the change lies between those releases: the source is the release measured.
+pub const PLATFORM_ARGS_IN_FROM: Rule = Rule {
+    id: RuleId::new("buildah.platform-args-in-from"),
+    statement: "A FROM line sees the automatic platform ARGs without a global `ARG TARGETARCH` \
+                line (`FROM bare${TARGETARCH:+x}` is `barex`); Buildah 1.28 sees only those a \
+                global ARG line declares.",
+    source: "https://github.com/containers/buildah/releases/tag/v1.39.0",
+    if_off: "a FROM line sees only the platform ARGs a global ARG line declares",
+    status: Status::Settled {
+        note: "measured with lang-platform-arg-global on Podman 4.3.1 (does not), 5.4.2 and \
+               5.8.6 (do)",
+    },
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 39, 0),
+        source: "https://github.com/containers/buildah/releases/tag/v1.39.0",
+    },
+};
+
+/// Whether a FROM line sees the platform ARGs no global `ARG` line declared: every BuildKit,
+/// Buildah from 1.39 (`PLATFORM_ARGS_IN_FROM`).
+pub(crate) fn platform_args_in_from(p: &Profile) -> bool {
+    !buildah(p) || p.on(&PLATFORM_ARGS_IN_FROM)
+}
+
+/// Whether a global ARG's default sees the platform ARGs no global `ARG` line declared: every
+/// BuildKit, Buildah from 1.43 (`PLATFORM_ARGS_IN_DEFAULTS`).
+pub(crate) fn platform_args_in_defaults(p: &Profile) -> bool {
+    !buildah(p) || p.on(&PLATFORM_ARGS_IN_DEFAULTS)
+}
+
 pub const RULES: &[Rule] = &[
     EMPTY_WILDCARD_JOINED,
     LAYERS,
@@ -589,4 +668,7 @@ pub const RULES: &[Rule] = &[
     STAGE_ARGS,
     WORDS_AT_STEP,
     FLAG_AT_STEP,
+    PLATFORM_ARGS_IN_DEFAULTS,
+    DECLARED_PLATFORM_ARG,
+    PLATFORM_ARGS_IN_FROM,
 ];

@@ -541,6 +541,28 @@ pub(crate) fn copy_exclude<T>(
     });
 }
 
+// Versions: BuildKit v0.25 (Engine 28.5.2) keeps it; v0.8 (Engine 20.10.24) and v0.13 (Engine
+// 26.1.5) do not. Measured with case lang-platform-arg-declared; the change lies between v0.13
+// and v0.25 and was not pinned down: the source is the release measured, not the change.
+pub const DECLARED_PLATFORM_ARG: Rule = Rule {
+    id: RuleId::new("bk.declared-platform-arg"),
+    statement: "A global `ARG TARGETARCH` (any automatic platform ARG) with no value keeps the \
+                automatic value; before, such a line unset it for the global defaults and FROM \
+                lines below it.",
+    source: "https://github.com/moby/buildkit/releases/tag/v0.25.0",
+    if_off: "a global `ARG TARGETARCH` with no value unsets it",
+    status: Status::Settled {
+        note: "measured with lang-platform-arg-declared on Engine 20.10.24, 26.1.5 (unset) and \
+               28.5.2 (kept)",
+    },
+    applies: buildkit,
+    versions: Versions::Since {
+        project: Project::BuildKit,
+        version: Version(0, 25, 0),
+        source: "https://github.com/moby/buildkit/releases/tag/v0.25.0",
+    },
+};
+
 // Versions: every BuildKit that takes `--exclude` (v0.25 on, Engine 28); open upstream
 // (moby/buildkit#4946) at v0.25.2. Measured on Engine 28.5.2 through both doors and on the
 // containerd image store: case copy-exclude-dangling-link.
@@ -563,6 +585,11 @@ pub const EXCLUDE_DANGLING_LINK: Rule = Rule {
         source: "https://github.com/moby/buildkit/releases/tag/dockerfile%2F1.19.0",
     },
 };
+
+/// Whether a global platform ARG declared with no value keeps the automatic value.
+pub(crate) fn declared_platform_arg_keeps(p: &Profile) -> bool {
+    p.on(&DECLARED_PLATFORM_ARG)
+}
 
 /// Why a COPY with `--exclude` fails on a dangling symlink it copies (`EXCLUDE_DANGLING_LINK`):
 /// `dangling` names the first copied link whose target the context does not hold.
@@ -675,6 +702,7 @@ pub const RULES: &[Rule] = &[
     RUN_BIND_CONTENT,
     COPY_EXCLUDE,
     EXCLUDE_DANGLING_LINK,
+    DECLARED_PLATFORM_ARG,
     ADD_CHECKSUM_REMOTE,
     EMPTY_WILDCARD,
     CHMOD_EXPANDED,
