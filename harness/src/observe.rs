@@ -529,6 +529,13 @@ pub fn interpret(
     };
     if builder == Builder::BuildKit && observation.error.is_some() {
         cancelled_steps_indeterminate(&mut observation.steps);
+        if observation
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("failed to compute cache key"))
+        {
+            unrun_cached_steps_indeterminate(&mut observation.steps);
+        }
     }
     if let Some(why) = &observation.indeterminate {
         // A step that failed in a build whose outcome is unknown failed for that reason.
@@ -549,6 +556,23 @@ pub fn interpret(
 /// no failure of its own: indeterminate. (A WORKDIR reported `CACHED` under `--no-cache`, once
 /// taken for a cancellation artefact, is BuildKit's own behaviour: case
 /// no-cache-workdir-after-from.)
+/// In a BuildKit build that failed computing a step's cache key, the other steps reported
+/// CACHED may never have run: BuildKit v0.8 (Engine 20.10.24, through buildx 0.13.1) printed
+/// `CACHED` for `COPY . /app` in a scenario's first build, under `--no-cache`, when the next
+/// step's `ADD` of a dangling link failed its cache key (seed-8 triage, scenario 74), and at
+/// another try left the same step reported but never completed. Such a step says nothing.
+fn unrun_cached_steps_indeterminate(steps: &mut BTreeMap<usize, Observed>) {
+    for outcome in steps.values_mut() {
+        if matches!(outcome, Observed::Cached) {
+            *outcome = Observed::Indeterminate {
+                why: "the build failed computing a cache key; BuildKit may mark a step CACHED \
+                      that it never ran"
+                    .to_string(),
+            };
+        }
+    }
+}
+
 fn cancelled_steps_indeterminate(steps: &mut BTreeMap<usize, Observed>) {
     for outcome in steps.values_mut() {
         let cancelled = matches!(
@@ -873,6 +897,26 @@ mod tests {
         assert_eq!(reports[0].name, "[1/2] FROM base");
         assert!(reports[0].cached && reports[0].completed);
         assert!(!reports[1].cached && reports[1].completed);
+    }
+
+    #[test]
+    fn a_build_that_failed_computing_a_cache_key_trusts_no_cached_step() {
+        // Seen on Engine 20.10.24 through buildx: the first build of a scenario, --no-cache.
+        let dockerfile = "FROM base\nCOPY . /app\nADD l /l\n";
+        let log = "#4 [1/3] FROM base\n#4 DONE 0.0s\n#6 [2/3] COPY . /app\n#6 CACHED\n#7 [3/3] ADD l /l\n#7 ERROR: \"/gone\" not found: not found\n";
+        let raw = RawBuild {
+            log: log.into(),
+            error: Some(
+                "failed to solve: failed to compute cache key: \"/gone\" not found: not found"
+                    .into(),
+            ),
+            ..RawBuild::default()
+        };
+        let observation = interpret(Builder::BuildKit, raw, dockerfile, &BuildOptions::default());
+        check(
+            observation.steps,
+            "1 indeterminate, 2 indeterminate, 3 failed",
+        );
     }
 
     #[test]

@@ -236,6 +236,13 @@ const CASES: &[Case] = &[
         expect: "rejected: FROM ${T:-base}: it names the image `base`, which cannot be pulled without network (only the word `base` written as FROM's name is cachet's base image)",
     },
     Case {
+        // Measured with metadata-keyword-case on Podman 4.3, 5.4 and 5.8.
+        name: "Buildah keys a metadata keyword as written: `expose` misses after `EXPOSE`",
+        profiles: &["podman", "podman-cli", "podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "dockerfile FROM base | EXPOSE 80 | USER 1 | RUN true\n build\n dockerfile FROM base | expose 80 | USER 1 | RUN true\n build",
+        expect: "1 cached\n2 rebuilt: instruction text `EXPOSE 80` -> `expose 80` (text.literal)\n3 rebuilt: parent rebuilt at step 2 (cascade)\n4 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
         // Measured with lang-platform-arg-declared on all three generations.
         name: "a global ARG TARGETARCH with no value keeps the automatic value",
         profiles: &["buildkit:28", "buildkit-cli:28"],

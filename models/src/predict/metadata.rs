@@ -19,12 +19,15 @@ pub(crate) fn plan_metadata(
     let p = cx.profile;
     let keyword = instruction.body.keyword();
     let mut key = StepKey::new(general::TEXT_LITERAL.id, keyword);
+    // The keyword as the builder keys it, and the line with it (`buildah.keyword-as-written`).
+    let keyed = buildah::keyed_keyword(p, instruction);
+    let written = normalized.replacen(keyword, keyed, 1);
     let literal =
         |text: String| Component::text(general::TEXT_LITERAL.id, general::literal(p, text));
     match &instruction.body {
         Body::Workdir { path } => {
             st.scope.workdir = join_workdir(&st.scope.workdir, &cx.expand_raw(path, &st.scope));
-            key.push(literal(format!("WORKDIR {}", st.scope.workdir)));
+            key.push(literal(format!("{keyed} {}", st.scope.workdir)));
             st.fs_digest = fingerprint(&(st.fs_digest, &st.scope.workdir));
             st.workdirs.insert(st.scope.workdir.clone());
         }
@@ -51,24 +54,19 @@ pub(crate) fn plan_metadata(
         }
         Body::User { user } => {
             let user = cx.expand_raw(user, &st.scope);
-            key.push(literal(format!("USER {user}")));
+            key.push(literal(format!("{keyed} {user}")));
             st.scope.user = Some(user);
         }
         Body::Shell { shell } => {
             // Later RUNs run under it: the classic and Buildah chains pass through this step,
             // and BuildKit's RUN keys carry it (`buildkit::run_env`).
             st.scope.shell = Some(shell.clone());
-            key.push(config_or_literal(
-                cx,
-                keyword,
-                normalized,
-                &instruction.body,
-            ));
+            key.push(config_or_literal(cx, keyword, &written, &instruction.body));
         }
         Body::Volume { paths } => {
             let paths = paths.iter().map(|v| cx.expand(v, &st.scope)).collect();
             let config = Body::Volume { paths };
-            key.push(config_or_literal(cx, keyword, normalized, &config));
+            key.push(config_or_literal(cx, keyword, &written, &config));
         }
         Body::Expose { .. }
         | Body::Cmd { .. }
@@ -77,12 +75,7 @@ pub(crate) fn plan_metadata(
         | Body::Stopsignal { .. }
         | Body::Maintainer { .. }
         | Body::Onbuild { .. } => {
-            key.push(config_or_literal(
-                cx,
-                keyword,
-                normalized,
-                &instruction.body,
-            ));
+            key.push(config_or_literal(cx, keyword, &written, &instruction.body));
         }
         Body::From { .. }
         | Body::Run { .. }

@@ -167,6 +167,33 @@ pub const ENV_RAW: Rule = Rule {
     versions: Versions::All,
 };
 
+// Versions: every generation (measured on Podman 4.3.1, 5.4.2 and 5.8.6, case
+// metadata-keyword-case). Buildah's history entry for these instructions is the line as the
+// Dockerfile has it (`node.Original`), and the layer cache compares history entries.
+pub const KEYWORD_AS_WRITTEN: Rule = Rule {
+    id: RuleId::new("buildah.keyword-as-written"),
+    statement: "Every instruction but FROM, RUN, COPY, ADD and ARG is keyed with its keyword as \
+                written: `healthcheck NONE` misses where `HEALTHCHECK NONE` was \
+                cached, and so do `expose`, `cmd`, `workdir`, `user`, `volume` and the rest \
+                (the other builders read the keyword case-blind).",
+    source: "https://github.com/containers/buildah/blob/v1.39.0/imagebuildah/stage_executor.go",
+    if_off: "the keyword's case is not keyed",
+    status: Status::Settled {
+        note: "measured with metadata-keyword-case on Podman 4.3.1, 5.4.2 and 5.8.6",
+    },
+    applies: buildah,
+    versions: Versions::All,
+};
+
+/// The keyword a metadata instruction is keyed with: as written (`KEYWORD_AS_WRITTEN`), else in
+/// capitals.
+pub(crate) fn keyed_keyword<'i>(p: &Profile, instruction: &'i Instruction) -> &'i str {
+    match p.on(&KEYWORD_AS_WRITTEN) {
+        true => &instruction.keyword,
+        false => instruction.body.keyword(),
+    }
+}
+
 /// ENV and LABEL key text: the line as written, keyword case included (off: the expanded pairs).
 pub(crate) fn env_text(
     p: &Profile,
@@ -671,4 +698,5 @@ pub const RULES: &[Rule] = &[
     PLATFORM_ARGS_IN_DEFAULTS,
     DECLARED_PLATFORM_ARG,
     PLATFORM_ARGS_IN_FROM,
+    KEYWORD_AS_WRITTEN,
 ];
