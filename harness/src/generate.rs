@@ -738,25 +738,20 @@ fn arb_instructions(modern: bool) -> impl Strategy<Value = Vec<String>> {
             // ARGs the frontend expands first (`lang.from-expanded`), each default from the one
             // before (`lang.global-arg-order`), the last set only where the automatic
             // `TARGETARCH` is (`lang.platform-args`; the classic builder has none: the stage
-            // `bare`, on `base` with no step of its own; or `base`, which through expansion is an
-            // image no offline build can pull, `from.base-written`: a failure that tests a rule).
-            // Most
+            // `bare`, on `base` with no step of its own: through expansion `base` would be an
+            // image no offline build can pull, `from.base-written`, a failure in every build). Most
             // spellings have `s0` set an ENV the last stage's COPY source expands, with a
             // default for where it is unset (`lang.stage-scope`): a path no context holds where
             // every builder builds FROM `s0`, else `b`.
             let (globals, from, unset): (&[&str], &str, Option<&str>) = match spelling {
                 2 => (&["ARG P=s", "ARG S=${P}0"], "${S}", Some("nope")),
                 3 => (&[], STAGE, Some("nope")),
-                4 => (
+                4 | 5 => (
                     &["ARG P=s", "ARG S=${P}0", "ARG T=${TARGETARCH:+$S}"],
                     "${T:-bare}",
                     Some("b"),
                 ),
-                5 => (
-                    &["ARG P=s", "ARG S=${P}0", "ARG T=${TARGETARCH:+$S}"],
-                    "${T:-base}",
-                    Some("b"),
-                ),
+
                 _ => (&[], STAGE, None),
             };
             let scoped = unset.filter(|_| from_stage);
