@@ -236,6 +236,13 @@ const CASES: &[Case] = &[
         expect: "rejected: FROM ${T:-base}: it names the image `base`, which cannot be pulled without network (only the word `base` written as FROM's name is cachet's base image)",
     },
     Case {
+        // Measured with run-bind-digest-fields on Podman 5.4 and 5.8.
+        name: "Buildah's bind checksum holds no xattrs: a user.* change of a bound file hits",
+        profiles: &["podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "file b x\n dockerfile FROM base | RUN --mount=type=bind,source=b,target=/m cat /m\n build\n xattr b user.note 1\n xattr b security.capability 1\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
         // Measured with metadata-keyword-case on Podman 4.3, 5.4 and 5.8.
         name: "Buildah keys a metadata keyword as written: `expose` misses after `EXPOSE`",
         profiles: &["podman", "podman-cli", "podman:5.4", "podman-cli:5.4", "podman:5.8", "podman-cli:5.8"],

@@ -17,7 +17,7 @@ use crate::rules::RuleId;
 /// What the transport does to each entry before the builder sees it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TransportEffect {
-    reset_owner: bool,
+    pub(crate) reset_owner: bool,
     only_capability_xattr: bool,
 }
 

@@ -33,7 +33,10 @@ pub(crate) fn plan_metadata(
         }
         Body::Arg { args } => {
             let options = &cx.build.options;
-            key.push(literal(normalized.to_string()));
+            // Buildah keys the names that hold a value, not the text (`buildah.arg-names`).
+            if !buildah::keys_arg_names_only(p) {
+                key.push(literal(normalized.to_string()));
+            }
             for decl in args {
                 // A stage's `ARG NAME` without a default takes the global ARG's value, else the
                 // automatic platform ARG's (`general::platform_args`).

@@ -120,14 +120,16 @@ pub(crate) fn run_args(p: &Profile, args: Vec<(String, String)>) -> Option<Compo
 // Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const ARG_NAMES: Rule = Rule {
     id: RuleId::new("buildah.arg-names"),
-    statement: "ARG is a step of its own, keyed on the names of the declared args that hold a value: one \
+    statement: "ARG is a step of its own, keyed only on the names of the declared args that hold a \
+                value, not on its text (`ARG V W=1` then `ARG V W=2` hits, as does `arg V`: \
+                measured on Podman 5.4.2 and 5.8.6): one \
                 given by `--build-arg`, the ARG's own default, or the value of a global ARG it redeclares (imagebuilder's \
                 `arg` sets them). Giving or dropping a \
                 `--build-arg` for an ARG without a default misses at the ARG step itself; for one with a \
                 default, or redeclaring a global that has one, it hits there, and a new value never \
                 misses there (buildah#5501 shows `ARG counter` using cache with a new value).",
     source: "https://github.com/containers/buildah/pull/2938",
-    if_off: "the ARG step is keyed on its text only",
+    if_off: "the ARG step is keyed on its text only, whatever holds a value",
     status: Status::Modelled,
     applies: buildah,
     versions: Versions::All,
@@ -137,6 +139,11 @@ pub const ARG_NAMES: Rule = Rule {
 /// (`scope`, this step's included) that hold a value. A global ARG counts only once redeclared
 /// in the stage: `--build-arg G` for a global `ARG G` leaves a stage's `ARG W=1` cached on
 /// Podman 4.3, 5.4 and 5.8 (case `global-arg-given-keys-stage-arg`).
+/// Whether an ARG step is keyed on its names alone, not its text (`ARG_NAMES`).
+pub(crate) fn keys_arg_names_only(p: &Profile) -> bool {
+    p.on(&ARG_NAMES)
+}
+
 pub(crate) fn arg_names(
     p: &Profile,
     scope: &BTreeMap<String, Option<String>>,
@@ -318,6 +325,37 @@ pub const BIND_SOURCES: Rule = Rule {
         source: "https://github.com/containers/buildah/pull/5691",
     },
 };
+
+// Versions: as `buildah.bind-sources` (Buildah 1.39 on); measured on Podman 5.4.2 and 5.8.6 with
+// case run-bind-digest-fields (found by the seed-8 triage on podman@trixie-podman).
+pub const BIND_DIGEST_FIELDS: Rule = Rule {
+    id: RuleId::new("buildah.bind-digest-fields"),
+    statement: "The checksum of a context bind mount's files holds their content, mode and owner \
+                (as the context arrives: the docker CLI sends 0:0) but no xattrs: a changed \
+                `user.*` or `security.capability` xattr of a bound file hits, a chown misses \
+                through the API tar (unlike COPY, whose owner `--chown` or 0:0 replaces).",
+    source: "https://github.com/containers/buildah/pull/5691",
+    if_off:
+        "the bound files are keyed as COPY keys its sources: owner replaced by 0:0, xattrs kept",
+    status: Status::Settled {
+        note: "measured with run-bind-digest-fields on Podman 5.4.2 and 5.8.6, API and CLI doors",
+    },
+    applies: buildah,
+    versions: Versions::Since {
+        project: Project::Buildah,
+        version: Version(1, 39, 0),
+        source: "https://github.com/containers/buildah/pull/5691",
+    },
+};
+
+/// A bound context file's fact as the bind checksum sees it (`BIND_DIGEST_FIELDS`): the owner it
+/// arrived with (`arrived`), no xattrs.
+pub(crate) fn bind_fact(p: &Profile, fact: &mut SourceFact, arrived: (u32, u32)) {
+    if p.on(&BIND_DIGEST_FIELDS) {
+        fact.owner = Some(arrived);
+        fact.xattrs.clear();
+    }
+}
 
 /// Whether a RUN's context bind mounts are keyed on the bound files (off: not).
 pub(crate) fn keys_bind_sources(p: &Profile) -> bool {
@@ -699,4 +737,5 @@ pub const RULES: &[Rule] = &[
     DECLARED_PLATFORM_ARG,
     PLATFORM_ARGS_IN_FROM,
     KEYWORD_AS_WRITTEN,
+    BIND_DIGEST_FIELDS,
 ];

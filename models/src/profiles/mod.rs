@@ -402,6 +402,7 @@ mod tests {
                     "buildah.words-at-step",
                     "buildah.platform-args-in-defaults",
                     "buildah.platform-args-in-from",
+                    "buildah.bind-digest-fields",
                 ],
                 (Builder::Classic, _) => &[
                     "classic.copy-heredoc-fails",
