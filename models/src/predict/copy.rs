@@ -17,7 +17,7 @@ use crate::rules::RuleId;
 /// What the transport does to each entry before the builder sees it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TransportEffect {
-    pub(crate) reset_owner: bool,
+    reset_owner: bool,
     only_capability_xattr: bool,
 }
 
@@ -437,6 +437,14 @@ pub(crate) fn select_in_stage(stage: &StageOutcome, source: &str) -> Vec<(Place,
 }
 
 /// A source's facts as the transport and the builder's rules shape them.
+/// A context entry's owner as the door delivers it: 0:0 where the transport resets owners.
+pub(crate) fn arrived_owner(effect: TransportEffect, entry: &Entry) -> (u32, u32) {
+    match effect.reset_owner {
+        true => (0, 0),
+        false => (entry.uid, entry.gid),
+    }
+}
+
 pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArgs) -> SourceFact {
     let p = cx.profile;
     let effect = cx.effect;
@@ -456,11 +464,7 @@ pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArg
             EntryKind::Symlink { .. } => 0o777,
             _ => entry.mode,
         }),
-        owner: Some(if effect.reset_owner {
-            (0, 0)
-        } else {
-            (entry.uid, entry.gid)
-        }),
+        owner: Some(arrived_owner(effect, entry)),
         times: general::source_times(p, entry),
         link_target,
         xattrs: entry

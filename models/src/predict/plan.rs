@@ -622,10 +622,11 @@ impl GlobalScope {
         }
     }
 
-    /// `lookup` as a global ARG's default sees it: without the platform ARGs no global `ARG`
-    /// line declared where the builder hides them (`buildah::platform_args_in_defaults`).
-    fn lookup_in_default(&self, profile: &Profile, name: &str) -> Option<String> {
-        match self.args.contains_key(name) || buildah::platform_args_in_defaults(profile) {
+    /// `lookup` where the builder may hide the platform ARGs no global `ARG` line declared:
+    /// `sees_undeclared` says whether it shows them there (`buildah::platform_args_in_defaults`
+    /// for a global default, `buildah::platform_args_in_from` for a FROM line).
+    fn lookup_seeing(&self, name: &str, sees_undeclared: bool) -> Option<String> {
+        match self.args.contains_key(name) || sees_undeclared {
             true => self.lookup(name),
             false => None,
         }
@@ -655,7 +656,8 @@ fn global_scope(profile: &Profile, dockerfile: &Dockerfile, build: &Build) -> Gl
             for decl in args {
                 let default = decl.default.as_deref().map(|d| {
                     general::global_default(profile, d, |text| {
-                        let lookup = |n: &str| global.lookup_in_default(profile, n);
+                        let sees = buildah::platform_args_in_defaults(profile);
+                        let lookup = |n: &str| global.lookup_seeing(n, sees);
                         let syntax = profile.features.expansion;
                         // A default the lexer refuses is empty (BuildKit v0.8 ignores the error).
                         dockerfile::expand(text, &lookup, syntax, global.escape, false)
@@ -673,12 +675,8 @@ fn global_scope(profile: &Profile, dockerfile: &Dockerfile, build: &Build) -> Gl
 /// A FROM's name as the builder looks it up (`general::from_name`), or the lexer's refusal.
 fn from_base(profile: &Profile, global: &GlobalScope, image: &str) -> Result<String, ExpandError> {
     general::from_name(profile, image, |text| {
-        let lookup = |n: &str| match global.args.contains_key(n)
-            || buildah::platform_args_in_from(profile)
-        {
-            true => global.lookup(n),
-            false => None,
-        };
+        let sees = buildah::platform_args_in_from(profile);
+        let lookup = |n: &str| global.lookup_seeing(n, sees);
         dockerfile::expand(
             text,
             &lookup,

@@ -180,11 +180,11 @@ fn bound_context_files(cx: &Cx<'_>, source: &str) -> Result<Component, Outcome> 
     let mut facts = Vec::new();
     for (path, entry) in root_entry.into_iter().chain(context.entries_under(&root)) {
         let mut fact = source_fact(cx, path, entry, &plain);
-        let arrived = match cx.effect.reset_owner {
-            true => (0, 0),
-            false => (entry.uid, entry.gid),
-        };
-        buildah::bind_fact(p, &mut fact, arrived);
+        buildah::bind_fact(
+            p,
+            &mut fact,
+            crate::predict::copy::arrived_owner(cx.effect, entry),
+        );
         if buildah::bind_keeps_mtime(p) {
             fact.times = Some((entry.mtime, 0));
         }
