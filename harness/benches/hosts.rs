@@ -13,7 +13,7 @@ fn timed(engines: &[&str], jobs: usize) -> f64 {
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
         shrink_budget: 0,
-        known: harness::known::Catalogue::BuiltIn,
+        known: harness::corpus::known::Catalogue::BuiltIn,
         jobs,
         ..RunOptions::new(
             engines.iter().map(|e| e.to_string()).collect(),

@@ -6,9 +6,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use harness::engine::inventory::Engine;
 use harness::engine::{self, BuildRequest};
-use harness::execute::{fresh_salt, substitute_base};
-use harness::inventory::Engine;
+use harness::run::execute::{fresh_salt, substitute_base};
 use models::{BuildContext, BuildOptions, Builder, Entry};
 
 const ROUNDS: usize = 7;
@@ -44,7 +44,7 @@ fn timed(engine: &Engine, build: impl Fn(&BuildContext, &str) -> bool) -> Option
 
 fn bare_cli(engine: &Engine, context: &BuildContext, tag: &str) -> bool {
     let dir = tempfile::tempdir().unwrap();
-    harness::materialize::write_context_dir(context, dir.path()).unwrap();
+    harness::engine::materialize::write_context_dir(context, dir.path()).unwrap();
     let mut command = Command::new(&engine.cli);
     command.arg("-H").arg(&engine.endpoint).env(
         "DOCKER_BUILDKIT",

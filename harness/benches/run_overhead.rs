@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use harness::inventory::Inventory;
+use harness::engine::inventory::Inventory;
 use harness::run::{run, RunOptions};
 
 const SCENARIOS: usize = 12;
@@ -25,7 +25,7 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
         shrink_budget: 0,
-        known: harness::known::Catalogue::BuiltIn,
+        known: harness::corpus::known::Catalogue::BuiltIn,
         ..RunOptions::new(
             vec![name.to_string()],
             SCENARIOS,
@@ -51,12 +51,12 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
             harness::generate::fold_onto_one_host(scenario)
         };
         builds += scenario.transitions.len();
-        let script = harness::reproduce::shell_reproducer(
+        let script = harness::run::reproduce::shell_reproducer(
             "bare",
             &scenario,
             &engine,
             // The script's echo lines (model vs cachet per step) are not builds: none here.
-            &harness::execute::History {
+            &harness::run::execute::History {
                 engine: engine.name.clone(),
                 salt: String::new(),
                 builds: Vec::new(),

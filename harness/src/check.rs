@@ -4,7 +4,7 @@
 use models::{Outcome, Prediction};
 use serde::{Deserialize, Serialize};
 
-use crate::observe::{Observation, Observed};
+use crate::engine::observe::{Observation, Observed};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]

@@ -255,7 +255,9 @@ fn engines() -> Result<i32> {
 }
 
 /// One line of `cachet engines`, and why the engine does not answer, if it does not.
-fn engine_row(engine: &crate::inventory::Engine) -> ([String; 7], Option<crate::error::Error>) {
+fn engine_row(
+    engine: &crate::engine::inventory::Engine,
+) -> ([String; 7], Option<crate::error::Error>) {
     let tls = if engine.tls_dir.is_some() {
         " (TLS)"
     } else {
@@ -338,8 +340,8 @@ fn run(args: RunArgs) -> Result<i32> {
         label,
     } = args;
     let known = known.map_or(
-        crate::known::Catalogue::BuiltIn,
-        crate::known::Catalogue::File,
+        crate::corpus::known::Catalogue::BuiltIn,
+        crate::corpus::known::Catalogue::File,
     );
     let seed = seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -386,9 +388,9 @@ fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
     crate::run::prepare_out(&out)?;
     let loaded = runs
         .iter()
-        .map(|r| crate::compare::load_run(r))
+        .map(|r| crate::report::compare::load_run(r))
         .collect::<Result<Vec<_>>>()?;
-    let mut merged = crate::compare::merge(&loaded);
+    let mut merged = crate::report::compare::merge(&loaded);
     merged.paths_relative_to(&out);
     let write = |name: &str, text: String| {
         std::fs::create_dir_all(&out)
@@ -401,38 +403,43 @@ fn report_merge(MergeArgs { runs, out }: MergeArgs) -> Result<i32> {
     let json = serde_json::to_string_pretty(&merged)
         .map_err(|e| crate::error::Error::Harness(e.to_string()))?;
     write("merged.json", json)?;
-    let md =
-        crate::compare::matrix_markdown(&merged, &format!("cachet: {} runs merged", loaded.len()));
+    let md = crate::report::compare::matrix_markdown(
+        &merged,
+        &format!("cachet: {} runs merged", loaded.len()),
+    );
     write("merged.md", md.clone())?;
     write(
         "merged.html",
-        crate::compare::matrix_html(&merged, &format!("cachet: {} runs merged", loaded.len())),
+        crate::report::compare::matrix_html(
+            &merged,
+            &format!("cachet: {} runs merged", loaded.len()),
+        ),
     )?;
-    let cases = crate::buckets::cases_by_rule(&merged.buckets);
-    write("rules.html", crate::rules_page::html(&cases))?;
+    let cases = crate::report::buckets::cases_by_rule(&merged.buckets);
+    write("rules.html", crate::report::rules_page::html(&cases))?;
     print!("{md}");
     Ok(EXIT_OK)
 }
 
 fn report_diff(DiffArgs { old, new, pair }: DiffArgs) -> Result<i32> {
-    use crate::step_changes::{step_changes, Pairing};
-    let (old_report, old_file) = crate::schema::load(&old)?;
-    let (new_report, new_file) = crate::schema::load(&new)?;
+    use crate::report::step_changes::{step_changes, Pairing};
+    let (old_report, old_file) = crate::report::schema::load(&old)?;
+    let (new_report, new_file) = crate::report::schema::load(&new)?;
     let pairing = match pair {
         PairArg::Auto => Pairing::for_runs(&old_report, &new_report),
         PairArg::Name => Pairing::Name,
         PairArg::Kind => Pairing::Kind,
     };
     let (mut old_m, mut new_m) = (
-        crate::compare::RunMatrix::of(&old_report, old_file),
-        crate::compare::RunMatrix::of(&new_report, new_file),
+        crate::report::compare::RunMatrix::of(&old_report, old_file),
+        crate::report::compare::RunMatrix::of(&new_report, new_file),
     );
     if pairing == Pairing::Kind {
         (old_m, new_m) = (old_m.by_kind(), new_m.by_kind());
     }
-    let mut d = crate::compare::diff(&old_m, &new_m);
+    let mut d = crate::report::compare::diff(&old_m, &new_m);
     d.steps = Some((pairing, step_changes(&old_report, &new_report, pairing)));
-    print!("{}", crate::compare::diff_markdown(&d));
+    print!("{}", crate::report::compare::diff_markdown(&d));
     Ok(if d.is_empty() {
         EXIT_OK
     } else {
@@ -442,7 +449,7 @@ fn report_diff(DiffArgs { old, new, pair }: DiffArgs) -> Result<i32> {
 
 fn report_trend(TrendArgs { root, out }: TrendArgs) -> Result<i32> {
     crate::run::prepare_out(&out)?;
-    let trend = crate::trend::trend(&root, &out)?;
+    let trend = crate::report::trend::trend(&root, &out)?;
     let write = |name: &str, text: String| {
         std::fs::write(out.join(name), text).map_err(|source| crate::error::Error::Write {
             path: out.join(name),
@@ -452,15 +459,15 @@ fn report_trend(TrendArgs { root, out }: TrendArgs) -> Result<i32> {
     let json = serde_json::to_string_pretty(&trend)
         .map_err(|e| crate::error::Error::Harness(e.to_string()))?;
     write("trend.json", json)?;
-    write("trend.html", crate::trend::html(&trend))?;
+    write("trend.html", crate::report::trend::html(&trend))?;
     let last = trend
         .nights
         .last()
         .map(|n| n.buckets.as_slice())
         .unwrap_or_default();
-    let cases = crate::buckets::cases_by_rule(last);
-    write("rules.html", crate::rules_page::html(&cases))?;
-    let changes = crate::trend::changes_markdown(&trend);
+    let cases = crate::report::buckets::cases_by_rule(last);
+    write("rules.html", crate::report::rules_page::html(&cases))?;
+    let changes = crate::report::trend::changes_markdown(&trend);
     write("changes.md", changes.clone())?;
     print!("{changes}");
     Ok(EXIT_OK)
@@ -468,13 +475,13 @@ fn report_trend(TrendArgs { root, out }: TrendArgs) -> Result<i32> {
 
 fn pins(PinsArgs { files }: PinsArgs) -> Result<i32> {
     for file in files {
-        let case = crate::case_file::load_case(&file)?;
-        let pins = crate::case_file::pins_for(&case.scenario)
+        let case = crate::corpus::case_file::load_case(&file)?;
+        let pins = crate::corpus::case_file::pins_for(&case.scenario)
             .map_err(|e| crate::error::Error::BadInput(format!("{}: {e}", file.display())))?;
         println!("# {}", file.display());
         for (n, pin) in pins.iter().enumerate() {
             println!("# build {}", n + 1);
-            println!("{}", crate::case_file::pin_line(pin));
+            println!("{}", crate::corpus::case_file::pin_line(pin));
         }
     }
     Ok(EXIT_OK)
@@ -482,7 +489,7 @@ fn pins(PinsArgs { files }: PinsArgs) -> Result<i32> {
 
 fn clean(CleanArgs { build_cache }: CleanArgs) -> Result<i32> {
     let inventory = crate::engine::load_inventory()?;
-    let summary = crate::clean::clean(&inventory, build_cache)?;
+    let summary = crate::engine::clean::clean(&inventory, build_cache)?;
     for (endpoint, images, containers, records) in &summary.endpoints {
         println!(
             "{endpoint}: removed {images} images, {containers} containers{}",
@@ -539,16 +546,16 @@ fn mutants(
     }: MutantsArgs,
 ) -> Result<i32> {
     if let (Some(engine), Some(sample)) = (engine, sample) {
-        let options = crate::mutants::KillOptions {
+        let options = crate::run::mutants::KillOptions {
             engine,
             sample,
             scenarios,
             seed,
             out,
-            known: crate::known::Catalogue::BuiltIn,
+            known: crate::corpus::known::Catalogue::BuiltIn,
         };
-        let kills = crate::mutants::kills_on(&crate::engine::load_inventory()?, &options)?;
-        print!("{}", crate::mutants::render_kills(&kills));
+        let kills = crate::run::mutants::kills_on(&crate::engine::load_inventory()?, &options)?;
+        print!("{}", crate::run::mutants::render_kills(&kills));
         for (engine, why) in &kills.report.aborted {
             eprintln!("error: {engine} stopped early (its finished scenarios are counted): {why}");
         }
@@ -559,15 +566,15 @@ fn mutants(
         Some(name) => vec![crate::explain::profile_named(&name)?],
     };
     let generated = crate::generate::generate_scenarios(seed, scenarios);
-    let reaches = crate::mutants::reach_all(&profiles, &generated);
-    print!("{}", crate::mutants::render(&reaches, scenarios));
-    let coverage = crate::mutants::coverage(&profiles, &generated);
+    let reaches = crate::run::mutants::reach_all(&profiles, &generated);
+    print!("{}", crate::run::mutants::render(&reaches, scenarios));
+    let coverage = crate::run::mutants::coverage(&profiles, &generated);
     print!(
         "\n{}",
-        crate::mutants::render_coverage(&coverage, seed, scenarios)
+        crate::run::mutants::render_coverage(&coverage, seed, scenarios)
     );
-    let failures = crate::mutants::failures(&profiles, &generated);
-    print!("\n{}", crate::mutants::render_failures(&failures));
+    let failures = crate::run::mutants::failures(&profiles, &generated);
+    print!("\n{}", crate::run::mutants::render_failures(&failures));
     Ok(EXIT_OK)
 }
 
@@ -596,13 +603,13 @@ fn parse_build_args(words: &[String]) -> Result<std::collections::BTreeMap<Strin
 }
 
 fn snapshot(args: SnapshotArgs) -> Result<i32> {
-    let request = crate::snapshot::Request {
+    let request = crate::explain::snapshot::Request {
         dir: args.dir,
         dockerfile: args.file,
         build_args: parse_build_args(&args.build_args)?,
     };
-    let snapshot = crate::snapshot::take(&request)?;
-    crate::snapshot::save(&snapshot, &args.out)?;
+    let snapshot = crate::explain::snapshot::take(&request)?;
+    crate::explain::snapshot::save(&snapshot, &args.out)?;
     println!(
         "{}: {} entries, Dockerfile `{}`, {} build args; written to {}",
         snapshot.dir,
@@ -618,7 +625,7 @@ fn snapshot(args: SnapshotArgs) -> Result<i32> {
 }
 
 fn explain(args: ExplainArgs) -> Result<i32> {
-    let before = crate::snapshot::load(&args.since)?;
+    let before = crate::explain::snapshot::load(&args.since)?;
     let profiles = if args.engines.is_empty() {
         crate::explain::default_profiles()
     } else {
@@ -632,10 +639,10 @@ fn explain(args: ExplainArgs) -> Result<i32> {
     } else {
         parse_build_args(&args.build_args)?
     };
-    let now = crate::snapshot::take_again(&args.dir, &before, build_args, &args.since)?;
+    let now = crate::explain::snapshot::take_again(&args.dir, &before, build_args, &args.since)?;
     let catalogue = match &args.known {
-        Some(path) => crate::known::Catalogue::File(path.clone()),
-        None => crate::known::Catalogue::BuiltIn,
+        Some(path) => crate::corpus::known::Catalogue::File(path.clone()),
+        None => crate::corpus::known::Catalogue::BuiltIn,
     }
     .load()?;
     let targets: Vec<_> = profiles

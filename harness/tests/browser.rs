@@ -13,8 +13,8 @@ use std::process::Command;
 
 use common::Redactions;
 use harness::engine::model;
+use harness::report::schema::Report;
 use harness::run::{run_on, RunOptions};
-use harness::schema::Report;
 
 /// Chromium's binary, or `None` (with why on stderr) outside CI; in CI its absence fails.
 fn chromium_or_skip() -> Option<PathBuf> {
@@ -119,7 +119,7 @@ fn dom_counts(dom: &str) -> Vec<usize> {
     counts
 }
 
-fn counts(buckets: &[harness::buckets::Bucket]) -> Vec<usize> {
+fn counts(buckets: &[harness::report::buckets::Bucket]) -> Vec<usize> {
     let mut counts: Vec<usize> = buckets.iter().map(|b| b.count).collect();
     counts.sort_unstable();
     counts
@@ -164,7 +164,7 @@ fn check_run_pages(chromium: &Path, report: &Report, out: &Path) -> String {
         links_resolve(&dom, &page) > 0,
         "index.html links its findings"
     );
-    let (written, _) = harness::schema::load(out).unwrap();
+    let (written, _) = harness::report::schema::load(out).unwrap();
     assert_eq!(&written, report);
     assert_eq!(
         dom_counts(&dom),

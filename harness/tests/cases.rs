@@ -15,10 +15,10 @@
 
 use std::path::Path;
 
-use harness::case_file::{load_corpus, LoadedCase};
 use harness::check::Verdict;
+use harness::corpus::case_file::{load_corpus, LoadedCase};
 
-use harness::inventory::{Engine, Inventory};
+use harness::engine::inventory::{Engine, Inventory};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn run_trial(
@@ -39,8 +39,8 @@ fn run_trial(
     let _turn = service
         .as_ref()
         .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()));
-    let salt = harness::execute::fresh_salt((&case.file.name, &engine.name));
-    let history = harness::execute::run_scenario(inventory, engine, scenario, &salt)
+    let salt = harness::run::execute::fresh_salt((&case.file.name, &engine.name));
+    let history = harness::run::execute::run_scenario(inventory, engine, scenario, &salt)
         .map_err(|e| Failed::from(e.to_string()))?;
     let kind = engine.kind();
     let recorded: Vec<_> = case
@@ -145,7 +145,7 @@ fn trial_for(
         return None;
     }
     let needs_second = case.hosts().iter().any(|h| h != "a");
-    let pairs = harness::execute::engines_for(inventory, engine, &case.scenario).is_ok();
+    let pairs = harness::run::execute::engines_for(inventory, engine, &case.scenario).is_ok();
     let name = format!("{}::{}", case.file.name, engine.name);
     match (needs_second && !pairs, engine.generation.is_some()) {
         (false, _) => Some((name, case.scenario.clone())),

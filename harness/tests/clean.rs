@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use harness::engine::{self, BuildRequest};
-use harness::execute::{fresh_salt, substitute_base};
+use harness::run::execute::{fresh_salt, substitute_base};
 use models::{BuildContext, BuildOptions, Entry};
 
 fn docker(endpoint: &str, args: &[&str]) -> std::process::Output {
@@ -94,7 +94,7 @@ fn clean_removes_what_a_killed_run_left_and_nothing_else() {
         images.len() - images_before.len(),
         containers.len() - containers_before.len()
     );
-    let summary = harness::clean::clean(&inventory, false).expect("clean runs");
+    let summary = harness::engine::clean::clean(&inventory, false).expect("clean runs");
     assert!(
         summary.busy.is_empty(),
         "another cachet run is using the engines: {:?}",

@@ -11,16 +11,16 @@ mod common;
 use std::path::Path;
 
 use common::{fixture, Redactions};
-use harness::case_file::load_case;
 use harness::check::Verdict;
-use harness::compare::{
+use harness::corpus::case_file::load_case;
+use harness::engine::inventory::{Engine, Inventory};
+use harness::engine::observe::Observed;
+use harness::engine::version as engine_version;
+use harness::report::compare::{
     diff, diff_markdown, load_run, matrix_html, matrix_markdown, merge, RunMatrix,
 };
-use harness::engine::version as engine_version;
-use harness::inventory::{Engine, Inventory};
-use harness::observe::Observed;
+use harness::report::schema::Report;
 use harness::run::{run_one, Setup};
-use harness::schema::Report;
 
 const CASES: &[&str] = &[
     "copy-mode-change",
@@ -31,7 +31,7 @@ const CASES: &[&str] = &[
 /// Runs the corpus cases on one engine as `cachet run` would, and writes the run's reports.
 fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let known = harness::known::load_catalogue(&root.join("cases/known/catalogue.toml"))
+    let known = harness::corpus::known::load_catalogue(&root.join("cases/known/catalogue.toml"))
         .expect("the catalogue loads");
     let setup = Setup {
         inventory,
@@ -86,7 +86,7 @@ fn merge_of_two_hosts_and_diff_of_an_engine_change() {
     let runs: Vec<_> = dirs.iter().map(|d| load_run(d.path()).unwrap()).collect();
     let reports: Vec<Report> = dirs
         .iter()
-        .map(|d| harness::schema::load(d.path()).unwrap().0)
+        .map(|d| harness::report::schema::load(d.path()).unwrap().0)
         .collect();
     let redact = |of: &[Report]| Redactions::of(&of.iter().collect::<Vec<_>>(), &[]);
 
@@ -242,7 +242,8 @@ fn an_upgrade_is_a_change_and_the_same_run_is_none() {
     };
     assert_eq!(d.appeared, vec![triple("text.literal", "COPY a /a")]);
     // The headline: one new root cause, and the known one fixed.
-    let titles = |b: &[harness::buckets::Bucket]| b.iter().map(|b| b.title()).collect::<Vec<_>>();
+    let titles =
+        |b: &[harness::report::buckets::Bucket]| b.iter().map(|b| b.title()).collect::<Vec<_>>();
     assert_eq!(
         titles(&d.buckets_appeared),
         ["buildkit 20.10: text.literal after none, predicted rebuilt, observed cached"]
@@ -290,7 +291,7 @@ fn an_upgrade_is_a_change_and_the_same_run_is_none() {
 #[test]
 fn the_fixture_buckets_two_root_causes() {
     let report = fixture();
-    let buckets = harness::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+    let buckets = harness::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
     assert_eq!(
         buckets, report.buckets,
         "the fixture holds what its results give"
@@ -324,7 +325,8 @@ fn merged_buckets_add_up_and_keep_the_first_night() {
         std::fs::create_dir_all(&dir).unwrap();
         let mut report = fixture();
         report.label = Some(label.to_string());
-        report.buckets = harness::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+        report.buckets =
+            harness::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
         std::fs::write(dir.join("report.json"), report.to_json().unwrap()).unwrap();
         load_run(&dir).unwrap()
     };
@@ -388,7 +390,7 @@ fn write_night(root: &Path, label: &str, date: &str, mut report: Report) {
     let dir = root.join(label).join(date);
     std::fs::create_dir_all(&dir).unwrap();
     report.label = Some(label.to_string());
-    report.buckets = harness::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+    report.buckets = harness::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
     std::fs::write(dir.join("report.json"), report.to_json().unwrap()).unwrap();
 }
 
@@ -405,7 +407,7 @@ fn the_trend_of_two_nights_says_what_is_new() {
     write_night(root.path(), "vm1", "2026-12-02", upgraded());
     write_night(root.path(), "vm2", "2026-12-02", fixture());
     let out = root.path().join("merged/2026-12-02");
-    let trend = harness::trend::trend(root.path(), &out).unwrap();
+    let trend = harness::report::trend::trend(root.path(), &out).unwrap();
     let dates: Vec<&str> = trend.nights.iter().map(|n| n.date.as_str()).collect();
     assert_eq!(dates, ["2026-12-01", "2026-12-02"]);
     let (first, last) = (&trend.nights[0], &trend.nights[1]);
@@ -441,13 +443,13 @@ fn the_trend_of_two_nights_says_what_is_new() {
         "relative to the trend's pages: the night's own (vm1 and vm2 shrank to the same size: \
          the first kept)"
     );
-    let changes = harness::trend::changes_markdown(&trend);
+    let changes = harness::report::trend::changes_markdown(&trend);
     assert!(
         changes.contains("**1 new bucket(s) appeared:**"),
         "{changes}"
     );
     assert!(changes.contains("text.literal after none"), "{changes}");
-    let html = harness::trend::html(&trend);
+    let html = harness::report::trend::html(&trend);
     assert_eq!(
         html.matches("<svg").count(),
         2 * last.series.len(),
@@ -462,7 +464,7 @@ fn the_trend_of_two_nights_says_what_is_new() {
         assert!(Path::new(out).join(name).is_file(), "{name}");
     }
     let empty = tempfile::tempdir().unwrap();
-    let e = harness::trend::trend(empty.path(), Path::new(out)).expect_err("no nights");
+    let e = harness::report::trend::trend(empty.path(), Path::new(out)).expect_err("no nights");
     assert_eq!(e.exit_code(), harness::error::EXIT_BAD_INPUT);
     std::fs::write(Path::new(root).join("vm2/2026-12-02/report.json"), "{").unwrap();
     assert_eq!(

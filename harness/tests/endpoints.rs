@@ -7,11 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::case_file::load_case;
 use harness::check::Verdict;
+use harness::corpus::case_file::load_case;
+use harness::engine::inventory::Inventory;
 use harness::engine::version as engine_version;
-use harness::execute::{fresh_salt, run_scenario};
-use harness::inventory::Inventory;
+use harness::run::execute::{fresh_salt, run_scenario};
 
 const TLS_DIR: &str = "/var/lib/cachet/tls/client";
 const SSH_CLIENT_CONFIG: &str = "/etc/ssh/ssh_config.d/cachet.conf";

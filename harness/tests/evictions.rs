@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use harness::check::Verdict;
-use harness::execute::{fresh_salt, run_scenario_with, History, Hooks};
-use harness::inventory::{Engine, Inventory};
+use harness::engine::inventory::{Engine, Inventory};
+use harness::run::execute::{fresh_salt, run_scenario_with, History, Hooks};
 
 const CASE: &str = "name = \"evicted\"\nshows = \"an identical rebuild after an eviction\"\n\
     dockerfile = \"FROM base\\nCOPY a /a\\nRUN echo evicted\\n\"\n[files.\"a\"]\ncontent = \"x\"\n\
@@ -20,7 +20,7 @@ const CASE: &str = "name = \"evicted\"\nshows = \"an identical rebuild after an 
 /// Runs the case on `engine` with its GC watch as `watch` says, the nemesis (pruning every
 /// record not in `keep`) before the second build when `evict`.
 fn run(inventory: &Inventory, engine: &Engine, watch: bool, evict: bool) -> History {
-    let case = harness::case_file::parse_case(Path::new("inline/evicted.toml"), CASE)
+    let case = harness::corpus::case_file::parse_case(Path::new("inline/evicted.toml"), CASE)
         .expect("inline case parses");
     let mut engine = engine.clone();
     engine.build_cache_gc = Some(watch);

@@ -18,8 +18,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use harness::explain::snapshot::{take, take_again, Request, Snapshot};
 use harness::explain::{explain, Explanation, Target};
-use harness::snapshot::{take, take_again, Request, Snapshot};
 use models::scenario::{apply_mutation, BuildStep, Mutation, Scenario, Transition};
 use models::{BuildContext, BuildOptions, Entry, Profile};
 
@@ -66,8 +66,8 @@ fn owned_by_me(context: &BuildContext) -> BuildContext {
 }
 
 fn rewrite(dir: &Path, context: &BuildContext) {
-    harness::materialize::clear_dir(dir).unwrap();
-    harness::materialize::write_context_dir(context, dir).unwrap();
+    harness::engine::materialize::clear_dir(dir).unwrap();
+    harness::engine::materialize::write_context_dir(context, dir).unwrap();
 }
 
 fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -198,8 +198,8 @@ fn explain_edit(
         Path::new("snapshot.json"),
     )
     .unwrap();
-    let catalogue = harness::known::parse_catalogue(
-        harness::known::BUILT_IN,
+    let catalogue = harness::corpus::known::parse_catalogue(
+        harness::corpus::known::BUILT_IN,
         Path::new("cases/known/catalogue.toml"),
     )
     .unwrap();
@@ -897,7 +897,7 @@ fn the_command_line_writes_and_reads_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = dir.path().join("app");
     std::fs::create_dir(&ctx).unwrap();
-    harness::materialize::write_context_dir(&owned_by_me(&app()), &ctx).unwrap();
+    harness::engine::materialize::write_context_dir(&owned_by_me(&app()), &ctx).unwrap();
     let snap = dir.path().join("snap.json");
     let cachet = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
@@ -949,9 +949,9 @@ fn compare(
     edit: &str,
     engine: &str,
     explanation: &Explanation,
-    observed: &BTreeMap<usize, harness::observe::Observed>,
+    observed: &BTreeMap<usize, harness::engine::observe::Observed>,
 ) -> Vec<String> {
-    use harness::observe::Observed;
+    use harness::engine::observe::Observed;
     let mut out = Vec::new();
     for s in &explanation.profiles[0].steps {
         let stale = s.warnings.iter().any(|w| w.observed == "cached");
@@ -986,8 +986,8 @@ fn compare(
 /// first of each pairing class (host b's repeat host a's), each with the profile its version
 /// picks; in CI an engine that does not answer fails the test.
 fn answering_cli_engines(
-    inventory: &harness::inventory::Inventory,
-) -> Vec<(harness::inventory::Engine, String)> {
+    inventory: &harness::engine::inventory::Inventory,
+) -> Vec<(harness::engine::inventory::Engine, String)> {
     let only: Option<Vec<String>> = std::env::var("CACHET_EXPLAIN_ENGINES")
         .ok()
         .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
@@ -1051,8 +1051,8 @@ fn real_engines_build_what_explain_says() {
                 &prepare,
                 std::slice::from_ref(&target),
             );
-            let salt = harness::execute::fresh_salt((&engine.name, edit.name));
-            let history = harness::execute::run_scenario(&inventory, engine, &scenario, &salt)
+            let salt = harness::run::execute::fresh_salt((&engine.name, edit.name));
+            let history = harness::run::execute::run_scenario(&inventory, engine, &scenario, &salt)
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", engine.name, edit.name));
             let second = &history.builds[1].observation;
             assert!(

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use harness::inventory::Inventory;
+use harness::engine::inventory::Inventory;
 use harness::run::{exit_code, run_on, RunOptions};
 
 /// Runs `count` scenarios of `seed` on classic@a with `inventory` and asserts that exactly the

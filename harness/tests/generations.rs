@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::Redactions;
 use harness::engine::version as engine_version;
-use harness::schema::Report;
+use harness::report::schema::Report;
 
 fn cachet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cachet"))
@@ -39,7 +39,7 @@ fn run(engine: &str, out: &Path) -> Report {
         "cachet run on {engine}: {}",
         String::from_utf8_lossy(&done.stderr)
     );
-    harness::schema::load(out).expect("report.json").0
+    harness::report::schema::load(out).expect("report.json").0
 }
 
 #[test]

@@ -8,11 +8,11 @@
 
 use std::path::Path;
 
-use harness::case_file::parse_case;
 use harness::check::Verdict;
+use harness::corpus::case_file::parse_case;
+use harness::engine::inventory::Inventory;
 use harness::engine::version as engine_version;
-use harness::execute::{fresh_salt, run_scenario};
-use harness::inventory::Inventory;
+use harness::run::execute::{fresh_salt, run_scenario};
 
 const SCENARIO: &str = r#"
 name = "cross-host-checkout"
@@ -30,9 +30,9 @@ cache-from = ["app"]
 
 struct HostRun {
     inventory: Inventory,
-    engine: harness::inventory::Engine,
+    engine: harness::engine::inventory::Engine,
     scenario: models::scenario::Scenario,
-    history: harness::execute::History,
+    history: harness::run::execute::History,
 }
 
 fn run_with_host_b(umask: u32, label: Option<&str>, uid: Option<u32>) -> Option<HostRun> {
@@ -74,7 +74,7 @@ fn run_with_host_b(umask: u32, label: Option<&str>, uid: Option<u32>) -> Option<
 /// checkout settings as the inventory gives them.
 fn reproducer_copy_on_b(run: &HostRun, with_settings: bool) -> String {
     let settings = if with_settings {
-        harness::execute::engines_for(&run.inventory, &run.engine, &run.scenario)
+        harness::run::execute::engines_for(&run.inventory, &run.engine, &run.scenario)
             .unwrap()
             .into_iter()
             .map(|(host, engine)| (host, engine.settings))
@@ -82,7 +82,7 @@ fn reproducer_copy_on_b(run: &HostRun, with_settings: bool) -> String {
     } else {
         Default::default()
     };
-    let script = harness::reproduce::shell_reproducer(
+    let script = harness::run::reproduce::shell_reproducer(
         "hosts",
         &run.scenario,
         &run.engine,
@@ -114,7 +114,7 @@ fn reproducer_copy_on_b(run: &HostRun, with_settings: bool) -> String {
     line.rsplit("=> ").next().unwrap().trim().to_string()
 }
 
-fn copy_on_b(history: &harness::execute::History) -> (&'static str, Verdict) {
+fn copy_on_b(history: &harness::run::execute::History) -> (&'static str, Verdict) {
     let v = history.builds[1]
         .verdicts
         .iter()

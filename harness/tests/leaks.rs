@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use harness::case_file::load_case;
-use harness::execute::{fresh_salt, run_scenario};
+use harness::corpus::case_file::load_case;
+use harness::run::execute::{fresh_salt, run_scenario};
 
 fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
@@ -37,7 +37,7 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     // A passing case, a failing build (missing source), a failing RUN, a cross-host push, and
     // multi-stage builds whose earlier stages are not the final image's ancestors (the classic
     // builder and Podman leave those intermediates behind unless cachet removes them).
-    let failing_run = harness::case_file::parse_case(
+    let failing_run = harness::corpus::case_file::parse_case(
         Path::new("inline/failing-run.toml"),
         "name = \"failing-run\"\nshows = \"a RUN that fails\"\ndockerfile = \"FROM base\\nRUN false\\n\"\n[[build]]\n",
     )
@@ -58,7 +58,7 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     let builds: usize = common::on_each_endpoint(&under_test, 2, |engine| {
         let mut builds = 0;
         for case in &scenarios {
-            if harness::execute::engines_for(&inventory, engine, &case.scenario).is_err() {
+            if harness::run::execute::engines_for(&inventory, engine, &case.scenario).is_err() {
                 continue;
             }
             let history = run_scenario(

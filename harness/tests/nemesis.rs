@@ -21,9 +21,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use harness::check::Verdict;
-use harness::inventory::{Engine, Inventory};
+use harness::engine::inventory::{Engine, Inventory};
+use harness::report::schema::Report;
 use harness::run::{exit_code, run_on, RunOptions};
-use harness::schema::Report;
 
 /// One fault at a time: both strike engines the other's run would feel.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());

@@ -5,10 +5,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use harness::engine::materialize::{clear_dir, context_tar, write_context_dir};
 use harness::generate::{
     arb_context, arb_dockerfile, arb_mutation, arb_scenario, generate_scenarios,
 };
-use harness::materialize::{clear_dir, context_tar, write_context_dir};
 use models::dockerfile::{parse, render};
 use models::scenario::apply_mutation;
 use models::scenario::{contexts_per_build, Scenario};

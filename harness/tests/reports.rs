@@ -13,11 +13,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{fixture, Redactions, FIXTURE, FIXTURE_OUT};
-use harness::case_file::load_case;
+use harness::corpus::case_file::load_case;
 use harness::engine::version as engine_version;
 use harness::error::EXIT_BAD_INPUT;
+use harness::report::schema::Report;
 use harness::run::run_one;
-use harness::schema::Report;
 
 #[test]
 fn markdown_and_html_reports() {
@@ -75,7 +75,10 @@ fn markdown_and_html_reports_on_the_model_engine() {
 
 /// Two corpus cases on classic@a (the reference model: agreement) and on buildkit@a with the
 /// model's `copy.mtime-ignored` off (a confirmed, shrunk discrepancy), findings under `out`.
-fn agreement_and_mutant_report(inventory: &harness::inventory::Inventory, out: &Path) -> Report {
+fn agreement_and_mutant_report(
+    inventory: &harness::engine::inventory::Inventory,
+    out: &Path,
+) -> Report {
     let classic = inventory.engine("classic@a").expect("classic@a");
     let mut buildkit = inventory.engine("buildkit@a").expect("buildkit@a");
     buildkit.profile = buildkit
@@ -140,7 +143,7 @@ fn reports_written_read_back_unchanged() {
     let out = tempfile::tempdir().unwrap();
     let report = fixture();
     harness::report::write_reports(&report, out.path()).unwrap();
-    let (back, file) = harness::schema::load(out.path()).unwrap();
+    let (back, file) = harness::report::schema::load(out.path()).unwrap();
     assert_eq!(file, out.path().join("report.json"));
     assert_eq!(back, report);
     for name in ["report.md", "index.html", "junit.xml"] {
@@ -202,7 +205,7 @@ fn refused(text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     std::fs::write(&path, text).unwrap();
-    let e = harness::schema::load(dir.path()).expect_err("refused");
+    let e = harness::report::schema::load(dir.path()).expect_err("refused");
     assert_eq!(e.exit_code(), EXIT_BAD_INPUT, "{e}");
     let message = e.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");

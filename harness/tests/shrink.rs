@@ -8,10 +8,10 @@ mod common;
 
 use std::path::Path;
 
-use harness::case_file::parse_case;
+use harness::corpus::case_file::parse_case;
 use harness::engine::version as engine_version;
+use harness::run::shrink::shrink;
 use harness::run::write_finding;
-use harness::shrink::shrink;
 
 /// Runs a reproducer script with `env`; it must succeed. Returns what it printed.
 fn run_reproducer(script: &Path, env: &[(&str, &str)]) -> String {
@@ -99,8 +99,8 @@ fn a_mutant_discrepancy_shrinks_to_a_small_reproducer_on_the_model_engine() {
 /// Shrinks the noisy scenario on `engine` with the model's `copy.mtime-ignored` switched off, checks
 /// what is left and writes its finding under `out`: the reproducer's path and text.
 fn shrink_noisy(
-    inventory: &harness::inventory::Inventory,
-    mut engine: harness::inventory::Engine,
+    inventory: &harness::engine::inventory::Inventory,
+    mut engine: harness::engine::inventory::Engine,
     out: &Path,
 ) -> (std::path::PathBuf, String) {
     engine.profile = engine
@@ -146,7 +146,8 @@ fn shrink_noisy(
     );
     let (case_path, script_path) =
         write_finding(out, "shrunk", 0, &engine, &result, &Default::default()).unwrap();
-    let reparsed = harness::case_file::load_case(&case_path).expect("the emitted case file loads");
+    let reparsed =
+        harness::corpus::case_file::load_case(&case_path).expect("the emitted case file loads");
     assert_eq!(
         reparsed.scenario, result.scenario,
         "the case file round-trips the shrunk scenario"
@@ -182,16 +183,17 @@ fn reproducer_moves_inline_cache_between_hosts() {
         return;
     }
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
-    let case = harness::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
-        .expect("case loads");
-    let history = harness::execute::run_scenario(
+    let case =
+        harness::corpus::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
+            .expect("case loads");
+    let history = harness::run::execute::run_scenario(
         &inventory,
         &engine,
         &case.scenario,
-        &harness::execute::fresh_salt("repro-cross-host"),
+        &harness::run::execute::fresh_salt("repro-cross-host"),
     )
     .expect("scenario runs");
-    let script = harness::reproduce::shell_reproducer(
+    let script = harness::run::reproduce::shell_reproducer(
         "cross",
         &case.scenario,
         &engine,
@@ -224,13 +226,14 @@ fn inline_cache_moves_between_model_hosts() {
     let inventory = harness::engine::model::inventory(None);
     let engine = inventory.engine("buildkit-cli@a").unwrap();
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
-    let case = harness::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
-        .expect("case loads");
-    let history = harness::execute::run_scenario(
+    let case =
+        harness::corpus::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
+            .expect("case loads");
+    let history = harness::run::execute::run_scenario(
         &inventory,
         &engine,
         &case.scenario,
-        &harness::execute::fresh_salt("model-cross-host"),
+        &harness::run::execute::fresh_salt("model-cross-host"),
     )
     .expect("scenario runs");
     assert_eq!(history.discrepancy_count(), 0);
@@ -246,7 +249,7 @@ fn inline_cache_moves_between_model_hosts() {
         "cached",
         "host b reuses host a's inline cache"
     );
-    let script = harness::reproduce::shell_reproducer(
+    let script = harness::run::reproduce::shell_reproducer(
         "cross",
         &case.scenario,
         &engine,

@@ -13,9 +13,9 @@ use models::Builder;
 
 use super::client::{block_on, build_client};
 use super::{build_timeout, BuildRequest};
+use crate::engine::inventory::Engine;
+use crate::engine::observe::{RawBuild, VertexMerge, VertexUpdate};
 use crate::error::Result;
-use crate::inventory::Engine;
-use crate::observe::{RawBuild, VertexMerge, VertexUpdate};
 
 /// The build query Docker gets: network mode none (shared/ENGINES.md: the bridge can vanish),
 /// `forcerm`, and for BuildKit `version=2` and a session id.
@@ -64,7 +64,7 @@ pub(super) fn stream_build(
     buildkit: bool,
 ) -> Result<RawBuild> {
     let docker = build_client(engine)?;
-    let tar = crate::materialize::context_tar(request.context)?;
+    let tar = crate::engine::materialize::context_tar(request.context)?;
     block_on(async move {
         let mut raw = RawBuild::default();
         let mut vertices = VertexMerge::default();

@@ -7,8 +7,8 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::client::{block_on, client, unavailable};
+use crate::engine::inventory::Engine;
 use crate::error::{Error, Result};
-use crate::inventory::Engine;
 
 /// The applets the base image links to busybox, so RUN can use them without a PATH search.
 const APPLETS: &[&str] = &[
@@ -104,7 +104,7 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
         ".cachet-salt",
         fixed(models::Entry::file(salt), 0o644),
     )?;
-    let layer = crate::materialize::context_tar(&rootfs)?;
+    let layer = crate::engine::materialize::context_tar(&rootfs)?;
     let layer_digest = sha256_hex(&layer);
     let config = serde_json::json!({
         "architecture": "amd64",
@@ -141,7 +141,7 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
     if let Some(dir) = archive.get_mut(&layer_digest) {
         *dir = fixed(models::Entry::dir(), 0o755);
     }
-    crate::materialize::context_tar(&archive)
+    crate::engine::materialize::context_tar(&archive)
 }
 
 /// Loads the salted base image on the engine's host (a no-op when it is there already).

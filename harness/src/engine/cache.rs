@@ -10,8 +10,8 @@ use std::time::Duration;
 use models::Builder;
 
 use super::client::{docker_cli, says_unreachable, unavailable};
+use crate::engine::inventory::Engine;
 use crate::error::{Error, Result};
-use crate::inventory::Engine;
 
 /// The ids of the BuildKit build-cache records a Docker engine holds.
 pub(crate) fn build_cache_ids(engine: &Engine) -> Result<BTreeSet<String>> {

@@ -3,7 +3,7 @@
 //! podman-cli (the docker CLI against Podman's socket).
 //!
 //! The command line is one pure function, `build_command`, shared with the reproducer
-//! (`reproduce.rs` renders it as shell), so the two cannot drift apart. The door only runs it and
+//! (`run::reproduce` renders it as shell), so the two cannot drift apart. The door only runs it and
 //! collects what it printed; `observe` interprets that.
 
 use std::io::Read;
@@ -15,9 +15,9 @@ use models::{BuildOptions, Builder};
 
 use super::client::{says_unreachable, unavailable};
 use super::{build_timeout, BuildRequest};
+use crate::engine::inventory::Engine;
+use crate::engine::observe::{self, RawBuild};
 use crate::error::{Error, Result};
-use crate::inventory::Engine;
-use crate::observe::{self, RawBuild};
 
 /// One word of a command line: a literal, or a shell expression a script expands (`$HOST_A`,
 /// `$ctx/Dockerfile`). Only the reproducer makes the latter; the door runs literals only.
@@ -201,7 +201,7 @@ pub(crate) fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<RawBu
     let fresh;
     let dir: &Path = match request.workdir {
         Some(dir) => {
-            crate::materialize::clear_dir(dir)?;
+            crate::engine::materialize::clear_dir(dir)?;
             dir
         }
         None => {
@@ -212,7 +212,7 @@ pub(crate) fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<RawBu
             fresh.path()
         }
     };
-    crate::materialize::write_context_dir(request.context, dir)?;
+    crate::engine::materialize::write_context_dir(request.context, dir)?;
     let line = build_command(&BuildLine {
         kind: CliKind::of(engine),
         cli: Arg::lit(&engine.cli),

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+use crate::engine::inventory::{CliFacts, CliSetup, Engine};
 use crate::error::{Error, Result};
-use crate::inventory::{CliFacts, CliSetup, Engine};
 
 pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -173,14 +173,14 @@ pub(crate) fn engine_versions(engine: &Engine) -> Result<super::EngineVersions> 
 /// 0.13.1+ds1 0.13.1+ds1-3` gives `0.13.1+ds1`), or `None` when the CLI has no plugin.
 pub fn buildx_version(setup: &CliSetup) -> Option<String> {
     let text = plain_cli(setup, &["buildx", "version"])?;
-    Some(crate::observe::buildx_version_word(&text))
+    Some(crate::engine::observe::buildx_version_word(&text))
 }
 
 /// The CLI's own version as `docker --version` prints it (`Docker version 28.5.2+dfsg4, build
 /// 9c2b0b8` gives `28.5.2+dfsg4`), or `None` when it does not run.
 pub fn cli_version(setup: &CliSetup) -> Option<String> {
     let text = plain_cli(setup, &["--version"])?;
-    crate::observe::cli_version_word(&text)
+    crate::engine::observe::cli_version_word(&text)
 }
 
 /// What a CLI has: the buildx plugin, and a built-in BuildKit client (a CLI before 23.0; from
@@ -193,7 +193,7 @@ pub fn cli_facts(setup: &CliSetup) -> CliFacts {
     *asked.entry(setup.clone()).or_insert_with(|| CliFacts {
         buildx: buildx_version(setup).is_some(),
         builtin_buildkit: cli_version(setup)
-            .map(|v| crate::versions::Version::parse(&v).is_some_and(|v| v.major() < 23))
+            .map(|v| crate::engine::versions::Version::parse(&v).is_some_and(|v| v.major() < 23))
             .unwrap_or(true),
     })
 }

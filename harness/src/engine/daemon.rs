@@ -9,8 +9,8 @@ use futures_util::StreamExt;
 
 use super::base_image::BASE_LABEL;
 use super::client::{block_on, client, unavailable};
+use crate::engine::inventory::Engine;
 use crate::error::{Error, Result};
-use crate::inventory::Engine;
 
 /// Every image (intermediate ones included) and container (stopped ones included) on the
 /// engine's host.

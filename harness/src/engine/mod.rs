@@ -16,13 +16,18 @@
 pub mod api;
 pub mod base_image;
 pub mod cache;
+pub mod clean;
 pub mod cli;
 pub mod client;
 pub mod daemon;
+pub mod inventory;
+pub mod materialize;
 pub mod model;
+pub mod observe;
 pub mod podman;
 pub mod registry;
 mod traced;
+pub mod versions;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -30,9 +35,9 @@ use std::time::Duration;
 
 use models::{BuildOptions, Transport};
 
+use crate::engine::inventory::{Engine, Inventory};
+use crate::engine::observe::Observation;
 use crate::error::{Error, Result};
-use crate::inventory::{Engine, Inventory};
-use crate::observe::Observation;
 
 pub use base_image::BASE_LABEL;
 pub use daemon::is_cachet_reference;
@@ -205,10 +210,10 @@ pub(crate) fn call_timeout() -> Duration {
 fn observed(
     engine: &Engine,
     request: &BuildRequest<'_>,
-    raw: crate::observe::RawBuild,
+    raw: crate::engine::observe::RawBuild,
 ) -> Observation {
     let dockerfile = request.context.dockerfile_text().unwrap_or_default();
-    crate::observe::interpret(engine.builder(), raw, &dockerfile, request.options)
+    crate::engine::observe::interpret(engine.builder(), raw, &dockerfile, request.options)
 }
 
 /// `impl Door` for a real door: a struct with an `engine: Engine` field in a module whose
@@ -224,7 +229,7 @@ macro_rules! real_door {
             fn build(
                 &self,
                 request: &crate::engine::BuildRequest<'_>,
-            ) -> crate::error::Result<crate::observe::Observation> {
+            ) -> crate::error::Result<crate::engine::observe::Observation> {
                 let raw = build(&self.engine, request)?;
                 Ok(crate::engine::observed(&self.engine, request, raw))
             }
@@ -237,7 +242,7 @@ pub(crate) use real_door;
 /// The non-build calls of `real_door`.
 macro_rules! daemon_calls {
     () => {
-        fn engine(&self) -> &crate::inventory::Engine {
+        fn engine(&self) -> &crate::engine::inventory::Engine {
             &self.engine
         }
         fn version(&self) -> crate::error::Result<String> {

@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use models::{Build, CacheExport, EngineState, Outcome, Prediction, Profile, Switch};
 
 use super::{BuildRequest, Door};
+use crate::engine::inventory::{Engine, Host, HostKind, Inventory, MODEL_SCHEME};
+use crate::engine::observe::{Observation, Observed};
 use crate::error::{Error, Result};
-use crate::inventory::{Engine, Host, HostKind, Inventory, MODEL_SCHEME};
-use crate::observe::{Observation, Observed};
 
 /// One image the model engine holds.
 #[derive(Clone, Debug)]

@@ -7,9 +7,9 @@
 use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
 
 use super::BuildRequest;
+use crate::engine::inventory::Engine;
+use crate::engine::observe::RawBuild;
 use crate::error::Result;
-use crate::inventory::Engine;
-use crate::observe::RawBuild;
 
 fn podman_options(engine: &Engine, request: &BuildRequest<'_>) -> BuildImageOptions {
     BuildImageOptions {

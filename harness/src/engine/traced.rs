@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::{BuildRequest, Door};
+use crate::engine::inventory::Engine;
+use crate::engine::observe::Observation;
 use crate::error::{Error, Fault, Result};
-use crate::inventory::Engine;
-use crate::observe::Observation;
 
 pub(super) struct Traced(pub(super) Box<dyn Door>);
 

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use harness::schema::Report;
+use harness::report::schema::Report;
 
 /// Text replacements for snapshots: each value a report carries that differs from run to run,
 /// and the placeholder that stands for it.
@@ -104,7 +104,7 @@ pub fn fixture() -> Report {
 
 /// The inventory for the tests that drive real engines, or `None` (with the reason on stderr)
 /// outside CI when there is none; in CI a missing inventory fails the test.
-pub fn inventory_or_skip() -> Option<harness::inventory::Inventory> {
+pub fn inventory_or_skip() -> Option<harness::engine::inventory::Inventory> {
     match harness::engine::load_inventory() {
         Ok(inventory) => Some(inventory),
         Err(e) => {
@@ -148,9 +148,9 @@ pub fn confirmed(
 /// one Podman service race in its store), up to `threads` endpoints at once. The results come in
 /// `engines`' order; a panic in `each` fails the caller once every thread has ended.
 pub fn on_each_endpoint<T: Send>(
-    engines: &[harness::inventory::Engine],
+    engines: &[harness::engine::inventory::Engine],
     threads: usize,
-    each: impl Fn(&harness::inventory::Engine) -> T + Sync,
+    each: impl Fn(&harness::engine::inventory::Engine) -> T + Sync,
 ) -> Vec<T> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, engine) in engines.iter().enumerate() {

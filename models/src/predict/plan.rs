@@ -506,7 +506,7 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
 /// heredocs on 1.28), the classic builder a RUN's flags (`--mount`, `--network`, `--security`)
 /// and COPY/ADD `--chmod` (`classic::copy_flag_refusal`), BuildKit an `ADD --checksum` of anything but one URL (`bk.add-checksum-remote`).
 /// Public (and pure) so that a measure can tell a step's failure that is the builder's refusal
-/// of a form from a failure of its inputs (`harness::mutants::failures`).
+/// of a form from a failure of its inputs (`harness::run::mutants::failures`).
 pub fn dispatch_refusal(profile: &Profile, body: &Body) -> Option<String> {
     match (profile.builder, body) {
         (Builder::Buildah, _) => feature_refusal(profile, body),

@@ -26,9 +26,9 @@ use std::path::PathBuf;
 use models::scenario::{predict_scenario, Scenario};
 use models::{Prediction, Profile, Switch};
 
+use crate::engine::inventory::Inventory;
 use crate::error::{Error, Result};
-use crate::inventory::Inventory;
-use crate::schema::Report;
+use crate::report::schema::Report;
 
 mod inputs;
 
@@ -186,7 +186,7 @@ pub struct KillOptions {
     /// Where the run's reports go (its findings, as `cachet run` writes them).
     pub out: PathBuf,
     /// The known-divergence catalogue the run classifies findings with.
-    pub known: crate::known::Catalogue,
+    pub known: crate::corpus::known::Catalogue,
 }
 
 /// One sampled mutant: its rule, the scenario (0-based) whose real run first caught it, and

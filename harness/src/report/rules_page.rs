@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use models::rules::{Rule, Status};
 
-use crate::markup::escape;
+use crate::report::markup::escape;
 
 fn status_text(status: &Status) -> String {
     match status {
@@ -126,9 +126,9 @@ mod tests {
         for rule in models::profiles::catalogue() {
             let id = rule.id.as_str();
             assert!(page.contains(&format!("<section id=\"{id}\">")), "{id}");
-            assert!(crate::buckets::rule_link(id).contains(&format!("rules.html#{id}")));
+            assert!(crate::report::buckets::rule_link(id).contains(&format!("rules.html#{id}")));
         }
         assert!(page.contains("<a href=\"cases/found-x.toml\">"));
-        assert!(!crate::buckets::rule_link("-").contains("href"));
+        assert!(!crate::report::buckets::rule_link("-").contains("href"));
     }
 }

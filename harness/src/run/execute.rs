@@ -10,10 +10,10 @@ use models::{Build, BuildOptions, Prediction};
 use serde::Serialize;
 
 use crate::check::{check, StepVerdict, Verdict};
+use crate::engine::inventory::{Engine, Inventory};
+use crate::engine::observe::Observation;
 use crate::engine::{self, BuildRequest};
 use crate::error::{Error, Result};
-use crate::inventory::{Engine, Inventory};
-use crate::observe::Observation;
 
 pub const DEFAULT_REGISTRY: &str = "127.0.0.1:5000";
 
@@ -513,7 +513,7 @@ fn run_transitions(
         // After an eviction the engine's cache is no longer what the model holds.
         let unknown = observation.indeterminate.is_some() || evicted > 0;
         let reported_cached = verdicts.iter().any(|v| {
-            v.observed == Some(crate::observe::Observed::Cached)
+            v.observed == Some(crate::engine::observe::Observed::Cached)
                 && !v.instruction.starts_with("FROM ")
         });
         let stale = match fresh_engine {
@@ -700,9 +700,9 @@ fn fresh_differences(
     if observation.error.is_some() || observation.indeterminate.is_some() {
         return Ok(Vec::new()); // no fresh image to compare with: no verdict
     }
-    let cached = crate::fresh::image_listing(engine, tag)?;
-    let fresh = crate::fresh::image_listing(fresh_engine, &fresh_tag)?;
-    Ok(crate::fresh::compare_listings(&cached, &fresh))
+    let cached = crate::run::second_oracle::image_listing(engine, tag)?;
+    let fresh = crate::run::second_oracle::image_listing(fresh_engine, &fresh_tag)?;
+    Ok(crate::run::second_oracle::compare_listings(&cached, &fresh))
 }
 
 #[cfg(test)]

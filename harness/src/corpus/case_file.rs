@@ -80,9 +80,9 @@ pub struct BuildSpec {
 pub struct Divergence {
     /// Engine kind: a profile name (`classic`, `buildkit-cli`, `podman`, ...) or `buildx`.
     pub engine: String,
-    /// The engine versions it holds for (`versions.rs`: `20.10`, `>=26, <29`), compared with the
+    /// The engine versions it holds for (`engine::versions`: `20.10`, `>=26, <29`), compared with the
     /// engine's own version; a divergence recorded on one generation says nothing of another.
-    pub versions: crate::versions::VersionRange,
+    pub versions: crate::engine::versions::VersionRange,
     /// 1-based build number in the case.
     pub build: usize,
     pub step: usize,
@@ -207,13 +207,13 @@ pub fn parse_case(path: &Path, text: &str) -> Result<LoadedCase> {
         return Err(bad(1, "a case needs at least one [[build]]".to_string()));
     }
     for d in &file.divergences {
-        if !crate::inventory::is_engine_kind(&d.engine) {
+        if !crate::engine::inventory::is_engine_kind(&d.engine) {
             return Err(bad(
                 line_of(text, &format!("engine = \"{}\"", d.engine)),
                 format!(
                     "a divergence names engine `{}`, which is no engine kind ({})",
                     d.engine,
-                    crate::inventory::engine_kinds().join(", ")
+                    crate::engine::inventory::engine_kinds().join(", ")
                 ),
             ));
         }

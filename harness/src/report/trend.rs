@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::buckets::Bucket;
 use crate::error::{Error, Result};
-use crate::markup::escape;
+use crate::report::buckets::Bucket;
+use crate::report::markup::escape;
 
 /// One night of every machine: its buckets (merged across machines) and scenarios per series.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -82,7 +82,7 @@ pub fn trend(root: &Path, out: &Path) -> Result<Trend> {
     for (date, dir) in find_nights(root)? {
         by_date.entry(date).or_default().push(dir);
     }
-    let mut first: BTreeMap<crate::buckets::Signature, String> = BTreeMap::new();
+    let mut first: BTreeMap<crate::report::buckets::Signature, String> = BTreeMap::new();
     let mut trend = Trend::default();
     for (date, dirs) in by_date {
         let mut night = Night {
@@ -91,19 +91,19 @@ pub fn trend(root: &Path, out: &Path) -> Result<Trend> {
         };
         let mut lists = Vec::new();
         for dir in &dirs {
-            let (report, _) = crate::schema::load(dir)?;
-            let mut buckets = crate::buckets::of_loaded(&report, dir);
-            crate::buckets::rebase(&mut buckets, dir, Some(out));
+            let (report, _) = crate::report::schema::load(dir)?;
+            let mut buckets = crate::report::buckets::of_loaded(&report, dir);
+            crate::report::buckets::rebase(&mut buckets, dir, Some(out));
             lists.push(buckets);
             for r in &report.results {
                 let key = series_of(
                     &r.engine,
-                    &crate::buckets::generation_of(&report, &r.engine),
+                    &crate::report::buckets::generation_of(&report, &r.engine),
                 );
                 night.series.entry(key).or_default().2 += 1;
             }
         }
-        night.buckets = crate::buckets::merge(lists.iter().map(Vec::as_slice));
+        night.buckets = crate::report::buckets::merge(lists.iter().map(Vec::as_slice));
         for b in &mut night.buckets {
             b.first_seen = first.entry(b.signature()).or_insert(date.clone()).clone();
             let s = night
@@ -248,7 +248,7 @@ pub fn html(t: &Trend) -> String {
     }
     if let Some(last) = t.nights.last() {
         let _ = writeln!(h, "<h2>The last night ({})</h2>", escape(&last.date));
-        h.push_str(&crate::buckets::html(&last.buckets));
+        h.push_str(&crate::report::buckets::html(&last.buckets));
     }
     h.push_str("</body></html>\n");
     h

@@ -1,13 +1,13 @@
 //! A matrix cell (one rule on one engine) and the state it shows: ok, known, new discrepancy,
 //! unconfirmed or not exercised, each in words and in colour, so the page reads without colour.
-//! Run reports (`report.rs`) and merged ones (`compare.rs`) count steps into cells here.
+//! Run reports (`report`) and merged ones (`report::compare`) count steps into cells here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::check::Verdict;
-use crate::schema::{Outcome, ScenarioResult};
+use crate::report::schema::{Outcome, ScenarioResult};
 use models::RuleId;
 
 /// Checked steps of one rule on one engine and what became of them.
@@ -108,12 +108,12 @@ impl Cell {
     /// The cell as a `<td>`: its state's class and text, a known divergence's links.
     pub fn html(&self) -> String {
         let state = self.state();
-        let mut text = crate::markup::escape(&self.text());
+        let mut text = crate::report::markup::escape(&self.text());
         if state == State::Known {
             for link in &self.links {
                 text.push_str(&format!(
                     " <a href=\"{l}\">{l}</a>",
-                    l = crate::markup::escape(link)
+                    l = crate::report::markup::escape(link)
                 ));
             }
         }
@@ -149,7 +149,7 @@ pub fn count(
     cells: &mut BTreeMap<String, BTreeMap<String, Cell>>,
     rule_of: fn(&Outcome) -> Option<RuleId>,
 ) {
-    let cascade = crate::buckets::cascade_steps(result);
+    let cascade = crate::report::buckets::cascade_steps(result);
     let confirmed: BTreeSet<(usize, usize)> =
         result.confirmed.iter().map(|(b, s, _)| (*b, *s)).collect();
     let known: BTreeMap<(usize, usize), &str> = result

@@ -18,9 +18,9 @@ use crate::error::{Error, Result};
 pub struct Known {
     /// Engine kind (`Engine::kind`): a profile name (`buildkit-cli`, `podman`, ...) or `buildx`.
     pub engine: String,
-    /// Engine versions it applies to (`versions.rs`: `20.10`, `>=4.3, <5`), compared with the
+    /// Engine versions it applies to (`engine::versions`: `20.10`, `>=4.3, <5`), compared with the
     /// engine's own version.
-    pub versions: crate::versions::VersionRange,
+    pub versions: crate::engine::versions::VersionRange,
     /// The build has at least one mutation of these kinds (op names, with `chmod-dir` for a chmod
     /// of a directory, and `no-cache` for a build run with `--no-cache`). Other mutations may
     /// ride along: a stale file stays stale whatever else changes. Empty: any build, with or
@@ -58,7 +58,7 @@ pub fn load_catalogue(path: &Path) -> Result<Vec<Known>> {
 
 /// The catalogue as this cachet was built with it (`cases/known/catalogue.toml`): what `cachet
 /// run` and `cachet explain` use wherever they run, unless `--known` names another.
-pub const BUILT_IN: &str = include_str!("../../cases/known/catalogue.toml");
+pub const BUILT_IN: &str = include_str!("../../../cases/known/catalogue.toml");
 
 /// Which catalogue a run classifies its findings with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub fn parse_catalogue(text: &str, path: &Path) -> Result<Vec<Known>> {
     if let Some(k) = catalogue
         .known
         .iter()
-        .find(|k| !crate::inventory::is_engine_kind(&k.engine))
+        .find(|k| !crate::engine::inventory::is_engine_kind(&k.engine))
     {
         return Err(Error::BadCase {
             path: path.to_path_buf(),
@@ -118,7 +118,7 @@ pub fn parse_catalogue(text: &str, path: &Path) -> Result<Vec<Known>> {
             reason: format!(
                 "an entry names engine `{}`, which is no engine kind ({})",
                 k.engine,
-                crate::inventory::engine_kinds().join(", ")
+                crate::engine::inventory::engine_kinds().join(", ")
             ),
         });
     }
@@ -340,7 +340,7 @@ pub type StepFacts = BTreeMap<(usize, usize), (Outcome, String)>;
 
 /// The model's prediction and the instruction keyword at each `(build, step)` of a run: what
 /// `classify` reads causes from.
-pub fn predictions(history: &crate::execute::History) -> StepFacts {
+pub fn predictions(history: &crate::run::execute::History) -> StepFacts {
     history
         .builds
         .iter()
@@ -410,7 +410,7 @@ mod tests {
     fn stale_sync() -> Known {
         Known {
             engine: "buildkit-cli".into(),
-            versions: crate::versions::VersionRange::parse("20.10").unwrap(),
+            versions: crate::engine::versions::VersionRange::parse("20.10").unwrap(),
             mutations: vec!["chmod-dir".into(), "write-same-size".into()],
             after: Vec::new(),
             observed: "cached".into(),
@@ -566,7 +566,7 @@ mod tests {
         );
         let after_no_cache = vec![Known {
             engine: "podman".into(),
-            versions: crate::versions::VersionRange::parse("4.3").unwrap(),
+            versions: crate::engine::versions::VersionRange::parse("4.3").unwrap(),
             mutations: Vec::new(),
             after: vec!["no-cache".into()],
             observed: "rebuilt".into(),
@@ -660,7 +660,7 @@ mod tests {
     fn buildx_stale_sync() -> Known {
         Known {
             engine: "buildx".into(),
-            versions: crate::versions::VersionRange::parse(">=20.10, <29").unwrap(),
+            versions: crate::engine::versions::VersionRange::parse(">=20.10, <29").unwrap(),
             mutations: vec![
                 "write-same-size".into(),
                 "chmod-dir".into(),

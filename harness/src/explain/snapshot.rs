@@ -2,7 +2,7 @@
 //! building: every path with its sha256 (not the content), mode, owner, times and xattrs; the
 //! `.dockerignore` and Dockerfile texts; the build args; the canonical directory. A JSON format
 //! of cachet's own (`format_version`, checked on load). `Snapshot::context` makes the model's
-//! `BuildContext` of one; `explain.rs` compares two.
+//! `BuildContext` of one; `explain` compares two.
 //!
 //! The walk never follows a symlink (it is recorded as one), skips what `.dockerignore`
 //! excludes (the model's own matcher: `models::dockerignore`), and records names that are not

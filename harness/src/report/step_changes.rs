@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::schema::Report;
+use crate::report::schema::Report;
 
 /// How engines of the two runs are paired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -168,11 +168,11 @@ pub fn markdown(changes: &[StepChange], pairing: Pairing) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::Observed;
+    use crate::engine::observe::Observed;
     use models::{Outcome, Reason, ReasonKind, RuleId};
 
     fn fixture() -> Report {
-        serde_json::from_str(include_str!("../tests/fixtures/report-v1.json")).unwrap()
+        serde_json::from_str(include_str!("../../tests/fixtures/report-v1.json")).unwrap()
     }
 
     /// The fixture moved to hosts `sid` and `sid-podman`, with build 1 step 2 (`COPY a /a`, cached) now rebuilt.

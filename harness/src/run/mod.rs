@@ -1,19 +1,26 @@
 //! `cachet run`: generate scenarios, run them on real engines, confirm discrepancies from a fresh
 //! salt, and write the reports. Also `replay` of one case file.
 
+pub mod execute;
+pub mod mutants;
+pub mod reproduce;
+pub mod second_oracle;
+pub mod shrink;
+pub mod suspects;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::case_file::case_from_scenario;
+use crate::corpus::case_file::case_from_scenario;
 use crate::engine;
+use crate::engine::inventory::{Engine, Inventory};
 use crate::error::{Error, Result};
-use crate::execute::{run_scenario, History};
-use crate::inventory::{Engine, Inventory};
-use crate::schema::{Report, ScenarioResult, ShrinkInfo};
+use crate::report::schema::{Report, ScenarioResult, ShrinkInfo};
+use crate::run::execute::{run_scenario, History};
 
 fn salt(seed: u64, index: usize, engine: &str, attempt: u32) -> String {
-    crate::execute::fresh_salt((seed, index, engine, attempt))
+    crate::run::execute::fresh_salt((seed, index, engine, attempt))
 }
 
 /// `(build, step, observed)` of every disagreement; a stale image (second oracle) is step 0,
@@ -38,7 +45,7 @@ pub struct RunOptions {
     /// Candidate runs a shrink may spend.
     pub shrink_budget: usize,
     /// The known-divergence catalogue: the built-in one, a file, or none.
-    pub known: crate::known::Catalogue,
+    pub known: crate::corpus::known::Catalogue,
     /// Compare every image with reported cache hits against a fresh build (the second oracle).
     pub fresh_check: bool,
     pub scenarios: usize,
@@ -63,7 +70,7 @@ impl RunOptions {
             engines,
             mutant: None,
             shrink_budget: 60,
-            known: crate::known::Catalogue::Empty,
+            known: crate::corpus::known::Catalogue::Empty,
             fresh_check: false,
             scenarios,
             seed,
@@ -167,7 +174,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
 type Reported = (
     Vec<Engine>,
     Vec<(String, String)>,
-    Vec<crate::schema::EngineProfile>,
+    Vec<crate::report::schema::EngineProfile>,
 );
 
 /// The run's engines, each with the profile its reported version selects (a mutant's switches
@@ -178,12 +185,13 @@ fn engines_as_reported(inventory: &Inventory, options: &RunOptions) -> Result<Re
     let (mut engines, mut versions, mut profiles) = (Vec::new(), Vec::new(), Vec::new());
     for e in &selected {
         let v = engine::version(e)?;
-        let note = crate::inventory::generation_choice(&e.kind(), Some(&v)).and_then(|c| c.1);
+        let note =
+            crate::engine::inventory::generation_choice(&e.kind(), Some(&v)).and_then(|c| c.1);
         if let Some(note) = &note {
             eprintln!("cachet run: {}: {note}", e.name);
         }
         let e = e.with_reported_version(&v);
-        profiles.push(crate::schema::EngineProfile {
+        profiles.push(crate::report::schema::EngineProfile {
             engine: e.name.clone(),
             profile: e.profile.name(),
             note,
@@ -219,7 +227,7 @@ struct Journal<'a> {
     out: &'a Path,
     seed: u64,
     versions: &'a [(String, String)],
-    profiles: &'a [crate::schema::EngineProfile],
+    profiles: &'a [crate::report::schema::EngineProfile],
     label: Option<String>,
     catalogue: String,
     results: std::sync::Mutex<Vec<ScenarioResult>>,
@@ -264,7 +272,7 @@ impl Journal<'_> {
         report.catalogue = Some(self.catalogue.clone());
         report.label = self.label.clone();
         report.partial = partial;
-        report.buckets = crate::buckets::of_report(&report, self.out);
+        report.buckets = crate::report::buckets::of_report(&report, self.out);
         report
     }
 
@@ -671,17 +679,17 @@ impl EngineRun<'_> {
 /// shrink's included): their tags, then the containers and untagged images their salt's label
 /// marks (a killed build's container, a classic builder's intermediate images), children first.
 fn remove_leftovers(engine: &Engine) -> Result<()> {
-    sweep_all(crate::execute::take_unclean(Some(&engine.endpoint)))
+    sweep_all(crate::run::execute::take_unclean(Some(&engine.endpoint)))
 }
 
 /// Sweeps each leftover on its engine; one whose engine does not answer goes back on the list
 /// (the first such error is returned), the rest are recorded as swept.
-fn sweep_all(leftovers: Vec<crate::execute::Leftover>) -> Result<()> {
+fn sweep_all(leftovers: Vec<crate::run::execute::Leftover>) -> Result<()> {
     let mut first_error = None;
     for leftover in leftovers {
         let door = engine::open(&leftover.engine);
-        match crate::execute::sweep_salt(door.as_ref(), &leftover.salt, &leftover.refs) {
-            Ok(0) => crate::execute::swept(leftover),
+        match crate::run::execute::sweep_salt(door.as_ref(), &leftover.salt, &leftover.refs) {
+            Ok(0) => crate::run::execute::swept(leftover),
             left => {
                 // Still not answering, or refusing (a full disk): the scenario stays on the list
                 // for the next try.
@@ -694,7 +702,7 @@ fn sweep_all(leftovers: Vec<crate::execute::Leftover>) -> Result<()> {
                         ))
                     },
                 );
-                crate::execute::keep_unclean(&leftover.engine, &leftover.salt, leftover.refs);
+                crate::run::execute::keep_unclean(&leftover.engine, &leftover.salt, leftover.refs);
                 first_error.get_or_insert(e);
             }
         }
@@ -707,8 +715,8 @@ fn sweep_all(leftovers: Vec<crate::execute::Leftover>) -> Result<()> {
 /// the client gave up adds images under a salt already swept). What still does not answer is
 /// reported for `cachet clean`.
 fn last_sweep() {
-    let mut again = crate::execute::take_swept();
-    again.extend(crate::execute::take_unclean(None));
+    let mut again = crate::run::execute::take_swept();
+    again.extend(crate::run::execute::take_unclean(None));
     if again.is_empty() {
         return;
     }
@@ -716,7 +724,7 @@ fn last_sweep() {
         eprintln!("warning: removing what faulted scenarios left: {e} (`cachet clean` will)");
     }
     // Leftovers of an engine that never came back stay listed for a later run in this process.
-    let _ = crate::execute::take_swept();
+    let _ = crate::run::execute::take_swept();
 }
 
 /// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,
@@ -836,7 +844,7 @@ pub struct Setup<'a> {
     pub out: &'a Path,
     /// Candidate runs a shrink may spend.
     pub shrink_budget: usize,
-    pub known: &'a [crate::known::Known],
+    pub known: &'a [crate::corpus::known::Known],
     /// Compare every image with reported cache hits against a fresh build (the second oracle).
     pub fresh_check: bool,
     /// Endpoints of other hosts that did not answer when the run started: scenarios that need
@@ -921,14 +929,15 @@ pub fn run_one(
         .hosts
         .keys()
         .any(|h| *h != engine.host && engine.on_host(inventory, h).is_some());
-    let scenario =
-        if !has_second_host || crate::execute::engines_for(inventory, engine, scenario).is_err() {
-            folded = crate::generate::fold_onto_one_host(scenario);
-            &folded
-        } else {
-            scenario
-        };
-    let needs = crate::execute::engines_for(inventory, engine, scenario)?;
+    let scenario = if !has_second_host
+        || crate::run::execute::engines_for(inventory, engine, scenario).is_err()
+    {
+        folded = crate::generate::fold_onto_one_host(scenario);
+        &folded
+    } else {
+        scenario
+    };
+    let needs = crate::run::execute::engines_for(inventory, engine, scenario)?;
     if let Some(e) = needs.values().find(|e| setup.down.contains(&e.endpoint)) {
         return Ok(ScenarioResult::lost(
             index,
@@ -939,7 +948,7 @@ pub fn run_one(
             ),
         ));
     }
-    let history = crate::execute::run_scenario_with(
+    let history = crate::run::execute::run_scenario_with(
         inventory,
         engine,
         scenario,
@@ -950,7 +959,7 @@ pub fn run_one(
     let mut result = ScenarioResult {
         index,
         engine: engine.name.clone(),
-        history: crate::schema::History::from(&history),
+        history: crate::report::schema::History::from(&history),
         confirmed: Vec::new(),
         known: Vec::new(),
         unconfirmed: 0,
@@ -959,7 +968,7 @@ pub fn run_one(
         shrunk: None,
         suspects: Vec::new(),
         lost: None,
-        mutations: crate::known::mutation_kinds_per_build(scenario, &engine.settings),
+        mutations: crate::corpus::known::mutation_kinds_per_build(scenario, &engine.settings),
         causes: Vec::new(),
         shrunk_history: None,
         logs: Vec::new(),
@@ -999,8 +1008,8 @@ struct ScenarioRun<'a> {
 impl Setup<'_> {
     /// What a scenario's run does besides its builds: the second oracle if asked for, and the
     /// watched mutants.
-    fn hooks(&self) -> crate::execute::Hooks<'_> {
-        crate::execute::Hooks {
+    fn hooks(&self) -> crate::run::execute::Hooks<'_> {
+        crate::run::execute::Hooks {
             fresh_check: self.fresh_check,
             shadows: &self.shadows.rules,
             ..Default::default()
@@ -1012,7 +1021,7 @@ impl ScenarioRun<'_> {
     /// The scenario run again from a fresh salt, to confirm what its first run showed.
     fn again(&self) -> Result<History> {
         let (setup, engine) = (self.setup, self.engine);
-        crate::execute::run_scenario_with(
+        crate::run::execute::run_scenario_with(
             setup.inventory,
             engine,
             self.scenario,
@@ -1041,13 +1050,13 @@ impl ScenarioRun<'_> {
             "confirmation: the scenario re-run from a fresh salt"
         );
         result.unconfirmed = first.len() - both.len();
-        let classified = crate::known::classify(
+        let classified = crate::corpus::known::classify(
             setup.known,
             &engine.kind(),
             &engine.settings,
             self.version,
             self.scenario,
-            &crate::known::predictions(again),
+            &crate::corpus::known::predictions(again),
             both,
         );
         result.confirmed = classified.unknown;
@@ -1069,13 +1078,13 @@ impl ScenarioRun<'_> {
             .filter_map(|(b, st, _)| signature(history, *b, *st))
             .collect();
         let unexplained = |candidate: &models::scenario::Scenario, run: &History| {
-            crate::known::classify(
+            crate::corpus::known::classify(
                 setup.known,
                 &kind,
                 &engine.settings,
                 self.version,
                 candidate,
-                &crate::known::predictions(run),
+                &crate::corpus::known::predictions(run),
                 discrepancy_keys(run),
             )
             .unknown
@@ -1083,7 +1092,7 @@ impl ScenarioRun<'_> {
             .filter_map(|(b, st, _)| signature(run, *b, *st))
             .any(|sig| chased.contains(&sig))
         };
-        let shrunk = crate::shrink::shrink(
+        let shrunk = crate::run::shrink::shrink(
             setup.inventory,
             engine,
             self.scenario,
@@ -1100,14 +1109,14 @@ impl ScenarioRun<'_> {
             &shrunk,
             &host_settings,
         )?;
-        result.suspects = crate::suspects::suspects(
+        result.suspects = crate::run::suspects::suspects(
             &engine.profile,
             &shrunk.scenario,
             &host_settings,
             &shrunk.history,
         );
         result.shrunk = Some(shrink_info(&shrunk));
-        result.shrunk_history = Some(crate::schema::History::from(&shrunk.history));
+        result.shrunk_history = Some(crate::report::schema::History::from(&shrunk.history));
         result.logs = write_logs(setup.out, &name, &shrunk.history)?;
         result.case_file = Some(path);
         result.reproducer = Some(script);
@@ -1121,7 +1130,7 @@ fn finding_host_settings(
     engine: &Engine,
     scenario: &models::scenario::Scenario,
 ) -> std::collections::BTreeMap<String, models::scenario::HostSettings> {
-    crate::execute::engines_for(inventory, engine, scenario)
+    crate::run::execute::engines_for(inventory, engine, scenario)
         .map(|hosts| hosts.into_iter().map(|(h, e)| (h, e.settings)).collect())
         .unwrap_or_default()
 }
@@ -1154,7 +1163,7 @@ fn signature(history: &History, build: usize, step: usize) -> Option<(String, St
 }
 
 /// What shrinking cost and left, for the report.
-fn shrink_info(result: &crate::shrink::Shrunk) -> ShrinkInfo {
+fn shrink_info(result: &crate::run::shrink::Shrunk) -> ShrinkInfo {
     let text = result
         .scenario
         .context
@@ -1184,7 +1193,7 @@ pub fn write_finding(
     name: &str,
     seed: u64,
     engine: &Engine,
-    result: &crate::shrink::Shrunk,
+    result: &crate::run::shrink::Shrunk,
     host_settings: &std::collections::BTreeMap<String, models::scenario::HostSettings>,
 ) -> Result<(PathBuf, PathBuf)> {
     let write = |path: PathBuf, text: String| -> Result<PathBuf> {
@@ -1210,7 +1219,7 @@ pub fn write_finding(
     );
     // The rules the disagreeing predictions cite, and the rules whose mutant does what the
     // engine did (`suspects`).
-    let suspects = crate::suspects::suspects(
+    let suspects = crate::run::suspects::suspects(
         &engine.profile,
         &result.scenario,
         host_settings,
@@ -1230,9 +1239,9 @@ pub fn write_finding(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let text = crate::case_file::case_to_toml(&case)?;
+    let text = crate::corpus::case_file::case_to_toml(&case)?;
     let case_path = write(out.join("cases").join(format!("{name}.toml")), text)?;
-    let script = crate::reproduce::shell_reproducer(
+    let script = crate::run::reproduce::shell_reproducer(
         name,
         &result.scenario,
         engine,
@@ -1269,7 +1278,7 @@ fn write_logs(out: &Path, name: &str, history: &History) -> Result<Vec<PathBuf>>
 
 /// Runs one case file on one engine and prints expected and observed per step.
 pub fn replay(path: &Path, engine_name: &str) -> Result<usize> {
-    let case = crate::case_file::load_case(path)?;
+    let case = crate::corpus::case_file::load_case(path)?;
     let inventory = engine::load_inventory()?;
     let engine = inventory.engine(engine_name)?;
     let engine = engine.with_reported_version(&engine::version(&engine)?);

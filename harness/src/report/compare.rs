@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::buckets::Bucket;
 use crate::check::Verdict;
 use crate::error::Result;
-use crate::schema::{Outcome, Report, ScenarioResult};
-use crate::step_changes::{Pairing, StepChange};
+use crate::report::buckets::Bucket;
+use crate::report::schema::{Outcome, Report, ScenarioResult};
+use crate::report::step_changes::{Pairing, StepChange};
 
-pub use crate::cells::Cell;
+pub use crate::report::cells::Cell;
 
 /// One run as the matrix it shows. Columns are `ENGINE VERSION`.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -27,14 +27,14 @@ pub struct RunMatrix {
     pub discrepancies: BTreeSet<(String, String, String)>,
     /// `(column, observed, link)` of each known divergence (catalogued engine behaviour) seen.
     pub known: BTreeSet<(String, String, String)>,
-    /// The runs' findings by root cause (`buckets.rs`), case files and reproducers as absolute
+    /// The runs' findings by root cause (`report::buckets`), case files and reproducers as absolute
     /// paths until a page is written (`RunMatrix::paths_relative_to`).
     pub buckets: Vec<Bucket>,
 }
 
 /// Reads a run's `report.json` (or the directory holding it) as its matrix.
 pub fn load_run(path: &Path) -> Result<RunMatrix> {
-    let (report, file) = crate::schema::load(path)?;
+    let (report, file) = crate::report::schema::load(path)?;
     Ok(RunMatrix::of(&report, file))
 }
 
@@ -62,14 +62,14 @@ impl RunMatrix {
             run.add_result(result, &column);
         }
         let dir = run.source.parent().unwrap_or(Path::new("")).to_path_buf();
-        run.buckets = crate::buckets::of_loaded(report, &dir);
-        crate::buckets::rebase(&mut run.buckets, &dir, None);
+        run.buckets = crate::report::buckets::of_loaded(report, &dir);
+        crate::report::buckets::rebase(&mut run.buckets, &dir, None);
         run
     }
 
     /// The buckets' paths relative to `dir`, where the page showing them is written.
     pub fn paths_relative_to(&mut self, dir: &Path) {
-        crate::buckets::rebase(&mut self.buckets, Path::new(""), Some(dir));
+        crate::report::buckets::rebase(&mut self.buckets, Path::new(""), Some(dir));
     }
 
     /// One scenario's steps and known divergences, in `column`.
@@ -82,7 +82,7 @@ impl RunMatrix {
         // Only discrepancies the run confirmed (or found known) count as disagreement: one that a
         // re-run from a fresh salt did not show again is noise, shown as unconfirmed. A cascade
         // step counts against no rule (`cells::count`).
-        let cascade = crate::buckets::cascade_steps(result);
+        let cascade = crate::report::buckets::cascade_steps(result);
         let confirmed: BTreeSet<(usize, usize)> = result
             .confirmed
             .iter()
@@ -104,7 +104,7 @@ impl RunMatrix {
                 }
             }
         }
-        crate::cells::count(result, column, &mut self.cells, Outcome::cited_rule);
+        crate::report::cells::count(result, column, &mut self.cells, Outcome::cited_rule);
     }
 }
 
@@ -129,15 +129,15 @@ pub fn merge(runs: &[RunMatrix]) -> RunMatrix {
             }
         }
     }
-    merged.buckets = crate::buckets::merge(runs.iter().map(|r| r.buckets.as_slice()));
+    merged.buckets = crate::report::buckets::merge(runs.iter().map(|r| r.buckets.as_slice()));
     merged
 }
 
 pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
     let mut md = format!(
         "# {title}\n\n{}\n## Conformance by rule\n\n{}\n\n| rule | {} |\n|---|{}\n",
-        crate::buckets::markdown(&m.buckets),
-        crate::cells::LEGEND,
+        crate::report::buckets::markdown(&m.buckets),
+        crate::report::cells::LEGEND,
         m.columns.iter().cloned().collect::<Vec<_>>().join(" | "),
         "---|".repeat(m.columns.len())
     );
@@ -168,7 +168,7 @@ pub fn matrix_markdown(m: &RunMatrix, title: &str) -> String {
 /// point of an upgrade).
 #[derive(Debug, Default, Serialize)]
 pub struct Diff {
-    /// Buckets (root causes: `buckets.rs`) only the new run has, compared without the
+    /// Buckets (root causes: `report::buckets`) only the new run has, compared without the
     /// generation (an upgrade changes it): the headline.
     pub buckets_appeared: Vec<Bucket>,
     /// Buckets only the old run has.
@@ -382,7 +382,7 @@ pub fn diff_markdown(d: &Diff) -> String {
         }
     }
     if let Some((pairing, steps)) = &d.steps {
-        md.push_str(&crate::step_changes::markdown(steps, *pairing));
+        md.push_str(&crate::report::step_changes::markdown(steps, *pairing));
     }
     for (label, list) in [
         ("Known divergences that appeared", &d.known_appeared),
@@ -436,17 +436,21 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ccc;padding:.3em .6em}}{css}</style></head><body>\n\
          <h1>{t}</h1>\n<p><a href=\"rules.html\">the model's rules</a></p>\n{b}<h2>Conformance by rule</h2>\n<p>{legend}</p>\n<table>\n<tr><th>rule</th>",
-        t = crate::markup::escape(title),
-        b = crate::buckets::html(&m.buckets),
-        css = crate::cells::CSS,
-        legend = crate::markup::escape(crate::cells::LEGEND)
+        t = crate::report::markup::escape(title),
+        b = crate::report::buckets::html(&m.buckets),
+        css = crate::report::cells::CSS,
+        legend = crate::report::markup::escape(crate::report::cells::LEGEND)
     );
     for column in &m.columns {
-        let _ = write!(html, "<th>{}</th>", crate::markup::escape(column));
+        let _ = write!(html, "<th>{}</th>", crate::report::markup::escape(column));
     }
     html.push_str("</tr>\n");
     for (rule, cells) in &m.cells {
-        let _ = write!(html, "<tr><td>{}</td>", crate::buckets::rule_link(rule));
+        let _ = write!(
+            html,
+            "<tr><td>{}</td>",
+            crate::report::buckets::rule_link(rule)
+        );
         for column in &m.columns {
             html.push_str(&cells.get(column).cloned().unwrap_or_default().html());
         }
@@ -459,9 +463,9 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
             let _ = writeln!(
                 html,
                 "<li>{}: {} at <code>{}</code></li>",
-                crate::markup::escape(column),
-                crate::buckets::rule_link(rule),
-                crate::markup::escape(instruction)
+                crate::report::markup::escape(column),
+                crate::report::buckets::rule_link(rule),
+                crate::report::markup::escape(instruction)
             );
         }
         html.push_str("</ul>\n");
@@ -472,10 +476,10 @@ pub fn matrix_html(m: &RunMatrix, title: &str) -> String {
             let _ = writeln!(
                 html,
                 "<li>{}: {} (<a href=\"{}\">{}</a>)</li>",
-                crate::markup::escape(column),
-                crate::markup::escape(observed),
-                crate::markup::escape(crate::cells::url_of(link)),
-                crate::markup::escape(link)
+                crate::report::markup::escape(column),
+                crate::report::markup::escape(observed),
+                crate::report::markup::escape(crate::report::cells::url_of(link)),
+                crate::report::markup::escape(link)
             );
         }
         html.push_str("</ul>\n");

@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 
 use crate::engine;
+use crate::engine::inventory::Inventory;
 use crate::error::{Error, Result};
-use crate::inventory::Inventory;
 
 #[derive(Debug, Default)]
 pub struct CleanSummary {

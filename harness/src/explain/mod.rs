@@ -5,11 +5,13 @@
 //! build (`models::predict`, `models::apply`, as `ScenarioModel::step` does); the current build
 //! is then predicted against it. A step's answer cites the rule that decided it, the rule's
 //! source and the input that differs. Warnings come from the known-divergence catalogue
-//! (`known.rs`): where an entry says an engine does not see a change (`observed = "cached"`),
+//! (`corpus::known`): where an entry says an engine does not see a change (`observed = "cached"`),
 //! the build is predicted again as that engine sees the input (those paths as they were), and
 //! each step that then hits is a stale hit; where an entry says a hit keeps stale files
 //! (`observed = "stale"`), each cached step that reads such a path is marked. What the model
 //! cannot judge is said for that step; the others are still explained.
+
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 
@@ -20,9 +22,9 @@ use models::{
 };
 use serde::Serialize;
 
+use crate::corpus::known::Known;
 use crate::error::{Error, Result};
-use crate::known::Known;
-use crate::snapshot::{EntryRecord, RecordKind, Snapshot};
+use crate::explain::snapshot::{EntryRecord, RecordKind, Snapshot};
 
 /// One profile to explain for, and the engine kinds and version the known catalogue's entries
 /// are matched with (`Known::engine`, `Known::versions`).

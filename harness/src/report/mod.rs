@@ -1,15 +1,24 @@
-//! Reports of a run, rendered from its `Report` (the schema in `schema.rs`): `report.json`,
+//! Reports of a run, rendered from its `Report` (the schema in `report::schema`): `report.json`,
 //! `report.md`, `index.html` and `junit.xml`. Markdown and HTML render the same pieces: the
 //! conformance matrix and step tables.
+
+pub mod buckets;
+pub mod cells;
+pub mod compare;
+pub mod markup;
+pub mod rules_page;
+pub mod schema;
+pub mod step_changes;
+pub mod trend;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::cells::Cell;
 use crate::check::{StepVerdict, Verdict};
 use crate::error::{Error, Result};
-use crate::schema::{Outcome, Report, ScenarioResult};
+use crate::report::cells::Cell;
+use crate::report::schema::{Outcome, Report, ScenarioResult};
 
 /// Writes `path` atomically: the text goes to a temporary file beside it, which then replaces
 /// it, so a reader (or a run killed mid-write) sees the old file or the new, never half of one.
@@ -29,12 +38,12 @@ fn write(path: &Path, text: &str) -> Result<()> {
         })
 }
 
-/// Per rule id and engine, the matrix cell (`cells.rs`): the rule of a step is the one its
+/// Per rule id and engine, the matrix cell (`report::cells`): the rule of a step is the one its
 /// prediction decides by; a cascade step counts against no rule.
 pub fn conformance(report: &Report) -> BTreeMap<String, BTreeMap<String, Cell>> {
     let mut matrix = BTreeMap::new();
     for r in &report.results {
-        crate::cells::count(r, &r.engine, &mut matrix, Outcome::deciding_rule);
+        crate::report::cells::count(r, &r.engine, &mut matrix, Outcome::deciding_rule);
     }
     matrix
 }
@@ -47,7 +56,7 @@ fn engine_names(report: &Report) -> Vec<String> {
 /// (`FINDING` at a build's first differing step, `cascade of step N` after it, `yes` for a
 /// discrepancy a re-run did not confirm).
 fn step_rows(result: &ScenarioResult) -> Vec<[String; 8]> {
-    let roots = crate::buckets::attribute(result);
+    let roots = crate::report::buckets::attribute(result);
     let mut rows = Vec::new();
     for b in &result.history.builds {
         for v in &b.verdicts {
@@ -72,7 +81,7 @@ fn step_rows(result: &ScenarioResult) -> Vec<[String; 8]> {
     rows
 }
 
-fn differs_text(roots: &[crate::buckets::Root], build: usize, v: &StepVerdict) -> String {
+fn differs_text(roots: &[crate::report::buckets::Root], build: usize, v: &StepVerdict) -> String {
     if v.verdict != Verdict::Discrepancy {
         return String::new();
     }
@@ -117,8 +126,8 @@ fn summary_line(report: &Report) -> String {
 
 /// The report's buckets, or those its results give (a report made without them), their paths
 /// relative to `dir`, where the report is written.
-fn buckets_of(report: &Report, dir: &Path) -> Vec<crate::buckets::Bucket> {
-    crate::buckets::of_loaded(report, dir)
+fn buckets_of(report: &Report, dir: &Path) -> Vec<crate::report::buckets::Bucket> {
+    crate::report::buckets::of_loaded(report, dir)
 }
 
 fn findings(report: &Report) -> impl Iterator<Item = &ScenarioResult> {
@@ -169,13 +178,13 @@ pub fn markdown(report: &Report, dir: &Path) -> String {
     for (engine, why) in &report.aborted {
         let _ = writeln!(md, "**{engine} stopped early**: {why}\n");
     }
-    md.push_str(&crate::buckets::markdown(&buckets_of(report, dir)));
+    md.push_str(&crate::report::buckets::markdown(&buckets_of(report, dir)));
     md.push('\n');
     let engines = engine_names(report);
     let _ = writeln!(
         md,
         "## Conformance by rule\n\n{}\n\n| rule | {} |\n|---|{}",
-        crate::cells::LEGEND,
+        crate::report::cells::LEGEND,
         engines.join(" | "),
         "---|".repeat(engines.len())
     );
@@ -197,7 +206,11 @@ pub fn markdown(report: &Report, dir: &Path) -> String {
 /// original's folded below.
 fn finding_markdown(r: &ScenarioResult, dir: &Path, md: &mut String) {
     let _ = writeln!(md, "## scenario {} on {}\n", r.index, r.engine);
-    let link = |p: &Path| crate::buckets::relative_to(dir, p).display().to_string();
+    let link = |p: &Path| {
+        crate::report::buckets::relative_to(dir, p)
+            .display()
+            .to_string()
+    };
     for (label, path) in [("case file", &r.case_file), ("reproducer", &r.reproducer)] {
         if let Some(p) = path {
             let _ = writeln!(md, "{label}: [{l}]({l})  ", l = link(p));
@@ -250,9 +263,9 @@ const HEAD: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf
 /// A static page, readable offline: the same content as `report.md`, every path a link relative
 /// to `dir` (where the page is written) and every rule id a link into `rules.html` beside it.
 pub fn html(report: &Report, dir: &Path) -> String {
-    let e = crate::markup::escape;
+    let e = crate::report::markup::escape;
     let mut h = String::from(HEAD);
-    h.push_str(crate::cells::CSS);
+    h.push_str(crate::report::cells::CSS);
     h.push_str("\n</style></head><body>\n");
     let _ = writeln!(
         h,
@@ -282,7 +295,7 @@ pub fn html(report: &Report, dir: &Path) -> String {
             e(why)
         );
     }
-    h.push_str(&crate::buckets::html(&buckets_of(report, dir)));
+    h.push_str(&crate::report::buckets::html(&buckets_of(report, dir)));
     matrix_html(report, &mut h);
     for r in findings(report) {
         finding_html(r, dir, &mut h);
@@ -296,15 +309,19 @@ fn matrix_html(report: &Report, h: &mut String) {
     let _ = writeln!(
         h,
         "<h2>Conformance by rule</h2>\n<p>{}</p>",
-        crate::markup::escape(crate::cells::LEGEND)
+        crate::report::markup::escape(crate::report::cells::LEGEND)
     );
     h.push_str("<table><tr><th>rule</th>");
     for name in &engines {
-        let _ = write!(h, "<th>{}</th>", crate::markup::escape(name));
+        let _ = write!(h, "<th>{}</th>", crate::report::markup::escape(name));
     }
     h.push_str("</tr>\n");
     for (rule, cells) in conformance(report) {
-        let _ = write!(h, "<tr><td>{}</td>", crate::buckets::rule_link(&rule));
+        let _ = write!(
+            h,
+            "<tr><td>{}</td>",
+            crate::report::buckets::rule_link(&rule)
+        );
         for name in &engines {
             h.push_str(&cells.get(name).cloned().unwrap_or_default().html());
         }
@@ -315,11 +332,11 @@ fn matrix_html(report: &Report, h: &mut String) {
 
 /// A link to a file the run wrote, relative to the page's directory.
 fn file_link(dir: &Path, path: &Path, label: &str) -> String {
-    let href = crate::buckets::relative_to(dir, path);
+    let href = crate::report::buckets::relative_to(dir, path);
     format!(
         "<a href=\"{}\">{}</a>",
-        crate::markup::escape(&href.display().to_string()),
-        crate::markup::escape(label)
+        crate::report::markup::escape(&href.display().to_string()),
+        crate::report::markup::escape(label)
     )
 }
 
@@ -329,10 +346,10 @@ fn finding_html(r: &ScenarioResult, dir: &Path, h: &mut String) {
     let _ = writeln!(
         h,
         "<h2 id=\"{}-{}\">scenario {} on {}</h2>",
-        crate::markup::escape(&r.engine),
+        crate::report::markup::escape(&r.engine),
         r.index,
         r.index,
-        crate::markup::escape(&r.engine)
+        crate::report::markup::escape(&r.engine)
     );
     let mut files: Vec<String> = [("case file", &r.case_file), ("reproducer", &r.reproducer)]
         .into_iter()
@@ -345,13 +362,13 @@ fn finding_html(r: &ScenarioResult, dir: &Path, h: &mut String) {
         let _ = writeln!(h, "<p>{}</p>", files.join(" · "));
     }
     if let Some(text) = shrink_text(r) {
-        let _ = writeln!(h, "<p>{}</p>", crate::markup::escape(&text));
+        let _ = writeln!(h, "<p>{}</p>", crate::report::markup::escape(&text));
     }
     if !r.suspects.is_empty() {
         let links: Vec<String> = r
             .suspects
             .iter()
-            .map(|s| crate::buckets::rule_link(s))
+            .map(|s| crate::report::buckets::rule_link(s))
             .collect();
         let _ = writeln!(
             h,
@@ -398,7 +415,7 @@ fn shrunk_result(r: &ScenarioResult) -> Option<ScenarioResult> {
 }
 
 fn steps_html(r: &ScenarioResult, h: &mut String) {
-    let e = crate::markup::escape;
+    let e = crate::report::markup::escape;
     h.push_str("<table><tr><th>build</th><th>step</th><th>instruction</th><th>predicted</th><th>reason</th><th>rule</th><th>observed</th><th>differs</th></tr>\n");
     for row in step_rows(r) {
         let class = match row[6].as_str() {
@@ -415,7 +432,7 @@ fn steps_html(r: &ScenarioResult, h: &mut String) {
             e(&row[2]),
             row[3],
             e(&row[4]),
-            crate::buckets::rule_link(&row[7]),
+            crate::report::buckets::rule_link(&row[7]),
             row[5],
             e(&row[6])
         );
@@ -445,7 +462,7 @@ pub fn junit(report: &Report) -> String {
         let _ = write!(
             xml,
             "    <testcase classname=\"{}\" name=\"scenario-{}\"",
-            crate::markup::escape(&r.engine),
+            crate::report::markup::escape(&r.engine),
             r.index
         );
         if r.confirmed.is_empty() {
@@ -456,7 +473,7 @@ pub fn junit(report: &Report) -> String {
                 .iter()
                 .map(|(b, s, o)| format!("build {b} step {s}: observed {o}"))
                 .collect();
-            let _ = writeln!(xml, ">\n      <failure message=\"engine and model disagree\">{}</failure>\n    </testcase>", crate::markup::escape(&detail.join("; ")));
+            let _ = writeln!(xml, ">\n      <failure message=\"engine and model disagree\">{}</failure>\n    </testcase>", crate::report::markup::escape(&detail.join("; ")));
         }
     }
     xml.push_str("  </testsuite>\n</testsuites>\n");
@@ -469,7 +486,11 @@ pub fn write_reports(report: &Report, out: &Path) -> Result<()> {
     write(&out.join("report.json"), &report.to_json()?)?;
     write(&out.join("report.md"), &markdown(report, out))?;
     write(&out.join("index.html"), &html(report, out))?;
-    let cases = crate::buckets::cases_by_rule(&crate::buckets::of_loaded(report, out));
-    write(&out.join("rules.html"), &crate::rules_page::html(&cases))?;
+    let cases =
+        crate::report::buckets::cases_by_rule(&crate::report::buckets::of_loaded(report, out));
+    write(
+        &out.join("rules.html"),
+        &crate::report::rules_page::html(&cases),
+    )?;
     write(&out.join("junit.xml"), &junit(report))
 }

@@ -9,8 +9,8 @@ use models::scenario::{HostSettings, Mutation, Scenario};
 use models::{Builder, EntryKind, Outcome};
 
 use crate::engine::cli::{build_command, Arg, BuildLine, CliKind};
-use crate::execute::History;
-use crate::inventory::Engine;
+use crate::engine::inventory::Engine;
+use crate::run::execute::History;
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))

@@ -1,5 +1,5 @@
 //! The schema of `report.json`, the one source of truth for it: `cachet run` fills a [`Report`],
-//! `report.rs` renders it and writes it, `compare.rs` reads it back with [`load`].
+//! `report` renders it and writes it, `report::compare` reads it back with [`load`].
 //!
 //! The predictions, observations and verdicts in it are the model's and the checker's own types
 //! (`models::Outcome`, `observe::Observation`, `check::StepVerdict`), which read back as they
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use crate::check::StepVerdict;
+pub use crate::engine::observe::Observation;
 use crate::error::{Error, Result};
-pub use crate::observe::Observation;
 pub use models::predict::{Outcome, Prediction, Reason, ReasonKind, StepPrediction};
 
 /// The `format_version` this cachet writes and the only one it reads. Bump it when a field
@@ -44,11 +44,11 @@ pub struct Report {
     /// any the model knows). Absent in reports written before engine generations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<EngineProfile>,
-    /// The run's findings grouped by root cause (`buckets.rs`), paths relative to the report's
+    /// The run's findings grouped by root cause (`report::buckets`), paths relative to the report's
     /// directory. Absent in reports written before buckets (readers derive them from
     /// `results`: `buckets::of_loaded`).
     #[serde(default)]
-    pub buckets: Vec<crate::buckets::Bucket>,
+    pub buckets: Vec<crate::report::buckets::Bucket>,
     /// The known-divergence catalogue the run classified its findings with (`built-in (cachet
     /// 0.1.0)`, a file's path, or `none`). Absent in older reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +108,7 @@ pub struct ScenarioResult {
     #[serde(default)]
     pub shrunk: Option<ShrinkInfo>,
     /// The rules the shrunk finding implicates: those whose mutant (the rule switched off in the
-    /// model) predicts what the engine did at every checked step (`suspects.rs`).
+    /// model) predicts what the engine did at every checked step (`run::suspects`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suspects: Vec<String>,
     /// Why the scenario could not run to its end, if it could not: a host or the registry it
@@ -296,8 +296,8 @@ pub fn load(path: &Path) -> Result<(Report, PathBuf)> {
 
 // From the run's in-memory history: the model's types to the report's.
 
-impl From<&crate::execute::BuildRecord> for BuildRecord {
-    fn from(b: &crate::execute::BuildRecord) -> BuildRecord {
+impl From<&crate::run::execute::BuildRecord> for BuildRecord {
+    fn from(b: &crate::run::execute::BuildRecord) -> BuildRecord {
         BuildRecord {
             transition: b.transition,
             host: b.host.clone(),
@@ -315,8 +315,8 @@ impl From<&crate::execute::BuildRecord> for BuildRecord {
     }
 }
 
-impl From<&crate::execute::History> for History {
-    fn from(h: &crate::execute::History) -> History {
+impl From<&crate::run::execute::History> for History {
+    fn from(h: &crate::run::execute::History) -> History {
         History {
             engine: h.engine.clone(),
             salt: h.salt.clone(),
@@ -328,7 +328,7 @@ impl From<&crate::execute::History> for History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::Observed;
+    use crate::engine::observe::Observed;
     use models::predict::{Field, ReasonKind as M, StepPrediction as MStep};
 
     fn reason(kind: M) -> models::Outcome {
@@ -341,7 +341,7 @@ mod tests {
     }
 
     /// Every outcome and reason the model has, as the run holds them in memory.
-    fn history() -> crate::execute::History {
+    fn history() -> crate::run::execute::History {
         let outcomes = vec![
             models::Outcome::Cached {
                 rule: "from.unaffected".parse().unwrap(),
@@ -399,17 +399,17 @@ mod tests {
                 verdict: crate::check::Verdict::Indeterminate { why: "x".into() },
             })
             .collect();
-        let mut observation = crate::observe::Observation {
+        let mut observation = crate::engine::observe::Observation {
             error: Some("failed".into()),
             image_id: Some("sha256:ab".into()),
             log: "raw engine output".into(),
             ..Default::default()
         };
         observation.steps.insert(1, Observed::Rebuilt);
-        crate::execute::History {
+        crate::run::execute::History {
             engine: "buildkit@a".into(),
             salt: "0123456789abcdef".into(),
-            builds: vec![crate::execute::BuildRecord {
+            builds: vec![crate::run::execute::BuildRecord {
                 transition: 1,
                 host: "a".into(),
                 engine: "buildkit@a".into(),

@@ -7,8 +7,8 @@ use std::io::Read;
 
 use serde::Serialize;
 
+use crate::engine::inventory::Engine;
 use crate::error::{Error, Result};
-use crate::inventory::Engine;
 
 /// What a file in an image is, without its times.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -7,9 +7,9 @@
 use models::dockerfile::{self, Line};
 use models::scenario::{contexts_per_build, Scenario};
 
+use crate::engine::inventory::{Engine, Inventory};
 use crate::error::Result;
-use crate::execute::{fresh_salt, run_scenario_checked, History};
-use crate::inventory::{Engine, Inventory};
+use crate::run::execute::{fresh_salt, run_scenario_checked, History};
 
 #[derive(Debug)]
 pub struct Shrunk {

@@ -11,8 +11,8 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::check::StepVerdict;
-use crate::markup::escape;
-use crate::schema::{Report, ScenarioResult, ShrinkInfo};
+use crate::report::markup::escape;
+use crate::report::schema::{Report, ScenarioResult, ShrinkInfo};
 
 /// One root cause: every finding of one signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -470,7 +470,7 @@ pub fn html(buckets: &[Bucket]) -> String {
                 "known",
                 format!(
                     "KNOWN <a href=\"{}\">{}</a>",
-                    escape(crate::cells::url_of(link)),
+                    escape(crate::report::cells::url_of(link)),
                     escape(link)
                 ),
             ),

@@ -9,7 +9,7 @@ use models::scenario::{apply_host_settings, contexts_per_build, HostSettings, Sc
 use models::{Build, Prediction, Profile, Switch};
 
 use crate::check::Verdict;
-use crate::execute::History;
+use crate::run::execute::History;
 
 /// The rules of `profile` (not already switched) whose mutant agrees with every checked step of
 /// `history`, in the rule table's order; none when `history` shows no discrepancy. `settings`

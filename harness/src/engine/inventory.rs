@@ -278,7 +278,7 @@ impl Engine {
 /// Engine 28.2 turned BuildKit's garbage collection on by default (moby#49899,
 /// https://github.com/moby/moby/pull/49899): from that version, unless the host says otherwise.
 fn gc_by_default(reported: &str) -> bool {
-    crate::versions::VersionRange::parse(">=28.2")
+    crate::engine::versions::VersionRange::parse(">=28.2")
         .expect("a range")
         .contains_engine(reported)
 }
