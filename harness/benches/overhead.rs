@@ -54,7 +54,7 @@ fn bare_cli(engine: &Engine, context: &BuildContext, tag: &str) -> bool {
             "0"
         },
     );
-    if engine.buildx {
+    if engine.door == harness::engine::doors::DoorKind::Buildx {
         command.arg("buildx");
     }
     command.args(["build", "-q", "--force-rm", "-t", tag]);

@@ -41,7 +41,7 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
     let started = Instant::now();
     // The bare loop cleans up the build cache it made, as cachet does (else BuildKit's records
     // pile up); that cleanup is timed with it.
-    let snapshot = harness::engine::cache::snapshot_build_cache(std::slice::from_ref(&engine))
+    let snapshot = harness::engine::guard::snapshot_build_cache(std::slice::from_ref(&engine))
         .expect("build cache lists");
     for (result, scenario) in report.results.iter().zip(&scenarios) {
         // What cachet ran: the scenario, folded onto one host where the engine has no second.
@@ -84,7 +84,7 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
             path.display()
         );
     }
-    harness::engine::cache::restore_build_cache(&snapshot).expect("build cache prunes");
+    harness::engine::guard::restore_build_cache(&snapshot).expect("build cache prunes");
     let bare = started.elapsed().as_secs_f64();
     (through_cachet, bare, report.summary.builds, builds)
 }

@@ -236,7 +236,7 @@ fn main() {
         }
     }
     // Build-cache records the trials add are removed after each part of the corpus.
-    let build_cache = harness::engine::cache::snapshot_build_cache(
+    let build_cache = harness::engine::guard::snapshot_build_cache(
         &engines
             .iter()
             .zip(&statuses)
@@ -265,7 +265,7 @@ fn main() {
         let pruning = std::time::Instant::now();
         match build_cache
             .as_ref()
-            .map(harness::engine::cache::restore_build_cache)
+            .map(harness::engine::guard::restore_build_cache)
         {
             Ok(Ok(n)) => eprintln!(
                 "removed {n} build-cache records the trials created, in {:.0} s",

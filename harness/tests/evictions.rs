@@ -73,7 +73,7 @@ fn a_miss_after_an_eviction_is_indeterminate_not_a_discrepancy() {
         "none of {wanted:?} in the inventory"
     );
     let snapshot =
-        harness::engine::cache::snapshot_build_cache(&engines).expect("build cache lists");
+        harness::engine::guard::snapshot_build_cache(&engines).expect("build cache lists");
     for engine in &engines {
         let version = harness::engine::version(engine).expect("engine answers");
         let engine = engine.with_reported_version(&version);
@@ -117,5 +117,5 @@ fn a_miss_after_an_eviction_is_indeterminate_not_a_discrepancy() {
             engine.name
         );
     }
-    harness::engine::cache::restore_build_cache(&snapshot).expect("build cache prunes");
+    harness::engine::guard::restore_build_cache(&snapshot).expect("build cache prunes");
 }

@@ -32,7 +32,7 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
         }
     }
     let cache_before =
-        harness::engine::cache::snapshot_build_cache(&engines).expect("build cache lists");
+        harness::engine::guard::snapshot_build_cache(&engines).expect("build cache lists");
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     // A passing case, a failing build (missing source), a failing RUN, a cross-host push, and
     // multi-stage builds whose earlier stages are not the final image's ancestors (the classic
@@ -75,11 +75,11 @@ fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     .into_iter()
     .sum();
     let cache_grew =
-        harness::engine::cache::build_cache_counts(&cache_before).expect("build cache lists");
+        harness::engine::guard::build_cache_counts(&cache_before).expect("build cache lists");
     let removed =
-        harness::engine::cache::restore_build_cache(&cache_before).expect("build cache prunes");
+        harness::engine::guard::restore_build_cache(&cache_before).expect("build cache prunes");
     let cache_after =
-        harness::engine::cache::build_cache_counts(&cache_before).expect("build cache lists");
+        harness::engine::guard::build_cache_counts(&cache_before).expect("build cache lists");
     eprintln!(
         "build-cache records per endpoint: before {:?}, after the builds {cache_grew:?}, after cleanup {cache_after:?} ({removed} removed)",
         cache_before.counts()

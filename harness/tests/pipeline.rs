@@ -249,12 +249,12 @@ fn buckets_account_for_every_finding(report: &Report, out: &Path) {
     let roots: usize = report
         .results
         .iter()
-        .map(|r| harness::report::buckets::attribute(r).len())
+        .map(|r| harness::report::attribution::attribute(r).len())
         .sum();
     let cascades: usize = report
         .results
         .iter()
-        .map(|r| harness::report::buckets::cascade_steps(r).len())
+        .map(|r| harness::report::attribution::cascade_steps(r).len())
         .sum();
     let counted: usize = report.buckets.iter().map(|b| b.count).sum();
     assert_eq!(counted, roots, "{:?}", report.buckets);

@@ -12,9 +12,10 @@ use futures_util::StreamExt;
 use models::Builder;
 
 use super::client::{block_on, build_client};
-use super::{build_timeout, BuildRequest};
+use crate::engine::door::BuildRequest;
 use crate::engine::inventory::Engine;
 use crate::engine::observe::{RawBuild, VertexMerge, VertexUpdate};
+use crate::engine::settings::build_timeout;
 use crate::error::Result;
 
 /// The build query Docker gets: network mode none (shared/ENGINES.md: the bridge can vanish),
@@ -141,4 +142,4 @@ pub struct ApiDoor {
     pub(super) engine: Engine,
 }
 
-super::real_door!(ApiDoor, "api");
+crate::engine::door::real_door!(ApiDoor, "api");

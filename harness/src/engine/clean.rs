@@ -36,8 +36,8 @@ pub fn clean(inventory: &Inventory, build_cache: bool) -> Result<CleanSummary> {
         if !seen.insert(engine.endpoint.clone()) {
             continue;
         }
-        let lock = engine::cache::endpoint_lock(&engine.endpoint)?;
-        if !engine::cache::lock_exclusively(&lock, &engine.endpoint)? {
+        let lock = engine::guard::endpoint_lock(&engine.endpoint)?;
+        if !engine::guard::lock_exclusively(&lock, &engine.endpoint)? {
             summary.busy.push(engine.endpoint.clone());
             continue;
         }

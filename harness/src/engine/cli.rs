@@ -13,97 +13,19 @@ use std::time::Duration;
 
 use models::{BuildOptions, Builder};
 
-use super::client::{says_unreachable, unavailable};
-use super::{build_timeout, BuildRequest};
+use crate::engine::client::{global_args, says_unreachable, unavailable, Arg, CommandLine};
+use crate::engine::door::BuildRequest;
+use crate::engine::doors::{DoorKind, Via};
 use crate::engine::inventory::Engine;
 use crate::engine::observe::{self, RawBuild};
+use crate::engine::settings::build_timeout;
 use crate::error::{Error, Result};
-
-/// One word of a command line: a literal, or a shell expression a script expands (`$HOST_A`,
-/// `$ctx/Dockerfile`). Only the reproducer makes the latter; the door runs literals only.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Arg {
-    Lit(String),
-    Shell(String),
-}
-
-impl Arg {
-    pub fn lit(s: impl Into<String>) -> Arg {
-        Arg::Lit(s.into())
-    }
-    pub fn shell(s: impl Into<String>) -> Arg {
-        Arg::Shell(s.into())
-    }
-    /// The word as a process receives it (a shell expression's text as written).
-    pub fn as_literal(&self) -> &str {
-        match self {
-            Arg::Lit(s) | Arg::Shell(s) => s,
-        }
-    }
-    /// The word followed by `suffix`, of the same kind.
-    fn followed_by(&self, suffix: &str) -> Arg {
-        match self {
-            Arg::Lit(s) => Arg::Lit(format!("{s}{suffix}")),
-            Arg::Shell(s) => Arg::Shell(format!("{s}{suffix}")),
-        }
-    }
-    /// The word in a shell script: a literal bare when it is safe so, else single-quoted; a shell
-    /// expression double-quoted, so it expands to one word.
-    pub fn render(&self) -> String {
-        match self {
-            Arg::Lit(s)
-                if !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c)) =>
-            {
-                s.clone()
-            }
-            Arg::Lit(s) => format!("'{}'", s.replace('\'', "'\\''")),
-            Arg::Shell(s) => format!("\"{s}\""),
-        }
-    }
-}
-
-/// A process to run: its words and the environment it adds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommandLine {
-    pub argv: Vec<Arg>,
-    pub env: Vec<(String, String)>,
-}
-
-impl CommandLine {
-    /// As one line of shell: `VAR=value ... word ...`.
-    pub fn render(&self) -> String {
-        self.env
-            .iter()
-            .map(|(k, v)| format!("{k}={}", Arg::lit(v).render()))
-            .chain(self.argv.iter().map(Arg::render))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-/// Which CLI build an engine kind is: its builder, and whether through the buildx plugin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CliKind {
-    pub builder: Builder,
-    pub buildx: bool,
-}
-
-impl CliKind {
-    /// The engine's CLI build; for an API-door engine, the CLI build of the same builder.
-    pub fn of(engine: &Engine) -> CliKind {
-        CliKind {
-            builder: engine.builder(),
-            buildx: engine.buildx,
-        }
-    }
-}
 
 /// Everything one CLI build's command line depends on.
 #[derive(Clone, Debug)]
 pub struct BuildLine<'a> {
-    pub kind: CliKind,
+    /// The CLI door (`cli_door`): its builder, and whether through buildx.
+    pub kind: DoorKind,
     /// The docker CLI binary.
     pub cli: Arg,
     pub endpoint: Arg,
@@ -119,21 +41,15 @@ pub struct BuildLine<'a> {
     pub cache_from: Vec<Arg>,
 }
 
-/// `CLI -H ENDPOINT [--tlsverify ...]`: the words every CLI call starts with.
-pub fn global_args(cli: Arg, endpoint: Arg, tls_dir: Option<&Path>) -> Vec<Arg> {
-    let mut argv = vec![cli, Arg::lit("-H"), endpoint];
-    if let Some(dir) = tls_dir {
-        argv.push(Arg::lit("--tlsverify"));
-        for (flag, file) in [
-            ("--tlscacert", "ca.pem"),
-            ("--tlscert", "cert.pem"),
-            ("--tlskey", "key.pem"),
-        ] {
-            argv.push(Arg::lit(flag));
-            argv.push(Arg::lit(dir.join(file).display().to_string()));
+/// The CLI door an engine's build is run by: its own, or for an API-door engine the CLI door
+/// of the same builder (what a reproducer of it runs).
+pub fn cli_door(engine: &Engine) -> DoorKind {
+    match engine.door.spec().via {
+        Via::Cli => engine.door,
+        Via::DockerApi | Via::PodmanApi => {
+            DoorKind::of_profile(engine.builder(), models::Transport::Cli)
         }
     }
-    argv
 }
 
 /// The build arguments an engine gets: the build's own, plus `BUILDKIT_INLINE_CACHE=1` when it
@@ -153,8 +69,8 @@ pub fn build_command(line: &BuildLine<'_>) -> CommandLine {
     if let Some(dir) = line.docker_config {
         env.push(("DOCKER_CONFIG".to_string(), dir.display().to_string()));
     }
-    let buildkit = line.kind.builder == Builder::BuildKit;
-    if line.kind.buildx {
+    let buildkit = line.kind.spec().builder == Builder::BuildKit;
+    if line.kind == DoorKind::Buildx {
         // The default builder of the endpoint (buildx's `docker` driver): the daemon's own
         // BuildKit, the result loaded into its image store as `docker build` does.
         argv.push(Arg::lit("buildx"));
@@ -174,13 +90,13 @@ pub fn build_command(line: &BuildLine<'_>) -> CommandLine {
     if buildkit {
         argv.push(Arg::lit("--progress=plain"));
     }
-    if line.kind.builder != Builder::Buildah {
+    if line.kind.spec().builder != Builder::Buildah {
         argv.push(Arg::lit("--network=none"));
     }
     if line.options.no_cache {
         argv.push(Arg::lit("--no-cache"));
     }
-    for (k, v) in build_args(line.kind.builder, line.options) {
+    for (k, v) in build_args(line.kind.spec().builder, line.options) {
         argv.push(Arg::lit("--build-arg"));
         argv.push(Arg::lit(format!("{k}={v}")));
     }
@@ -214,7 +130,7 @@ pub(crate) fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<RawBu
     };
     crate::engine::materialize::write_context_dir(request.context, dir)?;
     let line = build_command(&BuildLine {
-        kind: CliKind::of(engine),
+        kind: cli_door(engine),
         cli: Arg::lit(&engine.cli),
         endpoint: Arg::lit(&engine.endpoint),
         tls_dir: engine.tls_dir.as_deref(),
@@ -306,13 +222,13 @@ pub struct CliDoor {
     pub(super) engine: Engine,
 }
 
-super::real_door!(CliDoor, "cli");
+crate::engine::door::real_door!(CliDoor, "cli");
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn line<'a>(kind: CliKind, options: &'a BuildOptions) -> BuildLine<'a> {
+    fn line<'a>(kind: DoorKind, options: &'a BuildOptions) -> BuildLine<'a> {
         BuildLine {
             kind,
             cli: Arg::lit("/usr/bin/docker"),
@@ -333,35 +249,17 @@ mod tests {
             target: Some("1".into()),
             ..BuildOptions::default()
         };
-        let classic = build_command(&line(
-            CliKind {
-                builder: Builder::Classic,
-                buildx: false,
-            },
-            &options,
-        ));
+        let classic = build_command(&line(DoorKind::ClassicCli, &options));
         assert_eq!(
             classic.render(),
             "DOCKER_BUILDKIT=0 /usr/bin/docker -H \"$HOST_A\" build --force-rm -t t:1 -f \"$ctx/Dockerfile\" --network=none --target 1 --cache-from \"$REGISTRY/x\" \"$ctx\""
         );
-        let buildx = build_command(&line(
-            CliKind {
-                builder: Builder::BuildKit,
-                buildx: true,
-            },
-            &options,
-        ));
+        let buildx = build_command(&line(DoorKind::Buildx, &options));
         assert_eq!(
             buildx.render(),
             "/usr/bin/docker -H \"$HOST_A\" buildx build --force-rm -t t:1 -f \"$ctx/Dockerfile\" --progress=plain --network=none --build-arg BUILDKIT_INLINE_CACHE=1 --target 1 --cache-from \"$REGISTRY/x\" \"$ctx\""
         );
-        let podman = build_command(&line(
-            CliKind {
-                builder: Builder::Buildah,
-                buildx: false,
-            },
-            &options,
-        ));
+        let podman = build_command(&line(DoorKind::PodmanCli, &options));
         assert!(!podman.render().contains("--network"));
         assert!(!podman.render().contains("INLINE"));
     }

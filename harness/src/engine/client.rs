@@ -4,11 +4,13 @@
 //! Every call builds its own current-thread runtime and client: a BuildKit session otherwise
 //! stays open for the life of the process (shared/ENGINES.md).
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bollard::Docker;
 
+use crate::engine::doors::DoorKind;
 use crate::engine::inventory::{CliFacts, CliSetup, Engine};
 use crate::error::{Error, Result};
 
@@ -31,13 +33,16 @@ pub(crate) fn unavailable(engine: &Engine, detail: impl std::fmt::Display) -> Er
 /// A client for every call but a build: a request that gets no answer within
 /// `call_timeout()` (a daemon that stalled) fails as unreachable instead of hanging the run.
 pub(crate) fn client(engine: &Engine) -> Result<Docker> {
-    connect(engine, super::call_timeout().as_secs())
+    connect(engine, crate::engine::settings::call_timeout().as_secs())
 }
 
 /// A client for a build, whose own deadline is `build_timeout()` around the whole stream: the
 /// request itself may wait as long.
 pub(crate) fn build_client(engine: &Engine) -> Result<Docker> {
-    connect(engine, super::build_timeout().as_secs().max(600))
+    connect(
+        engine,
+        crate::engine::settings::build_timeout().as_secs().max(600),
+    )
 }
 
 fn connect(engine: &Engine, timeout: u64) -> Result<Docker> {
@@ -78,13 +83,13 @@ fn connect(engine: &Engine, timeout: u64) -> Result<Docker> {
 
 /// The docker CLI aimed at the engine's endpoint, with its TLS material when it has some.
 pub(crate) fn docker_cli(engine: &Engine) -> Command {
-    let line = super::cli::global_args(
-        super::cli::Arg::lit(&engine.cli),
-        super::cli::Arg::lit(&engine.endpoint),
+    let line = global_args(
+        Arg::lit(&engine.cli),
+        Arg::lit(&engine.endpoint),
         engine.tls_dir.as_deref(),
     );
     let mut command = Command::new(line[0].as_literal());
-    command.args(line[1..].iter().map(super::cli::Arg::as_literal));
+    command.args(line[1..].iter().map(Arg::as_literal));
     if let Some(dir) = &engine.docker_config {
         command.env("DOCKER_CONFIG", dir);
     }
@@ -139,7 +144,7 @@ pub(crate) fn daemon_version(engine: &Engine) -> Result<String> {
 /// (`20.10.24+dfsg1 buildx 0.13.1+ds1`), since its client half does the context sync.
 pub(crate) fn engine_version(engine: &Engine) -> Result<String> {
     let daemon = daemon_version(engine)?;
-    if !engine.buildx {
+    if engine.door != DoorKind::Buildx {
         return Ok(daemon);
     }
     let plugin = buildx_version(&cli_setup(engine)).ok_or_else(|| {
@@ -154,15 +159,23 @@ pub(crate) fn engine_version(engine: &Engine) -> Result<String> {
     Ok(format!("{daemon} buildx {plugin}"))
 }
 
+/// What `cachet engines` shows of an engine: the daemon's version, and for CLI doors the CLI's
+/// (`docker --version`) and, through buildx, the plugin's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineVersions {
+    pub daemon: String,
+    pub cli: Option<String>,
+    pub buildx: Option<String>,
+}
+
 /// The daemon's version, and for a CLI door its CLI's and (buildx) plugin's.
-pub(crate) fn engine_versions(engine: &Engine) -> Result<super::EngineVersions> {
+pub(crate) fn engine_versions(engine: &Engine) -> Result<EngineVersions> {
     let daemon = daemon_version(engine)?;
     let cli = (engine.transport() == models::Transport::Cli)
         .then(|| cli_version(&cli_setup(engine)).unwrap_or_else(|| "-".to_string()));
-    let buildx = engine
-        .buildx
+    let buildx = (engine.door == DoorKind::Buildx)
         .then(|| buildx_version(&cli_setup(engine)).unwrap_or_else(|| "-".to_string()));
-    Ok(super::EngineVersions {
+    Ok(EngineVersions {
         daemon,
         cli,
         buildx,
@@ -196,4 +209,85 @@ pub fn cli_facts(setup: &CliSetup) -> CliFacts {
             .map(|v| crate::engine::versions::Version::parse(&v).is_some_and(|v| v.major() < 23))
             .unwrap_or(true),
     })
+}
+
+/// One word of a command line: a literal, or a shell expression a script expands (`$HOST_A`,
+/// `$ctx/Dockerfile`). Only the reproducer makes the latter; the door runs literals only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    Lit(String),
+    Shell(String),
+}
+
+impl Arg {
+    pub fn lit(s: impl Into<String>) -> Arg {
+        Arg::Lit(s.into())
+    }
+    pub fn shell(s: impl Into<String>) -> Arg {
+        Arg::Shell(s.into())
+    }
+    /// The word as a process receives it (a shell expression's text as written).
+    pub fn as_literal(&self) -> &str {
+        match self {
+            Arg::Lit(s) | Arg::Shell(s) => s,
+        }
+    }
+    /// The word followed by `suffix`, of the same kind.
+    pub(crate) fn followed_by(&self, suffix: &str) -> Arg {
+        match self {
+            Arg::Lit(s) => Arg::Lit(format!("{s}{suffix}")),
+            Arg::Shell(s) => Arg::Shell(format!("{s}{suffix}")),
+        }
+    }
+    /// The word in a shell script: a literal bare when it is safe so, else single-quoted; a shell
+    /// expression double-quoted, so it expands to one word.
+    pub fn render(&self) -> String {
+        match self {
+            Arg::Lit(s)
+                if !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c)) =>
+            {
+                s.clone()
+            }
+            Arg::Lit(s) => format!("'{}'", s.replace('\'', "'\\''")),
+            Arg::Shell(s) => format!("\"{s}\""),
+        }
+    }
+}
+
+/// A process to run: its words and the environment it adds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine {
+    pub argv: Vec<Arg>,
+    pub env: Vec<(String, String)>,
+}
+
+impl CommandLine {
+    /// As one line of shell: `VAR=value ... word ...`.
+    pub fn render(&self) -> String {
+        self.env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", Arg::lit(v).render()))
+            .chain(self.argv.iter().map(Arg::render))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// `CLI -H ENDPOINT [--tlsverify ...]`: the words every CLI call starts with.
+pub fn global_args(cli: Arg, endpoint: Arg, tls_dir: Option<&Path>) -> Vec<Arg> {
+    let mut argv = vec![cli, Arg::lit("-H"), endpoint];
+    if let Some(dir) = tls_dir {
+        argv.push(Arg::lit("--tlsverify"));
+        for (flag, file) in [
+            ("--tlscacert", "ca.pem"),
+            ("--tlscert", "cert.pem"),
+            ("--tlskey", "key.pem"),
+        ] {
+            argv.push(Arg::lit(flag));
+            argv.push(Arg::lit(dir.join(file).display().to_string()));
+        }
+    }
+    argv
 }

@@ -19,30 +19,25 @@ use std::path::{Path, PathBuf};
 use models::{Builder, Profile, Transport};
 use serde::Deserialize;
 
+use crate::engine::doors::{self, DoorKind, Offered, DOORS};
 use crate::error::{Error, Result};
 
 pub const DEFAULT_INVENTORY: &str = "/run/cachet/inventory.toml";
 pub const DEFAULT_CLI: &str = "/usr/bin/docker";
 
-/// Every engine kind (`Engine::kind`): the profiles' names and `buildx`.
+/// Every engine kind (`Engine::kind`): the door table's names.
 pub fn engine_kinds() -> Vec<String> {
-    let mut kinds: Vec<String> = Profile::all().iter().map(Profile::name).collect();
-    kinds.push("buildx".to_string());
-    kinds
+    doors::kind_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn is_engine_kind(name: &str) -> bool {
     engine_kinds().iter().any(|k| k == name)
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum HostKind {
-    Docker,
-    Podman,
-    /// No daemon: the model engine in process (`engine::model`).
-    Model,
-}
+pub use crate::engine::doors::HostKind;
 
 /// The endpoint scheme of a model host.
 pub const MODEL_SCHEME: &str = "model:";
@@ -135,9 +130,9 @@ pub fn profile_for(kind: &str, version: Option<&str>) -> Option<Profile> {
 /// `profile_for`, with why the choice is not exact (a version newer than any generation the
 /// model knows gets the newest, and the report says so).
 pub fn generation_choice(kind: &str, version: Option<&str>) -> Option<(Profile, Option<String>)> {
-    let base = match kind {
-        "buildx" => Profile::new(Builder::BuildKit, Transport::Cli),
-        other => Profile::from_name(other)?,
+    let base = match DoorKind::from_name(kind) {
+        Some(door) => Profile::new(door.spec().builder, door.spec().transport),
+        None => Profile::from_name(kind)?,
     };
     Some(match version {
         None => (Profile::new(base.builder, base.transport), None),
@@ -195,10 +190,10 @@ pub struct Engine {
     pub distro: Option<String>,
     /// TLS material for a `tcp://` endpoint (`ca.pem`, `cert.pem`, `key.pem`).
     pub tls_dir: Option<PathBuf>,
-    /// The CLI door goes through the buildx plugin (`docker buildx build`, what `docker build` is
-    /// on current Docker) rather than the CLI's built-in BuildKit client. The model does not
-    /// tell the two apart (same profile); the engine's behaviour is recorded under its own kind.
-    pub buildx: bool,
+    /// The door builds get in by (`doors::DOORS`). Buildx and the CLI's built-in BuildKit client
+    /// share a profile: the model does not tell them apart; the engine's behaviour is recorded
+    /// under its own kind.
+    pub door: DoorKind,
     /// On a model host (`kind = "model"`): the rule the model engine switches off, if a mutant.
     pub mutant: Option<String>,
     /// Whether the daemon's build-cache GC is on (the host's `build-cache-gc`; unset: decided
@@ -211,11 +206,7 @@ impl Engine {
     /// `buildkit-cli`, `podman`), or `buildx`. Recorded divergences and the known catalogue are
     /// keyed by it, with version ranges for the generation.
     pub fn kind(&self) -> String {
-        if self.buildx {
-            "buildx".to_string()
-        } else {
-            self.profile.base_name()
-        }
+        self.door.name().to_string()
     }
     pub fn builder(&self) -> Builder {
         self.profile.builder
@@ -463,38 +454,28 @@ impl Inventory {
         self.buildx.unwrap_or(false)
     }
 
-    /// The doors a host has: (builder, transport, through buildx). Docker hosts: classic by API
-    /// and CLI, BuildKit by API, by the CLI's built-in client where it has one (before 23.0) and
-    /// by buildx where the plugin is there; Podman hosts: Buildah by API and CLI.
-    fn doors(&self, host: &Host) -> Vec<(Builder, Transport, bool)> {
-        match host.kind {
-            HostKind::Podman => vec![
-                (Builder::Buildah, Transport::Api, false),
-                (Builder::Buildah, Transport::Cli, false),
-            ],
-            HostKind::Model => [Builder::Classic, Builder::BuildKit, Builder::Buildah]
-                .into_iter()
-                .flat_map(|b| [(b, Transport::Api, false), (b, Transport::Cli, false)])
-                .collect(),
-            HostKind::Docker => {
-                let mut doors = vec![
-                    (Builder::Classic, Transport::Api, false),
-                    (Builder::Classic, Transport::Cli, false),
-                    (Builder::BuildKit, Transport::Api, false),
-                ];
-                if host.builtin_buildkit.unwrap_or(true) {
-                    doors.push((Builder::BuildKit, Transport::Cli, false));
-                }
-                let buildx = match (&host.cli, &host.docker_config) {
-                    (None, None) => host.buildx.unwrap_or(self.has_buildx()),
-                    _ => host.buildx.unwrap_or(false),
-                };
-                if buildx {
-                    doors.push((Builder::BuildKit, Transport::Cli, true));
-                }
-                doors
-            }
-        }
+    /// The doors a host offers (`doors::DOORS`): on a docker host the built-in BuildKit client
+    /// where its CLI has one (before 23.0) and buildx where the plugin is there; a model host
+    /// offers every door but buildx.
+    fn doors(&self, host: &Host) -> Vec<DoorKind> {
+        let buildx = match (&host.cli, &host.docker_config) {
+            (None, None) => host.buildx.unwrap_or(self.has_buildx()),
+            _ => host.buildx.unwrap_or(false),
+        };
+        let offered = |spec: &doors::DoorSpec| match host.kind {
+            HostKind::Model => spec.kind != DoorKind::Buildx,
+            _ if spec.host != host.kind => false,
+            _ => match spec.offered {
+                Offered::Always => true,
+                Offered::BuiltinBuildKit => host.builtin_buildkit.unwrap_or(true),
+                Offered::BuildxPlugin => buildx,
+            },
+        };
+        DOORS
+            .iter()
+            .filter(|d| offered(d))
+            .map(|d| d.kind)
+            .collect()
     }
 
     /// Every engine, in a stable order (hosts by name, then classic, classic-cli, buildkit,
@@ -502,13 +483,9 @@ impl Inventory {
     pub fn engines(&self) -> Vec<Engine> {
         let mut out = Vec::new();
         for (host_name, host) in &self.hosts {
-            for (builder, transport, through_buildx) in self.doors(host) {
-                let kind = if through_buildx {
-                    "buildx".to_string()
-                } else {
-                    Profile::new(builder, transport).name()
-                };
-                let profile = profile_for(&kind, None).expect("a door's kind has a profile");
+            for door in self.doors(host) {
+                let kind = door.name();
+                let profile = profile_for(kind, None).expect("a door's kind has a profile");
                 let mut engine = Engine {
                     name: format!("{kind}@{host_name}"),
                     host: host_name.clone(),
@@ -521,7 +498,7 @@ impl Inventory {
                     settings: host.settings(),
                     distro: host.distro.clone(),
                     tls_dir: host.tls_dir.clone(),
-                    buildx: through_buildx,
+                    door,
                     mutant: host.mutant.clone(),
                     build_cache_gc: host.build_cache_gc,
                 };

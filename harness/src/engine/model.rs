@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use models::{Build, CacheExport, EngineState, Outcome, Prediction, Profile, Switch};
 
-use super::{BuildRequest, Door};
+use crate::engine::door::{BuildRequest, Door};
 use crate::engine::inventory::{Engine, Host, HostKind, Inventory, MODEL_SCHEME};
 use crate::engine::observe::{Observation, Observed};
 use crate::error::{Error, Result};

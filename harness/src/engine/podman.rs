@@ -6,7 +6,7 @@
 
 use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
 
-use super::BuildRequest;
+use crate::engine::door::BuildRequest;
 use crate::engine::inventory::Engine;
 use crate::engine::observe::RawBuild;
 use crate::error::Result;
@@ -42,4 +42,4 @@ pub struct PodmanDoor {
     pub(super) engine: Engine,
 }
 
-super::real_door!(PodmanDoor, "podman");
+crate::engine::door::real_door!(PodmanDoor, "podman");

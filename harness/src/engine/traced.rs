@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use super::{BuildRequest, Door};
+use crate::engine::door::{BuildRequest, Door};
 use crate::engine::inventory::Engine;
 use crate::engine::observe::Observation;
 use crate::error::{Error, Fault, Result};
@@ -39,7 +39,7 @@ impl Door for Traced {
     fn version(&self) -> Result<String> {
         self.call("version", |d| d.version())
     }
-    fn versions(&self) -> Result<super::EngineVersions> {
+    fn versions(&self) -> Result<crate::engine::client::EngineVersions> {
         self.call("versions", |d| d.versions())
     }
     fn ensure_base_image(&self, reference: &str, salt: &str) -> Result<()> {
@@ -107,7 +107,7 @@ fn as_engine_fault(e: Error, engine: &Engine) -> Error {
             endpoint: engine.endpoint.clone(),
             detail: format!(
                 "no answer within {} s: {detail}",
-                super::call_timeout().as_secs()
+                crate::engine::settings::call_timeout().as_secs()
             ),
         };
     }

@@ -141,7 +141,7 @@ pub fn url_of(link: &str) -> &str {
 }
 
 /// One scenario's checked steps counted into `cells` (rule → cells of `column`), a step's rule
-/// being what `rule_of` takes from its prediction. Cascade steps (`buckets::cascade_steps`) count
+/// being what `rule_of` takes from its prediction. Cascade steps (`attribution::cascade_steps`) count
 /// against no rule: the finding before them does.
 pub fn count(
     result: &ScenarioResult,
@@ -149,7 +149,7 @@ pub fn count(
     cells: &mut BTreeMap<String, BTreeMap<String, Cell>>,
     rule_of: fn(&Outcome) -> Option<RuleId>,
 ) {
-    let cascade = crate::report::buckets::cascade_steps(result);
+    let cascade = crate::report::attribution::cascade_steps(result);
     let confirmed: BTreeSet<(usize, usize)> =
         result.confirmed.iter().map(|(b, s, _)| (*b, *s)).collect();
     let known: BTreeMap<(usize, usize), &str> = result

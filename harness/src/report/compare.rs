@@ -82,7 +82,7 @@ impl RunMatrix {
         // Only discrepancies the run confirmed (or found known) count as disagreement: one that a
         // re-run from a fresh salt did not show again is noise, shown as unconfirmed. A cascade
         // step counts against no rule (`cells::count`).
-        let cascade = crate::report::buckets::cascade_steps(result);
+        let cascade = crate::report::attribution::cascade_steps(result);
         let confirmed: BTreeSet<(usize, usize)> = result
             .confirmed
             .iter()

@@ -2,6 +2,7 @@
 //! `report.md`, `index.html` and `junit.xml`. Markdown and HTML render the same pieces: the
 //! conformance matrix and step tables.
 
+pub mod attribution;
 pub mod buckets;
 pub mod cells;
 pub mod compare;
@@ -56,7 +57,7 @@ fn engine_names(report: &Report) -> Vec<String> {
 /// (`FINDING` at a build's first differing step, `cascade of step N` after it, `yes` for a
 /// discrepancy a re-run did not confirm).
 fn step_rows(result: &ScenarioResult) -> Vec<[String; 8]> {
-    let roots = crate::report::buckets::attribute(result);
+    let roots = crate::report::attribution::attribute(result);
     let mut rows = Vec::new();
     for b in &result.history.builds {
         for v in &b.verdicts {
@@ -81,7 +82,11 @@ fn step_rows(result: &ScenarioResult) -> Vec<[String; 8]> {
     rows
 }
 
-fn differs_text(roots: &[crate::report::buckets::Root], build: usize, v: &StepVerdict) -> String {
+fn differs_text(
+    roots: &[crate::report::attribution::Root],
+    build: usize,
+    v: &StepVerdict,
+) -> String {
     if v.verdict != Verdict::Discrepancy {
         return String::new();
     }

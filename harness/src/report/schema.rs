@@ -48,7 +48,7 @@ pub struct Report {
     /// directory. Absent in reports written before buckets (readers derive them from
     /// `results`: `buckets::of_loaded`).
     #[serde(default)]
-    pub buckets: Vec<crate::report::buckets::Bucket>,
+    pub buckets: Vec<Bucket>,
     /// The known-divergence catalogue the run classified its findings with (`built-in (cachet
     /// 0.1.0)`, a file's path, or `none`). Absent in older reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,34 +294,79 @@ pub fn load(path: &Path) -> Result<(Report, PathBuf)> {
     Ok((Report::from_json(&text, &file)?, file))
 }
 
-// From the run's in-memory history: the model's types to the report's.
-
-impl From<&crate::run::execute::BuildRecord> for BuildRecord {
-    fn from(b: &crate::run::execute::BuildRecord) -> BuildRecord {
-        BuildRecord {
-            transition: b.transition,
-            host: b.host.clone(),
-            engine: b.engine.clone(),
-            options: b.options.clone(),
-            prediction: b.prediction.clone(),
-            // Reports never carried the raw log.
-            observation: Observation {
-                log: String::new(),
-                ..b.observation.clone()
-            },
-            verdicts: b.verdicts.clone(),
-            stale: b.stale.clone(),
-        }
-    }
+/// One root cause: every finding of one signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Engine kind (`classic`, `buildkit-cli`, `buildx`, ...): the engine name before `@`.
+    pub engine_kind: String,
+    /// The engine generation (`20.10`, `28`, `5.8`: the model profile's), or the engine's
+    /// version where the report names no profile.
+    pub generation: String,
+    /// The rule the model cites at the first differing step (`-` where it cites none).
+    pub rule: String,
+    /// The kinds of the mutations that caused the first differing step (`known::cause`: for a
+    /// source the model names, the mutations of that source's attribute in any build up to the
+    /// finding's; else the build's own), `write-same-size+chmod`, `none`; `?` in reports that did
+    /// not record them.
+    pub mutation: String,
+    pub predicted: String,
+    pub observed: String,
+    /// Findings (first differing steps of a build) in the bucket.
+    pub count: usize,
+    /// The run (or night) it was first seen in.
+    pub first_seen: String,
+    /// Where: `ENGINE #SCENARIO build B step S`, one per finding.
+    #[serde(default)]
+    pub findings: Vec<String>,
+    /// The smallest shrunk finding's case file and reproducer, relative to the directory of the
+    /// report (or merged page) holding the bucket, and its size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproducer: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<ShrinkInfo>,
+    /// The upstream link of a known divergence (the catalogue's); none for a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
-impl From<&crate::run::execute::History> for History {
-    fn from(h: &crate::run::execute::History) -> History {
-        History {
-            engine: h.engine.clone(),
-            salt: h.salt.clone(),
-            builds: h.builds.iter().map(BuildRecord::from).collect(),
-        }
+/// What makes two findings the same root cause.
+pub type Signature = (String, String, String, String, String, String);
+
+impl Bucket {
+    pub fn signature(&self) -> Signature {
+        (
+            self.engine_kind.clone(),
+            self.generation.clone(),
+            self.rule.clone(),
+            self.mutation.clone(),
+            self.predicted.clone(),
+            self.observed.clone(),
+        )
+    }
+
+    /// The signature without the generation: how `report diff` pairs buckets across an upgrade.
+    pub fn cause(&self) -> (String, String, String, String, String) {
+        let (kind, _, rule, mutation, predicted, observed) = self.signature();
+        (kind, rule, mutation, predicted, observed)
+    }
+
+    pub fn is_known(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// `ENGINE-KIND GENERATION: RULE after MUTATION, predicted P, observed O`.
+    pub fn title(&self) -> String {
+        format!(
+            "{} {}: {} after {}, predicted {}, observed {}",
+            self.engine_kind,
+            self.generation,
+            self.rule,
+            self.mutation,
+            self.predicted,
+            self.observed
+        )
     }
 }
 

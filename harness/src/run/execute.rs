@@ -14,6 +14,7 @@ use crate::engine::inventory::{Engine, Inventory};
 use crate::engine::observe::Observation;
 use crate::engine::{self, BuildRequest};
 use crate::error::{Error, Result};
+use crate::report::schema;
 
 pub const DEFAULT_REGISTRY: &str = "127.0.0.1:5000";
 
@@ -703,6 +704,37 @@ fn fresh_differences(
     let cached = crate::run::second_oracle::image_listing(engine, tag)?;
     let fresh = crate::run::second_oracle::image_listing(fresh_engine, &fresh_tag)?;
     Ok(crate::run::second_oracle::compare_listings(&cached, &fresh))
+}
+
+// The run's in-memory history as the report holds it.
+
+impl From<&BuildRecord> for schema::BuildRecord {
+    fn from(b: &BuildRecord) -> schema::BuildRecord {
+        schema::BuildRecord {
+            transition: b.transition,
+            host: b.host.clone(),
+            engine: b.engine.clone(),
+            options: b.options.clone(),
+            prediction: b.prediction.clone(),
+            // Reports never carried the raw log.
+            observation: Observation {
+                log: String::new(),
+                ..b.observation.clone()
+            },
+            verdicts: b.verdicts.clone(),
+            stale: b.stale.clone(),
+        }
+    }
+}
+
+impl From<&History> for schema::History {
+    fn from(h: &History) -> schema::History {
+        schema::History {
+            engine: h.engine.clone(),
+            salt: h.salt.clone(),
+            builds: h.builds.iter().map(schema::BuildRecord::from).collect(),
+        }
+    }
 }
 
 #[cfg(test)]

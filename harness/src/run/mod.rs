@@ -205,11 +205,11 @@ fn engines_as_reported(inventory: &Inventory, options: &RunOptions) -> Result<Re
 /// After the run's last build: the build-cache records the run added and the reaper left go,
 /// and the run says how many went while it ran (`reaped`) and after.
 fn clean_up_build_cache(
-    build_cache: &engine::cache::BuildCacheSnapshot,
+    build_cache: &engine::guard::BuildCacheSnapshot,
     reaped: (usize, Duration),
 ) {
     let cleanup = Instant::now();
-    match engine::cache::restore_build_cache(build_cache) {
+    match engine::guard::restore_build_cache(build_cache) {
         Ok(n) => eprintln!(
             "cachet run: build-cache cleanup: {} records in {:.1} s while the run went on, {n} in {:.1} s after its last scenario",
             reaped.0,
@@ -238,14 +238,14 @@ struct Journal<'a> {
 /// The reaper's loop: after each scenario's end (several at once count as one), the records no
 /// scenario in flight can need go (`cache::reap`); how many went, and the time it took.
 fn reap_as_scenarios_end(
-    snapshot: &engine::cache::BuildCacheSnapshot,
+    snapshot: &engine::guard::BuildCacheSnapshot,
     ended: &std::sync::mpsc::Receiver<()>,
 ) -> (usize, Duration) {
     let (mut removed, mut spent) = (0, Duration::ZERO);
     while ended.recv().is_ok() {
         while ended.try_recv().is_ok() {}
         let started = Instant::now();
-        match engine::cache::reap(snapshot) {
+        match engine::guard::reap(snapshot) {
             Ok(n) => removed += n,
             Err(e) => {
                 tracing::debug!(error = %e, "reaping build-cache records (the run's end retries)")
@@ -401,7 +401,7 @@ fn selected_engines(inventory: &Inventory, options: &RunOptions) -> Result<Vec<E
 fn snapshot_reachable(
     engines: &[Engine],
     all: &[Engine],
-) -> Result<(engine::cache::BuildCacheSnapshot, BTreeSet<String>)> {
+) -> Result<(engine::guard::BuildCacheSnapshot, BTreeSet<String>)> {
     let mut down = BTreeSet::new();
     let mut up = Vec::new();
     for e in all {
@@ -421,7 +421,7 @@ fn snapshot_reachable(
             }
         }
     }
-    Ok((engine::cache::snapshot_build_cache(&up)?, down))
+    Ok((engine::guard::snapshot_build_cache(&up)?, down))
 }
 
 /// `engines` and the same engines on the inventory's other hosts, where scenarios that move
@@ -556,7 +556,7 @@ impl EngineRun<'_> {
                 ));
                 break;
             }
-            let flight = engine::cache::scenario_started();
+            let flight = engine::guard::scenario_started();
             let outcome = run_one(self.setup, engine, self.version, scenario, index);
             drop(flight);
             let result = match outcome {
@@ -730,7 +730,7 @@ fn last_sweep() {
 /// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,
 /// default 120.
 fn engine_wait() -> Duration {
-    engine::seconds_setting("CACHET_ENGINE_WAIT")
+    engine::settings::seconds_setting("CACHET_ENGINE_WAIT")
 }
 
 /// Polls `engine` (its version) with backoff from 1 s to 16 s until it answers or `limit`

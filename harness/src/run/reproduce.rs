@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use models::scenario::{HostSettings, Mutation, Scenario};
 use models::{Builder, EntryKind, Outcome};
 
-use crate::engine::cli::{build_command, Arg, BuildLine, CliKind};
+use crate::engine::cli::{build_command, cli_door, BuildLine};
+use crate::engine::client::Arg;
 use crate::engine::inventory::Engine;
 use crate::run::execute::History;
 
@@ -300,7 +301,7 @@ fn write_transition(
     // The CLI door's own command line (`engine::cli::build_command`), with the script's
     // variables for the CLI, the host, the tag and the directories.
     let line = build_command(&BuildLine {
-        kind: CliKind::of(engine),
+        kind: cli_door(engine),
         cli: Arg::shell("$DOCKER"),
         endpoint: Arg::shell(&host),
         tls_dir: None,
@@ -346,7 +347,7 @@ mod tests {
             settings: HostSettings::default(),
             distro: None,
             tls_dir: None,
-            buildx: false,
+            door: crate::engine::doors::DoorKind::of_profile(builder, transport),
             mutant: None,
             build_cache_gc: None,
         }
