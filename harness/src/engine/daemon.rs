@@ -165,7 +165,7 @@ pub(crate) fn remove_images(engine: &Engine, references: &[String]) -> Result<()
             match removed {
                 // Missing, or still in use: the daemon answered, and that is fine here.
                 Ok(_) | Err(bollard::errors::Error::DockerResponseServerError { .. }) => {}
-                // No answer: the caller must know the images stay (`execute::take_unclean`).
+                // No answer: the caller must know the images stay (`leftovers::take_unclean`).
                 Err(e) => return Some(e.to_string()),
             }
         }

@@ -15,6 +15,8 @@ use crate::engine::observe::Observation;
 use crate::engine::{self, BuildRequest};
 use crate::error::{Error, Result};
 use crate::report::schema;
+use crate::run::leftovers::{keep_unclean, sweep_salt};
+use crate::run::shadows::{shadow_kills, Shadow};
 
 pub const DEFAULT_REGISTRY: &str = "127.0.0.1:5000";
 
@@ -308,77 +310,6 @@ fn with_salted_content(scenario: &Scenario, salt: &str) -> Scenario {
     salted
 }
 
-/// What a scenario left on an engine that did not answer its cleanup, or that a fault ended:
-/// its salt (every image and container built on its base carries it) and its tags.
-#[derive(Clone, Debug)]
-pub struct Leftover {
-    pub engine: Engine,
-    pub salt: String,
-    pub refs: Vec<String>,
-}
-
-/// Leftovers not yet removed, and those removed once (`SWEPT`): a build the engine went on with
-/// after its client gave up (a stalled daemon, continued) can still add an image under a salt
-/// already swept, so the run sweeps those salts again once no build of its own is in flight.
-static UNCLEAN: std::sync::Mutex<Vec<Leftover>> = std::sync::Mutex::new(Vec::new());
-static SWEPT: std::sync::Mutex<Vec<Leftover>> = std::sync::Mutex::new(Vec::new());
-
-fn locked<T>(m: &'static std::sync::Mutex<T>) -> std::sync::MutexGuard<'static, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The leftovers on `endpoint` (all of them with `None`), taken off the list: the caller removes
-/// them once the engine answers again, and puts back (`keep_unclean`) what it could not.
-pub fn take_unclean(endpoint: Option<&str>) -> Vec<Leftover> {
-    let mut all = locked(&UNCLEAN);
-    let (mine, rest): (Vec<_>, Vec<_>) = all
-        .drain(..)
-        .partition(|l| endpoint.is_none_or(|e| l.engine.endpoint == e));
-    *all = rest;
-    mine
-}
-
-/// Puts a scenario on the list of what `engine` still holds (its removal met the engine down, or
-/// a fault ended the scenario): nothing taken off the list is forgotten.
-pub fn keep_unclean(engine: &Engine, salt: &str, refs: Vec<String>) {
-    locked(&UNCLEAN).push(Leftover {
-        engine: engine.clone(),
-        salt: salt.to_string(),
-        refs,
-    });
-}
-
-/// Records a leftover as removed, for the run's last sweep (`take_swept`).
-pub fn swept(leftover: Leftover) {
-    locked(&SWEPT).push(leftover);
-}
-
-/// Every leftover removed so far, taken off that record.
-pub fn take_swept() -> Vec<Leftover> {
-    std::mem::take(&mut *locked(&SWEPT))
-}
-
-/// Removes one scenario's images and containers: its tags (`refs`), then what its salt's label
-/// marks (a killed build's container, a classic builder's intermediate images), pass after pass
-/// while each pass removes something (an image still in use by a container or child goes next
-/// pass). How many stay (a daemon that refuses, as on a full disk); an error if it stops
-/// answering.
-pub fn sweep_salt(door: &dyn engine::Door, salt: &str, refs: &[String]) -> Result<usize> {
-    door.remove_images(refs)?;
-    let mut left = usize::MAX;
-    loop {
-        let (images, containers) = door.salted_resources(salt)?;
-        let now = images.len() + containers.len();
-        if now == 0 || now >= left {
-            return Ok(now);
-        }
-        left = now;
-        door.remove_containers(&containers)?;
-        // Children first: `remove_images` takes the last first.
-        door.remove_images(&images.into_iter().rev().collect::<Vec<_>>())?;
-    }
-}
-
 /// The reference of a scenario's salted base image.
 pub fn base_ref(salt: &str) -> String {
     format!("{}:{salt}", models::predict::from::BASE_REPOSITORY)
@@ -566,66 +497,6 @@ fn build_as_given(
     }
 }
 
-/// A watched mutant in a scenario's run: its rule and its own model of every host's cache.
-struct Shadow<'r> {
-    rule: &'r str,
-    model: ScenarioModel,
-}
-
-impl<'r> Shadow<'r> {
-    fn new(rule: &'r String) -> Shadow<'r> {
-        Shadow {
-            rule,
-            model: ScenarioModel::default(),
-        }
-    }
-}
-
-/// The kills of each shadow on `build` as `(rule, step)`: its mutant of the host engine's
-/// profile (every host's, as the model-only reach switches every host; a profile whose table
-/// lacks the rule stays the reference) predicts the build, and is checked as the reference is
-/// (`reference`, its verdicts) against the same observation, after the same evictions.
-fn shadow_kills(
-    shadows: &mut [Shadow<'_>],
-    (host, engine): (&str, &Engine),
-    build: &Build,
-    (observation, evicted): (&Observation, usize),
-    reference: &[StepVerdict],
-) -> Vec<(String, usize)> {
-    let mut kills = Vec::new();
-    for shadow in shadows {
-        let profile = engine
-            .profile
-            .with_switch(shadow.rule, models::Switch::Off)
-            .unwrap_or_else(|_| engine.profile.clone());
-        let predicted = shadow.model.step(host, &profile, build);
-        let verdicts = crate::check::after_eviction(check(&predicted, observation), evicted);
-        for step in kill_steps(reference, &verdicts) {
-            kills.push((shadow.rule.to_string(), step));
-        }
-    }
-    kills
-}
-
-/// The steps where a mutant is killed: its verdict is a discrepancy and the reference's agrees
-/// (a step where the reference disagrees too is a finding, not a kill). A step only one of them
-/// has (the whole build, step 0, where one predicts a refusal) counts when every verdict the
-/// reference gave the build agrees or makes no claim.
-pub fn kill_steps(reference: &[StepVerdict], mutant: &[StepVerdict]) -> Vec<usize> {
-    let clean = reference
-        .iter()
-        .all(|v| matches!(v.verdict, Verdict::Agree | Verdict::Unchecked));
-    mutant
-        .iter()
-        .filter(|m| m.verdict == Verdict::Discrepancy)
-        .filter(|m| match reference.iter().find(|r| r.step == m.step) {
-            Some(r) => r.verdict == Verdict::Agree,
-            None => clean,
-        })
-        .map(|m| m.step)
-        .collect()
-}
-
 /// `fresh_differences`, where a failed check is no verdict and must not lose the run: a
 /// warning, and no differences.
 fn fresh_check(
@@ -738,53 +609,4 @@ impl From<&History> for schema::History {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{kill_steps, substitute_base};
-    use crate::check::{StepVerdict, Verdict};
-
-    fn verdicts(list: &[(usize, Verdict)]) -> Vec<StepVerdict> {
-        list.iter()
-            .map(|(step, verdict)| StepVerdict {
-                step: *step,
-                instruction: "RUN x".into(),
-                predicted: models::Outcome::Skipped { why: String::new() },
-                observed: None,
-                verdict: verdict.clone(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_kill_is_where_the_reference_agrees_and_the_mutant_does_not() {
-        use Verdict::{Agree, Discrepancy, Unchecked};
-        let reference = verdicts(&[(1, Agree), (2, Discrepancy), (3, Agree), (4, Unchecked)]);
-        let mutant = verdicts(&[
-            (1, Discrepancy),
-            (2, Discrepancy),
-            (3, Agree),
-            (4, Discrepancy),
-        ]);
-        assert_eq!(kill_steps(&reference, &mutant), [1], "step 2 is a finding");
-        // The mutant refuses the whole build the engine built as the reference said.
-        let whole = verdicts(&[(0, Discrepancy)]);
-        assert_eq!(
-            kill_steps(&verdicts(&[(1, Agree), (2, Unchecked)]), &whole),
-            [0]
-        );
-        assert!(
-            kill_steps(&reference, &whole).is_empty(),
-            "not over a finding"
-        );
-    }
-
-    #[test]
-    fn only_from_base_is_rewritten() {
-        assert_eq!(
-            substitute_base(
-                "FROM base AS x\nfrom base\nFROM basement\nRUN echo base\n",
-                "localhost/b:1"
-            ),
-            "FROM localhost/b:1 AS x\nfrom localhost/b:1\nFROM basement\nRUN echo base\n"
-        );
-    }
-}
+mod tests;

@@ -2,9 +2,11 @@
 //! salt, and write the reports. Also `replay` of one case file.
 
 pub mod execute;
+pub mod leftovers;
 pub mod mutants;
 pub mod reproduce;
 pub mod second_oracle;
+pub mod shadows;
 pub mod shrink;
 pub mod suspects;
 

@@ -249,17 +249,17 @@ impl EngineRun<'_> {
 /// shrink's included): their tags, then the containers and untagged images their salt's label
 /// marks (a killed build's container, a classic builder's intermediate images), children first.
 fn remove_leftovers(engine: &Engine) -> Result<()> {
-    sweep_all(crate::run::execute::take_unclean(Some(&engine.endpoint)))
+    sweep_all(crate::run::leftovers::take_unclean(Some(&engine.endpoint)))
 }
 
 /// Sweeps each leftover on its engine; one whose engine does not answer goes back on the list
 /// (the first such error is returned), the rest are recorded as swept.
-fn sweep_all(leftovers: Vec<crate::run::execute::Leftover>) -> Result<()> {
+fn sweep_all(leftovers: Vec<crate::run::leftovers::Leftover>) -> Result<()> {
     let mut first_error = None;
     for leftover in leftovers {
         let door = engine::open(&leftover.engine);
-        match crate::run::execute::sweep_salt(door.as_ref(), &leftover.salt, &leftover.refs) {
-            Ok(0) => crate::run::execute::swept(leftover),
+        match crate::run::leftovers::sweep_salt(door.as_ref(), &leftover.salt, &leftover.refs) {
+            Ok(0) => crate::run::leftovers::swept(leftover),
             left => {
                 // Still not answering, or refusing (a full disk): the scenario stays on the list
                 // for the next try.
@@ -272,7 +272,11 @@ fn sweep_all(leftovers: Vec<crate::run::execute::Leftover>) -> Result<()> {
                         ))
                     },
                 );
-                crate::run::execute::keep_unclean(&leftover.engine, &leftover.salt, leftover.refs);
+                crate::run::leftovers::keep_unclean(
+                    &leftover.engine,
+                    &leftover.salt,
+                    leftover.refs,
+                );
                 first_error.get_or_insert(e);
             }
         }
@@ -285,8 +289,8 @@ fn sweep_all(leftovers: Vec<crate::run::execute::Leftover>) -> Result<()> {
 /// the client gave up adds images under a salt already swept). What still does not answer is
 /// reported for `cachet clean`.
 pub(super) fn last_sweep() {
-    let mut again = crate::run::execute::take_swept();
-    again.extend(crate::run::execute::take_unclean(None));
+    let mut again = crate::run::leftovers::take_swept();
+    again.extend(crate::run::leftovers::take_unclean(None));
     if again.is_empty() {
         return;
     }
@@ -294,7 +298,7 @@ pub(super) fn last_sweep() {
         eprintln!("warning: removing what faulted scenarios left: {e} (`cachet clean` will)");
     }
     // Leftovers of an engine that never came back stay listed for a later run in this process.
-    let _ = crate::run::execute::take_swept();
+    let _ = crate::run::leftovers::take_swept();
 }
 
 /// How long a run waits for an engine that stopped answering: `CACHET_ENGINE_WAIT` seconds,
