@@ -43,8 +43,15 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// cachet's own failure (a temp dir, serialising a report, a worker that panicked).
     #[error("harness fault: {0}")]
     Harness(String),
+    /// An engine, its CLI or the registry answered a call with an error that is neither
+    /// unreachability nor a fault cachet knows (`Fault`): a refused push, a tag, a prune. The
+    /// door's wrapper (`engine::traced`) turns one that names a fault, or that timed out, into
+    /// `EngineFault` or `EngineUnavailable`.
+    #[error("engine call failed: {0}")]
+    EngineCall(String),
     /// The harness could not lay out a scenario's input on this machine (the kernel refused an
     /// xattr, an owner, a time): the scenario is lost with this reason and a run goes on.
     #[error("cannot set up the scenario's context: {0}")]
@@ -59,7 +66,9 @@ impl Error {
             | Error::UnknownEngine(_)
             | Error::Read { .. } => 2,
             Error::EngineUnavailable { .. } | Error::EngineFault { .. } => EXIT_UNAVAILABLE,
-            Error::Write { .. } | Error::Harness(_) | Error::Setup(_) => EXIT_HARNESS_FAULT,
+            Error::Write { .. } | Error::Harness(_) | Error::EngineCall(_) | Error::Setup(_) => {
+                EXIT_HARNESS_FAULT
+            }
         }
     }
 }

@@ -171,7 +171,7 @@ pub(crate) fn ensure_base_image(engine: &Engine, reference: &str, salt: &str) ->
     block_on(docker.inspect_image(reference))
         .map(|_| ())
         .map_err(|e| {
-            Error::Harness(format!(
+            Error::EngineCall(format!(
                 "base image {reference} did not load on {}: {e}",
                 engine.name
             ))

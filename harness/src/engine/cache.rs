@@ -49,7 +49,7 @@ pub(crate) fn build_cache_records(engine: &Engine) -> Result<Vec<serde_json::Val
         let output = docker_cli(engine)
             .args(["system", "df", "-v", "--format", "{{json .BuildCache}}"])
             .output()
-            .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
+            .map_err(|e| Error::EngineCall(format!("running {}: {e}", engine.cli)))?;
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
         if output.status.success() {
             break output;
@@ -65,7 +65,7 @@ pub(crate) fn build_cache_records(engine: &Engine) -> Result<Vec<serde_json::Val
         return Err(if says_unreachable(&stderr) {
             unavailable(engine, stderr)
         } else {
-            Error::Harness(format!("listing build cache on {}: {stderr}", engine.name))
+            Error::EngineCall(format!("listing build cache on {}: {stderr}", engine.name))
         });
     };
     Ok(serde_json::from_slice(&output.stdout).unwrap_or_default())
@@ -129,9 +129,9 @@ fn prune_call(engine: &Engine, filter: Option<&str>) -> Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| Error::Harness(format!("running {}: {e}", engine.cli)))?;
+        .map_err(|e| Error::EngineCall(format!("running {}: {e}", engine.cli)))?;
     if !status.status.success() {
-        return Err(Error::Harness(format!(
+        return Err(Error::EngineCall(format!(
             "pruning build cache on {}: {}",
             engine.name,
             String::from_utf8_lossy(&status.stderr).trim()

@@ -180,7 +180,7 @@ fn run_with_timeout(engine: &Engine, line: &CommandLine) -> Result<(String, Opti
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command
         .spawn()
-        .map_err(|e| Error::Harness(format!("cannot run {}: {e}", engine.cli)))?;
+        .map_err(|e| Error::EngineCall(format!("cannot run {}: {e}", engine.cli)))?;
     let readers = [
         read_in_background(child.stdout.take().expect("piped")),
         read_in_background(child.stderr.take().expect("piped")),
@@ -201,7 +201,10 @@ fn run_with_timeout(engine: &Engine, line: &CommandLine) -> Result<(String, Opti
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => {
-                return Err(Error::Harness(format!("waiting for {}: {e}", engine.cli)));
+                return Err(Error::EngineCall(format!(
+                    "waiting for {}: {e}",
+                    engine.cli
+                )));
             }
         }
     };

@@ -192,12 +192,12 @@ pub(crate) fn push_image(engine: &Engine, reference: &str) -> Result<()> {
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) if info.error_detail.is_some() => {
-                    return Err(Error::Harness(format!(
+                    return Err(Error::EngineCall(format!(
                         "push {reference}: {:?}",
                         info.error_detail
                     )))
                 }
-                Err(e) => return Err(Error::Harness(format!("push {reference}: {e}"))),
+                Err(e) => return Err(Error::EngineCall(format!("push {reference}: {e}"))),
                 _ => {}
             }
         }
@@ -215,7 +215,7 @@ pub(crate) fn tag_image(engine: &Engine, image: &str, reference: &str) -> Result
             tag: Some(tag.to_string()),
         }),
     ))
-    .map_err(|e| Error::Harness(format!("tag {reference}: {e}")))
+    .map_err(|e| Error::EngineCall(format!("tag {reference}: {e}")))
 }
 
 /// An image as a `docker save` archive.
@@ -226,7 +226,7 @@ pub(crate) fn save_image(engine: &Engine, image: &str) -> Result<Vec<u8>> {
         let mut stream = docker.export_image(image);
         while let Some(chunk) = stream.next().await {
             bytes.extend_from_slice(
-                &chunk.map_err(|e| Error::Harness(format!("saving {image}: {e}")))?,
+                &chunk.map_err(|e| Error::EngineCall(format!("saving {image}: {e}")))?,
             );
         }
         Ok::<_, Error>(bytes)

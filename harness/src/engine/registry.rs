@@ -41,13 +41,13 @@ pub fn registry_answers(host: &str) -> Result<()> {
 fn registry_request(host: &str, method: &str, path: &str) -> Result<String> {
     use std::io::Write;
     let mut stream = std::net::TcpStream::connect(host)
-        .map_err(|e| Error::Harness(format!("registry {host}: {e}")))?;
+        .map_err(|e| Error::EngineCall(format!("registry {host}: {e}")))?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n"
     )
-    .map_err(|e| Error::Harness(format!("registry {host}: {e}")))?;
+    .map_err(|e| Error::EngineCall(format!("registry {host}: {e}")))?;
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     Ok(response)
@@ -58,7 +58,7 @@ fn registry_json(host: &str, path: &str) -> Result<serde_json::Value> {
     let response = registry_request(host, "GET", path)?;
     let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     serde_json::from_str(body).map_err(|e| {
-        Error::Harness(format!(
+        Error::EngineCall(format!(
             "registry {host}{path}: unexpected answer ({e}): {}",
             response.lines().next().unwrap_or("")
         ))
@@ -103,7 +103,7 @@ pub fn delete_from_registry(reference: &str) -> Result<()> {
     if response.starts_with("HTTP/1.1 202") || response.starts_with("HTTP/1.1 404") {
         Ok(())
     } else {
-        Err(Error::Harness(format!(
+        Err(Error::EngineCall(format!(
             "registry refused to delete {reference}: {}",
             response.lines().next().unwrap_or("")
         )))

@@ -85,11 +85,11 @@ impl Door for Traced {
     }
 }
 
-/// `e` as an `EngineFault` when its words name one (an engine's message carried in a harness or
-/// unavailable error: a base image load, a tag or a push that ran out of disk); otherwise `e`.
+/// `e` as an `EngineFault` when its words name one (an engine's message carried in an engine-call
+/// or unavailable error: a base image load, a tag or a push that ran out of disk); otherwise `e`.
 fn as_engine_fault(e: Error, engine: &Engine) -> Error {
     // An engine that said "no space left on device" answered: it is not unreachable either.
-    let (Error::Harness(detail) | Error::EngineUnavailable { detail, .. }) = &e else {
+    let (Error::EngineCall(detail) | Error::EngineUnavailable { detail, .. }) = &e else {
         return e;
     };
     if let Some(fault) = Fault::of_message(detail) {
@@ -101,7 +101,7 @@ fn as_engine_fault(e: Error, engine: &Engine) -> Error {
         };
     }
     // bollard's words for a request that got no answer within `call_timeout()`.
-    if matches!(e, Error::Harness(_)) && detail.contains("Timeout error") {
+    if matches!(e, Error::EngineCall(_)) && detail.contains("Timeout error") {
         return Error::EngineUnavailable {
             engine: engine.name.clone(),
             endpoint: engine.endpoint.clone(),
