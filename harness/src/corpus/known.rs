@@ -338,26 +338,6 @@ pub struct Classified {
 /// A step as `classify` reads it: the model's prediction and the instruction's keyword.
 pub type StepFacts = BTreeMap<(usize, usize), (Outcome, String)>;
 
-/// The model's prediction and the instruction keyword at each `(build, step)` of a run: what
-/// `classify` reads causes from.
-pub fn predictions(history: &crate::run::execute::History) -> StepFacts {
-    history
-        .builds
-        .iter()
-        .flat_map(|b| {
-            b.verdicts.iter().map(move |v| {
-                let keyword = v
-                    .instruction
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                ((b.transition, v.step), (v.predicted.clone(), keyword))
-            })
-        })
-        .collect()
-}
-
 /// Splits discrepancies `(build, step, observed)` of a run of `scenario` (`predicted`: the
 /// model's outcome at each step, for the cause). After a build with a known divergence, the
 /// engine's cache no longer holds what the model thinks it holds, so the discrepancies of later

@@ -2,10 +2,11 @@
 //! after each one (atomically, `"partial": true` until the end), and the build-cache records of
 //! finished scenarios reaped on a thread of their own.
 
-use crate::engine;
-use crate::report::schema::{Report, ScenarioResult};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use crate::engine;
+use crate::report::schema::{Report, ScenarioResult};
 
 /// After the run's last build: the build-cache records the run added and the reaper left go,
 /// and the run says how many went while it ran (`reaped`) and after.

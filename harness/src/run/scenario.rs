@@ -1,14 +1,36 @@
 //! One scenario on one engine: run, confirm a discrepancy from a fresh salt, shrink it, name the
 //! rules it implicates, and write its case file, reproducer and logs.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
 use crate::corpus::case_file::case_from_scenario;
+use crate::corpus::known::StepFacts;
 use crate::engine;
 use crate::engine::inventory::{Engine, Inventory};
 use crate::error::{Error, Result};
 use crate::report::schema::{ScenarioResult, ShrinkInfo};
 use crate::run::execute::{run_scenario, History};
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+
+/// The model's prediction and the instruction keyword at each `(build, step)` of a run: what
+/// `known::classify` reads causes from.
+fn step_facts(history: &History) -> StepFacts {
+    history
+        .builds
+        .iter()
+        .flat_map(|b| {
+            b.verdicts.iter().map(move |v| {
+                let keyword = v
+                    .instruction
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                ((b.transition, v.step), (v.predicted.clone(), keyword))
+            })
+        })
+        .collect()
+}
 
 pub(super) fn salt(seed: u64, index: usize, engine: &str, attempt: u32) -> String {
     crate::run::execute::fresh_salt((seed, index, engine, attempt))
@@ -248,7 +270,7 @@ impl ScenarioRun<'_> {
             &engine.settings,
             self.version,
             self.scenario,
-            &crate::corpus::known::predictions(again),
+            &step_facts(again),
             both,
         );
         result.confirmed = classified.unknown;
@@ -276,7 +298,7 @@ impl ScenarioRun<'_> {
                 &engine.settings,
                 self.version,
                 candidate,
-                &crate::corpus::known::predictions(run),
+                &step_facts(run),
                 discrepancy_keys(run),
             )
             .unknown

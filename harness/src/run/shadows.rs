@@ -2,11 +2,12 @@
 //! every host's cache, checked against the same observations as the reference, and where it is
 //! killed.
 
+use models::scenario::ScenarioModel;
+use models::Build;
+
 use crate::check::{check, StepVerdict, Verdict};
 use crate::engine::inventory::Engine;
 use crate::engine::observe::Observation;
-use models::scenario::ScenarioModel;
-use models::Build;
 
 /// A watched mutant in a scenario's run: its rule and its own model of every host's cache.
 pub(crate) struct Shadow<'r> {

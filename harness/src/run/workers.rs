@@ -2,13 +2,14 @@
 //! scenarios in turn, waiting for an engine that went away, sweeping what a lost scenario left,
 //! and showing progress; Ctrl-C stops them between scenarios.
 
+use std::time::{Duration, Instant};
+
 use super::journal::Journal;
 use super::scenario::{run_one, Setup};
 use crate::engine;
 use crate::engine::inventory::Engine;
 use crate::error::{Error, Result};
 use crate::report::schema::ScenarioResult;
-use std::time::{Duration, Instant};
 
 /// The engines that stopped early, with why.
 type Stopped = Vec<(String, Error)>;
