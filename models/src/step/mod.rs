@@ -5,7 +5,7 @@
 
 pub mod key;
 pub mod outcome;
-pub mod scope;
+pub(crate) mod scope;
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 /// Variables in scope in a stage: declared ARGs (with their value) and ENVs.
 #[derive(Clone, Debug, Default)]
-pub struct Scope {
+pub(crate) struct Scope {
     pub args: BTreeMap<String, Option<String>>,
     pub env: Vec<(String, String)>,
     pub user: Option<String>,
