@@ -17,6 +17,7 @@ pub mod predict;
 pub mod profiles;
 pub mod rules;
 pub mod scenario;
+pub mod step;
 
 pub use context::{BuildContext, Entry, EntryKind};
 pub use dockerfile::{Body, Dockerfile, Instruction};

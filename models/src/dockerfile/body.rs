@@ -1,7 +1,7 @@
 //! Instruction arguments: `parse_body` (the logical line after the keyword, and the heredocs it
 //! names, into a `Body`, or why not) and `canonical_args` (a body's canonical argument text).
 
-use super::{ArgDecl, Body, Command, CopyArgs, Heredoc, Mount, MountKind, RunFlags};
+use super::ast::{ArgDecl, Body, Command, CopyArgs, Heredoc, Mount, MountKind, RunFlags};
 
 /// One `--name[=value]` flag before an instruction's arguments, value unquoted.
 type Flag = (String, Option<String>);

@@ -3,33 +3,14 @@
 //! them.
 
 use crate::context::{normalize_context_path, BuildContext, Entry, EntryKind};
-use crate::dockerfile::CopyArgs;
+use crate::dockerfile::{parse_mode, parse_owner, CopyArgs};
 use crate::fingerprint::{content_digest, fingerprint};
-use crate::predict::key::{Component, Part, SourceFact, StepKey};
-use crate::predict::plan::{
-    join_workdir, parse_mode, parse_owner, Cx, Planned, StageOutcome, StageState,
-};
-use crate::predict::Outcome;
+use crate::predict::cx::{arrived_owner, join_workdir, Cx, Planned, StageOutcome, StageState};
 use crate::profiles::generation::Support;
-use crate::profiles::{buildah, buildkit, classic, general, Builder, Profile, Transport};
+use crate::profiles::{buildah, buildkit, classic, general, Builder, Profile};
 use crate::rules::RuleId;
-
-/// What the transport does to each entry before the builder sees it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TransportEffect {
-    reset_owner: bool,
-    only_capability_xattr: bool,
-}
-
-pub(crate) fn transport_effect(p: &Profile) -> TransportEffect {
-    // The docker CLI resets owners for Buildah too, though Buildah replaces the owner anyway
-    // (`buildah.copy-digest`).
-    let buildah_cli = p.builder == Builder::Buildah && p.transport == Transport::Cli;
-    TransportEffect {
-        reset_owner: classic::cli_resets_owner(p) || buildkit::owner_reset(p) || buildah_cli,
-        only_capability_xattr: classic::cli_keeps_only_capability(p),
-    }
-}
+use crate::step::key::{Component, Part, SourceFact, StepKey};
+use crate::step::outcome::Outcome;
 
 pub(crate) fn plan_copy(
     cx: &Cx<'_>,
@@ -96,7 +77,7 @@ pub(crate) fn plan_copy(
         Ok(component) => key.extend(component),
         Err(outcome) => return Planned::Broken(outcome),
     }
-    key.extend(buildkit::copy_context(cx));
+    key.extend(buildkit::copy_context(cx.profile, || cx.context_digest()));
     key.extend(buildah::link_text(p, copy));
     key.extend(classic::link_text(p, copy));
     key.extend(classic::checksum_text(p, copy));
@@ -437,14 +418,6 @@ pub(crate) fn select_in_stage(stage: &StageOutcome, source: &str) -> Vec<(Place,
 }
 
 /// A source's facts as the transport and the builder's rules shape them.
-/// A context entry's owner as the door delivers it: 0:0 where the transport resets owners.
-pub(crate) fn arrived_owner(effect: TransportEffect, entry: &Entry) -> (u32, u32) {
-    match effect.reset_owner {
-        true => (0, 0),
-        false => (entry.uid, entry.gid),
-    }
-}
-
 pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArgs) -> SourceFact {
     let p = cx.profile;
     let effect = cx.effect;
@@ -470,7 +443,7 @@ pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArg
         xattrs: entry
             .xattrs
             .iter()
-            .filter(|(k, _)| !effect.only_capability_xattr || *k == "security.capability")
+            .filter(|(k, _)| effect.keeps_xattr(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     };

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::predict::key::{Component, Part, Slot, SourceFact, StepKey};
-use crate::predict::{Field, Reason, ReasonKind};
 use crate::profiles::{buildkit, general};
+use crate::step::key::{Component, Part, Slot, SourceFact, StepKey};
+use crate::step::outcome::{Field, Reason, ReasonKind};
 
 /// The kinds of key components, in the order a difference is looked for.
 const SLOTS: [Slot; 5] = [
@@ -234,5 +234,35 @@ fn field_difference(old: &SourceFact, new: &SourceFact) -> Option<Field> {
         Some(Field::Times)
     } else {
         None
+    }
+}
+
+/// A reason in words: here, with the explanations, since one names a rule of the tables
+/// (`from.chain`) and the vocabulary (`step/`) sits below them.
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            ReasonKind::NotInCache => write!(f, "not in cache")?,
+            ReasonKind::ParentRebuilt { step } => write!(f, "parent rebuilt at step {step}")?,
+            ReasonKind::InstructionText { cached, now } => {
+                write!(f, "instruction text `{cached}` -> `{now}`")?
+            }
+            ReasonKind::SourceChanged { path, field } => write!(f, "source `{path}`: {field}")?,
+            ReasonKind::BuildArg { name } => write!(f, "build arg `{name}` changed")?,
+            ReasonKind::Environment { name } => write!(f, "environment `{name}` changed")?,
+            ReasonKind::ContextChanged if self.rule == general::FROM_CHAIN.id => write!(
+                f,
+                "what a RUN or the base image made there changed: the source's chain up to \
+                     its last RUN (or FROM) differs, RUN taken as deterministic"
+            )?,
+            ReasonKind::ContextChanged => write!(f, "context changed")?,
+            ReasonKind::NoCache => write!(f, "--no-cache")?,
+            ReasonKind::LayersOff => write!(f, "layer cache off")?,
+            ReasonKind::NoLayer => write!(
+                f,
+                "imported inline cache holds its key but not its layer, and a later step needs it"
+            )?,
+        }
+        write!(f, " ({})", self.rule)
     }
 }

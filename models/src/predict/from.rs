@@ -1,23 +1,11 @@
 //! FROM: the stage starts on a base image, or on an earlier stage's last step.
 
 use crate::fingerprint::fingerprint;
-use crate::predict::plan::{Cx, Planned, StageOutcome, StageState};
-use crate::predict::Outcome;
+use crate::predict::cx::{unavailable_base, Cx, Planned, StageOutcome, StageState};
 use crate::profiles::general;
+use crate::step::outcome::Outcome;
 
-/// The name scenarios give cachet's base image: a busybox with `/bin/busybox`, `/bin/sh`,
-/// `/etc/passwd` and `/etc/group`, and nothing else. The harness gives builds a salted copy of it,
-/// `BASE_REPOSITORY:SALT`, which is the same image.
-pub const BASE_IMAGE: &str = "base";
-pub const BASE_REPOSITORY: &str = "localhost/cachet-base";
-
-/// Whether `image` names cachet's base image (`BASE_IMAGE`, or a salted copy).
-pub fn is_base_image(image: &str) -> bool {
-    image == BASE_IMAGE
-        || image
-            .strip_prefix(BASE_REPOSITORY)
-            .is_some_and(|tag| tag.starts_with(':'))
-}
+pub use crate::step::{is_base_image, BASE_IMAGE, BASE_REPOSITORY};
 
 /// The top-level directories of an image built on `base` that hold anything no step of the
 /// Dockerfile put there: the base image's own, and what an engine mounts or makes for a RUN.
@@ -57,7 +45,7 @@ pub(crate) fn plan_from(
 ) -> Planned {
     let image = cx.stages[st.index].base.clone();
     let stage = cx.earlier_stage(st.index, &image);
-    if let Some(why) = crate::predict::plan::unavailable_base(cx.profile, cx.stages, st.index) {
+    if let Some(why) = unavailable_base(cx.profile, cx.stages, st.index) {
         return Planned::Broken(Outcome::Fails { why });
     }
     if stage.is_none() && !is_reference(&image) {

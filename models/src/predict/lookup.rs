@@ -4,11 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fingerprint::fingerprint;
 use crate::predict::explain::explain_miss;
-use crate::predict::key::StepKey;
 use crate::predict::plan::{plan, PlannedKind, PlannedStep};
+use crate::predict::state::CacheExport;
 use crate::predict::state::{EngineState, Imported, Record};
-use crate::predict::{Build, CacheExport, Outcome, Prediction, Reason, StepPrediction};
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
+use crate::step::key::StepKey;
+use crate::step::outcome::{Outcome, Prediction, Reason, StepPrediction};
+use crate::step::Build;
 
 /// What every step of one build is looked up with.
 struct Lookup<'a> {

@@ -5,9 +5,9 @@
 use crate::dockerfile::Body;
 use crate::dockerfile::Instruction;
 use crate::fingerprint::fingerprint;
-use crate::predict::key::{Component, StepKey};
-use crate::predict::plan::{join_workdir, Cx, Planned, StageState};
+use crate::predict::cx::{join_workdir, Cx, Planned, StageState};
 use crate::profiles::{buildah, classic, general, Builder};
+use crate::step::key::{Component, StepKey};
 
 /// Any instruction but FROM, RUN, COPY and ADD.
 pub(crate) fn plan_metadata(

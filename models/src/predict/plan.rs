@@ -3,20 +3,23 @@
 //!
 //! `plan` checks what the engine refuses, splits the stages and walks them; each instruction kind
 //! has its own function (`from.rs`, `run.rs`, `copy.rs`, `metadata.rs`) over a small per-stage
-//! state (`StageState`).
+//! state (`StageState`, in `cx.rs` with the rest of what the handlers share).
 
-use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
-use crate::context::BuildContext;
 use crate::dockerfile::{self, Body, Dockerfile, ExpandError, Instruction};
 use crate::fingerprint::fingerprint;
-use crate::predict::key::StepKey;
-use crate::predict::{copy, from, metadata, run, Build, BuildOptions, Outcome};
+use crate::predict::cx::{
+    stage_index, unavailable_base, Cx, GlobalScope, Planned, StageOutcome, StageSpan, StageState,
+};
+use crate::predict::{copy, from, metadata, run};
+use crate::profiles::buildkit::FromLine;
 use crate::profiles::{
     buildah, buildkit, classic, general, Builder, Features, Generation, Profile,
 };
+use crate::step::key::StepKey;
+use crate::step::outcome::Outcome;
+use crate::step::{Build, BuildOptions};
 
 /// One planned instruction.
 #[derive(Clone, Debug)]
@@ -69,249 +72,6 @@ impl Plan {
     }
 }
 
-/// What one instruction function decided.
-pub(crate) enum Planned {
-    From,
-    /// A step with this key.
-    Step {
-        key: StepKey,
-        changes_files: bool,
-        reads_stage: Option<usize>,
-        /// Looked up under this parent instead of the stage's chain (`bk.link`); the stage's
-        /// chain then continues from the merge of both.
-        detached_parent: Option<u64>,
-    },
-    /// The instruction settles the rest of the stage too (fails, skipped, unsupported).
-    Broken(Outcome),
-}
-
-/// Per-stage facts other stages may need.
-#[derive(Clone, Debug)]
-pub(crate) struct StageOutcome {
-    pub final_chain: u64,
-    pub fs_digest: u64,
-    /// An opaque RUN ran in the stage (or in the stage it is built FROM).
-    pub has_run: bool,
-    /// The stage is built on `base`, cachet's base image (`BASE_DIRS`).
-    pub on_base: bool,
-    /// The directories WORKDIR made (or found) in the stage.
-    pub workdirs: std::collections::BTreeSet<String>,
-    /// The chain at the stage's last opaque RUN, or at its FROM: what determines the files no
-    /// COPY or known RUN wrote (`copy.from-chain`).
-    pub writer_chain: u64,
-    /// What COPY steps and RUNs of known effect (`run::run_effect`) put into the stage's
-    /// filesystem: absolute path -> fingerprint of the entry's facts as the profile keys them
-    /// (the base image's own files are constant).
-    pub files: BTreeMap<String, (u64, bool)>,
-    /// A step of the stage fails: stages that read it do not run either.
-    pub fails: bool,
-    /// A step of the stage is `Unsupported`: what other stages take from it is unknown too.
-    pub unknown: bool,
-    /// WORKDIR, ENV, USER, SHELL and ARGs at the stage's end: a stage built FROM it starts with
-    /// them (`general::inherits_scope`), its ARGs only on BuildKit v0.15 on (`bk.stage-args`).
-    pub scope: Scope,
-}
-
-pub(crate) struct StageSpan<'a> {
-    pub name: Option<String>,
-    /// The name its FROM gives, expanded with the global ARGs (`general::from_name`): an image,
-    /// or an earlier stage's name.
-    pub base: String,
-    /// Why the lexer refuses FROM's name (`base` is then the name as written).
-    pub base_refused: Option<String>,
-    /// FROM's name as written.
-    pub written: &'a str,
-    pub instructions: Vec<(usize, &'a Instruction)>,
-}
-
-/// Variables in scope in a stage: declared ARGs (with their value) and ENVs.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Scope {
-    pub args: BTreeMap<String, Option<String>>,
-    pub env: Vec<(String, String)>,
-    pub user: Option<String>,
-    pub workdir: String,
-    /// The shell a SHELL instruction set, if any.
-    pub shell: Option<Vec<String>>,
-}
-
-impl Scope {
-    fn lookup(&self, name: &str, with_args: bool) -> Option<String> {
-        if let Some((_, v)) = self.env.iter().rev().find(|(k, _)| k == name) {
-            return Some(v.clone());
-        }
-        if !with_args {
-            return None;
-        }
-        self.args.get(name).cloned().flatten()
-    }
-
-    /// Declared args that have a value, as they enter RUN keys.
-    pub fn args_with_values(&self) -> Vec<(String, String)> {
-        self.args
-            .iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-            .collect()
-    }
-
-    pub fn set_env(&mut self, key: &str, value: String) {
-        self.env.retain(|(k, _)| k != key);
-        self.env.push((key.to_string(), value));
-    }
-}
-
-/// The state of the stage being planned.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct StageState {
-    pub index: usize,
-    pub scope: Scope,
-    pub chain: u64,
-    pub fs_digest: u64,
-    /// An opaque RUN ran (one whose effect `run::run_effect` does not know).
-    pub has_run: bool,
-    /// The last RUN planned was opaque: the writer chain moves to it.
-    pub last_run_opaque: bool,
-    /// The stage is built on `base`, cachet's base image, whose files the model knows.
-    pub on_base: bool,
-    /// The directories WORKDIR made (or found) in the stage.
-    pub workdirs: std::collections::BTreeSet<String>,
-    /// The chain at the last opaque RUN, or at FROM (`copy.from-chain`).
-    pub writer_chain: u64,
-    pub files: BTreeMap<String, (u64, bool)>,
-    /// Once a step fails or cannot be modelled, the rest of the stage is settled too.
-    pub broken: Option<Outcome>,
-}
-
-impl StageState {
-    fn outcome(self) -> StageOutcome {
-        StageOutcome {
-            final_chain: self.chain,
-            fs_digest: self.fs_digest,
-            has_run: self.has_run,
-            on_base: self.on_base,
-            workdirs: self.workdirs,
-            writer_chain: self.writer_chain,
-            files: self.files,
-            fails: matches!(
-                self.broken,
-                Some(Outcome::Fails { .. } | Outcome::Skipped { .. })
-            ),
-            unknown: matches!(self.broken, Some(Outcome::Unsupported { .. })),
-            scope: self.scope,
-        }
-    }
-}
-
-/// What every instruction function may read: the profile, the build, the stages, and what the
-/// builder sees of the context.
-pub(crate) struct Cx<'a> {
-    pub profile: &'a Profile,
-    pub build: &'a Build,
-    pub stages: &'a [StageSpan<'a>],
-    /// The context as COPY sees it (`dockerignore`, `dockerfile.self`).
-    pub visible: Cow<'a, BuildContext>,
-    /// Whether build-arg values reach keys (`arg.first-use`).
-    pub args_on: bool,
-    pub effect: copy::TransportEffect,
-    /// The global scope: usable in FROM lines, and by a stage that declares a name again.
-    pub global: GlobalScope,
-    context_digest: OnceCell<u64>,
-}
-
-impl<'a> Cx<'a> {
-    fn new(
-        profile: &'a Profile,
-        build: &'a Build,
-        stages: &'a [StageSpan<'a>],
-        global: GlobalScope,
-    ) -> Cx<'a> {
-        let mut visible = general::without_ignored(profile, &build.context);
-        general::keep_dockerfile(profile, &mut visible);
-        Cx {
-            profile,
-            build,
-            stages,
-            visible,
-            args_on: general::build_args_reach_keys(profile),
-            effect: copy::transport_effect(profile),
-            global,
-            context_digest: OnceCell::new(),
-        }
-    }
-
-    /// The digest of the whole visible context, computed once and only if a key needs it.
-    pub fn context_digest(&self) -> u64 {
-        *self
-            .context_digest
-            .get_or_init(|| fingerprint(&*self.visible))
-    }
-
-    /// Expands the variables of a word the parser already unquoted (COPY's words, ENV and LABEL
-    /// pairs, ARG defaults, flag values): ENV values, and build args when they reach keys. A word
-    /// the lexer refuses stays as written; `expansion_failure` has settled the step before.
-    pub fn expand(&self, text: &str, scope: &Scope) -> String {
-        self.try_expand(text, scope, false)
-            .unwrap_or_else(|_| text.to_string())
-    }
-
-    /// `expand` for an argument kept as written (WORKDIR, USER): its quotes are the lexer's.
-    pub fn expand_raw(&self, text: &str, scope: &Scope) -> String {
-        self.try_expand(text, scope, true)
-            .unwrap_or_else(|_| text.to_string())
-    }
-
-    /// Expands a word of a FROM line (`--platform`) in the global scope: the global ARGs, then
-    /// the automatic platform ARGs.
-    pub fn expand_global(&self, text: &str) -> String {
-        let lookup = |n: &str| self.global.lookup(n);
-        let syntax = self.profile.features.expansion;
-        dockerfile::expand(text, &lookup, syntax, self.global.escape, true)
-            .unwrap_or_else(|_| text.to_string())
-    }
-
-    /// The one expansion of the model (`dockerfile::expand`) with the profile's lexer.
-    pub fn try_expand(
-        &self,
-        text: &str,
-        scope: &Scope,
-        quotes: bool,
-    ) -> Result<String, ExpandError> {
-        let lookup = |n: &str| scope.lookup(n, self.args_on);
-        dockerfile::expand(
-            text,
-            &lookup,
-            self.profile.features.expansion,
-            self.global.escape,
-            quotes,
-        )
-    }
-
-    /// The earlier stage `reference` names, as seen from stage `stage`.
-    pub fn earlier_stage(&self, stage: usize, reference: &str) -> Option<usize> {
-        stage_index(&self.stages[..stage], reference)
-    }
-}
-
-pub(crate) fn parse_mode(text: &str) -> Option<u32> {
-    u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777)
-}
-
-pub(crate) fn parse_owner(text: &str) -> Option<(u32, u32)> {
-    let (user, group) = text.split_once(':').unwrap_or((text, text));
-    let id = |s: &str| if s == "root" { Some(0) } else { s.parse().ok() };
-    Some((id(user)?, id(group)?))
-}
-
-pub(crate) fn join_workdir(current: &str, path: &str) -> String {
-    if path.starts_with('/') {
-        path.to_string()
-    } else if current.is_empty() || current == "/" {
-        format!("/{path}")
-    } else {
-        format!("{current}/{path}")
-    }
-}
-
 /// The stages, each FROM's name given by `base` (its expansion).
 fn split_stages<'d>(
     dockerfile: &'d Dockerfile,
@@ -337,18 +97,6 @@ fn split_stages<'d>(
         }
     }
     stages
-}
-
-fn stage_index(stages: &[StageSpan<'_>], reference: &str) -> Option<usize> {
-    stages
-        .iter()
-        .position(|s| s.name.as_deref() == Some(reference))
-        .or_else(|| {
-            reference
-                .parse::<usize>()
-                .ok()
-                .filter(|&i| i < stages.len())
-        })
 }
 
 /// The stages a builder builds for the build's target, in order: every stage up to the target for the
@@ -407,24 +155,6 @@ fn stages_as_named<'d>(
     };
     let global = global_scope(&profile, dockerfile, &build);
     split_stages(dockerfile, &mut |image| from_base(&profile, &global, image))
-}
-
-/// Why stage `i`'s FROM names an image no scenario build can have (`from.base-written`).
-pub(crate) fn unavailable_base(
-    profile: &Profile,
-    stages: &[StageSpan<'_>],
-    i: usize,
-) -> Option<String> {
-    let stage = &stages[i];
-    (stage_index(&stages[..i], &stage.base).is_none()
-        && general::base_unavailable(profile, stage.written, &stage.base))
-    .then(|| {
-        format!(
-            "FROM {}: it names the image `{}`, which cannot be pulled without network (only the \
-             word `base` written as FROM's name is cachet's base image)",
-            stage.written, stage.base
-        )
-    })
 }
 
 /// Stages that must be built for the target, by builder.
@@ -592,44 +322,6 @@ fn refused_syntax(profile: &Profile, body: &Body) -> Option<String> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-/// What the global scope holds: the ARGs before the first FROM, the automatic platform ARGs,
-/// and the escape character.
-pub(crate) struct GlobalScope {
-    /// The ARGs declared before the first FROM, with their values (`--build-arg`, or the
-    /// default expanded in order).
-    pub args: BTreeMap<String, Option<String>>,
-    /// The automatic platform ARGs (`general::platform_args`): a stage's `ARG NAME` without a
-    /// value takes one from here.
-    pub platform: BTreeMap<String, String>,
-    /// The escape character (`# escape=`).
-    pub escape: char,
-    /// Whether a global platform ARG declared with no value keeps the automatic value
-    /// (`bk.declared-platform-arg`, `buildah.declared-platform-arg`).
-    pub keeps_declared: bool,
-}
-
-impl GlobalScope {
-    /// A name in the global scope: a declared global ARG's value, else an automatic platform
-    /// ARG (which a global `ARG TARGETARCH` with no value keeps where `keeps_declared`).
-    pub fn lookup(&self, name: &str) -> Option<String> {
-        match self.args.get(name) {
-            Some(Some(value)) => Some(value.clone()),
-            Some(None) if !self.keeps_declared => None,
-            _ => self.platform.get(name).cloned(),
-        }
-    }
-
-    /// `lookup` where the builder may hide the platform ARGs no global `ARG` line declared:
-    /// `sees_undeclared` says whether it shows them there (`buildah::platform_args_in_defaults`
-    /// for a global default, `buildah::platform_args_in_from` for a FROM line).
-    fn lookup_seeing(&self, name: &str, sees_undeclared: bool) -> Option<String> {
-        match self.args.contains_key(name) || sees_undeclared {
-            true => self.lookup(name),
-            false => None,
-        }
     }
 }
 
@@ -820,7 +512,13 @@ fn plan_stage(
         match plan_instruction(cx, outcomes, &mut st, instruction, &planned.instruction) {
             Planned::From => {
                 if let Body::From { platform, .. } = &instruction.body {
-                    if !buildkit::from_is_vertex(cx, outcomes, stage, platform.as_deref()) {
+                    let this = FromLine {
+                        platform: platform.as_deref(),
+                        ..cx.from_line(stage, outcomes)
+                    };
+                    let earlier: Vec<FromLine<'_>> =
+                        (0..stage).map(|i| cx.from_line(i, outcomes)).collect();
+                    if !buildkit::from_is_vertex(cx.profile, &this, &earlier) {
                         planned.kind = PlannedKind::Settled(buildkit::not_a_step());
                     }
                 }

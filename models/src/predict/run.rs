@@ -9,10 +9,10 @@ use crate::context::{normalize_context_path, BuildContext};
 use crate::dockerfile::{Body, Command, CopyArgs, Instruction, Mount, MountKind};
 use crate::fingerprint::fingerprint;
 use crate::predict::copy::{missing_in_stage, source_fact, stage_content};
-use crate::predict::key::{Component, Part, StepKey};
-use crate::predict::plan::{Cx, Planned, StageOutcome, StageState};
-use crate::predict::Outcome;
+use crate::predict::cx::{arrived_owner, Cx, Planned, StageOutcome, StageState};
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
+use crate::step::key::{Component, Part, StepKey};
+use crate::step::outcome::Outcome;
 
 pub(crate) fn plan_run(
     cx: &Cx<'_>,
@@ -91,7 +91,7 @@ pub(crate) fn plan_run(
         });
     }
     key.extend(buildkit::run_env(p, &st.scope));
-    key.extend(general::run_context(cx));
+    key.extend(general::run_context(cx.profile, || cx.context_digest()));
     Planned::Step {
         key,
         changes_files: false,
@@ -180,11 +180,7 @@ fn bound_context_files(cx: &Cx<'_>, source: &str) -> Result<Component, Outcome> 
     let mut facts = Vec::new();
     for (path, entry) in root_entry.into_iter().chain(context.entries_under(&root)) {
         let mut fact = source_fact(cx, path, entry, &plain);
-        buildah::bind_fact(
-            p,
-            &mut fact,
-            crate::predict::copy::arrived_owner(cx.effect, entry),
-        );
+        buildah::bind_fact(p, &mut fact, arrived_owner(cx.effect, entry));
         if buildah::bind_keeps_mtime(p) {
             fact.times = Some((entry.mtime, 0));
         }

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::fingerprint::fingerprint;
-use crate::predict::key::StepKey;
-use crate::predict::Build;
 use crate::profiles::{Builder, Profile};
+use crate::step::key::StepKey;
+use crate::step::Build;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Record {

@@ -7,13 +7,15 @@
 //! with `--cache-to`, which cachet never does (the model ignores `--cache-from` on Podman, as the
 //! 4.3 compat API does); timestamp flags are keyed from 1.42, and cachet passes none.
 
-use crate::dockerfile::{CopyArgs, Heredoc, Instruction};
-use crate::predict::key::{Component, Part, SourceFact};
-use crate::predict::plan::{parse_mode, parse_owner};
-use crate::predict::{BuildOptions, Outcome, Reason, ReasonKind};
-use crate::profiles::generation::{Project, Version, Versions};
-use crate::profiles::{general, Builder, Profile};
+use crate::dockerfile::{parse_mode, parse_owner, CopyArgs, Heredoc, Instruction};
+use crate::profiles::builder::Builder;
+use crate::profiles::general;
+use crate::profiles::generation::{Generation, Project, Version, Versions};
+use crate::profiles::profile::Profile;
 use crate::rules::{Rule, RuleId, Status};
+use crate::step::key::{Component, Part, SourceFact};
+use crate::step::outcome::{Outcome, Reason, ReasonKind};
+use crate::step::BuildOptions;
 use std::collections::BTreeMap;
 
 fn buildah(p: &Profile) -> bool {
@@ -625,7 +627,7 @@ pub const FLAG_AT_STEP: Rule = Rule {
 /// Buildah generations with a Dockerfile flag they do not know (Podman 5.8 knows every flag the
 /// model has).
 fn buildah_refusing_flags(p: &Profile) -> bool {
-    buildah(p) && p.generation != crate::profiles::Generation::Podman5_8
+    buildah(p) && p.generation != Generation::Podman5_8
 }
 
 /// Whether Buildah refuses an unknown flag at its step rather than up front (off: up front).

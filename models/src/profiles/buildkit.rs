@@ -4,12 +4,13 @@
 
 use crate::dockerfile::{Body, CopyArgs, Heredoc, Mount, MountKind};
 use crate::fingerprint::fingerprint;
-use crate::predict::key::{Component, Part, SourceFact, StepKey};
-use crate::predict::plan::{Cx, Scope};
-use crate::predict::{Outcome, Reason, ReasonKind};
+use crate::profiles::builder::{Builder, ImageStore, Transport};
 use crate::profiles::generation::{Project, Version, Versions};
-use crate::profiles::{Builder, Profile, Transport};
+use crate::profiles::profile::Profile;
 use crate::rules::{Rule, RuleId, Status};
+use crate::step::key::{Component, Part, SourceFact, StepKey};
+use crate::step::outcome::{Outcome, Reason, ReasonKind};
+use crate::step::scope::Scope;
 
 fn buildkit(p: &Profile) -> bool {
     p.builder == Builder::BuildKit
@@ -176,39 +177,33 @@ pub(crate) fn is_vertex(p: &Profile, body: &Body) -> bool {
         )
 }
 
-/// Whether BuildKit reports stage `stage`'s FROM as a vertex of its own (`bk.metadata-free`): not
-/// when it names an earlier stage (the stage goes on from that stage's last vertex), nor when an
-/// earlier stage that is built starts from the same image and platform (the two are one vertex
-/// of the solve, reported once, under the first stage's name). Off, or on other builders, every
-/// FROM is a step.
-pub(crate) fn from_is_vertex(
-    cx: &crate::predict::plan::Cx<'_>,
-    outcomes: &[Option<crate::predict::plan::StageOutcome>],
-    stage: usize,
-    platform: Option<&str>,
-) -> bool {
-    if !cx.profile.follows(&METADATA_FREE) {
+/// A stage's FROM as `from_is_vertex` sees it.
+pub(crate) struct FromLine<'a> {
+    /// The name FROM gives, expanded with the global ARGs.
+    pub image: &'a str,
+    /// It names an earlier stage (the stage goes on from that stage's last step).
+    pub names_stage: bool,
+    /// `--platform` as written.
+    pub platform: Option<&'a str>,
+    /// The stage is built (an earlier stage only counts then).
+    pub built: bool,
+}
+
+/// Whether BuildKit reports a stage's FROM (`this`) as a vertex of its own (`bk.metadata-free`):
+/// not when it names an earlier stage (the stage goes on from that stage's last vertex), nor when
+/// an earlier stage that is built (`earlier`, in order) starts from the same image and platform
+/// (the two are one vertex of the solve, reported once, under the first stage's name). Off, or
+/// on other builders, every FROM is a step.
+pub(crate) fn from_is_vertex(p: &Profile, this: &FromLine<'_>, earlier: &[FromLine<'_>]) -> bool {
+    if !p.follows(&METADATA_FREE) {
         return true;
     }
-    let image = &cx.stages[stage].base;
-    if cx.earlier_stage(stage, image).is_some() {
+    if this.names_stage {
         return false;
     }
-    let platform_of = |i: usize| {
-        cx.stages[i]
-            .instructions
-            .first()
-            .and_then(|(_, first)| match &first.body {
-                crate::Body::From { platform, .. } => platform.as_deref(),
-                _ => None,
-            })
-    };
-    !(0..stage).any(|i| {
-        outcomes.get(i).is_some_and(Option::is_some)
-            && cx.stages[i].base == *image
-            && cx.earlier_stage(i, &cx.stages[i].base).is_none()
-            && platform_of(i) == platform
-    })
+    !earlier
+        .iter()
+        .any(|e| e.built && e.image == this.image && !e.names_stage && e.platform == this.platform)
 }
 
 /// The outcome of an instruction that is not a vertex.
@@ -279,7 +274,7 @@ pub const LINK: Rule = Rule {
 
 /// BuildKit on a daemon that merges layers: the containerd image store.
 fn buildkit_merging(p: &Profile) -> bool {
-    buildkit(p) && p.store == crate::profiles::ImageStore::Containerd
+    buildkit(p) && p.store == ImageStore::Containerd
 }
 
 /// The parent a `--link` COPY is keyed under (the empty filesystem), or `None` where the copy is
@@ -406,11 +401,12 @@ pub const CONTENT_ADDRESSED: Rule = Rule {
     versions: Versions::All,
 };
 
-/// What a COPY key holds of the context beyond its sources: nothing, or (off) the whole context.
-pub(crate) fn copy_context(cx: &Cx<'_>) -> Option<Component> {
-    cx.profile.off(&CONTENT_ADDRESSED).then(|| Component {
+/// What a COPY key holds of the context beyond its sources: nothing, or (off) the whole context
+/// (its digest asked for only then).
+pub(crate) fn copy_context(p: &Profile, context_digest: impl FnOnce() -> u64) -> Option<Component> {
+    p.off(&CONTENT_ADDRESSED).then(|| Component {
         rule: CONTENT_ADDRESSED.id,
-        part: Part::Digest(cx.context_digest()),
+        part: Part::Digest(context_digest()),
     })
 }
 

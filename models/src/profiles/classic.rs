@@ -11,11 +11,14 @@
 //! (moby#45473), which changes the key but not which builds share it.
 
 use crate::dockerfile::{canonical_args, Body, CopyArgs};
-use crate::predict::key::{Component, Part};
-use crate::predict::{BuildOptions, Outcome, Reason, ReasonKind};
+use crate::profiles::builder::{Builder, Transport};
+use crate::profiles::general;
 use crate::profiles::generation::{Project, Version, Versions};
-use crate::profiles::{general, Builder, Profile, Transport};
+use crate::profiles::profile::Profile;
 use crate::rules::{Rule, RuleId, Status};
+use crate::step::key::{Component, Part};
+use crate::step::outcome::{Outcome, Reason, ReasonKind};
+use crate::step::BuildOptions;
 
 fn classic(p: &Profile) -> bool {
     p.builder == Builder::Classic

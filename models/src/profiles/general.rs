@@ -4,12 +4,13 @@
 use std::borrow::Cow;
 
 use crate::context::{BuildContext, Entry, DOCKERFILE_NAME, DOCKERIGNORE_NAME};
-use crate::predict::key::{Component, Part, StepKey};
-use crate::predict::plan::Cx;
-use crate::predict::{BuildOptions, Outcome, Reason, ReasonKind};
+use crate::profiles::builder::{Builder, Transport};
 use crate::profiles::generation::Versions;
-use crate::profiles::{Builder, Profile, Transport};
+use crate::profiles::profile::Profile;
 use crate::rules::{everywhere, Rule, RuleId, Status};
+use crate::step::key::{Component, Part, StepKey};
+use crate::step::outcome::{Outcome, Reason, ReasonKind};
+use crate::step::{BuildOptions, BASE_IMAGE};
 
 const DOCS: &str = "https://docs.docker.com/build/cache/invalidation/";
 
@@ -156,11 +157,12 @@ pub const RUN_OPAQUE: Rule = Rule {
     versions: Versions::All,
 };
 
-/// What RUN's key holds of the context: nothing, or (off) the whole context's digest.
-pub(crate) fn run_context(cx: &Cx<'_>) -> Option<Component> {
-    cx.profile.off(&RUN_OPAQUE).then(|| Component {
+/// What RUN's key holds of the context: nothing, or (off) the whole context's digest (asked for
+/// only then: the planner computes it once, on demand).
+pub(crate) fn run_context(p: &Profile, context_digest: impl FnOnce() -> u64) -> Option<Component> {
+    p.off(&RUN_OPAQUE).then(|| Component {
         rule: RUN_OPAQUE.id,
-        part: Part::Digest(cx.context_digest()),
+        part: Part::Digest(context_digest()),
     })
 }
 
@@ -349,7 +351,7 @@ pub const FROM_BASE_WRITTEN: Rule = Rule {
 /// Whether a stage's FROM, written as `written` and naming `name` once expanded, names an image
 /// no scenario build can have: `base` reached only through expansion (`FROM_BASE_WRITTEN`).
 pub(crate) fn base_unavailable(p: &Profile, written: &str, name: &str) -> bool {
-    p.on(&FROM_BASE_WRITTEN) && name == crate::predict::from::BASE_IMAGE && written != name
+    p.on(&FROM_BASE_WRITTEN) && name == BASE_IMAGE && written != name
 }
 
 /// The name a stage's FROM gives: expanded by `expand` (off: as written).

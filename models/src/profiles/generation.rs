@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dockerfile::expand::{Dialect, Syntax};
 use crate::dockerfile::Feature;
-use crate::profiles::Builder;
+use crate::profiles::builder::Builder;
 
 /// A release number, `major.minor.patch`.
 #[derive(

@@ -7,18 +7,19 @@
 //! Generations (`generation.rs`) differ only through a rule's `versions` and `Features::of`.
 
 pub mod buildah;
+pub mod builder;
 pub mod buildkit;
 pub mod classic;
 pub mod general;
 pub mod generation;
+pub mod profile;
 
-use std::collections::BTreeMap;
+use crate::rules::id::{RuleId, Switch, UnknownRuleId};
+use crate::rules::Rule;
 
-use serde::{Deserialize, Serialize};
-
-use crate::rules::{Rule, RuleId, Switch};
-
+pub use builder::{Builder, ImageStore, Transport};
 pub use generation::{Features, Generation, GenerationChoice, Project, Support, Version, Versions};
+pub use profile::Profile;
 
 /// Every rule cachet knows, in reading order: general, classic, BuildKit, Buildah.
 pub fn catalogue() -> impl Iterator<Item = &'static Rule> {
@@ -29,57 +30,25 @@ pub fn catalogue() -> impl Iterator<Item = &'static Rule> {
         .chain(buildah::RULES)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Builder {
-    Classic,
-    BuildKit,
-    Buildah,
+/// A rule id from its text: exactly the ids of the catalogue (here, where the catalogue is, so
+/// `rules` needs nothing above it).
+impl std::str::FromStr for RuleId {
+    type Err = UnknownRuleId;
+
+    fn from_str(s: &str) -> Result<RuleId, UnknownRuleId> {
+        catalogue()
+            .find(|r| r.id.as_str() == s)
+            .map(|r| r.id)
+            .ok_or_else(|| UnknownRuleId(s.to_string()))
+    }
 }
 
-/// How the context reaches the engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// A tar built by the caller and sent in the request body: metadata exactly as the headers say.
-    Api,
-    /// The docker CLI reading a real directory: its own normalisation applies.
-    Cli,
+impl<'de> serde::Deserialize<'de> for RuleId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RuleId, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
-
-/// A profile: builder × door × engine generation, plus the switches of a mutant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Profile {
-    pub builder: Builder,
-    pub transport: Transport,
-    /// Which releases the profile models (`generation.rs`); fits the builder.
-    pub generation: Generation,
-    /// What the generation's frontend accepts (`Features::of`).
-    pub features: Features,
-    /// Rules switched off or inverted (a mutant); empty for the reference profile.
-    pub switches: BTreeMap<RuleId, Switch>,
-    /// Where the daemon keeps images (`ImageStore`): a BuildKit rule may hold for one only.
-    #[serde(default)]
-    pub store: ImageStore,
-}
-
-/// Where a Docker daemon keeps images: the graph drivers' layer store (Engine 20.10 to 28's
-/// default), or containerd's snapshotters (`"features": {"containerd-snapshotter": true}`,
-/// Engine 29's default on new installs). It decides whether BuildKit inside the daemon can merge
-/// layers: moby#45153 (Engine 23+) turns merge and diff off for the graph drivers, so `COPY
-/// --link` falls back to a plain COPY there (`bk.link` holds with containerd only).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum ImageStore {
-    #[default]
-    Graph,
-    Containerd,
-}
-
-/// The name suffix of a profile of the containerd image store.
-const CONTAINERD_SUFFIX: &str = "+containerd";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownRule {
@@ -99,123 +68,8 @@ impl std::fmt::Display for UnknownRule {
 
 impl std::error::Error for UnknownRule {}
 
+/// What a profile follows: the catalogue filtered by where each rule holds.
 impl Profile {
-    /// The reference profile of the builder's oldest generation (the engines first measured:
-    /// Engine 20.10.24, Podman 4.3.1).
-    pub fn new(builder: Builder, transport: Transport) -> Profile {
-        Profile::at(builder, transport, Generation::oldest(builder))
-            .expect("the oldest generation fits its builder")
-    }
-
-    /// The reference profile of a generation, if it is one of the builder's engine.
-    pub fn at(builder: Builder, transport: Transport, generation: Generation) -> Option<Profile> {
-        generation.fits(builder).then(|| Profile {
-            builder,
-            transport,
-            generation,
-            features: Features::of(builder, generation),
-            switches: BTreeMap::new(),
-            store: ImageStore::Graph,
-        })
-    }
-
-    /// This profile on a daemon with the given image store.
-    pub fn with_store(mut self, store: ImageStore) -> Profile {
-        self.store = store;
-        self
-    }
-
-    /// The reference profile for what an engine reports (`Generation::from_version`), with the
-    /// choice (whose note says when the version is not one cachet knows).
-    pub fn for_version(
-        builder: Builder,
-        transport: Transport,
-        reported: &str,
-    ) -> (Profile, GenerationChoice) {
-        let choice = Generation::from_version(builder, reported);
-        let profile = Profile::at(builder, transport, choice.generation)
-            .expect("from_version picks a generation of the builder");
-        (profile, choice)
-    }
-
-    /// The six reference profiles of the default (oldest) generation.
-    pub fn all() -> Vec<Profile> {
-        Profile::all_generations()
-            .into_iter()
-            .filter(|p| p.generation.is_oldest())
-            .collect()
-    }
-
-    /// Every reference profile of every generation: builder × door × generation, 18 in all,
-    /// grouped by builder and door, oldest generation first; then BuildKit of Engine 26 and 28
-    /// on the containerd image store (4 more, `buildkit:28+containerd`), where a rule differs.
-    pub fn all_generations() -> Vec<Profile> {
-        let mut out = Vec::new();
-        for builder in [Builder::Classic, Builder::BuildKit, Builder::Buildah] {
-            for transport in [Transport::Api, Transport::Cli] {
-                for generation in Generation::known(builder) {
-                    out.extend(Profile::at(builder, transport, *generation));
-                }
-            }
-        }
-        let containerd: Vec<Profile> = out
-            .iter()
-            .filter(|p| p.builder == Builder::BuildKit && !p.generation.is_oldest())
-            .map(|p| p.clone().with_store(ImageStore::Containerd))
-            .collect();
-        out.extend(containerd);
-        out
-    }
-
-    /// `classic`, `classic-cli`, `buildkit`, `buildkit-cli`, `podman`, `podman-cli` for the
-    /// oldest generation; `NAME:LABEL` for the others (`buildkit-cli:28`, `podman:5.8`).
-    pub fn name(&self) -> String {
-        let store = match self.store {
-            ImageStore::Graph => "",
-            ImageStore::Containerd => CONTAINERD_SUFFIX,
-        };
-        if self.generation.is_oldest() {
-            format!("{}{store}", self.base_name())
-        } else {
-            format!("{}:{}{store}", self.base_name(), self.generation.label())
-        }
-    }
-
-    /// The name without the generation: what engine kinds and case-file keys of the default
-    /// generation use.
-    pub fn base_name(&self) -> String {
-        let builder = match self.builder {
-            Builder::Classic => "classic",
-            Builder::BuildKit => "buildkit",
-            Builder::Buildah => "podman",
-        };
-        match self.transport {
-            Transport::Api => builder.to_string(),
-            Transport::Cli => format!("{builder}-cli"),
-        }
-    }
-
-    /// A reference profile by name: `buildkit-cli` (oldest generation), `buildkit-cli:28`, or
-    /// the oldest spelled out (`buildkit-cli:20.10`).
-    pub fn from_name(name: &str) -> Option<Profile> {
-        let (name, store) = match name.strip_suffix(CONTAINERD_SUFFIX) {
-            Some(name) => (name, ImageStore::Containerd),
-            None => (name, ImageStore::Graph),
-        };
-        let (base, label) = match name.split_once(':') {
-            Some((base, label)) => (base, Some(label)),
-            None => (name, None),
-        };
-        Profile::all_generations().into_iter().find(|p| {
-            p.store == store
-                && p.base_name() == base
-                && match label {
-                    None => p.generation.is_oldest(),
-                    Some(label) => p.generation.label() == label,
-                }
-        })
-    }
-
     /// The rule table this profile follows, in reading order: the catalogue, filtered by where
     /// each rule holds (`Rule::applies`, `Rule::versions`).
     pub fn rules(&self) -> Vec<Rule> {
@@ -258,10 +112,6 @@ impl Profile {
         let mut mutant = self.clone();
         mutant.switches.insert(rule.id, switch);
         Ok(mutant)
-    }
-
-    pub fn is_mutant(&self) -> bool {
-        !self.switches.is_empty()
     }
 }
 
@@ -318,7 +168,7 @@ mod tests {
         for p in &all {
             assert_eq!(Profile::from_name(&p.name()).as_ref(), Some(p));
             let store = if p.store == ImageStore::Containerd {
-                CONTAINERD_SUFFIX
+                profile::CONTAINERD_SUFFIX
             } else {
                 ""
             };
@@ -415,25 +265,31 @@ mod tests {
         }
     }
 
-    /// The behaviour of a rule is the functions next to it: nothing under `predict/` asks whether
-    /// a rule is on.
+    /// The behaviour of a rule is the functions next to it: nothing under `predict/` or `step/`
+    /// asks whether a rule is on.
     #[test]
     fn only_the_rule_tables_ask_whether_a_rule_holds() {
         let predict = [
-            ("mod.rs", include_str!("../predict/mod.rs")),
-            ("plan.rs", include_str!("../predict/plan.rs")),
-            ("from.rs", include_str!("../predict/from.rs")),
-            ("run.rs", include_str!("../predict/run.rs")),
-            ("copy.rs", include_str!("../predict/copy.rs")),
-            ("metadata.rs", include_str!("../predict/metadata.rs")),
-            ("key.rs", include_str!("../predict/key.rs")),
-            ("explain.rs", include_str!("../predict/explain.rs")),
-            ("state.rs", include_str!("../predict/state.rs")),
-            ("lookup.rs", include_str!("../predict/lookup.rs")),
+            ("predict/mod.rs", include_str!("../predict/mod.rs")),
+            ("predict/plan.rs", include_str!("../predict/plan.rs")),
+            ("predict/from.rs", include_str!("../predict/from.rs")),
+            ("predict/run.rs", include_str!("../predict/run.rs")),
+            ("predict/copy.rs", include_str!("../predict/copy.rs")),
+            (
+                "predict/metadata.rs",
+                include_str!("../predict/metadata.rs"),
+            ),
+            ("predict/explain.rs", include_str!("../predict/explain.rs")),
+            ("predict/state.rs", include_str!("../predict/state.rs")),
+            ("predict/lookup.rs", include_str!("../predict/lookup.rs")),
+            ("step/mod.rs", include_str!("../step/mod.rs")),
+            ("step/key.rs", include_str!("../step/key.rs")),
+            ("step/outcome.rs", include_str!("../step/outcome.rs")),
+            ("step/scope.rs", include_str!("../step/scope.rs")),
         ];
         for (name, text) in predict {
             for ask in [".on(", ".off(", ".follows(", ".switches"] {
-                assert!(!text.contains(ask), "predict/{name} calls `{ask}`");
+                assert!(!text.contains(ask), "{name} calls `{ask}`");
             }
         }
     }

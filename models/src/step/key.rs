@@ -1,8 +1,8 @@
 //! Step keys: ordered components, each tagged with the rule that put it into the key.
 //!
 //! A key decides hit or miss (its digest is folded into the chain id), and the same components
-//! explain a miss (`explain.rs`): the first component that differs from the nearest cached key
-//! names the rule that made the difference.
+//! explain a miss (`predict/explain.rs`): the first component that differs from the nearest
+//! cached key names the rule that made the difference.
 
 use serde::Serialize;
 
