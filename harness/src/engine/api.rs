@@ -3,7 +3,7 @@
 //! compat API shares the stream handling (`podman.rs`).
 //!
 //! Each build runs on its own current-thread runtime with its own client: a BuildKit session
-//! otherwise stays open for the life of the process (shared/ENGINES.md). The door only collects
+//! otherwise stays open for the life of the process. The door only collects
 //! the stream: text, error, image id and BuildKit's vertices merged by digest.
 
 use bollard::models::{BuildInfo, BuildInfoAux};
@@ -18,7 +18,8 @@ use crate::engine::observe::{RawBuild, VertexMerge, VertexUpdate};
 use crate::engine::settings::build_timeout;
 use crate::error::Result;
 
-/// The build query Docker gets: network mode none (shared/ENGINES.md: the bridge can vanish),
+/// The build query Docker gets: network mode none (builds are offline; and a second dockerd on the host can take the
+/// first one's `docker0` bridge, failing RUN steps for a reason of the host's),
 /// `forcerm`, and for BuildKit `version=2` and a session id.
 fn docker_options(engine: &Engine, request: &BuildRequest<'_>) -> BuildImageOptions {
     let buildkit = engine.builder() == Builder::BuildKit;
@@ -83,7 +84,8 @@ pub(super) fn stream_build(
                         message,
                     }) if status_code < 500 => raw.error = Some(message),
                     Err(e) => {
-                        // A trailing read error after a finished build is harmless (shared/ENGINES.md).
+                        // A read error after the build reported its image id ("bytes remaining on stream",
+                        // a few in a hundred BuildKit builds) is harmless; before it, the outcome is unknown.
                         if raw.image_id.is_none() && raw.error.is_none() {
                             raw.indeterminate = Some(format!("engine stream broke: {e}"));
                         }

@@ -2,7 +2,8 @@
 //! docker CLI aimed at the same endpoint, and the version probes.
 //!
 //! Every call builds its own current-thread runtime and client: a BuildKit session otherwise
-//! stays open for the life of the process (shared/ENGINES.md).
+//! leaves a `/session` connection and a daemon task open until the process exits (30 builds:
+//! 30 more open connections, measured on Docker 20.10).
 
 use std::path::Path;
 use std::process::{Command, Stdio};

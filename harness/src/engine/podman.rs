@@ -1,5 +1,5 @@
 //! The Podman door: Podman's Docker-compatible API (`podman system service`), a tar in the body
-//! of `POST /build` as for Docker, with Podman's differences (shared/ENGINES.md): the classic
+//! of `POST /build` as for Docker, with Podman's differences, measured on Podman 4.3 to 5.8: the classic
 //! build protocol only (no BuildKit session), no `networkmode` (Podman does not honour `none`
 //! and its network mode is not in its cache key), and no API labels (each would become a LABEL
 //! step, in random order). The stream is handled as Docker's (`api::stream_build`).

@@ -242,6 +242,7 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
         return None;
     }
     let mut all = Vec::new();
+    let mut failed = false;
     for planned in plan.steps {
         match planned.kind {
             PlannedKind::Step {
@@ -251,7 +252,12 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
                 all.push((chain, record.clone(), true));
                 state.insert(chain, record);
             }
-            PlannedKind::Settled(Outcome::Fails { .. }) => return None,
+            // The steps before a failure are committed: a failed `--no-cache` build supersedes
+            // what it rebuilt as a successful one does; it exports no cache.
+            PlannedKind::Settled(Outcome::Fails { .. }) => {
+                failed = true;
+                break;
+            }
             _ => {}
         }
     }
@@ -260,7 +266,7 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
     {
         state.supersede(&all);
     }
-    if profile.builder != Builder::BuildKit || !build.options.inline_cache {
+    if failed || profile.builder != Builder::BuildKit || !build.options.inline_cache {
         return None;
     }
     // Min mode: the final image's steps with their layers; the steps of the stages it copies

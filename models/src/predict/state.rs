@@ -156,7 +156,7 @@ impl<'a> Imported<'a> {
         if state.profile.builder != Builder::BuildKit {
             // The classic builder uses `--cache-from` only for images already in its store (cachet
             // never pulls them); Podman's compat API accepts the option and ignores it
-            // (shared/ENGINES.md).
+            // (measured on Podman 4.3).
             return out;
         }
         for reference in &build.options.cache_from {

@@ -106,7 +106,7 @@ pub const RUN_KEY: Rule = Rule {
                 misses at every later RUN, used or not.",
     source: "https://github.com/containers/buildah/blob/v1.28.2/imagebuildah/stage_executor.go",
     if_off: "RUN is keyed on the command only",
-    status: Status::Settled { note: "measured on Podman 4.3.1: every later RUN misses, used or not (shared/ENGINES.md)" },
+    status: Status::Settled { note: "measured on Podman 4.3.1: every later RUN misses, used or not" },
     applies: buildah,
     versions: Versions::All,
 };

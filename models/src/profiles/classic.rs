@@ -5,7 +5,7 @@
 //! the flags (`Features::of`).
 //!
 //! Version differences noted but not modelled, because no prediction cachet can make changes
-//! (RULES.md "Versions"): since 26.0 only locally built images are candidates without
+//! (moby's release notes): since 26.0 only locally built images are candidates without
 //! `--cache-from`, and the platform is compared, but every image cachet's builds can hit was
 //! built on that host for its one platform; the `--chown` key text gained a space in 25.0
 //! (moby#45473), which changes the key but not which builds share it.

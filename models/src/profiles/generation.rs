@@ -154,9 +154,10 @@ impl Generation {
         }
     }
 
-    /// The release of `project` this generation carries, if it carries it. Sources: RULES.md
-    /// "Versions" (Engine 20.10.24 embeds BuildKit at the v0.8 branch, 26.1.5 v0.13.2, 28.5.2
-    /// v0.25.2) and ENGINES.md "Newer engine generations" (Podman's Buildah).
+    /// The release of `project` this generation carries, if it carries it. Sources: each Engine
+    /// release's vendored BuildKit (Engine 20.10.24 embeds BuildKit at the v0.8 branch, 26.1.5
+    /// v0.13.2, 28.5.2 v0.25.2: moby's `vendor.mod` at those tags) and the Buildah each Podman
+    /// reports (`podman version`: 4.3.1 has 1.28, 5.4.2 1.39, 5.8.6 1.43).
     pub fn release(self, project: Project) -> Option<Version> {
         let docker = DOCKER.contains(&self);
         match project {
@@ -302,8 +303,7 @@ pub struct Features {
 
 impl Features {
     /// Engine 20.10's built-in frontends and Buildah 1.28 as measured here: neither accepts
-    /// `COPY --link` nor heredocs through the paths cachet drives (ENGINES.md "Dockerfile
-    /// features"); the newer flags are refused by the parser as unknown flags.
+    /// `COPY --link` nor heredocs through the paths cachet drives (measured on both); the newer flags are refused by the parser as unknown flags.
     pub const ENGINES_UNDER_TEST: Features = Features {
         copy_link: Support::No,
         heredoc: Support::No,
@@ -337,7 +337,7 @@ impl Features {
         })
     }
 
-    /// What each generation's frontend accepts. Sources (RULES.md "Versions"): the built-in
+    /// What each generation's frontend accepts. Sources (the frontends' release notes): the built-in
     /// Dockerfile frontend has heredocs and `COPY --link` from 1.4 (BuildKit v0.10), `ADD
     /// --checksum` and `ADD --keep-git-dir` (with `ADD <git ref>`) from 1.6 (v0.12, buildkit#3979), `COPY --exclude` stable from 1.19 (v0.25), `COPY --parents`
     /// labs only on 28.5; the classic builder refuses them on 20.10, and from 26 parses

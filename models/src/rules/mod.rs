@@ -1,6 +1,6 @@
 //! Rules: the unit the model is built from, reports cite, and mutants switch off.
 //!
-//! A rule is a testable statement with a stable id (as in `shared/RULES.md`), a source, where it
+//! A rule is a testable statement with a stable id, a source, where it
 //! holds (`applies`: builders and doors; `versions`: engine generations), and what the model does
 //! instead when the rule is switched off. The rules themselves live in `profiles/`, each `Rule`
 //! const next to the functions that carry out its behaviour: those functions are the only code
