@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn generated_scenarios_are_valid_and_varied() {
         // 300: with the language spellings' draws, seed 1's first 200 hold no `dockerignore`
-        // edit (`tests/distribution.rs` holds every kind in 1,000).
+        // edit (`tests/offline/distribution.rs` holds every kind in 1,000).
         let scenarios = crate::generate::generate_scenarios(1, 300);
         let mut ops = std::collections::BTreeSet::new();
         let (mut two_stages, mut targets, mut on_b, mut pushes) = (0, 0, 0, 0);

@@ -1,8 +1,13 @@
-//! What the report and compare tests share: the snapshot normaliser, whose filters come from the
-//! reports themselves (the versions, salts and image ids they carry, and the test's temp dirs),
-//! the hand-written report fixture, and what the real-engine tests share (the inventory, running
-//! engines side by side).
+//! What the test binaries share: `in_ci`, the one answer to whether what a test needs must be
+//! there (CI) or may be missing (the test is skipped); the snapshot normaliser, whose filters come
+//! from the reports themselves (the versions, salts and image ids they carry, and the test's temp
+//! dirs), the hand-written report fixture, and what the real-engine tests share (the inventory,
+//! running engines side by side); `edits` and `runs` hold what the engine-free suite and the
+//! real-engine suite both run.
 #![allow(dead_code)]
+
+pub mod edits;
+pub mod runs;
 
 use std::path::Path;
 
@@ -102,13 +107,20 @@ pub fn fixture() -> Report {
     Report::from_json(FIXTURE, Path::new("tests/fixtures/report-v1.json")).expect("fixture reads")
 }
 
+/// Whether this is CI, where what a test needs (engines, Chromium, a file `ci/engines up`
+/// provisions) must be there and its absence fails the test: `CI` set, non-empty and neither
+/// `false` nor `0`. Elsewhere a test whose needs are missing is skipped (reported as ignored).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// The inventory for the tests that drive real engines, or `None` (with the reason on stderr)
 /// outside CI when there is none; in CI a missing inventory fails the test.
 pub fn inventory_or_skip() -> Option<harness::engine::inventory::Inventory> {
     match harness::engine::load_inventory() {
         Ok(inventory) => Some(inventory),
         Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "no inventory in CI: {e}");
+            assert!(!in_ci(), "no inventory in CI: {e}");
             eprintln!("skipping outside CI: {e}");
             None
         }
@@ -125,7 +137,7 @@ pub fn host_b_started() -> bool {
         return true;
     }
     assert!(
-        std::env::var_os("CI").is_none(),
+        !in_ci(),
         "no {DOCKERD_B_PID}: ci/engines up did not start host b"
     );
     eprintln!("skipping outside CI: host b was not started by ci/engines");
