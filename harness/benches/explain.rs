@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use harness::explain::snapshot::{take, take_again, Request};
-use harness::explain::{default_profiles, explain, Target};
+use cachet::explain::snapshot::{take, take_again, Request};
+use cachet::explain::{default_profiles, explain, Target};
 
 const DIRS: usize = 100;
 const FILES_PER_DIR: usize = 100;
@@ -36,8 +36,8 @@ fn main() {
     let tree = tempfile::tempdir().unwrap();
     let root = tree.path();
     generate(root);
-    let catalogue = harness::corpus::known::parse_catalogue(
-        harness::corpus::known::BUILT_IN,
+    let catalogue = cachet::corpus::known::parse_catalogue(
+        cachet::corpus::known::BUILT_IN,
         Path::new("cases/known/catalogue.toml"),
     )
     .unwrap();
@@ -55,8 +55,8 @@ fn main() {
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("snapshot.json");
-    harness::explain::snapshot::save(&before, &file).unwrap();
-    let before = harness::explain::snapshot::load(&file).unwrap();
+    cachet::explain::snapshot::save(&before, &file).unwrap();
+    let before = cachet::explain::snapshot::load(&file).unwrap();
     let snapshot_time = started.elapsed().as_secs_f64();
     let json = before.to_json().unwrap();
 

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use harness::run::{run, RunOptions};
+use cachet::run::{run, RunOptions};
 
 const SCENARIOS: usize = 8;
 
@@ -13,7 +13,7 @@ fn timed(engines: &[&str], jobs: usize) -> f64 {
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
         shrink_budget: 0,
-        known: harness::corpus::known::Catalogue::BuiltIn,
+        known: cachet::corpus::known::Catalogue::BuiltIn,
         jobs,
         ..RunOptions::new(
             engines.iter().map(|e| e.to_string()).collect(),

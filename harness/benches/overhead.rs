@@ -6,9 +6,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::engine::inventory::Engine;
-use harness::engine::{self, BuildRequest};
-use harness::run::execute::{fresh_salt, substitute_base};
+use cachet::engine::inventory::Engine;
+use cachet::engine::{self, BuildRequest};
+use cachet::run::execute::{fresh_salt, substitute_base};
 use models::{BuildContext, BuildOptions, Builder, Entry};
 
 const ROUNDS: usize = 7;
@@ -44,7 +44,7 @@ fn timed(engine: &Engine, build: impl Fn(&BuildContext, &str) -> bool) -> Option
 
 fn bare_cli(engine: &Engine, context: &BuildContext, tag: &str) -> bool {
     let dir = tempfile::tempdir().unwrap();
-    harness::engine::materialize::write_context_dir(context, dir.path()).unwrap();
+    cachet::engine::materialize::write_context_dir(context, dir.path()).unwrap();
     let mut command = Command::new(&engine.cli);
     command.arg("-H").arg(&engine.endpoint).env(
         "DOCKER_BUILDKIT",
@@ -54,7 +54,7 @@ fn bare_cli(engine: &Engine, context: &BuildContext, tag: &str) -> bool {
             "0"
         },
     );
-    if engine.door == harness::engine::doors::DoorKind::Buildx {
+    if engine.door == cachet::engine::doors::DoorKind::Buildx {
         command.arg("buildx");
     }
     command.args(["build", "-q", "--force-rm", "-t", tag]);
@@ -69,7 +69,7 @@ fn bare_cli(engine: &Engine, context: &BuildContext, tag: &str) -> bool {
 }
 
 fn main() {
-    let inventory = harness::engine::load_inventory().expect("inventory");
+    let inventory = cachet::engine::load_inventory().expect("inventory");
     println!(
         "{:<10} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "builder", "bare CLI", "cachet API", "cachet CLI", "API/bare", "CLI/bare"

@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use harness::engine::inventory::Inventory;
-use harness::run::{run, RunOptions};
+use cachet::engine::inventory::Inventory;
+use cachet::run::{run, RunOptions};
 
 const SCENARIOS: usize = 12;
 
@@ -25,7 +25,7 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
         shrink_budget: 0,
-        known: harness::corpus::known::Catalogue::BuiltIn,
+        known: cachet::corpus::known::Catalogue::BuiltIn,
         ..RunOptions::new(
             vec![name.to_string()],
             SCENARIOS,
@@ -36,27 +36,27 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
     let started = Instant::now();
     let report = run(&options).expect("the run completes");
     let through_cachet = started.elapsed().as_secs_f64();
-    let scenarios = harness::generate::generate_scenarios(seed, SCENARIOS);
+    let scenarios = cachet::generate::generate_scenarios(seed, SCENARIOS);
     let mut builds = 0;
     let started = Instant::now();
     // The bare loop cleans up the build cache it made, as cachet does (else BuildKit's records
     // pile up); that cleanup is timed with it.
-    let snapshot = harness::engine::guard::snapshot_build_cache(std::slice::from_ref(&engine))
+    let snapshot = cachet::engine::guard::snapshot_build_cache(std::slice::from_ref(&engine))
         .expect("build cache lists");
     for (result, scenario) in report.results.iter().zip(&scenarios) {
         // What cachet ran: the scenario, folded onto one host where the engine has no second.
         let scenario = if result.history.builds.iter().any(|b| b.host != "a") {
             scenario.clone()
         } else {
-            harness::generate::fold_onto_one_host(scenario)
+            cachet::generate::fold_onto_one_host(scenario)
         };
         builds += scenario.transitions.len();
-        let script = harness::run::reproduce::shell_reproducer(
+        let script = cachet::run::reproduce::shell_reproducer(
             "bare",
             &scenario,
             &engine,
             // The script's echo lines (model vs cachet per step) are not builds: none here.
-            &harness::run::execute::History {
+            &cachet::run::execute::History {
                 engine: engine.name.clone(),
                 salt: String::new(),
                 builds: Vec::new(),
@@ -84,13 +84,13 @@ fn round(inventory: &Inventory, name: &str, seed: u64) -> (f64, f64, usize, usiz
             path.display()
         );
     }
-    harness::engine::guard::restore_build_cache(&snapshot).expect("build cache prunes");
+    cachet::engine::guard::restore_build_cache(&snapshot).expect("build cache prunes");
     let bare = started.elapsed().as_secs_f64();
     (through_cachet, bare, report.summary.builds, builds)
 }
 
 fn main() {
-    let inventory = harness::engine::load_inventory().expect("inventory");
+    let inventory = cachet::engine::load_inventory().expect("inventory");
     for name in ["classic-cli@a", "buildkit-cli@a"] {
         let (mut cachet, mut bare) = (Vec::new(), Vec::new());
         let (mut via, mut plain) = (0, 0);

@@ -4,7 +4,7 @@
 use clap::Parser;
 
 fn main() {
-    // Diagnostics for developers (`RUST_LOG=harness=debug` shows every engine call with its door,
+    // Diagnostics for developers (`RUST_LOG=cachet=debug` shows every engine call with its door,
     // operation and duration), on stderr; progress and results are printed as before.
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -13,8 +13,8 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = harness::cli::Cli::parse();
-    let code = match harness::cli::main_with(cli) {
+    let cli = cachet::cli::Cli::parse();
+    let code = match cachet::cli::main_with(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");

@@ -18,10 +18,10 @@ mod common;
 
 use std::path::Path;
 
-use harness::check::Verdict;
-use harness::corpus::case_file::{load_corpus, LoadedCase};
+use cachet::check::Verdict;
+use cachet::corpus::case_file::{load_corpus, LoadedCase};
 
-use harness::engine::inventory::{Engine, Inventory};
+use cachet::engine::inventory::{Engine, Inventory};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn run_trial(
@@ -42,8 +42,8 @@ fn run_trial(
     let _turn = service
         .as_ref()
         .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()));
-    let salt = harness::run::execute::fresh_salt((&case.file.name, &engine.name));
-    let history = harness::run::execute::run_scenario(inventory, engine, scenario, &salt)
+    let salt = cachet::run::execute::fresh_salt((&case.file.name, &engine.name));
+    let history = cachet::run::execute::run_scenario(inventory, engine, scenario, &salt)
         .map_err(|e| Failed::from(e.to_string()))?;
     let kind = engine.kind();
     let recorded: Vec<_> = case
@@ -148,13 +148,13 @@ fn trial_for(
         return None;
     }
     let needs_second = case.hosts().iter().any(|h| h != "a");
-    let pairs = harness::run::execute::engines_for(inventory, engine, &case.scenario).is_ok();
+    let pairs = cachet::run::execute::engines_for(inventory, engine, &case.scenario).is_ok();
     let name = format!("{}::{}", case.file.name, engine.name);
     match (needs_second && !pairs, engine.generation.is_some()) {
         (false, _) => Some((name, case.scenario.clone())),
         (true, true) => Some((
             format!("{}[one-host]::{}", case.file.name, engine.name),
-            harness::generate::fold_onto_one_host(&case.scenario),
+            cachet::generate::fold_onto_one_host(&case.scenario),
         )),
         (true, false) => None,
     }
@@ -193,7 +193,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let inventory = match harness::engine::load_inventory() {
+    let inventory = match cachet::engine::load_inventory() {
         Ok(inventory) => inventory,
         Err(e) if in_ci => {
             eprintln!("error: {e}");
@@ -222,7 +222,7 @@ fn main() {
         .map(|e| {
             (
                 e.name.clone(),
-                harness::engine::version(e).map_err(|e| e.to_string()),
+                cachet::engine::version(e).map_err(|e| e.to_string()),
             )
         })
         .collect();
@@ -257,7 +257,7 @@ fn main() {
         }
     }
     // Build-cache records the trials add are removed after each part of the corpus.
-    let build_cache = harness::engine::guard::snapshot_build_cache(
+    let build_cache = cachet::engine::guard::snapshot_build_cache(
         &engines
             .iter()
             .zip(&statuses)
@@ -286,7 +286,7 @@ fn main() {
         let pruning = std::time::Instant::now();
         match build_cache
             .as_ref()
-            .map(harness::engine::guard::restore_build_cache)
+            .map(cachet::engine::guard::restore_build_cache)
         {
             Ok(Ok(n)) => eprintln!(
                 "removed {n} build-cache records the trials created, in {:.0} s",

@@ -9,7 +9,7 @@
 //! (`client`). Doors collect raw output only; `observe` interprets it.
 //!
 //! `open` picks the door from an `inventory::Engine` and wraps it so every call logs its door,
-//! operation and duration at debug level (`RUST_LOG=harness=debug`). The model engine (`model`:
+//! operation and duration at debug level (`RUST_LOG=cachet=debug`). The model engine (`model`:
 //! a `model:` endpoint, builds answered from a `models::Profile` in process, no daemon) is one
 //! more door.
 

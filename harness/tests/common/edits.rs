@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use harness::explain::snapshot::{take, take_again, Request, Snapshot};
-use harness::explain::{explain, Explanation, Target};
+use cachet::explain::snapshot::{take, take_again, Request, Snapshot};
+use cachet::explain::{explain, Explanation, Target};
 use models::scenario::{apply_mutation, BuildStep, Mutation, Scenario, Transition};
 use models::{BuildContext, BuildOptions, Entry};
 
@@ -42,8 +42,8 @@ pub fn app() -> BuildContext {
 }
 
 pub fn rewrite(dir: &Path, context: &BuildContext) {
-    harness::engine::materialize::clear_dir(dir).unwrap();
-    harness::engine::materialize::write_context_dir(context, dir).unwrap();
+    cachet::engine::materialize::clear_dir(dir).unwrap();
+    cachet::engine::materialize::write_context_dir(context, dir).unwrap();
 }
 
 pub fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -174,8 +174,8 @@ pub fn explain_edit(
         Path::new("snapshot.json"),
     )
     .unwrap();
-    let catalogue = harness::corpus::known::parse_catalogue(
-        harness::corpus::known::BUILT_IN,
+    let catalogue = cachet::corpus::known::parse_catalogue(
+        cachet::corpus::known::BUILT_IN,
         Path::new("cases/known/catalogue.toml"),
     )
     .unwrap();

@@ -11,7 +11,7 @@ pub mod runs;
 
 use std::path::Path;
 
-use harness::report::schema::Report;
+use cachet::report::schema::Report;
 
 /// Text replacements for snapshots: each value a report carries that differs from run to run,
 /// and the placeholder that stands for it.
@@ -116,8 +116,8 @@ pub fn in_ci() -> bool {
 
 /// The inventory for the tests that drive real engines, or `None` (with the reason on stderr)
 /// outside CI when there is none; in CI a missing inventory fails the test.
-pub fn inventory_or_skip() -> Option<harness::engine::inventory::Inventory> {
-    match harness::engine::load_inventory() {
+pub fn inventory_or_skip() -> Option<cachet::engine::inventory::Inventory> {
+    match cachet::engine::load_inventory() {
         Ok(inventory) => Some(inventory),
         Err(e) => {
             assert!(!in_ci(), "no inventory in CI: {e}");
@@ -160,9 +160,9 @@ pub fn confirmed(
 /// one Podman service race in its store), up to `threads` endpoints at once. The results come in
 /// `engines`' order; a panic in `each` fails the caller once every thread has ended.
 pub fn on_each_endpoint<T: Send>(
-    engines: &[harness::engine::inventory::Engine],
+    engines: &[cachet::engine::inventory::Engine],
     threads: usize,
-    each: impl Fn(&harness::engine::inventory::Engine) -> T + Sync,
+    each: impl Fn(&cachet::engine::inventory::Engine) -> T + Sync,
 ) -> Vec<T> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, engine) in engines.iter().enumerate() {

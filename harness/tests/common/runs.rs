@@ -4,16 +4,16 @@
 
 use std::path::Path;
 
-use harness::corpus::case_file::{load_case, parse_case};
-use harness::engine::version as engine_version;
-use harness::report::schema::Report;
-use harness::run::shrink::shrink;
-use harness::run::{run_one, write_finding};
+use cachet::corpus::case_file::{load_case, parse_case};
+use cachet::engine::version as engine_version;
+use cachet::report::schema::Report;
+use cachet::run::shrink::shrink;
+use cachet::run::{run_one, write_finding};
 
 /// Two corpus cases on classic@a (the reference model: agreement) and on buildkit@a with the
 /// model's `copy.mtime-ignored` off (a confirmed, shrunk discrepancy), findings under `out`.
 pub fn agreement_and_mutant_report(
-    inventory: &harness::engine::inventory::Inventory,
+    inventory: &cachet::engine::inventory::Inventory,
     out: &Path,
 ) -> Report {
     let classic = inventory.engine("classic@a").expect("classic@a");
@@ -29,7 +29,7 @@ pub fn agreement_and_mutant_report(
     let mode = load_case(&cases.join("copy-mode-change.toml"))
         .unwrap()
         .scenario;
-    let setup = harness::run::Setup {
+    let setup = cachet::run::Setup {
         inventory,
         seed: 4242,
         out,
@@ -87,8 +87,8 @@ mutations = [{ op = "write", path = "d/c", content = "cc" }]
 /// Shrinks the noisy scenario on `engine` with the model's `copy.mtime-ignored` switched off, checks
 /// what is left and writes its finding under `out`: the reproducer's path and text.
 pub fn shrink_noisy(
-    inventory: &harness::engine::inventory::Inventory,
-    mut engine: harness::engine::inventory::Engine,
+    inventory: &cachet::engine::inventory::Inventory,
+    mut engine: cachet::engine::inventory::Engine,
     out: &Path,
 ) -> (std::path::PathBuf, String) {
     engine.profile = engine
@@ -135,7 +135,7 @@ pub fn shrink_noisy(
     let (case_path, script_path) =
         write_finding(out, "shrunk", 0, &engine, &result, &Default::default()).unwrap();
     let reparsed =
-        harness::corpus::case_file::load_case(&case_path).expect("the emitted case file loads");
+        cachet::corpus::case_file::load_case(&case_path).expect("the emitted case file loads");
     assert_eq!(
         reparsed.scenario, result.scenario,
         "the case file round-trips the shrunk scenario"

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::Redactions;
-use harness::engine::model;
-use harness::report::schema::Report;
-use harness::run::{run_on, RunOptions};
+use cachet::engine::model;
+use cachet::report::schema::Report;
+use cachet::run::{run_on, RunOptions};
 
 /// Chromium's binary, or `None` (with why on stderr) outside CI; in CI its absence fails.
 fn chromium_or_skip() -> Option<PathBuf> {
@@ -120,7 +120,7 @@ fn dom_counts(dom: &str) -> Vec<usize> {
     counts
 }
 
-fn counts(buckets: &[harness::report::buckets::Bucket]) -> Vec<usize> {
+fn counts(buckets: &[cachet::report::buckets::Bucket]) -> Vec<usize> {
     let mut counts: Vec<usize> = buckets.iter().map(|b| b.count).collect();
     counts.sort_unstable();
     counts
@@ -151,9 +151,9 @@ fn night(
 }
 
 fn cachet(args: &[&str]) -> i32 {
-    let cli = <harness::cli::Cli as clap::Parser>::try_parse_from([&["cachet"], args].concat())
+    let cli = <cachet::cli::Cli as clap::Parser>::try_parse_from([&["cachet"], args].concat())
         .expect("the command line parses");
-    harness::cli::main_with(cli).unwrap_or_else(|e| e.exit_code())
+    cachet::cli::main_with(cli).unwrap_or_else(|e| e.exit_code())
 }
 
 /// A night's report and where it is, checked in Chromium: every link of `index.html` and of
@@ -165,7 +165,7 @@ fn check_run_pages(chromium: &Path, report: &Report, out: &Path) -> String {
         links_resolve(&dom, &page) > 0,
         "index.html links its findings"
     );
-    let (written, _) = harness::report::schema::load(out).unwrap();
+    let (written, _) = cachet::report::schema::load(out).unwrap();
     assert_eq!(&written, report);
     assert_eq!(
         dom_counts(&dom),

@@ -6,8 +6,8 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-use harness::engine::{self, BuildRequest};
-use harness::run::execute::{fresh_salt, substitute_base};
+use cachet::engine::{self, BuildRequest};
+use cachet::run::execute::{fresh_salt, substitute_base};
 use models::{BuildContext, BuildOptions, Entry};
 
 fn docker(endpoint: &str, args: &[&str]) -> std::process::Output {
@@ -20,7 +20,7 @@ fn docker(endpoint: &str, args: &[&str]) -> std::process::Output {
 }
 
 pub fn clean_removes_what_a_killed_run_left_and_nothing_else() {
-    let inventory = harness::engine::load_inventory().expect("inventory");
+    let inventory = cachet::engine::load_inventory().expect("inventory");
     let engine = inventory.engine("classic@a").expect("classic@a");
     if let Err(e) = engine::version(&engine) {
         assert!(!common::in_ci(), "engine unavailable in CI: {e}");
@@ -91,7 +91,7 @@ pub fn clean_removes_what_a_killed_run_left_and_nothing_else() {
         images.len() - images_before.len(),
         containers.len() - containers_before.len()
     );
-    let summary = harness::engine::clean::clean(&inventory, false).expect("clean runs");
+    let summary = cachet::engine::clean::clean(&inventory, false).expect("clean runs");
     assert!(
         summary.busy.is_empty(),
         "another cachet run is using the engines: {:?}",

@@ -7,14 +7,14 @@ use std::path::Path;
 
 use crate::common;
 use crate::common::Redactions;
-use harness::corpus::case_file::load_case;
-use harness::engine::inventory::{Engine, Inventory};
-use harness::engine::version as engine_version;
-use harness::report::compare::{
+use cachet::corpus::case_file::load_case;
+use cachet::engine::inventory::{Engine, Inventory};
+use cachet::engine::version as engine_version;
+use cachet::report::compare::{
     diff, diff_markdown, load_run, matrix_html, matrix_markdown, merge,
 };
-use harness::report::schema::Report;
-use harness::run::{run_one, Setup};
+use cachet::report::schema::Report;
+use cachet::run::{run_one, Setup};
 
 const CASES: &[&str] = &[
     "copy-mode-change",
@@ -25,7 +25,7 @@ const CASES: &[&str] = &[
 /// Runs the corpus cases on one engine as `cachet run` would, and writes the run's reports.
 fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let known = harness::corpus::known::load_catalogue(&root.join("cases/known/catalogue.toml"))
+    let known = cachet::corpus::known::load_catalogue(&root.join("cases/known/catalogue.toml"))
         .expect("the catalogue loads");
     let setup = Setup {
         inventory,
@@ -47,7 +47,7 @@ fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
         })
         .collect();
     let report = Report::from_results(99, vec![(engine.name.clone(), version)], results);
-    harness::report::write_reports(&report, out).expect("reports written");
+    cachet::report::write_reports(&report, out).expect("reports written");
 }
 
 pub fn merge_of_two_hosts_and_diff_of_an_engine_change() {
@@ -76,7 +76,7 @@ pub fn merge_of_two_hosts_and_diff_of_an_engine_change() {
     let runs: Vec<_> = dirs.iter().map(|d| load_run(d.path()).unwrap()).collect();
     let reports: Vec<Report> = dirs
         .iter()
-        .map(|d| harness::report::schema::load(d.path()).unwrap().0)
+        .map(|d| cachet::report::schema::load(d.path()).unwrap().0)
         .collect();
     let redact = |of: &[Report]| Redactions::of(&of.iter().collect::<Vec<_>>(), &[]);
 

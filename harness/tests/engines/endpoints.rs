@@ -8,11 +8,11 @@
 use crate::common;
 use std::path::{Path, PathBuf};
 
-use harness::check::Verdict;
-use harness::corpus::case_file::load_case;
-use harness::engine::inventory::Inventory;
-use harness::engine::version as engine_version;
-use harness::run::execute::{fresh_salt, run_scenario};
+use cachet::check::Verdict;
+use cachet::corpus::case_file::load_case;
+use cachet::engine::inventory::Inventory;
+use cachet::engine::version as engine_version;
+use cachet::run::execute::{fresh_salt, run_scenario};
 
 const TLS_DIR: &str = "/var/lib/cachet/tls/client";
 
@@ -25,7 +25,7 @@ fn inventory_from(text: &str) -> Inventory {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inventory.toml");
     std::fs::write(&path, text).unwrap();
-    harness::engine::inventory_from_file(&path).expect("inventory parses")
+    cachet::engine::inventory_from_file(&path).expect("inventory parses")
 }
 
 fn tls_inventory(tls_dir: &Path) -> Inventory {

@@ -9,9 +9,9 @@ use crate::common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use harness::check::Verdict;
-use harness::engine::inventory::{Engine, Inventory};
-use harness::run::execute::{fresh_salt, run_scenario_with, History, Hooks};
+use cachet::check::Verdict;
+use cachet::engine::inventory::{Engine, Inventory};
+use cachet::run::execute::{fresh_salt, run_scenario_with, History, Hooks};
 
 const CASE: &str = "name = \"evicted\"\nshows = \"an identical rebuild after an eviction\"\n\
     dockerfile = \"FROM base\\nCOPY a /a\\nRUN echo evicted\\n\"\n[files.\"a\"]\ncontent = \"x\"\n\
@@ -20,16 +20,16 @@ const CASE: &str = "name = \"evicted\"\nshows = \"an identical rebuild after an 
 /// Runs the case on `engine` with its GC watch as `watch` says, the nemesis (pruning every
 /// record not in `keep`) before the second build when `evict`.
 fn run(inventory: &Inventory, engine: &Engine, watch: bool, evict: bool) -> History {
-    let case = harness::corpus::case_file::parse_case(Path::new("inline/evicted.toml"), CASE)
+    let case = cachet::corpus::case_file::parse_case(Path::new("inline/evicted.toml"), CASE)
         .expect("inline case parses");
     let mut engine = engine.clone();
     engine.build_cache_gc = Some(watch);
-    let keep: BTreeSet<String> = harness::engine::open(&engine)
+    let keep: BTreeSet<String> = cachet::engine::open(&engine)
         .build_cache_ids()
         .expect("build cache lists");
     let nemesis = |n: usize, e: &Engine| {
         if n == 1 && evict {
-            let pruned = harness::engine::open(e)
+            let pruned = cachet::engine::open(e)
                 .prune_build_cache(&keep)
                 .expect("the nemesis prunes");
             assert!(pruned > 0, "the first build left records to evict");
@@ -72,9 +72,9 @@ pub fn a_miss_after_an_eviction_is_indeterminate_not_a_discrepancy() {
         "none of {wanted:?} in the inventory"
     );
     let snapshot =
-        harness::engine::guard::snapshot_build_cache(&engines).expect("build cache lists");
+        cachet::engine::guard::snapshot_build_cache(&engines).expect("build cache lists");
     for engine in &engines {
-        let version = harness::engine::version(engine).expect("engine answers");
+        let version = cachet::engine::version(engine).expect("engine answers");
         let engine = engine.with_reported_version(&version);
         // Without the watch the eviction shows as misses the model did not expect: the nemesis
         // bites, so the test below can fail.
@@ -116,5 +116,5 @@ pub fn a_miss_after_an_eviction_is_indeterminate_not_a_discrepancy() {
             engine.name
         );
     }
-    harness::engine::guard::restore_build_cache(&snapshot).expect("build cache prunes");
+    cachet::engine::guard::restore_build_cache(&snapshot).expect("build cache prunes");
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::common;
 use crate::common::edits::{edits, explain_edit, scenario};
-use harness::explain::{Explanation, Target};
+use cachet::explain::{Explanation, Target};
 use models::BuildContext;
 
 /// The engine's answer for each step explain judged, or why it differs.
@@ -16,9 +16,9 @@ fn compare(
     edit: &str,
     engine: &str,
     explanation: &Explanation,
-    observed: &BTreeMap<usize, harness::engine::observe::Observed>,
+    observed: &BTreeMap<usize, cachet::engine::observe::Observed>,
 ) -> Vec<String> {
-    use harness::engine::observe::Observed;
+    use cachet::engine::observe::Observed;
     let mut out = Vec::new();
     for s in &explanation.profiles[0].steps {
         let stale = s.warnings.iter().any(|w| w.observed == "cached");
@@ -53,8 +53,8 @@ fn compare(
 /// first of each pairing class (host b's repeat host a's), each with the profile its version
 /// picks; in CI an engine that does not answer fails the test.
 fn answering_cli_engines(
-    inventory: &harness::engine::inventory::Inventory,
-) -> Vec<(harness::engine::inventory::Engine, String)> {
+    inventory: &cachet::engine::inventory::Inventory,
+) -> Vec<(cachet::engine::inventory::Engine, String)> {
     let only: Option<Vec<String>> = std::env::var("CACHET_EXPLAIN_ENGINES")
         .ok()
         .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
@@ -68,7 +68,7 @@ fn answering_cli_engines(
         {
             continue;
         }
-        match harness::engine::version(&engine) {
+        match cachet::engine::version(&engine) {
             Ok(v) => out.push((engine.with_reported_version(&v), v)),
             Err(e) => {
                 assert!(
@@ -117,8 +117,8 @@ pub fn real_engines_build_what_explain_says() {
                 &prepare,
                 std::slice::from_ref(&target),
             );
-            let salt = harness::run::execute::fresh_salt((&engine.name, edit.name));
-            let history = harness::run::execute::run_scenario(&inventory, engine, &scenario, &salt)
+            let salt = cachet::run::execute::fresh_salt((&engine.name, edit.name));
+            let history = cachet::run::execute::run_scenario(&inventory, engine, &scenario, &salt)
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", engine.name, edit.name));
             let second = &history.builds[1].observation;
             assert!(

@@ -6,8 +6,8 @@ use crate::common;
 
 use std::collections::BTreeSet;
 
-use harness::engine::inventory::Inventory;
-use harness::run::{exit_code, run_on, RunOptions};
+use cachet::engine::inventory::Inventory;
+use cachet::run::{exit_code, run_on, RunOptions};
 
 /// Runs `count` scenarios of `seed` on classic@a with `inventory` and asserts that exactly the
 /// scenarios with a build that `needs` the dead part are lost, each saying `why`.
@@ -17,7 +17,7 @@ fn only_cross_host_scenarios_lost(
     needs: fn(&models::scenario::Transition) -> bool,
     why: &str,
 ) {
-    let cross_host: BTreeSet<usize> = harness::generate::generate_scenarios(seed, count)
+    let cross_host: BTreeSet<usize> = cachet::generate::generate_scenarios(seed, count)
         .iter()
         .enumerate()
         .filter(|(_, s)| s.transitions.iter().any(needs))

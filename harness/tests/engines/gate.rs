@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
-use harness::engine::inventory::Inventory;
+use cachet::engine::inventory::Inventory;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::common;
@@ -144,7 +144,7 @@ fn missing(need: Need) -> Option<String> {
 fn inventory() -> Result<&'static Inventory, String> {
     static INVENTORY: OnceLock<Result<Inventory, String>> = OnceLock::new();
     INVENTORY
-        .get_or_init(|| harness::engine::load_inventory().map_err(|e| format!("no inventory: {e}")))
+        .get_or_init(|| cachet::engine::load_inventory().map_err(|e| format!("no inventory: {e}")))
         .as_ref()
         .map_err(Clone::clone)
 }
@@ -166,7 +166,7 @@ fn ask(need: Need) -> Option<String> {
             Err(why) => Some(why),
             Ok(inventory) => match inventory.engine(name) {
                 Err(e) => Some(format!("no {name}: {e}")),
-                Ok(engine) => harness::engine::version(&engine)
+                Ok(engine) => cachet::engine::version(&engine)
                     .err()
                     .map(|e| format!("{name} does not answer: {e}")),
             },

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::Redactions;
-use harness::engine::version as engine_version;
-use harness::report::schema::Report;
+use cachet::engine::version as engine_version;
+use cachet::report::schema::Report;
 
 fn cachet(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cachet"))
@@ -39,7 +39,7 @@ fn run(engine: &str, out: &Path) -> Report {
         "cachet run on {engine}: {}",
         String::from_utf8_lossy(&done.stderr)
     );
-    harness::report::schema::load(out).expect("report.json").0
+    cachet::report::schema::load(out).expect("report.json").0
 }
 
 pub fn twenty_ten_to_twenty_eight_five_step_by_step() {

@@ -9,11 +9,11 @@
 use crate::common;
 use std::path::Path;
 
-use harness::check::Verdict;
-use harness::corpus::case_file::parse_case;
-use harness::engine::inventory::Inventory;
-use harness::engine::version as engine_version;
-use harness::run::execute::{fresh_salt, run_scenario};
+use cachet::check::Verdict;
+use cachet::corpus::case_file::parse_case;
+use cachet::engine::inventory::Inventory;
+use cachet::engine::version as engine_version;
+use cachet::run::execute::{fresh_salt, run_scenario};
 
 const SCENARIO: &str = r#"
 name = "cross-host-checkout"
@@ -31,13 +31,13 @@ cache-from = ["app"]
 
 struct HostRun {
     inventory: Inventory,
-    engine: harness::engine::inventory::Engine,
+    engine: cachet::engine::inventory::Engine,
     scenario: models::scenario::Scenario,
-    history: harness::run::execute::History,
+    history: cachet::run::execute::History,
 }
 
 fn run_with_host_b(umask: u32, label: Option<&str>, uid: Option<u32>) -> Option<HostRun> {
-    let mut inventory = harness::engine::load_inventory().expect("inventory");
+    let mut inventory = cachet::engine::load_inventory().expect("inventory");
     if !inventory.hosts.contains_key("b") {
         assert!(!common::in_ci(), "no host b in CI");
         return None;
@@ -72,7 +72,7 @@ fn run_with_host_b(umask: u32, label: Option<&str>, uid: Option<u32>) -> Option<
 /// checkout settings as the inventory gives them.
 fn reproducer_copy_on_b(run: &HostRun, with_settings: bool) -> String {
     let settings = if with_settings {
-        harness::run::execute::engines_for(&run.inventory, &run.engine, &run.scenario)
+        cachet::run::execute::engines_for(&run.inventory, &run.engine, &run.scenario)
             .unwrap()
             .into_iter()
             .map(|(host, engine)| (host, engine.settings))
@@ -80,7 +80,7 @@ fn reproducer_copy_on_b(run: &HostRun, with_settings: bool) -> String {
     } else {
         Default::default()
     };
-    let script = harness::run::reproduce::shell_reproducer(
+    let script = cachet::run::reproduce::shell_reproducer(
         "hosts",
         &run.scenario,
         &run.engine,
@@ -112,7 +112,7 @@ fn reproducer_copy_on_b(run: &HostRun, with_settings: bool) -> String {
     line.rsplit("=> ").next().unwrap().trim().to_string()
 }
 
-fn copy_on_b(history: &harness::run::execute::History) -> (&'static str, Verdict) {
+fn copy_on_b(history: &cachet::run::execute::History) -> (&'static str, Verdict) {
     let v = history.builds[1]
         .verdicts
         .iter()

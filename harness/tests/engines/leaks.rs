@@ -7,15 +7,15 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use harness::corpus::case_file::load_case;
-use harness::run::execute::{fresh_salt, run_scenario};
+use cachet::corpus::case_file::load_case;
+use cachet::run::execute::{fresh_salt, run_scenario};
 
 pub fn scenarios_leave_no_images_containers_or_build_cache_behind() {
-    let inventory = harness::engine::load_inventory().expect("inventory");
+    let inventory = cachet::engine::load_inventory().expect("inventory");
     let engines = inventory.engines();
     let mut before = BTreeMap::new();
     for engine in &engines {
-        match harness::engine::open(engine).resource_counts() {
+        match cachet::engine::open(engine).resource_counts() {
             Ok(counts) => {
                 before.entry(engine.endpoint.clone()).or_insert(counts);
             }
@@ -27,12 +27,12 @@ pub fn scenarios_leave_no_images_containers_or_build_cache_behind() {
         }
     }
     let cache_before =
-        harness::engine::guard::snapshot_build_cache(&engines).expect("build cache lists");
+        cachet::engine::guard::snapshot_build_cache(&engines).expect("build cache lists");
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     // A passing case, a failing build (missing source), a failing RUN, a cross-host push, and
     // multi-stage builds whose earlier stages are not the final image's ancestors (the classic
     // builder and Podman leave those intermediates behind unless cachet removes them).
-    let failing_run = harness::corpus::case_file::parse_case(
+    let failing_run = cachet::corpus::case_file::parse_case(
         Path::new("inline/failing-run.toml"),
         "name = \"failing-run\"\nshows = \"a RUN that fails\"\ndockerfile = \"FROM base\\nRUN false\\n\"\n[[build]]\n",
     )
@@ -53,7 +53,7 @@ pub fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     let builds: usize = common::on_each_endpoint(&under_test, 2, |engine| {
         let mut builds = 0;
         for case in &scenarios {
-            if harness::run::execute::engines_for(&inventory, engine, &case.scenario).is_err() {
+            if cachet::run::execute::engines_for(&inventory, engine, &case.scenario).is_err() {
                 continue;
             }
             let history = run_scenario(
@@ -70,11 +70,11 @@ pub fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     .into_iter()
     .sum();
     let cache_grew =
-        harness::engine::guard::build_cache_counts(&cache_before).expect("build cache lists");
+        cachet::engine::guard::build_cache_counts(&cache_before).expect("build cache lists");
     let removed =
-        harness::engine::guard::restore_build_cache(&cache_before).expect("build cache prunes");
+        cachet::engine::guard::restore_build_cache(&cache_before).expect("build cache prunes");
     let cache_after =
-        harness::engine::guard::build_cache_counts(&cache_before).expect("build cache lists");
+        cachet::engine::guard::build_cache_counts(&cache_before).expect("build cache lists");
     eprintln!(
         "build-cache records per endpoint: before {:?}, after the builds {cache_grew:?}, after cleanup {cache_after:?} ({removed} removed)",
         cache_before.counts()
@@ -91,7 +91,7 @@ pub fn scenarios_leave_no_images_containers_or_build_cache_behind() {
     let mut after = BTreeMap::new();
     for engine in &engines {
         after.entry(engine.endpoint.clone()).or_insert(
-            harness::engine::open(engine)
+            cachet::engine::open(engine)
                 .resource_counts()
                 .expect("engine still answers"),
         );

@@ -20,10 +20,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use harness::check::Verdict;
-use harness::engine::inventory::{Engine, Inventory};
-use harness::report::schema::Report;
-use harness::run::{exit_code, run_on, RunOptions};
+use cachet::check::Verdict;
+use cachet::engine::inventory::{Engine, Inventory};
+use cachet::report::schema::Report;
+use cachet::run::{exit_code, run_on, RunOptions};
 
 /// One fault at a time: both strike engines the other's run would feel.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -36,7 +36,7 @@ const BUILD_TIMEOUT_S: u64 = 20;
 const CALL_TIMEOUT_S: u64 = 10;
 
 fn setup() {
-    // `RUST_LOG=harness=debug` shows each engine call with its duration.
+    // `RUST_LOG=cachet=debug` shows each engine call with its duration.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -162,7 +162,7 @@ fn until_next_build(
         (limit, Duration::from_millis(250)),
         run_ended,
         || {
-            harness::engine::open(engine)
+            cachet::engine::open(engine)
                 .cachet_resources()
                 .is_ok_and(|(images, _)| images.iter().any(|i| !since.contains(i)))
         },
@@ -177,7 +177,7 @@ fn until_a_step_runs(engine: &Engine, idle: usize, limit: Duration, run_ended: i
         engine.name
     );
     poll_until(&what, (limit, Duration::from_millis(10)), run_ended, || {
-        harness::engine::open(engine)
+        cachet::engine::open(engine)
             .resource_counts()
             .is_ok_and(|(_, containers)| containers > idle)
     });
@@ -216,7 +216,7 @@ fn listing(engine: &Engine) -> String {
 }
 
 fn cachet_images(engine: &Engine) -> BTreeSet<String> {
-    harness::engine::open(engine)
+    cachet::engine::open(engine)
         .cachet_resources()
         .expect("the engine answers")
         .0
@@ -261,7 +261,7 @@ pub fn a_stopped_daemon_costs_only_the_build_in_flight() {
     let calm_out = tempfile::tempdir().expect("temp dir");
     let options = |out: &Path| RunOptions::new(vec![engine.name.clone()], count, seed, out.into());
     let calm = run_on(&inventory, &options(calm_out.path())).expect("the calm run");
-    let before = harness::engine::open(&engine)
+    let before = cachet::engine::open(&engine)
         .resource_counts()
         .expect("host b answers");
     let pid = std::fs::read_to_string(common::DOCKERD_B_PID).expect("dockerd-b's pid");
@@ -294,7 +294,7 @@ pub fn a_stopped_daemon_costs_only_the_build_in_flight() {
         resumed,
         out.path(),
     );
-    let after = harness::engine::open(&engine)
+    let after = cachet::engine::open(&engine)
         .resource_counts()
         .expect("host b answers");
     assert_eq!(
@@ -365,7 +365,7 @@ impl SmallDisk {
             ),
         )
         .expect("inventory written");
-        harness::engine::inventory_from_file(&file).expect("the inventory loads")
+        cachet::engine::inventory_from_file(&file).expect("the inventory loads")
     }
 
     /// Fills the filesystem to the last block.
@@ -395,7 +395,7 @@ impl Drop for SmallDisk {
 fn answers_within(engine: &Engine, limit: Duration) -> bool {
     let started = Instant::now();
     while started.elapsed() < limit {
-        if harness::engine::version(engine).is_ok() {
+        if cachet::engine::version(engine).is_ok() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(300));
@@ -430,7 +430,7 @@ pub fn a_full_data_root_costs_only_the_scenarios_it_failed() {
     let options = |out: &Path| RunOptions::new(vec![engine.name.clone()], count, seed, out.into());
     let calm_out = tempfile::tempdir().expect("temp dir");
     let calm = run_on(&inventory, &options(calm_out.path())).expect("the calm run");
-    let before = harness::engine::open(&engine)
+    let before = cachet::engine::open(&engine)
         .resource_counts()
         .expect("the small-disk dockerd answers");
     let out = tempfile::tempdir().expect("temp dir");
@@ -459,7 +459,7 @@ pub fn a_full_data_root_costs_only_the_scenarios_it_failed() {
         resumed,
         out.path(),
     );
-    let after = harness::engine::open(&engine)
+    let after = cachet::engine::open(&engine)
         .resource_counts()
         .expect("the small-disk dockerd answers");
     assert_eq!(
@@ -526,7 +526,7 @@ impl RegistryDown {
             .expect("the registry starts again");
         std::fs::write(REGISTRY_PID, format!("{}\n", child.id())).expect("the registry's pid file");
         let started = Instant::now();
-        while harness::engine::registry::registry_answers(&self.address).is_err() {
+        while cachet::engine::registry::registry_answers(&self.address).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
                 "the registry answers again within 30 s (log: {REGISTRY_LOG})"
@@ -568,7 +568,7 @@ pub fn a_registry_down_for_a_while_costs_only_the_scenarios_that_use_it_meanwhil
     let (seed, count) = (11, 12);
     // A scenario needs the registry when a build of it pushes or imports (`--cache-from`); one
     // whose later builds all stay on host a still pushes its first (CI: seed 11's fifth).
-    let uses_registry: BTreeSet<usize> = harness::generate::generate_scenarios(seed, count)
+    let uses_registry: BTreeSet<usize> = cachet::generate::generate_scenarios(seed, count)
         .iter()
         .enumerate()
         .filter(|(_, s)| {
@@ -593,7 +593,7 @@ pub fn a_registry_down_for_a_while_costs_only_the_scenarios_that_use_it_meanwhil
     let calm_out = tempfile::tempdir().expect("temp dir");
     let calm = run_on(&inventory, &options(calm_out.path())).expect("the calm run");
     let counts = |e: &Engine| {
-        harness::engine::open(e)
+        cachet::engine::open(e)
             .resource_counts()
             .expect("it answers")
     };

@@ -6,7 +6,7 @@
 use crate::common;
 use crate::common::runs::agreement_and_mutant_report;
 use crate::common::Redactions;
-use harness::engine::version as engine_version;
+use cachet::engine::version as engine_version;
 
 pub fn markdown_and_html_reports() {
     let Some(inventory) = common::inventory_or_skip() else {
@@ -23,10 +23,10 @@ pub fn markdown_and_html_reports() {
     let redact = Redactions::of(&[&report], &[out.path()]);
     insta::assert_snapshot!(
         "report_md",
-        redact.apply(&harness::report::markdown(&report, out.path()))
+        redact.apply(&cachet::report::markdown(&report, out.path()))
     );
     insta::assert_snapshot!(
         "index_html",
-        redact.apply(&harness::report::html(&report, out.path()))
+        redact.apply(&cachet::report::html(&report, out.path()))
     );
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use harness::run::{exit_code, run_on, RunOptions};
+use cachet::run::{exit_code, run_on, RunOptions};
 
 pub fn a_daemon_killed_mid_run_costs_only_the_scenarios_in_flight() {
     let Some(inventory) = common::inventory_or_skip() else {
@@ -33,7 +33,7 @@ pub fn a_daemon_killed_mid_run_costs_only_the_scenarios_in_flight() {
         ),
     )
     .expect("the calm run");
-    let before = harness::engine::open(&engine)
+    let before = cachet::engine::open(&engine)
         .resource_counts()
         .expect("host b answers");
     std::env::set_var("CACHET_ENGINE_WAIT", "300");
@@ -88,7 +88,7 @@ pub fn a_daemon_killed_mid_run_costs_only_the_scenarios_in_flight() {
         assert_eq!(Some(&found), calm.get(&index), "scenario {index}");
     }
     assert_ne!(exit_code(&report), 3, "the engine came back");
-    let after = harness::engine::open(&engine)
+    let after = cachet::engine::open(&engine)
         .resource_counts()
         .expect("host b answers");
     assert_eq!(

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::common;
 use crate::common::runs::shrink_noisy;
-use harness::engine::version as engine_version;
+use cachet::engine::version as engine_version;
 
 /// Runs a reproducer script with `env`; it must succeed. Returns what it printed.
 fn run_reproducer(script: &Path, env: &[(&str, &str)]) -> String {
@@ -69,16 +69,16 @@ pub fn reproducer_moves_inline_cache_between_hosts() {
     }
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     let case =
-        harness::corpus::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
+        cachet::corpus::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
             .expect("case loads");
-    let history = harness::run::execute::run_scenario(
+    let history = cachet::run::execute::run_scenario(
         &inventory,
         &engine,
         &case.scenario,
-        &harness::run::execute::fresh_salt("repro-cross-host"),
+        &cachet::run::execute::fresh_salt("repro-cross-host"),
     )
     .expect("scenario runs");
-    let script = harness::run::reproduce::shell_reproducer(
+    let script = cachet::run::reproduce::shell_reproducer(
         "cross",
         &case.scenario,
         &engine,

@@ -8,12 +8,12 @@ use std::path::Path;
 
 use crate::common;
 use crate::common::{fixture, Redactions};
-use harness::check::Verdict;
-use harness::engine::observe::Observed;
-use harness::report::compare::{
+use cachet::check::Verdict;
+use cachet::engine::observe::Observed;
+use cachet::report::compare::{
     diff, diff_markdown, load_run, matrix_html, matrix_markdown, merge, RunMatrix,
 };
-use harness::report::schema::Report;
+use cachet::report::schema::Report;
 
 /// A report's matrix, as if read from the directory the fixture says its run wrote to.
 fn matrix(report: &Report) -> RunMatrix {
@@ -143,7 +143,7 @@ fn an_upgrade_is_a_change_and_the_same_run_is_none() {
     assert_eq!(d.appeared, vec![triple("text.literal", "COPY a /a")]);
     // The headline: one new root cause, and the known one fixed.
     let titles =
-        |b: &[harness::report::buckets::Bucket]| b.iter().map(|b| b.title()).collect::<Vec<_>>();
+        |b: &[cachet::report::buckets::Bucket]| b.iter().map(|b| b.title()).collect::<Vec<_>>();
     assert_eq!(
         titles(&d.buckets_appeared),
         ["buildkit 20.10: text.literal after none, predicted rebuilt, observed cached"]
@@ -191,7 +191,7 @@ fn an_upgrade_is_a_change_and_the_same_run_is_none() {
 #[test]
 fn the_fixture_buckets_two_root_causes() {
     let report = fixture();
-    let buckets = harness::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+    let buckets = cachet::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
     assert_eq!(
         buckets, report.buckets,
         "the fixture holds what its results give"
@@ -226,7 +226,7 @@ fn merged_buckets_add_up_and_keep_the_first_night() {
         let mut report = fixture();
         report.label = Some(label.to_string());
         report.buckets =
-            harness::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+            cachet::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
         std::fs::write(dir.join("report.json"), report.to_json().unwrap()).unwrap();
         load_run(&dir).unwrap()
     };
@@ -279,10 +279,10 @@ fn a_bad_report_stops_merge_as_bad_input() {
     )
     .unwrap();
     let e = load_run(dir.path()).expect_err("refused");
-    assert_eq!(e.exit_code(), harness::error::EXIT_BAD_INPUT);
+    assert_eq!(e.exit_code(), cachet::error::EXIT_BAD_INPUT);
     assert!(e.to_string().contains("missing field `engines`"), "{e}");
     let e = load_run(Path::new("/nonexistent/run")).expect_err("no such run");
-    assert_eq!(e.exit_code(), harness::error::EXIT_BAD_INPUT);
+    assert_eq!(e.exit_code(), cachet::error::EXIT_BAD_INPUT);
 }
 
 /// Writes `report` as the night `date` of machine `label` under `root`, as `ci/nightly` does.
@@ -290,14 +290,14 @@ fn write_night(root: &Path, label: &str, date: &str, mut report: Report) {
     let dir = root.join(label).join(date);
     std::fs::create_dir_all(&dir).unwrap();
     report.label = Some(label.to_string());
-    report.buckets = harness::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
+    report.buckets = cachet::report::buckets::of_report(&report, Path::new(common::FIXTURE_OUT));
     std::fs::write(dir.join("report.json"), report.to_json().unwrap()).unwrap();
 }
 
 fn cachet(args: &[&str]) -> i32 {
-    let cli = <harness::cli::Cli as clap::Parser>::try_parse_from([&["cachet"], args].concat())
+    let cli = <cachet::cli::Cli as clap::Parser>::try_parse_from([&["cachet"], args].concat())
         .expect("the command line parses");
-    harness::cli::main_with(cli).unwrap_or_else(|e| e.exit_code())
+    cachet::cli::main_with(cli).unwrap_or_else(|e| e.exit_code())
 }
 
 #[test]
@@ -307,7 +307,7 @@ fn the_trend_of_two_nights_says_what_is_new() {
     write_night(root.path(), "vm1", "2026-12-02", upgraded());
     write_night(root.path(), "vm2", "2026-12-02", fixture());
     let out = root.path().join("merged/2026-12-02");
-    let trend = harness::report::trend::trend(root.path(), &out).unwrap();
+    let trend = cachet::report::trend::trend(root.path(), &out).unwrap();
     let dates: Vec<&str> = trend.nights.iter().map(|n| n.date.as_str()).collect();
     assert_eq!(dates, ["2026-12-01", "2026-12-02"]);
     let (first, last) = (&trend.nights[0], &trend.nights[1]);
@@ -343,13 +343,13 @@ fn the_trend_of_two_nights_says_what_is_new() {
         "relative to the trend's pages: the night's own (vm1 and vm2 shrank to the same size: \
          the first kept)"
     );
-    let changes = harness::report::trend::changes_markdown(&trend);
+    let changes = cachet::report::trend::changes_markdown(&trend);
     assert!(
         changes.contains("**1 new bucket(s) appeared:**"),
         "{changes}"
     );
     assert!(changes.contains("text.literal after none"), "{changes}");
-    let html = harness::report::trend::html(&trend);
+    let html = cachet::report::trend::html(&trend);
     assert_eq!(
         html.matches("<svg").count(),
         2 * last.series.len(),
@@ -364,12 +364,12 @@ fn the_trend_of_two_nights_says_what_is_new() {
         assert!(Path::new(out).join(name).is_file(), "{name}");
     }
     let empty = tempfile::tempdir().unwrap();
-    let e = harness::report::trend::trend(empty.path(), Path::new(out)).expect_err("no nights");
-    assert_eq!(e.exit_code(), harness::error::EXIT_BAD_INPUT);
+    let e = cachet::report::trend::trend(empty.path(), Path::new(out)).expect_err("no nights");
+    assert_eq!(e.exit_code(), cachet::error::EXIT_BAD_INPUT);
     std::fs::write(Path::new(root).join("vm2/2026-12-02/report.json"), "{").unwrap();
     assert_eq!(
         cachet(&["report", "trend", root, "--out", out]),
-        harness::error::EXIT_BAD_INPUT,
+        cachet::error::EXIT_BAD_INPUT,
         "a malformed night is bad input"
     );
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use harness::corpus::case_file::{load_corpus, LoadedCase};
+use cachet::corpus::case_file::{load_corpus, LoadedCase};
 use models::scenario::predict_scenario;
 use models::{Prediction, Profile, Switch};
 
@@ -52,13 +52,13 @@ fn every_exercised_rule_is_shown_by_a_corpus_case_on_every_profile() {
 fn every_corpus_case_pins_every_build_and_the_model_meets_the_pins() {
     let mut problems = Vec::new();
     for case in corpus() {
-        let suggested = harness::corpus::case_file::pins_for(&case.scenario).expect("case applies");
+        let suggested = cachet::corpus::case_file::pins_for(&case.scenario).expect("case applies");
         for (n, (build, pin)) in case.file.builds.iter().zip(&suggested).enumerate() {
             let mut wrong = Vec::new();
             // Every profile, and every profile (generation included) a pin of the case names:
             // a pin is checked against the profile and generation it names.
             let mut profiles = Profile::all();
-            for p in harness::corpus::case_file::pinned_profiles(&case.file) {
+            for p in cachet::corpus::case_file::pinned_profiles(&case.file) {
                 if !profiles.contains(&p) {
                     profiles.push(p);
                 }
@@ -66,8 +66,8 @@ fn every_corpus_case_pins_every_build_and_the_model_meets_the_pins() {
             for profile in profiles {
                 let name = profile.name();
                 let predicted = predict_scenario(&profile, &case.scenario).expect("case applies");
-                let words = harness::corpus::case_file::outcome_words(&predicted[n]);
-                match harness::corpus::case_file::pin_for_profile(&build.expect, &profile) {
+                let words = cachet::corpus::case_file::outcome_words(&predicted[n]);
+                match cachet::corpus::case_file::pin_for_profile(&build.expect, &profile) {
                     Some(pinned) if *pinned == words => {}
                     Some(pinned) => {
                         wrong.push(format!("{name}: pinned `{pinned}`, model `{words}`"))
@@ -81,7 +81,7 @@ fn every_corpus_case_pins_every_build_and_the_model_meets_the_pins() {
                     case.path.display(),
                     n + 1,
                     wrong.join("; "),
-                    harness::corpus::case_file::pin_line(pin)
+                    cachet::corpus::case_file::pin_line(pin)
                 ));
             }
         }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use harness::generate::{fit, generate_scenarios};
+use cachet::generate::{fit, generate_scenarios};
 use models::dockerfile::{parse, Body};
 use models::scenario::{apply_mutation, predict_scenario, Mutation, Scenario};
 use models::{BuildContext, EntryKind, Outcome, Profile};

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::common::edits::{app, args, edits, explain_edit, scenario, Edit};
-use harness::explain::snapshot::{take, take_again, Request, Snapshot};
-use harness::explain::{explain, Explanation, Target};
+use cachet::explain::snapshot::{take, take_again, Request, Snapshot};
+use cachet::explain::{explain, Explanation, Target};
 use models::scenario::Mutation;
 use models::{BuildContext, Profile};
 
@@ -273,9 +273,9 @@ fn the_walk_skips_what_dockerignore_excludes_and_records_what_changed() {
         .map(|c| (c.path.as_str(), c.kinds.as_slice()))
         .collect();
     assert_eq!(changed, vec![("src/app.py", &["write".to_string()][..])]);
-    let text = harness::explain::render_text(&explanation);
+    let text = cachet::explain::render_text(&explanation);
     assert!(text.contains("`src/app.py`: content changed"), "{text}");
-    let md = harness::explain::render_markdown(&explanation);
+    let md = cachet::explain::render_markdown(&explanation);
     assert!(md.contains("| 6 | `COPY src/ src/` | rebuilt |"), "{md}");
 }
 
@@ -475,7 +475,7 @@ fn a_build_the_engine_refuses_is_said_for_both_builds() {
             "{classic:?}"
         );
     }
-    let text = harness::explain::render_text(&e);
+    let text = cachet::explain::render_text(&e);
     assert!(text.contains("refused the snapshot's build"), "{text}");
     let bk = e
         .profiles
@@ -721,7 +721,7 @@ fn the_command_line_writes_and_reads_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = dir.path().join("app");
     std::fs::create_dir(&ctx).unwrap();
-    harness::engine::materialize::write_context_dir(&owned_by_me(&app()), &ctx).unwrap();
+    cachet::engine::materialize::write_context_dir(&owned_by_me(&app()), &ctx).unwrap();
     let snap = dir.path().join("snap.json");
     let cachet = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))

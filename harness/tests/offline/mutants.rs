@@ -10,11 +10,11 @@
 
 use std::path::Path;
 
-use harness::engine::model;
-use harness::error::{EXIT_NONCONFORMANCE, EXIT_OK};
-use harness::generate::generate_scenarios;
-use harness::run::exit_code;
-use harness::run::mutants::{
+use cachet::engine::model;
+use cachet::error::{EXIT_NONCONFORMANCE, EXIT_OK};
+use cachet::generate::generate_scenarios;
+use cachet::run::exit_code;
+use cachet::run::mutants::{
     coverage, failures, kills_on, reach_all, render_coverage, render_failures, survivors,
     KillOptions,
 };
@@ -130,7 +130,7 @@ fn kill_options(engine: &str, sample: usize, out: &Path) -> KillOptions {
         scenarios: 30,
         seed: 1,
         out: out.to_path_buf(),
-        known: harness::corpus::known::Catalogue::Empty,
+        known: cachet::corpus::known::Catalogue::Empty,
     }
 }
 
@@ -143,7 +143,7 @@ fn real_kills_on_a_reference_model_host_are_the_model_only_reach() {
             &kill_options(engine, 8, out.path()),
         )
         .expect("the run runs");
-        println!("{}", harness::run::mutants::render_kills(&kills));
+        println!("{}", cachet::run::mutants::render_kills(&kills));
         assert_eq!(kills.kills.len(), 8, "{engine}");
         assert!(
             kills.kills.iter().all(|k| k.reach.is_some()),
@@ -170,7 +170,7 @@ fn a_host_that_carries_a_mutant_never_lets_it_be_caught() {
         .expect("the reference host catches some mutant")
         .rule;
     let mutant = kills_on(&model::inventory(Some(rule)), &options).unwrap();
-    println!("{}", harness::run::mutants::render_kills(&mutant));
+    println!("{}", cachet::run::mutants::render_kills(&mutant));
     let same: Vec<_> = mutant.kills.iter().map(|k| &k.rule).collect();
     let sampled: Vec<_> = reference.kills.iter().map(|k| &k.rule).collect();
     assert_eq!(

@@ -8,12 +8,12 @@
 use std::path::Path;
 
 use crate::common::Redactions;
-use harness::engine::inventory::Inventory;
-use harness::engine::{self, model};
-use harness::error::{EXIT_BAD_INPUT, EXIT_NONCONFORMANCE, EXIT_OK};
-use harness::report::schema::{Report, ScenarioResult};
-use harness::run::execute::{fresh_salt, run_scenario};
-use harness::run::{exit_code, run_on, RunOptions};
+use cachet::engine::inventory::Inventory;
+use cachet::engine::{self, model};
+use cachet::error::{EXIT_BAD_INPUT, EXIT_NONCONFORMANCE, EXIT_OK};
+use cachet::report::schema::{Report, ScenarioResult};
+use cachet::run::execute::{fresh_salt, run_scenario};
+use cachet::run::{exit_code, run_on, RunOptions};
 
 /// Seed 7 until the generator of issue #15, whose seed 7 no longer tells `copy.mtime-ignored`
 /// apart on buildkit within 50 scenarios; seed 3 does: with the generator of 2026-12-04 it tells
@@ -51,7 +51,7 @@ fn holdings(inventory: &Inventory) -> Vec<(String, usize, usize, usize)> {
 }
 
 fn assert_reports_written(report: &Report, out: &Path, engines: &[&str]) {
-    let (back, _) = harness::report::schema::load(out).expect("report.json loads back");
+    let (back, _) = cachet::report::schema::load(out).expect("report.json loads back");
     assert_eq!(&back, report, "report.json is the report");
     for name in ["report.md", "index.html", "junit.xml"] {
         let text = std::fs::read_to_string(out.join(name)).unwrap();
@@ -73,7 +73,7 @@ fn a_reference_run_on_the_model_engine_agrees_and_writes_every_report() {
     assert!(s.builds >= 2 * s.scenarios, "{} builds", s.builds);
     assert_eq!((s.discrepancies, s.unconfirmed, s.known), (0, 0, 0));
     assert_eq!(s.indeterminate, 0, "the model engine is never unsure");
-    let lines = harness::run::per_engine_lines(&report);
+    let lines = cachet::run::per_engine_lines(&report);
     assert_eq!(lines.len(), engines.len(), "{lines:?}");
     for (line, engine) in lines
         .iter()
@@ -133,7 +133,7 @@ fn mutant_run_finds(rule: &str, engine_name: &str) {
         "{shrunk:?} from {original_builds} builds"
     );
     let case_path = finding.case_file.as_ref().expect("a case file");
-    let case = harness::corpus::case_file::load_case(case_path).expect("the case file loads");
+    let case = cachet::corpus::case_file::load_case(case_path).expect("the case file loads");
     assert!(
         case.file.rules.iter().any(|r| r == rule),
         "{:?}",
@@ -247,12 +247,12 @@ fn buckets_account_for_every_finding(report: &Report, out: &Path) {
     let roots: usize = report
         .results
         .iter()
-        .map(|r| harness::report::attribution::attribute(r).len())
+        .map(|r| cachet::report::attribution::attribute(r).len())
         .sum();
     let cascades: usize = report
         .results
         .iter()
-        .map(|r| harness::report::attribution::cascade_steps(r).len())
+        .map(|r| cachet::report::attribution::cascade_steps(r).len())
         .sum();
     let counted: usize = report.buckets.iter().map(|b| b.count).sum();
     assert_eq!(counted, roots, "{:?}", report.buckets);
@@ -288,16 +288,16 @@ fn a_mutant_model_engine_yields_a_confirmed_shrunk_finding_citing_buildah_arg_na
 
 /// What the engine did at every step, in a pin's words (`cached rebuilt not-a-step ...`): the
 /// observed outcome where it reported one, else the prediction's (a step it makes no claim on).
-fn observed_words(build: &harness::run::execute::BuildRecord) -> String {
+fn observed_words(build: &cachet::run::execute::BuildRecord) -> String {
     if build.prediction.rejected.is_some() {
-        return harness::corpus::case_file::outcome_words(&build.prediction);
+        return cachet::corpus::case_file::outcome_words(&build.prediction);
     }
     build
         .prediction
         .steps
         .iter()
         .map(|p| match build.observation.steps.get(&p.step) {
-            Some(harness::engine::observe::Observed::Failed { .. }) => "fails",
+            Some(cachet::engine::observe::Observed::Failed { .. }) => "fails",
             Some(o) => o.short(),
             None => p.outcome.short(),
         })
@@ -308,7 +308,7 @@ fn observed_words(build: &harness::run::execute::BuildRecord) -> String {
 #[test]
 fn every_corpus_case_replays_in_agreement_on_every_reference_model_engine() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
-    let corpus = harness::corpus::case_file::load_corpus(&dir).expect("the corpus loads");
+    let corpus = cachet::corpus::case_file::load_corpus(&dir).expect("the corpus loads");
     let inventory = model::inventory(None);
     let mut problems = Vec::new();
     let mut builds = 0;
@@ -321,7 +321,7 @@ fn every_corpus_case_replays_in_agreement_on_every_reference_model_engine() {
                 problems.push(format!("{} on {}: disagrees", case.file.name, engine.name));
             }
             for (n, build) in history.builds.iter().enumerate() {
-                let pin = harness::corpus::case_file::pin_for(
+                let pin = cachet::corpus::case_file::pin_for(
                     &case.file.builds[n].expect,
                     &engine.kind(),
                 );
@@ -414,9 +414,9 @@ impl Captured {
 
 /// The command line, in process (as `main` runs it): its exit code.
 fn cachet(args: &[&str]) -> i32 {
-    let cli = <harness::cli::Cli as clap::Parser>::try_parse_from([&["cachet"], args].concat())
+    let cli = <cachet::cli::Cli as clap::Parser>::try_parse_from([&["cachet"], args].concat())
         .expect("the command line parses");
-    harness::cli::main_with(cli).unwrap_or_else(|e| e.exit_code())
+    cachet::cli::main_with(cli).unwrap_or_else(|e| e.exit_code())
 }
 
 /// The command line on an inventory file of model hosts (the only test here that reads
@@ -427,7 +427,7 @@ fn the_command_line_runs_on_model_hosts_from_an_inventory_file() {
     let captured = Captured::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("harness=debug"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new("cachet=debug"))
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .init();
@@ -455,7 +455,7 @@ fn the_command_line_runs_on_model_hosts_from_an_inventory_file() {
     let log = captured.take();
     assert!(log.contains("confirmation"), "{log}");
     assert!(log.contains("shrink candidate"), "{log}");
-    let report = harness::report::schema::load(Path::new(out)).unwrap().0;
+    let report = cachet::report::schema::load(Path::new(out)).unwrap().0;
     assert!(report.summary.discrepancies > 0);
     assert_eq!(
         cachet(&[&run[..], &["--fresh-check"]].concat()),
@@ -498,7 +498,7 @@ fn a_run_killed_mid_way_leaves_its_findings_so_far() {
             child.try_wait().unwrap().is_none(),
             "the run ended before it was killed: too few scenarios for this test"
         );
-        if let Ok((report, _)) = harness::report::schema::load(&out) {
+        if let Ok((report, _)) = cachet::report::schema::load(&out) {
             if report.summary.discrepancies > 0 {
                 break report.summary.discrepancies;
             }
@@ -508,7 +508,7 @@ fn a_run_killed_mid_way_leaves_its_findings_so_far() {
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
     let (report, _) =
-        harness::report::schema::load(&out).expect("report.json readable after SIGKILL");
+        cachet::report::schema::load(&out).expect("report.json readable after SIGKILL");
     assert!(report.partial, "a report written mid-run says so");
     assert!(report.summary.discrepancies >= found);
     assert!(report.summary.scenarios < 400);

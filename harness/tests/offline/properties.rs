@@ -1,12 +1,12 @@
 //! proptest properties of the model itself, over the generator's contexts, Dockerfiles and
-//! mutations (`harness::generate`, the one home of the strategies); and of the generator: every
+//! mutations (`cachet::generate`, the one home of the strategies); and of the generator: every
 //! build's context of its scenarios is one the materialiser makes, as the model holds it.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use harness::engine::materialize::{clear_dir, context_tar, write_context_dir};
-use harness::generate::{
+use cachet::engine::materialize::{clear_dir, context_tar, write_context_dir};
+use cachet::generate::{
     arb_context, arb_dockerfile, arb_mutation, arb_scenario, generate_scenarios,
 };
 use models::dockerfile::{parse, render};
@@ -247,7 +247,7 @@ fn made_as_modelled(context: &BuildContext, dir: &Path) -> Result<(), String> {
 fn materialises(scenario: &Scenario, dir: &Path) -> Result<(), String> {
     let contexts = contexts_per_build(scenario).map_err(|(n, e)| format!("build {n}: {e}"))?;
     for (n, context) in contexts.iter().enumerate() {
-        harness::generate::fit::check(context).map_err(|e| format!("build {n}: {e}"))?;
+        cachet::generate::fit::check(context).map_err(|e| format!("build {n}: {e}"))?;
         clear_dir(dir).map_err(|e| format!("build {n}: {e}"))?;
         write_context_dir(context, dir).map_err(|e| format!("build {n}: {e}"))?;
         made_as_modelled(context, dir).map_err(|e| format!("build {n}: {e}"))?;

@@ -13,17 +13,17 @@ use std::path::Path;
 
 use crate::common::runs::agreement_and_mutant_report;
 use crate::common::{fixture, Redactions, FIXTURE, FIXTURE_OUT};
-use harness::error::EXIT_BAD_INPUT;
-use harness::report::schema::Report;
+use cachet::error::EXIT_BAD_INPUT;
+use cachet::report::schema::Report;
 
 /// The same runs with the model engine (`engine::model`) playing classic@a and buildkit@a.
 #[test]
 fn markdown_and_html_reports_on_the_model_engine() {
-    let inventory = harness::engine::model::inventory(None);
+    let inventory = cachet::engine::model::inventory(None);
     let out = tempfile::tempdir().unwrap();
     let report = agreement_and_mutant_report(&inventory, out.path());
     let redact = Redactions::of(&[&report], &[out.path()]);
-    let md = redact.apply(&harness::report::markdown(&report, out.path()));
+    let md = redact.apply(&cachet::report::markdown(&report, out.path()));
     assert!(
         md.contains("[VERSION:buildkit@a]") && md.contains("[VERSION:classic@a]"),
         "{md}"
@@ -34,12 +34,12 @@ fn markdown_and_html_reports_on_the_model_engine() {
         md.contains("| FINDING |") && md.contains("| cascade of step 2 |"),
         "{md}"
     );
-    let matrix = harness::report::conformance(&report);
+    let matrix = cachet::report::conformance(&report);
     assert_eq!(matrix["cascade"]["buildkit@a"].disagreed, 0, "{md}");
     insta::assert_snapshot!("model_report_md", md);
     insta::assert_snapshot!(
         "model_index_html",
-        redact.apply(&harness::report::html(&report, out.path()))
+        redact.apply(&cachet::report::html(&report, out.path()))
     );
 }
 
@@ -65,8 +65,8 @@ fn the_fixture_summary_is_what_its_results_say() {
 fn reports_written_read_back_unchanged() {
     let out = tempfile::tempdir().unwrap();
     let report = fixture();
-    harness::report::write_reports(&report, out.path()).unwrap();
-    let (back, file) = harness::report::schema::load(out.path()).unwrap();
+    cachet::report::write_reports(&report, out.path()).unwrap();
+    let (back, file) = cachet::report::schema::load(out.path()).unwrap();
     assert_eq!(file, out.path().join("report.json"));
     assert_eq!(back, report);
     for name in ["report.md", "index.html", "junit.xml"] {
@@ -77,7 +77,7 @@ fn reports_written_read_back_unchanged() {
 #[test]
 fn fixture_renderings() {
     let report = fixture();
-    let md = harness::report::markdown(&report, Path::new(FIXTURE_OUT));
+    let md = cachet::report::markdown(&report, Path::new(FIXTURE_OUT));
     // The conformance matrix: a known discrepancy (with its link) and a new one read apart, one
     // a re-run did not show again is unconfirmed, and a step the model does not check is not a
     // row. The RUN after the stale COPY differs only because of it: counted against no rule.
@@ -101,10 +101,10 @@ fn fixture_renderings() {
         md.contains("source `a`: mode 0644 -> 0755 (copy.checksum)"),
         "{md}"
     );
-    let junit = harness::report::junit(&report);
+    let junit = cachet::report::junit(&report);
     assert!(junit.contains("tests=\"4\" failures=\"1\""), "{junit}");
     let redact = Redactions::of(&[&report], &[Path::new(FIXTURE_OUT)]);
-    let html = harness::report::html(&report, Path::new(FIXTURE_OUT));
+    let html = cachet::report::html(&report, Path::new(FIXTURE_OUT));
     for text in [&md, &html, &junit] {
         let clean = redact.apply(text);
         for (_, version) in &report.engines {
@@ -128,7 +128,7 @@ fn refused(text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     std::fs::write(&path, text).unwrap();
-    let e = harness::report::schema::load(dir.path()).expect_err("refused");
+    let e = cachet::report::schema::load(dir.path()).expect_err("refused");
     assert_eq!(e.exit_code(), EXIT_BAD_INPUT, "{e}");
     let message = e.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");

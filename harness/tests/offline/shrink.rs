@@ -12,7 +12,7 @@ use crate::common::runs::shrink_noisy;
 /// the harness predicts with disagrees with it just as with BuildKit.
 #[test]
 fn a_mutant_discrepancy_shrinks_to_a_small_reproducer_on_the_model_engine() {
-    let inventory = harness::engine::model::inventory(None);
+    let inventory = cachet::engine::model::inventory(None);
     let engine = inventory.engine("buildkit@a").unwrap();
     let out = tempfile::tempdir().unwrap();
     let (_, script) = shrink_noisy(&inventory, engine, out.path());
@@ -23,17 +23,17 @@ fn a_mutant_discrepancy_shrinks_to_a_small_reproducer_on_the_model_engine() {
 /// through the in-process registry, and the reproducer pushes and imports as on real hosts.
 #[test]
 fn inline_cache_moves_between_model_hosts() {
-    let inventory = harness::engine::model::inventory(None);
+    let inventory = cachet::engine::model::inventory(None);
     let engine = inventory.engine("buildkit-cli@a").unwrap();
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     let case =
-        harness::corpus::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
+        cachet::corpus::case_file::load_case(&cases.join("seed-gist-selinux-cache-from.toml"))
             .expect("case loads");
-    let history = harness::run::execute::run_scenario(
+    let history = cachet::run::execute::run_scenario(
         &inventory,
         &engine,
         &case.scenario,
-        &harness::run::execute::fresh_salt("model-cross-host"),
+        &cachet::run::execute::fresh_salt("model-cross-host"),
     )
     .expect("scenario runs");
     assert_eq!(history.discrepancy_count(), 0);
@@ -49,7 +49,7 @@ fn inline_cache_moves_between_model_hosts() {
         "cached",
         "host b reuses host a's inline cache"
     );
-    let script = harness::run::reproduce::shell_reproducer(
+    let script = cachet::run::reproduce::shell_reproducer(
         "cross",
         &case.scenario,
         &engine,
