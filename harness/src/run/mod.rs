@@ -86,6 +86,16 @@ pub fn prepare_out(out: &std::path::Path) -> Result<()> {
         .map_err(|e| Error::BadInput(format!("--out {}: cannot write there: {e}", out.display())))
 }
 
+/// The engine kinds `engines` has on more than one host.
+fn kinds_on_several_hosts(engines: &[Engine]) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    engines
+        .iter()
+        .map(Engine::kind)
+        .filter(|kind| !seen.insert(kind.clone()))
+        .collect()
+}
+
 /// `cachet run` on `inventory` (one built in code works too: `engine::model::inventory`).
 pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
     prepare_out(&options.out)?;
@@ -116,6 +126,7 @@ pub fn run_on(inventory: &Inventory, options: &RunOptions) -> Result<Report> {
         fresh_check: options.fresh_check,
         down,
         shadows: Shadows::new(options.shadows.clone()),
+        kinds_on_several_hosts: kinds_on_several_hosts(&engines),
     };
     // The records of finished scenarios go while the run goes on (`cache::reap`, after each
     // scenario, on a thread of its own), so the run's end has only the last ones left.
@@ -323,4 +334,26 @@ fn with_other_hosts(inventory: &Inventory, engines: &[Engine]) -> Vec<Engine> {
         }
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kinds_on_several_hosts;
+
+    #[test]
+    fn a_kind_on_two_hosts_is_named_and_one_on_one_host_is_not() {
+        let inventory = crate::engine::model::inventory(None);
+        let pick = |names: &[&str]| {
+            let engines: Vec<_> = names
+                .iter()
+                .map(|n| inventory.engine(n).expect("a model engine"))
+                .collect();
+            kinds_on_several_hosts(&engines)
+        };
+        assert_eq!(
+            pick(&["podman@a", "podman@b", "classic@a"]),
+            ["podman".to_string()].into()
+        );
+        assert!(pick(&["podman@a", "classic@b"]).is_empty());
+    }
 }

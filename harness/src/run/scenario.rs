@@ -67,6 +67,9 @@ pub struct Setup<'a> {
     pub down: BTreeSet<String>,
     /// The watched mutants (`RunOptions::shadows`) and which are caught so far.
     pub shadows: Shadows,
+    /// Engine kinds the run has on more than one host: their findings' names carry the host
+    /// (`found-podman@sid-podman-9-73`), so two hosts' findings never overwrite each other.
+    pub kinds_on_several_hosts: BTreeSet<String>,
 }
 
 /// Mutants a run watches beside the reference, and those it has caught: a kill (the engine did
@@ -282,7 +285,10 @@ impl ScenarioRun<'_> {
     fn shrink_finding(&self, history: &History, result: &mut ScenarioResult) -> Result<()> {
         let (setup, engine) = (self.setup, self.engine);
         let kind = engine.kind();
-        let name = format!("found-{kind}-{}-{}", setup.seed, self.index);
+        let name = match setup.kinds_on_several_hosts.contains(&kind) {
+            true => format!("found-{}-{}-{}", engine.name, setup.seed, self.index),
+            false => format!("found-{kind}-{}-{}", setup.seed, self.index),
+        };
         // Shrink towards the same kind of discrepancy (instruction keyword, predicted,
         // observed) that the catalogue does not explain, so the shrinker cannot drift to a
         // different disagreement the smaller scenario happens to show.

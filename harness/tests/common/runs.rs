@@ -38,6 +38,7 @@ pub fn agreement_and_mutant_report(
         fresh_check: false,
         down: Default::default(),
         shadows: Default::default(),
+        kinds_on_several_hosts: Default::default(),
     };
     let mut results = Vec::new();
     for (engine, scenarios) in [(&classic, [&mtime, &mode]), (&buildkit, [&mtime, &mode])] {

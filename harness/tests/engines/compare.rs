@@ -10,9 +10,7 @@ use crate::common::Redactions;
 use cachet::corpus::case_file::load_case;
 use cachet::engine::inventory::{Engine, Inventory};
 use cachet::engine::version as engine_version;
-use cachet::report::compare::{
-    diff, diff_markdown, load_run, matrix_html, matrix_markdown, merge,
-};
+use cachet::report::compare::{diff, diff_markdown, load_run, matrix_html, matrix_markdown, merge};
 use cachet::report::schema::Report;
 use cachet::run::{run_one, Setup};
 
@@ -36,6 +34,7 @@ fn real_run(inventory: &Inventory, engine: &Engine, out: &Path) {
         fresh_check: false,
         down: Default::default(),
         shadows: Default::default(),
+        kinds_on_several_hosts: Default::default(),
     };
     let version = engine_version(engine).expect("engine answers");
     let results = CASES

@@ -321,10 +321,8 @@ fn every_corpus_case_replays_in_agreement_on_every_reference_model_engine() {
                 problems.push(format!("{} on {}: disagrees", case.file.name, engine.name));
             }
             for (n, build) in history.builds.iter().enumerate() {
-                let pin = cachet::corpus::case_file::pin_for(
-                    &case.file.builds[n].expect,
-                    &engine.kind(),
-                );
+                let pin =
+                    cachet::corpus::case_file::pin_for(&case.file.builds[n].expect, &engine.kind());
                 if pin.is_some_and(|pin| *pin != observed_words(build)) {
                     problems.push(format!(
                         "{} build {} on {}: pinned {pin:?}, engine {}",
