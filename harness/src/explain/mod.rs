@@ -11,12 +11,13 @@
 //! (`observed = "stale"`), each cached step that reads such a path is marked. What the model
 //! cannot judge is said for that step; the others are still explained.
 //!
-//! This file holds the entry point (`explain`) and the answer's types; the parts are `changes`
-//! (what differs between the snapshots), `steps` (each step's answer and why it hit or missed),
-//! `warnings` (from the known catalogue) and `render` (text and Markdown).
+//! This file holds the entry point (`explain`); the parts are `answer` (the answer's types),
+//! `changes` (what differs between the snapshots), `steps` (each step's answer and why it hit or
+//! missed), `warnings` (from the known catalogue) and `render` (text and Markdown).
 
 pub mod snapshot;
 
+mod answer;
 mod changes;
 mod render;
 mod steps;
@@ -29,49 +30,19 @@ use models::{
     apply, predict, Build, BuildContext, BuildOptions, Builder, EngineState, Profile, Switch,
     Transport,
 };
-use serde::Serialize;
 
 use crate::corpus::known::Known;
 use crate::error::{Error, Result};
 use crate::explain::snapshot::Snapshot;
 
+pub use answer::{Explanation, ProfileExplanation, StepExplanation, Target, Warning};
 pub use changes::{changes, ArgChange, Change};
 pub use render::{render_markdown, render_text};
 
+use answer::Input;
 use changes::arg_changes;
 use steps::{left_out, own_changes, step_explanation};
 use warnings::{stale_files, stale_hits};
-
-/// One profile to explain for, and the engine kinds and version the known catalogue's entries
-/// are matched with (`Known::engine`, `Known::versions`).
-#[derive(Clone, Debug)]
-pub struct Target {
-    pub profile: Profile,
-    pub kinds: Vec<String>,
-    pub version: String,
-}
-
-impl Target {
-    /// A profile's target: BuildKit through the CLI is the 20.10 CLI's own client and the buildx
-    /// plugin on Engine 20.10, the buildx plugin alone from 23 on; the version is the one the
-    /// generation was measured on.
-    pub fn of_profile(profile: Profile) -> Target {
-        let base = profile.base_name();
-        let kinds = match (profile.builder, profile.transport) {
-            (Builder::BuildKit, Transport::Cli) if profile.generation.is_oldest() => {
-                vec![base, "buildx".to_string()]
-            }
-            (Builder::BuildKit, Transport::Cli) => vec!["buildx".to_string()],
-            _ => vec![base],
-        };
-        let version = profile.generation.engine_version().to_string();
-        Target {
-            profile,
-            kinds,
-            version,
-        }
-    }
-}
 
 /// A reference profile by name (`buildkit-cli`, `buildkit:28`, `podman-cli:5.8`), or bad input.
 pub fn profile_named(name: &str) -> Result<Profile> {
@@ -93,53 +64,6 @@ pub fn default_profiles() -> Vec<Profile> {
             Profile::at(b, Transport::Cli, newest)
         })
         .collect()
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Explanation {
-    pub dir: String,
-    pub dockerfile: String,
-    /// What differs between the snapshot and now, path by path.
-    pub changes: Vec<Change>,
-    /// Build args that differ.
-    pub build_args: Vec<ArgChange>,
-    /// What the model cannot represent or judge, file-wide.
-    pub limits: Vec<String>,
-    pub profiles: Vec<ProfileExplanation>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ProfileExplanation {
-    pub profile: String,
-    /// The model says the engine refuses the current build: why.
-    pub rejected: Option<String>,
-    /// The model says the engine refused the snapshot's build (nothing of it is cached): why.
-    pub snapshot_rejected: Option<String>,
-    pub steps: Vec<StepExplanation>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct StepExplanation {
-    pub step: usize,
-    pub stage: usize,
-    pub instruction: String,
-    /// `cached`, `rebuilt`, `not-a-step`, `skipped`, `fails` or `unknown` (the model cannot say).
-    pub outcome: String,
-    pub rule: Option<String>,
-    pub source: Option<String>,
-    pub why: String,
-    pub warnings: Vec<Warning>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Warning {
-    /// The engine kinds the catalogue entry is about.
-    pub engine: String,
-    /// What the engine is known to do there: `cached` (a stale hit), `stale` (a hit that keeps
-    /// old files) or `rebuilt` (a miss where the model says it hits).
-    pub observed: String,
-    pub text: String,
-    pub link: String,
 }
 
 /// The Dockerfile as the model is given it: each instruction the model cannot read (and so
@@ -231,17 +155,6 @@ pub fn explain(
         changes: input.changes.clone(),
         profiles,
     }
-}
-
-/// What every target's explanation reads.
-struct Input<'a> {
-    before: Build,
-    now: Build,
-    before_args: &'a BTreeMap<String, String>,
-    now_args: &'a BTreeMap<String, String>,
-    changes: Vec<Change>,
-    before_snapshot: &'a Snapshot,
-    unread: &'a BTreeMap<usize, (String, String)>,
 }
 
 /// File-wide limits of what the model sees, in plain words.

@@ -1,8 +1,8 @@
 //! An explanation rendered for a terminal (`render_text`) and as Markdown for a pull-request
 //! comment (`render_markdown`); JSON is the `Explanation`'s own serde form.
 
+use super::answer::Explanation;
 use super::changes::arg_value;
-use super::Explanation;
 
 /// Renders an explanation for a terminal.
 pub fn render_text(e: &Explanation) -> String {

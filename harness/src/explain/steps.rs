@@ -6,8 +6,8 @@ use models::{
     apply, predict, Build, EngineState, Field, Outcome, Prediction, Profile, ReasonKind, Switch,
 };
 
+use super::answer::{Input, StepExplanation};
 use super::changes::{arg_value, Change};
-use super::{Input, StepExplanation};
 
 /// Steps rebuilt because an earlier step was (`cascade`) whose own key changed too: they miss
 /// with `cascade` switched off (looked up by their own key alone), and the build args are named

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use models::{predict, EngineState, Outcome, Prediction, ReasonKind};
 
+use super::answer::{Input, Target, Warning};
 use super::changes::Change;
 use super::steps::probed;
-use super::{Input, Target, Warning};
 use crate::corpus::known::Known;
 
 /// The catalogue entry for `target` that covers every kind of a change, with `observed`.

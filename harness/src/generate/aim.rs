@@ -250,7 +250,7 @@ fn on_entries(context: &BuildContext, readers: &[Reader], aim: Aim) -> Vec<Mutat
             1 => Mutation::Mkdir { path: under("f") },
             _ if dir.is_empty() => Mutation::Symlink {
                 path: "a-link".into(),
-                target: super::TARGETS[n / 3 % super::TARGETS.len()].into(),
+                target: super::pools::TARGETS[n / 3 % super::pools::TARGETS.len()].into(),
             },
             _ => Mutation::Symlink {
                 path: under("l"),
@@ -289,7 +289,7 @@ fn on_entries(context: &BuildContext, readers: &[Reader], aim: Aim) -> Vec<Mutat
 }
 
 /// The mutations that make `path` another type, the `n`-th choice: of the two other types, a
-/// file (new content), a directory, or a symlink to the `n`-th of `generate::TARGETS` (which may
+/// file (new content), a directory, or a symlink to the `n`-th of `pools::TARGETS` (which may
 /// dangle). Nothing if `path` is not there.
 pub fn retype(context: &BuildContext, path: &str, n: usize) -> Vec<Mutation> {
     let Some(entry) = context.get(path) else {
@@ -310,7 +310,7 @@ pub fn retype(context: &BuildContext, path: &str, n: usize) -> Vec<Mutation> {
         ],
         "dir" => vec![remove, Mutation::Mkdir { path: path.into() }],
         _ => {
-            let targets = super::TARGETS;
+            let targets = super::pools::TARGETS;
             vec![Mutation::Symlink {
                 path: path.into(),
                 target: targets[n / 2 % targets.len()].into(),
@@ -336,7 +336,7 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
     if let EntryKind::Symlink { target } = &entry.kind {
         return Some(match kind {
             AimKind::Write | AimKind::WriteSameSize | AimKind::Fitting => {
-                let targets = super::TARGETS;
+                let targets = super::pools::TARGETS;
                 let at = targets
                     .iter()
                     .position(|t| t == target)

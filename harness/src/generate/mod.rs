@@ -26,7 +26,7 @@ pub use stages::arb_dockerfile;
 use builds::{arb_options, transitions_of, Shape};
 use changes::arb_change;
 use foci::arb_focus;
-use pools::{initial_context, pick, TARGETS};
+use pools::{initial_context, pick};
 use stages::arb_instructions;
 
 /// The same scenario on one host, for engines without a second one in the inventory: every

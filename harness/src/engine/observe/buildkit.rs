@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Observed, StepInfo};
+use super::step_map::StepInfo;
+use super::types::Observed;
 
 /// One BuildKit vertex, merged over all its updates.
 #[derive(Clone, Debug, Default)]
@@ -215,7 +216,7 @@ pub(super) fn cancelled_steps_indeterminate(steps: &mut BTreeMap<usize, Observed
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::observe::tests::{check, steps_of, DOCKERFILE};
+    use crate::engine::observe::fixtures::{check, steps_of, DOCKERFILE};
 
     #[test]
     fn buildkit_plain_progress() {

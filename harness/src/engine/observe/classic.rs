@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::step_map::StepInfo;
 use super::stream::parse_step_stream;
-use super::{Observed, StepInfo};
+use super::types::Observed;
 
 /// Classic builder stream text (`Step i/N : ...`, ` ---> Using cache`): `i` counts every
 /// instruction of the file.
@@ -22,7 +23,7 @@ pub fn parse_classic(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::observe::tests::{check, steps_of, DOCKERFILE};
+    use crate::engine::observe::fixtures::{check, steps_of, DOCKERFILE};
 
     #[test]
     fn classic_stream() {

@@ -5,8 +5,8 @@
 //! `[stage i/n] NAME` vertices with `CACHED` (plain progress) or a `cached` flag (API trace).
 //! These parsers are pure functions of the text (or vertices) and the Dockerfile.
 //!
-//! This file holds the outcome types, the raw build a door collects and `interpret`, which turns
-//! one into the other; the parts are `step_map` (where each step sits in each engine's
+//! This file holds the raw build a door collects and `interpret`, which turns it into the
+//! outcome types (`types`); the parts are `step_map` (where each step sits in each engine's
 //! numbering), `stream` (the shape the classic and Podman streams share), `classic`, `podman`,
 //! `buildkit` (plain progress and the API trace's vertices) and `cli_output` (the docker CLI's
 //! failure message and version lines).
@@ -14,15 +14,15 @@
 mod buildkit;
 mod classic;
 mod cli_output;
+#[cfg(test)]
+mod fixtures;
 mod podman;
 mod step_map;
 mod stream;
-
-use std::collections::BTreeMap;
+mod types;
 
 use crate::error::Fault;
 use models::{BuildOptions, Builder};
-use serde::{Deserialize, Serialize};
 
 pub use buildkit::{map_vertices, parse_buildkit_plain, VertexMerge, VertexReport, VertexUpdate};
 pub use classic::parse_classic;
@@ -30,49 +30,9 @@ pub use cli_output::{buildx_version_word, cli_failure_message, cli_version_word}
 pub use podman::parse_podman;
 pub use step_map::{step_map, StepInfo};
 pub use stream::printed_image_ids;
+pub use types::{Observation, Observed};
 
 use buildkit::{cancelled_steps_indeterminate, unrun_cached_steps_indeterminate};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "observed", rename_all = "snake_case")]
-pub enum Observed {
-    Cached,
-    Rebuilt,
-    Failed {
-        message: String,
-    },
-    /// The harness cannot tell (the engine died, the step never completed, ...): not a verdict.
-    Indeterminate {
-        why: String,
-    },
-}
-
-impl Observed {
-    pub fn short(&self) -> &'static str {
-        match self {
-            Observed::Cached => "cached",
-            Observed::Rebuilt => "rebuilt",
-            Observed::Failed { .. } => "failed",
-            Observed::Indeterminate { .. } => "indeterminate",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, Deserialize)]
-pub struct Observation {
-    /// Outcome by 1-based Dockerfile step; steps the engine did not report are absent.
-    pub steps: BTreeMap<usize, Observed>,
-    /// The build's error, if it failed.
-    pub error: Option<String>,
-    /// Set when the whole build's outcome is unknown (engine died, timed out, transport error).
-    pub indeterminate: Option<String>,
-    pub image_id: Option<String>,
-    /// Images the build left behind besides its tag (Podman's intermediate images), to remove.
-    pub intermediate_images: Vec<String>,
-    /// The engine's raw output, for reports.
-    #[serde(skip)]
-    pub log: String,
-}
 
 /// What a door collected from one build, before any interpretation: the engine's text as it came
 /// (classic JSON stream lines, Podman STEP lines, CLI `--progress=plain` text), the error and
@@ -182,25 +142,8 @@ pub fn interpret(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(super) const DOCKERFILE: &str = "FROM base AS first\nCOPY a /a\nENV X=1\nRUN true\nFROM base\nCOPY --from=first /a /b\nRUN echo\n";
-
-    fn render(steps: &BTreeMap<usize, Observed>) -> String {
-        steps
-            .iter()
-            .map(|(s, o)| format!("{s} {}", o.short()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    pub(super) fn check(got: BTreeMap<usize, Observed>, expect: &str) {
-        assert_eq!(render(&got), expect);
-    }
-
-    /// The steps of a build with no build args (the builder only changes FROM's expansion).
-    pub(super) fn steps_of(dockerfile: &str) -> Vec<StepInfo> {
-        step_map(dockerfile, &BuildOptions::default(), Builder::BuildKit)
-    }
+    use fixtures::{check, steps_of};
+    use models::dockerfile;
 
     #[test]
     fn a_build_that_failed_computing_a_cache_key_trusts_no_cached_step() {
@@ -343,5 +286,105 @@ mod tests {
             &BuildOptions::default(),
         );
         assert_eq!(observation.indeterminate, None);
+    }
+
+    #[test]
+    fn a_stage_built_from_a_stage_numbers_from_its_first_instruction() {
+        // Measured: `FROM s0` gets no vertex, so `COPY --from` is `[stage-1 1/2]`.
+        let dockerfile = "FROM base AS s0\nCOPY a /a\nFROM s0\nCOPY --from=s0 /a /x\nCOPY d /d\n";
+        let vertices = parse_buildkit_plain(
+            "#4 [s0 1/2] FROM base\n#6 [s0 2/2] COPY a /a\n#6 CACHED\n#7 [stage-1 1/2] COPY --from=s0 /a /x\n#7 CACHED\n#8 [stage-1 2/2] COPY d /d\n#8 DONE 0.1s\n",
+        );
+        check(
+            map_vertices(&vertices, &steps_of(dockerfile)),
+            "1 cached, 2 cached, 4 cached, 5 rebuilt",
+        );
+    }
+
+    /// The model's stage selection for a Dockerfile's text.
+    fn built_stages(dockerfile_text: &str, options: &BuildOptions, builder: Builder) -> Vec<usize> {
+        models::predict::built_stages(
+            &dockerfile::parse(dockerfile_text).dockerfile,
+            options,
+            builder,
+        )
+    }
+
+    /// Build options with only a target.
+    fn aimed(target: Option<&str>) -> BuildOptions {
+        BuildOptions {
+            target: target.map(str::to_string),
+            ..BuildOptions::default()
+        }
+    }
+
+    #[test]
+    fn a_build_arg_that_makes_a_from_name_a_stage_builds_that_stage() {
+        // Podman 5.4.2's own output for `--build-arg T=s0` (the stage s0 is built first, and the
+        // second stage starts FROM its image id): without the build arg, `[1/2]` would be read as
+        // the second stage and s0's steps would go unreported.
+        let dockerfile = "ARG T\nFROM base AS s0\nCOPY a /a\nFROM ${T:-base}\nCOPY b /b\n";
+        let options = BuildOptions {
+            build_args: [("T".to_string(), "s0".to_string())].into(),
+            ..BuildOptions::default()
+        };
+        assert_eq!(
+            built_stages(dockerfile, &options, Builder::Buildah),
+            vec![0, 1]
+        );
+        assert_eq!(
+            built_stages(dockerfile, &aimed(None), Builder::Buildah),
+            vec![1]
+        );
+        let log = "[1/2] STEP 1/2: FROM base AS s0\n[1/2] STEP 2/2: COPY a /a\n--> Using cache 052ba055b3ec2bd6c472e4a57f01147345d90d77dfc9c3e1fe516f759b6c85a5\n--> 052ba055b3ec\n[2/2] STEP 1/2: FROM 052ba055b3ec2bd6c472e4a57f01147345d90d77dfc9c3e1fe516f759b6c85a5\n[2/2] STEP 2/2: COPY b /b\n--> 6dba3ac09f2d\n";
+        check(
+            parse_podman(log, &steps_of(dockerfile), None),
+            "2 cached, 3 cached, 4 cached, 5 rebuilt",
+        );
+        // BuildKit then numbers the second stage's steps from its COPY, as for `FROM s0`.
+        let vertices = parse_buildkit_plain(
+            "#1 [s0 2/2] COPY a /a\n#1 CACHED\n#2 [stage-1 1/1] COPY b /b\n#2 DONE 0.0s\n",
+        );
+        check(
+            map_vertices(
+                &vertices,
+                &step_map(dockerfile, &options, Builder::BuildKit),
+            ),
+            "3 cached, 5 rebuilt",
+        );
+    }
+
+    #[test]
+    fn built_stages_take_a_numeric_target_and_never_depend_on_themselves_or_later_stages() {
+        // `COPY --from=1` in stage 1 and `--from=late` naming a later stage are not dependencies
+        // (the model's rule: only earlier stages); a numeric target is a stage index.
+        let dockerfile = "FROM base AS s0\nRUN true\nFROM base AS s1\nCOPY --from=1 /a /a\nCOPY --from=late /b /b\nFROM base AS late\nRUN true\nFROM s0\nCOPY --from=s1 /a /a\n";
+        assert_eq!(
+            built_stages(dockerfile, &aimed(Some("1")), Builder::Buildah),
+            vec![1]
+        );
+        assert_eq!(
+            built_stages(dockerfile, &aimed(Some("s1")), Builder::BuildKit),
+            vec![1]
+        );
+        assert_eq!(
+            built_stages(dockerfile, &aimed(None), Builder::Buildah),
+            vec![0, 1, 3]
+        );
+        assert_eq!(
+            built_stages(dockerfile, &aimed(Some("2")), Builder::Classic),
+            vec![0, 1, 2]
+        );
+        // A stage named like a number resolves by name first, as in the model.
+        let named =
+            "FROM base AS 1\nRUN true\nFROM base\nRUN true\nFROM base\nCOPY --from=1 /a /a\n";
+        assert_eq!(
+            built_stages(named, &aimed(None), Builder::Buildah),
+            vec![0, 2]
+        );
+        assert_eq!(
+            built_stages("", &aimed(None), Builder::Buildah),
+            Vec::<usize>::new()
+        );
     }
 }

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use super::step_map::StepInfo;
 use super::stream::parse_step_stream;
-use super::{Observed, StepInfo};
+use super::types::Observed;
 
 /// Podman / Buildah compat stream text (`[k/m] STEP i/N: ...`, `--> Using cache <id>`): `k` is
 /// the stage's place among the Dockerfile's stages up to the target (1-based, skipped stages
@@ -41,7 +42,7 @@ pub fn parse_podman(log: &str, map: &[StepInfo], error: Option<&str>) -> BTreeMa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::observe::tests::{check, steps_of, DOCKERFILE};
+    use crate::engine::observe::fixtures::{check, steps_of, DOCKERFILE};
 
     #[test]
     fn podman_stream_with_stage_prefixes() {

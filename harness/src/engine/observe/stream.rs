@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Observed, StepInfo};
+use super::step_map::StepInfo;
+use super::types::Observed;
 
 /// The shape both classic and Podman streams share: a header line opens a step, a cache line
 /// marks the open step cached, and a build error lands on the step that was open.

@@ -16,7 +16,7 @@ use models::predict::dispatch_refusal;
 use models::scenario::{apply_mutation, contexts_per_build, predict_scenario, Mutation, Scenario};
 use models::{BuildContext, EntryKind, Outcome, Profile, Switch};
 
-use super::{build_differs, observable};
+use super::observable::{build_differs, observable};
 use crate::generate::fit;
 
 /// The entry types a change meets (`link`: a symlink whose target is in the context;
