@@ -65,7 +65,8 @@ pub fn map_vertices(vertices: &[VertexReport], map: &[StepInfo]) -> BTreeMap<usi
         let outcome = if let Some(e) = &v.error {
             Observed::Failed { message: e.clone() }
         } else if is_from {
-            // The FROM vertex's cached flag is meaningless (shared/ENGINES.md).
+            // The FROM vertex's cached flag is meaningless: BuildKit may report the vertex more than
+            // once, not cached and then cached, for the same image.
             Observed::Cached
         } else if v.cached {
             Observed::Cached

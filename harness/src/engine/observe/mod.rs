@@ -1,6 +1,6 @@
 //! Observation: an engine's build output turned into per-step outcomes mapped to Dockerfile steps.
 //!
-//! Each engine says "cached" its own way (shared/ENGINES.md): the classic builder's
+//! Each engine says "cached" its own way: the classic builder's
 //! `Step i/N` / ` ---> Using cache`, Podman's `STEP i/N:` / `--> Using cache`, BuildKit's
 //! `[stage i/n] NAME` vertices with `CACHED` (plain progress) or a `cached` flag (API trace).
 //! These parsers are pure functions of the text (or vertices) and the Dockerfile.
