@@ -2,6 +2,9 @@
 //! `digester`): Podman 4.3 (Buildah 1.28), 5.4 (1.39) and 5.8 (1.43). Each rule's `// Versions:`
 //! line says which of them it holds for; `versions` is where that is decided.
 //!
+//! The file is long because it is one table: each rule's const beside the function that carries it
+//! out, so a builder's rules read in one place (`ARCHITECTURE.md`, "How to add a rule").
+//!
 //! Version differences noted but not modelled, because no prediction cachet can make changes:
 //! `--cache-from` with a registry serves ARG/RUN steps from 1.29, but only from layers pushed
 //! with `--cache-to`, which cachet never does (the model ignores `--cache-from` on Podman, as the

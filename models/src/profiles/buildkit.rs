@@ -1,6 +1,9 @@
 //! BuildKit (moby/buildkit `cache/contenthash`, `frontend/dockerfile/dockerfile2llb`), as embedded
 //! in Engine 20.10 (v0.8 line), 26.1 (v0.13.2) and 28.5 (v0.25.2). Each rule's `// Versions:`
 //! line says which of them it holds for; `versions` is where that is decided.
+//!
+//! The file is long because it is one table: each rule's const beside the function that carries it
+//! out, so a builder's rules read in one place (`ARCHITECTURE.md`, "How to add a rule").
 
 use crate::dockerfile::{Body, CopyArgs, Heredoc, Mount, MountKind};
 use crate::fingerprint::fingerprint;
