@@ -67,14 +67,16 @@ pub struct DoorSpec {
     pub name: &'static str,
     pub builder: Builder,
     pub transport: Transport,
-    /// The host kind that offers it (model hosts offer every door but buildx: the model does
+    /// The host kind that offers it (model hosts offer each profile's own door: the model does
     /// not tell buildx from the built-in client).
     pub host: HostKind,
     pub offered: Offered,
     pub via: Via,
 }
 
-/// Every door, in the order engines are listed on a host.
+/// Every door, in the order engines are listed on a host. The first row of a builder and transport
+/// is that profile's own door (`DoorKind::of_profile`), the one a model host offers; a later row
+/// (buildx) is another client of the same profile.
 #[rustfmt::skip]
 pub const DOORS: [DoorSpec; 7] = [
     door(DoorKind::Classic, "classic", Builder::Classic, Transport::Api, HostKind::Docker, Offered::Always, Via::DockerApi),
@@ -119,15 +121,18 @@ impl DoorKind {
     pub fn from_name(name: &str) -> Option<DoorKind> {
         DOORS.iter().find(|d| d.name == name).map(|d| d.kind)
     }
-    /// The door of the model profile `(builder, transport)` other than buildx.
+    /// The model profile `(builder, transport)`'s own door: its first row in `DOORS`.
     pub fn of_profile(builder: Builder, transport: Transport) -> DoorKind {
         DOORS
             .iter()
-            .find(|d| {
-                d.builder == builder && d.transport == transport && d.kind != DoorKind::Buildx
-            })
+            .find(|d| d.builder == builder && d.transport == transport)
             .map(|d| d.kind)
             .expect("every profile has a door")
+    }
+    /// Whether this door is its profile's own (`of_profile`), not another client of it.
+    pub fn is_profile_door(self) -> bool {
+        let spec = self.spec();
+        DoorKind::of_profile(spec.builder, spec.transport) == self
     }
 }
 
@@ -150,6 +155,10 @@ mod tests {
             let door = DoorKind::of_profile(profile.builder, profile.transport);
             assert_eq!(door.name(), profile.base_name());
         }
-        assert_eq!(DoorKind::from_name("buildctl"), None);
+        assert_eq!(DoorKind::from_name("no-such-door"), None);
+        assert!(
+            DoorKind::Buildx.spec().kind != DoorKind::of_profile(Builder::BuildKit, Transport::Cli)
+        );
+        assert!(!DoorKind::Buildx.is_profile_door() && DoorKind::BuildKitCli.is_profile_door());
     }
 }

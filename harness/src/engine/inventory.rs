@@ -456,14 +456,14 @@ impl Inventory {
 
     /// The doors a host offers (`doors::DOORS`): on a docker host the built-in BuildKit client
     /// where its CLI has one (before 23.0) and buildx where the plugin is there; a model host
-    /// offers every door but buildx.
+    /// offers each profile's own door.
     fn doors(&self, host: &Host) -> Vec<DoorKind> {
         let buildx = match (&host.cli, &host.docker_config) {
             (None, None) => host.buildx.unwrap_or(self.has_buildx()),
             _ => host.buildx.unwrap_or(false),
         };
         let offered = |spec: &doors::DoorSpec| match host.kind {
-            HostKind::Model => spec.kind != DoorKind::Buildx,
+            HostKind::Model => spec.kind.is_profile_door(),
             _ if spec.host != host.kind => false,
             _ => match spec.offered {
                 Offered::Always => true,

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use models::{Build, Builder, Profile, Transport};
+use models::{Build, Profile};
 use serde::Serialize;
 
 use super::changes::{ArgChange, Change};
 use super::snapshot::Snapshot;
+use crate::engine::doors::{Offered, DOORS};
 
 /// One profile to explain for, and the engine kinds and version the known catalogue's entries
 /// are matched with (`Known::engine`, `Known::versions`).
@@ -19,18 +20,16 @@ pub struct Target {
 }
 
 impl Target {
-    /// A profile's target: BuildKit through the CLI is the 20.10 CLI's own client and the buildx
-    /// plugin on Engine 20.10, the buildx plugin alone from 23 on; the version is the one the
-    /// generation was measured on.
+    /// A profile's target: the doors of its builder and transport (`engine::doors::DOORS`), a door
+    /// that needs the CLI's built-in BuildKit client only on the oldest generation (the 20.10 CLI;
+    /// from 23 on `docker build` is buildx); the version is the one the generation was measured on.
     pub fn of_profile(profile: Profile) -> Target {
-        let base = profile.base_name();
-        let kinds = match (profile.builder, profile.transport) {
-            (Builder::BuildKit, Transport::Cli) if profile.generation.is_oldest() => {
-                vec![base, "buildx".to_string()]
-            }
-            (Builder::BuildKit, Transport::Cli) => vec!["buildx".to_string()],
-            _ => vec![base],
-        };
+        let kinds = DOORS
+            .iter()
+            .filter(|d| d.builder == profile.builder && d.transport == profile.transport)
+            .filter(|d| d.offered != Offered::BuiltinBuildKit || profile.generation.is_oldest())
+            .map(|d| d.name.to_string())
+            .collect();
         let version = profile.generation.engine_version().to_string();
         Target {
             profile,

@@ -282,6 +282,7 @@ mod tests {
             ("predict/explain.rs", include_str!("../predict/explain.rs")),
             ("predict/state.rs", include_str!("../predict/state.rs")),
             ("predict/lookup.rs", include_str!("../predict/lookup.rs")),
+            ("predict/cx.rs", include_str!("../predict/cx.rs")),
             ("step/mod.rs", include_str!("../step/mod.rs")),
             ("step/key.rs", include_str!("../step/key.rs")),
             ("step/outcome.rs", include_str!("../step/outcome.rs")),
