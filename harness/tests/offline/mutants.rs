@@ -22,7 +22,10 @@ use models::Profile;
 
 /// Distinguished mutants per mille each seed must reach: what the generator reaches now, so no
 /// change may lower it. The target is 950 (issues #15, #25); it is not met. Measured 2026-12-07
-/// over 715 mutants: 620, 631 and 608 (867, 882 and 850 per mille). That day's triage rules
+/// over 715 mutants: 620, 628 and 608 (867, 878 and 850 per mille). Seed 2 was 631 until a failed
+/// `--no-cache` build superseded what it rebuilt (`classic.newest-match`, a model fix): its
+/// scenario 10 then no longer tells `classic.owner-ignored` apart on the three classic-cli
+/// profiles, as the step that did hangs off the superseded image in both models. That day's triage rules
 /// (`from.base-written`, `bk.exclude-dangling-link`, `bk.declared-platform-arg`,
 /// `buildah.declared-platform-arg`, `buildah.platform-args-in-defaults`,
 /// `buildah.platform-args-in-from`, `buildah.keyword-as-written`, `buildah.bind-digest-fields`)
@@ -33,7 +36,7 @@ use models::Profile;
 /// `classic.newest-match`, `classic.dispatch-refusal`, `bk.stage-args`, `buildah.stage-args`,
 /// `bk.chmod-flag`, and `bk.chmod-expanded` on BuildKit 28, which no scenario can tell apart (its
 /// mutant makes the step unknown, and reach ignores unknown steps).
-const FLOORS: [(u64, usize); 3] = [(1, 867), (2, 882), (3, 850)];
+const FLOORS: [(u64, usize); 3] = [(1, 867), (2, 878), (3, 850)];
 
 fn check(seed: u64, floor: usize) -> Result<(), String> {
     let reaches = reach_all(&Profile::all_generations(), &generate_scenarios(seed, 50));
