@@ -134,6 +134,11 @@ fn an_entry_matches_engine_version_observation_and_every_mutation() {
     )
     .is_none());
     assert!(explain_own(&catalogue, "buildkit-cli", v, &kinds(&[&[]]), 1, "cached").is_none());
+}
+
+#[test]
+fn an_entry_with_after_needs_the_earlier_change() {
+    let v = "20.10.24+dfsg1";
     let catch_up = vec![Known {
         after: vec!["write-same-size".into()],
         mutations: vec!["touch".into()],
@@ -161,6 +166,10 @@ fn an_entry_matches_engine_version_observation_and_every_mutation() {
         .is_none(),
         "needs the earlier change"
     );
+}
+
+#[test]
+fn an_entry_after_no_cache_holds_for_any_later_build() {
     let after_no_cache = vec![Known {
         engine: "podman".into(),
         versions: crate::engine::versions::VersionRange::parse("4.3").unwrap(),
