@@ -144,6 +144,28 @@ pub fn generation_choice(kind: &str, version: Option<&str>) -> Option<(Profile, 
 }
 
 impl Host {
+    /// A host of `kind` at `endpoint` with nothing else set: what an inventory file's table with
+    /// only those two keys gives.
+    pub fn at(endpoint: String, kind: HostKind) -> Host {
+        Host {
+            endpoint,
+            kind,
+            distro: None,
+            umask: None,
+            selinux_label: None,
+            uid: None,
+            tls_dir: None,
+            cli: None,
+            docker_config: None,
+            generation: None,
+            image_store: None,
+            buildx: None,
+            builtin_buildkit: None,
+            mutant: None,
+            build_cache_gc: None,
+        }
+    }
+
     /// What cachet applies to every context it materialises for this host.
     pub fn settings(&self) -> models::scenario::HostSettings {
         models::scenario::HostSettings {
@@ -414,23 +436,10 @@ impl Inventory {
         hosts.insert(
             "a".to_string(),
             Host {
-                endpoint,
-                kind: HostKind::Docker,
-                distro: None,
-                umask: None,
-                selinux_label: None,
-                uid: None,
                 tls_dir: std::env::var_os("DOCKER_CERT_PATH")
                     .filter(|_| std::env::var_os("DOCKER_TLS_VERIFY").is_some())
                     .map(PathBuf::from),
-                cli: None,
-                docker_config: None,
-                generation: None,
-                image_store: None,
-                buildx: None,
-                builtin_buildkit: None,
-                mutant: None,
-                build_cache_gc: None,
+                ..Host::at(endpoint, HostKind::Docker)
             },
         );
         Ok(Inventory {

@@ -406,21 +406,11 @@ pub fn inventory(mutant: Option<&str>) -> Inventory {
     static SETS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let set = SETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let host = |name: &str| Host {
-        endpoint: format!("{MODEL_SCHEME}{}-{set}-{name}", std::process::id()),
-        kind: HostKind::Model,
-        distro: None,
-        umask: None,
-        selinux_label: None,
-        uid: None,
-        tls_dir: None,
-        cli: None,
-        docker_config: None,
-        generation: None,
-        image_store: None,
-        buildx: None,
-        builtin_buildkit: None,
         mutant: mutant.map(str::to_string),
-        build_cache_gc: None,
+        ..Host::at(
+            format!("{MODEL_SCHEME}{}-{set}-{name}", std::process::id()),
+            HostKind::Model,
+        )
     };
     Inventory {
         registry: Some(format!("model-registry-{}-{set}", std::process::id())),
