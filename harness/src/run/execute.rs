@@ -16,6 +16,7 @@ use crate::engine::{self, BuildRequest};
 use crate::error::{Error, Result};
 use crate::report::schema;
 use crate::run::leftovers::{keep_unclean, sweep_salt};
+use crate::run::second_oracle::{fresh_check, fresh_engine_for};
 use crate::run::shadows::{shadow_kills, Shadow};
 
 pub const DEFAULT_REGISTRY: &str = "127.0.0.1:5000";
@@ -189,32 +190,14 @@ pub fn run_scenario_with(
     salt: &str,
     hooks: &Hooks<'_>,
 ) -> Result<History> {
-    let fresh_check = hooks.fresh_check;
     let salted = with_salted_content(scenario, salt);
     let scenario = &salted;
     let hosts = engines_for(inventory, engine, scenario)?;
-    // The fresh builds run on a host the scenario does not use, so their cache records never
-    // change what the scenario's engines hold (a --no-cache build still records its steps, and
-    // the classic builder then picks between equal candidates).
-    let fresh_engine = fresh_check
-        .then(|| {
-            inventory
-                .hosts
-                .keys()
-                .filter(|h| !hosts.values().any(|e| &e.host == *h))
-                .find_map(|h| engine.on_host(inventory, h))
-        })
-        .flatten();
-    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if fresh_check
-        && fresh_engine.is_none()
-        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
-    {
-        eprintln!(
-            "warning: no spare host with {} for --fresh-check in scenarios that use every such host: the check is skipped for those (said once)",
-            engine.kind()
-        );
-    }
+    let fresh_engine = if hooks.fresh_check {
+        fresh_engine_for(inventory, engine, &hosts)
+    } else {
+        None
+    };
     let base_ref = base_ref(salt);
     let registry = inventory
         .registry
@@ -241,12 +224,33 @@ pub fn run_scenario_with(
                 (fresh_engine.as_ref(), hooks),
             )
         });
-    for (name, refs) in &created {
-        let Some(e) = hosts
-            .values()
-            .chain(fresh_engine.iter())
-            .find(|e| &e.name == name)
-        else {
+    remove_created(&created, &hosts, fresh_engine.as_ref(), &registry, salt);
+    if result.is_err() {
+        // A scenario an engine fault ended may have left what no tag names (a base image loaded
+        // half, a killed build's layers and container): its salt is swept once the engine answers.
+        for e in hosts.values().chain(fresh_engine.iter()) {
+            keep_unclean(e, salt, Vec::new());
+        }
+    }
+    result.map(|builds| History {
+        engine: engine.name.clone(),
+        salt: salt.to_string(),
+        builds,
+    })
+}
+
+/// Removes what a scenario made (`created`, per engine name among `hosts` and `fresh_engine`):
+/// its tags from the registry (`registry`) and everything of its salt from the engines. What an
+/// engine did not let go waits for it (`keep_unclean`).
+fn remove_created(
+    created: &BTreeMap<String, Vec<String>>,
+    hosts: &BTreeMap<String, Engine>,
+    fresh_engine: Option<&Engine>,
+    registry: &str,
+    salt: &str,
+) {
+    for (name, refs) in created {
+        let Some(e) = hosts.values().chain(fresh_engine).find(|e| &e.name == name) else {
             continue;
         };
         let door = engine::open(e);
@@ -266,18 +270,6 @@ pub fn run_scenario_with(
             keep_unclean(e, salt, refs.clone());
         }
     }
-    if result.is_err() {
-        // A scenario an engine fault ended may have left what no tag names (a base image loaded
-        // half, a killed build's layers and container): its salt is swept once the engine answers.
-        for e in hosts.values().chain(fresh_engine.iter()) {
-            keep_unclean(e, salt, Vec::new());
-        }
-    }
-    result.map(|builds| History {
-        engine: engine.name.clone(),
-        salt: salt.to_string(),
-        builds,
-    })
 }
 
 /// The placeholder a case file's contents may hold: each run replaces it with the scenario's
@@ -386,10 +378,7 @@ fn run_transitions(
     created: &mut BTreeMap<String, Vec<String>>,
     (fresh_engine, hooks): (Option<&Engine>, &Hooks<'_>),
 ) -> Result<Vec<BuildRecord>> {
-    let map_ref = |r: &str| {
-        let (name, tag) = r.rsplit_once(':').unwrap_or((r, "latest"));
-        format!("{registry}/cachet-{salt}/{name}:{tag}")
-    };
+    let map_ref = |r: &str| run_ref(registry, salt, r);
     let mut model = ScenarioModel::default();
     let mut shadows: Vec<Shadow<'_>> = hooks.shadows.iter().map(Shadow::new).collect();
     let mut context = scenario.context.clone();
@@ -398,10 +387,7 @@ fn run_transitions(
     // Per host whose engine's GC is on: the durable records present after its last build.
     let mut records: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (n, transition) in scenario.transitions.iter().enumerate() {
-        for mutation in &transition.mutations {
-            apply_mutation(&mut context, mutation, 1_700_000_000 + n as i64 * 1000)
-                .map_err(|e| Error::BadInput(format!("transition {}: {e}", n + 1)))?;
-        }
+        apply_mutations(&mut context, &transition.mutations, n)?;
         let host = transition.build.host_name().to_string();
         let engine = &hosts[&host];
         let build = build_as_given(
@@ -414,25 +400,15 @@ fn run_transitions(
         // The model's side first (nothing in it depends on what the engine does).
         let prediction = model.step(&host, &engine.profile, &build);
         let tag = build_tag(salt, n);
-        created
-            .entry(engine.name.clone())
-            .or_default()
-            .push(tag.clone());
-        let request = BuildRequest {
-            context: &build.context,
-            options: &build.options,
-            cache_from: build.options.cache_from.clone(),
-            tag: tag.clone(),
-            workdir: workdirs.get(&host).map(|d: &tempfile::TempDir| d.path()),
-        };
+        remember(created, engine, [tag.clone()]);
+        let workdir = workdirs.get(&host).map(|d: &tempfile::TempDir| d.path());
+        let request = build_request(&build, &tag, workdir);
         if let Some(hook) = hooks.before_build {
             hook(n, engine);
         }
         let (observation, duration) = build_and_push(engine, &request, &build, created)?;
-        created
-            .entry(engine.name.clone())
-            .or_default()
-            .extend(observation.intermediate_images.iter().cloned());
+        let intermediates = observation.intermediate_images.iter().cloned();
+        remember(created, engine, intermediates);
         let evicted = evictions(engine, records.entry(host.clone()).or_default())?;
         let verdicts = crate::check::after_eviction(check(&prediction, &observation), evicted);
         let kills = shadow_kills(
@@ -444,12 +420,10 @@ fn run_transitions(
         );
         // After an eviction the engine's cache is no longer what the model holds.
         let unknown = observation.indeterminate.is_some() || evicted > 0;
-        let reported_cached = verdicts.iter().any(|v| {
-            v.observed == Some(crate::engine::observe::Observed::Cached)
-                && !v.instruction.starts_with("FROM ")
-        });
         let stale = match fresh_engine {
-            Some(fresh) if observation.error.is_none() && !unknown && reported_cached => {
+            Some(fresh)
+                if observation.error.is_none() && !unknown && reported_cached(&verdicts) =>
+            {
                 fresh_check(engine, fresh, &build, &tag, (base_ref, salt), created)
             }
             _ => Vec::new(),
@@ -472,6 +446,59 @@ fn run_transitions(
         }
     }
     Ok(builds)
+}
+
+/// A reference of a case's (`r`, `latest` when it names no tag) in the run's `registry`, under
+/// the scenario's `salt`.
+fn run_ref(registry: &str, salt: &str, r: &str) -> String {
+    let (name, tag) = r.rsplit_once(':').unwrap_or((r, "latest"));
+    format!("{registry}/cachet-{salt}/{name}:{tag}")
+}
+
+/// Applies transition `n`'s (from 0) `mutations` to `context`, at that transition's clock.
+fn apply_mutations(
+    context: &mut models::BuildContext,
+    mutations: &[models::scenario::Mutation],
+    n: usize,
+) -> Result<()> {
+    for mutation in mutations {
+        apply_mutation(context, mutation, 1_700_000_000 + n as i64 * 1000)
+            .map_err(|e| Error::BadInput(format!("transition {}: {e}", n + 1)))?;
+    }
+    Ok(())
+}
+
+/// Records `refs` as made on `engine`, for removal when the scenario ends.
+fn remember(
+    created: &mut BTreeMap<String, Vec<String>>,
+    engine: &Engine,
+    refs: impl IntoIterator<Item = String>,
+) {
+    created.entry(engine.name.clone()).or_default().extend(refs);
+}
+
+/// The request that runs `build` tagged `tag`, from `workdir` where its door takes a directory.
+fn build_request<'b>(
+    build: &'b Build,
+    tag: &str,
+    workdir: Option<&'b std::path::Path>,
+) -> BuildRequest<'b> {
+    BuildRequest {
+        context: &build.context,
+        options: &build.options,
+        cache_from: build.options.cache_from.clone(),
+        tag: tag.to_string(),
+        workdir,
+    }
+}
+
+/// Whether the engine reported a step other than a FROM as cached: a build the second oracle
+/// (`--fresh-check`) then compares with a fresh one.
+fn reported_cached(verdicts: &[StepVerdict]) -> bool {
+    verdicts.iter().any(|v| {
+        v.observed == Some(crate::engine::observe::Observed::Cached)
+            && !v.instruction.starts_with("FROM ")
+    })
 }
 
 /// The build the engine is given (and the model, and every watched mutant): the context as
@@ -497,25 +524,6 @@ fn build_as_given(
     }
 }
 
-/// `fresh_differences`, where a failed check is no verdict and must not lose the run: a
-/// warning, and no differences.
-fn fresh_check(
-    engine: &Engine,
-    fresh: &Engine,
-    build: &Build,
-    tag: &str,
-    (base_ref, salt): (&str, &str),
-    created: &mut BTreeMap<String, Vec<String>>,
-) -> Vec<String> {
-    fresh_differences(engine, fresh, build, tag, base_ref, salt, created).unwrap_or_else(|e| {
-        eprintln!(
-            "warning: fresh-build check of {tag} on {} skipped: {e}",
-            engine.name
-        );
-        Vec::new()
-    })
-}
-
 /// How many of the durable build-cache records `seen` after the engine's earlier builds of the
 /// scenario are gone now (its GC evicted them); `seen` becomes what is there now. Zero, and no
 /// call, on an engine that does not garbage-collect (`Engine::watches_evictions`).
@@ -527,54 +535,6 @@ fn evictions(engine: &Engine, seen: &mut BTreeSet<String>) -> Result<usize> {
     let gone = seen.difference(&now).count();
     *seen = now;
     Ok(gone)
-}
-
-/// Builds the same input afresh on `fresh_engine` (`--no-cache`, a fresh context directory, so
-/// no incremental sync state either) and compares the file listings of that image and `tag`.
-fn fresh_differences(
-    engine: &Engine,
-    fresh_engine: &Engine,
-    build: &Build,
-    tag: &str,
-    base_ref: &str,
-    salt: &str,
-    created: &mut BTreeMap<String, Vec<String>>,
-) -> Result<Vec<String>> {
-    let fresh_tag = format!("{tag}-fresh");
-    let mine = created.entry(fresh_engine.name.clone()).or_default();
-    if !mine.iter().any(|r| r == base_ref) {
-        mine.push(base_ref.to_string());
-        engine::open(fresh_engine).ensure_base_image(base_ref, salt)?;
-    }
-    let options = BuildOptions {
-        no_cache: true,
-        push: None,
-        cache_from: Vec::new(),
-        inline_cache: false,
-        ..build.options.clone()
-    };
-    created
-        .entry(fresh_engine.name.clone())
-        .or_default()
-        .push(fresh_tag.clone());
-    let request = BuildRequest {
-        context: &build.context,
-        options: &options,
-        cache_from: Vec::new(),
-        tag: fresh_tag.clone(),
-        workdir: None,
-    };
-    let observation = engine::open(fresh_engine).build(&request)?;
-    created
-        .entry(fresh_engine.name.clone())
-        .or_default()
-        .extend(observation.intermediate_images.iter().cloned());
-    if observation.error.is_some() || observation.indeterminate.is_some() {
-        return Ok(Vec::new()); // no fresh image to compare with: no verdict
-    }
-    let cached = crate::run::second_oracle::image_listing(engine, tag)?;
-    let fresh = crate::run::second_oracle::image_listing(fresh_engine, &fresh_tag)?;
-    Ok(crate::run::second_oracle::compare_listings(&cached, &fresh))
 }
 
 // The run's in-memory history as the report holds it.

@@ -1,13 +1,17 @@
 //! The second oracle, which needs no model: an image whose steps were served from cache must have
 //! the same filesystem as a fresh `--no-cache` build of the same input. Stale hits (moby#38964,
-//! buildkit#4817) show up here even when the cache report looks right.
+//! buildkit#4817) show up here even when the cache report looks right. The fresh build runs on
+//! a host the scenario does not use (`fresh_engine_for`, `fresh_check`); `execute` asks for it.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
 use serde::Serialize;
 
-use crate::engine::inventory::Engine;
+use models::{Build, BuildOptions};
+
+use crate::engine::inventory::{Engine, Inventory};
+use crate::engine::{self, BuildRequest};
 use crate::error::{Error, Result};
 
 /// What a file in an image is, without its times.
@@ -149,6 +153,98 @@ pub fn compare_listings(cached: &Listing, fresh: &Listing) -> Vec<String> {
 pub fn image_listing(engine: &Engine, image: &str) -> Result<Listing> {
     let archive = crate::engine::open(engine).save_image(image)?;
     listing_of_saved_image(&archive)
+}
+
+/// The engine a scenario's fresh builds run on (`--fresh-check`): `engine`'s kind on a host the
+/// scenario does not use (none of `hosts`), so that their cache records never change what the
+/// scenario's engines hold (a --no-cache build still records its steps, and the classic builder
+/// then picks between equal candidates). None, with a warning said once per run, where every
+/// such host is in use.
+pub(crate) fn fresh_engine_for(
+    inventory: &Inventory,
+    engine: &Engine,
+    hosts: &BTreeMap<String, Engine>,
+) -> Option<Engine> {
+    let fresh_engine = inventory
+        .hosts
+        .keys()
+        .filter(|h| !hosts.values().any(|e| &e.host == *h))
+        .find_map(|h| engine.on_host(inventory, h));
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if fresh_engine.is_none() && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "warning: no spare host with {} for --fresh-check in scenarios that use every such host: the check is skipped for those (said once)",
+            engine.kind()
+        );
+    }
+    fresh_engine
+}
+
+/// `fresh_differences`, where a failed check is no verdict and must not lose the run: a
+/// warning, and no differences.
+pub(crate) fn fresh_check(
+    engine: &Engine,
+    fresh: &Engine,
+    build: &Build,
+    tag: &str,
+    (base_ref, salt): (&str, &str),
+    created: &mut BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    fresh_differences(engine, fresh, build, tag, base_ref, salt, created).unwrap_or_else(|e| {
+        eprintln!(
+            "warning: fresh-build check of {tag} on {} skipped: {e}",
+            engine.name
+        );
+        Vec::new()
+    })
+}
+
+/// Builds the same input afresh on `fresh_engine` (`--no-cache`, a fresh context directory, so
+/// no incremental sync state either) and compares the file listings of that image and `tag`.
+fn fresh_differences(
+    engine: &Engine,
+    fresh_engine: &Engine,
+    build: &Build,
+    tag: &str,
+    base_ref: &str,
+    salt: &str,
+    created: &mut BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>> {
+    let fresh_tag = format!("{tag}-fresh");
+    let mine = created.entry(fresh_engine.name.clone()).or_default();
+    if !mine.iter().any(|r| r == base_ref) {
+        mine.push(base_ref.to_string());
+        engine::open(fresh_engine).ensure_base_image(base_ref, salt)?;
+    }
+    let options = BuildOptions {
+        no_cache: true,
+        push: None,
+        cache_from: Vec::new(),
+        inline_cache: false,
+        ..build.options.clone()
+    };
+    created
+        .entry(fresh_engine.name.clone())
+        .or_default()
+        .push(fresh_tag.clone());
+    let request = BuildRequest {
+        context: &build.context,
+        options: &options,
+        cache_from: Vec::new(),
+        tag: fresh_tag.clone(),
+        workdir: None,
+    };
+    let observation = engine::open(fresh_engine).build(&request)?;
+    created
+        .entry(fresh_engine.name.clone())
+        .or_default()
+        .extend(observation.intermediate_images.iter().cloned());
+    if observation.error.is_some() || observation.indeterminate.is_some() {
+        return Ok(Vec::new()); // no fresh image to compare with: no verdict
+    }
+    let cached = image_listing(engine, tag)?;
+    let fresh = image_listing(fresh_engine, &fresh_tag)?;
+    Ok(compare_listings(&cached, &fresh))
 }
 
 #[cfg(test)]
