@@ -44,25 +44,7 @@ impl StepVerdict {
 
 pub fn check(prediction: &Prediction, observation: &Observation) -> Vec<StepVerdict> {
     if let Some(why) = &prediction.rejected {
-        let verdict = if observation.indeterminate.is_some() {
-            Verdict::Indeterminate {
-                why: observation.indeterminate.clone().unwrap_or_default(),
-            }
-        } else if observation.error.is_some() {
-            Verdict::Agree
-        } else {
-            Verdict::Discrepancy
-        };
-        return vec![StepVerdict {
-            step: 0,
-            instruction: "(whole build)".to_string(),
-            predicted: Outcome::Fails { why: why.clone() },
-            observed: observation
-                .error
-                .clone()
-                .map(|message| Observed::Failed { message }),
-            verdict,
-        }];
+        return vec![rejected_verdict(why, observation)];
     }
     // A build that failed although the model predicts every step to run, and without any step
     // reported as the failing one (the engine refused the request, say): the first step the
@@ -90,41 +72,71 @@ pub fn check(prediction: &Prediction, observation: &Observation) -> Vec<StepVerd
                     message: observation.error.clone().unwrap_or_default(),
                 });
             }
-            let verdict = match (&p.outcome, &observed) {
-                (
-                    Outcome::NotAStep { .. }
-                    | Outcome::Skipped { .. }
-                    | Outcome::Unsupported { .. },
-                    _,
-                ) => Verdict::Unchecked,
-                (_, Some(Observed::Indeterminate { why })) => {
-                    Verdict::Indeterminate { why: why.clone() }
-                }
-                (_, None) if observation.indeterminate.is_some() => Verdict::Indeterminate {
-                    why: observation.indeterminate.clone().unwrap_or_default(),
-                },
-                (Outcome::Cached { .. }, Some(Observed::Cached)) => Verdict::Agree,
-                (Outcome::Rebuilt { .. }, Some(Observed::Rebuilt)) => Verdict::Agree,
-                (Outcome::Fails { .. }, Some(Observed::Failed { .. })) => Verdict::Agree,
-                // The build stopped at an earlier failure: a predicted failure is the same story.
-                (Outcome::Fails { .. }, None) if observation.error.is_some() => Verdict::Agree,
-                (_, None) if observation.error.is_some() => Verdict::Indeterminate {
-                    why: "not reached: the build failed earlier".to_string(),
-                },
-                (_, None) => Verdict::Indeterminate {
-                    why: "the engine did not report this step".to_string(),
-                },
-                _ => Verdict::Discrepancy,
-            };
             StepVerdict {
                 step: p.step,
                 instruction: p.instruction.clone(),
                 predicted: p.outcome.clone(),
+                verdict: step_verdict(&p.outcome, observed.as_ref(), observation),
                 observed,
-                verdict,
             }
         })
         .collect()
+}
+
+/// The one verdict on a build the model says the frontend refuses (`why`): it agrees when the
+/// build failed.
+fn rejected_verdict(why: &str, observation: &Observation) -> StepVerdict {
+    let verdict = if observation.indeterminate.is_some() {
+        Verdict::Indeterminate {
+            why: observation.indeterminate.clone().unwrap_or_default(),
+        }
+    } else if observation.error.is_some() {
+        Verdict::Agree
+    } else {
+        Verdict::Discrepancy
+    };
+    StepVerdict {
+        step: 0,
+        instruction: "(whole build)".to_string(),
+        predicted: Outcome::Fails {
+            why: why.to_string(),
+        },
+        observed: observation
+            .error
+            .clone()
+            .map(|message| Observed::Failed { message }),
+        verdict,
+    }
+}
+
+/// The verdict on one step the model predicts `predicted` and the engine reported as `observed`
+/// (`None`: not reported) in a build whose whole `observation` this is.
+fn step_verdict(
+    predicted: &Outcome,
+    observed: Option<&Observed>,
+    observation: &Observation,
+) -> Verdict {
+    match (predicted, observed) {
+        (Outcome::NotAStep { .. } | Outcome::Skipped { .. } | Outcome::Unsupported { .. }, _) => {
+            Verdict::Unchecked
+        }
+        (_, Some(Observed::Indeterminate { why })) => Verdict::Indeterminate { why: why.clone() },
+        (_, None) if observation.indeterminate.is_some() => Verdict::Indeterminate {
+            why: observation.indeterminate.clone().unwrap_or_default(),
+        },
+        (Outcome::Cached { .. }, Some(Observed::Cached)) => Verdict::Agree,
+        (Outcome::Rebuilt { .. }, Some(Observed::Rebuilt)) => Verdict::Agree,
+        (Outcome::Fails { .. }, Some(Observed::Failed { .. })) => Verdict::Agree,
+        // The build stopped at an earlier failure: a predicted failure is the same story.
+        (Outcome::Fails { .. }, None) if observation.error.is_some() => Verdict::Agree,
+        (_, None) if observation.error.is_some() => Verdict::Indeterminate {
+            why: "not reached: the build failed earlier".to_string(),
+        },
+        (_, None) => Verdict::Indeterminate {
+            why: "the engine did not report this step".to_string(),
+        },
+        _ => Verdict::Discrepancy,
+    }
 }
 
 /// The verdicts of a build after which the engine had lost `evicted` build-cache records the

@@ -63,18 +63,29 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
     })?;
     // The root filesystem and the archive around it are both plain contexts: `context_tar` writes
     // them with exact, fixed metadata (owner 0, mtime 0), so the image id depends on the salt only.
-    let fixed = |mut entry: models::Entry, mode: u32| {
-        entry.mode = mode;
-        entry.mtime = 0;
-        entry.atime = 0;
-        entry
-    };
+    let layer = crate::engine::materialize::context_tar(&base_rootfs(busybox, salt)?)?;
+    saved_image_archive(reference, salt, layer)
+}
+
+/// `entry` with `mode` and times 0: what every file of the base image and its archive gets.
+fn fixed(mut entry: models::Entry, mode: u32) -> models::Entry {
+    entry.mode = mode;
+    entry.mtime = 0;
+    entry.atime = 0;
+    entry
+}
+
+/// Puts `entry` at `path` of `context`, a harness fault if it cannot.
+fn insert(context: &mut models::BuildContext, path: &str, entry: models::Entry) -> Result<()> {
+    context
+        .insert(path, entry)
+        .map_err(|e| Error::Harness(format!("building the base image: {e}")))
+}
+
+/// The base image's root filesystem: `busybox` with `sh` and `APPLETS` linked to it, `/tmp`,
+/// `/etc/passwd` and `/etc/group`, and the salt file.
+fn base_rootfs(busybox: Vec<u8>, salt: &str) -> Result<models::BuildContext> {
     let mut rootfs = models::BuildContext::new();
-    let insert = |context: &mut models::BuildContext, path: &str, entry: models::Entry| {
-        context
-            .insert(path, entry)
-            .map_err(|e| Error::Harness(format!("building the base image: {e}")))
-    };
     insert(&mut rootfs, "tmp", fixed(models::Entry::dir(), 0o755))?;
     insert(
         &mut rootfs,
@@ -104,7 +115,12 @@ pub fn base_image_archive(reference: &str, salt: &str) -> Result<Vec<u8>> {
         ".cachet-salt",
         fixed(models::Entry::file(salt), 0o644),
     )?;
-    let layer = crate::engine::materialize::context_tar(&rootfs)?;
+    Ok(rootfs)
+}
+
+/// The `docker save` archive of an image of one `layer` tagged `reference`: its config (labelled
+/// with `salt`), the manifest and the layer, each named by its digest.
+fn saved_image_archive(reference: &str, salt: &str, layer: Vec<u8>) -> Result<Vec<u8>> {
     let layer_digest = sha256_hex(&layer);
     let config = serde_json::json!({
         "architecture": "amd64",

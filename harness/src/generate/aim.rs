@@ -6,7 +6,7 @@
 
 use models::dockerfile::{self, Body, Line};
 use models::scenario::Mutation;
-use models::{BuildContext, EntryKind};
+use models::{BuildContext, Entry, EntryKind};
 
 use super::fit;
 
@@ -334,24 +334,7 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
         path: path.clone(),
     };
     if let EntryKind::Symlink { target } = &entry.kind {
-        return Some(match kind {
-            AimKind::Write | AimKind::WriteSameSize | AimKind::Fitting => {
-                let targets = super::pools::TARGETS;
-                let at = targets
-                    .iter()
-                    .position(|t| t == target)
-                    .map_or(0, |i| i + 1);
-                Mutation::Symlink {
-                    target: targets[at % targets.len()].into(),
-                    path,
-                }
-            }
-            AimKind::Touch => Mutation::Touch {
-                mtime: entry.mtime + 1,
-                path,
-            },
-            _ => chown,
-        });
+        return Some(symlink_mutation(entry, target, path, kind, chown));
     }
     let chmod = Mutation::Chmod {
         mode: if entry.mode & 0o777 == 0o755 {
@@ -389,31 +372,64 @@ fn mutation_of(context: &BuildContext, path: String, kind: AimKind) -> Option<Mu
             mtime: entry.mtime + 1,
             path,
         },
-        (AimKind::Xattr(n), content) => {
-            // A capability only on a regular file (`fit`): on a directory, a label instead.
-            let name = match XATTRS[n % XATTRS.len()] {
-                "security.capability" if content.is_none() => "security.selinux",
-                name => name,
-            };
-            let values: [&str; 2] = match name {
-                "security.capability" => fit::CAPABILITIES,
-                "security.selinux" => fit::LABELS,
-                _ => ["x", "y"],
-            };
-            // None, the first value, the second, none again.
-            let had = entry.xattrs.get(name);
-            let was = |n: usize| had.is_some_and(|v| v == values[n].as_bytes());
-            if was(1) {
-                return Some(Mutation::RemoveXattr {
-                    name: name.into(),
-                    path,
-                });
-            }
-            Mutation::SetXattr {
-                name: name.into(),
-                value: values[usize::from(was(0))].into(),
+        (AimKind::Xattr(n), content) => xattr_mutation(entry, n, content.is_some(), path),
+    })
+}
+
+/// `mutation_of` for a symlink `entry` pointing at `target`: a content change points it at the
+/// next target of the pool (in place), a touch moves its time, anything else is `chown`.
+fn symlink_mutation(
+    entry: &Entry,
+    target: &str,
+    path: String,
+    kind: AimKind,
+    chown: Mutation,
+) -> Mutation {
+    match kind {
+        AimKind::Write | AimKind::WriteSameSize | AimKind::Fitting => {
+            let targets = super::pools::TARGETS;
+            let at = targets
+                .iter()
+                .position(|t| *t == target)
+                .map_or(0, |i| i + 1);
+            Mutation::Symlink {
+                target: targets[at % targets.len()].into(),
                 path,
             }
         }
-    })
+        AimKind::Touch => Mutation::Touch {
+            mtime: entry.mtime + 1,
+            path,
+        },
+        _ => chown,
+    }
+}
+
+/// `mutation_of` for xattr `n` of the pool on a file (`is_file`) or directory `entry`: each
+/// change moves the xattr one along none, the first value, the second, none again.
+fn xattr_mutation(entry: &Entry, n: usize, is_file: bool, path: String) -> Mutation {
+    // A capability only on a regular file (`fit`): on a directory, a label instead.
+    let name = match XATTRS[n % XATTRS.len()] {
+        "security.capability" if !is_file => "security.selinux",
+        name => name,
+    };
+    let values: [&str; 2] = match name {
+        "security.capability" => fit::CAPABILITIES,
+        "security.selinux" => fit::LABELS,
+        _ => ["x", "y"],
+    };
+    // None, the first value, the second, none again.
+    let had = entry.xattrs.get(name);
+    let was = |n: usize| had.is_some_and(|v| v == values[n].as_bytes());
+    if was(1) {
+        return Mutation::RemoveXattr {
+            name: name.into(),
+            path,
+        };
+    }
+    Mutation::SetXattr {
+        name: name.into(),
+        value: values[usize::from(was(0))].into(),
+        path,
+    }
 }

@@ -257,47 +257,8 @@ fn write_transition(
     let host_name = transition.build.host_name();
     let host = format!("${}", host_variable(host_name));
     let _ = writeln!(s, "echo '== build {}'", n + 1);
-    if let Some(build) = history.builds.iter().find(|b| b.transition == n + 1) {
-        for step in &build.prediction.steps {
-            let why = match &step.outcome {
-                Outcome::Rebuilt { reason } => format!(": {reason}"),
-                _ => String::new(),
-            };
-            let observed = build
-                .verdicts
-                .iter()
-                .find(|v| v.step == step.step)
-                .map(|v| v.observed_short())
-                .unwrap_or("-");
-            let _ = writeln!(
-                s,
-                "echo {}",
-                quote(&format!(
-                    "   step {} {}: model {}{why}; cachet observed {observed}",
-                    step.step,
-                    step.instruction,
-                    step.outcome.short()
-                ))
-            );
-        }
-    }
-    let settings = host_settings.get(host_name).cloned().unwrap_or_default();
-    let dir = if settings == HostSettings::default() {
-        "$ctx".to_string()
-    } else {
-        let dir = format!("$work/host-{host_name}");
-        let _ = writeln!(
-            s,
-            "present \"{dir}\" '{}' {} '{}'",
-            settings
-                .umask
-                .map(|u| format!("{u:04o}"))
-                .unwrap_or_default(),
-            quote(settings.selinux_label.as_deref().unwrap_or("")),
-            settings.uid.map(|u| u.to_string()).unwrap_or_default()
-        );
-        dir
-    };
+    write_steps(s, n, history);
+    let dir = write_presentation(s, host_name, host_settings);
     // The CLI door's own command line (`engine::cli::build_command`), with the script's
     // variables for the CLI, the host, the tag and the directories.
     let line = build_command(&BuildLine {
@@ -324,6 +285,61 @@ fn write_transition(
             "\"$DOCKER\" -H \"{host}\" tag cachet-repro-$$:{n} \"{p}\" && \"$DOCKER\" -H \"{host}\" push \"{p}\" >/dev/null && \"$DOCKER\" -H \"{host}\" rmi \"{p}\" >/dev/null",
             p = pushed(r)
         );
+    }
+}
+
+/// The echo lines of build `n` (from 0): each step's outcome in the model (and why it missed)
+/// and what cachet observed, from `history`.
+fn write_steps(s: &mut String, n: usize, history: &History) {
+    if let Some(build) = history.builds.iter().find(|b| b.transition == n + 1) {
+        for step in &build.prediction.steps {
+            let why = match &step.outcome {
+                Outcome::Rebuilt { reason } => format!(": {reason}"),
+                _ => String::new(),
+            };
+            let observed = build
+                .verdicts
+                .iter()
+                .find(|v| v.step == step.step)
+                .map(|v| v.observed_short())
+                .unwrap_or("-");
+            let _ = writeln!(
+                s,
+                "echo {}",
+                quote(&format!(
+                    "   step {} {}: model {}{why}; cachet observed {observed}",
+                    step.step,
+                    step.instruction,
+                    step.outcome.short()
+                ))
+            );
+        }
+    }
+}
+
+/// Where build `n`'s host reads its context: `$ctx`, or where the host has settings of its own
+/// (a umask, an SELinux label, an owner) a copy the script presents as it does.
+fn write_presentation(
+    s: &mut String,
+    host_name: &str,
+    host_settings: &BTreeMap<String, HostSettings>,
+) -> String {
+    let settings = host_settings.get(host_name).cloned().unwrap_or_default();
+    if settings == HostSettings::default() {
+        "$ctx".to_string()
+    } else {
+        let dir = format!("$work/host-{host_name}");
+        let _ = writeln!(
+            s,
+            "present \"{dir}\" '{}' {} '{}'",
+            settings
+                .umask
+                .map(|u| format!("{u:04o}"))
+                .unwrap_or_default(),
+            quote(settings.selinux_label.as_deref().unwrap_or("")),
+            settings.uid.map(|u| u.to_string()).unwrap_or_default()
+        );
+        dir
     }
 }
 

@@ -1,6 +1,7 @@
 //! One scenario on one engine: run, confirm a discrepancy from a fresh salt, shrink it, name the
 //! rules it implicates, and write its case file, reproducer and logs.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -139,21 +140,8 @@ pub fn run_one(
     index: usize,
 ) -> Result<ScenarioResult> {
     let inventory = setup.inventory;
-    // A scenario that moves cache between hosts runs on one host, without pushes or imports,
-    // where the engine has no second host (a push from it would serve no one).
-    let folded;
-    let has_second_host = inventory
-        .hosts
-        .keys()
-        .any(|h| *h != engine.host && engine.on_host(inventory, h).is_some());
-    let scenario = if !has_second_host
-        || crate::run::execute::engines_for(inventory, engine, scenario).is_err()
-    {
-        folded = crate::generate::fold_onto_one_host(scenario);
-        &folded
-    } else {
-        scenario
-    };
+    let folded = fold_if_alone(inventory, engine, scenario);
+    let scenario: &models::scenario::Scenario = &folded;
     let needs = crate::run::execute::engines_for(inventory, engine, scenario)?;
     if let Some(e) = needs.values().find(|e| setup.down.contains(&e.endpoint)) {
         return Ok(ScenarioResult::lost(
@@ -173,24 +161,7 @@ pub fn run_one(
         &setup.hooks(),
     )?;
     // The report's history carries no raw engine logs, so memory stays flat over long runs.
-    let mut result = ScenarioResult {
-        index,
-        engine: engine.name.clone(),
-        history: crate::report::schema::History::from(&history),
-        confirmed: Vec::new(),
-        known: Vec::new(),
-        unconfirmed: 0,
-        case_file: None,
-        reproducer: None,
-        shrunk: None,
-        suspects: Vec::new(),
-        lost: None,
-        mutations: crate::corpus::known::mutation_kinds_per_build(scenario, &engine.settings),
-        causes: Vec::new(),
-        shrunk_history: None,
-        logs: Vec::new(),
-        kills: Vec::new(),
-    };
+    let mut result = first_result(index, engine, &history, scenario);
     let scenario_run = ScenarioRun {
         setup,
         engine,
@@ -211,6 +182,52 @@ pub fn run_one(
         scenario_run.shrink_finding(&history, &mut result)?;
     }
     Ok(result)
+}
+
+/// `scenario`, folded onto one host (without pushes or imports) where it moves cache between
+/// hosts and `engine` has no second host for it (a push from it would serve no one).
+fn fold_if_alone<'s>(
+    inventory: &Inventory,
+    engine: &Engine,
+    scenario: &'s models::scenario::Scenario,
+) -> Cow<'s, models::scenario::Scenario> {
+    let has_second_host = inventory
+        .hosts
+        .keys()
+        .any(|h| *h != engine.host && engine.on_host(inventory, h).is_some());
+    if !has_second_host || crate::run::execute::engines_for(inventory, engine, scenario).is_err() {
+        Cow::Owned(crate::generate::fold_onto_one_host(scenario))
+    } else {
+        Cow::Borrowed(scenario)
+    }
+}
+
+/// The result of scenario `index` after its first run (`history`), before any confirmation.
+/// The report's history carries no raw engine logs, so memory stays flat over long runs.
+fn first_result(
+    index: usize,
+    engine: &Engine,
+    history: &History,
+    scenario: &models::scenario::Scenario,
+) -> ScenarioResult {
+    ScenarioResult {
+        index,
+        engine: engine.name.clone(),
+        history: crate::report::schema::History::from(history),
+        confirmed: Vec::new(),
+        known: Vec::new(),
+        unconfirmed: 0,
+        case_file: None,
+        reproducer: None,
+        shrunk: None,
+        suspects: Vec::new(),
+        lost: None,
+        mutations: crate::corpus::known::mutation_kinds_per_build(scenario, &engine.settings),
+        causes: Vec::new(),
+        shrunk_history: None,
+        logs: Vec::new(),
+        kills: Vec::new(),
+    }
 }
 
 /// One scenario on one engine, past its first run.

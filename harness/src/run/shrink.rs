@@ -25,10 +25,26 @@ pub struct Shrunk {
 /// what it removes (not by position), so an edit that failed once is not retried after another
 /// edit succeeds.
 fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
-    let key = |what: &dyn std::fmt::Debug| models::fingerprint::fingerprint(&format!("{what:?}"));
-    let mut out = Vec::new();
-    // The Dockerfile's lines other than FROM (instructions, comments, blank lines): the ones a
-    // candidate may drop.
+    let (halves, single_lines) = line_candidates(s);
+    let mut out = halves;
+    out.extend(build_candidates(s));
+    out.extend(mutation_candidates(s));
+    out.extend(single_lines);
+    out.extend(entry_candidates(s));
+    out.extend(option_candidates(s));
+    out.retain(|(_, c)| contexts_per_build(c).is_ok());
+    out
+}
+
+/// The key of an edit, from what it removes.
+fn edit_key(what: &dyn std::fmt::Debug) -> u64 {
+    models::fingerprint::fingerprint(&format!("{what:?}"))
+}
+
+/// Candidates without Dockerfile lines other than FROM (instructions, comments, blank lines):
+/// the halves (delta debugging: the second half of the droppable lines, then the first, so a
+/// long Dockerfile loses several lines for one engine run), and each line alone.
+fn line_candidates(s: &Scenario) -> (Vec<(u64, Scenario)>, Vec<(u64, Scenario)>) {
     let parsed = s
         .context
         .dockerfile_text()
@@ -48,22 +64,34 @@ fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
         c.context.set_dockerfile_text(&dockerfile::render(&d));
         (removed, c)
     };
-    // Halves first (delta debugging): the second half of the droppable Dockerfile lines, then
-    // the first half; a long Dockerfile loses several lines for one engine run.
+    let mut halves = Vec::new();
     if droppable.len() >= 4 {
         let (first, second) = droppable.split_at(droppable.len() / 2);
         for half in [second, first] {
             let (removed, c) = without_lines(half);
             let removed: Vec<String> = removed.iter().map(|l| format!("{l:?}")).collect();
-            out.push((key(&("lines", removed)), c));
+            halves.push((edit_key(&("lines", removed)), c));
         }
     }
-    // Drop a build (its mutations move to the next build, so later contexts stay the same).
+    let single_lines = droppable
+        .iter()
+        .map(|n| {
+            let (mut removed, c) = without_lines(&[*n]);
+            (edit_key(&("line", removed.remove(0))), c)
+        })
+        .collect();
+    (halves, single_lines)
+}
+
+/// Candidates without one build each (its mutations move to the next build, so later contexts
+/// stay the same); none for a single build.
+fn build_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+    let mut out = Vec::new();
     for i in 0..s.transitions.len() {
         if s.transitions.len() > 1 {
             let mut c = s.clone();
             let removed = c.transitions.remove(i);
-            let edit = key(&("build", &removed));
+            let edit = edit_key(&("build", &removed));
             if let Some(next) = c.transitions.get_mut(i) {
                 let mut mutations = removed.mutations;
                 mutations.append(&mut next.mutations);
@@ -72,47 +100,57 @@ fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
             out.push((edit, c));
         }
     }
+    out
+}
+
+/// Candidates without a build's mutations: all of them (where it has two or more), then each.
+fn mutation_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+    let mut out = Vec::new();
     for (t, transition) in s.transitions.iter().enumerate() {
         if transition.mutations.len() >= 2 {
             let mut c = s.clone();
             let removed = std::mem::take(&mut c.transitions[t].mutations);
-            out.push((key(&("mutations", removed)), c));
+            out.push((edit_key(&("mutations", removed)), c));
         }
         for m in 0..transition.mutations.len() {
             let mut c = s.clone();
             let removed = c.transitions[t].mutations.remove(m);
-            out.push((key(&("mutation", removed)), c));
+            out.push((edit_key(&("mutation", removed)), c));
         }
     }
-    // Drop one instruction other than FROM, and comments and blank lines.
-    for n in &droppable {
-        let (mut removed, c) = without_lines(&[*n]);
-        out.push((key(&("line", removed.remove(0))), c));
-    }
-    // Drop a context entry.
+    out
+}
+
+/// Candidates without one context entry each (never the Dockerfile).
+fn entry_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+    let mut out = Vec::new();
     for path in s.context.entries.keys() {
         if path == models::context::DOCKERFILE_NAME {
             continue;
         }
         let mut c = s.clone();
         c.context.remove(path);
-        out.push((key(&("entry", path)), c));
+        out.push((edit_key(&("entry", path)), c));
     }
-    // Simpler options.
+    out
+}
+
+/// Candidates with simpler build options: no `--no-cache`, one build argument fewer.
+fn option_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+    let mut out = Vec::new();
     for (t, transition) in s.transitions.iter().enumerate() {
         let o = &transition.build.options;
         if o.no_cache {
             let mut c = s.clone();
             c.transitions[t].build.options.no_cache = false;
-            out.push((key(&("no-cache", t)), c));
+            out.push((edit_key(&("no-cache", t)), c));
         }
         for name in o.build_args.keys() {
             let mut c = s.clone();
             c.transitions[t].build.options.build_args.remove(name);
-            out.push((key(&("arg", t, name)), c));
+            out.push((edit_key(&("arg", t, name)), c));
         }
     }
-    out.retain(|(_, c)| contexts_per_build(c).is_ok());
     out
 }
 
