@@ -286,43 +286,55 @@ fn transition(mutations: Vec<Mutation>, no_cache: bool) -> Transition {
     t
 }
 
+/// The xattr edit the docker CLI's sync misses.
+fn xattr_note() -> Mutation {
+    Mutation::SetXattr {
+        path: "a".into(),
+        name: "user.note".into(),
+        value: "1".into(),
+    }
+}
+
+/// A context with `a` and the Dockerfile `FROM base\nCOPY a /a\n`.
+fn copy_a_context() -> BuildContext {
+    let mut context = BuildContext::new();
+    context.set_dockerfile_text(HIDDEN_FIRST);
+    context.insert("a", Entry::file("x")).unwrap();
+    context
+}
+
+/// The Dockerfile the hidden stale change starts and ends with.
+const HIDDEN_FIRST: &str = "FROM base\nCOPY a /a\n";
+
 /// The main job's case: the xattr edit the sync missed came two builds before the finding,
 /// a `--no-cache` build with other text between; the finding's own build only edits the
-/// Dockerfile back. Its cause is the xattr edit, so it is known, and it has the plain stale
-/// hit's cause label (one bucket).
-#[test]
-fn a_stale_change_hidden_behind_a_no_cache_rebuild_is_known_by_its_cause() {
-    let first = "FROM base\nCOPY a /a\n";
-    let mut context = BuildContext::new();
-    context.set_dockerfile_text(first);
-    context.insert("a", Entry::file("x")).unwrap();
+/// Dockerfile back.
+fn hidden_stale_change() -> Scenario {
     let edit = |text: &str| Mutation::Dockerfile { text: text.into() };
-    let hidden = Scenario {
-        context: context.clone(),
+    Scenario {
+        context: copy_a_context(),
         transitions: vec![
             transition(Vec::new(), false),
             transition(
-                vec![
-                    Mutation::SetXattr {
-                        path: "a".into(),
-                        name: "user.note".into(),
-                        value: "1".into(),
-                    },
-                    edit("FROM base\nRUN true\nCOPY a /a\n"),
-                ],
+                vec![xattr_note(), edit("FROM base\nRUN true\nCOPY a /a\n")],
                 false,
             ),
             transition(vec![edit("FROM base\nRUN echo\nCOPY a /a\n")], true),
-            transition(vec![edit(first)], false),
+            transition(vec![edit(HIDDEN_FIRST)], false),
         ],
-    };
+    }
+}
+
+/// The main job's case (`hidden_stale_change`): its cause is the xattr edit, so it is known.
+#[test]
+fn a_stale_change_hidden_behind_a_no_cache_rebuild_is_known_by_its_cause() {
+    let hidden = hidden_stale_change();
     let predicted = BTreeMap::from([((4, 2), (xattr_rebuild(), "COPY".to_string()))]);
-    let v = "28.5.2";
     let c = classify(
         &[buildx_stale_sync()],
         "buildx",
         &Default::default(),
-        v,
+        "28.5.2",
         &hidden,
         &predicted,
         vec![(4, 2, "cached".to_string())],
@@ -342,41 +354,42 @@ fn a_stale_change_hidden_behind_a_no_cache_rebuild_is_known_by_its_cause() {
         .since,
         Some(2)
     );
+}
 
+/// The plain stale hit, the xattr edit in the finding's own build, has the hidden one's cause
+/// label (one bucket).
+#[test]
+fn a_plain_stale_change_has_the_hidden_ones_cause() {
     let plain = Scenario {
-        context,
+        context: copy_a_context(),
         transitions: vec![
             transition(Vec::new(), false),
-            transition(
-                vec![Mutation::SetXattr {
-                    path: "a".into(),
-                    name: "user.note".into(),
-                    value: "1".into(),
-                }],
-                false,
-            ),
+            transition(vec![xattr_note()], false),
         ],
     };
     let c = classify(
         &[buildx_stale_sync()],
         "buildx",
         &Default::default(),
-        v,
+        "28.5.2",
         &plain,
         &BTreeMap::from([((2, 2), (xattr_rebuild(), "COPY".to_string()))]),
         vec![(2, 2, "cached".to_string())],
     );
     assert_eq!(c.known.len(), 1);
     assert_eq!(c.causes, vec![(2, 2, "set-xattr".to_string())]);
+}
 
-    // Without the model's reason, the finding's own build (a Dockerfile edit) is all there
-    // is: not known. This is what matching on the last build's mutations did.
+/// Without the model's reason, the hidden stale change's own build (a Dockerfile edit) is all
+/// there is: not known. This is what matching on the last build's mutations did.
+#[test]
+fn a_hidden_stale_change_without_the_models_reason_is_not_known() {
     let c = classify(
         &[buildx_stale_sync()],
         "buildx",
         &Default::default(),
-        v,
-        &hidden,
+        "28.5.2",
+        &hidden_stale_change(),
         &BTreeMap::new(),
         vec![(4, 2, "cached".to_string())],
     );

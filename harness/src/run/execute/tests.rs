@@ -1,4 +1,5 @@
-//! Unit tests of `execute`.
+//! Unit tests of `execute`. `history` stays one long table: every outcome and reason the
+//! model has, as data.
 
 use super::substitute_base;
 use crate::check::{StepVerdict, Verdict};

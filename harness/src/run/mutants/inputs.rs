@@ -411,6 +411,8 @@ pub fn render_failures(f: &Failures) -> String {
 
 #[cfg(test)]
 mod tests {
+    //! `changes_are_classified_by_kind_and_entry_type` stays one long table of changes and
+    //! the (kind, entry type) each is counted under.
     use super::*;
     use models::scenario::{BuildStep, Transition};
     use models::Entry;
