@@ -317,8 +317,9 @@ fn write_steps(s: &mut String, n: usize, history: &History) {
     }
 }
 
-/// Where build `n`'s host reads its context: `$ctx`, or where the host has settings of its own
-/// (a umask, an SELinux label, an owner) a copy the script presents as it does.
+/// Where host `host_name` reads a build's context: `$ctx`, or, where the host has settings of
+/// its own (a umask, an SELinux label, an owner), a copy the script presents as it does (the
+/// `present` line written here).
 fn write_presentation(
     s: &mut String,
     host_name: &str,

@@ -21,10 +21,13 @@ pub struct Shrunk {
     pub candidates_tried: usize,
 }
 
+/// A candidate: the key of its edit, and the smaller scenario.
+type Candidate = (u64, Scenario);
+
 /// Candidates one step smaller than `s`, biggest cuts first, each with a key naming the edit by
 /// what it removes (not by position), so an edit that failed once is not retried after another
 /// edit succeeds.
-fn candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+fn candidates(s: &Scenario) -> Vec<Candidate> {
     let (halves, single_lines) = line_candidates(s);
     let mut out = halves;
     out.extend(build_candidates(s));
@@ -44,7 +47,7 @@ fn edit_key(what: &dyn std::fmt::Debug) -> u64 {
 /// Candidates without Dockerfile lines other than FROM (instructions, comments, blank lines):
 /// the halves (delta debugging: the second half of the droppable lines, then the first, so a
 /// long Dockerfile loses several lines for one engine run), and each line alone.
-fn line_candidates(s: &Scenario) -> (Vec<(u64, Scenario)>, Vec<(u64, Scenario)>) {
+fn line_candidates(s: &Scenario) -> (Vec<Candidate>, Vec<Candidate>) {
     let parsed = s
         .context
         .dockerfile_text()
@@ -85,7 +88,7 @@ fn line_candidates(s: &Scenario) -> (Vec<(u64, Scenario)>, Vec<(u64, Scenario)>)
 
 /// Candidates without one build each (its mutations move to the next build, so later contexts
 /// stay the same); none for a single build.
-fn build_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+fn build_candidates(s: &Scenario) -> Vec<Candidate> {
     let mut out = Vec::new();
     for i in 0..s.transitions.len() {
         if s.transitions.len() > 1 {
@@ -104,7 +107,7 @@ fn build_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
 }
 
 /// Candidates without a build's mutations: all of them (where it has two or more), then each.
-fn mutation_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+fn mutation_candidates(s: &Scenario) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (t, transition) in s.transitions.iter().enumerate() {
         if transition.mutations.len() >= 2 {
@@ -122,7 +125,7 @@ fn mutation_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
 }
 
 /// Candidates without one context entry each (never the Dockerfile).
-fn entry_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+fn entry_candidates(s: &Scenario) -> Vec<Candidate> {
     let mut out = Vec::new();
     for path in s.context.entries.keys() {
         if path == models::context::DOCKERFILE_NAME {
@@ -136,7 +139,7 @@ fn entry_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
 }
 
 /// Candidates with simpler build options: no `--no-cache`, one build argument fewer.
-fn option_candidates(s: &Scenario) -> Vec<(u64, Scenario)> {
+fn option_candidates(s: &Scenario) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (t, transition) in s.transitions.iter().enumerate() {
         let o = &transition.build.options;
