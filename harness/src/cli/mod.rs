@@ -177,6 +177,9 @@ fn run(args: RunArgs) -> Result<i32> {
                 s.lost,
                 out.display()
             );
+    for line in crate::report::closing::lines(&report, &out) {
+        println!("{line}");
+    }
     for (engine, why) in &report.aborted {
         eprintln!("error: {engine} stopped early (its finished scenarios are reported): {why}");
     }

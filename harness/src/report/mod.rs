@@ -5,6 +5,7 @@
 pub mod attribution;
 pub mod buckets;
 pub mod cells;
+pub mod closing;
 pub mod compare;
 pub mod markup;
 pub mod rules_page;
