@@ -25,13 +25,9 @@ pub struct BuildCacheSnapshot {
     buildkit: BTreeSet<String>,
 }
 
-/// The lock file of an endpoint (under /run/cachet when it exists, else the temp dir).
+/// The lock file of an endpoint (`engine::places::lock_dir`).
 pub fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
-    let dir = if std::path::Path::new("/run/cachet").is_dir() {
-        std::path::PathBuf::from("/run/cachet/locks")
-    } else {
-        std::env::temp_dir().join("cachet-locks")
-    };
+    let dir = crate::engine::places::lock_dir();
     std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
         path: dir.clone(),
         source,
