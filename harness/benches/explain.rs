@@ -51,6 +51,7 @@ fn main() {
         dir: root.to_path_buf(),
         dockerfile: None,
         build_args: BTreeMap::from([("V".to_string(), "1".to_string())]),
+        target: None,
     })
     .unwrap();
     let out = tempfile::tempdir().unwrap();

@@ -103,6 +103,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_NONCONFORMANCE: i32 = 1;
+/// `cachet explain`'s 1: the next build fails on a profile asked for (the frontend refuses it).
+pub const EXIT_BUILD_FAILS: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
 pub const EXIT_UNAVAILABLE: i32 = 3;
 pub const EXIT_HARNESS_FAULT: i32 = 4;

@@ -24,7 +24,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use ast::{ArgDecl, Body, Command, CopyArgs, Feature, Heredoc, Mount, MountKind, RunFlags};
-pub use body::{canonical_args, parse_json_string_array};
+pub use body::{canonical_args, is_unknown_syntax, parse_json_string_array};
 pub use expand::{expand, Dialect, ExpandError, Syntax};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

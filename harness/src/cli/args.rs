@@ -55,6 +55,9 @@ pub struct SnapshotArgs {
     /// `K=V` (or `K`, taken from the environment), as `docker build` takes them.
     #[arg(long = "build-arg")]
     pub build_args: Vec<String>,
+    /// The stage the build stops at, as `docker build --target`; default: the last.
+    #[arg(long)]
+    pub target: Option<String>,
     /// Where to write the snapshot (JSON).
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,
@@ -68,12 +71,20 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub since: PathBuf,
     /// Profiles to explain for (`buildkit-cli`, `buildkit:28`, `podman-cli:5.8`, `classic`);
-    /// default: the CLI profile of each builder's newest generation.
-    #[arg(long = "engine")]
+    /// default: the CLI profile of each builder's newest generation. (`--engine` is the old
+    /// spelling.)
+    #[arg(long = "profile", alias = "engine")]
     pub engines: Vec<String>,
-    /// The next build's args (`K=V`); default: the snapshot's.
+    /// A build arg of the next build (`K=V`, or `K` from the environment), over the snapshot's
+    /// (the others keep their values).
     #[arg(long = "build-arg")]
     pub build_args: Vec<String>,
+    /// The stage the next build stops at (`--target`); default: the snapshot's.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Every step, the cached ones too (by default only those that are not cached are listed).
+    #[arg(long)]
+    pub all: bool,
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
     #[arg(long)]

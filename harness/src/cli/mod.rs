@@ -2,7 +2,7 @@
 
 mod args;
 
-use crate::error::{Result, EXIT_NONCONFORMANCE, EXIT_OK};
+use crate::error::{Result, EXIT_BUILD_FAILS, EXIT_NONCONFORMANCE, EXIT_OK};
 
 pub use args::*;
 
@@ -177,6 +177,9 @@ fn run(args: RunArgs) -> Result<i32> {
                 s.lost,
                 out.display()
             );
+    for line in crate::report::closing::lines(&report, &out) {
+        println!("{line}");
+    }
     for (engine, why) in &report.aborted {
         eprintln!("error: {engine} stopped early (its finished scenarios are reported): {why}");
     }
@@ -406,6 +409,7 @@ fn snapshot(args: SnapshotArgs) -> Result<i32> {
         dir: args.dir,
         dockerfile: args.file,
         build_args: parse_build_args(&args.build_args)?,
+        target: args.target,
     };
     let snapshot = crate::explain::snapshot::take(&request)?;
     crate::explain::snapshot::save(&snapshot, &args.out)?;
@@ -433,12 +437,14 @@ fn explain(args: ExplainArgs) -> Result<i32> {
             .map(|name| crate::explain::profile_named(name))
             .collect::<Result<Vec<_>>>()?
     };
-    let build_args = if args.build_args.is_empty() {
-        before.build_args.clone()
-    } else {
-        parse_build_args(&args.build_args)?
-    };
-    let now = crate::explain::snapshot::take_again(&args.dir, &before, build_args, &args.since)?;
+    // Each `--build-arg` overrides the snapshot's value of its key; the others stay.
+    let mut build_args = before.build_args.clone();
+    build_args.extend(parse_build_args(&args.build_args)?);
+    let mut now =
+        crate::explain::snapshot::take_again(&args.dir, &before, build_args, &args.since)?;
+    if args.target.is_some() {
+        now.target = args.target;
+    }
     let catalogue = match &args.known {
         Some(path) => crate::corpus::known::Catalogue::File(path.clone()),
         None => crate::corpus::known::Catalogue::BuiltIn,
@@ -454,9 +460,16 @@ fn explain(args: ExplainArgs) -> Result<i32> {
             .map_err(|e| crate::error::Error::Harness(e.to_string()))?;
         println!("{json}");
     } else if args.markdown {
-        print!("{}", crate::explain::render_markdown(&explanation));
+        print!(
+            "{}",
+            crate::explain::render_markdown(&explanation, args.all)
+        );
     } else {
-        print!("{}", crate::explain::render_text(&explanation));
+        print!("{}", crate::explain::render_text(&explanation, args.all));
+    }
+    // The build fails on a profile asked for: the frontend refuses the Dockerfile or options.
+    if explanation.profiles.iter().any(|p| p.rejected.is_some()) {
+        return Ok(EXIT_BUILD_FAILS);
     }
     Ok(EXIT_OK)
 }

@@ -25,13 +25,9 @@ pub struct BuildCacheSnapshot {
     buildkit: BTreeSet<String>,
 }
 
-/// The lock file of an endpoint (under /run/cachet when it exists, else the temp dir).
+/// The lock file of an endpoint (`engine::places::lock_dir`).
 pub fn endpoint_lock(endpoint: &str) -> Result<std::fs::File> {
-    let dir = if std::path::Path::new("/run/cachet").is_dir() {
-        std::path::PathBuf::from("/run/cachet/locks")
-    } else {
-        std::env::temp_dir().join("cachet-locks")
-    };
+    let dir = crate::engine::places::lock_dir();
     std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
         path: dir.clone(),
         source,
@@ -91,24 +87,50 @@ pub fn snapshot_build_cache(engines: &[Engine]) -> Result<BuildCacheSnapshot> {
 }
 
 /// Removes the build-cache records added since `snapshot`; returns how many went. Call it when no
-/// build of the run is in flight: a record another build is about to reuse would go too.
+/// build of the run is in flight: a record another build is about to reuse would go too. The
+/// endpoints are pruned side by side, each on its own thread: a prune is the daemon's work, and
+/// one daemon's prune of a thousand records takes tens of seconds.
 pub fn restore_build_cache(snapshot: &BuildCacheSnapshot) -> Result<usize> {
-    let mut removed = 0;
-    for (endpoint, (engine, keep)) in &snapshot.by_endpoint {
-        if let Some(lock) = snapshot.locks.get(endpoint) {
-            if !lock_exclusively(lock, endpoint)? {
-                eprintln!(
-                    "note: another cachet run is using {endpoint}: the build-cache records this run added stay (the last run to end removes what it can)"
-                );
-                continue;
-            }
-        }
-        removed += crate::engine::open(engine).prune_build_cache(keep)?;
-        if let Some(lock) = snapshot.locks.get(endpoint) {
-            let _ = lock.lock_shared();
+    let removed: Vec<Result<usize>> = std::thread::scope(|scope| {
+        let pruning: Vec<_> = snapshot
+            .by_endpoint
+            .iter()
+            .map(|(endpoint, (engine, keep))| {
+                scope.spawn(move || restore_endpoint(snapshot, endpoint, engine, keep))
+            })
+            .collect();
+        pruning
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(Error::Harness("a build-cache prune panicked".into())))
+            })
+            .collect()
+    });
+    removed.into_iter().sum()
+}
+
+/// `restore_build_cache` on one endpoint: nothing when another run holds it.
+fn restore_endpoint(
+    snapshot: &BuildCacheSnapshot,
+    endpoint: &str,
+    engine: &Engine,
+    keep: &BTreeSet<String>,
+) -> Result<usize> {
+    let lock = snapshot.locks.get(endpoint);
+    if let Some(lock) = lock {
+        if !lock_exclusively(lock, endpoint)? {
+            eprintln!(
+                "note: another cachet run is using {endpoint}: the build-cache records this run added stay (the last run to end removes what it can)"
+            );
+            return Ok(0);
         }
     }
-    Ok(removed)
+    let removed = crate::engine::open(engine).prune_build_cache(keep);
+    if let Some(lock) = lock {
+        let _ = lock.lock_shared();
+    }
+    removed
 }
 
 /// How many build-cache records each endpoint of the snapshot holds now.

@@ -22,8 +22,13 @@ use serde::Deserialize;
 use crate::engine::doors::{self, DoorKind, Offered, DOORS};
 use crate::error::{Error, Result};
 
-pub const DEFAULT_INVENTORY: &str = "/run/cachet/inventory.toml";
-pub const DEFAULT_CLI: &str = "/usr/bin/docker";
+/// The docker CLI when neither `CACHET_DOCKER_CLI` nor the inventory names one: the first
+/// `docker` on the PATH (`/usr/bin/docker` without one).
+pub fn default_cli() -> String {
+    crate::engine::places::docker_cli(std::env::var_os("PATH").as_deref())
+        .display()
+        .to_string()
+}
 
 /// Every engine kind (`Engine::kind`): the door table's names.
 pub fn engine_kinds() -> Vec<String> {
@@ -320,10 +325,10 @@ impl Inventory {
     pub fn load_with(probe: CliProbe) -> Result<Inventory> {
         let mut inventory = match std::env::var_os("CACHET_INVENTORY") {
             Some(path) => Inventory::parse_file(Path::new(&path))?,
-            None if Path::new(DEFAULT_INVENTORY).exists() => {
-                Inventory::parse_file(Path::new(DEFAULT_INVENTORY))?
-            }
-            None => Inventory::from_docker_host()?,
+            None => match crate::engine::places::default_inventory() {
+                Some(path) => Inventory::parse_file(&path)?,
+                None => Inventory::from_docker_host()?,
+            },
         };
         inventory.resolve_cli_facts(probe);
         Ok(inventory)
@@ -428,10 +433,19 @@ impl Inventory {
         Ok(())
     }
 
+    /// One host, `a`: the engine of `DOCKER_HOST`, else of the docker CLI's current context,
+    /// else of the default socket.
     fn from_docker_host() -> Result<Inventory> {
-        let endpoint = std::env::var("DOCKER_HOST")
-            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        check_endpoint(&endpoint).map_err(|e| Error::BadInput(format!("DOCKER_HOST: {e}")))?;
+        let (endpoint, from) = match std::env::var("DOCKER_HOST") {
+            Ok(host) => (host, "DOCKER_HOST"),
+            Err(_) => {
+                match crate::engine::places::docker_context_endpoint(Path::new(&default_cli())) {
+                    Some(host) => (host, "the current docker context"),
+                    None => ("unix:///var/run/docker.sock".to_string(), "the default"),
+                }
+            }
+        };
+        check_endpoint(&endpoint).map_err(|e| Error::BadInput(format!("{from}: {e}")))?;
         let mut hosts = BTreeMap::new();
         hosts.insert(
             "a".to_string(),
@@ -454,7 +468,7 @@ impl Inventory {
         std::env::var("CACHET_DOCKER_CLI")
             .ok()
             .or_else(|| self.cli.clone())
-            .unwrap_or_else(|| DEFAULT_CLI.to_string())
+            .unwrap_or_else(default_cli)
     }
 
     /// Whether the inventory's CLI has the buildx plugin, as the inventory says or its probe

@@ -27,6 +27,7 @@ pub mod inventory;
 pub mod materialize;
 pub mod model;
 pub mod observe;
+pub mod places;
 pub mod podman;
 pub mod registry;
 pub mod settings;

@@ -59,6 +59,8 @@ pub struct ProfileExplanation {
     pub rejected: Option<String>,
     /// The model says the engine refused the snapshot's build (nothing of it is cached): why.
     pub snapshot_rejected: Option<String>,
+    /// The first step (in Dockerfile order) that is rebuilt or fails: the one to read first.
+    pub first_miss: Option<usize>,
     pub steps: Vec<StepExplanation>,
 }
 

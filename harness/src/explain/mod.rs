@@ -18,6 +18,7 @@
 pub mod snapshot;
 
 mod answer;
+mod bases;
 mod changes;
 mod render;
 mod steps;
@@ -66,9 +67,9 @@ pub fn default_profiles() -> Vec<Profile> {
         .collect()
 }
 
-/// The Dockerfile as the model is given it: each instruction the model cannot read (and so
-/// would refuse the whole file for) becomes a step it does not judge (`ADD` of a URL), so the
-/// others are still explained. Returns the text and, per step, the original text and why.
+/// The Dockerfile as the model is given it: each instruction with a flag or mount type the model
+/// does not know (and so would refuse the whole file for) becomes a step it does not judge (`ADD`
+/// of a URL), so the others are still explained. Returns the text and, per step, the original text and why.
 fn model_view(text: &str) -> (String, BTreeMap<usize, (String, String)>) {
     let mut parsed = dockerfile::parse(text).dockerfile;
     let mut unread = BTreeMap::new();
@@ -84,9 +85,11 @@ fn model_view(text: &str) -> (String, BTreeMap<usize, (String, String)>) {
         let Body::Unsupported { why } = &instruction.body else {
             continue;
         };
-        // An unreadable FROM or global ARG changes what every later step means: not replaced
-        // (the model then refuses the file and says why).
-        if is_from || !seen_from {
+        // An unreadable FROM or global ARG changes what every later step means, and what every
+        // frontend refuses (no arguments, an unknown instruction) fails the build: not replaced
+        // (the model then refuses the file and says why). Only a flag or mount type a newer
+        // frontend may know is left unjudged.
+        if is_from || !seen_from || !dockerfile::is_unknown_syntax(why) {
             continue;
         }
         let original = format!("{} {}", instruction.keyword, instruction.raw_args);
@@ -109,6 +112,7 @@ fn build_of(snapshot: &Snapshot, dockerfile_text: &str) -> Build {
         context,
         options: BuildOptions {
             build_args: snapshot.build_args.clone(),
+            target: snapshot.target.clone(),
             ..BuildOptions::default()
         },
     }
@@ -246,10 +250,16 @@ fn explain_target(input: &Input<'_>, target: &Target, catalogue: &[Known]) -> Pr
             s.source = Some(rule.source.to_string());
         }
     }
+    bases::mark_base_changes(state.profile.builder, &input.before, &input.now, &mut steps);
+    let first_miss = steps
+        .iter()
+        .find(|s| s.outcome == "rebuilt" || s.outcome == "fails")
+        .map(|s| s.step);
     ProfileExplanation {
         profile: target.profile.name(),
         rejected: prediction.rejected.clone(),
         snapshot_rejected,
+        first_miss,
         steps,
     }
 }

@@ -37,6 +37,9 @@ pub struct Snapshot {
     pub dockerignore: Option<String>,
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
+    /// The stage built (`--target`); the last stage when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Every entry of the context by context path, less what `.dockerignore` excludes (the
     /// Dockerfile and `.dockerignore` themselves are always kept: the model applies the
     /// patterns to them).
@@ -99,6 +102,8 @@ pub struct Request {
     /// `-f`: relative to the current directory, as the docker CLI takes it; default `DIR/Dockerfile`.
     pub dockerfile: Option<PathBuf>,
     pub build_args: BTreeMap<String, String>,
+    /// `--target`: the stage built.
+    pub target: Option<String>,
 }
 
 /// A name as text: itself when it is UTF-8, else with every byte outside valid UTF-8 as `\xNN`
@@ -164,6 +169,7 @@ pub fn take(request: &Request) -> Result<Snapshot> {
         dockerfile,
         dockerignore,
         build_args: request.build_args.clone(),
+        target: request.target.clone(),
         entries,
         not_represented,
     })
@@ -463,6 +469,7 @@ pub fn take_again(
         dir: canonical,
         dockerfile: Some(dockerfile),
         build_args,
+        target: before.target.clone(),
     })
 }
 

@@ -68,6 +68,12 @@ pub(super) fn own_changes(
         .collect()
 }
 
+/// Why a cached step hit, when nothing it reads changed.
+pub(super) const CACHED: &str = "its key and parent match the snapshot's build";
+
+/// Why a step missed when the snapshot's build has no step of that key after that parent.
+pub(super) const NOT_IN_CACHE: &str = "the snapshot's build has no such step here";
+
 fn rule_source(rule: models::RuleId) -> Option<String> {
     models::profiles::catalogue()
         .find(|r| r.id == rule)
@@ -82,10 +88,7 @@ pub(super) fn step_explanation(
     let unread = input.unread.get(&s.step);
     let instruction = unread.map_or_else(|| s.instruction.clone(), |(text, _)| text.clone());
     let (outcome, why) = match &s.outcome {
-        Outcome::Cached { .. } => (
-            "cached",
-            "its key and parent match the snapshot's build".to_string(),
-        ),
+        Outcome::Cached { .. } => ("cached", CACHED.to_string()),
         Outcome::Rebuilt { reason } => ("rebuilt", reason_text(input, &reason.kind, reason)),
         Outcome::NotAStep { .. } => (
             "not-a-step",
@@ -154,7 +157,7 @@ fn reason_text(input: &Input<'_>, kind: &ReasonKind, reason: &models::Reason) ->
         ReasonKind::InstructionText { cached, now } => {
             format!("instruction text `{cached}` → `{now}`")
         }
-        ReasonKind::NotInCache => "the snapshot's build has no such step here".to_string(),
+        ReasonKind::NotInCache => NOT_IN_CACHE.to_string(),
         _ => {
             let text = reason.to_string();
             let suffix = format!(" ({})", reason.rule);

@@ -74,10 +74,10 @@ fn under(dir: &Path, path: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// The buckets of a report whose run wrote its findings under `dir` (paths in the buckets are
-/// relative to `dir`), sorted by signature.
-pub fn of_report(report: &Report, dir: &Path) -> Vec<Bucket> {
-    let mut buckets: BTreeMap<Signature, Bucket> = BTreeMap::new();
+/// Every finding of a report whose run wrote its files under `dir`, each as a bucket of one
+/// (paths relative to `dir`), with the scenario it is of, in the report's order.
+pub fn findings<'r>(report: &'r Report, dir: &Path) -> Vec<(&'r ScenarioResult, Bucket)> {
+    let mut out = Vec::new();
     for result in &report.results {
         for root in attribute(result) {
             let (predicted, observed) = direction(result, root.build, root.step, &root.observed);
@@ -102,8 +102,18 @@ pub fn of_report(report: &Report, dir: &Path) -> Vec<Bucket> {
                 shrunk: result.shrunk.clone(),
                 link: root.link,
             };
-            add(&mut buckets, bucket);
+            out.push((result, bucket));
         }
+    }
+    out
+}
+
+/// The buckets of a report whose run wrote its findings under `dir` (paths in the buckets are
+/// relative to `dir`), sorted by signature.
+pub fn of_report(report: &Report, dir: &Path) -> Vec<Bucket> {
+    let mut buckets: BTreeMap<Signature, Bucket> = BTreeMap::new();
+    for (_, bucket) in findings(report, dir) {
+        add(&mut buckets, bucket);
     }
     buckets.into_values().collect()
 }

@@ -5,7 +5,9 @@
 pub mod attribution;
 pub mod buckets;
 pub mod cells;
+pub mod closing;
 pub mod compare;
+pub mod junit;
 pub mod markup;
 pub mod rules_page;
 pub mod schema;
@@ -445,46 +447,6 @@ fn steps_html(r: &ScenarioResult, h: &mut String) {
     h.push_str("</table>\n");
 }
 
-pub fn junit(report: &Report) -> String {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = report
-        .results
-        .iter()
-        .filter(|r| !r.confirmed.is_empty())
-        .count();
-    let _ = writeln!(
-        xml,
-        "<testsuites name=\"cachet\" tests=\"{}\" failures=\"{failures}\">",
-        report.results.len()
-    );
-    let _ = writeln!(
-        xml,
-        "  <testsuite name=\"cachet-run-{}\" tests=\"{}\" failures=\"{failures}\">",
-        report.seed,
-        report.results.len()
-    );
-    for r in &report.results {
-        let _ = write!(
-            xml,
-            "    <testcase classname=\"{}\" name=\"scenario-{}\"",
-            crate::report::markup::escape(&r.engine),
-            r.index
-        );
-        if r.confirmed.is_empty() {
-            xml.push_str("/>\n");
-        } else {
-            let detail: Vec<String> = r
-                .confirmed
-                .iter()
-                .map(|(b, s, o)| format!("build {b} step {s}: observed {o}"))
-                .collect();
-            let _ = writeln!(xml, ">\n      <failure message=\"engine and model disagree\">{}</failure>\n    </testcase>", crate::report::markup::escape(&detail.join("; ")));
-        }
-    }
-    xml.push_str("  </testsuite>\n</testsuites>\n");
-    xml
-}
-
 /// Writes `report.json`, `report.md`, `index.html`, `rules.html` (the rules every rule id links
 /// to, with the run's case files citing each) and `junit.xml` under `out`.
 pub fn write_reports(report: &Report, out: &Path) -> Result<()> {
@@ -497,5 +459,5 @@ pub fn write_reports(report: &Report, out: &Path) -> Result<()> {
         &out.join("rules.html"),
         &crate::report::rules_page::html(&cases),
     )?;
-    write(&out.join("junit.xml"), &junit(report))
+    write(&out.join("junit.xml"), &junit::junit(report, out)?)
 }

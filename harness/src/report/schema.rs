@@ -198,6 +198,9 @@ pub struct BuildRecord {
     /// `--no-cache` build of the same input. Empty when they agree or the check did not run.
     #[serde(default)]
     pub stale: Vec<String>,
+    /// How long the engine took over the build, in milliseconds (0 in reports written before).
+    #[serde(default)]
+    pub millis: usize,
 }
 
 impl History {

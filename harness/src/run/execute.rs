@@ -38,8 +38,13 @@ pub struct BuildRecord {
     /// report's `ScenarioResult::kills` holds the confirmed ones).
     #[serde(skip)]
     pub kills: Vec<(String, usize)>,
-    #[serde(skip)]
+    /// How long the engine took over the build (in reports as `millis`).
+    #[serde(rename = "millis", serialize_with = "as_millis")]
     pub duration: Duration,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
 }
 
 impl BuildRecord {
@@ -554,6 +559,7 @@ impl From<&BuildRecord> for schema::BuildRecord {
             },
             verdicts: b.verdicts.clone(),
             stale: b.stale.clone(),
+            millis: b.duration.as_millis() as usize,
         }
     }
 }

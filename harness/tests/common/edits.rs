@@ -160,6 +160,7 @@ pub fn explain_edit(
         dir: dir.to_path_buf(),
         dockerfile: None,
         build_args: first.clone(),
+        target: None,
     })
     .unwrap();
     let mut context = scenario.context.clone();

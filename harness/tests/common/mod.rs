@@ -23,7 +23,8 @@ impl Redactions {
     /// order the reports give them where the same engines reported several), salts (of the
     /// original and the shrunk histories) `[SALT]`,
     /// image ids `[IMAGE-ID]` (whole, without `sha256:`, and in their 12-character short form),
-    /// temp dirs `[TMP]`. Reports carry no durations; seeds are the test's own choice and stay.
+    /// temp dirs `[TMP]`, build times (`"millis": N`) `[MILLIS]`. Seeds are the test's own choice
+    /// and stay.
     pub fn of(reports: &[&Report], tmp: &[&Path]) -> Redactions {
         let mut filters = Vec::new();
         for report in reports {
@@ -55,12 +56,28 @@ impl Redactions {
     }
 
     pub fn apply(&self, text: &str) -> String {
-        self.0
+        let text = self
+            .0
             .iter()
             .fold(text.to_string(), |s, (value, placeholder)| {
                 s.replace(value, placeholder)
-            })
+            });
+        redact_millis(&text)
     }
+}
+
+/// Every `"millis": N` (a build's time in `report.json`) as `"millis": [MILLIS]`.
+fn redact_millis(text: &str) -> String {
+    const KEY: &str = "\"millis\": ";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        out.push_str(&rest[..at + KEY.len()]);
+        rest = rest[at + KEY.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+        out.push_str("[MILLIS]");
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `(version, [VERSION:ENGINES])` for every version the reports' engines reported.

@@ -273,9 +273,9 @@ fn the_walk_skips_what_dockerignore_excludes_and_records_what_changed() {
         .map(|c| (c.path.as_str(), c.kinds.as_slice()))
         .collect();
     assert_eq!(changed, vec![("src/app.py", &["write".to_string()][..])]);
-    let text = cachet::explain::render_text(&explanation);
+    let text = cachet::explain::render_text(&explanation, false);
     assert!(text.contains("`src/app.py`: content changed"), "{text}");
-    let md = cachet::explain::render_markdown(&explanation);
+    let md = cachet::explain::render_markdown(&explanation, false);
     assert!(md.contains("| 6 | `COPY src/ src/` | rebuilt |"), "{md}");
 }
 
@@ -325,6 +325,7 @@ fn a_dockerfile_outside_the_context_is_not_what_copy_sees() {
         dir: context.clone(),
         dockerfile: Some(dockerfile.clone()),
         build_args: BTreeMap::new(),
+        target: None,
     })
     .unwrap();
     assert!(!before.dockerfile.in_context);
@@ -475,7 +476,7 @@ fn a_build_the_engine_refuses_is_said_for_both_builds() {
             "{classic:?}"
         );
     }
-    let text = cachet::explain::render_text(&e);
+    let text = cachet::explain::render_text(&e, false);
     assert!(text.contains("refused the snapshot's build"), "{text}");
     let bk = e
         .profiles
@@ -682,6 +683,7 @@ fn check_language(case: &Language) {
         dir: root.to_path_buf(),
         dockerfile: None,
         build_args: args(case.args_before),
+        target: None,
     })
     .unwrap();
     if let Some((path, content)) = case.edit {
@@ -766,4 +768,146 @@ fn the_command_line_writes_and_reads_a_snapshot() {
         "--markdown",
     ]);
     assert!(md.contains("#### buildkit\n"), "{md}");
+}
+
+/// `cachet explain` through its command line in a directory: its exit code and its text.
+fn explain_cli(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .arg("explain")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn explain_leads_with_the_first_miss_and_names_a_changed_base_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("Dockerfile"),
+        "ARG PY=3.12\nFROM python:${PY} AS deps\nWORKDIR /app\nCOPY req.txt .\nRUN pip\n\
+         FROM python:${PY}\nCOPY --from=deps /app /app\nCOPY app.py .\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("req.txt"), "a").unwrap();
+    std::fs::write(root.join("app.py"), "b").unwrap();
+    let snap = root.join("snap.json");
+    let (r, s) = (root.to_str().unwrap(), snap.to_str().unwrap());
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args([
+            "snapshot",
+            r,
+            "--build-arg",
+            "PY=3.12",
+            "--build-arg",
+            "X=1",
+            "-o",
+            s,
+        ])
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    // A build arg given overrides only its own key (X stays 1), and the base image it names
+    // is the first miss, on the FROM, not on the WORKDIR after it.
+    let (code, text) = explain_cli(&[
+        r,
+        "--since",
+        s,
+        "--profile",
+        "buildkit-cli",
+        "--build-arg",
+        "PY=3.13",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("changed: --build-arg PY: `3.12` → `3.13`")
+            && !text.contains("--build-arg X"),
+        "{text}"
+    );
+    assert!(
+        text.contains("buildkit-cli: first miss: step 2 `FROM python:${PY} AS deps`: the base image changed: `python:3.12` → `python:3.13`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("its stage's base image changed at step 2"),
+        "{text}"
+    );
+    // No change: one line says so, and the cached steps are counted, not listed.
+    let (code, text) = explain_cli(&[r, "--since", s, "--profile", "buildkit-cli"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("buildkit-cli: no miss: every step is cached"),
+        "{text}"
+    );
+    assert!(!text.contains("  step "), "{text}");
+    assert!(
+        text.contains("not listed; --all lists every step)"),
+        "{text}"
+    );
+    let (_, all) = explain_cli(&[r, "--since", s, "--profile", "buildkit-cli", "--all"]);
+    assert!(
+        all.contains("  step 4   cached     COPY req.txt ."),
+        "{all}"
+    );
+    // --target deps: the final stage is not built, so an app.py edit misses nothing.
+    std::fs::write(root.join("app.py"), "c").unwrap();
+    let (_, text) = explain_cli(&[
+        r,
+        "--since",
+        s,
+        "--profile",
+        "buildkit-cli",
+        "--target",
+        "deps",
+    ]);
+    assert!(text.contains("no miss: every step is cached"), "{text}");
+    let (_, text) = explain_cli(&[r, "--since", s, "--profile", "buildkit-cli"]);
+    assert!(
+        text.contains("first miss: step 8 `COPY app.py .`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_dockerfile_the_frontend_refuses_fails_the_explanation_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("Dockerfile"), "FROM base\nRUN a\n").unwrap();
+    let snap = root.join("snap.json");
+    let (r, s) = (root.to_str().unwrap(), snap.to_str().unwrap());
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(["snapshot", r, "-o", s])
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    for (dockerfile, words) in [
+        (
+            "FROM base\nCOPY\nRUN a\n",
+            "line 2: COPY requires arguments",
+        ),
+        (
+            "FROM base\nFROBNICATE x\n",
+            "unsupported instruction `FROBNICATE`",
+        ),
+    ] {
+        std::fs::write(root.join("Dockerfile"), dockerfile).unwrap();
+        let (code, text) = explain_cli(&[r, "--since", s, "--profile", "buildkit-cli"]);
+        assert_eq!(code, 1, "{text}");
+        assert!(
+            text.contains("buildkit-cli: the build fails: ") && text.contains(words),
+            "{text}"
+        );
+    }
+    // A flag the model does not know may be a newer frontend's: that step is not judged, the
+    // rest is, and the build is not said to fail.
+    std::fs::write(root.join("Dockerfile"), "FROM base\nRUN --frobnicate a\n").unwrap();
+    let (code, text) = explain_cli(&[r, "--since", s, "--profile", "buildkit-cli"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("cannot judge"), "{text}");
 }

@@ -101,8 +101,17 @@ fn fixture_renderings() {
         md.contains("source `a`: mode 0644 -> 0755 (copy.checksum)"),
         "{md}"
     );
-    let junit = cachet::report::junit(&report);
-    assert!(junit.contains("tests=\"4\" failures=\"1\""), "{junit}");
+    let junit = cachet::report::junit::junit(&report, Path::new(FIXTURE_OUT)).unwrap();
+    // A testcase per finding (the NEW one fails, the KNOWN one is skipped with its link) and per
+    // scenario without one.
+    assert!(
+        junit.contains("tests=\"4\" failures=\"1\" skipped=\"1\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("message=\"copy.checksum: expected rebuilt, got cached after chmod\""),
+        "{junit}"
+    );
     let redact = Redactions::of(&[&report], &[Path::new(FIXTURE_OUT)]);
     let html = cachet::report::html(&report, Path::new(FIXTURE_OUT));
     for text in [&md, &html, &junit] {

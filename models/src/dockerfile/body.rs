@@ -100,6 +100,13 @@ fn take_flags(args: &str) -> (Vec<Flag>, &str) {
     (flags, rest)
 }
 
+/// Whether a parse error (a `Body::Unsupported`'s `why`) is syntax a newer frontend may accept:
+/// a flag or a mount type the model does not know. Any other error (an instruction with no
+/// arguments, an unknown instruction, an unterminated quote) every frontend refuses.
+pub fn is_unknown_syntax(why: &str) -> bool {
+    why.contains(": unsupported flag `") || why.starts_with("RUN --mount: unknown mount type `")
+}
+
 fn unsupported_flag(keyword: &str, (name, value): &Flag) -> String {
     match value {
         Some(v) => format!("{keyword}: unsupported flag `{name}={v}`"),

@@ -623,3 +623,15 @@ fn features_name_every_newer_form_once() {
         ]
     );
 }
+
+#[test]
+fn a_flag_or_mount_type_the_model_does_not_know_is_unknown_syntax_and_the_rest_is_refused() {
+    let kinds: Vec<(String, bool)> =
+        parse("FROM b\nRUN --frobnicate x\nRUN --mount=type=quantum x\nCOPY\nFROBNICATE x\n")
+            .diagnostics
+            .into_iter()
+            .map(|d| (d.message.clone(), is_unknown_syntax(&d.message)))
+            .collect();
+    let unknown: Vec<bool> = kinds.iter().map(|k| k.1).collect();
+    assert_eq!(unknown, [true, true, false, false], "{kinds:?}");
+}

@@ -1,5 +1,6 @@
-//! What a profile is of: the builder, the door the context goes through (`Transport`), and where
-//! the daemon keeps images (`ImageStore`). The plain words every layer above names.
+//! What a profile is of: the builder, how the context reaches it (`Transport`: the one property of
+//! a harness door the model keys on), and where the daemon keeps images (`ImageStore`). The plain
+//! words every layer above names.
 
 use serde::{Deserialize, Serialize};
 
