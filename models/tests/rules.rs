@@ -214,7 +214,15 @@ const CASES: &[Case] = &[
         name: "Buildah 1.28 expands a FROM name without the global ARGs' defaults",
         profiles: &["podman:4.3", "podman-cli:4.3"],
         script: "file a x\n file b y\n dockerfile ARG SRC=remote | FROM base AS remote-install | COPY a /a | FROM ${SRC}-install AS final | COPY b /b\n build\n write a z\n build",
-        expect: "rejected: FROM ${SRC}-install: without the global ARGs' defaults it is `-install`, an image that cannot be pulled",
+        expect: "rejected: FROM ${SRC}-install: without the global ARGs' defaults it is `-install`, so nothing needs stage `remote-install`, which is skipped, and its name is an image that cannot be pulled",
+    },
+    Case {
+        // Measured with buildah-from-default-arg-stage-needed on Podman 4.3.1: the COPY --from
+        // makes the executor build s0, and the FROM, expanded with the defaults, finds it.
+        name: "Buildah 1.28 builds FROM a stage only the global ARGs' defaults name when another step needs it",
+        profiles: &["podman:4.3", "podman-cli:4.3"],
+        script: "file a x\n dockerfile ARG P=s | ARG S=${P}0 | FROM base AS s0 | COPY a /a | FROM ${S} | COPY --from=s0 /a /b\n build\n build",
+        expect: "3 cached\n4 cached\n5 cached\n6 cached",
     },
     Case {
         // Measured with lang-from-unavailable-base on the engines of all three generations.

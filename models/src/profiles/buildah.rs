@@ -586,14 +586,19 @@ pub const WORDS_AT_STEP: Rule = Rule {
     id: RuleId::new("buildah.words-at-step"),
     statement: "A word the lexer refuses fails the build at its step, and a FROM name is expanded \
                 with the global ARGs' defaults too. Buildah 1.28 fails such a build before its \
-                first step: the refused word, or a FROM name expanded with the given build args \
-                only, an image it cannot pull where only a default made it name a stage.",
+                first step: the refused word, or a FROM name that only a default made name a \
+                stage, when nothing else needs that stage: its executor decides which stages to \
+                skip with FROM names expanded with the given build args only (executor.go \
+                v1.28.2 L651-L667, L796-L806), so the stage is skipped and its name is pulled \
+                as an image. A `COPY --from` or a mount's `from=` naming the stage has it built, \
+                and the FROM (expanded with the defaults) builds on it.",
     source: "https://github.com/containers/buildah/releases/tag/v1.39.0",
     if_off: "such builds fail before their first step (Buildah 1.28)",
     status: Status::Settled {
         note: "measured with lang-required-var, lang-trim-suffix and lang-from-expanded-stage: \
                Podman 4.3.1 fails them before the first step (and builds the stage a \
-               --build-arg names), 5.4 and 5.8 fail at the step or build the named stage",
+               --build-arg names), 5.4 and 5.8 fail at the step or build the named stage; with \
+               buildah-from-default-arg-stage-needed: 4.3.1 builds on a stage a COPY --from needs",
     },
     applies: buildah,
     versions: Versions::Since {
