@@ -26,6 +26,8 @@ use crate::step::{Build, BuildOptions};
 pub(crate) struct PlannedStep {
     /// The stage a COPY --from step reads.
     pub reads_stage: Option<usize>,
+    /// The stages a RUN mounts whose having run makes it skip the lookup (`Planned::Step`).
+    pub mounted_stages: Vec<usize>,
     pub step: usize,
     pub stage: usize,
     pub stage_name: Option<String>,
@@ -459,6 +461,7 @@ fn planned_step(
 ) -> PlannedStep {
     PlannedStep {
         reads_stage: None,
+        mounted_stages: Vec::new(),
         step,
         stage,
         stage_name: cx.stages[stage].name.clone(),
@@ -546,6 +549,7 @@ fn plan_stage(
                 key,
                 changes_files,
                 reads_stage,
+                mounted_stages,
                 detached_parent,
             } => {
                 let key_digest = fingerprint(&key);
@@ -562,6 +566,7 @@ fn plan_stage(
                     st.writer_chain = st.chain;
                 }
                 planned.reads_stage = reads_stage;
+                planned.mounted_stages = mounted_stages;
                 planned.kind = PlannedKind::Step {
                     parent,
                     chain,
