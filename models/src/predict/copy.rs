@@ -25,12 +25,7 @@ pub(crate) fn plan_copy(
         return Planned::Broken(outcome);
     }
     let copy = &expanded_flags(cx, st, copy);
-    if let Some(chmod) = copy.chmod.as_deref().filter(|m| parse_mode(m).is_none()) {
-        return Planned::Broken(Outcome::Unsupported {
-            why: format!("{keyword} --chmod={chmod}: not an octal mode, not modelled"),
-        });
-    }
-    if let Some(outcome) = buildah::named_owner(p, keyword, copy) {
+    if let Some(outcome) = unkeyed_flag(p, keyword, copy) {
         return Planned::Broken(outcome);
     }
     // A context source is a path from the context's root (`general::rooted_source`); a
@@ -100,6 +95,17 @@ pub(crate) fn plan_copy(
         mounted_stages: Vec::new(),
         detached_parent: buildkit::link_parent(p, copy),
     }
+}
+
+/// An expanded flag value the model cannot key: a `--chmod` that is no octal mode, or on
+/// Buildah a `--chown` naming a user (`buildah::named_owner`).
+fn unkeyed_flag(p: &Profile, keyword: &str, copy: &CopyArgs) -> Option<Outcome> {
+    if let Some(chmod) = copy.chmod.as_deref().filter(|m| parse_mode(m).is_none()) {
+        return Some(Outcome::Unsupported {
+            why: format!("{keyword} --chmod={chmod}: not an octal mode, not modelled"),
+        });
+    }
+    buildah::named_owner(p, keyword, copy)
 }
 
 /// The flags as the frontend keys them: `--chown` expanded (`general::chown_value`), and
