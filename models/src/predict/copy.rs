@@ -25,8 +25,10 @@ pub(crate) fn plan_copy(
         return Planned::Broken(outcome);
     }
     let copy = &expanded_flags(cx, st, copy);
-    if let Some(outcome) = unkeyed_flag(p, keyword, copy) {
-        return Planned::Broken(outcome);
+    if let Some(chmod) = copy.chmod.as_deref().filter(|m| parse_mode(m).is_none()) {
+        return Planned::Broken(Outcome::Unsupported {
+            why: format!("{keyword} --chmod={chmod}: not an octal mode, not modelled"),
+        });
     }
     // A context source is a path from the context's root (`general::rooted_source`); a
     // `--from` source is a path in that stage or image.
@@ -59,19 +61,15 @@ pub(crate) fn plan_copy(
         let rule = classic::copy_text_rule(p).unwrap_or(general::TEXT_LITERAL.id);
         Component::text(rule, generic_text(keyword, copy, &sources, &dest))
     }));
-    let mut reads_stage = None;
-    let placed = if let Some(from) = &copy.from {
-        match cx.earlier_stage(st.index, from) {
-            Some(source_stage) => {
-                reads_stage = Some(source_stage);
-                copy_from_stage(p, outcomes, st, (from, source_stage), (copy, &sources), &placed)
-            }
-            None => Ok(Some(from_image(cx, st, from, &sources, &placed))),
+    let reads_stage = copy.from.as_deref().and_then(|f| cx.earlier_stage(st.index, f));
+    let from = copy.from.as_deref().map(|f| (f, reads_stage));
+    let placed = match from {
+        Some((from, Some(stage))) => {
+            copy_from_stage(p, outcomes, st, (from, stage), (copy, &sources), &placed)
         }
-    } else if checksummed {
-        context_sources(cx, st, copy, hashed, &placed)
-    } else {
-        Ok(None)
+        Some((image, None)) => Ok(Some(from_image(cx, st, image, &sources, &placed))),
+        None if checksummed => context_sources(cx, st, copy, hashed, &placed),
+        None => Ok(None),
     };
     match placed {
         Ok(component) => {
@@ -84,6 +82,7 @@ pub(crate) fn plan_copy(
         Err(outcome) => return Planned::Broken(outcome),
     }
     key.extend(buildkit::copy_context(cx.profile, || cx.context_digest()));
+    key.extend(buildah::named_owner(p, copy));
     key.extend(buildah::link_text(p, copy));
     key.extend(classic::link_text(p, copy));
     key.extend(classic::checksum_text(p, copy));
@@ -95,17 +94,6 @@ pub(crate) fn plan_copy(
         mounted_stages: Vec::new(),
         detached_parent: buildkit::link_parent(p, copy),
     }
-}
-
-/// An expanded flag value the model cannot key: a `--chmod` that is no octal mode, or on
-/// Buildah a `--chown` naming a user (`buildah::named_owner`).
-fn unkeyed_flag(p: &Profile, keyword: &str, copy: &CopyArgs) -> Option<Outcome> {
-    if let Some(chmod) = copy.chmod.as_deref().filter(|m| parse_mode(m).is_none()) {
-        return Some(Outcome::Unsupported {
-            why: format!("{keyword} --chmod={chmod}: not an octal mode, not modelled"),
-        });
-    }
-    buildah::named_owner(p, keyword, copy)
 }
 
 /// The flags as the frontend keys them: `--chown` expanded (`general::chown_value`), and

@@ -143,13 +143,13 @@ pub(crate) fn made_stream_flags(p: &Profile, copy: &CopyArgs) -> Option<Componen
     })
 }
 
-/// A `--chown` naming a user or group other than root: Buildah resolves it in the stage's
-/// `/etc/passwd`, which the model does not read, and keys the owner it gives, not the name.
-pub(crate) fn named_owner(p: &Profile, keyword: &str, copy: &CopyArgs) -> Option<Outcome> {
+/// A `--chown` that is no numeric owner (a user name, or a variable left as written): Buildah
+/// resolves a name in the stage's `/etc/passwd`, which the model does not read, so the owner it
+/// gives the stream is keyed as the name (off: nothing; the text has it).
+pub(crate) fn named_owner(p: &Profile, copy: &CopyArgs) -> Option<Component> {
     let chown = copy.chown.as_deref()?;
-    (parse_owner(chown).is_none() && p.on(&COPY_DIGEST)).then(|| Outcome::Unsupported {
-        why: format!("{keyword} --chown={chown}: a name the stage's /etc/passwd resolves, not modelled"),
-    })
+    (parse_owner(chown).is_none() && p.on(&COPY_DIGEST))
+        .then(|| Component::text(COPY_DIGEST.id, format!("--chown={chown}")))
 }
 
 /// Whether a source directory's own entry is hashed: not in Buildah's stream, which holds only its
