@@ -214,7 +214,15 @@ const CASES: &[Case] = &[
         name: "Buildah 1.28 expands a FROM name without the global ARGs' defaults",
         profiles: &["podman:4.3", "podman-cli:4.3"],
         script: "file a x\n file b y\n dockerfile ARG SRC=remote | FROM base AS remote-install | COPY a /a | FROM ${SRC}-install AS final | COPY b /b\n build\n write a z\n build",
-        expect: "rejected: FROM ${SRC}-install: without the global ARGs' defaults it is `-install`, an image that cannot be pulled",
+        expect: "rejected: FROM ${SRC}-install: without the global ARGs' defaults it is `-install`, so nothing needs stage `remote-install`, which is skipped, and its name is an image that cannot be pulled",
+    },
+    Case {
+        // Measured with buildah-from-default-arg-stage-needed on Podman 4.3.1: the COPY --from
+        // makes the executor build s0, and the FROM, expanded with the defaults, finds it.
+        name: "Buildah 1.28 builds FROM a stage only the global ARGs' defaults name when another step needs it",
+        profiles: &["podman:4.3", "podman-cli:4.3"],
+        script: "file a x\n dockerfile ARG P=s | ARG S=${P}0 | FROM base AS s0 | COPY a /a | FROM ${S} | COPY --from=s0 /a /b\n build\n build",
+        expect: "3 cached\n4 cached\n5 cached\n6 cached",
     },
     Case {
         // Measured with lang-from-unavailable-base on the engines of all three generations.
@@ -342,10 +350,10 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 not-a-step\n3 rebuilt: instruction text `COPY from=None chown=Some(\"1:0\") chmod=None a -> /a` -> `COPY from=None chown=Some(\"2:0\") chmod=None a -> /a` (text.literal)",
     },
     Case {
-        name: "--chown is keyed on its expanded value",
+        name: "--chown is keyed on its expanded value (Buildah: the owner it gives the stream)",
         profiles: &["podman", "podman-cli"],
         script: "file a x\n dockerfile FROM base | ARG UID=1 | COPY --chown=$UID:0 a /a\n build\n build --arg UID=2",
-        expect: "1 cached\n2 cached\n3 rebuilt: instruction text `COPY from=None chown=Some(\"1:0\") chmod=None a -> /a` -> `COPY from=None chown=Some(\"2:0\") chmod=None a -> /a` (text.literal)",
+        expect: "1 cached\n2 cached\n3 rebuilt: source `a`: owner 1:0 -> 2:0 (copy.checksum)",
     },
     Case {
         // Buildah too: measured with lang-empty-wildcard-joined on Podman 4.3, 5.4 and 5.8.
@@ -536,10 +544,44 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: instruction text `COPY None in /a` -> `COPY Some(\"1:1\") in /a` (classic.copy-key)",
     },
     Case {
-        name: "BuildKit and Buildah: adding --chown misses",
-        profiles: &["buildkit", "buildkit-cli", "podman", "podman-cli"],
+        name: "BuildKit: adding --chown misses",
+        profiles: &["buildkit", "buildkit-cli"],
         script: "file a x\n dockerfile FROM base | COPY a /a\n build\n dockerfile FROM base | COPY --chown=1:1 a /a\n build",
         expect: "1 cached\n2 rebuilt: instruction text `COPY from=None chown=None chmod=None a -> /a` -> `COPY from=None chown=Some(\"1:1\") chmod=None a -> /a` (text.literal)",
+    },
+    Case {
+        name: "Buildah: adding --chown misses where it changes the stream's owner",
+        profiles: &["podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n dockerfile FROM base | COPY --chown=1:1 a /a\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: owner 0:0 -> 1:1 (copy.checksum)",
+    },
+    Case {
+        // Measured with buildah-copy-flag-same-effect (seed-9 triage, E): Buildah keys
+        // `COPY <digest> in <dest>` (getCreatedBy, stage_executor.go v1.28.2 L1541-L1546).
+        name: "Buildah: --chown=0:0 on a context file leaves the stream as it was and hits",
+        profiles: &["podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n dockerfile FROM base | COPY --chown=0:0 a /a\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        name: "Buildah: --chmod of the mode the file has hits",
+        profiles: &["podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build\n dockerfile FROM base | COPY --chmod=644 a /a\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
+        // Measured with buildah-copy-flags-not-keyed on Podman 5.8.6 (4.3 and 5.4 leak the
+        // source owner's names: a recorded divergence).
+        name: "Buildah: --chown over a COPY --from masks the source stage's owner",
+        profiles: &["podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base AS s0 | COPY a /a | FROM base | COPY --from=s0 --chown=1:1 /a /x\n build\n dockerfile FROM base AS s0 | COPY --chown=2:2 a /a | FROM base | COPY --from=s0 --chown=1:1 /a /x\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: owner 0:0 -> 2:2 (copy.checksum)\n3 FROM_AGAIN\n4 cached",
+    },
+    Case {
+        name: "Buildah: a COPY --from keeps the source stage's owner, so dropping a --chown of that owner hits",
+        profiles: &["podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base AS s0 | COPY --chown=2:2 a /a | FROM base | COPY --from=s0 --chown=2:2 /a /x\n build\n dockerfile FROM base AS s0 | COPY --chown=2:2 a /a | FROM base | COPY --from=s0 /a /x\n build",
+        expect: "1 cached\n2 cached\n3 FROM_AGAIN\n4 cached",
     },
     Case {
         name: "source spelling does not matter",
@@ -930,10 +972,25 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 cached\n4 cached",
     },
     Case {
-        name: "a bind mount of a stage is keyed from Buildah 1.39 (Podman 5.4, 5.8: measured)",
+        name: "a RUN mounting a stage whose last step ran skips the lookup from Buildah 1.29 (Podman 5.4, 5.8: measured)",
         profiles: &["podman:5.4", "podman:5.8", "podman-cli:5.4", "podman-cli:5.8"],
         script: "file a x\n dockerfile FROM base AS s | COPY a /a | FROM base | RUN --mount=type=bind,from=s,source=/a,target=/a true\n build\n write a y\n build",
-        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 cached\n4 rebuilt: context changed (buildah.bind-stage-keyed)",
+        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 cached\n4 rebuilt: not in cache (buildah.bind-stage-keyed)",
+    },
+    Case {
+        // Measured with buildah-bind-stage-executed on Podman 5.4.2 and 5.8.6 (ac7458e70): s0
+        // runs again and writes the same /o; the RUN reruns, and the step after it hangs off
+        // the new layer.
+        name: "a RUN mounting a stage that ran reruns whatever the mounted file holds, and what follows it misses (Buildah 1.29+)",
+        profiles: &["podman:5.4", "podman:5.8", "podman-cli:5.4", "podman-cli:5.8"],
+        script: "file a x\n dockerfile FROM base AS s0 | COPY a /a | RUN echo 2 > /o | FROM base | RUN --mount=type=bind,from=s0,source=/o,target=/m cat /m | RUN echo 3 > /p\n build\n write a y\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 rebuilt: parent rebuilt at step 2 (cascade)\n4 FROM_AGAIN\n5 rebuilt: not in cache (buildah.bind-stage-keyed)\n6 rebuilt: parent rebuilt at step 5 (cascade)",
+    },
+    Case {
+        name: "a RUN mounting a stage that ran hits on Buildah 1.28, which neither keys the mount nor skips the lookup",
+        profiles: &["podman:4.3", "podman-cli:4.3"],
+        script: "file a x\n dockerfile FROM base AS s0 | COPY a /a | RUN echo 2 > /o | FROM base | RUN --mount=type=bind,from=s0,source=/o,target=/m cat /m | RUN echo 3 > /p\n build\n write a y\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 rebuilt: parent rebuilt at step 2 (cascade)\n4 FROM_AGAIN\n5 cached\n6 cached",
     },
     Case {
         name: "COPY --from of a path an opaque RUN made is unknown once the stage's chain changed: the builder keys the content, which the RUN may have written the same",

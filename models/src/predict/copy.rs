@@ -5,10 +5,11 @@
 use crate::context::{normalize_context_path, BuildContext, Entry, EntryKind};
 use crate::dockerfile::{parse_mode, parse_owner, CopyArgs};
 use crate::fingerprint::{content_digest, fingerprint};
-use crate::predict::cx::{arrived_owner, join_workdir, Cx, Planned, StageOutcome, StageState};
+use crate::predict::cx::{
+    arrived_owner, join_workdir, Cx, PlacedFile, Planned, StageOutcome, StageState,
+};
 use crate::profiles::generation::Support;
 use crate::profiles::{buildah, buildkit, classic, general, Builder, Profile};
-use crate::rules::RuleId;
 use crate::step::key::{Component, Part, SourceFact, StepKey};
 use crate::step::outcome::Outcome;
 
@@ -55,29 +56,33 @@ pub(crate) fn plan_copy(
     let checksummed = general::checksums_sources(p);
     let (hashed, classic_text) = classic::copy_key(p, copy, keyword, &dest, &sources, checksummed);
     let mut key = StepKey::new(general::TEXT_LITERAL.id, keyword);
-    key.push(classic_text.unwrap_or_else(|| {
+    let text = classic_text.or_else(|| buildah::copy_text(p, keyword, &dest));
+    key.push(text.unwrap_or_else(|| {
         let rule = classic::copy_text_rule(p).unwrap_or(general::TEXT_LITERAL.id);
         Component::text(rule, generic_text(keyword, copy, &sources, &dest))
     }));
-    let mut reads_stage = None;
-    let placed = if let Some(from) = &copy.from {
-        match cx.earlier_stage(st.index, from) {
-            Some(source_stage) => {
-                reads_stage = Some(source_stage);
-                copy_from_stage(outcomes, st, (from, source_stage), &sources, &placed)
-            }
-            None => Ok(Some(from_image(cx, st, from, &sources, &placed))),
+    let reads_stage = copy.from.as_deref().and_then(|f| cx.earlier_stage(st.index, f));
+    let from = copy.from.as_deref().map(|f| (f, reads_stage));
+    let placed = match from {
+        Some((from, Some(stage))) => {
+            copy_from_stage(p, outcomes, st, (from, stage), (copy, &sources), &placed)
         }
-    } else if checksummed {
-        context_sources(cx, st, copy, hashed, &placed)
-    } else {
-        Ok(None)
+        Some((image, None)) => Ok(Some(from_image(cx, st, image, &sources, &placed))),
+        None if checksummed => context_sources(cx, st, copy, hashed, &placed),
+        None => Ok(None),
     };
     match placed {
-        Ok(component) => key.extend(component),
+        Ok(component) => {
+            // What a RUN or an image made is one digest: Buildah's `--chown` / `--chmod` change
+            // its stream in a way the model keys as the flags.
+            let made = component.as_ref().is_some_and(general::is_made_content);
+            key.extend(component);
+            key.extend(made.then(|| buildah::made_stream_flags(p, copy)).flatten());
+        }
         Err(outcome) => return Planned::Broken(outcome),
     }
     key.extend(buildkit::copy_context(cx.profile, || cx.context_digest()));
+    key.extend(buildah::named_owner(p, copy));
     key.extend(buildah::link_text(p, copy));
     key.extend(classic::link_text(p, copy));
     key.extend(classic::checksum_text(p, copy));
@@ -86,6 +91,7 @@ pub(crate) fn plan_copy(
         key,
         changes_files: true,
         reads_stage,
+        mounted_stages: Vec::new(),
         detached_parent: buildkit::link_parent(p, copy),
     }
 }
@@ -254,7 +260,7 @@ fn context_sources(
         };
         st.files.insert(
             place_under(dest, below, count),
-            (fingerprint(&placed_fact), fact.kind == "dir"),
+            placed_file(placed_fact, fact.kind == "dir"),
         );
     }
     Ok(Some(Component {
@@ -263,14 +269,31 @@ fn context_sources(
     }))
 }
 
+/// A placed entry's facts with its owner and mode kept apart (`PlacedFile`).
+fn placed_file(fact: SourceFact, is_dir: bool) -> PlacedFile {
+    let (owner, mode) = (fact.owner, fact.mode);
+    let rest = SourceFact {
+        owner: None,
+        mode: None,
+        ..fact
+    };
+    PlacedFile {
+        rest: fingerprint(&rest),
+        owner,
+        mode,
+        is_dir,
+    }
+}
+
 /// COPY --from an earlier stage: content-addressed, the key holds what the selected paths
 /// contain in the source stage, not the rest of that stage. What a RUN or the base image put
 /// there is known through the stage's chain (`copy.from-chain`). The entries land under `dest`.
 fn copy_from_stage(
+    p: &Profile,
     outcomes: &[Option<StageOutcome>],
     st: &mut StageState,
     (from, source_stage): (&str, usize),
-    sources: &[String],
+    (copy, sources): (&CopyArgs, &[String]),
     dest: &str,
 ) -> Result<Option<Component>, Outcome> {
     if let Some(fails) = missing_in_stage(
@@ -280,15 +303,15 @@ fn copy_from_stage(
     ) {
         return Err(fails);
     }
-    let (selected, component) = stage_content(outcomes, (from, source_stage), sources, None)?;
+    let (selected, component) = stage_content(p, outcomes, (from, source_stage), sources, copy)?;
     if selected.is_empty() {
         if let Part::Digest(digest) = component.part {
-            st.files.insert(absolute_path(dest), (digest, true));
+            let made = PlacedFile::opaque(digest, true);
+            st.files.insert(absolute_path(dest), made);
         }
     }
-    for (place, digest, is_dir) in &selected {
-        st.files
-            .insert(place_under(dest, place, selected.len()), (*digest, *is_dir));
+    for (place, file) in &selected {
+        st.files.insert(place_under(dest, place, selected.len()), *file);
     }
     Ok(Some(component))
 }
@@ -323,47 +346,34 @@ pub(crate) fn missing_in_stage(
     })
 }
 
-/// A COPY-made entry a source selects in a stage: where it lands, its digest, whether a dir.
-pub(crate) type Selected = (Place, u64, bool);
+/// A COPY-made entry a source selects in a stage: where it lands, and its facts.
+pub(crate) type Selected = (Place, PlacedFile);
 
 /// What `sources` hold in an earlier stage, as a key component, with the COPY-made entries they
 /// select (each with where it lands). Paths no COPY wrote, and every path of a stage that ran
 /// RUN, are keyed through the stage's chain up to its last RUN or its FROM (`copy.from-chain`).
-/// The component is tagged with `rule` where the caller's rule puts it into the key (Buildah's
-/// bind mount of a stage, `buildah.bind-stage-keyed`), else with the rule that shaped it.
+/// Each selected entry is as the copy streams it (`buildah::stream_entry`: `--chown` and
+/// `--chmod` replace its owner and mode on Buildah).
 pub(crate) fn stage_content(
+    p: &Profile,
     outcomes: &[Option<StageOutcome>],
     (from, source_stage): (&str, usize),
     sources: &[String],
-    rule: Option<RuleId>,
+    copy: &CopyArgs,
 ) -> Result<(Vec<Selected>, Component), Outcome> {
-    let source = match &outcomes[source_stage] {
-        Some(o) if o.fails => {
-            return Err(Outcome::Skipped {
-                why: format!("stage `{from}` fails"),
-            })
-        }
-        Some(o) if o.unknown => {
-            return Err(Outcome::Unsupported {
-                why: format!("COPY --from=`{from}`: that stage has a step the model cannot key"),
-            })
-        }
-        Some(o) => o,
-        None => {
-            return Err(Outcome::Unsupported {
-                why: format!("stage `{from}` was not built"),
-            })
-        }
-    };
-    let selected: Vec<(Place, u64, bool)> = sources
+    let source = built_stage(outcomes, (from, source_stage))?;
+    let mut selected: Vec<Selected> = sources
         .iter()
         .flat_map(|s| select_in_stage(source, s))
         .collect();
+    for (_, file) in &mut selected {
+        buildah::stream_entry(p, copy, &mut file.owner, &mut file.mode);
+    }
     let selection: Vec<(String, u64)> = selected
         .iter()
-        .map(|(place, digest, _)| (place_under("", place, 2), *digest))
+        .map(|(place, file)| (place_under("", place, 2), file.digest()))
         .collect();
-    let mut component = if selected.is_empty() || source.has_run {
+    let component = if selected.is_empty() || source.has_run {
         let made = general::made_content(source.writer_chain, sources);
         let Part::Digest(made) = made.part else {
             unreachable!("made_content is a digest")
@@ -375,8 +385,27 @@ pub(crate) fn stage_content(
     } else {
         buildkit::stage_selection(fingerprint(&(&selection, sources)))
     };
-    component.rule = rule.unwrap_or(component.rule);
     Ok((selected, component))
+}
+
+/// What an earlier stage left, or how a step reading it ends: skipped when the stage fails,
+/// unknown when a step of it is, or when it was not built.
+pub(crate) fn built_stage<'o>(
+    outcomes: &'o [Option<StageOutcome>],
+    (from, source_stage): (&str, usize),
+) -> Result<&'o StageOutcome, Outcome> {
+    match &outcomes[source_stage] {
+        Some(o) if o.fails => Err(Outcome::Skipped {
+            why: format!("stage `{from}` fails"),
+        }),
+        Some(o) if o.unknown => Err(Outcome::Unsupported {
+            why: format!("COPY --from=`{from}`: that stage has a step the model cannot key"),
+        }),
+        Some(o) => Ok(o),
+        None => Err(Outcome::Unsupported {
+            why: format!("stage `{from}` was not built"),
+        }),
+    }
 }
 
 /// COPY --from an image: its files are constant while its name is (as FROM's base is), so the
@@ -391,28 +420,29 @@ fn from_image(
     let image = cx.expand(image, &st.scope);
     let component = general::made_content(fingerprint(&("FROM", &image)), sources);
     if let Part::Digest(digest) = component.part {
-        st.files.insert(absolute_path(dest), (digest, true));
+        let made = PlacedFile::opaque(digest, true);
+        st.files.insert(absolute_path(dest), made);
     }
     component
 }
 
 /// The entries a COPY put into a stage under `source`, each with where it lands.
-pub(crate) fn select_in_stage(stage: &StageOutcome, source: &str) -> Vec<(Place, u64, bool)> {
+pub(crate) fn select_in_stage(stage: &StageOutcome, source: &str) -> Vec<Selected> {
     let root = absolute_path(source);
     let prefix = format!("{}/", root.trim_end_matches('/'));
     stage
         .files
         .range(root.clone()..)
         .take_while(|(p, _)| **p == root || root == "/" || p.starts_with(&format!("{root}/")))
-        .map(|(p, (digest, is_dir))| {
+        .map(|(p, file)| {
             let place = if *p != root {
                 Place::Below(p.strip_prefix(&prefix).unwrap_or(p).to_string())
-            } else if *is_dir {
+            } else if file.is_dir {
                 Place::Dest
             } else {
                 Place::File(root.rsplit('/').next().unwrap_or("").to_string())
             };
-            (place, *digest, *is_dir)
+            (place, *file)
         })
         .collect()
 }

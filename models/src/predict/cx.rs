@@ -26,6 +26,9 @@ pub(crate) enum Planned {
         key: StepKey,
         changes_files: bool,
         reads_stage: Option<usize>,
+        /// The earlier stages a RUN mounts (`from=`) whose having run decides whether its cache
+        /// is looked up at all (`buildah::skips_lookup_after_stage_ran`); empty elsewhere.
+        mounted_stages: Vec<usize>,
         /// Looked up under this parent instead of the stage's chain (`bk.link`); the stage's
         /// chain then continues from the merge of both.
         detached_parent: Option<u64>,
@@ -49,9 +52,9 @@ pub(crate) struct StageOutcome {
     /// COPY or known RUN wrote (`copy.from-chain`).
     pub writer_chain: u64,
     /// What COPY steps and RUNs of known effect (`run::run_effect`) put into the stage's
-    /// filesystem: absolute path -> fingerprint of the entry's facts as the profile keys them
-    /// (the base image's own files are constant).
-    pub files: BTreeMap<String, (u64, bool)>,
+    /// filesystem: absolute path -> the entry's facts as the profile keys them (the base image's
+    /// own files are constant).
+    pub files: BTreeMap<String, PlacedFile>,
     /// A step of the stage fails: stages that read it do not run either.
     pub fails: bool,
     /// A step of the stage is `Unsupported`: what other stages take from it is unknown too.
@@ -73,6 +76,35 @@ pub(crate) struct StageSpan<'a> {
     pub instructions: Vec<(usize, &'a Instruction)>,
 }
 
+/// An entry a COPY or a RUN of known effect put into a stage: a digest of its facts but its
+/// owner and mode, which are kept apart because Buildah's `--chown` / `--chmod` replace them in
+/// the stream a later `COPY --from` digests (`buildah.copy-digest`). An entry whose facts the
+/// model knows only as one digest (what a RUN or an image made) has neither.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PlacedFile {
+    pub rest: u64,
+    pub owner: Option<(u32, u32)>,
+    pub mode: Option<u32>,
+    pub is_dir: bool,
+}
+
+impl PlacedFile {
+    /// An entry known only as one digest.
+    pub(crate) fn opaque(digest: u64, is_dir: bool) -> PlacedFile {
+        PlacedFile {
+            rest: digest,
+            owner: None,
+            mode: None,
+            is_dir,
+        }
+    }
+
+    /// The entry's facts as one digest.
+    pub(crate) fn digest(&self) -> u64 {
+        fingerprint(&(self.rest, self.owner, self.mode))
+    }
+}
+
 /// The state of the stage being planned.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct StageState {
@@ -90,7 +122,7 @@ pub(crate) struct StageState {
     pub workdirs: std::collections::BTreeSet<String>,
     /// The chain at the last opaque RUN, or at FROM (`copy.from-chain`).
     pub writer_chain: u64,
-    pub files: BTreeMap<String, (u64, bool)>,
+    pub files: BTreeMap<String, PlacedFile>,
     /// Once a step fails or cannot be modelled, the rest of the stage is settled too.
     pub broken: Option<Outcome>,
 }

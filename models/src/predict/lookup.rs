@@ -25,6 +25,11 @@ struct Lookup<'a> {
     cascades: bool,
     /// Per stage, the step of its first miss.
     first_miss: BTreeMap<usize, usize>,
+    /// Per stage, whether its last step so far ran (was not served from cache).
+    ran: BTreeMap<usize, bool>,
+    /// Stages where a step ran though its key is cached (`buildah.bind-stage-keyed`), with that
+    /// step: what follows hangs off the new layer, and a stage built FROM the stage too.
+    relaid: BTreeMap<usize, usize>,
 }
 
 /// Predicts, for every step of `build`, whether `state`'s engine serves it from cache, and why.
@@ -49,6 +54,8 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
         forced,
         cascades: general::cascades(profile),
         first_miss: BTreeMap::new(),
+        ran: BTreeMap::new(),
+        relaid: BTreeMap::new(),
     };
     let mut steps = Vec::with_capacity(plan.steps.len());
     // Per step: (is a cacheable step, hit an imported key without its layer, stage it reads).
@@ -58,6 +65,7 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
     for planned in plan.steps {
         let is_step = matches!(planned.kind, PlannedKind::Step { .. });
         let reads_stage = planned.reads_stage;
+        lookup.inherit_relaid(&planned, &plan.stage_parents);
         let (outcome, key_only) = match follows_unknown(&mut unknown, &planned, &plan.stage_parents)
         {
             Some(outcome) => (outcome, false),
@@ -105,7 +113,8 @@ fn follows_unknown(
         PlannedKind::Step { detached, .. } => *detached,
     };
     let after = (!detached && unknown.contains(&planned.stage))
-        || planned.reads_stage.is_some_and(|s| unknown.contains(&s));
+        || planned.reads_stage.is_some_and(|s| unknown.contains(&s))
+        || planned.mounted_stages.iter().any(|s| unknown.contains(s));
     after.then(|| Outcome::Unsupported {
         why: format!(
             "follows a step whose outcome the model cannot know (`{}`)",
@@ -134,11 +143,46 @@ impl Lookup<'_> {
         };
         // A detached step (`bk.link`) is not explained by an earlier miss of its stage.
         let stage = (!detached).then_some(planned.stage);
-        let (outcome, key_only) = self.step_outcome(stage, parent, chain, key);
+        let (outcome, key_only) = match self.relaid_reason(planned, detached) {
+            Some(reason) => (Outcome::Rebuilt { reason }, false),
+            None => self.step_outcome(stage, parent, chain, key),
+        };
         if outcome.is_rebuilt() {
             self.first_miss.entry(planned.stage).or_insert(planned.step);
         }
+        self.ran.insert(planned.stage, outcome.is_rebuilt());
         (outcome, key_only)
+    }
+
+    /// Why a step runs although its chain may be cached: a stage it mounts ran its last step in
+    /// this build (`buildah.bind-stage-keyed`), or an earlier step of its stage (or of the stage
+    /// it is built FROM) did so, and it hangs off that new layer. `--no-cache` says it first.
+    fn relaid_reason(&mut self, planned: &PlannedStep, detached: bool) -> Option<Reason> {
+        if self.forced.is_some() {
+            return None;
+        }
+        if let Some(step) = self.relaid.get(&planned.stage).filter(|_| !detached) {
+            return Some(general::after_miss(*step));
+        }
+        let mounted = &planned.mounted_stages;
+        mounted
+            .iter()
+            .any(|s| self.ran.get(s).copied().unwrap_or(false))
+            .then(|| {
+                self.relaid.insert(planned.stage, planned.step);
+                buildah::mounted_stage_ran()
+            })
+    }
+
+    /// A stage built FROM a stage with a re-laid layer starts on that new image.
+    fn inherit_relaid(&mut self, planned: &PlannedStep, stage_parents: &[Option<usize>]) {
+        let PlannedKind::From = planned.kind else {
+            return;
+        };
+        let parent = stage_parents.get(planned.stage).copied().flatten();
+        if let Some(step) = parent.and_then(|p| self.relaid.get(&p).copied()) {
+            self.relaid.insert(planned.stage, step);
+        }
     }
 
     fn step_outcome(
@@ -233,6 +277,26 @@ fn settle_key_only_hits(
     }
 }
 
+/// The chains of the steps `build` runs although their keys are cached, where such a layer is
+/// newer than the equal cached one and later builds follow it (`buildah::ran_steps_supersede`):
+/// a RUN that skipped the lookup after a stage it mounts ran, and the steps after it.
+fn relaid_steps(state: &EngineState, build: &Build, steps: &[PlannedStep]) -> BTreeSet<u64> {
+    let mounts = steps.iter().any(|s| !s.mounted_stages.is_empty());
+    if !mounts || !buildah::ran_steps_supersede(&state.profile) {
+        return BTreeSet::new();
+    }
+    let predicted = predict(state, build).steps;
+    steps
+        .iter()
+        .zip(predicted)
+        .filter_map(|(planned, p)| match (&planned.kind, p.outcome) {
+            (PlannedKind::Step { chain, .. }, Outcome::Rebuilt { .. }) => Some(*chain),
+            _ => None,
+        })
+        .filter(|chain| state.records.contains_key(chain))
+        .collect()
+}
+
 /// Records what the engine holds after `build` ran; returns the inline cache it exported, if the
 /// build asked for one and the builder makes one.
 pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
@@ -241,6 +305,7 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
     if plan.rejected.is_some() {
         return None;
     }
+    let relaid = relaid_steps(state, build, &plan.steps);
     let mut all = Vec::new();
     let mut failed = false;
     for planned in plan.steps {
@@ -264,8 +329,9 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
     if classic::no_cache_supersedes(&profile, &build.options)
         || buildah::no_cache_supersedes(&profile, &build.options)
     {
-        state.supersede(&all);
+        state.supersede(&all, |_| true);
     }
+    state.supersede(&all, |chain| relaid.contains(&chain));
     if failed || profile.builder != Builder::BuildKit || !build.options.inline_cache {
         return None;
     }

@@ -92,6 +92,7 @@ pub(crate) fn plan_metadata(
         key,
         changes_files: false,
         reads_stage: None,
+        mounted_stages: Vec::new(),
         detached_parent: None,
     }
 }

@@ -26,6 +26,8 @@ use crate::step::{Build, BuildOptions};
 pub(crate) struct PlannedStep {
     /// The stage a COPY --from step reads.
     pub reads_stage: Option<usize>,
+    /// The stages a RUN mounts whose having run makes it skip the lookup (`Planned::Step`).
+    pub mounted_stages: Vec<usize>,
     pub step: usize,
     pub stage: usize,
     pub stage_name: Option<String>,
@@ -159,35 +161,41 @@ fn stages_as_named<'d>(
 
 /// Stages that must be built for the target, by builder.
 fn stages_to_build(builder: Builder, stages: &[StageSpan<'_>], target: usize) -> Vec<bool> {
-    let mut wanted = vec![false; stages.len()];
     match builder {
         // Engine 20.10's classic builder builds every stage up to the target, in order.
-        Builder::Classic => wanted.iter_mut().take(target + 1).for_each(|w| *w = true),
+        Builder::Classic => (0..stages.len()).map(|i| i <= target).collect(),
         // BuildKit and Buildah (skip-unused-stages) build what the target depends on.
-        Builder::BuildKit | Builder::Buildah => {
-            let mut todo = vec![target];
-            while let Some(i) = todo.pop() {
-                if wanted[i] {
-                    continue;
+        Builder::BuildKit | Builder::Buildah => needed_by(stages, target, &|i| {
+            stage_index(&stages[..i], &stages[i].base)
+        }),
+    }
+}
+
+/// The stages `target` needs, itself included, transitively: the earlier stage its FROM names
+/// (`from_stage`, by the stage's index), and those its `COPY/ADD --from=` and
+/// `RUN --mount=...,from=` name as written.
+fn needed_by(
+    stages: &[StageSpan<'_>],
+    target: usize,
+    from_stage: &dyn Fn(usize) -> Option<usize>,
+) -> Vec<bool> {
+    let mut wanted = vec![false; stages.len()];
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if wanted[i] {
+            continue;
+        }
+        wanted[i] = true;
+        todo.extend(from_stage(i));
+        for (_, instruction) in &stages[i].instructions {
+            let earlier = |f: &str| stage_index(&stages[..i], f);
+            match &instruction.body {
+                Body::Copy(c) | Body::Add(c) => todo.extend(c.from.as_deref().and_then(earlier)),
+                Body::Run { flags, .. } => {
+                    let mounted = flags.mounts.iter().filter_map(|m| m.from.as_deref());
+                    todo.extend(mounted.filter_map(earlier));
                 }
-                wanted[i] = true;
-                for (_, instruction) in &stages[i].instructions {
-                    let dependency = match &instruction.body {
-                        Body::From { .. } => stage_index(&stages[..i], &stages[i].base),
-                        Body::Copy(c) | Body::Add(c) => {
-                            c.from.as_deref().and_then(|f| stage_index(&stages[..i], f))
-                        }
-                        _ => None,
-                    };
-                    if let Some(d) = dependency {
-                        todo.push(d);
-                    }
-                    // `RUN --mount=...,from=STAGE` reads that stage too.
-                    if let Body::Run { flags, .. } = &instruction.body {
-                        let mounted = flags.mounts.iter().filter_map(|m| m.from.as_deref());
-                        todo.extend(mounted.filter_map(|f| stage_index(&stages[..i], f)));
-                    }
-                }
+                _ => {}
             }
         }
     }
@@ -453,6 +461,7 @@ fn planned_step(
 ) -> PlannedStep {
     PlannedStep {
         reads_stage: None,
+        mounted_stages: Vec::new(),
         step,
         stage,
         stage_name: cx.stages[stage].name.clone(),
@@ -540,6 +549,7 @@ fn plan_stage(
                 key,
                 changes_files,
                 reads_stage,
+                mounted_stages,
                 detached_parent,
             } => {
                 let key_digest = fingerprint(&key);
@@ -556,6 +566,7 @@ fn plan_stage(
                     st.writer_chain = st.chain;
                 }
                 planned.reads_stage = reads_stage;
+                planned.mounted_stages = mounted_stages;
                 planned.kind = PlannedKind::Step {
                     parent,
                     chain,
@@ -588,9 +599,16 @@ fn plan_instruction(
     }
 }
 
-/// Buildah 1.28's failure of a FROM whose name holds a variable: it expands it with the given
-/// build args only, not the global ARGs' defaults, so where only the defaults make it name a
-/// stage it is an image it cannot pull (`buildah.words-at-step`).
+/// Buildah 1.28's failure of a FROM whose name holds a variable (`buildah.words-at-step`): its
+/// executor decides which stages to skip with FROM names expanded with the given build args
+/// only, not the global ARGs' defaults, while the stage's own FROM is expanded with the defaults.
+/// Where only the defaults make the name a stage, that stage is built only if something else
+/// needs it (`COPY --from`, a mount's `from=`); skipped, it is an image that cannot be pulled.
+/// Measured with lang-from-expanded-stage (skipped: fails up front) and
+/// buildah-from-default-arg-stage-needed (needed by a COPY --from: builds on it).
+/// https://github.com/containers/buildah/blob/v1.28.2/imagebuildah/executor.go#L651-L667,
+/// https://github.com/containers/buildah/blob/v1.28.2/imagebuildah/executor.go#L796-L806,
+/// https://github.com/containers/buildah/blob/v1.28.2/imagebuildah/stage_executor.go#L908-L916
 fn buildah_stage_name_failure(
     cx: &Cx<'_>,
     stage: usize,
@@ -602,19 +620,32 @@ fn buildah_stage_name_failure(
     if !buildah::fails_words_up_front(cx.profile) || !image.contains('$') {
         return None;
     }
-    cx.earlier_stage(stage, &cx.stages[stage].base)?;
-    let given = |n: &str| cx.build.options.build_args.get(n).cloned();
-    let name = dockerfile::expand(
-        image,
-        &given,
-        cx.profile.features.expansion,
-        cx.global.escape,
-        true,
-    )
-    .ok()?;
-    cx.earlier_stage(stage, &name).is_none().then(|| {
-        format!("FROM {image}: without the global ARGs' defaults it is `{name}`, an image that cannot be pulled")
+    let named = cx.earlier_stage(stage, &cx.stages[stage].base)?;
+    let name = expand_given_args(cx, image)?;
+    if cx.earlier_stage(stage, &name).is_some() {
+        return None;
+    }
+    let target = cx.build.options.target.as_deref();
+    let target = target.and_then(|t| stage_index(cx.stages, t));
+    let scanned = needed_by(cx.stages, target.unwrap_or(cx.stages.len() - 1), &|i| {
+        let name = expand_given_args(cx, cx.stages[i].written)?;
+        stage_index(&cx.stages[..i], &name)
+    });
+    let base = &cx.stages[named].name;
+    (!scanned[named]).then(|| {
+        format!(
+            "FROM {image}: without the global ARGs' defaults it is `{name}`, so nothing needs \
+             stage `{}`, which is skipped, and its name is an image that cannot be pulled",
+            base.as_deref().unwrap_or(&cx.stages[stage].base)
+        )
     })
+}
+
+/// A FROM name expanded with the build's `--build-arg`s only (Buildah 1.28's stage scan).
+fn expand_given_args(cx: &Cx<'_>, image: &str) -> Option<String> {
+    let given = |n: &str| cx.build.options.build_args.get(n).cloned();
+    let syntax = cx.profile.features.expansion;
+    dockerfile::expand(image, &given, syntax, cx.global.escape, true).ok()
 }
 
 /// The lexer's refusal of a word the instruction expands (`Cx::try_expand`), in the builder's

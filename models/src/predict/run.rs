@@ -8,8 +8,8 @@
 use crate::context::{normalize_context_path, BuildContext};
 use crate::dockerfile::{Body, Command, CopyArgs, Instruction, Mount, MountKind};
 use crate::fingerprint::fingerprint;
-use crate::predict::copy::{missing_in_stage, source_fact, stage_content};
-use crate::predict::cx::{arrived_owner, Cx, Planned, StageOutcome, StageState};
+use crate::predict::copy::{built_stage, missing_in_stage, source_fact, stage_content};
+use crate::predict::cx::{arrived_owner, Cx, PlacedFile, Planned, StageOutcome, StageState};
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
 use crate::step::key::{Component, Part, StepKey};
 use crate::step::outcome::Outcome;
@@ -49,9 +49,15 @@ pub(crate) fn plan_run(
     match effect {
         None => st.has_run = true,
         Some(writes) => {
+            // A plain file, 0644, root's (`run_effect`).
             for (path, content) in writes {
-                st.files
-                    .insert(path, (fingerprint(&("written by RUN", content)), false));
+                let file = PlacedFile {
+                    rest: fingerprint(&("written by RUN", content)),
+                    owner: Some((0, 0)),
+                    mode: Some(0o644),
+                    is_dir: false,
+                };
+                st.files.insert(path, file);
             }
         }
     }
@@ -92,12 +98,27 @@ pub(crate) fn plan_run(
     }
     key.extend(buildkit::run_env(p, &st.scope));
     key.extend(general::run_context(cx.profile, || cx.context_digest()));
+    let mounted_stages = match buildah::skips_lookup_after_stage_ran(p) {
+        true => mounted_stages(cx, st, &flags.mounts),
+        false => Vec::new(),
+    };
     Planned::Step {
         key,
         changes_files: false,
         reads_stage: None,
+        mounted_stages,
         detached_parent: None,
     }
+}
+
+/// The earlier stages the mounts name (`from=`, expanded), of any mount type: Buildah looks at
+/// every mount with a `from=` (`runStageMountPoints`, stage_executor.go v1.43.0 L618-L725).
+fn mounted_stages(cx: &Cx<'_>, st: &StageState, mounts: &[Mount]) -> Vec<usize> {
+    let named = mounts.iter().filter_map(|m| m.from.as_deref());
+    let stages = named.filter_map(|f| cx.earlier_stage(st.index, &cx.expand(f, &st.scope)));
+    let mut stages: Vec<usize> = stages.collect();
+    stages.dedup();
+    stages
 }
 
 /// What one mount adds to the RUN's key beyond its text: the bound files of a bind mount, where
@@ -144,16 +165,14 @@ fn mount_component(
             ) {
                 return Err(fails);
             }
-            let keyed = match p.builder {
-                Builder::BuildKit => buildkit::keys_bind_mounts(p),
-                Builder::Buildah => buildah::keys_bind_stage(p),
-                Builder::Classic => false,
-            };
-            if !keyed {
+            built_stage(outcomes, (&from, stage))?;
+            // Buildah keys no stage mount's content (`buildah.bind-stage-keyed`: whether the
+            // stage ran decides the lookup instead, `mounted_stages`).
+            if !(p.builder == Builder::BuildKit && buildkit::keys_bind_mounts(p)) {
                 return Ok(None);
             }
-            let rule = (p.builder == Builder::Buildah).then_some(buildah::BIND_STAGE_KEYED.id);
-            let (_, component) = stage_content(outcomes, (&from, stage), &[source], rule)?;
+            let plain = CopyArgs::default();
+            let (_, component) = stage_content(p, outcomes, (&from, stage), &[source], &plain)?;
             Ok(Some(component))
         }
     }

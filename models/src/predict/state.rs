@@ -99,14 +99,15 @@ impl EngineState {
 
     /// A build made new images for the chain `built` (in build order), newer than any equal one:
     /// from now on a lookup under each of them finds only the next step of that build, and what
-    /// hung off the older images is gone (`classic.newest-match`).
-    pub(crate) fn supersede(&mut self, built: &[(u64, Record, bool)]) {
+    /// hung off the older images is gone (`classic.newest-match`). Only the chains `made` says
+    /// the build made anew supersede (a step served from cache made no image).
+    pub(crate) fn supersede(&mut self, built: &[(u64, Record, bool)], made: impl Fn(u64) -> bool) {
         let next_of: BTreeMap<u64, u64> = built
             .windows(2)
             .filter(|w| w[1].1.parent == w[0].0)
             .map(|w| (w[0].0, w[1].0))
             .collect();
-        for (chain, _, _) in built {
+        for (chain, _, _) in built.iter().filter(|(c, ..)| made(*c)) {
             let keep = next_of.get(chain).copied();
             let dropped: Vec<u64> = self
                 .children

@@ -61,15 +61,25 @@ pub const FORMAT: Rule = Rule {
     versions: Versions::All,
 };
 
-// Versions: every generation (Podman 4.3, 5.4, 5.8).
+// Versions: every generation (Podman 4.3, 5.4, 5.8): getCreatedBy is the same on 1.28.2
+// (stage_executor.go L1541-L1546), 1.39.3 (L1951-L1956) and 1.43.0 (L2004-L2013, plus ` --link`).
 pub const COPY_DIGEST: Rule = Rule {
     id: RuleId::new("buildah.copy-digest"),
-    statement: "COPY/ADD hash the tar stream after `--chown` (default 0:0) and `--chmod` are applied, with \
-                times zeroed: owner hits; mode, content, name and `user.*` / `security.capability` xattrs \
-                miss; under `--chmod` a source mode change hits (unlike BuildKit). A source directory's own metadata is \
-                not in the stream, only its contents (measured on Podman 4.3.1).",
-    source: "https://github.com/containers/buildah/blob/v1.28.2/copier/copier.go",
-    if_off: "the source's own owner and a source directory's own metadata are hashed, and `--chmod` does not mask the source mode",
+    statement: "COPY/ADD are keyed on `KEYWORD <digest> in DEST` (getCreatedBy): the digest of the \
+                tar stream the copy makes, and the destination as written, never the flags' text. \
+                The stream has `--chown`'s owner (a context source's default 0:0; a `COPY --from` \
+                keeps the source stage's owners, PreserveOwnership) and `--chmod`'s mode, times \
+                zeroed (copier.go): a context owner change hits; mode, content, name and `user.*` / \
+                `security.capability` xattrs miss; under `--chmod` a source mode change hits \
+                (unlike BuildKit); a flag that leaves the stream as it was (`--chown=0:0` on a \
+                context file, `--chmod` of the mode it has, dropping `--chown=2:2` from a \
+                `COPY --from` of a file owned 2:2) hits, and `--chown` over a `COPY --from` masks \
+                the source's owner. A source directory's own metadata is not in the stream, only \
+                its contents (measured on Podman 4.3.1).",
+    source: "https://github.com/containers/buildah/blob/v1.28.2/imagebuildah/stage_executor.go#L1541-L1546",
+    if_off: "the COPY is keyed on its text with its flags, the source's own owner and a source \
+             directory's own metadata are hashed, `--chmod` does not mask the source mode, and \
+             a `COPY --from` source keeps the owner and mode it had in its stage",
     status: Status::Modelled,
     applies: buildah,
     versions: Versions::All,
@@ -94,6 +104,52 @@ pub(crate) fn stream_fact(p: &Profile, copy: &CopyArgs, fact: &mut SourceFact) {
         fact.xattrs
             .retain(|(name, _)| name.starts_with("user.") || name == "security.capability");
     }
+}
+
+/// The COPY/ADD text Buildah keys on: the keyword and the destination (`COPY_DIGEST`; off: none,
+/// and the caller keys the whole instruction with its flags).
+pub(crate) fn copy_text(p: &Profile, keyword: &str, dest: &str) -> Option<Component> {
+    p.on(&COPY_DIGEST)
+        .then(|| Component::text(COPY_DIGEST.id, format!("{keyword} in {dest}")))
+}
+
+/// A `COPY --from` entry as the stream has it: `--chown`'s owner and `--chmod`'s mode where
+/// given, else its own (PreserveOwnership: add.go v1.28.2 L286-L294). Off: as placed.
+pub(crate) fn stream_entry(
+    p: &Profile,
+    copy: &CopyArgs,
+    owner: &mut Option<(u32, u32)>,
+    mode: &mut Option<u32>,
+) {
+    if !p.on(&COPY_DIGEST) {
+        return;
+    }
+    if let Some(chown) = copy.chown.as_deref().and_then(parse_owner) {
+        *owner = Some(chown);
+    }
+    if let Some(chmod) = copy.chmod.as_deref().and_then(parse_mode) {
+        *mode = Some(chmod);
+    }
+}
+
+/// What `--chown` / `--chmod` do to the stream of what a RUN or an image made, which the model
+/// knows only as one digest (`copy.from-chain`): keyed as the flags (off: nothing; the text has
+/// them).
+pub(crate) fn made_stream_flags(p: &Profile, copy: &CopyArgs) -> Option<Component> {
+    let given = copy.chown.is_some() || copy.chmod.is_some();
+    (given && p.on(&COPY_DIGEST)).then(|| {
+        let flags = format!("chown={:?} chmod={:?}", copy.chown, copy.chmod);
+        Component::text(COPY_DIGEST.id, flags)
+    })
+}
+
+/// A `--chown` that is no numeric owner (a user name, or a variable left as written): Buildah
+/// resolves a name in the stage's `/etc/passwd`, which the model does not read, so the owner it
+/// gives the stream is keyed as the name (off: nothing; the text has it).
+pub(crate) fn named_owner(p: &Profile, copy: &CopyArgs) -> Option<Component> {
+    let chown = copy.chown.as_deref()?;
+    (parse_owner(chown).is_none() && p.on(&COPY_DIGEST))
+        .then(|| Component::text(COPY_DIGEST.id, format!("--chown={chown}")))
 }
 
 /// Whether a source directory's own entry is hashed: not in Buildah's stream, which holds only its
@@ -389,29 +445,57 @@ pub(crate) fn bind_keeps_mtime(p: &Profile) -> bool {
     p.follows(&BIND_SOURCES) && !p.on(&BIND_MTIME_IGNORED)
 }
 
-// Versions: every generation (Podman 4.3, 5.4, 5.8): a later commit (3c13b9a1f, after 1.43)
-// starts keying previous stages by digest.
+// Versions: Buildah 1.29 and later (Podman 5.4, 5.8): commit ac7458e70, first in v1.29.0, for
+// buildah#4522; Buildah 1.28 (Podman 4.3) looks the RUN up as any other. A later commit
+// (3c13b9a1f, after 1.43) starts keying previous stages by digest.
 pub const BIND_STAGE_KEYED: Rule = Rule {
     id: RuleId::new("buildah.bind-stage-keyed"),
     statement:
-        "A `RUN --mount=type=bind,from=STAGE` of an earlier stage misses when that stage changes \
-                (measured on Podman 5.4 and 5.8, case run-bind-stage); on Podman 4.3 (Buildah 1.28) \
-                the mount adds nothing to the RUN's key, and the RUN hits with the old content (a \
-                stale hit).",
-    source: "https://github.com/containers/buildah/blob/v1.43.0/imagebuildah/stage_executor.go",
-    if_off: "the mounted stage adds nothing to the RUN's key",
-    status: Status::Verify,
+        "A RUN whose `--mount=...,from=STAGE` names an earlier stage that executed its last step \
+                in this build (`didExecute`: the step was not served from the layer cache) skips \
+                the cache lookup and runs again (`avoidLookingCache`, stage_executor.go v1.43.0 \
+                L1530-L1538), whatever the mounted files hold; the steps after it then hang off a \
+                new layer and miss too. The mounted stage's content never enters the RUN's key \
+                (the history text gains checksums of images and build contexts only, L1949-L1951), \
+                so while that stage is served from cache the RUN hits, changed content or not. \
+                Buildah 1.28 does not skip the lookup. A cached last step that makes no layer \
+                (ENV, USER) also counts as executed upstream: that is an engine bug, recorded as \
+                a divergence (case run-bind-stage-metadata-last), not modelled.",
+    source: "https://github.com/containers/buildah/blob/v1.43.0/imagebuildah/stage_executor.go#L1530-L1538",
+    if_off: "the RUN is looked up as any other, the mounted stage adding nothing to its key \
+             (Buildah 1.28): it hits after that stage ran",
+    status: Status::Settled {
+        note: "measured with run-bind-stage and buildah-bind-stage-executed: Podman 5.4.2 and \
+               5.8.6 rerun the RUN after the mounted stage ran, even when it wrote the same file; \
+               4.3.1 hits",
+    },
     applies: buildah,
     versions: Versions::Since {
         project: Project::Buildah,
-        version: Version(1, 39, 0),
-        source: "https://github.com/containers/buildah/pull/5691",
+        version: Version(1, 29, 0),
+        source: "https://github.com/containers/buildah/commit/ac7458e70d02c10f78e09d4e6aaaacdd14e7ae92",
     },
 };
 
-/// Whether a bind mount of an earlier stage is keyed on that stage's content (off: it is not).
-pub(crate) fn keys_bind_stage(p: &Profile) -> bool {
+/// Whether a RUN's mounts of earlier stages decide whether its cache is looked up at all
+/// (`BIND_STAGE_KEYED`; off: they do not, and add nothing to its key).
+pub(crate) fn skips_lookup_after_stage_ran(p: &Profile) -> bool {
     p.on(&BIND_STAGE_KEYED)
+}
+
+/// Why a RUN runs whatever is cached: a stage it mounts executed its last step in this build.
+pub(crate) fn mounted_stage_ran() -> Reason {
+    Reason {
+        rule: BIND_STAGE_KEYED.id,
+        kind: ReasonKind::NotInCache,
+    }
+}
+
+/// Whether every step a build ran makes a layer newer than an equal cached one, which later
+/// builds then follow (`NEWEST_MATCH`): a RUN that skipped the lookup after a mounted stage ran
+/// (`BIND_STAGE_KEYED`) re-lays a layer whose key is cached.
+pub(crate) fn ran_steps_supersede(p: &Profile) -> bool {
+    p.on(&NEWEST_MATCH) && p.on(&BIND_STAGE_KEYED)
 }
 
 // Versions: Buildah 1.41 and later (Podman 5.8); before, Buildah refuses `--link`.
@@ -586,14 +670,19 @@ pub const WORDS_AT_STEP: Rule = Rule {
     id: RuleId::new("buildah.words-at-step"),
     statement: "A word the lexer refuses fails the build at its step, and a FROM name is expanded \
                 with the global ARGs' defaults too. Buildah 1.28 fails such a build before its \
-                first step: the refused word, or a FROM name expanded with the given build args \
-                only, an image it cannot pull where only a default made it name a stage.",
+                first step: the refused word, or a FROM name that only a default made name a \
+                stage, when nothing else needs that stage: its executor decides which stages to \
+                skip with FROM names expanded with the given build args only (executor.go \
+                v1.28.2 L651-L667, L796-L806), so the stage is skipped and its name is pulled \
+                as an image. A `COPY --from` or a mount's `from=` naming the stage has it built, \
+                and the FROM (expanded with the defaults) builds on it.",
     source: "https://github.com/containers/buildah/releases/tag/v1.39.0",
     if_off: "such builds fail before their first step (Buildah 1.28)",
     status: Status::Settled {
         note: "measured with lang-required-var, lang-trim-suffix and lang-from-expanded-stage: \
                Podman 4.3.1 fails them before the first step (and builds the stage a \
-               --build-arg names), 5.4 and 5.8 fail at the step or build the named stage",
+               --build-arg names), 5.4 and 5.8 fail at the step or build the named stage; with \
+               buildah-from-default-arg-stage-needed: 4.3.1 builds on a stage a COPY --from needs",
     },
     applies: buildah,
     versions: Versions::Since {

@@ -272,7 +272,7 @@ pub(crate) fn made_content(writer_chain: u64, paths: &[String]) -> Component {
 }
 
 /// Whether a key component is made content (`made_content`).
-fn is_made_content(c: &Component) -> bool {
+pub(crate) fn is_made_content(c: &Component) -> bool {
     c.rule == FROM_CHAIN.id
 }
 
