@@ -761,6 +761,26 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: not in cache (text.literal)",
     },
     Case {
+        // moby/buildkit#3955; measured with bk-failed-solve-uncommitted: the step before the
+        // failure was sometimes committed, sometimes not.
+        name: "BuildKit: the new steps of a failed solve may or may not be cached",
+        profiles: BUILDKIT,
+        script: "file a x\n dockerfile FROM base | COPY a /a | COPY b /b\n build\n write b y\n build",
+        expect: "1 cached\n2 unsupported: recorded only by a failed build, whose steps BuildKit may or may not have committed before the failure ended the solve (`bk.failed-solve`)\n3 unsupported: follows a step whose outcome the model cannot know (`bk.failed-solve`)",
+    },
+    Case {
+        name: "the classic builder and Buildah commit the steps before a failure",
+        profiles: &["classic", "classic-cli", "podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a | COPY b /b\n build\n write b y\n build",
+        expect: "1 cached\n2 cached\n3 rebuilt: not in cache (text.literal)",
+    },
+    Case {
+        name: "BuildKit: a COPY --from that finds its path missing waited for that stage, which is cached",
+        profiles: BUILDKIT,
+        script: "file a x\n dockerfile FROM base AS s0 | COPY a /a | FROM base | COPY --from=s0 /nope /n\n build\n dockerfile FROM base AS s0 | COPY a /a | FROM base | COPY --from=s0 /a /n\n build",
+        expect: "1 cached\n2 cached\n3 not-a-step\n4 rebuilt: instruction text `COPY from=None chown=None chmod=None a -> /a` -> `COPY from=Some(\"s0\") chown=None chmod=None . -> /n` (text.literal)",
+    },
+    Case {
         name: "a removed COPY source fails the build",
         profiles: ALL,
         script: "file a x\n dockerfile FROM base | COPY a /a | RUN true\n build\n rm a\n build",

@@ -75,7 +75,7 @@ pub(crate) fn plan_copy(
     };
     match placed {
         Ok(component) => key.extend(component),
-        Err(outcome) => return Planned::Broken(outcome),
+        Err(outcome) => return Planned::broken_reading(outcome, reads_stage),
     }
     key.extend(buildkit::copy_context(cx.profile, || cx.context_digest()));
     key.extend(buildah::link_text(p, copy));

@@ -4,10 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fingerprint::fingerprint;
 use crate::predict::explain::explain_miss;
-use crate::predict::plan::{plan, PlannedKind, PlannedStep};
+use crate::predict::plan::{plan, Plan, PlannedKind, PlannedStep};
 use crate::predict::state::CacheExport;
 use crate::predict::state::{EngineState, Imported, Record};
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
+use crate::rules::RuleId;
 use crate::step::key::StepKey;
 use crate::step::outcome::{Outcome, Prediction, Reason, StepPrediction};
 use crate::step::Build;
@@ -53,19 +54,28 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
     let mut steps = Vec::with_capacity(plan.steps.len());
     // Per step: (is a cacheable step, hit an imported key without its layer, stage it reads).
     let mut lazy: Vec<(bool, bool, Option<usize>)> = Vec::with_capacity(plan.steps.len());
-    // Stages with a step whose outcome the model cannot know (`copy.from-chain`).
-    let mut unknown = BTreeSet::new();
+    // Stages with a step whose outcome the model cannot know, and the rule that says so
+    // (`copy.from-chain`, `bk.failed-solve`).
+    let mut unknown = BTreeMap::new();
     for planned in plan.steps {
-        let is_step = matches!(planned.kind, PlannedKind::Step { .. });
+        let chain = match planned.kind {
+            PlannedKind::Step { chain, .. } => Some(chain),
+            _ => None,
+        };
         let reads_stage = planned.reads_stage;
         let (outcome, key_only) = match follows_unknown(&mut unknown, &planned, &plan.stage_parents)
         {
             Some(outcome) => (outcome, false),
             None => lookup.outcome(build, &planned),
         };
-        if is_step && matches!(outcome, Outcome::Unsupported { .. }) {
-            unknown.insert(planned.stage);
+        if let (Some(chain), Outcome::Unsupported { .. }) = (chain, &outcome) {
+            let rule = match state.uncertain.contains(&chain) {
+                true => buildkit::FAILED_SOLVE.id,
+                false => general::FROM_CHAIN.id,
+            };
+            unknown.entry(planned.stage).or_insert(rule);
         }
+        let is_step = chain.is_some();
         steps.push(StepPrediction {
             step: planned.step,
             stage: planned.stage,
@@ -83,20 +93,20 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
     }
 }
 
-/// The outcome of a step that follows one the model cannot know (`copy.from-chain`): in its
-/// stage, in the stage it is built FROM, or in a stage it reads. Whether that one hit decides
-/// whether this one can. A step keyed apart from its stage (`bk.link`) depends only on what it
-/// reads.
+/// The outcome of a step that follows one the model cannot know (`copy.from-chain`,
+/// `bk.failed-solve`): in its stage, in the stage it is built FROM, or in a stage it reads.
+/// Whether that one hit decides whether this one can. A step keyed apart from its stage
+/// (`bk.link`) depends only on what it reads.
 fn follows_unknown(
-    unknown: &mut BTreeSet<usize>,
+    unknown: &mut BTreeMap<usize, RuleId>,
     planned: &PlannedStep,
     stage_parents: &[Option<usize>],
 ) -> Option<Outcome> {
     let detached = match &planned.kind {
         PlannedKind::From => {
             if let Some(parent) = stage_parents.get(planned.stage).copied().flatten() {
-                if unknown.contains(&parent) {
-                    unknown.insert(planned.stage);
+                if let Some(rule) = unknown.get(&parent).copied() {
+                    unknown.insert(planned.stage, rule);
                 }
             }
             return None;
@@ -104,13 +114,10 @@ fn follows_unknown(
         PlannedKind::Settled(_) => return None,
         PlannedKind::Step { detached, .. } => *detached,
     };
-    let after = (!detached && unknown.contains(&planned.stage))
-        || planned.reads_stage.is_some_and(|s| unknown.contains(&s));
-    after.then(|| Outcome::Unsupported {
-        why: format!(
-            "follows a step whose outcome the model cannot know (`{}`)",
-            general::FROM_CHAIN.id
-        ),
+    let own = (!detached).then(|| unknown.get(&planned.stage)).flatten();
+    let read = planned.reads_stage.and_then(|s| unknown.get(&s));
+    own.or(read).map(|rule| Outcome::Unsupported {
+        why: format!("follows a step whose outcome the model cannot know (`{rule}`)"),
     })
 }
 
@@ -164,6 +171,9 @@ impl Lookup<'_> {
         }
         if let Some(reason) = general::made_content_rebuilds(&state.profile, key) {
             return (Outcome::Rebuilt { reason }, false);
+        }
+        if local && state.uncertain.contains(&chain) {
+            return (buildkit::uncertain_record(), false);
         }
         if local {
             let rule = if key.has_sources() {
@@ -241,8 +251,15 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
     if plan.rejected.is_some() {
         return None;
     }
+    let failed = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.kind, PlannedKind::Settled(Outcome::Fails { .. })));
+    if failed && buildkit::failed_solve_races(&profile) {
+        record_failed_solve(state, &plan);
+        return None;
+    }
     let mut all = Vec::new();
-    let mut failed = false;
     for planned in plan.steps {
         match planned.kind {
             PlannedKind::Step {
@@ -251,13 +268,12 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
                 let record = Record { parent, key };
                 all.push((chain, record.clone(), true));
                 state.insert(chain, record);
+                // A successful build made or hit every step: each is certainly recorded now.
+                state.uncertain.remove(&chain);
             }
             // The steps before a failure are committed: a failed `--no-cache` build supersedes
             // what it rebuilt as a successful one does; it exports no cache.
-            PlannedKind::Settled(Outcome::Fails { .. }) => {
-                failed = true;
-                break;
-            }
+            PlannedKind::Settled(Outcome::Fails { .. }) => break,
             _ => {}
         }
     }
@@ -280,4 +296,62 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
         })
         .collect();
     Some(CacheExport { records })
+}
+
+/// What a failed BuildKit solve leaves (`bk.failed-solve`): every step it planned may have run
+/// beside the failure, so each new one is recorded as uncertain, but for the stages the failure
+/// was certainly found after (`certainly_built`), whose steps are recorded as any build's.
+fn record_failed_solve(state: &mut EngineState, plan: &Plan) {
+    let built = certainly_built(plan);
+    for planned in &plan.steps {
+        let PlannedKind::Step {
+            parent, chain, key, ..
+        } = &planned.kind
+        else {
+            continue;
+        };
+        let known = state.records.contains_key(chain);
+        state.insert(
+            *chain,
+            Record {
+                parent: *parent,
+                key: key.clone(),
+            },
+        );
+        if built.contains(&planned.stage) {
+            state.uncertain.remove(chain);
+        } else if !known {
+            state.uncertain.insert(*chain);
+        }
+    }
+}
+
+/// The stages a failed build certainly built: each failing step found its failure in the
+/// result of the stage it waited for (`PlannedStep::waited_for`), which needs that stage and
+/// what it was built from or copied from; a failure in the context waits for no step. With
+/// several failing steps, whichever failed first ended the solve, so only what every one of
+/// them waited for counts.
+fn certainly_built(plan: &Plan) -> BTreeSet<usize> {
+    let mut common: Option<BTreeSet<usize>> = None;
+    for failing in plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.kind, PlannedKind::Settled(Outcome::Fails { .. })))
+    {
+        let mut needed = BTreeSet::new();
+        let mut todo: Vec<usize> = failing.waited_for.into_iter().collect();
+        while let Some(stage) = todo.pop() {
+            if !needed.insert(stage) {
+                continue;
+            }
+            todo.extend(plan.stage_parents.get(stage).copied().flatten());
+            let read = plan.steps.iter().filter(|s| s.stage == stage);
+            todo.extend(read.filter_map(|s| s.reads_stage));
+        }
+        common = Some(match common {
+            None => needed,
+            Some(c) => c.intersection(&needed).copied().collect(),
+        });
+    }
+    common.unwrap_or_default()
 }
