@@ -268,7 +268,8 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
                 let record = Record { parent, key };
                 all.push((chain, record.clone(), true));
                 state.insert(chain, record);
-                // A successful build made or hit every step: each is certainly recorded now.
+                // Committed (every step of a successful build, the steps before a failure on the
+                // classic builder and Buildah): certainly recorded now.
                 state.uncertain.remove(&chain);
             }
             // The steps before a failure are committed: a failed `--no-cache` build supersedes
