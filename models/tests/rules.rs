@@ -763,10 +763,10 @@ const CASES: &[Case] = &[
     Case {
         // moby/buildkit#3955; measured with bk-failed-solve-uncommitted: the step before the
         // failure was sometimes committed, sometimes not.
-        name: "BuildKit: the new steps of a failed solve may or may not be cached",
+        name: "BuildKit: the new steps of a failed solve may or may not be cached; the failing one is not",
         profiles: BUILDKIT,
         script: "file a x\n dockerfile FROM base | COPY a /a | COPY b /b\n build\n write b y\n build",
-        expect: "1 cached\n2 unsupported: recorded only by a failed build, whose steps BuildKit may or may not have committed before the failure ended the solve (`bk.failed-solve`)\n3 unsupported: follows a step whose outcome the model cannot know (`bk.failed-solve`)",
+        expect: "1 cached\n2 unsupported: recorded only by a failed build, whose steps BuildKit may or may not have committed before the failure ended the solve (`bk.failed-solve`)\n3 rebuilt: not in cache (text.literal)",
     },
     Case {
         name: "the classic builder and Buildah commit the steps before a failure",

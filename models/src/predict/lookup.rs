@@ -8,7 +8,6 @@ use crate::predict::plan::{plan, Plan, PlannedKind, PlannedStep};
 use crate::predict::state::CacheExport;
 use crate::predict::state::{EngineState, Imported, Record};
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
-use crate::rules::RuleId;
 use crate::step::key::StepKey;
 use crate::step::outcome::{Outcome, Prediction, Reason, StepPrediction};
 use crate::step::Build;
@@ -54,28 +53,23 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
     let mut steps = Vec::with_capacity(plan.steps.len());
     // Per step: (is a cacheable step, hit an imported key without its layer, stage it reads).
     let mut lazy: Vec<(bool, bool, Option<usize>)> = Vec::with_capacity(plan.steps.len());
-    // Stages with a step whose outcome the model cannot know, and the rule that says so
-    // (`copy.from-chain`, `bk.failed-solve`).
-    let mut unknown = BTreeMap::new();
+    // Stages with a step whose outcome the model cannot know (`copy.from-chain`).
+    let mut unknown = BTreeSet::new();
     for planned in plan.steps {
-        let chain = match planned.kind {
-            PlannedKind::Step { chain, .. } => Some(chain),
-            _ => None,
-        };
+        let is_step = matches!(planned.kind, PlannedKind::Step { .. });
         let reads_stage = planned.reads_stage;
         let (outcome, key_only) = match follows_unknown(&mut unknown, &planned, &plan.stage_parents)
         {
             Some(outcome) => (outcome, false),
             None => lookup.outcome(build, &planned),
         };
-        if let (Some(chain), Outcome::Unsupported { .. }) = (chain, &outcome) {
-            let rule = match state.uncertain.contains(&chain) {
-                true => buildkit::FAILED_SOLVE.id,
-                false => general::FROM_CHAIN.id,
-            };
-            unknown.entry(planned.stage).or_insert(rule);
+        // A step only a failed solve recorded is unknown itself, but what follows it is not:
+        // a later step of its chain is recorded only if that solve made it too (then it is
+        // unknown the same way), or else certainly missing (`bk.failed-solve`).
+        let uncertain = matches!(&planned.kind, PlannedKind::Step { chain, .. } if state.uncertain.contains(chain));
+        if is_step && !uncertain && matches!(outcome, Outcome::Unsupported { .. }) {
+            unknown.insert(planned.stage);
         }
-        let is_step = chain.is_some();
         steps.push(StepPrediction {
             step: planned.step,
             stage: planned.stage,
@@ -93,20 +87,20 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
     }
 }
 
-/// The outcome of a step that follows one the model cannot know (`copy.from-chain`,
-/// `bk.failed-solve`): in its stage, in the stage it is built FROM, or in a stage it reads.
-/// Whether that one hit decides whether this one can. A step keyed apart from its stage
-/// (`bk.link`) depends only on what it reads.
+/// The outcome of a step that follows one the model cannot know (`copy.from-chain`): in its
+/// stage, in the stage it is built FROM, or in a stage it reads. Whether that one hit decides
+/// whether this one can. A step keyed apart from its stage (`bk.link`) depends only on what it
+/// reads.
 fn follows_unknown(
-    unknown: &mut BTreeMap<usize, RuleId>,
+    unknown: &mut BTreeSet<usize>,
     planned: &PlannedStep,
     stage_parents: &[Option<usize>],
 ) -> Option<Outcome> {
     let detached = match &planned.kind {
         PlannedKind::From => {
             if let Some(parent) = stage_parents.get(planned.stage).copied().flatten() {
-                if let Some(rule) = unknown.get(&parent).copied() {
-                    unknown.insert(planned.stage, rule);
+                if unknown.contains(&parent) {
+                    unknown.insert(planned.stage);
                 }
             }
             return None;
@@ -114,10 +108,13 @@ fn follows_unknown(
         PlannedKind::Settled(_) => return None,
         PlannedKind::Step { detached, .. } => *detached,
     };
-    let own = (!detached).then(|| unknown.get(&planned.stage)).flatten();
-    let read = planned.reads_stage.and_then(|s| unknown.get(&s));
-    own.or(read).map(|rule| Outcome::Unsupported {
-        why: format!("follows a step whose outcome the model cannot know (`{rule}`)"),
+    let after = (!detached && unknown.contains(&planned.stage))
+        || planned.reads_stage.is_some_and(|s| unknown.contains(&s));
+    after.then(|| Outcome::Unsupported {
+        why: format!(
+            "follows a step whose outcome the model cannot know (`{}`)",
+            general::FROM_CHAIN.id
+        ),
     })
 }
 
