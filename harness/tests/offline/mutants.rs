@@ -38,8 +38,8 @@ use models::Profile;
 /// mutant makes the step unknown, and reach ignores unknown steps). The seed-9 triage's rules
 /// (`bk.failed-solve`, `classic.symlink-followed`) added 16 mutants, 731 in all: 619, 628 and 609
 /// (846, 859 and 833 per mille). `bk.failed-solve` is never told apart (the reference makes a
-/// hit on a failed solve's step unknown), and since a step after a failed BuildKit build is
-/// unknown, seed 1 no longer tells `bk.stage-args` apart on the four BuildKit 28 profiles (620
+/// hit on a failed solve's step unknown), and seed 1 no longer tells `bk.stage-args` apart on
+/// the four BuildKit 28 profiles, whose telling step a failed build recorded first (620
 /// before, 623 with the new symlink rule alone); `classic.symlink-followed` is reached on the
 /// classic API profiles by seed 1 and on classic:28 by seed 3.
 const FLOORS: [(u64, usize); 3] = [(1, 846), (2, 859), (3, 833)];
