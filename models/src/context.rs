@@ -171,6 +171,44 @@ impl BuildContext {
         self.entries.get(path)
     }
 
+    /// `path` with every symlink on it followed, the context taken as the root: a `..` stops at
+    /// the root and an absolute target starts from it, so the result never leaves the context
+    /// (`""` is the root itself). It may name no entry (a dangling link). `None` after 255
+    /// links, a loop. As moby's `symlink.FollowSymlinkInScope` resolves a context path.
+    pub fn follow_in_scope(&self, path: &str) -> Option<String> {
+        let mut todo: std::collections::VecDeque<String> =
+            path.split('/').map(str::to_string).collect();
+        let mut resolved: Vec<String> = Vec::new();
+        let mut links = 0;
+        while let Some(part) = todo.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    resolved.pop();
+                    continue;
+                }
+                _ => resolved.push(part),
+            }
+            let Some(EntryKind::Symlink { target }) =
+                self.get(&resolved.join("/")).map(|e| &e.kind)
+            else {
+                continue;
+            };
+            links += 1;
+            if links > 255 {
+                return None;
+            }
+            resolved.pop();
+            if target.starts_with('/') {
+                resolved.clear();
+            }
+            for part in target.split('/').rev() {
+                todo.push_front(part.to_string());
+            }
+        }
+        Some(resolved.join("/"))
+    }
+
     pub fn get_mut(&mut self, path: &str) -> Option<&mut Entry> {
         self.entries.get_mut(path)
     }
@@ -229,5 +267,33 @@ impl BuildContext {
             .map(|(p, e)| (p.clone(), e.clone()))
             .collect();
         BuildContext { entries }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A context of `links` (`PATH -> TARGET`) and the file `d/a`; `path` followed in scope.
+    fn check(links: &[(&str, &str)], path: &str, expect: Option<&str>) {
+        let mut context = BuildContext::new();
+        context.insert("d/a", Entry::file("x")).unwrap();
+        for (link, target) in links {
+            context.insert(link, Entry::symlink(*target)).unwrap();
+        }
+        let got = context.follow_in_scope(path);
+        assert_eq!(got.as_deref(), expect, "{links:?} {path}");
+    }
+
+    #[test]
+    fn follow_in_scope_resolves_as_moby_does() {
+        check(&[("d/l", "a")], "d/l", Some("d/a"));
+        check(&[("d/l", "gone")], "d/l", Some("d/gone"));
+        check(&[("l", "/d/a")], "l", Some("d/a"));
+        check(&[("d/l", "../../../d/a")], "d/l", Some("d/a"));
+        check(&[("e", "d"), ("l", "e/a")], "l", Some("d/a"));
+        check(&[("d/l", "m"), ("d/m", "a")], "d/l", Some("d/a"));
+        check(&[("l", "m"), ("m", "l")], "l", None);
+        check(&[], "d/a", Some("d/a"));
     }
 }

@@ -79,7 +79,7 @@ pub(crate) fn plan_copy(
             key.extend(component);
             key.extend(made.then(|| buildah::made_stream_flags(p, copy)).flatten());
         }
-        Err(outcome) => return Planned::Broken(outcome),
+        Err(outcome) => return Planned::broken_reading(outcome, reads_stage),
     }
     key.extend(buildkit::copy_context(cx.profile, || cx.context_digest()));
     key.extend(buildah::named_owner(p, copy));
@@ -484,6 +484,22 @@ pub(crate) fn source_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArg
     fact
 }
 
+/// The facts a COPY hashes for an entry it copies: its own, but for a symlink on the classic
+/// builder (`classic.symlink-followed`), those of the entry it leads to in the context, under
+/// that entry's path, or its path alone when it leads to none. `None` for a symlink loop, which
+/// the classic builder leaves out of the hash (its walk skips a path it cannot hash).
+fn entry_fact(cx: &Cx<'_>, path: &str, entry: &Entry, copy: &CopyArgs) -> Option<SourceFact> {
+    let is_link = matches!(entry.kind, EntryKind::Symlink { .. });
+    if !is_link || !classic::follows_symlinks(cx.profile) {
+        return Some(source_fact(cx, path, entry, copy));
+    }
+    let led_to = cx.visible.follow_in_scope(path)?;
+    Some(match cx.visible.get(&led_to) {
+        Some(target) => source_fact(cx, &led_to, target, copy),
+        None => classic::unresolved_link(path),
+    })
+}
+
 /// The context paths a COPY source names: `""` for the whole context, glob matches, or itself.
 fn source_roots(
     context: &BuildContext,
@@ -565,10 +581,9 @@ fn collect_sources_placed(
         for root in roots {
             if root.is_empty() {
                 for (path, entry) in context.entries_under("") {
-                    facts.push((
-                        source_fact(cx, path, entry, copy),
-                        Place::Below(path.clone()),
-                    ));
+                    if let Some(fact) = entry_fact(cx, path, entry, copy) {
+                        facts.push((fact, Place::Below(path.clone())));
+                    }
                 }
                 continue;
             }
@@ -579,7 +594,14 @@ fn collect_sources_placed(
                 } else {
                     Place::File(root.rsplit('/').next().unwrap_or(&root).to_string())
                 };
-                facts.push((source_fact(cx, &root, entry, copy), place));
+                // The classic builder names a followed source by where it led.
+                let named = match context.get(&root).map(|e| &e.kind) {
+                    Some(EntryKind::Symlink { .. }) if classic::follows_symlinks(p) => context
+                        .follow_in_scope(&root)
+                        .unwrap_or_else(|| root.clone()),
+                    _ => root.clone(),
+                };
+                facts.push((source_fact(cx, &named, entry, copy), place));
             }
             if entry.is_dir() {
                 for (path, child) in context.entries_under(&root) {
@@ -587,7 +609,9 @@ fn collect_sources_placed(
                         .strip_prefix(&format!("{root}/"))
                         .unwrap_or(path)
                         .to_string();
-                    facts.push((source_fact(cx, path, child, copy), Place::Below(below)));
+                    if let Some(fact) = entry_fact(cx, path, child, copy) {
+                        facts.push((fact, Place::Below(below)));
+                    }
                 }
             }
         }

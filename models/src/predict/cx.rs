@@ -35,6 +35,20 @@ pub(crate) enum Planned {
     },
     /// The instruction settles the rest of the stage too (fails, skipped, unsupported).
     Broken(Outcome),
+    /// The instruction fails on a path the earlier stage (the index) lacks: the builder finds
+    /// that out from the stage's result, so only once the stage is built (`bk.failed-solve`).
+    LacksInStage(Outcome, usize),
+}
+
+impl Planned {
+    /// `outcome` settles the step; a failure found in the earlier stage `read` (a `COPY --from`
+    /// or a bind mount of a path it lacks) says so.
+    pub(crate) fn broken_reading(outcome: Outcome, read: Option<usize>) -> Planned {
+        match (outcome, read) {
+            (outcome @ Outcome::Fails { .. }, Some(stage)) => Planned::LacksInStage(outcome, stage),
+            (outcome, _) => Planned::Broken(outcome),
+        }
+    }
 }
 
 /// Per-stage facts other stages may need.

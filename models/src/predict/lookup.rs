@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fingerprint::fingerprint;
 use crate::predict::explain::explain_miss;
-use crate::predict::plan::{plan, PlannedKind, PlannedStep};
+use crate::predict::plan::{plan, Plan, PlannedKind, PlannedStep};
 use crate::predict::state::CacheExport;
 use crate::predict::state::{EngineState, Imported, Record};
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
@@ -71,7 +71,11 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
             Some(outcome) => (outcome, false),
             None => lookup.outcome(build, &planned),
         };
-        if is_step && matches!(outcome, Outcome::Unsupported { .. }) {
+        // A step only a failed solve recorded is unknown itself, but what follows it is not:
+        // a later step of its chain is recorded only if that solve made it too (then it is
+        // unknown the same way), or else certainly missing (`bk.failed-solve`).
+        let uncertain = matches!(&planned.kind, PlannedKind::Step { chain, .. } if state.uncertain.contains(chain));
+        if is_step && !uncertain && matches!(outcome, Outcome::Unsupported { .. }) {
             unknown.insert(planned.stage);
         }
         steps.push(StepPrediction {
@@ -209,6 +213,9 @@ impl Lookup<'_> {
         if let Some(reason) = general::made_content_rebuilds(&state.profile, key) {
             return (Outcome::Rebuilt { reason }, false);
         }
+        if local && state.uncertain.contains(&chain) {
+            return (buildkit::uncertain_record(), false);
+        }
         if local {
             let rule = if key.has_sources() {
                 general::COPY_CHECKSUM.id
@@ -305,9 +312,16 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
     if plan.rejected.is_some() {
         return None;
     }
+    let failed = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.kind, PlannedKind::Settled(Outcome::Fails { .. })));
+    if failed && buildkit::failed_solve_races(&profile) {
+        record_failed_solve(state, &plan);
+        return None;
+    }
     let relaid = relaid_steps(state, build, &plan.steps);
     let mut all = Vec::new();
-    let mut failed = false;
     for planned in plan.steps {
         match planned.kind {
             PlannedKind::Step {
@@ -316,13 +330,13 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
                 let record = Record { parent, key };
                 all.push((chain, record.clone(), true));
                 state.insert(chain, record);
+                // Committed (every step of a successful build, the steps before a failure on the
+                // classic builder and Buildah): certainly recorded now.
+                state.uncertain.remove(&chain);
             }
             // The steps before a failure are committed: a failed `--no-cache` build supersedes
             // what it rebuilt as a successful one does; it exports no cache.
-            PlannedKind::Settled(Outcome::Fails { .. }) => {
-                failed = true;
-                break;
-            }
+            PlannedKind::Settled(Outcome::Fails { .. }) => break,
             _ => {}
         }
     }
@@ -346,4 +360,62 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
         })
         .collect();
     Some(CacheExport { records })
+}
+
+/// What a failed BuildKit solve leaves (`bk.failed-solve`): every step it planned may have run
+/// beside the failure, so each new one is recorded as uncertain, but for the stages the failure
+/// was certainly found after (`certainly_built`), whose steps are recorded as any build's.
+fn record_failed_solve(state: &mut EngineState, plan: &Plan) {
+    let built = certainly_built(plan);
+    for planned in &plan.steps {
+        let PlannedKind::Step {
+            parent, chain, key, ..
+        } = &planned.kind
+        else {
+            continue;
+        };
+        let known = state.records.contains_key(chain);
+        state.insert(
+            *chain,
+            Record {
+                parent: *parent,
+                key: key.clone(),
+            },
+        );
+        if built.contains(&planned.stage) {
+            state.uncertain.remove(chain);
+        } else if !known {
+            state.uncertain.insert(*chain);
+        }
+    }
+}
+
+/// The stages a failed build certainly built: each failing step found its failure in the
+/// result of the stage it waited for (`PlannedStep::waited_for`), which needs that stage and
+/// what it was built from or copied from; a failure in the context waits for no step. With
+/// several failing steps, whichever failed first ended the solve, so only what every one of
+/// them waited for counts.
+fn certainly_built(plan: &Plan) -> BTreeSet<usize> {
+    let mut common: Option<BTreeSet<usize>> = None;
+    for failing in plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.kind, PlannedKind::Settled(Outcome::Fails { .. })))
+    {
+        let mut needed = BTreeSet::new();
+        let mut todo: Vec<usize> = failing.waited_for.into_iter().collect();
+        while let Some(stage) = todo.pop() {
+            if !needed.insert(stage) {
+                continue;
+            }
+            todo.extend(plan.stage_parents.get(stage).copied().flatten());
+            let read = plan.steps.iter().filter(|s| s.stage == stage);
+            todo.extend(read.filter_map(|s| s.reads_stage));
+        }
+        common = Some(match common {
+            None => needed,
+            Some(c) => c.intersection(&needed).copied().collect(),
+        });
+    }
+    common.unwrap_or_default()
 }

@@ -36,6 +36,9 @@ pub(crate) struct PlannedStep {
     /// The step's failure refuses the whole build (BuildKit's lexer errors: it converts the
     /// Dockerfile before building).
     pub refused_up_front: bool,
+    /// A failing step's failure found in this earlier stage's result (a path it lacks): that
+    /// stage was built before the step failed (`bk.failed-solve`).
+    pub waited_for: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -468,6 +471,7 @@ fn planned_step(
         instruction: instruction.normalized(),
         kind,
         refused_up_front: false,
+        waited_for: None,
     }
 }
 
@@ -531,6 +535,11 @@ fn plan_stage(
                         planned.kind = PlannedKind::Settled(buildkit::not_a_step());
                     }
                 }
+            }
+            Planned::LacksInStage(outcome, stage) => {
+                planned.waited_for = Some(stage);
+                st.broken = Some(outcome.clone());
+                planned.kind = PlannedKind::Settled(outcome);
             }
             Planned::Broken(outcome) => {
                 // BuildKit resolves every FROM before building: one it cannot name refuses the

@@ -85,7 +85,13 @@ pub(crate) fn plan_run(
     for mount in &flags.mounts {
         match mount_component(cx, outcomes, st, mount) {
             Ok(component) => key.extend(component),
-            Err(outcome) => return Planned::Broken(outcome),
+            Err(outcome) => {
+                let read = mount
+                    .from
+                    .as_deref()
+                    .and_then(|from| cx.earlier_stage(st.index, &cx.expand(from, &st.scope)));
+                return Planned::broken_reading(outcome, read);
+            }
         }
     }
     if cx.args_on {

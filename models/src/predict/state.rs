@@ -44,6 +44,9 @@ pub struct EngineState {
     pub(crate) children: BTreeMap<u64, Vec<u64>>,
     /// Digests of every key ever recorded (the lookup when `cascade` is switched off).
     pub(crate) loose_keys: BTreeSet<u64>,
+    /// Chains only a failed BuildKit solve recorded, which may or may not have been committed
+    /// (`bk.failed-solve`): a hit on one is unknown until a successful build settles it.
+    pub(crate) uncertain: BTreeSet<u64>,
     imports: BTreeMap<String, CacheExport>,
 }
 
@@ -54,6 +57,7 @@ impl EngineState {
             records: BTreeMap::new(),
             children: BTreeMap::new(),
             loose_keys: BTreeSet::new(),
+            uncertain: BTreeSet::new(),
             imports: BTreeMap::new(),
         }
     }
@@ -77,12 +81,14 @@ impl EngineState {
         self.records.clear();
         self.children.clear();
         self.loose_keys.clear();
+        self.uncertain.clear();
     }
 
     /// Forgets a record and everything built on it.
     fn remove_subtree(&mut self, chain: u64) {
         let mut stack = vec![chain];
         while let Some(c) = stack.pop() {
+            self.uncertain.remove(&c);
             if self.records.remove(&c).is_some() {
                 stack.extend(self.children.remove(&c).unwrap_or_default());
             }

@@ -682,6 +682,51 @@ pub(crate) fn chmod_value(p: &Profile, chmod: &str, expand: impl FnOnce(&str) ->
     }
 }
 
+// Versions: every generation (BuildKit v0.8, v0.13 and v0.25 share the scheduler: a dep's
+// content checksum starts as soon as that dep alone is complete, v0.8.2 solver/edge.go
+// L820-L830, v0.13.2 L863-L873, v0.25.2 L885-L904; a step whose key no cache can match asks for
+// every dep at once, v0.25.2 L825-L828; a step's record is saved as soon as it ran, L981-L999).
+// The failure ends the solve and cancels what still runs: moby/buildkit#3955 (open).
+pub const FAILED_SOLVE: Rule = Rule {
+    id: RuleId::new("bk.failed-solve"),
+    statement: "A failing step fails the whole solve at once, without waiting for the steps \
+                running beside it (moby/buildkit#3955): a COPY's missing context source fails \
+                when the checksum of that input alone is computed, before or while the step's \
+                parent and the other stages run, so which of the failed build's new steps were \
+                committed is a race (a step that finished is, one cancelled is not). Only what \
+                the failure was found in was certainly built: the stage a `COPY --from` or a \
+                bind mount found lacking the path, and what that stage was built from. A later \
+                hit on any other step the failed build made is unknown (`unsupported`) until a \
+                successful build settles it.",
+    source: "https://github.com/moby/buildkit/blob/v0.25.2/solver/edge.go#L885-L904",
+    if_off: "every step planned before the failing one is committed, as the classic builder \
+             commits them",
+    status: Status::Settled {
+        note: "measured with bk-failed-solve-uncommitted: the RUN beside the failing COPY was \
+               lost on Engine 28.5.2 and committed on 26.1.5 (replays of the seed-9 triage); \
+               the case holds on 20.10.24, 26.1.5 and 28.5.2",
+    },
+    applies: buildkit,
+    versions: Versions::All,
+};
+
+/// Whether a failed build's new steps are only possibly committed (`FAILED_SOLVE`; off: those
+/// planned before the failure are committed).
+pub(crate) fn failed_solve_races(p: &Profile) -> bool {
+    p.on(&FAILED_SOLVE)
+}
+
+/// The outcome of a step whose record only a failed solve made (`FAILED_SOLVE`).
+pub(crate) fn uncertain_record() -> Outcome {
+    Outcome::Unsupported {
+        why: format!(
+            "recorded only by a failed build, whose steps BuildKit may or may not have committed \
+             before the failure ended the solve (`{}`)",
+            FAILED_SOLVE.id
+        ),
+    }
+}
+
 pub const RULES: &[Rule] = &[
     CHECKSUM_FIELDS,
     XATTR_FILTER,
@@ -706,4 +751,5 @@ pub const RULES: &[Rule] = &[
     EMPTY_WILDCARD,
     CHMOD_EXPANDED,
     STAGE_ARGS,
+    FAILED_SOLVE,
 ];

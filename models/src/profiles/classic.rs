@@ -16,7 +16,7 @@ use crate::profiles::general;
 use crate::profiles::generation::{Project, Version, Versions};
 use crate::profiles::profile::Profile;
 use crate::rules::{Rule, RuleId, Status};
-use crate::step::key::{Component, Part};
+use crate::step::key::{Component, Part, SourceFact};
 use crate::step::outcome::{Outcome, Reason, ReasonKind};
 use crate::step::BuildOptions;
 
@@ -399,6 +399,50 @@ pub(crate) fn empty_wildcard_joined(p: &Profile) -> bool {
     p.on(&EMPTY_WILDCARD_JOINED)
 }
 
+// Versions: every generation: `archiveContext.Hash` follows the path in the context and takes
+// the tarsum of what it leads to, or the path when that is no entry (moby v20.10.24
+// builder/remotecontext/archive.go L97-L116, v26.1.5 and v28.5.2 L100-L119), for a file source
+// and for every entry `walkSource` hashes below a directory source (v28.5.2
+// builder/dockerfile/copy.go L301-L333, v20.10.24 L338-L370).
+pub const SYMLINK_FOLLOWED: Rule = Rule {
+    id: RuleId::new("classic.symlink-followed"),
+    statement: "A symlink a COPY/ADD hashes is hashed by what it leads to in the context: the \
+                daemon follows it with the context as the root and takes the tarsum of that \
+                entry (its name, mode, owner, size, xattrs and content), or, when the context has \
+                no such entry (a dangling link), the link's own path as a string. The link's own \
+                owner and xattrs, and its target while it dangles, never count: a chown of a \
+                link, or retargeting a dangling link to another missing name, hits; a change of \
+                the file a link leads to misses the COPY of a directory holding only the link.",
+    source: "https://github.com/moby/moby/blob/v28.5.2/builder/remotecontext/archive.go#L100-L119",
+    if_off: "a symlink is hashed by its own entry (type, link target, owner), as BuildKit does",
+    status: Status::Settled {
+        note: "measured on Engine 20.10.24, 26.1.5 and 28.5.2 (graph and containerd stores), \
+               both doors: case classic-symlink-followed (a chown and a retarget of a dangling \
+               link hit, a change of the file a link leads to misses)",
+    },
+    applies: classic,
+    versions: Versions::All,
+};
+
+/// Whether a symlink a COPY hashes stands for the entry it leads to (off: for itself).
+pub(crate) fn follows_symlinks(p: &Profile) -> bool {
+    p.on(&SYMLINK_FOLLOWED)
+}
+
+/// What a symlink that leads to no entry of the context is hashed as: its own path alone.
+pub(crate) fn unresolved_link(path: &str) -> SourceFact {
+    SourceFact {
+        path: path.to_string(),
+        kind: "unresolved symlink",
+        content: None,
+        mode: None,
+        owner: None,
+        times: None,
+        link_target: None,
+        xattrs: Vec::new(),
+    }
+}
+
 pub const RULES: &[Rule] = &[
     CONFIG_MATCH,
     COPY_KEY,
@@ -415,4 +459,5 @@ pub const RULES: &[Rule] = &[
     EXCLUDE_IGNORED,
     DISPATCH_REFUSAL,
     EMPTY_WILDCARD_JOINED,
+    SYMLINK_FOLLOWED,
 ];
