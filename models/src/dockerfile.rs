@@ -18,6 +18,7 @@
 mod ast;
 mod body;
 pub mod expand;
+mod pattern;
 #[cfg(test)]
 mod tests;
 
