@@ -17,14 +17,17 @@
 
 mod ast;
 mod body;
+mod canonical;
 pub mod expand;
+mod pattern;
 #[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
 
 pub use ast::{ArgDecl, Body, Command, CopyArgs, Feature, Heredoc, Mount, MountKind, RunFlags};
-pub use body::{canonical_args, is_unknown_syntax, parse_json_string_array};
+pub use body::{is_unknown_syntax, parse_json_string_array};
+pub use canonical::canonical_args;
 pub use expand::{expand, Dialect, ExpandError, Syntax};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -131,94 +131,115 @@ pub fn apply_mutation(
     mutation: &Mutation,
     clock: i64,
 ) -> Result<(), MutationError> {
-    let existing = |context: &mut BuildContext, path: &str| -> Result<String, MutationError> {
-        let path = normalize_context_path(path)?;
-        if context.get(&path).is_none() {
-            return Err(MutationError::Missing(path));
-        }
-        Ok(path)
-    };
     match mutation {
-        Mutation::Write { path, content } => write_file(context, path, content, clock)?,
-        Mutation::WriteSameSize { path, content } => {
-            let path = existing(context, path)?;
-            let entry = context
-                .get_mut(&path)
-                .ok_or_else(|| MutationError::Missing(path.clone()))?;
-            let EntryKind::File { content: old } = &entry.kind else {
-                return Err(MutationError::NotAFile(path));
-            };
-            let mut new = content.as_bytes().to_vec();
-            new.resize(old.len(), b'.');
-            entry.kind = EntryKind::File { content: new };
-        }
-        Mutation::Chmod { path, mode } => {
-            let path = existing(context, path)?;
-            if let Some(e) = context.get_mut(&path) {
-                e.mode = mode & 0o7777;
-            }
-        }
-        Mutation::Chown { path, uid, gid } => {
-            let path = existing(context, path)?;
-            if let Some(e) = context.get_mut(&path) {
-                e.uid = *uid;
-                e.gid = *gid;
-            }
-        }
-        Mutation::Touch { path, mtime } => {
-            let path = existing(context, path)?;
-            if let Some(e) = context.get_mut(&path) {
-                e.mtime = *mtime;
-                e.atime = *mtime;
-            }
-        }
-        Mutation::SetXattr { path, name, value } => {
-            let path = existing(context, path)?;
-            if let Some(e) = context.get_mut(&path) {
-                e.xattrs.insert(name.clone(), value.as_bytes().to_vec());
-            }
-        }
-        Mutation::RemoveXattr { path, name } => {
-            let path = existing(context, path)?;
-            if let Some(e) = context.get_mut(&path) {
-                e.xattrs.remove(name);
-            }
-        }
-        Mutation::Symlink { path, target } => symlink(context, path, target, clock)?,
-        Mutation::Mkdir { path } => {
-            let path = normalize_context_path(path)?;
-            if context.get(&path).is_some() {
-                return Err(MutationError::NotAFile(path));
-            }
-            context.insert(&path, Entry::dir())?;
-        }
+        Mutation::Write { path, content } => write_file(context, path, content, clock),
+        Mutation::WriteSameSize { path, content } => write_same_size(context, path, content),
+        Mutation::Chmod { path, mode } => edit_entry(context, path, |e| e.mode = mode & 0o7777),
+        Mutation::Chown { path, uid, gid } => edit_entry(context, path, |e| {
+            e.uid = *uid;
+            e.gid = *gid;
+        }),
+        Mutation::Touch { path, mtime } => edit_entry(context, path, |e| {
+            e.mtime = *mtime;
+            e.atime = *mtime;
+        }),
+        Mutation::SetXattr { path, name, value } => edit_entry(context, path, |e| {
+            e.xattrs.insert(name.clone(), value.as_bytes().to_vec());
+        }),
+        Mutation::RemoveXattr { path, name } => edit_entry(context, path, |e| {
+            e.xattrs.remove(name);
+        }),
+        Mutation::Symlink { path, target } => symlink(context, path, target, clock),
+        Mutation::Mkdir { path } => mkdir(context, path),
         Mutation::Remove { path } => {
             let path = existing(context, path)?;
             context.remove(&path);
+            Ok(())
         }
         Mutation::Rename { from, to } => {
             let from = existing(context, from)?;
-            rename(context, &from, to)?;
+            rename(context, &from, to)
         }
         Mutation::Dockerignore { text } => {
-            if text.is_empty() {
-                context.remove(DOCKERIGNORE_NAME);
-            } else {
-                let mut entry = Entry::file(text.as_bytes());
-                entry.mtime = clock;
-                context.entries.insert(DOCKERIGNORE_NAME.to_string(), entry);
-            }
+            set_dockerignore(context, text, clock);
+            Ok(())
         }
         Mutation::Dockerfile { text } => {
-            // Saved as an editor saves it: new content, new mtime.
-            context.set_dockerfile_text(text);
-            if let Some(entry) = context.get_mut(crate::context::DOCKERFILE_NAME) {
-                entry.mtime = clock;
-                entry.atime = clock;
-            }
+            set_dockerfile(context, text, clock);
+            Ok(())
         }
     }
+}
+
+/// `path` normalized, or why not: it is not a context path, or nothing is there.
+fn existing(context: &BuildContext, path: &str) -> Result<String, MutationError> {
+    let path = normalize_context_path(path)?;
+    if context.get(&path).is_none() {
+        return Err(MutationError::Missing(path));
+    }
+    Ok(path)
+}
+
+/// Changes the metadata of the entry at `path`, which must exist (chmod, chown, touch, xattrs).
+fn edit_entry(
+    context: &mut BuildContext,
+    path: &str,
+    edit: impl FnOnce(&mut Entry),
+) -> Result<(), MutationError> {
+    let path = existing(context, path)?;
+    if let Some(e) = context.get_mut(&path) {
+        edit(e);
+    }
     Ok(())
+}
+
+/// New content for an existing file, cut or padded with `.` to its old length; times kept.
+fn write_same_size(
+    context: &mut BuildContext,
+    path: &str,
+    content: &str,
+) -> Result<(), MutationError> {
+    let path = existing(context, path)?;
+    let entry = context
+        .get_mut(&path)
+        .ok_or_else(|| MutationError::Missing(path.clone()))?;
+    let EntryKind::File { content: old } = &entry.kind else {
+        return Err(MutationError::NotAFile(path));
+    };
+    let mut new = content.as_bytes().to_vec();
+    new.resize(old.len(), b'.');
+    entry.kind = EntryKind::File { content: new };
+    Ok(())
+}
+
+/// Makes a directory at `path`, where nothing is yet.
+fn mkdir(context: &mut BuildContext, path: &str) -> Result<(), MutationError> {
+    let path = normalize_context_path(path)?;
+    if context.get(&path).is_some() {
+        return Err(MutationError::NotAFile(path));
+    }
+    context.insert(&path, Entry::dir())?;
+    Ok(())
+}
+
+/// Replaces `.dockerignore` with `text` as of `clock`; an empty text removes it.
+fn set_dockerignore(context: &mut BuildContext, text: &str, clock: i64) {
+    if text.is_empty() {
+        context.remove(DOCKERIGNORE_NAME);
+    } else {
+        let mut entry = Entry::file(text.as_bytes());
+        entry.mtime = clock;
+        context.entries.insert(DOCKERIGNORE_NAME.to_string(), entry);
+    }
+}
+
+/// Replaces the Dockerfile's text as an editor saves it: new content, new mtime.
+fn set_dockerfile(context: &mut BuildContext, text: &str, clock: i64) {
+    context.set_dockerfile_text(text);
+    if let Some(entry) = context.get_mut(crate::context::DOCKERFILE_NAME) {
+        entry.mtime = clock;
+        entry.atime = clock;
+    }
 }
 
 /// Writes a file (a new one, or new content for an existing file), as of `clock`.

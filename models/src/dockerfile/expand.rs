@@ -22,6 +22,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pattern::{
+    buildkit_pattern, path_pattern, replace_buildkit, replace_imagebuilder, trim, trim_imagebuilder,
+};
+
 /// Whose lexer: BuildKit's (and the classic builder's, which vendors it) or imagebuilder's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -254,6 +258,7 @@ impl Lexer<'_> {
         }
     }
 
+    /// `${...}` on BuildKit, after the `{`: the name, then its modifier's family.
     fn braced_buildkit(&mut self) -> Result<String, ExpandError> {
         let bad = |why: &str| Err(ExpandError::Syntax(why.to_string()));
         match self.peek() {
@@ -263,18 +268,36 @@ impl Lexer<'_> {
         }
         let name = self.name();
         let value = (self.lookup)(&name);
+        let Some((modifier, colon)) = self.buildkit_modifier()? else {
+            return Ok(value.unwrap_or_default());
+        };
+        match modifier {
+            '/' => self.buildkit_replace(&value.unwrap_or_default()),
+            '#' | '%' => self.buildkit_trim(modifier, &value.unwrap_or_default()),
+            _ => {
+                let word = self.until(Some(&['}']), false)?;
+                let unset = value.is_none() || (colon && value.as_deref() == Some(""));
+                match modifier {
+                    '?' => buildkit_required(name, value, word, unset),
+                    _ => Ok(buildkit_alternative(modifier, value, word, unset)),
+                }
+            }
+        }
+    }
+
+    /// The modifier after BuildKit's `${NAME` and whether a colon came before it (`None`: the
+    /// `}`, no modifier); an error for one `syntax` does not accept, in the lexer's words.
+    fn buildkit_modifier(&mut self) -> Result<Option<(char, bool)>, ExpandError> {
         let syntax = self.syntax;
         let unsupported = |m: &str| {
-            Err(ExpandError::Unsupported(
-                match syntax.colonless || syntax.trim {
-                    true => format!("unsupported modifier ({m}) in substitution"),
-                    false => "missing ':' in substitution".to_string(),
-                },
-            ))
+            ExpandError::Unsupported(match syntax.colonless || syntax.trim {
+                true => format!("unsupported modifier ({m}) in substitution"),
+                false => "missing ':' in substitution".to_string(),
+            })
         };
         let mut modifier = match self.next() {
-            None => return bad("syntax error: missing '}'"),
-            Some('}') => return Ok(value.unwrap_or_default()),
+            None => return Err(ExpandError::Syntax("syntax error: missing '}'".to_string())),
+            Some('}') => return Ok(None),
             Some(c) => c,
         };
         let colon = modifier == ':';
@@ -288,7 +311,7 @@ impl Lexer<'_> {
                         other.unwrap_or(' ')
                     )))
                 }
-                other => return unsupported(&format!(":{}", other.unwrap_or(' '))),
+                other => return Err(unsupported(&format!(":{}", other.unwrap_or(' ')))),
             };
         }
         let allowed = match modifier {
@@ -299,52 +322,41 @@ impl Lexer<'_> {
             _ => false,
         };
         if !allowed {
-            return unsupported(&modifier.to_string());
+            return Err(unsupported(&modifier.to_string()));
         }
-        if modifier == '/' {
-            let all = self.peek() == Some('/');
-            if all {
-                self.at += 1;
-            }
-            let pattern = self.until(Some(&['/']), true)?;
-            let replacement = self.until(Some(&['}']), true)?;
-            let value = value.unwrap_or_default();
-            return Ok(replace_buildkit(
-                &value,
-                &pattern,
-                &replacement,
-                all,
-                self.escape,
-            ));
-        }
-        let word = self.until(Some(&['}']), matches!(modifier, '#' | '%'))?;
-        let unset = value.is_none() || (colon && value.as_deref() == Some(""));
-        match modifier {
-            '-' if unset => Ok(word),
-            '-' => Ok(value.unwrap_or_default()),
-            '+' if unset => Ok(String::new()),
-            '+' => Ok(word),
-            '?' if unset => Err(ExpandError::Required {
-                message: match (word.is_empty(), value.is_none()) {
-                    (false, _) => word,
-                    (true, true) => "is not allowed to be unset".to_string(),
-                    (true, false) => "is not allowed to be empty".to_string(),
-                },
-                name,
-            }),
-            '?' => Ok(value.unwrap_or_default()),
-            _ => {
-                let value = value.unwrap_or_default();
-                let (greedy, pattern) = match word.strip_prefix(modifier) {
-                    Some(rest) => (true, rest.to_string()),
-                    None => (false, word),
-                };
-                let pattern = buildkit_pattern(&pattern, self.escape);
-                Ok(trim(&value, &pattern, greedy, modifier == '#'))
-            }
-        }
+        Ok(Some((modifier, colon)))
     }
 
+    /// BuildKit's `${V/p/r}` and `${V//p/r}`, after the first `/`: `value` with `p` replaced.
+    fn buildkit_replace(&mut self, value: &str) -> Result<String, ExpandError> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.at += 1;
+        }
+        let pattern = self.until(Some(&['/']), true)?;
+        let replacement = self.until(Some(&['}']), true)?;
+        Ok(replace_buildkit(
+            value,
+            &pattern,
+            &replacement,
+            all,
+            self.escape,
+        ))
+    }
+
+    /// BuildKit's `${V#p}`, `${V##p}`, `${V%p}`, `${V%%p}`, after the first `#` or `%`
+    /// (`modifier`): `value` with the matching prefix or suffix removed.
+    fn buildkit_trim(&mut self, modifier: char, value: &str) -> Result<String, ExpandError> {
+        let word = self.until(Some(&['}']), true)?;
+        let (greedy, pattern) = match word.strip_prefix(modifier) {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, word),
+        };
+        let pattern = buildkit_pattern(&pattern, self.escape);
+        Ok(trim(value, &pattern, greedy, modifier == '#'))
+    }
+
+    /// `${...}` on imagebuilder, after the `{`: the name, then its modifier's family.
     fn braced_imagebuilder(&mut self) -> Result<String, ExpandError> {
         let name = self.name();
         let value = (self.lookup)(&name).unwrap_or_default();
@@ -356,294 +368,133 @@ impl Lexer<'_> {
             }
             Some(':') => {
                 self.at += 1;
-                let modifier = self.next();
-                let word = self.until(Some(&['}']), false)?;
-                match modifier {
-                    Some('+') if value.is_empty() => Ok(value),
-                    Some('+') => Ok(word),
-                    Some('-') if value.is_empty() => Ok(word),
-                    Some('-') => Ok(value),
-                    Some('?') if syntax.required => match (value.is_empty(), word.is_empty()) {
-                        (false, _) => Ok(value),
-                        (true, false) => Ok(word),
-                        (true, true) => Err(ExpandError::Required {
-                            name,
-                            message: "is not allowed to be unset".to_string(),
-                        }),
-                    },
-                    m => Err(ExpandError::Unsupported(format!(
-                        "Unsupported modifier ({}) in substitution",
-                        m.unwrap_or(' ')
-                    ))),
-                }
+                self.imagebuilder_colon(name, value)
             }
             Some(m @ ('#' | '%')) if syntax.trim => {
                 self.at += 1;
-                let greedy = self.peek() == Some(m);
-                if greedy {
-                    self.at += 1;
-                }
-                let word = self.until(Some(&['}']), false)?;
-                if word.is_empty() {
-                    return Err(ExpandError::Syntax(format!("{name}{m}: nothing to remove")));
-                }
-                let pattern = path_pattern(&word);
-                Ok(trim_imagebuilder(&value, &pattern, greedy, m == '#'))
+                self.imagebuilder_trim(&name, m, &value)
             }
             Some('/') if syntax.replace => {
                 self.at += 1;
-                let (mut all, mut begin, mut end) = (false, false, false);
-                match self.peek() {
-                    Some('/') => all = true,
-                    Some('#') => begin = true,
-                    Some('%') => end = true,
-                    _ => {}
-                }
-                if all || begin || end {
-                    self.at += 1;
-                }
-                let pattern = self.until(Some(&['/', '}']), false)?;
-                // `until` consumed the stop: a `/` means a replacement follows.
-                let slash = self.chars.get(self.at - 1) == Some(&'/');
-                if pattern.is_empty() {
-                    return Err(ExpandError::Syntax(format!(
-                        "{name}/: no pattern to replace"
-                    )));
-                }
-                let replacement = match slash {
-                    true => self.until(Some(&['}']), false)?,
-                    false => String::new(),
-                };
-                let pattern = path_pattern(&pattern);
-                Ok(replace_imagebuilder(
-                    &value,
-                    &pattern,
-                    &replacement,
-                    (all, begin, end),
-                ))
+                self.imagebuilder_replace(&name, &value)
             }
             _ => Err(ExpandError::Unsupported(
                 "Missing ':' in substitution".to_string(),
             )),
         }
     }
-}
 
-/// One element of a pattern: any run, one character, a set (imagebuilder's `[...]`), a literal.
-#[derive(Clone, Debug, PartialEq)]
-enum Pat {
-    Star,
-    One,
-    Set(Vec<char>, bool),
-    Lit(char),
-}
-
-/// BuildKit's pattern: `*`, `?`, the escape character quoting the next one; `[` is literal.
-fn buildkit_pattern(pattern: &str, escape: char) -> Vec<Pat> {
-    let mut out = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        out.push(match c {
-            '*' => Pat::Star,
-            '?' => Pat::One,
-            c if c == escape => match chars.next() {
-                Some(n) => Pat::Lit(n),
-                None => Pat::Lit(c),
+    /// imagebuilder's `${V:-w}`, `${V:+w}` and `${V:?m}`, after the colon.
+    fn imagebuilder_colon(&mut self, name: String, value: String) -> Result<String, ExpandError> {
+        let modifier = self.next();
+        let word = self.until(Some(&['}']), false)?;
+        match modifier {
+            Some('+') if value.is_empty() => Ok(value),
+            Some('+') => Ok(word),
+            Some('-') if value.is_empty() => Ok(word),
+            Some('-') => Ok(value),
+            Some('?') if self.syntax.required => match (value.is_empty(), word.is_empty()) {
+                (false, _) => Ok(value),
+                (true, false) => Ok(word),
+                (true, true) => Err(ExpandError::Required {
+                    name,
+                    message: "is not allowed to be unset".to_string(),
+                }),
             },
-            c => Pat::Lit(c),
-        });
-    }
-    out
-}
-
-/// `path.Match`'s pattern: `*` (not across `/`), `?`, `[set]`, `\` quoting.
-fn path_pattern(pattern: &str) -> Vec<Pat> {
-    let mut out = Vec::new();
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(match c {
-            '*' => Pat::Star,
-            '?' => Pat::One,
-            '\\' => Pat::Lit(chars.next().unwrap_or('\\')),
-            '[' => {
-                let negated = chars.next_if(|c| *c == '^').is_some();
-                let mut set = Vec::new();
-                for s in chars.by_ref() {
-                    if s == ']' {
-                        break;
-                    }
-                    set.push(s);
-                }
-                Pat::Set(set, negated)
-            }
-            c => Pat::Lit(c),
-        });
-    }
-    out
-}
-
-/// Whether `pattern` matches all of `text`; `star_slash`: `*` matches `/` too.
-fn matches(pattern: &[Pat], text: &[char], star_slash: bool) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((Pat::Star, rest)) => (0..=text.len())
-            .take_while(|&i| i == 0 || star_slash || text[i - 1] != '/')
-            .any(|i| matches(rest, &text[i..], star_slash)),
-        Some((p, rest)) => {
-            let Some((c, tail)) = text.split_first() else {
-                return false;
-            };
-            let ok = match p {
-                Pat::One => star_slash || *c != '/',
-                Pat::Lit(l) => l == c,
-                Pat::Set(set, negated) => set_contains(set, *c) != *negated,
-                Pat::Star => unreachable!(),
-            };
-            ok && matches(rest, tail, star_slash)
+            m => Err(ExpandError::Unsupported(format!(
+                "Unsupported modifier ({}) in substitution",
+                m.unwrap_or(' ')
+            ))),
         }
     }
-}
 
-fn set_contains(set: &[char], c: char) -> bool {
-    let mut i = 0;
-    while i < set.len() {
-        if i + 2 < set.len() && set[i + 1] == '-' {
-            if set[i] <= c && c <= set[i + 2] {
-                return true;
-            }
-            i += 3;
-        } else {
-            if set[i] == c {
-                return true;
-            }
-            i += 1;
+    /// imagebuilder's `${V#p}`, `${V##p}`, `${V%p}`, `${V%%p}`, after the first `#` or `%` (`m`).
+    fn imagebuilder_trim(
+        &mut self,
+        name: &str,
+        m: char,
+        value: &str,
+    ) -> Result<String, ExpandError> {
+        let greedy = self.peek() == Some(m);
+        if greedy {
+            self.at += 1;
         }
-    }
-    false
-}
-
-/// BuildKit's `#`/`##` (`prefix`) and `%`/`%%`: the shortest (or, greedy, longest) matching
-/// prefix or suffix is removed.
-fn trim(value: &str, pattern: &[Pat], greedy: bool, prefix: bool) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    let n = chars.len();
-    let mut lengths: Vec<usize> = (0..=n).collect();
-    if greedy {
-        lengths.reverse();
-    }
-    for k in lengths {
-        let part = if prefix { &chars[..k] } else { &chars[n - k..] };
-        if matches(pattern, part, true) {
-            let kept = if prefix { &chars[k..] } else { &chars[..n - k] };
-            return kept.iter().collect();
+        let word = self.until(Some(&['}']), false)?;
+        if word.is_empty() {
+            return Err(ExpandError::Syntax(format!("{name}{m}: nothing to remove")));
         }
+        let pattern = path_pattern(&word);
+        Ok(trim_imagebuilder(value, &pattern, greedy, m == '#'))
     }
-    value.to_string()
-}
 
-/// imagebuilder's trim, its loops as written: `#` never removes the whole value, and the
-/// non-greedy `#` and greedy `%` never look at the last character alone.
-fn trim_imagebuilder(value: &str, pattern: &[Pat], greedy: bool, prefix: bool) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    let n = chars.len() as isize;
-    let candidates: Vec<isize> = match (prefix, greedy) {
-        (true, true) | (false, false) => (0..n).rev().collect(),
-        (true, false) | (false, true) => (0..n - 1).collect(),
-    };
-    for i in candidates {
-        let i = i as usize;
-        let (part, kept) = match prefix {
-            true => (&chars[..i], &chars[i..]),
-            false => (&chars[i..], &chars[..i]),
+    /// imagebuilder's `${V/p/r}`, `${V//p/r}`, `${V/#p/r}`, `${V/%p/r}` (`/r` optional), after
+    /// the first `/`.
+    fn imagebuilder_replace(&mut self, name: &str, value: &str) -> Result<String, ExpandError> {
+        let (mut all, mut begin, mut end) = (false, false, false);
+        match self.peek() {
+            Some('/') => all = true,
+            Some('#') => begin = true,
+            Some('%') => end = true,
+            _ => {}
+        }
+        if all || begin || end {
+            self.at += 1;
+        }
+        let pattern = self.until(Some(&['/', '}']), false)?;
+        // `until` consumed the stop: a `/` means a replacement follows.
+        let slash = self.chars.get(self.at - 1) == Some(&'/');
+        if pattern.is_empty() {
+            return Err(ExpandError::Syntax(format!(
+                "{name}/: no pattern to replace"
+            )));
+        }
+        let replacement = match slash {
+            true => self.until(Some(&['}']), false)?,
+            false => String::new(),
         };
-        if matches(pattern, part, false) {
-            return kept.iter().collect();
-        }
+        let pattern = path_pattern(&pattern);
+        Ok(replace_imagebuilder(
+            value,
+            &pattern,
+            &replacement,
+            (all, begin, end),
+        ))
     }
-    value.to_string()
 }
 
-/// BuildKit's `/` and `//`: the leftmost, longest match (every one, with `//`).
-fn replace_buildkit(
-    value: &str,
-    pattern: &str,
-    replacement: &str,
-    all: bool,
-    escape: char,
+/// BuildKit's `${V-w}`, `${V:-w}` (the word where V is `unset`, else V) and `${V+w}`, `${V:+w}`
+/// (the word where V is set, else nothing); `unset` counts an empty V after a colon.
+fn buildkit_alternative(
+    modifier: char,
+    value: Option<String>,
+    word: String,
+    unset: bool,
 ) -> String {
-    let pattern = buildkit_pattern(pattern, escape);
-    let replacement: String = {
-        let mut out = String::new();
-        let mut chars = replacement.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                c if c == escape => out.push(chars.next().unwrap_or(c)),
-                c => out.push(c),
-            }
-        }
-        out
-    };
-    let chars: Vec<char> = value.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    let mut replaced = false;
-    while i <= chars.len() {
-        let found = match replaced && !all {
-            true => None,
-            false => (i..=chars.len())
-                .rev()
-                .find(|&j| matches(&pattern, &chars[i..j], true)),
-        };
-        match found {
-            Some(j) => {
-                out.push_str(&replacement);
-                replaced = true;
-                if j == i {
-                    if let Some(c) = chars.get(i) {
-                        out.push(*c);
-                    }
-                    i += 1;
-                } else {
-                    i = j;
-                }
-            }
-            None => {
-                if let Some(c) = chars.get(i) {
-                    out.push(*c);
-                }
-                i += 1;
-            }
-        }
+    match modifier {
+        '-' if unset => word,
+        '-' => value.unwrap_or_default(),
+        _ if unset => String::new(),
+        _ => word,
     }
-    out
 }
 
-/// imagebuilder's `/`, `//`, `/#`, `/%`, its loop as written.
-fn replace_imagebuilder(
-    value: &str,
-    pattern: &[Pat],
-    replacement: &str,
-    (all, begin, end): (bool, bool, bool),
-) -> String {
-    let mut value: Vec<char> = value.chars().collect();
-    let replacement: Vec<char> = replacement.chars().collect();
-    let mut i: isize = 0;
-    while (i as usize) < value.len() {
-        let at = i as usize;
-        for j in (at + 1..=value.len()).rev() {
-            if (begin && at != 0) || (end && j != value.len()) {
-                continue;
-            }
-            if matches(pattern, &value[at..j], false) {
-                value.splice(at..j, replacement.iter().copied());
-                if !all {
-                    return value.into_iter().collect();
-                }
-                i += replacement.len() as isize - 1;
-                break;
-            }
-        }
-        i += 1;
+/// BuildKit's `${V?m}`, `${V:?m}`: V where it is set, else an error with `m` or, without one,
+/// the lexer's own message.
+fn buildkit_required(
+    name: String,
+    value: Option<String>,
+    word: String,
+    unset: bool,
+) -> Result<String, ExpandError> {
+    if !unset {
+        return Ok(value.unwrap_or_default());
     }
-    value.into_iter().collect()
+    Err(ExpandError::Required {
+        message: match (word.is_empty(), value.is_none()) {
+            (false, _) => word,
+            (true, true) => "is not allowed to be unset".to_string(),
+            (true, false) => "is not allowed to be empty".to_string(),
+        },
+        name,
+    })
 }

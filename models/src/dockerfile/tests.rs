@@ -3,6 +3,7 @@
 //! `normalized` text (heredoc bodies as `⏎`-joined) followed by ` | ` and what its body holds
 //! beyond that text; `! message` for an unsupported instruction. Every input also round-trips:
 //! `render(parse(input)) == input`.
+//! One file over 600 lines on purpose: data tables read through the shared `check` helpers.
 
 use super::*;
 
