@@ -61,7 +61,10 @@ pub(crate) fn plan_copy(
         let rule = classic::copy_text_rule(p).unwrap_or(general::TEXT_LITERAL.id);
         Component::text(rule, generic_text(keyword, copy, &sources, &dest))
     }));
-    let reads_stage = copy.from.as_deref().and_then(|f| cx.earlier_stage(st.index, f));
+    let reads_stage = copy
+        .from
+        .as_deref()
+        .and_then(|f| cx.earlier_stage(st.index, f));
     let from = copy.from.as_deref().map(|f| (f, reads_stage));
     let placed = match from {
         Some((from, Some(stage))) => {
@@ -311,7 +314,8 @@ fn copy_from_stage(
         }
     }
     for (place, file) in &selected {
-        st.files.insert(place_under(dest, place, selected.len()), *file);
+        st.files
+            .insert(place_under(dest, place, selected.len()), *file);
     }
     Ok(Some(component))
 }
