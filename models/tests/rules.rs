@@ -811,6 +811,13 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 unsupported: recorded only by a failed build, whose steps BuildKit may or may not have committed before the failure ended the solve (`bk.failed-solve`)\n3 rebuilt: not in cache (text.literal)",
     },
     Case {
+        // A successful build commits every step it ran: the failed solve's uncertainty ends.
+        name: "BuildKit: a successful build settles the steps a failed solve left uncertain",
+        profiles: BUILDKIT,
+        script: "file a x\n dockerfile FROM base | COPY a /a | COPY b /b\n build\n write b y\n build\n build",
+        expect: "1 cached\n2 cached\n3 cached",
+    },
+    Case {
         name: "the classic builder and Buildah commit the steps before a failure",
         profiles: &["classic", "classic-cli", "podman", "podman-cli"],
         script: "file a x\n dockerfile FROM base | COPY a /a | COPY b /b\n build\n write b y\n build",
@@ -854,6 +861,14 @@ const CASES: &[Case] = &[
         profiles: &["classic", "classic-cli"],
         script: "file a x\n file d/b y\n symlink d/l ../a\n dockerfile FROM base | COPY d /d\n build\n write a z\n build",
         expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)",
+    },
+    Case {
+        // moby builder/remotecontext/archive.go: a source is resolved with every link followed
+        // in the context's scope (`..` stops at the root), so a link to a link is the file.
+        name: "classic: a source that is a link to a link, or one climbing out, is the file it leads to",
+        profiles: &["classic", "classic-cli"],
+        script: "file a x\n symlink l1 a\n symlink l2 l1\n symlink d/up ../../../a\n dockerfile FROM base | COPY l2 /x | COPY d/up /y\n build\n write a z\n build",
+        expect: "1 cached\n2 rebuilt: source `a`: content (copy.checksum)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
     },
     Case {
         name: "BuildKit and Buildah key a link by its own entry: the file it leads to is not in the key",

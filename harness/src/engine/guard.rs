@@ -107,6 +107,11 @@ pub fn restore_build_cache(snapshot: &BuildCacheSnapshot) -> Result<usize> {
             })
             .collect()
     });
+    // Every endpoint's failure is said; the first is the result.
+    let failures: Vec<&Error> = removed.iter().filter_map(|r| r.as_ref().err()).collect();
+    for e in failures.iter().skip(1) {
+        eprintln!("warning: build-cache cleanup: {e}");
+    }
     removed.into_iter().sum()
 }
 

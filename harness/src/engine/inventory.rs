@@ -439,7 +439,9 @@ impl Inventory {
         let (endpoint, from) = match std::env::var("DOCKER_HOST") {
             Ok(host) => (host, "DOCKER_HOST"),
             Err(_) => {
-                match crate::engine::places::docker_context_endpoint(Path::new(&default_cli())) {
+                match crate::engine::places::docker_context_endpoint(Path::new(
+                    &std::env::var("CACHET_DOCKER_CLI").unwrap_or_else(|_| default_cli()),
+                )) {
                     Some(host) => (host, "the current docker context"),
                     None => ("unix:///var/run/docker.sock".to_string(), "the default"),
                 }

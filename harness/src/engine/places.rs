@@ -20,20 +20,36 @@ pub fn default_inventory() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The directory for the endpoints' lock files: `/run/cachet/locks` where it can be made (root),
-/// else `$XDG_STATE_HOME/cachet/locks` (`~/.local/state/cachet/locks`), else the temp dir's.
+/// The directory for the endpoints' lock files: `/run/cachet/locks` where this user can write
+/// there (root on a provisioned machine), else `$XDG_STATE_HOME/cachet/locks`
+/// (`~/.local/state/cachet/locks`), else the temp dir's. Locks keep runs of one user (or of
+/// root) apart; runs of different users on one endpoint do not see each other's.
 pub fn lock_dir() -> PathBuf {
-    let system = PathBuf::from("/run/cachet/locks");
-    if Path::new("/run/cachet").is_dir() && std::fs::create_dir_all(&system).is_ok() {
-        return system;
-    }
-    if let Some(state) = state_home() {
-        let dir = state.join("cachet").join("locks");
-        if std::fs::create_dir_all(&dir).is_ok() {
+    lock_dir_in(Path::new("/run/cachet"), state_home())
+}
+
+/// `lock_dir` with the system directory and the state home given.
+fn lock_dir_in(system: &Path, state: Option<PathBuf>) -> PathBuf {
+    let candidates = std::iter::once(system.join("locks"))
+        .filter(|_| system.is_dir())
+        .chain(state.map(|s| s.join("cachet").join("locks")));
+    for dir in candidates {
+        if writable(&dir) {
             return dir;
         }
     }
     std::env::temp_dir().join("cachet-locks")
+}
+
+/// Whether `dir` exists or can be made, and a file can be made in it.
+fn writable(dir: &Path) -> bool {
+    std::fs::create_dir_all(dir).is_ok()
+        && std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".writable"))
+            .is_ok()
 }
 
 /// The docker CLI: the first `docker` on `path` (the `PATH` variable's value) that is an
@@ -113,6 +129,34 @@ mod tests {
     }
 
     #[test]
+    fn locks_go_where_this_user_can_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (system, state) = (dir.path().join("run"), dir.path().join("state"));
+        // No system directory: the state home.
+        assert_eq!(
+            lock_dir_in(&system, Some(state.clone())),
+            state.join("cachet/locks")
+        );
+        std::fs::create_dir(&system).unwrap();
+        assert_eq!(
+            lock_dir_in(&system, Some(state.clone())),
+            system.join("locks")
+        );
+        // A system lock directory this user cannot write in (made by root; here a file where
+        // the lock file would go, which fails the same way): the state home.
+        let read_only = dir.path().join("ro");
+        std::fs::create_dir_all(read_only.join("locks/.writable")).unwrap();
+        assert_eq!(
+            lock_dir_in(&read_only, Some(state.clone())),
+            state.join("cachet/locks")
+        );
+        assert_eq!(
+            lock_dir_in(&read_only, None),
+            std::env::temp_dir().join("cachet-locks")
+        );
+    }
+
+    #[test]
     fn a_cli_that_is_not_there_gives_no_context_endpoint() {
         assert_eq!(
             docker_context_endpoint(Path::new("/nonexistent/docker")),
@@ -120,7 +164,12 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let cli = dir.path().join("docker");
-        std::fs::write(&cli, "#!/bin/sh\necho unix:///run/user/1000/docker.sock\n").unwrap();
+        std::fs::write(
+            &cli,
+            "#!/bin/sh\n[ \"$*\" = 'context inspect --format {{.Endpoints.docker.Host}}' ] || exit 1\n\
+             echo unix:///run/user/1000/docker.sock\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(
             docker_context_endpoint(&cli).as_deref(),

@@ -9,7 +9,7 @@ use models::{Build, Builder};
 use super::answer::StepExplanation;
 use super::steps::NOT_IN_CACHE;
 
-/// Marks the FROM of each stage whose base image differs between `before` and `now` as the
+/// Marks the FROM of each built stage whose base image differs between `before` and `now` as the
 /// miss (`rebuilt`, naming both images), and the steps of that stage that miss for want of a
 /// cached step after that parent as following it. Stages are paired by position, so only when
 /// both Dockerfiles have as many.
@@ -38,6 +38,11 @@ pub(super) fn mark_base_changes(
         }) else {
             continue;
         };
+        // A stage the build does not build (`skipped`), or one the model cannot judge or that
+        // fails, is no miss of this build, whatever its base.
+        if !matches!(from.outcome.as_str(), "cached" | "not-a-step") {
+            continue;
+        }
         from.outcome = "rebuilt".to_string();
         from.why = format!("the base image changed: `{old}` → `{new}`");
         from.rule = None;

@@ -30,10 +30,15 @@ fn headline(p: &ProfileExplanation) -> String {
             .as_deref()
             .map(|r| format!(" [{r}]"))
             .unwrap_or_default();
-        let verb = if s.outcome == "fails" {
-            "fails"
-        } else {
-            "first miss"
+        // A step the model cannot judge before it may miss first.
+        let unjudged_before = p
+            .steps
+            .iter()
+            .any(|u| u.outcome == "unknown" && u.step < s.step);
+        let verb = match (s.outcome == "fails", unjudged_before) {
+            (true, _) => "fails",
+            (false, false) => "first miss",
+            (false, true) => "first miss the model can see",
         };
         return format!(
             "{verb}: step {} `{}`: {}{rule}",

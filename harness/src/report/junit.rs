@@ -2,7 +2,8 @@
 //! finding (a build's first differing step) and one per scenario that had none. A NEW finding is
 //! a `<failure>` whose message reads "rule: expected X, got Y after CHANGE", with the engine,
 //! the step, the case file and the reproducer in its body; a KNOWN one is `<skipped>`, with its
-//! upstream link. Each testcase's `time` is its scenario's build time.
+//! upstream link. A scenario's build time is the `time` of its first testcase (0 on the others),
+//! so the suites' sums count it once.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,8 +39,10 @@ pub fn junit(report: &Report, dir: &Path) -> Result<String> {
         let seconds = scenario_seconds(result);
         let mut any = false;
         for (_, bucket) in found.iter().filter(|(r, _)| std::ptr::eq(*r, result)) {
+            // The scenario's time goes to its first testcase only, so sums count it once.
+            let time = if any { 0.0 } else { seconds };
             any = true;
-            cases.push(finding_case(report, result, bucket, seconds));
+            cases.push(finding_case(report, result, bucket, time));
         }
         if !any {
             cases.push(Case {

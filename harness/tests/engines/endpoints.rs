@@ -28,16 +28,21 @@ fn inventory_from(text: &str) -> Inventory {
     cachet::engine::inventory_from_file(&path).expect("inventory parses")
 }
 
+/// The docker CLI `ci/engines up` installs and names in the system inventory (Debian's 20.10,
+/// whose built-in BuildKit client is the `buildkit-cli` door), not the first `docker` on the
+/// PATH, which may be a newer CLI without it.
+const SYSTEM_CLI: &str = "cli = \"/usr/bin/docker\"\n";
+
 fn tls_inventory(tls_dir: &Path) -> Inventory {
     inventory_from(&format!(
-        "[hosts.b-tls]\nendpoint = \"tcp://127.0.0.1:2376\"\nkind = \"docker\"\ntls-dir = \"{}\"\n",
+        "{SYSTEM_CLI}[hosts.b-tls]\nendpoint = \"tcp://127.0.0.1:2376\"\nkind = \"docker\"\ntls-dir = \"{}\"\n",
         tls_dir.display()
     ))
 }
 
 fn ssh_inventory(alias: &str) -> Inventory {
     inventory_from(&format!(
-        "[hosts.b-ssh]\nendpoint = \"ssh://{alias}\"\nkind = \"docker\"\n"
+        "{SYSTEM_CLI}[hosts.b-ssh]\nendpoint = \"ssh://{alias}\"\nkind = \"docker\"\n"
     ))
 }
 

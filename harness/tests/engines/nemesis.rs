@@ -360,7 +360,7 @@ impl SmallDisk {
         std::fs::write(
             &file,
             format!(
-                "[hosts.small]\nendpoint = \"unix://{}\"\nkind = \"docker\"\n",
+                "cli = \"/usr/bin/docker\"\n[hosts.small]\nendpoint = \"unix://{}\"\nkind = \"docker\"\n",
                 self.socket.display()
             ),
         )

@@ -871,6 +871,31 @@ fn explain_leads_with_the_first_miss_and_names_a_changed_base_image() {
         text.contains("first miss: step 8 `COPY app.py .`"),
         "{text}"
     );
+    // A base that changed in a stage the build does not build is no miss.
+    std::fs::write(
+        root.join("Dockerfile"),
+        "ARG PY=3.12\nFROM python:${PY} AS test\nRUN true\nFROM base\nCOPY req.txt /r\n",
+    )
+    .unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(["snapshot", r, "-o", s])
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    let (_, text) = explain_cli(&[
+        r,
+        "--since",
+        s,
+        "--profile",
+        "buildkit-cli",
+        "--build-arg",
+        "PY=3.13",
+    ]);
+    assert!(
+        text.contains("buildkit-cli: no miss: every step is cached"),
+        "{text}"
+    );
 }
 
 #[test]

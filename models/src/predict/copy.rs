@@ -591,18 +591,27 @@ fn collect_sources_placed(
                 }
                 continue;
             }
-            let entry = resolve_root(context, &root)?;
+            // Every builder follows a source link all the way, in the context's scope (a link
+            // to a link is the file it ends at: measured with source-link-chain on all
+            // three builders); the classic builder also names the source by where it led.
+            let followed = match context.get(&root).map(|e| &e.kind) {
+                Some(EntryKind::Symlink { .. }) => context.follow_in_scope(&root),
+                _ => None,
+            };
+            let entry = match &followed {
+                Some(led) => context
+                    .get(led)
+                    .ok_or_else(|| format!("source `{root}` is a dangling symlink"))?,
+                None => resolve_root(context, &root)?,
+            };
             if !entry.is_dir() || buildah::hashes_dir_itself(cx.profile) {
                 let place = if entry.is_dir() {
                     Place::Dest
                 } else {
                     Place::File(root.rsplit('/').next().unwrap_or(&root).to_string())
                 };
-                // The classic builder names a followed source by where it led.
-                let named = match context.get(&root).map(|e| &e.kind) {
-                    Some(EntryKind::Symlink { .. }) if classic::follows_symlinks(p) => context
-                        .follow_in_scope(&root)
-                        .unwrap_or_else(|| root.clone()),
+                let named = match &followed {
+                    Some(led) if classic::follows_symlinks(p) => led.clone(),
                     _ => root.clone(),
                 };
                 facts.push((source_fact(cx, &named, entry, copy), place));

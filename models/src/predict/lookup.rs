@@ -286,10 +286,14 @@ fn settle_key_only_hits(
 
 /// The chains of the steps `build` runs although their keys are cached, where such a layer is
 /// newer than the equal cached one and later builds follow it (`buildah::ran_steps_supersede`):
-/// a RUN that skipped the lookup after a stage it mounts ran, and the steps after it.
+/// a RUN that skipped the lookup after a stage it mounts ran, and the steps after it. None when
+/// every step runs anyway (`--no-cache`, which supersedes on its own, or no layers kept).
 fn relaid_steps(state: &EngineState, build: &Build, steps: &[PlannedStep]) -> BTreeSet<u64> {
     let mounts = steps.iter().any(|s| !s.mounted_stages.is_empty());
-    if !mounts || !buildah::ran_steps_supersede(&state.profile) {
+    let p = &state.profile;
+    let runs_all =
+        general::no_cache(p, &build.options).is_some() || buildah::layers_off(p).is_some();
+    if !mounts || runs_all || !buildah::ran_steps_supersede(p) {
         return BTreeSet::new();
     }
     let predicted = predict(state, build).steps;

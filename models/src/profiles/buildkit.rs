@@ -695,9 +695,9 @@ pub const FAILED_SOLVE: Rule = Rule {
                 parent and the other stages run, so which of the failed build's new steps were \
                 committed is a race (a step that finished is, one cancelled is not). Only what \
                 the failure was found in was certainly built: the stage a `COPY --from` or a \
-                bind mount found lacking the path, and what that stage was built from. A later \
-                hit on any other step the failed build made is unknown (`unsupported`) until a \
-                successful build settles it.",
+                bind mount found lacking the path, and what that stage was built from or copied \
+                from. A later hit on any other step the failed build made is unknown \
+                (`unsupported`) until a successful build settles it.",
     source: "https://github.com/moby/buildkit/blob/v0.25.2/solver/edge.go#L885-L904",
     if_off: "every step planned before the failing one is committed, as the classic builder \
              commits them",
