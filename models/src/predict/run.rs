@@ -6,11 +6,11 @@
 //! are outside the key by definition.
 
 use crate::context::{normalize_context_path, BuildContext};
-use crate::dockerfile::{Body, Command, CopyArgs, Instruction, Mount, MountKind};
+use crate::dockerfile::{Body, Command, CopyArgs, Heredoc, Instruction, Mount, MountKind};
 use crate::fingerprint::fingerprint;
 use crate::predict::copy::{built_stage, missing_in_stage, source_fact, stage_content};
 use crate::predict::cx::{arrived_owner, Cx, PlacedFile, Planned, StageOutcome, StageState};
-use crate::profiles::{buildah, buildkit, classic, general, Builder};
+use crate::profiles::{buildah, buildkit, classic, general, Builder, Profile};
 use crate::step::key::{Component, Part, StepKey};
 use crate::step::outcome::Outcome;
 
@@ -30,48 +30,8 @@ pub(crate) fn plan_run(
     else {
         unreachable!("plan_run is called for RUN")
     };
-    // A RUN of the few shell forms whose effect on the image is known (`run_effect`) leaves the
-    // stage's files known; any other may have written anything (`copy.from-chain`).
-    let effect = match (command, heredocs.as_slice()) {
-        (Command::Shell(line), []) => run_effect(&cx.expand(line, &st.scope)),
-        // `RUN <<EOF` with the heredoc as the script: the shell runs its lines in turn.
-        (Command::Shell(line), [doc])
-            if doc.fd.is_none() && line.trim() == format!("<<{}", doc.name) =>
-        {
-            script_effect(&doc.content, |l| match doc.expand {
-                true => cx.expand(l, &st.scope),
-                false => l.to_string(),
-            })
-        }
-        _ => None,
-    };
-    st.last_run_opaque = effect.is_none();
-    match effect {
-        None => st.has_run = true,
-        Some(writes) => {
-            // A plain file, 0644, root's (`run_effect`).
-            for (path, content) in writes {
-                let file = PlacedFile {
-                    rest: fingerprint(&("written by RUN", content)),
-                    owner: Some((0, 0)),
-                    mode: Some(0o644),
-                    is_dir: false,
-                };
-                st.files.insert(path, file);
-            }
-        }
-    }
-    // The heredoc bodies follow the first line in `normalized`; they are keyed on their own.
-    let text = match heredocs.is_empty() {
-        true => normalized,
-        false => normalized.split('\n').next().unwrap_or(normalized),
-    };
-    let text = match p.builder {
-        Builder::BuildKit => {
-            buildkit::run_text_without_cache_ids(p, text.to_string(), &flags.mounts)
-        }
-        _ => text.to_string(),
-    };
+    record_effect(cx, st, command, heredocs);
+    let text = keyed_text(p, normalized, heredocs, &flags.mounts);
     let mut key = StepKey::new(general::TEXT_LITERAL.id, "RUN");
     key.push(Component::text(
         general::TEXT_LITERAL.id,
@@ -114,6 +74,54 @@ pub(crate) fn plan_run(
         reads_stage: None,
         mounted_stages,
         detached_parent: None,
+    }
+}
+
+/// What the RUN leaves in the stage's files: a RUN of the few shell forms whose effect on the
+/// image is known (`run_effect`, or a heredoc script's) writes those files; any other may have
+/// written anything (`copy.from-chain`).
+fn record_effect(cx: &Cx<'_>, st: &mut StageState, command: &Command, heredocs: &[Heredoc]) {
+    let effect = match (command, heredocs) {
+        (Command::Shell(line), []) => run_effect(&cx.expand(line, &st.scope)),
+        // `RUN <<EOF` with the heredoc as the script: the shell runs its lines in turn.
+        (Command::Shell(line), [doc])
+            if doc.fd.is_none() && line.trim() == format!("<<{}", doc.name) =>
+        {
+            script_effect(&doc.content, |l| match doc.expand {
+                true => cx.expand(l, &st.scope),
+                false => l.to_string(),
+            })
+        }
+        _ => None,
+    };
+    st.last_run_opaque = effect.is_none();
+    match effect {
+        None => st.has_run = true,
+        Some(writes) => {
+            // A plain file, 0644, root's (`run_effect`).
+            for (path, content) in writes {
+                let file = PlacedFile {
+                    rest: fingerprint(&("written by RUN", content)),
+                    owner: Some((0, 0)),
+                    mode: Some(0o644),
+                    is_dir: false,
+                };
+                st.files.insert(path, file);
+            }
+        }
+    }
+}
+
+/// The RUN's text as its key holds it: the first line only when heredoc bodies follow (they are
+/// keyed on their own), and on BuildKit without the cache mounts' ids where those are not keyed.
+fn keyed_text(p: &Profile, normalized: &str, heredocs: &[Heredoc], mounts: &[Mount]) -> String {
+    let text = match heredocs.is_empty() {
+        true => normalized,
+        false => normalized.split('\n').next().unwrap_or(normalized),
+    };
+    match p.builder {
+        Builder::BuildKit => buildkit::run_text_without_cache_ids(p, text.to_string(), mounts),
+        _ => text.to_string(),
     }
 }
 
