@@ -783,6 +783,16 @@ fn explain_cli(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// `cachet snapshot ARGS` through its command line, which must succeed.
+fn snapshot_cli(args: &[&str]) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .arg("snapshot")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "snapshot {args:?}: {out:?}");
+}
+
 #[test]
 fn explain_leads_with_the_first_miss_and_names_a_changed_base_image() {
     let dir = tempfile::tempdir().unwrap();
@@ -797,21 +807,7 @@ fn explain_leads_with_the_first_miss_and_names_a_changed_base_image() {
     std::fs::write(root.join("app.py"), "b").unwrap();
     let snap = root.join("snap.json");
     let (r, s) = (root.to_str().unwrap(), snap.to_str().unwrap());
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
-        .args([
-            "snapshot",
-            r,
-            "--build-arg",
-            "PY=3.12",
-            "--build-arg",
-            "X=1",
-            "-o",
-            s,
-        ])
-        .output()
-        .unwrap()
-        .status;
-    assert!(status.success());
+    snapshot_cli(&[r, "--build-arg", "PY=3.12", "--build-arg", "X=1", "-o", s]);
     // A build arg given overrides only its own key (X stays 1), and the base image it names
     // is the first miss, on the FROM, not on the WORKDIR after it.
     let (code, text) = explain_cli(&[
@@ -877,12 +873,7 @@ fn explain_leads_with_the_first_miss_and_names_a_changed_base_image() {
         "ARG PY=3.12\nFROM python:${PY} AS test\nRUN true\nFROM base\nCOPY req.txt /r\n",
     )
     .unwrap();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
-        .args(["snapshot", r, "-o", s])
-        .output()
-        .unwrap()
-        .status;
-    assert!(status.success());
+    snapshot_cli(&[r, "-o", s]);
     let (_, text) = explain_cli(&[
         r,
         "--since",
@@ -905,12 +896,7 @@ fn a_dockerfile_the_frontend_refuses_fails_the_explanation_with_exit_1() {
     std::fs::write(root.join("Dockerfile"), "FROM base\nRUN a\n").unwrap();
     let snap = root.join("snap.json");
     let (r, s) = (root.to_str().unwrap(), snap.to_str().unwrap());
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cachet"))
-        .args(["snapshot", r, "-o", s])
-        .output()
-        .unwrap()
-        .status;
-    assert!(status.success());
+    snapshot_cli(&[r, "-o", s]);
     for (dockerfile, words) in [
         (
             "FROM base\nCOPY\nRUN a\n",
