@@ -139,16 +139,12 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
-    /// A scenario a fault cost: no builds, and why.
-    pub fn lost(index: usize, engine: &str, why: String) -> ScenarioResult {
+    /// Scenario `index` on `engine` with `history` and nothing found, confirmed or shrunk yet.
+    pub fn of_history(index: usize, engine: &str, history: History) -> ScenarioResult {
         ScenarioResult {
             index,
             engine: engine.to_string(),
-            history: History {
-                engine: engine.to_string(),
-                salt: String::new(),
-                builds: Vec::new(),
-            },
+            history,
             confirmed: Vec::new(),
             known: Vec::new(),
             unconfirmed: 0,
@@ -156,12 +152,25 @@ impl ScenarioResult {
             reproducer: None,
             shrunk: None,
             suspects: Vec::new(),
-            lost: Some(why),
+            lost: None,
             mutations: Vec::new(),
             causes: Vec::new(),
             shrunk_history: None,
             logs: Vec::new(),
             kills: Vec::new(),
+        }
+    }
+
+    /// A scenario a fault cost: no builds, and why.
+    pub fn lost(index: usize, engine: &str, why: String) -> ScenarioResult {
+        let history = History {
+            engine: engine.to_string(),
+            salt: String::new(),
+            builds: Vec::new(),
+        };
+        ScenarioResult {
+            lost: Some(why),
+            ..ScenarioResult::of_history(index, engine, history)
         }
     }
 }

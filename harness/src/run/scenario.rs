@@ -211,22 +211,12 @@ fn first_result(
     scenario: &models::scenario::Scenario,
 ) -> ScenarioResult {
     ScenarioResult {
-        index,
-        engine: engine.name.clone(),
-        history: crate::report::schema::History::from(history),
-        confirmed: Vec::new(),
-        known: Vec::new(),
-        unconfirmed: 0,
-        case_file: None,
-        reproducer: None,
-        shrunk: None,
-        suspects: Vec::new(),
-        lost: None,
         mutations: crate::corpus::known::mutation_kinds_per_build(scenario, &engine.settings),
-        causes: Vec::new(),
-        shrunk_history: None,
-        logs: Vec::new(),
-        kills: Vec::new(),
+        ..ScenarioResult::of_history(
+            index,
+            &engine.name,
+            crate::report::schema::History::from(history),
+        )
     }
 }
 
