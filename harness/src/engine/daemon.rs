@@ -148,12 +148,13 @@ pub(crate) fn remove_containers(engine: &Engine, ids: &[String]) -> Result<()> {
 /// Removes images by reference; missing ones are fine.
 pub(crate) fn remove_images(engine: &Engine, references: &[String]) -> Result<()> {
     let docker = client(engine)?;
-    let unreachable = block_on(async {
-        // Newest first: children before the images they are built on.
-        for reference in references.iter().rev() {
-            let removed = docker
+    let remove = |reference: &str| {
+        let reference = reference.to_string();
+        let docker = docker.clone();
+        async move {
+            docker
                 .remove_image(
-                    reference,
+                    &reference,
                     Some(RemoveImageOptions {
                         force: true,
                         noprune: false,
@@ -161,15 +162,35 @@ pub(crate) fn remove_images(engine: &Engine, references: &[String]) -> Result<()
                     }),
                     None,
                 )
-                .await;
-            match removed {
-                // Missing, or still in use: the daemon answered, and that is fine here.
-                Ok(_) | Err(bollard::errors::Error::DockerResponseServerError { .. }) => {}
-                // No answer: the caller must know the images stay (`leftovers::take_unclean`).
-                Err(e) => return Some(e.to_string()),
-            }
+                .await
         }
-        None
+    };
+    // Missing, or still in use: the daemon answered, and that is fine here. No answer: the
+    // caller must know the images stay (`leftovers::take_unclean`).
+    let unanswered = |removed: std::result::Result<_, bollard::errors::Error>| match removed {
+        Ok(_) | Err(bollard::errors::Error::DockerResponseServerError { .. }) => None,
+        Err(e) => Some(e.to_string()),
+    };
+    let unreachable = block_on(async {
+        if engine.image_store.as_deref() == Some("containerd") {
+            // The containerd store deletes an image and then waits for a garbage collection
+            // (moby v28.5.2 daemon/containerd/image_delete.go: `SynchronousDelete`), and
+            // containerd serves every delete waiting at once with one collection. Its images
+            // have no parent chain to respect, so they all go at once.
+            let removals = references.iter().map(|r| remove(r));
+            futures_util::future::join_all(removals)
+                .await
+                .into_iter()
+                .find_map(unanswered)
+        } else {
+            // Newest first: children before the images they are built on.
+            for reference in references.iter().rev() {
+                if let Some(e) = unanswered(remove(reference).await) {
+                    return Some(e);
+                }
+            }
+            None
+        }
     });
     match unreachable {
         Some(detail) => Err(super::client::unavailable(engine, detail)),
