@@ -133,7 +133,8 @@ fn run_trial(
 
 /// Whether `engine` is under test (the first engine of its pairing class), and if so the trial's
 /// name and the scenario it runs: the case's own, or folded onto one host on a generation host
-/// with no second host of its generation; `None` where the case does not run on it.
+/// with no second host of its generation; `None` where the case does not run on it (also a case
+/// that exports cache, on a door that cannot ask for it).
 fn trial_for(
     case: &LoadedCase,
     inventory: &Inventory,
@@ -145,6 +146,10 @@ fn trial_for(
         .find(|e| e.pairs_with(engine))
         .is_some_and(|e| e.name == engine.name);
     if !first {
+        return None;
+    }
+    // A cache export (`--cache-to`) is an option of buildx's door alone: no other door can ask.
+    if cachet::run::execute::exports_cache(&case.scenario) && !engine.passes_cache_to() {
         return None;
     }
     let needs_second = case.hosts().iter().any(|h| h != "a");

@@ -22,7 +22,7 @@ pub mod step;
 pub use context::{BuildContext, Entry, EntryKind};
 pub use dockerfile::{Body, Dockerfile, Instruction};
 pub use predict::{
-    apply, predict, Build, BuildOptions, CacheExport, EngineState, Field, Outcome, Prediction,
+    apply, predict, Build, BuildOptions, CacheExport, EngineState, Exports, Field, Outcome, Prediction,
     Reason, ReasonKind,
 };
 pub use profiles::{

@@ -377,14 +377,18 @@ pub fn describe_options(options: &BuildOptions) -> String {
     for c in &options.cache_from {
         words.push(format!("--cache-from {c}"));
     }
+    for c in &options.cache_to {
+        words.push(format!("--cache-to {c}"));
+    }
     if let Some(p) = &options.push {
         words.push(format!("(push {p})"));
     }
     words.join(" ")
 }
 
-/// The engines of a scenario as the model sees them: one state per host, and the inline cache
-/// pushed so far, which every later build can import (as through a registry).
+/// The engines of a scenario as the model sees them: one state per host, and the cache exported
+/// so far (inline cache pushed with an image, each `--cache-to` backend's), which every later
+/// build can import (as through a registry, or a directory every host reads).
 #[derive(Debug, Default)]
 pub struct ScenarioModel {
     states: BTreeMap<String, crate::EngineState>,
@@ -408,11 +412,12 @@ impl ScenarioModel {
             state.import(reference, export.clone());
         }
         let prediction = crate::predict(state, build);
-        if let Some(export) = crate::apply(state, build) {
-            if let Some(reference) = &build.options.push {
-                self.exports.insert(reference.clone(), export);
-            }
+        let exports = crate::apply(state, build);
+        if let (Some(export), Some(reference)) = (exports.inline, &build.options.push) {
+            self.exports.insert(reference.clone(), export);
         }
+        // A cache export goes to its backend during the build, pushed or not.
+        self.exports.extend(exports.to);
         prediction
     }
 }

@@ -109,6 +109,7 @@ fn run_script(profile: &Profile, script: &str) -> String {
                         "--target" => options.target = Some(it.next().unwrap().to_string()),
                         "--push" => options.push = Some(it.next().unwrap().to_string()),
                         "--cache-from" => options.cache_from.push(it.next().unwrap().to_string()),
+                        "--cache-to" => options.cache_to.push(it.next().unwrap().to_string()),
                         h if h.starts_with('@') => host = h[1..].to_string(),
                         other => panic!("unknown build word {other}"),
                     }
@@ -125,11 +126,13 @@ fn run_script(profile: &Profile, script: &str) -> String {
                 };
                 let prediction = predict(state, &build);
                 last = render_prediction(&prediction);
-                if let Some(export) = apply(state, &build) {
+                let exports = apply(state, &build);
+                if let Some(export) = exports.inline {
                     if let Some(reference) = &build.options.push {
                         registry.insert(reference.clone(), export);
                     }
                 }
+                registry.extend(exports.to);
                 continue;
             }
             other => panic!("unknown script verb {other}"),
@@ -716,6 +719,19 @@ const CASES: &[Case] = &[
         profiles: BUILDKIT,
         script: "file a x\n dockerfile FROM base AS first | COPY a /a | FROM base | COPY --from=first /a /b\n build --inline --push r/app\n build @b --cache-from r/app",
         expect: "1 cached\n2 cached from r/app\n3 not-a-step\n4 cached from r/app",
+    },
+    Case {
+        // Measured: buildx 0.13.1 against Engine 20.10.24 and 26.1.5, 0.29.1 against 28.5.2.
+        name: "cache export: the graph drivers' store refuses a registry --cache-to before building",
+        profiles: &["buildkit+graph", "buildkit-cli+graph"],
+        script: "file a x\n dockerfile FROM base | COPY a /a\n build --cache-to type=registry,ref=r/c,mode=max",
+        expect: "rejected: --cache-to type=registry: cache export is not supported for the docker driver without the containerd image store",
+    },
+    Case {
+        name: "cache export: mode=max carries a copied-from stage's layers, so its steps hit where min reruns them",
+        profiles: &["buildkit:26+containerd", "buildkit:28+containerd", "buildkit-cli:26+containerd", "buildkit-cli:28+containerd"],
+        script: "file a x\n file b x\n dockerfile FROM base AS first | COPY a /a | COPY b /b | FROM base | COPY --from=first /a /x\n build --cache-to type=registry,ref=r/c,mode=max\n write b y\n build @b --cache-from type=registry,ref=r/c",
+        expect: "1 cached\n2 cached from type=registry,ref=r/c\n3 rebuilt: source `b`: content (copy.checksum)\n4 not-a-step\n5 cached from type=registry,ref=r/c",
     },
     Case {
         // Measured on Engine 20.10.24: `first 2/3` runs, the COPY --from hits by content.

@@ -68,6 +68,10 @@ pub struct BuildSpec {
     pub push: Option<String>,
     #[serde(default, skip_serializing_if = "is_empty_collection")]
     pub cache_from: Vec<String>,
+    /// Cache exports, as buildx writes them (`type=registry,ref=NAME,mode=max`,
+    /// `type=local,dest=NAME`): a name the run maps to its own registry reference or directory.
+    #[serde(default, skip_serializing_if = "is_empty_collection")]
+    pub cache_to: Vec<String>,
     /// Pinned expectations: the model's outcome for every step of this build, as words
     /// (`cached rebuilt ...`), keyed by profile names (comma-separated) or `all`.
     #[serde(default, skip_serializing_if = "is_empty_collection")]
@@ -307,6 +311,28 @@ fn transition(n: usize, b: &BuildSpec) -> std::result::Result<Transition, (Strin
             ));
         }
     }
+    let specs = (b.cache_from.iter().map(|v| (v, false)))
+        .chain(b.cache_to.iter().map(|v| (v, true)));
+    for (value, exporting) in specs {
+        let field = if exporting { "cache-to" } else { "cache-from" };
+        let spec = models::step::backends::parse(value, exporting)
+            .map_err(|why| (field.to_string(), format!("build {}: {why}", n + 1)))?;
+        // A directory is a name in the scenario's own cache directory, never a path out of it.
+        let plain = |p: &str| {
+            !matches!(p, "." | "..")
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        };
+        if spec.backend == models::step::backends::Backend::Local && !plain(&spec.place) {
+            return Err((
+                field.to_string(),
+                format!(
+                    "build {}: local cache `{}` must be a plain name (letters, digits, `._-`): the run keeps it in the scenario's own directory",
+                    n + 1,
+                    spec.place
+                ),
+            ));
+        }
+    }
     Ok(Transition {
         mutations: b.mutations.clone(),
         build: BuildStep {
@@ -316,6 +342,7 @@ fn transition(n: usize, b: &BuildSpec) -> std::result::Result<Transition, (Strin
                 no_cache: b.no_cache,
                 target: b.target.clone(),
                 cache_from: b.cache_from.clone(),
+                cache_to: b.cache_to.clone(),
                 inline_cache: b.inline_cache,
                 push: b.push.clone(),
                 platform: None,
@@ -572,6 +599,7 @@ pub fn case_from_scenario(name: &str, shows: &str, scenario: &Scenario) -> CaseF
             inline_cache: t.build.options.inline_cache,
             push: t.build.options.push.clone(),
             cache_from: t.build.options.cache_from.clone(),
+            cache_to: t.build.options.cache_to.clone(),
             expect: BTreeMap::new(),
         })
         .collect::<Vec<_>>();

@@ -108,6 +108,13 @@ pub fn build_command(line: &BuildLine<'_>) -> CommandLine {
         argv.push(Arg::lit("--cache-from"));
         argv.push(c.clone());
     }
+    // Only buildx has `--cache-to` (`Engine::passes_cache_to`); other doors never get one.
+    if line.kind == DoorKind::Buildx {
+        for c in &line.options.cache_to {
+            argv.push(Arg::lit("--cache-to"));
+            argv.push(Arg::lit(c));
+        }
+    }
     argv.push(line.dir.clone());
     CommandLine { argv, env }
 }

@@ -241,6 +241,12 @@ impl Engine {
     pub fn transport(&self) -> Transport {
         self.profile.transport
     }
+    /// Whether a build through this engine's door can name a `--cache-to`: only buildx's does
+    /// (the Engine API and the classic CLI have no such option, and the built-in BuildKit
+    /// client of CLIs before 23.0 none either); a model host's BuildKit door stands in for it.
+    pub fn passes_cache_to(&self) -> bool {
+        self.door == DoorKind::Buildx || (self.is_model() && self.builder() == Builder::BuildKit)
+    }
     /// Whether builds go to the model engine in process (a `model` host), not a daemon.
     pub fn is_model(&self) -> bool {
         self.endpoint.starts_with(MODEL_SCHEME)

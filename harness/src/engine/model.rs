@@ -58,13 +58,13 @@ struct Cache {
 }
 
 impl Cache {
-    /// Records `build` (after importing what it could import); the inline cache it exported.
+    /// Records `build` (after importing what it could import); the cache it exported.
     fn record(
         &mut self,
         id: String,
         build: &Build,
         imports: Vec<(String, CacheExport)>,
-    ) -> Option<CacheExport> {
+    ) -> models::Exports {
         // Counted as the chains new after the build: `classic.newest-match` may drop older
         // records, so the count can fall while the build adds some.
         let before: BTreeSet<u64> = self.state.record_chains().collect();
@@ -217,13 +217,14 @@ impl ModelDoor {
         text
     }
 
-    /// The inline caches `request` may import, from the registry.
+    /// The cache `request` may import, from the registry (which holds local backends' exports
+    /// too, under their keys: `CacheSpec::key`).
     fn imports(request: &BuildRequest<'_>) -> Vec<(String, CacheExport)> {
         let registry = lock(registry());
-        request
-            .cache_from
-            .iter()
-            .filter_map(|r| Some((r.clone(), registry.get(r)?.clone()?)))
+        let keys = request.cache_from.iter();
+        let keys = keys.filter_map(|v| models::step::backends::parse(v, false).ok());
+        keys.map(|spec| spec.key())
+            .filter_map(|k| Some((k.clone(), registry.get(&k)?.clone()?)))
             .collect()
     }
 }
@@ -328,7 +329,11 @@ impl Door for ModelDoor {
         let mut observation = observation_of(&prediction, &self.describe());
         if observation.error.is_none() {
             let id = image_id(&format!("{} {input}", self.describe()));
-            store.add_image(&id, &request.tag, export);
+            store.add_image(&id, &request.tag, export.inline);
+            let mut registry = lock(registry());
+            for (key, export) in export.to {
+                registry.insert(key, Some(export));
+            }
             observation.image_id = Some(id);
         }
         Ok(observation)

@@ -45,7 +45,7 @@ fn registry_request(host: &str, method: &str, path: &str) -> Result<String> {
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json\r\nConnection: close\r\n\r\n"
     )
     .map_err(|e| Error::EngineCall(format!("registry {host}: {e}")))?;
     let mut response = String::new();

@@ -30,7 +30,8 @@ use pools::{initial_context, pick};
 use stages::arb_instructions;
 
 /// The same scenario on one host, for engines without a second one in the inventory: every
-/// build on `a`, without inline cache, pushes or `--cache-from`.
+/// build on `a`, without inline cache, pushes or `--cache-from`; a `--cache-to` stays (the
+/// export, or the refusal of it, is the host's own).
 pub fn fold_onto_one_host(scenario: &Scenario) -> Scenario {
     let mut folded = scenario.clone();
     for t in &mut folded.transitions {

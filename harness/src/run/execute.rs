@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use models::scenario::{apply_mutation, Scenario, ScenarioModel};
+use models::step::backends::{self, Backend};
 use models::{Build, BuildOptions, Prediction};
 use serde::Serialize;
 
@@ -198,6 +199,14 @@ pub fn run_scenario_with(
     let salted = with_salted_content(scenario, salt);
     let scenario = &salted;
     let hosts = engines_for(inventory, engine, scenario)?;
+    if let Some(e) = hosts.values().find(|e| !e.passes_cache_to()) {
+        if exports_cache(scenario) {
+            return Err(Error::BadInput(format!(
+                "the scenario exports cache (`--cache-to`), which only the buildx door can ask for, not {}",
+                e.name
+            )));
+        }
+    }
     let fresh_engine = if hooks.fresh_check {
         fresh_engine_for(inventory, engine, &hosts)
     } else {
@@ -242,6 +251,11 @@ pub fn run_scenario_with(
         salt: salt.to_string(),
         builds,
     })
+}
+
+/// Whether any build of `scenario` exports cache to a backend (`--cache-to`).
+pub fn exports_cache(scenario: &Scenario) -> bool {
+    (scenario.transitions.iter()).any(|t| !t.build.options.cache_to.is_empty())
 }
 
 /// Removes what a scenario made (`created`, per engine name among `hosts` and `fresh_engine`):
@@ -337,6 +351,17 @@ fn context_dirs(
     Ok(workdirs)
 }
 
+/// The registry references a build's options name: the one it pushes, and those of its cache
+/// backends of type registry (`--cache-from`, `--cache-to`).
+fn registry_places(options: &BuildOptions) -> impl Iterator<Item = String> + '_ {
+    let backends = (options.cache_from.iter().map(|v| (v, false)))
+        .chain(options.cache_to.iter().map(|v| (v, true)))
+        .filter_map(|(v, exporting)| backends::parse(v, exporting).ok())
+        .filter(|spec| spec.backend == Backend::Registry)
+        .map(|spec| spec.place);
+    options.push.iter().cloned().chain(backends)
+}
+
 /// Runs the build and, if it succeeded and asks for it, tags and pushes its image (recorded in
 /// `created`); the observation and how long the build took.
 fn build_and_push(
@@ -346,15 +371,11 @@ fn build_and_push(
     created: &mut BTreeMap<String, Vec<String>>,
 ) -> Result<(Observation, Duration)> {
     // The model engine's registry lives in process.
-    if let Some(registry) = build
-        .options
-        .push
-        .iter()
-        .chain(&build.options.cache_from)
-        .find_map(|r| r.split_once('/').map(|(host, _)| host))
+    if let Some(registry) = registry_places(&build.options)
+        .find_map(|r| r.split_once('/').map(|(host, _)| host.to_string()))
         .filter(|_| !engine.is_model())
     {
-        engine::registry::registry_answers(registry)?;
+        engine::registry::registry_answers(&registry)?;
     }
     let started = Instant::now();
     let door = engine::open(engine);
@@ -383,7 +404,16 @@ fn run_transitions(
     created: &mut BTreeMap<String, Vec<String>>,
     (fresh_engine, hooks): (Option<&Engine>, &Hooks<'_>),
 ) -> Result<Vec<BuildRecord>> {
-    let map_ref = |r: &str| run_ref(registry, salt, r);
+    // Local cache backends live in one directory per scenario, gone when it ends.
+    let cache_dir = tempfile::Builder::new()
+        .prefix(&format!("cachet-{salt}-cache-"))
+        .tempdir()
+        .map_err(|e| Error::Harness(format!("temp dir: {e}")))?;
+    let places = |backend: Backend, place: &str| match backend {
+        Backend::Registry => run_ref(registry, salt, place),
+        Backend::Local => cache_dir.path().join(place).display().to_string(),
+        Backend::Inline => place.to_string(),
+    };
     let mut model = ScenarioModel::default();
     let mut shadows: Vec<Shadow<'_>> = hooks.shadows.iter().map(Shadow::new).collect();
     let mut context = scenario.context.clone();
@@ -400,12 +430,22 @@ fn run_transitions(
             engine,
             &transition.build.options,
             base_ref,
-            &map_ref,
+            &places,
         );
         // The model's side first (nothing in it depends on what the engine does).
         let prediction = model.step(&host, &engine.profile, &build);
         let tag = build_tag(salt, n);
         remember(created, engine, [tag.clone()]);
+        // What a `--cache-to` sends to the registry goes when the scenario ends, as a push does.
+        let exported = build.options.cache_to.iter();
+        let exported = exported.filter_map(|v| backends::parse(v, true).ok());
+        remember(
+            created,
+            engine,
+            exported
+                .filter(|spec| spec.backend == Backend::Registry)
+                .map(|spec| spec.place),
+        );
         let workdir = workdirs.get(&host).map(|d: &tempfile::TempDir| d.path());
         let request = build_request(&build, &tag, workdir);
         if let Some(hook) = hooks.before_build {
@@ -508,21 +548,26 @@ fn reported_cached(verdicts: &[StepVerdict]) -> bool {
 
 /// The build the engine is given (and the model, and every watched mutant): the context as
 /// `engine`'s host presents it (its umask, SELinux label, owner), `FROM base` the salted base
-/// image, registry references the run's own.
+/// image, registry references and cache directories the scenario's own (`places`).
 fn build_as_given(
     context: &models::BuildContext,
     engine: &Engine,
     options: &BuildOptions,
     base_ref: &str,
-    map_ref: &dyn Fn(&str) -> String,
+    places: &dyn Fn(Backend, &str) -> String,
 ) -> Build {
     let mut concrete = models::scenario::apply_host_settings(context, &engine.settings);
     if let Some(text) = concrete.dockerfile_text() {
         concrete.set_dockerfile_text(&substitute_base(&text, base_ref));
     }
     let mut options = options.clone();
-    options.cache_from = options.cache_from.iter().map(|r| map_ref(r)).collect();
-    options.push = options.push.as_deref().map(map_ref);
+    options.cache_from = (options.cache_from.iter())
+        .map(|v| backends::map_place(v, false, places))
+        .collect();
+    options.cache_to = (options.cache_to.iter())
+        .map(|v| backends::map_place(v, true, places))
+        .collect();
+    options.push = options.push.as_deref().map(|p| places(Backend::Registry, p));
     Build {
         context: concrete,
         options,

@@ -23,6 +23,10 @@ use models::Profile;
 /// Distinguished mutants per mille each seed must reach: what the generator reaches now, so no
 /// change may lower it. The target is 950 (issues #15, #25); it is not met. Measured 2026-12-07
 /// over 731 mutants (`cachet mutants --seed N`): 617, 624 and 609 (844, 853 and 833 per mille).
+/// The cache backends' rules added 10 mutants (`bk.cache-mode` on the four containerd-store
+/// profiles, `bk.cache-export-store` on the six graph-store ones) that no generated scenario
+/// reaches yet, as the generator makes no `--cache-to` (issue #28, part 3): the same 617, 624
+/// and 609 of 741 are 832, 842 and 821.
 /// The seed-9 triage's fixes moved them from 620, 628 and 608 of 715:
 /// - Buildah 1.28 now builds `FROM ${S}` on the stage only the global ARGs' defaults name when
 ///   another step needs it (`buildah.words-at-step`), and the generator's last stage always reads
@@ -46,7 +50,7 @@ use models::Profile;
 /// `classic.newest-match`, `classic.dispatch-refusal`, `bk.stage-args`, `buildah.stage-args`,
 /// `bk.chmod-flag`, and `bk.chmod-expanded` on BuildKit 28, which no scenario can tell apart (its
 /// mutant makes the step unknown, and reach ignores unknown steps).
-const FLOORS: [(u64, usize); 3] = [(1, 844), (2, 853), (3, 833)];
+const FLOORS: [(u64, usize); 3] = [(1, 832), (2, 842), (3, 821)];
 
 fn check(seed: u64, floor: usize) -> Result<(), String> {
     let reaches = reach_all(&Profile::all_generations(), &generate_scenarios(seed, 50));

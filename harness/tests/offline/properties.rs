@@ -164,7 +164,7 @@ proptest! {
                 let _ = apply_mutation(&mut build.context, mutation, (10 * n + m) as i64);
             }
             let mut pusher = EngineState::new(profile.clone());
-            if let Some(export) = apply(&mut pusher, &build) {
+            if let Some(export) = apply(&mut pusher, &build).inline {
                 exports.push((format!("r/{n}"), export));
             }
         }

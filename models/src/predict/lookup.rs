@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::fingerprint::fingerprint;
 use crate::predict::explain::explain_miss;
 use crate::predict::plan::{plan, Plan, PlannedKind, PlannedStep};
-use crate::predict::state::CacheExport;
+use crate::predict::state::{CacheExport, Exports};
 use crate::predict::state::{EngineState, Imported, Record};
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
 use crate::step::key::StepKey;
 use crate::step::outcome::{Outcome, Prediction, Reason, StepPrediction};
+use crate::step::backends::{self, Backend, Mode};
 use crate::step::Build;
 
 /// What every step of one build is looked up with.
@@ -34,6 +35,12 @@ struct Lookup<'a> {
 
 /// Predicts, for every step of `build`, whether `state`'s engine serves it from cache, and why.
 pub fn predict(state: &EngineState, build: &Build) -> Prediction {
+    predict_with_key_only(state, build).0
+}
+
+/// `predict`, and per step whether it is served by an imported key without its layer: such a
+/// step is reported cached but leaves no result on the host (`bk.cache-mode`).
+fn predict_with_key_only(state: &EngineState, build: &Build) -> (Prediction, Vec<bool>) {
     let profile = &state.profile;
     let plan = plan(profile, build);
     let imported = Imported::visible(state, build);
@@ -88,11 +95,15 @@ pub fn predict(state: &EngineState, build: &Build) -> Prediction {
         lazy.push((is_step, key_only, reads_stage));
     }
     settle_key_only_hits(&mut steps, &lazy, &plan.stage_parents);
-    Prediction {
+    let key_only = (steps.iter().zip(&lazy))
+        .map(|(s, (_, key_only, _))| *key_only && s.outcome.is_cached())
+        .collect();
+    let prediction = Prediction {
         profile: profile.name(),
         rejected: plan.rejected,
         steps,
-    }
+    };
+    (prediction, key_only)
 }
 
 /// The outcome of a step that follows one the model cannot know (`copy.from-chain`): in its
@@ -308,13 +319,13 @@ fn relaid_steps(state: &EngineState, build: &Build, steps: &[PlannedStep]) -> BT
         .collect()
 }
 
-/// Records what the engine holds after `build` ran; returns the inline cache it exported, if the
-/// build asked for one and the builder makes one.
-pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
+/// Records what the engine holds after `build` ran; returns the cache it exported: inline cache
+/// (which travels with the image when it is pushed), and what each `--cache-to` backend received.
+pub fn apply(state: &mut EngineState, build: &Build) -> Exports {
     let profile = state.profile.clone();
     let plan = plan(&profile, build);
     if plan.rejected.is_some() {
-        return None;
+        return Exports::default();
     }
     let failed = plan
         .steps
@@ -322,17 +333,27 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
         .any(|s| matches!(s.kind, PlannedKind::Settled(Outcome::Fails { .. })));
     if failed && buildkit::failed_solve_races(&profile) {
         record_failed_solve(state, &plan);
-        return None;
+        return Exports::default();
     }
     let relaid = relaid_steps(state, build, &plan.steps);
+    // A step an imported key served without its layer leaves no result here: a later build
+    // finds it only through the import again.
+    let key_only = if build.options.cache_from.is_empty() {
+        vec![false; plan.steps.len()]
+    } else {
+        predict_with_key_only(state, build).1
+    };
     let mut all = Vec::new();
-    for planned in plan.steps {
+    for (planned, key_only) in plan.steps.into_iter().zip(key_only) {
         match planned.kind {
             PlannedKind::Step {
                 parent, chain, key, ..
             } => {
                 let record = Record { parent, key };
                 all.push((chain, record.clone(), true));
+                if key_only {
+                    continue;
+                }
                 state.insert(chain, record);
                 // Committed (every step of a successful build, the steps before a failure on the
                 // classic builder and Buildah): certainly recorded now.
@@ -350,20 +371,46 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Option<CacheExport> {
         state.supersede(&all, |_| true);
     }
     state.supersede(&all, |chain| relaid.contains(&chain));
-    if failed || profile.builder != Builder::BuildKit || !build.options.inline_cache {
-        return None;
+    if failed || profile.builder != Builder::BuildKit {
+        return Exports::default();
     }
     // Min mode: the final image's steps with their layers; the steps of the stages it copies
     // from as keys alone (measured on BuildKit in Engine 20.10.24: such a stage's steps report
     // CACHED on another host when the COPY --from hits, and run when the stage is needed).
-    let records = all
-        .into_iter()
-        .map(|(chain, record, _)| {
-            let layer = buildkit::exports_layer(&profile, chain, &plan.final_chains);
-            (chain, record, layer)
-        })
+    // Max mode: every step with its layer (`bk.cache-mode`).
+    // A min export to a registry or directory also carries the layers this host already holds as
+    // blobs from an earlier such export (`bk.cache-mode`); inline cache only the image's own.
+    let remotes = state.remotes.clone();
+    let export = |mode: Mode, backend: Backend| CacheExport {
+        records: all
+            .iter()
+            .map(|(chain, record, _)| {
+                let layer = buildkit::exports_layer_in(&profile, mode, *chain, &plan.final_chains)
+                    || (backend != Backend::Inline && buildkit::min_reuses_blobs(&profile) && remotes.contains(chain));
+                (*chain, record.clone(), layer)
+            })
+            .collect(),
+    };
+    let specs: Vec<_> = build
+        .options
+        .cache_to
+        .iter()
+        .filter_map(|v| backends::parse(v, true).ok())
         .collect();
-    Some(CacheExport { records })
+    let inline = build.options.inline_cache || specs.iter().any(|s| s.backend == Backend::Inline);
+    let exports = Exports {
+        inline: inline.then(|| export(Mode::Min, Backend::Inline)),
+        to: specs
+            .iter()
+            .filter(|s| s.backend != Backend::Inline && buildkit::exports_to_backends(&profile))
+            .map(|s| (s.key(), export(s.mode, s.backend)))
+            .collect(),
+    };
+    for (_, export) in &exports.to {
+        let layered = export.records.iter().filter(|(_, _, layer)| *layer);
+        state.remotes.extend(layered.map(|(chain, ..)| *chain));
+    }
+    exports
 }
 
 /// What a failed BuildKit solve leaves (`bk.failed-solve`): every step it planned may have run

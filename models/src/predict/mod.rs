@@ -24,4 +24,4 @@ pub use crate::step::outcome::{Field, Outcome, Prediction, Reason, ReasonKind, S
 pub use crate::step::{Build, BuildOptions};
 pub use lookup::{apply, predict};
 pub use plan::{built_stages, dispatch_refusal, stage_bases};
-pub use state::{CacheExport, EngineState};
+pub use state::{CacheExport, EngineState, Exports};

@@ -219,6 +219,9 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
     if let Some(why) = crate::profiles::buildah::cache_from_refusal(profile, &build.options) {
         return Err(why);
     }
+    if let Some(why) = buildkit::cache_export_refusal(profile, &build.options.cache_to) {
+        return Err(why);
+    }
     for instruction in dockerfile.instructions() {
         // What a builder refuses only when it runs the step: `refused_in_built_stage`.
         if let Some(why) = refused_syntax(profile, &instruction.body) {

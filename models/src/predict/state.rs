@@ -35,6 +35,14 @@ impl CacheExport {
     }
 }
 
+/// What one build exported (`apply`): inline cache, which rides with the image and travels when
+/// it is pushed, and each `--cache-to` backend's export under its key (`CacheSpec::key`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Exports {
+    pub inline: Option<CacheExport>,
+    pub to: Vec<(String, CacheExport)>,
+}
+
 /// The cache records one engine holds, keyed the way its profile keys them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineState {
@@ -47,6 +55,9 @@ pub struct EngineState {
     /// Chains only a failed BuildKit solve recorded, which may or may not have been committed
     /// (`bk.failed-solve`): a hit on one is unknown until a successful build settles it.
     pub(crate) uncertain: BTreeSet<u64>,
+    /// Chains whose layer this host has sent to a registry or directory as a blob, which a later
+    /// min export carries too (`bk.cache-mode`).
+    pub(crate) remotes: BTreeSet<u64>,
     imports: BTreeMap<String, CacheExport>,
 }
 
@@ -58,6 +69,7 @@ impl EngineState {
             children: BTreeMap::new(),
             loose_keys: BTreeSet::new(),
             uncertain: BTreeSet::new(),
+            remotes: BTreeSet::new(),
             imports: BTreeMap::new(),
         }
     }
@@ -71,7 +83,8 @@ impl EngineState {
         self.records.keys().copied()
     }
 
-    /// Makes a registry reference's inline cache available to builds that name it in `cache_from`.
+    /// Makes what was exported under `reference` (a registry reference, or a backend's key:
+    /// `CacheSpec::key`) available to builds that name it in `cache_from`.
     pub fn import(&mut self, reference: &str, export: CacheExport) {
         self.imports.insert(reference.to_string(), export);
     }
@@ -82,6 +95,7 @@ impl EngineState {
         self.children.clear();
         self.loose_keys.clear();
         self.uncertain.clear();
+        self.remotes.clear();
     }
 
     /// Forgets a record and everything built on it.
@@ -148,9 +162,9 @@ pub(crate) struct ImportedRecord<'a> {
     pub layer: bool,
 }
 
-/// The imported records a build may use: those of the references it names in `cache_from`, the
-/// first reference holding a chain id winning, kept in that order (references as named, records
-/// as exported).
+/// The imported records a build may use: those of the references it names in `cache_from`, kept
+/// in that order (references as named, records as exported); a chain several hold is the first's,
+/// with a layer if any of them has one.
 #[derive(Debug, Default)]
 pub(crate) struct Imported<'a> {
     by_chain: BTreeMap<u64, ImportedRecord<'a>>,
@@ -167,11 +181,18 @@ impl<'a> Imported<'a> {
             return out;
         }
         for reference in &build.options.cache_from {
-            let Some(export) = state.imports.get(reference) else {
+            let key = crate::step::backends::parse(reference, false).map(|s| s.key());
+            let Some(export) = key.ok().and_then(|k| state.imports.get(&k)) else {
                 continue;
             };
             for (chain, record, layer) in &export.records {
-                if !out.by_chain.contains_key(chain) {
+                // Every source is asked at once (BuildKit's combined cache manager): a record
+                // one source holds as a key alone has a layer if another source has it.
+                if let Some(known) = out.by_chain.get_mut(chain) {
+                    known.layer |= *layer;
+                    continue;
+                }
+                {
                     out.order.push(*chain);
                     out.by_chain.insert(
                         *chain,

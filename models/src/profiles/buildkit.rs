@@ -19,6 +19,17 @@ fn buildkit(p: &Profile) -> bool {
     p.builder == Builder::BuildKit
 }
 
+/// BuildKit in a daemon on the graph drivers' store: it exports inline cache only.
+fn graph_store(p: &Profile) -> bool {
+    buildkit(p) && p.store == ImageStore::Graph
+}
+
+/// BuildKit in a daemon on the containerd store, the only one that exports to a registry or a
+/// directory (`bk.cache-export-store`).
+fn containerd_store(p: &Profile) -> bool {
+    buildkit(p) && p.store == ImageStore::Containerd
+}
+
 /// The Dockerfile frontend 1.4, built into BuildKit v0.10: `COPY --link`, heredocs,
 /// `--no-cache-filter`.
 const FRONTEND_1_4: Versions = Versions::Since {
@@ -359,6 +370,85 @@ pub(crate) fn layer_needed() -> Reason {
         rule: INLINE_MIN.id,
         kind: ReasonKind::NoLayer,
     }
+}
+
+// Versions: every generation (Engine 20.10, 26, 28) on the graph drivers' store: the daemon
+// registers only the inline exporter there (moby v28.5.2 builder/builder-next/controller.go
+// L449-454, v26.1.5 L378-385, v20.10.24 L219-224), and buildx checks first (v0.13.1
+// build/build.go L186-187). Measured on all three.
+pub const CACHE_EXPORT_STORE: Rule = Rule {
+    id: RuleId::new("bk.cache-export-store"),
+    statement: "BuildKit inside the Docker daemon (buildx's `docker` driver) exports cache to a \
+                registry or a local directory only with the containerd image store; on the graph \
+                drivers' store buildx refuses such a `--cache-to` before the build starts. Inline \
+                cache and every import work on both.",
+    source: "https://github.com/docker/buildx/blob/v0.29.1/build/opt.go#L83-L87",
+    if_off: "every store exports registry and local cache",
+    status: Status::Settled {
+        note: "measured: buildx 0.13.1 against Engine 20.10.24 and 26.1.5, and buildx 0.29.1 against \
+               28.5.2, refuse (\"Cache export is not supported for the docker driver.\"): \
+               cache-registry-max-between-hosts",
+    },
+    applies: graph_store,
+    versions: Versions::All,
+};
+
+/// Whether a registry or local `--cache-to` exports anything: on the containerd store, or where
+/// the refusal is switched off (a mutant, which then exports as the containerd store does).
+pub(crate) fn exports_to_backends(p: &Profile) -> bool {
+    buildkit(p) && (p.store == ImageStore::Containerd || p.off(&CACHE_EXPORT_STORE))
+}
+
+/// Why buildx refuses the build before it starts: a registry or local `--cache-to` on the graph
+/// drivers' store (`bk.cache-export-store`).
+pub(crate) fn cache_export_refusal(p: &Profile, cache_to: &[String]) -> Option<String> {
+    use crate::step::backends::{parse, Backend};
+    let exported = cache_to
+        .iter()
+        .filter_map(|v| parse(v, true).ok())
+        .find(|s| s.backend != Backend::Inline)?;
+    (buildkit(p) && p.store == ImageStore::Graph && p.on(&CACHE_EXPORT_STORE)).then(|| {
+        format!(
+            "--cache-to type={}: cache export is not supported for the docker driver without the containerd image store",
+            match exported.backend {
+                Backend::Registry => "registry",
+                _ => "local",
+            }
+        )
+    })
+}
+
+// Versions: the containerd store (Engine 26 and 28; measured on 28.5.2), the one that exports.
+pub const CACHE_MODE: Rule = Rule {
+    id: RuleId::new("bk.cache-mode"),
+    statement: "Both modes export a record for every step the result depends on, other stages' \
+                included; they differ in which carry a layer. `mode=max`: every one. `mode=min`: \
+                the final image's steps, and any step whose layer the host already sent to a \
+                registry or directory (so a min export after a max one carries everything). A \
+                step imported without its layer still hits while no later step needs its result.",
+    source: "https://github.com/moby/buildkit/blob/v0.25.2/solver/exporter.go#L190-L246",
+    if_off: "`mode=max` exports as little as `mode=min`",
+    status: Status::Modelled,
+    applies: containerd_store,
+    versions: Versions::All,
+};
+
+/// Whether a min export also carries the layers the host already holds as blobs (off with the
+/// rule, as min is then only the final image's).
+pub(crate) fn min_reuses_blobs(p: &Profile) -> bool {
+    p.on(&CACHE_MODE)
+}
+
+/// Whether a step's layer travels in an export of `mode`: every one in `max`, else as inline
+/// cache's (`exports_layer`).
+pub(crate) fn exports_layer_in(
+    p: &Profile,
+    mode: crate::step::backends::Mode,
+    chain: u64,
+    final_chains: &[u64],
+) -> bool {
+    (mode == crate::step::backends::Mode::Max && p.on(&CACHE_MODE))
+        || exports_layer(p, chain, final_chains)
 }
 
 // Versions: every generation (Engine 20.10, 26, 28).
@@ -738,6 +828,8 @@ pub const RULES: &[Rule] = &[
     LINK,
     FROM_OWNER,
     INLINE_MIN,
+    CACHE_EXPORT_STORE,
+    CACHE_MODE,
     IMPORT_PREFIX,
     NOCACHE_FILTER,
     CONTENT_ADDRESSED,

@@ -3,6 +3,7 @@
 //! the reason for a rebuild (`outcome.rs`), the variables in scope where it runs (`scope.rs`).
 //! Plain data and its own small methods; nothing here asks a rule or plans a step.
 
+pub mod backends;
 pub mod key;
 pub mod outcome;
 pub(crate) mod scope;
@@ -18,8 +19,14 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     pub no_cache: bool,
     pub target: Option<String>,
-    /// Registry references whose inline cache this build may use.
+    /// Where this build may take cache from (`--cache-from`), in order: a registry reference (an
+    /// image's inline cache, or a cache manifest), or a backend as buildx writes it
+    /// (`type=local,src=DIR`; `backends::parse`).
     pub cache_from: Vec<String>,
+    /// Where this build exports its cache (`--cache-to`), as buildx writes it:
+    /// `type=registry,ref=NAME,mode=max`, `type=local,dest=DIR`, `type=inline`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_to: Vec<String>,
     /// Export inline cache metadata with the image (`BUILDKIT_INLINE_CACHE=1`).
     pub inline_cache: bool,
     /// Push the result under this reference (the registry then holds its inline cache, if any).
