@@ -275,6 +275,23 @@ mod tests {
     }
 
     #[test]
+    fn cache_to_is_a_word_of_buildx_alone() {
+        let options = BuildOptions {
+            cache_to: vec!["type=local,dest=/c/d,mode=max".into()],
+            ..BuildOptions::default()
+        };
+        let buildx = build_command(&line(DoorKind::Buildx, &options)).render();
+        assert!(
+            buildx.ends_with("--cache-from \"$REGISTRY/x\" --cache-to type=local,dest=/c/d,mode=max \"$ctx\""),
+            "{buildx}"
+        );
+        for door in [DoorKind::ClassicCli, DoorKind::BuildKitCli, DoorKind::PodmanCli] {
+            let other = build_command(&line(door, &options)).render();
+            assert!(!other.contains("--cache-to"), "{other}");
+        }
+    }
+
+    #[test]
     fn literals_are_quoted_when_they_must_be() {
         assert_eq!(Arg::lit("A=b c").render(), "'A=b c'");
         assert_eq!(Arg::lit("it's").render(), "'it'\\''s'");
