@@ -37,8 +37,11 @@ pub struct BuildLine<'a> {
     /// The context directory (its `Dockerfile` is the one built).
     pub dir: Arg,
     pub options: &'a BuildOptions,
-    /// Registry references, already mapped to the registry in use.
+    /// Registry references or backends (`type=local,src=DIR`), already mapped to the registry and
+    /// directories in use.
     pub cache_from: Vec<Arg>,
+    /// Cache exports (`type=registry,ref=...`), mapped as `cache_from`; only buildx passes them.
+    pub cache_to: Vec<Arg>,
 }
 
 /// The CLI door an engine's build is run by: its own, or for an API-door engine the CLI door
@@ -110,9 +113,9 @@ pub fn build_command(line: &BuildLine<'_>) -> CommandLine {
     }
     // Only buildx has `--cache-to` (`Engine::passes_cache_to`); other doors never get one.
     if line.kind == DoorKind::Buildx {
-        for c in &line.options.cache_to {
+        for c in &line.cache_to {
             argv.push(Arg::lit("--cache-to"));
-            argv.push(Arg::lit(c));
+            argv.push(c.clone());
         }
     }
     argv.push(line.dir.clone());
@@ -146,6 +149,7 @@ pub(crate) fn build(engine: &Engine, request: &BuildRequest<'_>) -> Result<RawBu
         dir: Arg::lit(dir.display().to_string()),
         options: request.options,
         cache_from: request.cache_from.iter().map(Arg::lit).collect(),
+        cache_to: request.options.cache_to.iter().map(Arg::lit).collect(),
     });
     let (log, finished) = run_with_timeout(engine, &line)?;
     let mut raw = RawBuild {
@@ -249,6 +253,7 @@ mod tests {
             dir: Arg::shell("$ctx"),
             options,
             cache_from: vec![Arg::shell("$REGISTRY/x")],
+            cache_to: options.cache_to.iter().map(Arg::lit).collect(),
         }
     }
 

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use std::collections::BTreeMap;
 
+use models::step::backends::{map_place, Backend};
 use models::scenario::{HostSettings, Mutation, Scenario};
 use models::{Builder, EntryKind, Outcome};
 
@@ -254,6 +255,12 @@ fn write_transition(
         let _ = writeln!(s, "{}", mutation_commands(m, clock));
     }
     let pushed = |r: &str| format!("$REGISTRY/cachet-repro-$$/{r}");
+    // A case's backend names: the registry's under the script's own repository, a local cache
+    // directory under its work directory (removed at exit).
+    let place = |backend: Backend, p: &str| match backend {
+        Backend::Local => format!("$work/cache/{p}"),
+        _ => pushed(p),
+    };
     let host_name = transition.build.host_name();
     let host = format!("${}", host_variable(host_name));
     let _ = writeln!(s, "echo '== build {}'", n + 1);
@@ -270,12 +277,11 @@ fn write_transition(
         tag: Arg::shell(format!("cachet-repro-$$:{n}")),
         dir: Arg::shell(dir),
         options: &transition.build.options,
-        cache_from: transition
-            .build
-            .options
-            .cache_from
-            .iter()
-            .map(|r| Arg::shell(pushed(r)))
+        cache_from: (transition.build.options.cache_from.iter())
+            .map(|v| Arg::shell(map_place(v, false, &place)))
+            .collect(),
+        cache_to: (transition.build.options.cache_to.iter())
+            .map(|v| Arg::shell(map_place(v, true, &place)))
             .collect(),
     });
     let _ = writeln!(s, "{} 2>&1 | observe || true", line.render());
