@@ -22,8 +22,8 @@ pub mod step;
 pub use context::{BuildContext, Entry, EntryKind};
 pub use dockerfile::{Body, Dockerfile, Instruction};
 pub use predict::{
-    apply, predict, Build, BuildOptions, CacheExport, EngineState, Exports, Field, Outcome, Prediction,
-    Reason, ReasonKind,
+    apply, predict, Build, BuildOptions, CacheExport, EngineState, Exports, Field, Outcome,
+    Prediction, Reason, ReasonKind,
 };
 pub use profiles::{
     Builder, Features, Generation, GenerationChoice, ImageStore, Profile, Project, Support,

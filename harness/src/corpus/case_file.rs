@@ -311,8 +311,8 @@ fn transition(n: usize, b: &BuildSpec) -> std::result::Result<Transition, (Strin
             ));
         }
     }
-    let specs = (b.cache_from.iter().map(|v| (v, false)))
-        .chain(b.cache_to.iter().map(|v| (v, true)));
+    let specs =
+        (b.cache_from.iter().map(|v| (v, false))).chain(b.cache_to.iter().map(|v| (v, true)));
     for (value, exporting) in specs {
         let field = if exporting { "cache-to" } else { "cache-from" };
         let spec = models::step::backends::parse(value, exporting)
@@ -320,7 +320,8 @@ fn transition(n: usize, b: &BuildSpec) -> std::result::Result<Transition, (Strin
         // A directory is a name in the scenario's own cache directory, never a path out of it.
         let plain = |p: &str| {
             !matches!(p, "." | "..")
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         };
         if spec.backend == models::step::backends::Backend::Local && !plain(&spec.place) {
             return Err((

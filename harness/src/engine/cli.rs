@@ -287,10 +287,16 @@ mod tests {
         };
         let buildx = build_command(&line(DoorKind::Buildx, &options)).render();
         assert!(
-            buildx.ends_with("--cache-from \"$REGISTRY/x\" --cache-to type=local,dest=/c/d,mode=max \"$ctx\""),
+            buildx.ends_with(
+                "--cache-from \"$REGISTRY/x\" --cache-to type=local,dest=/c/d,mode=max \"$ctx\""
+            ),
             "{buildx}"
         );
-        for door in [DoorKind::ClassicCli, DoorKind::BuildKitCli, DoorKind::PodmanCli] {
+        for door in [
+            DoorKind::ClassicCli,
+            DoorKind::BuildKitCli,
+            DoorKind::PodmanCli,
+        ] {
             let other = build_command(&line(door, &options)).render();
             assert!(!other.contains("--cache-to"), "{other}");
         }

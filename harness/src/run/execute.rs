@@ -567,7 +567,10 @@ fn build_as_given(
     options.cache_to = (options.cache_to.iter())
         .map(|v| backends::map_place(v, true, places))
         .collect();
-    options.push = options.push.as_deref().map(|p| places(Backend::Registry, p));
+    options.push = options
+        .push
+        .as_deref()
+        .map(|p| places(Backend::Registry, p));
     Build {
         context: concrete,
         options,

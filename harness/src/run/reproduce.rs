@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use std::collections::BTreeMap;
 
-use models::step::backends::{map_place, Backend};
 use models::scenario::{HostSettings, Mutation, Scenario};
+use models::step::backends::{map_place, Backend};
 use models::{Builder, EntryKind, Outcome};
 
 use crate::engine::cli::{build_command, cli_door, BuildLine};

@@ -8,9 +8,9 @@ use crate::predict::plan::{plan, Plan, PlannedKind, PlannedStep};
 use crate::predict::state::{CacheExport, Exports};
 use crate::predict::state::{EngineState, Imported, Record};
 use crate::profiles::{buildah, buildkit, classic, general, Builder};
+use crate::step::backends::{self, Backend, Mode};
 use crate::step::key::StepKey;
 use crate::step::outcome::{Outcome, Prediction, Reason, StepPrediction};
-use crate::step::backends::{self, Backend, Mode};
 use crate::step::Build;
 
 /// What every step of one build is looked up with.
@@ -386,7 +386,9 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Exports {
             .iter()
             .map(|(chain, record, _)| {
                 let layer = buildkit::exports_layer_in(&profile, mode, *chain, &plan.final_chains)
-                    || (backend != Backend::Inline && buildkit::min_reuses_blobs(&profile) && remotes.contains(chain));
+                    || (backend != Backend::Inline
+                        && buildkit::min_reuses_blobs(&profile)
+                        && remotes.contains(chain));
                 (*chain, record.clone(), layer)
             })
             .collect(),

@@ -385,7 +385,8 @@ pub const CACHE_EXPORT_STORE: Rule = Rule {
     source: "https://github.com/docker/buildx/blob/v0.29.1/build/opt.go#L83-L87",
     if_off: "every store exports registry and local cache",
     status: Status::Settled {
-        note: "measured: buildx 0.13.1 against Engine 20.10.24 and 26.1.5, and buildx 0.29.1 against \
+        note:
+            "measured: buildx 0.13.1 against Engine 20.10.24 and 26.1.5, and buildx 0.29.1 against \
                28.5.2, refuse (\"Cache export is not supported for the docker driver.\"): \
                cache-registry-max-between-hosts",
     },

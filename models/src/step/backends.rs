@@ -57,7 +57,9 @@ impl CacheSpec {
 pub fn parse(value: &str, exporting: bool) -> Result<CacheSpec, String> {
     if !value.contains('=') {
         return if exporting {
-            Err(format!("`--cache-to {value}`: a cache export names its type (`type=registry,ref={value}`)"))
+            Err(format!(
+                "`--cache-to {value}`: a cache export names its type (`type=registry,ref={value}`)"
+            ))
         } else {
             Ok(CacheSpec {
                 backend: Backend::Registry,
@@ -80,7 +82,11 @@ pub fn parse(value: &str, exporting: bool) -> Result<CacheSpec, String> {
         Some("registry") => Backend::Registry,
         Some("local") => Backend::Local,
         Some("inline") => Backend::Inline,
-        Some(other) => return Err(format!("`{value}`: cache type `{other}` is not modelled (registry, local, inline)")),
+        Some(other) => {
+            return Err(format!(
+                "`{value}`: cache type `{other}` is not modelled (registry, local, inline)"
+            ))
+        }
         None => return Err(format!("`{value}`: no `type=`")),
     };
     let place_key = match (backend, exporting) {
@@ -105,7 +111,11 @@ pub fn parse(value: &str, exporting: bool) -> Result<CacheSpec, String> {
     let ignore_error = match fields.remove("ignore-error") {
         None | Some("false") => false,
         Some("true") => true,
-        Some(other) => return Err(format!("`{value}`: ignore-error `{other}` is neither true nor false")),
+        Some(other) => {
+            return Err(format!(
+                "`{value}`: ignore-error `{other}` is neither true nor false"
+            ))
+        }
     };
     if let Some(k) = fields.keys().next() {
         return Err(format!("`{value}`: `{k}` is not modelled"));
@@ -134,7 +144,9 @@ pub fn map_place(value: &str, exporting: bool, map: &dyn Fn(Backend, &str) -> St
     value
         .split(',')
         .map(|pair| match pair.split_once('=') {
-            Some((k @ ("ref" | "dest" | "src"), v)) => format!("{k}={}", map(spec.backend, v.trim())),
+            Some((k @ ("ref" | "dest" | "src"), v)) => {
+                format!("{k}={}", map(spec.backend, v.trim()))
+            }
             _ => pair.to_string(),
         })
         .collect::<Vec<_>>()
@@ -147,7 +159,14 @@ mod tests {
 
     fn check(value: &str, exporting: bool, expect: &str) {
         let got = match parse(value, exporting) {
-            Ok(s) => format!("{:?} {} {:?} ignore-error={} key={}", s.backend, s.place, s.mode, s.ignore_error, s.key()),
+            Ok(s) => format!(
+                "{:?} {} {:?} ignore-error={} key={}",
+                s.backend,
+                s.place,
+                s.mode,
+                s.ignore_error,
+                s.key()
+            ),
             Err(e) => format!("error: {e}"),
         };
         assert_eq!(got, expect, "{value}");
@@ -156,24 +175,66 @@ mod tests {
     #[test]
     fn specs_parse_as_buildx_writes_them() {
         check("app", false, "Registry app Min ignore-error=false key=app");
-        check("app", true, "error: `--cache-to app`: a cache export names its type (`type=registry,ref=app`)");
-        check("type=registry,ref=r/c,mode=max", true, "Registry r/c Max ignore-error=false key=r/c");
-        check("type=registry,ref=r/c", false, "Registry r/c Min ignore-error=false key=r/c");
-        check("type=local,dest=d,mode=max,ignore-error=true", true, "Local d Max ignore-error=true key=local:d");
-        check("type=local,src=d", false, "Local d Min ignore-error=false key=local:d");
-        check("type=local,dest=d", false, "error: `type=local,dest=d`: no `src=`");
+        check(
+            "app",
+            true,
+            "error: `--cache-to app`: a cache export names its type (`type=registry,ref=app`)",
+        );
+        check(
+            "type=registry,ref=r/c,mode=max",
+            true,
+            "Registry r/c Max ignore-error=false key=r/c",
+        );
+        check(
+            "type=registry,ref=r/c",
+            false,
+            "Registry r/c Min ignore-error=false key=r/c",
+        );
+        check(
+            "type=local,dest=d,mode=max,ignore-error=true",
+            true,
+            "Local d Max ignore-error=true key=local:d",
+        );
+        check(
+            "type=local,src=d",
+            false,
+            "Local d Min ignore-error=false key=local:d",
+        );
+        check(
+            "type=local,dest=d",
+            false,
+            "error: `type=local,dest=d`: no `src=`",
+        );
         check("type=inline", true, "Inline  Min ignore-error=false key=");
-        check("type=gha", true, "error: `type=gha`: cache type `gha` is not modelled (registry, local, inline)");
-        check("type=registry,ref=x,mode=all", true, "error: `type=registry,ref=x,mode=all`: mode `all` is neither min nor max");
-        check("type=registry,ref=x,compression=zstd", true, "error: `type=registry,ref=x,compression=zstd`: `compression` is not modelled");
+        check(
+            "type=gha",
+            true,
+            "error: `type=gha`: cache type `gha` is not modelled (registry, local, inline)",
+        );
+        check(
+            "type=registry,ref=x,mode=all",
+            true,
+            "error: `type=registry,ref=x,mode=all`: mode `all` is neither min nor max",
+        );
+        check(
+            "type=registry,ref=x,compression=zstd",
+            true,
+            "error: `type=registry,ref=x,compression=zstd`: `compression` is not modelled",
+        );
     }
 
     #[test]
     fn places_are_rewritten_and_nothing_else() {
         let map = |b: Backend, p: &str| format!("{b:?}:{p}");
         assert_eq!(map_place("app", false, &map), "Registry:app");
-        assert_eq!(map_place("type=registry,ref=c,mode=max", true, &map), "type=registry,ref=Registry:c,mode=max");
-        assert_eq!(map_place("type=local,src=d", false, &map), "type=local,src=Local:d");
+        assert_eq!(
+            map_place("type=registry,ref=c,mode=max", true, &map),
+            "type=registry,ref=Registry:c,mode=max"
+        );
+        assert_eq!(
+            map_place("type=local,src=d", false, &map),
+            "type=local,src=Local:d"
+        );
         assert_eq!(map_place("type=inline", true, &map), "type=inline");
     }
 }
