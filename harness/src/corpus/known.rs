@@ -345,6 +345,21 @@ pub fn explain<'a>(
     })
 }
 
+/// Whether a later step of a build, observed `observed` like a known discrepancy at `at` before
+/// it, only carries that discrepancy on: after a known miss the engine rebuilds what the model
+/// predicted cached (it hangs off the missed step); after a known hit it serves what the model
+/// predicted rebuilt only because the stage was rebuilt at or after `at` (`cascade`), not for a
+/// reason of its own (`--no-cache`, a changed source).
+fn cascades(at: usize, observed: &str, predicted: Option<&Outcome>) -> bool {
+    match (observed, predicted) {
+        ("rebuilt", Some(Outcome::Cached { .. })) => true,
+        ("cached", Some(Outcome::Rebuilt { reason })) => {
+            matches!(reason.kind, ReasonKind::ParentRebuilt { step } if step >= at)
+        }
+        _ => false,
+    }
+}
+
 /// Confirmed discrepancies split into those the catalogue does not explain and those it does,
 /// each with its cause.
 #[derive(Debug, Default)]
@@ -363,8 +378,8 @@ pub type StepFacts = BTreeMap<(usize, usize), (Outcome, String)>;
 /// Splits discrepancies `(build, step, observed)` of a run of `scenario` (`predicted`: the
 /// model's outcome at each step, for the cause). After a build with a known divergence, the
 /// engine's cache no longer holds what the model thinks it holds, so the discrepancies of later
-/// builds follow from it and count as known too; so does a later step of the same build the
-/// engine rebuilt after a known miss (it hangs off the missed step).
+/// builds follow from it and count as known too; so do the later steps of the same build that
+/// only carry it on (`cascades`).
 pub fn classify(
     catalogue: &[Known],
     kind: &str,
@@ -407,12 +422,13 @@ pub fn classify(
         } else if let Some((at, at_step, link)) = first_known
             .as_ref()
             .filter(|(at, at_step, was, _)| {
-                *at == build && *at_step < step && was == "rebuilt" && observed == "rebuilt"
+                *at == build
+                    && *at_step < step
+                    && *was == observed
+                    && cascades(*at_step, &observed, facts.map(|(o, _)| o))
             })
             .map(|(at, at_step, _, link)| (*at, *at_step, link))
         {
-            // A known miss makes the engine rebuild what the model expects to hang off the
-            // cached step: a later step of the same build the engine rebuilt follows from it.
             out.known.push((
                 build,
                 step,

@@ -597,3 +597,85 @@ fn an_entry_with_flags_explains_only_that_form_and_the_misses_after_it() {
     );
     assert!(c.known.is_empty(), "{c:?}");
 }
+
+/// found-buildkit-cli-12-64: the stale sync of a directory's mode (two builds back) serves `COPY . /app`, and the
+/// step after it, which the model rebuilds only because its parent was rebuilt there, is served
+/// too: it follows. A step rebuilt for a reason of its own (`--no-cache`) does not.
+#[test]
+fn a_hit_the_stale_sync_carries_on_in_its_build_follows_from_it() {
+    let mut context = BuildContext::new();
+    context.insert("d/a", Entry::file("x")).unwrap();
+    context.set_dockerfile_text("FROM base\nCOPY . /app\nCOPY d /f\nRUN true\n");
+    let scenario = Scenario {
+        context,
+        transitions: vec![
+            Transition::default(),
+            Transition {
+                mutations: vec![Mutation::Chmod {
+                    path: "d".into(),
+                    mode: 0o600,
+                }],
+                ..Default::default()
+            },
+            // The finding's own build only edits the Dockerfile (the stale step is rebuilt in
+            // build 2 for another reason in the run this comes from).
+            Transition {
+                mutations: vec![Mutation::Dockerfile {
+                    text: "FROM base\nCOPY . /app\nCOPY d /f\nRUN true\n\n".into(),
+                }],
+                ..Default::default()
+            },
+        ],
+    };
+    let rebuilt = |kind| Outcome::Rebuilt {
+        reason: models::Reason {
+            rule: models::profiles::general::COPY_CHECKSUM.id,
+            kind,
+        },
+    };
+    let facts = BTreeMap::from([
+        (
+            (3, 2),
+            (
+                rebuilt(ReasonKind::SourceChanged {
+                    path: "d".into(),
+                    field: Field::Mode {
+                        from: 0o755,
+                        to: 0o600,
+                    },
+                }),
+                "COPY . /app".to_string(),
+            ),
+        ),
+        (
+            (3, 3),
+            (
+                rebuilt(ReasonKind::ParentRebuilt { step: 2 }),
+                "COPY d /f".to_string(),
+            ),
+        ),
+        (
+            (3, 4),
+            (rebuilt(ReasonKind::NoCache), "RUN true".to_string()),
+        ),
+    ]);
+    let c = classify(
+        &[stale_sync()],
+        "buildkit-cli",
+        &Default::default(),
+        "20.10.24",
+        &scenario,
+        &facts,
+        vec![
+            (3, 2, "cached".to_string()),
+            (3, 3, "cached".to_string()),
+            (3, 4, "cached".to_string()),
+        ],
+    );
+    assert_eq!(c.known.len(), 2, "{c:?}");
+    assert!(
+        c.known[1].3.starts_with("follows from build 3 step 2: "),
+        "{c:?}"
+    );
+    assert_eq!(c.unknown, vec![(3, 4, "cached".to_string())]);
+}
