@@ -266,6 +266,11 @@ fn context_sources(
             placed_file(placed_fact, fact.kind == "dir"),
         );
     }
+    if placed.is_empty() && buildah::makes_destination_dir(p) {
+        // An empty directory copied: nothing is hashed, but the destination is made.
+        let made = PlacedFile::opaque(fingerprint(&"a directory COPY made empty"), true);
+        st.files.entry(absolute_path(dest)).or_insert(made);
+    }
     Ok(Some(Component {
         rule: general::COPY_CHECKSUM.id,
         part: Part::Sources(placed.into_iter().map(|(f, _)| f).collect()),
