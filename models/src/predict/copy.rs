@@ -95,6 +95,7 @@ pub(crate) fn plan_copy(
         changes_files: true,
         reads_stage,
         mounted_stages: Vec::new(),
+        bound_stages: Vec::new(),
         detached_parent: buildkit::link_parent(p, copy),
     }
 }
