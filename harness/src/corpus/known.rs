@@ -37,6 +37,11 @@ pub struct Known {
     /// instruction's behaviour cannot hide another's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instruction: Option<String>,
+    /// If set: only a discrepancy at a step whose instruction carries every one of these flags
+    /// (`["--from", "--chown"]`, names without their values), for an engine bug that only one
+    /// form of an instruction shows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
     pub link: String,
     pub note: String,
 }
@@ -235,6 +240,8 @@ pub struct Cause {
     pub since: Option<usize>,
     /// The instruction keyword of the step (`COPY`), where the step is known.
     pub keyword: Option<String>,
+    /// The flags the step's instruction carries (`--from`, `--chown`: names without values).
+    pub flags: Vec<String>,
 }
 
 impl Cause {
@@ -294,7 +301,20 @@ pub fn cause(
         kinds,
         since,
         keyword: None,
+        flags: Vec::new(),
     }
+}
+
+/// An instruction's keyword (upper case) and the names of its flags (`--from`, without values),
+/// from its text as written (`COPY --from=s0 --chown=2:2 /a /x`).
+pub fn keyword_and_flags(instruction: &str) -> (String, Vec<String>) {
+    let mut words = instruction.lines().next().unwrap_or("").split_whitespace();
+    let keyword = words.next().unwrap_or("").to_ascii_uppercase();
+    let flags = words
+        .take_while(|w| w.starts_with("--"))
+        .map(|w| w.split('=').next().unwrap_or(w).to_ascii_lowercase())
+        .collect();
+    (keyword, flags)
 }
 
 /// The entry that explains a discrepancy observed as `observed` at `build`, caused by `cause`
@@ -319,9 +339,25 @@ pub fn explain<'a>(
                     .as_ref()
                     .is_some_and(|c| c.eq_ignore_ascii_case(i))
             })
+            && k.flags.iter().all(|f| cause.flags.contains(f))
             && (k.mutations.is_empty() || cause.kinds.iter().any(|kind| k.mutations.contains(kind)))
             && (k.after.is_empty() || earlier.iter().flatten().any(|kind| k.after.contains(kind)))
     })
+}
+
+/// Whether a later step of a build, observed `observed` like a known discrepancy at `at` before
+/// it, only carries that discrepancy on: after a known miss the engine rebuilds what the model
+/// predicted cached (it hangs off the missed step); after a known hit it serves what the model
+/// predicted rebuilt only because the stage was rebuilt at or after `at` (`cascade`), not for a
+/// reason of its own (`--no-cache`, a changed source).
+fn cascades(at: usize, observed: &str, predicted: Option<&Outcome>) -> bool {
+    match (observed, predicted) {
+        ("rebuilt", Some(Outcome::Cached { .. })) => true,
+        ("cached", Some(Outcome::Rebuilt { reason })) => {
+            matches!(reason.kind, ReasonKind::ParentRebuilt { step } if step >= at)
+        }
+        _ => false,
+    }
 }
 
 /// Confirmed discrepancies split into those the catalogue does not explain and those it does,
@@ -335,13 +371,15 @@ pub struct Classified {
     pub causes: Vec<(usize, usize, String)>,
 }
 
-/// A step as `classify` reads it: the model's prediction and the instruction's keyword.
+/// A step as `classify` reads it: the model's prediction and the instruction as written (its
+/// keyword and flags are what an entry's `instruction` and `flags` match).
 pub type StepFacts = BTreeMap<(usize, usize), (Outcome, String)>;
 
 /// Splits discrepancies `(build, step, observed)` of a run of `scenario` (`predicted`: the
 /// model's outcome at each step, for the cause). After a build with a known divergence, the
 /// engine's cache no longer holds what the model thinks it holds, so the discrepancies of later
-/// builds follow from it and count as known too.
+/// builds follow from it and count as known too; so do the later steps of the same build that
+/// only carry it on (`cascades`).
 pub fn classify(
     catalogue: &[Known],
     kind: &str,
@@ -356,23 +394,46 @@ pub fn classify(
     let mut sorted: Vec<(usize, usize, String)> = discrepancies.into_iter().collect();
     sorted.sort();
     let mut out = Classified::default();
-    let mut first_known: Option<(usize, String)> = None;
+    // The first known discrepancy: `(build, step, observed, link)`.
+    let mut first_known: Option<(usize, usize, String, String)> = None;
     for (build, step, observed) in sorted {
         let facts = predicted.get(&(build, step));
+        let (keyword, flags) = facts.map(|(_, text)| keyword_and_flags(text)).unzip();
         let cause = Cause {
-            keyword: facts.map(|(_, k)| k.clone()),
+            keyword,
+            flags: flags.unwrap_or_default(),
             ..cause(&touches, &kinds, build, facts.map(|(o, _)| o))
         };
         out.causes.push((build, step, cause.label()));
         if let Some(k) = explain(catalogue, kind, version, &kinds, build, &cause, &observed) {
-            first_known.get_or_insert((build, k.link.clone()));
+            first_known.get_or_insert((build, step, observed.clone(), k.link.clone()));
             out.known.push((build, step, observed, k.link.clone()));
-        } else if let Some((at, link)) = first_known.as_ref().filter(|(at, _)| *at < build) {
+        } else if let Some((at, link)) = first_known
+            .as_ref()
+            .filter(|(at, _, _, _)| *at < build)
+            .map(|(at, _, _, link)| (*at, link))
+        {
             out.known.push((
                 build,
                 step,
                 observed,
                 format!("follows from build {at}: {link}"),
+            ));
+        } else if let Some((at, at_step, link)) = first_known
+            .as_ref()
+            .filter(|(at, at_step, was, _)| {
+                *at == build
+                    && *at_step < step
+                    && *was == observed
+                    && cascades(*at_step, &observed, facts.map(|(o, _)| o))
+            })
+            .map(|(at, at_step, _, link)| (*at, *at_step, link))
+        {
+            out.known.push((
+                build,
+                step,
+                observed,
+                format!("follows from build {at} step {at_step}: {link}"),
             ));
         } else {
             out.unknown.push((build, step, observed));

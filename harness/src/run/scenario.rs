@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::report::schema::{ScenarioResult, ShrinkInfo};
 use crate::run::execute::{run_scenario, History};
 
-/// The model's prediction and the instruction keyword at each `(build, step)` of a run: what
+/// The model's prediction and the instruction as written at each `(build, step)` of a run: what
 /// `known::classify` reads causes from.
 fn step_facts(history: &History) -> StepFacts {
     history
@@ -21,13 +21,10 @@ fn step_facts(history: &History) -> StepFacts {
         .iter()
         .flat_map(|b| {
             b.verdicts.iter().map(move |v| {
-                let keyword = v
-                    .instruction
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                ((b.transition, v.step), (v.predicted.clone(), keyword))
+                (
+                    (b.transition, v.step),
+                    (v.predicted.clone(), v.instruction.clone()),
+                )
             })
         })
         .collect()

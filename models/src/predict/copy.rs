@@ -95,6 +95,7 @@ pub(crate) fn plan_copy(
         changes_files: true,
         reads_stage,
         mounted_stages: Vec::new(),
+        bound_stages: Vec::new(),
         detached_parent: buildkit::link_parent(p, copy),
     }
 }
@@ -265,6 +266,11 @@ fn context_sources(
             place_under(dest, below, count),
             placed_file(placed_fact, fact.kind == "dir"),
         );
+    }
+    if placed.is_empty() && buildah::makes_destination_dir(p) {
+        // An empty directory copied: nothing is hashed, but the destination is made.
+        let made = PlacedFile::opaque(fingerprint(&"a directory COPY made empty"), true);
+        st.files.entry(absolute_path(dest)).or_insert(made);
     }
     Ok(Some(Component {
         rule: general::COPY_CHECKSUM.id,

@@ -29,6 +29,9 @@ pub(crate) enum Planned {
         /// The earlier stages a RUN mounts (`from=`) whose having run decides whether its cache
         /// is looked up at all (`buildah::skips_lookup_after_stage_ran`); empty elsewhere.
         mounted_stages: Vec<usize>,
+        /// The earlier stages a RUN's mounts take files from (`from=`), on every builder: the
+        /// RUN cannot run without their results (`buildkit::exports_layer`'s layers).
+        bound_stages: Vec<usize>,
         /// Looked up under this parent instead of the stage's chain (`bk.link`); the stage's
         /// chain then continues from the merge of both.
         detached_parent: Option<u64>,

@@ -65,13 +65,18 @@ fn predict_with_key_only(state: &EngineState, build: &Build) -> (Prediction, Vec
         relaid: BTreeMap::new(),
     };
     let mut steps = Vec::with_capacity(plan.steps.len());
-    // Per step: (is a cacheable step, hit an imported key without its layer, stage it reads).
-    let mut lazy: Vec<(bool, bool, Option<usize>)> = Vec::with_capacity(plan.steps.len());
+    // Per step: (is a cacheable step, hit an imported key without its layer, the stages whose
+    // results it needs: the one a COPY --from reads, those a RUN mounts from).
+    let mut lazy: Vec<(bool, bool, Vec<usize>)> = Vec::with_capacity(plan.steps.len());
     // Stages with a step whose outcome the model cannot know (`copy.from-chain`).
     let mut unknown = BTreeSet::new();
     for planned in plan.steps {
         let is_step = matches!(planned.kind, PlannedKind::Step { .. });
-        let reads_stage = planned.reads_stage;
+        let needs: Vec<usize> = planned
+            .reads_stage
+            .into_iter()
+            .chain(planned.bound_stages.iter().copied())
+            .collect();
         lookup.inherit_relaid(&planned, &plan.stage_parents);
         let (outcome, key_only) = match follows_unknown(&mut unknown, &planned, &plan.stage_parents)
         {
@@ -92,7 +97,7 @@ fn predict_with_key_only(state: &EngineState, build: &Build) -> (Prediction, Vec
             instruction: planned.instruction,
             outcome,
         });
-        lazy.push((is_step, key_only, reads_stage));
+        lazy.push((is_step, key_only, needs));
     }
     settle_key_only_hits(&mut steps, &lazy, &plan.stage_parents);
     let key_only = (steps.iter().zip(&lazy))
@@ -262,16 +267,20 @@ impl Lookup<'_> {
 
 /// BuildKit solves lazily: a step whose key was imported without its layer is reported cached as
 /// long as nothing needs its result, that is, when the next step of its stage is cached too, or,
-/// for a stage's last step, when every step reading the stage (COPY --from, or the first step of
-/// a stage built FROM it) is cached. Otherwise it has to run. Consumers come later in the
-/// Dockerfile, so one pass from the end settles every step.
+/// for a stage's last step, when every step reading the stage (COPY --from, a RUN mounting from
+/// it, or the first step of a stage built FROM it) is cached. Otherwise it has to run: the
+/// Dockerfile frontend makes a `RUN --mount=...,from=S` take S's result as an input of the exec
+/// op like a COPY --from does (dockerfile2llb/convert_runmount.go, `dispatchRunMounts`, v0.8 as
+/// vendored in moby v20.10.24, L89-L92 and L152: `st = sources[i].state`, `llb.AddMount(target,
+/// st, ...)`). Consumers come later in the Dockerfile, so one pass from the end settles every
+/// step.
 fn settle_key_only_hits(
     steps: &mut [StepPrediction],
-    lazy: &[(bool, bool, Option<usize>)],
+    lazy: &[(bool, bool, Vec<usize>)],
     stage_parents: &[Option<usize>],
 ) {
     for i in (0..steps.len()).rev() {
-        let (_, key_only, _) = lazy[i];
+        let key_only = lazy[i].1;
         if !key_only || !steps[i].outcome.is_cached() {
             continue;
         }
@@ -280,7 +289,7 @@ fn settle_key_only_hits(
         let needed = match next_in_stage {
             Some(j) => !steps[j].outcome.is_cached(),
             None => (i + 1..steps.len()).any(|k| {
-                let reads = lazy[k].2 == Some(stage);
+                let reads = lazy[k].2.contains(&stage);
                 let first_of_child = lazy[k].0
                     && stage_parents.get(steps[k].stage).copied().flatten() == Some(stage)
                     && !(i + 1..k).any(|j| steps[j].stage == steps[k].stage && lazy[j].0);

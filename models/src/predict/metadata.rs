@@ -93,6 +93,7 @@ pub(crate) fn plan_metadata(
         changes_files: false,
         reads_stage: None,
         mounted_stages: Vec::new(),
+        bound_stages: Vec::new(),
         detached_parent: None,
     }
 }

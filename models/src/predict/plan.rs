@@ -28,6 +28,8 @@ pub(crate) struct PlannedStep {
     pub reads_stage: Option<usize>,
     /// The stages a RUN mounts whose having run makes it skip the lookup (`Planned::Step`).
     pub mounted_stages: Vec<usize>,
+    /// The stages a RUN mounts files from (`from=`), whatever the builder (`Planned::Step`).
+    pub bound_stages: Vec<usize>,
     pub step: usize,
     pub stage: usize,
     pub stage_name: Option<String>,
@@ -468,6 +470,7 @@ fn planned_step(
     PlannedStep {
         reads_stage: None,
         mounted_stages: Vec::new(),
+        bound_stages: Vec::new(),
         step,
         stage,
         stage_name: cx.stages[stage].name.clone(),
@@ -562,6 +565,7 @@ fn plan_stage(
                 changes_files,
                 reads_stage,
                 mounted_stages,
+                bound_stages,
                 detached_parent,
             } => {
                 let key_digest = fingerprint(&key);
@@ -579,6 +583,7 @@ fn plan_stage(
                 }
                 planned.reads_stage = reads_stage;
                 planned.mounted_stages = mounted_stages;
+                planned.bound_stages = bound_stages;
                 planned.kind = PlannedKind::Step {
                     parent,
                     chain,

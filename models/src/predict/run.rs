@@ -73,6 +73,7 @@ pub(crate) fn plan_run(
         changes_files: false,
         reads_stage: None,
         mounted_stages,
+        bound_stages: self::mounted_stages(cx, st, &flags.mounts),
         detached_parent: None,
     }
 }

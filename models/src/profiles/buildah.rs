@@ -158,6 +158,18 @@ pub(crate) fn hashes_dir_itself(p: &Profile) -> bool {
     !p.on(&COPY_DIGEST)
 }
 
+/// Whether a COPY from the context that placed no entry (its sources are empty directories, or
+/// everything was excluded) still leaves its destination directory in the stage, for a later
+/// `COPY --from` or bind mount to find: Buildah hashes only a directory's contents
+/// (`hashes_dir_itself`), but makes the destination directory before it copies anything, empty or
+/// not (add.go `Add`, "Create the target directory if it doesn't exist yet": `copier.Mkdir(mountPoint,
+/// extractDirectory, ...)`, v1.28.2 L379-L387, v1.43.0 L579):
+/// https://github.com/containers/buildah/blob/v1.28.2/add.go#L379-L387. Off (the directory
+/// itself is hashed, and placed like any source entry): nothing to add.
+pub(crate) fn makes_destination_dir(p: &Profile) -> bool {
+    p.on(&COPY_DIGEST)
+}
+
 // Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const RUN_KEY: Rule = Rule {
     id: RuleId::new("buildah.run-key"),

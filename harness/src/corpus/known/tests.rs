@@ -12,6 +12,7 @@ fn stale_sync() -> Known {
         after: Vec::new(),
         observed: "cached".into(),
         instruction: None,
+        flags: Vec::new(),
         link: "https://github.com/moby/buildkit/issues/4817".into(),
         note: String::new(),
     }
@@ -506,4 +507,175 @@ fn a_labelled_dockerfile_is_a_kind_of_its_own() {
         mutation_kinds_per_build(&scenario, &Default::default()),
         vec![Vec::<String>::new(); 2]
     );
+}
+
+#[test]
+fn an_instructions_keyword_and_flags_are_read_from_its_text() {
+    assert_eq!(
+        keyword_and_flags("copy --from=s0 --chown=2:2 /a /x"),
+        (
+            "COPY".to_string(),
+            vec!["--from".to_string(), "--chown".to_string()]
+        )
+    );
+    assert_eq!(
+        keyword_and_flags("RUN echo --not-a-flag\n--x"),
+        ("RUN".to_string(), Vec::<String>::new())
+    );
+    assert_eq!(
+        keyword_and_flags("WORKDIR"),
+        ("WORKDIR".to_string(), Vec::new())
+    );
+}
+
+/// Podman < 5.8's owner-name leak: an entry for `COPY --from --chown` explains a miss there, and
+/// the steps of the same build the engine rebuilt after it follow from it; a plain COPY's miss
+/// does not match, and a later step the engine served from cache does not follow.
+#[test]
+fn an_entry_with_flags_explains_only_that_form_and_the_misses_after_it() {
+    let leak = Known {
+        engine: "podman-cli".into(),
+        versions: crate::engine::versions::VersionRange::parse(">=4.3, <5.8").unwrap(),
+        mutations: Vec::new(),
+        observed: "rebuilt".into(),
+        instruction: Some("COPY".into()),
+        flags: vec!["--from".into(), "--chown".into()],
+        ..stale_sync()
+    };
+    let mut context = BuildContext::new();
+    context.set_dockerfile_text(
+        "FROM base AS s0\nCOPY a /a\nFROM base\nCOPY --from=s0 --chown=2:2 /a /x\nCOPY d /d\nCOPY e /e\n",
+    );
+    let scenario = Scenario {
+        context,
+        transitions: vec![Transition::default(), Transition::default()],
+    };
+    let cached = Outcome::Cached {
+        rule: models::profiles::buildah::COPY_DIGEST.id,
+        from: None,
+    };
+    let facts = BTreeMap::from([
+        (
+            (2, 4),
+            (
+                cached.clone(),
+                "COPY --from=s0 --chown=2:2 /a /x".to_string(),
+            ),
+        ),
+        ((2, 5), (cached.clone(), "COPY d /d".to_string())),
+        ((2, 6), (cached.clone(), "COPY e /e".to_string())),
+    ]);
+    let c = classify(
+        &[leak.clone()],
+        "podman-cli",
+        &Default::default(),
+        "4.3.1",
+        &scenario,
+        &facts,
+        vec![
+            (2, 4, "rebuilt".to_string()),
+            (2, 5, "rebuilt".to_string()),
+            (2, 6, "cached".to_string()),
+        ],
+    );
+    assert_eq!(c.known.len(), 2, "{c:?}");
+    assert_eq!(
+        c.known[1].3,
+        format!("follows from build 2 step 4: {}", leak.link)
+    );
+    assert_eq!(c.unknown, vec![(2, 6, "cached".to_string())]);
+    // The same miss at a COPY without those flags is not this entry's.
+    let plain = BTreeMap::from([((2, 5), (cached, "COPY d /d".to_string()))]);
+    let c = classify(
+        &[leak],
+        "podman-cli",
+        &Default::default(),
+        "4.3.1",
+        &scenario,
+        &plain,
+        vec![(2, 5, "rebuilt".to_string())],
+    );
+    assert!(c.known.is_empty(), "{c:?}");
+}
+
+/// found-buildkit-cli-12-64: the stale sync of a directory's mode (two builds back) serves `COPY . /app`, and the
+/// step after it, which the model rebuilds only because its parent was rebuilt there, is served
+/// too: it follows. A step rebuilt for a reason of its own (`--no-cache`) does not.
+#[test]
+fn a_hit_the_stale_sync_carries_on_in_its_build_follows_from_it() {
+    let mut context = BuildContext::new();
+    context.insert("d/a", Entry::file("x")).unwrap();
+    context.set_dockerfile_text("FROM base\nCOPY . /app\nCOPY d /f\nRUN true\n");
+    let scenario = Scenario {
+        context,
+        transitions: vec![
+            Transition::default(),
+            Transition {
+                mutations: vec![Mutation::Chmod {
+                    path: "d".into(),
+                    mode: 0o600,
+                }],
+                ..Default::default()
+            },
+            // The finding's own build only edits the Dockerfile (the stale step is rebuilt in
+            // build 2 for another reason in the run this comes from).
+            Transition {
+                mutations: vec![Mutation::Dockerfile {
+                    text: "FROM base\nCOPY . /app\nCOPY d /f\nRUN true\n\n".into(),
+                }],
+                ..Default::default()
+            },
+        ],
+    };
+    let rebuilt = |kind| Outcome::Rebuilt {
+        reason: models::Reason {
+            rule: models::profiles::general::COPY_CHECKSUM.id,
+            kind,
+        },
+    };
+    let facts = BTreeMap::from([
+        (
+            (3, 2),
+            (
+                rebuilt(ReasonKind::SourceChanged {
+                    path: "d".into(),
+                    field: Field::Mode {
+                        from: 0o755,
+                        to: 0o600,
+                    },
+                }),
+                "COPY . /app".to_string(),
+            ),
+        ),
+        (
+            (3, 3),
+            (
+                rebuilt(ReasonKind::ParentRebuilt { step: 2 }),
+                "COPY d /f".to_string(),
+            ),
+        ),
+        (
+            (3, 4),
+            (rebuilt(ReasonKind::NoCache), "RUN true".to_string()),
+        ),
+    ]);
+    let c = classify(
+        &[stale_sync()],
+        "buildkit-cli",
+        &Default::default(),
+        "20.10.24",
+        &scenario,
+        &facts,
+        vec![
+            (3, 2, "cached".to_string()),
+            (3, 3, "cached".to_string()),
+            (3, 4, "cached".to_string()),
+        ],
+    );
+    assert_eq!(c.known.len(), 2, "{c:?}");
+    assert!(
+        c.known[1].3.starts_with("follows from build 3 step 2: "),
+        "{c:?}"
+    );
+    assert_eq!(c.unknown, vec![(3, 4, "cached".to_string())]);
 }
