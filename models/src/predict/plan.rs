@@ -507,12 +507,7 @@ fn plan_stage(
     for (step, instruction) in &cx.stages[stage].instructions {
         let mut planned = planned_step(cx, stage, (*step, instruction), PlannedKind::From);
         if let Some(outcome) = &st.broken {
-            planned.kind = PlannedKind::Settled(match outcome {
-                Outcome::Fails { .. } => Outcome::Skipped {
-                    why: "an earlier step fails".to_string(),
-                },
-                other => other.clone(),
-            });
+            planned.kind = after_broken(outcome);
             steps.push(planned);
             continue;
         }
@@ -530,16 +525,8 @@ fn plan_stage(
         }
         match plan_instruction(cx, outcomes, &mut st, instruction, &planned.instruction) {
             Planned::From => {
-                if let Body::From { platform, .. } = &instruction.body {
-                    let this = FromLine {
-                        platform: platform.as_deref(),
-                        ..cx.from_line(stage, outcomes)
-                    };
-                    let earlier: Vec<FromLine<'_>> =
-                        (0..stage).map(|i| cx.from_line(i, outcomes)).collect();
-                    if !buildkit::from_is_vertex(cx.profile, &this, &earlier) {
-                        planned.kind = PlannedKind::Settled(buildkit::not_a_step());
-                    }
+                if !from_is_vertex(cx, outcomes, stage, instruction) {
+                    planned.kind = PlannedKind::Settled(buildkit::not_a_step());
                 }
             }
             Planned::LacksInStage(outcome, stage) => {
@@ -595,6 +582,35 @@ fn plan_stage(
         steps.push(planned);
     }
     st
+}
+
+/// What a step after a broken one is: skipped after a failure, else the same outcome.
+fn after_broken(outcome: &Outcome) -> PlannedKind {
+    PlannedKind::Settled(match outcome {
+        Outcome::Fails { .. } => Outcome::Skipped {
+            why: "an earlier step fails".to_string(),
+        },
+        other => other.clone(),
+    })
+}
+
+/// Whether stage `stage`'s FROM is a vertex BuildKit reports (`buildkit::from_is_vertex`),
+/// given the stages' FROM lines before it; every other builder's FROM is one.
+fn from_is_vertex(
+    cx: &Cx<'_>,
+    outcomes: &[Option<StageOutcome>],
+    stage: usize,
+    instruction: &Instruction,
+) -> bool {
+    let Body::From { platform, .. } = &instruction.body else {
+        return true;
+    };
+    let this = FromLine {
+        platform: platform.as_deref(),
+        ..cx.from_line(stage, outcomes)
+    };
+    let earlier: Vec<FromLine<'_>> = (0..stage).map(|i| cx.from_line(i, outcomes)).collect();
+    buildkit::from_is_vertex(cx.profile, &this, &earlier)
 }
 
 /// One instruction's key (or outcome), by kind.
