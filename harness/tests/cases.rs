@@ -165,25 +165,37 @@ fn trial_for(
     }
 }
 
-/// Trial time per engine generation: `(trials, summed seconds)`.
-static TIMES: std::sync::Mutex<std::collections::BTreeMap<String, (usize, f64)>> =
-    std::sync::Mutex::new(std::collections::BTreeMap::new());
+/// Trial time per engine generation, and per engine: `(trials, summed seconds)`.
+static TIMES: std::sync::Mutex<[std::collections::BTreeMap<String, (usize, f64)>; 2]> =
+    std::sync::Mutex::new([
+        std::collections::BTreeMap::new(),
+        std::collections::BTreeMap::new(),
+    ]);
 
 fn record_time(engine: &Engine, took: std::time::Duration) {
     let mut times = TIMES.lock().unwrap_or_else(|e| e.into_inner());
-    let entry = times
-        .entry(engine.generation_label().to_string())
-        .or_default();
-    entry.0 += 1;
-    entry.1 += took.as_secs_f64();
+    for (table, key) in times
+        .iter_mut()
+        .zip([engine.generation_label().to_string(), engine.name.clone()])
+    {
+        let entry = table.entry(key).or_default();
+        entry.0 += 1;
+        entry.1 += took.as_secs_f64();
+    }
 }
 
-/// The corpus's cost per generation (the figure #12 asks for): the trials' own times summed,
+/// The corpus's cost per generation and per engine: the trials' own times summed,
 /// which is engine work, not wall time (trials run in parallel).
 fn print_times() {
     let times = TIMES.lock().unwrap_or_else(|e| e.into_inner());
-    for (generation, (trials, secs)) in times.iter() {
+    for (generation, (trials, secs)) in times[0].iter() {
         eprintln!("corpus time, generation {generation}: {trials} trials, {secs:.0} s summed");
+    }
+    for (engine, (trials, secs)) in times[1].iter() {
+        eprintln!(
+            "corpus time, engine {engine}: {trials} trials, {secs:.0} s summed, {:.1} s a trial",
+            secs / (*trials).max(1) as f64
+        );
     }
 }
 

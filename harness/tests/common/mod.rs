@@ -173,24 +173,30 @@ pub fn confirmed(
         .collect()
 }
 
-/// `each` on every engine: the engines of one endpoint one after another (concurrent builds on
-/// one Podman service race in its store), up to `threads` endpoints at once. The results come in
+/// `each` on every engine, up to `threads` at once; the engines of one Podman service one after
+/// another (concurrent builds on one Podman service race in its store), a dockerd's engines
+/// side by side as the corpus runs them. The longest queues start first. The results come in
 /// `engines`' order; a panic in `each` fails the caller once every thread has ended.
 pub fn on_each_endpoint<T: Send>(
     engines: &[cachet::engine::inventory::Engine],
     threads: usize,
     each: impl Fn(&cachet::engine::inventory::Engine) -> T + Sync,
 ) -> Vec<T> {
+    let takes_turns =
+        |e: &cachet::engine::inventory::Engine| e.builder() == models::Builder::Buildah;
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, engine) in engines.iter().enumerate() {
-        match groups
-            .iter_mut()
-            .find(|g| engines[g[0]].endpoint == engine.endpoint)
-        {
+        match groups.iter_mut().find(|g| {
+            takes_turns(engine)
+                && takes_turns(&engines[g[0]])
+                && engines[g[0]].endpoint == engine.endpoint
+        }) {
             Some(group) => group.push(i),
             None => groups.push(vec![i]),
         }
     }
+    // `pop` takes from the end: the longest queue first, so it does not start last.
+    groups.sort_by_key(|g| g.len());
     let queue = std::sync::Mutex::new(groups);
     let results: std::sync::Mutex<Vec<Option<T>>> =
         std::sync::Mutex::new(engines.iter().map(|_| None).collect());

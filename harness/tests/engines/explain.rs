@@ -98,8 +98,8 @@ pub fn real_engines_build_what_explain_says() {
         .map(|(e, v)| (e.name.clone(), v.clone()))
         .collect();
     let engines: Vec<_> = engines.into_iter().map(|(e, _)| e).collect();
-    // Two hosts at a time: each build keeps about one core busy.
-    let failures: Vec<String> = common::on_each_endpoint(&engines, 2, |engine| {
+    // Four engines at a time, as the corpus runs its trials (a build mostly waits on a daemon).
+    let failures: Vec<String> = common::on_each_endpoint(&engines, 4, |engine| {
         let target = Target {
             profile: engine.profile.clone(),
             kinds: vec![engine.kind()],

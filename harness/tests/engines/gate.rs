@@ -101,13 +101,24 @@ fn trial(test: Test, alone: bool) -> Trial {
         .with_ignored_flag(true);
     }
     if test.own_process && !alone {
-        return Trial::test(name, move || in_own_process(name));
+        return Trial::test(name, move || timed(name, || in_own_process(name)));
     }
     let body = test.body;
     Trial::test(name, move || {
-        body();
-        Ok(())
+        timed(name, || {
+            body();
+            Ok(())
+        })
     })
+}
+
+/// Runs `test`, then says on stderr how long it took: the suite's cost, test by test, is what CI
+/// time is made of.
+fn timed(name: &str, test: impl FnOnce() -> Result<(), Failed>) -> Result<(), Failed> {
+    let started = std::time::Instant::now();
+    let result = test();
+    eprintln!("{name}: {:.0} s", started.elapsed().as_secs_f64());
+    result
 }
 
 /// Runs the test `name` in a child process of this binary; it fails if the child does.

@@ -49,8 +49,8 @@ pub fn scenarios_leave_no_images_containers_or_build_cache_behind() {
         scenarios.push(load_case(&cases.join(format!("{name}.toml"))).expect("corpus case loads"));
     }
     let under_test: Vec<_> = engines.iter().filter(|e| e.host != "b").cloned().collect();
-    // Two hosts at a time; every scenario has ended before anything is counted.
-    let builds: usize = common::on_each_endpoint(&under_test, 2, |engine| {
+    // Four engines at a time; every scenario has ended before anything is counted.
+    let builds: usize = common::on_each_endpoint(&under_test, 4, |engine| {
         let mut builds = 0;
         for case in &scenarios {
             if cachet::run::execute::engines_for(&inventory, engine, &case.scenario).is_err() {
