@@ -203,6 +203,19 @@ impl<'a> Lines<'a> {
 }
 
 pub fn parse(text: &str) -> Parsed {
+    parse_with(text, true)
+}
+
+/// How a `Body::Unsupported` from `parse_with` without heredocs begins when its keyword is no
+/// instruction; the keyword (upper case) follows.
+pub const UNKNOWN_INSTRUCTION: &str = "unknown instruction: ";
+
+/// `parse`, with or without heredocs. A frontend that does not know them (Buildah 1.28's
+/// imagebuilder) reads `RUN <<EOF` as written and each body line as an instruction of its own;
+/// it looks an instruction's keyword up only when it dispatches the step, so there an unknown
+/// one is no parse error but a `Body::Unsupported` whose `why` starts with
+/// `UNKNOWN_INSTRUCTION`, refused at its step (the frontend's rule, not the parser's).
+pub fn parse_with(text: &str, heredocs: bool) -> Parsed {
     let mut lines = Vec::new();
     let mut diagnostics = Vec::new();
     let mut input = Lines::new(text);
@@ -240,7 +253,13 @@ pub fn parse(text: &str) -> Parsed {
             lines.push(Line::Comment(line.to_string()));
             continue;
         }
-        let instruction = parse_instruction(line, escape, &mut input, number, &mut diagnostics);
+        let instruction = parse_instruction(
+            line,
+            (escape, heredocs),
+            &mut input,
+            number,
+            &mut diagnostics,
+        );
         lines.push(Line::Instruction(instruction));
     }
     Parsed {
@@ -269,7 +288,7 @@ fn directive(line: &str, seen: &[Line]) -> Option<(String, String)> {
 /// `input`.
 fn parse_instruction(
     line: &str,
-    escape: char,
+    (escape, reads_heredocs): (char, bool),
     input: &mut Lines<'_>,
     number: usize,
     diagnostics: &mut Vec<Diagnostic>,
@@ -292,11 +311,20 @@ fn parse_instruction(
     }
     let joined = logical_line(&raw_args, escape).0;
     let upper = keyword.to_ascii_uppercase();
-    let heredocs = if matches!(upper.as_str(), "RUN" | "COPY" | "ADD") {
+    let heredocs = if reads_heredocs && matches!(upper.as_str(), "RUN" | "COPY" | "ADD") {
         read_heredocs(&joined, input, &mut raw_args)
     } else {
         Ok(Vec::new())
     };
+    if !reads_heredocs && !body::is_instruction(&keyword) {
+        let why = format!("{UNKNOWN_INSTRUCTION}{upper}");
+        return Instruction {
+            keyword,
+            raw_args,
+            body: Body::Unsupported { why },
+            escape,
+        };
+    }
     let body = heredocs
         .and_then(|heredocs| body::parse_body(&keyword, joined.trim(), escape, heredocs))
         .unwrap_or_else(|why| {

@@ -961,9 +961,15 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "a heredoc is rejected where the frontend lacks it",
-        profiles: &["classic:20.10", "classic-cli:20.10", "buildkit:20.10", "buildkit-cli:20.10", "podman:4.3", "podman-cli:4.3"],
+        profiles: &["classic:20.10", "classic-cli:20.10", "buildkit:20.10", "buildkit-cli:20.10"],
         script: "dockerfile FROM base | RUN <<EOF | echo hi | EOF\n build",
         expect: "rejected: heredocs are not supported: the body is read as unknown instructions",
+    },
+    Case {
+        name: "Buildah without heredocs runs `RUN <<EOF` as written and fails at the body's first line",
+        profiles: &["podman:4.3", "podman-cli:4.3"],
+        script: "dockerfile FROM base | RUN <<EOF | echo hi | EOF\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 fails: unknown instruction: ECHO\n4 skipped: an earlier step fails",
     },
     Case {
         name: "a RUN heredoc's body is keyed where the frontend accepts it (buildkit:26, buildkit:28, buildkit-cli:26, buildkit-cli:28)",

@@ -136,10 +136,20 @@ fn what_depends_on_an_unknown_stage_is_unknown_too() {
 }
 
 #[test]
-fn heredocs_are_refused_by_the_engines_under_test() {
+fn heredocs_are_refused_by_the_oldest_engines_or_read_as_instructions() {
     let text = "FROM base\nRUN <<EOF\ntrue\nEOF\n";
     for (profile, outcome) in after(text, text) {
-        assert!(outcome.unwrap_err().contains("heredocs"), "{profile}");
+        if profile.starts_with("podman") {
+            // Buildah 1.28: `RUN <<EOF` runs as written, the body's `true` is an unknown
+            // instruction when dispatched (`buildah.heredoc-as-lines`).
+            assert_eq!(
+                outcome.unwrap(),
+                ["cached", "cached", "fails", "skipped"],
+                "{profile}"
+            );
+        } else {
+            assert!(outcome.unwrap_err().contains("heredocs"), "{profile}");
+        }
     }
 }
 

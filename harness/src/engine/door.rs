@@ -81,7 +81,7 @@ pub(crate) fn observed(
     raw: crate::engine::observe::RawBuild,
 ) -> Observation {
     let dockerfile = request.context.dockerfile_text().unwrap_or_default();
-    crate::engine::observe::interpret(engine.builder(), raw, &dockerfile, request.options)
+    crate::engine::observe::interpret(&engine.profile, raw, &dockerfile, request.options)
 }
 
 /// `impl Door` for a real door: a struct with an `engine: Engine` field in a module whose

@@ -6,6 +6,31 @@ use super::ast::{ArgDecl, Body, Command, CopyArgs, Heredoc, Mount, MountKind, Ru
 /// One `--name[=value]` flag before an instruction's arguments, value unquoted.
 type Flag = (String, Option<String>);
 
+/// Whether `keyword` names an instruction (any case).
+pub fn is_instruction(keyword: &str) -> bool {
+    const KEYWORDS: [&str; 18] = [
+        "FROM",
+        "RUN",
+        "COPY",
+        "ADD",
+        "CMD",
+        "ENTRYPOINT",
+        "ENV",
+        "LABEL",
+        "ARG",
+        "WORKDIR",
+        "USER",
+        "EXPOSE",
+        "VOLUME",
+        "SHELL",
+        "STOPSIGNAL",
+        "MAINTAINER",
+        "HEALTHCHECK",
+        "ONBUILD",
+    ];
+    KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(keyword))
+}
+
 pub(super) fn parse_body(
     keyword: &str,
     args: &str,

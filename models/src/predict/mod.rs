@@ -23,5 +23,5 @@ pub use crate::step::key::{Component, Part, SourceFact, StepKey};
 pub use crate::step::outcome::{Field, Outcome, Prediction, Reason, ReasonKind, StepPrediction};
 pub use crate::step::{Build, BuildOptions};
 pub use lookup::{apply, predict};
-pub use plan::{built_stages, dispatch_refusal, stage_bases};
+pub use plan::{built_stages, dispatch_refusal, parse_as, stage_bases};
 pub use state::{CacheExport, EngineState, Exports};

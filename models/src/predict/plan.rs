@@ -207,13 +207,19 @@ fn needed_by(
     wanted
 }
 
+/// `text` parsed as the profile's frontend reads it: with heredocs, or without
+/// (`buildah.heredoc-as-lines`).
+pub fn parse_as(profile: &Profile, text: &str) -> dockerfile::Parsed {
+    dockerfile::parse_with(text, crate::profiles::buildah::reads_heredocs(profile))
+}
+
 /// The Dockerfile, or why the engine refuses it before building.
 fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
     let text = build
         .context
         .dockerfile_text()
         .ok_or_else(|| "the context has no Dockerfile".to_string())?;
-    let parsed = dockerfile::parse(&text);
+    let parsed = parse_as(profile, &text);
     if let Some(d) = parsed.diagnostics.first() {
         return Err(format!("dockerfile parse error {d}"));
     }
@@ -255,6 +261,9 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
 /// of a form from a failure of its inputs (`harness::run::mutants::failures`).
 pub fn dispatch_refusal(profile: &Profile, body: &Body) -> Option<String> {
     match (profile.builder, body) {
+        (_, Body::Unsupported { why }) if why.starts_with(dockerfile::UNKNOWN_INSTRUCTION) => {
+            Some(why.clone())
+        }
         (Builder::Buildah, _) => feature_refusal(profile, body),
         (Builder::Classic, Body::Run { flags, .. }) => run_flag_refusal(flags),
         (Builder::Classic, _) => classic::copy_flag_refusal(profile, body),
@@ -307,9 +316,14 @@ fn refused_in_built_stage(
 
 /// A refusal the builder gives only when it reaches the step, after the steps before it ran:
 /// the classic builder's BuildKit flags (`classic.dispatch-refusal`), Buildah's unknown flags
-/// (`buildah.flag-at-step`; its heredoc refusal stays up front).
+/// (`buildah.flag-at-step`) and unknown instructions (a heredoc's body lines on a Buildah without
+/// heredocs, `buildah.heredoc-as-lines`).
 fn step_refusal(profile: &Profile, body: &Body) -> Option<String> {
     match profile.builder {
+        // A keyword looked up at dispatch (`parse_as` without heredocs: `buildah.heredoc-as-lines`).
+        _ if matches!(body, Body::Unsupported { why } if why.starts_with(dockerfile::UNKNOWN_INSTRUCTION)) => {
+            dispatch_refusal(profile, body)
+        }
         Builder::Classic if classic::refuses_at_dispatch(profile) => {
             dispatch_refusal(profile, body)
         }

@@ -728,6 +728,39 @@ pub const FLAG_AT_STEP: Rule = Rule {
     versions: Versions::All,
 };
 
+// Versions: the Buildah generations whose frontend has no heredocs (`Features::heredoc`:
+// Podman 4.3's Buildah 1.28; heredocs came with 1.35).
+pub const HEREDOC_AS_LINES: Rule = Rule {
+    id: RuleId::new("buildah.heredoc-as-lines"),
+    statement: "Without heredoc support, `RUN <<EOF` is a RUN of that text (keyed on it, run as \
+                written) and each line of the body is an instruction of its own. The frontend \
+                looks an instruction up only when it dispatches it, so the build fails at the \
+                body's first line (an unknown instruction) after the steps before it ran, and \
+                Podman counts the body's lines among the stage's steps.",
+    source: "https://github.com/containers/buildah/blob/v1.28.2/vendor/github.com/openshift/imagebuilder/builder.go#L387-L391",
+    if_off: "the whole build is refused before any step runs",
+    status: Status::Settled {
+        note: "found by cachet run --seed 13 on podman-cli@podman (Podman 4.3.1): `RUN <<EOF` \
+               made a layer and the build failed at `STEP 4/5: echo x` with `Unknown \
+               instruction: \"ECHO\"`; the next build's earlier steps hit (case \
+               buildah-heredoc-body-at-step)",
+    },
+    applies: buildah_without_heredocs,
+    versions: Versions::All,
+};
+
+fn buildah_without_heredocs(p: &Profile) -> bool {
+    buildah(p)
+        && p.features.support(crate::dockerfile::Feature::Heredoc)
+            == crate::profiles::generation::Support::No
+}
+
+/// Whether the profile's frontend reads heredocs (`buildah.heredoc-as-lines` says what one
+/// without them does; elsewhere a frontend without them refuses the build up front).
+pub fn reads_heredocs(p: &Profile) -> bool {
+    !p.on(&HEREDOC_AS_LINES)
+}
+
 /// Buildah generations with a Dockerfile flag they do not know (Podman 5.8 knows every flag the
 /// model has).
 fn buildah_refusing_flags(p: &Profile) -> bool {
@@ -839,6 +872,7 @@ pub const RULES: &[Rule] = &[
     STAGE_ARGS,
     WORDS_AT_STEP,
     FLAG_AT_STEP,
+    HEREDOC_AS_LINES,
     PLATFORM_ARGS_IN_DEFAULTS,
     DECLARED_PLATFORM_ARG,
     PLATFORM_ARGS_IN_FROM,

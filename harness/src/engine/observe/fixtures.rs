@@ -24,5 +24,9 @@ pub(super) fn check(got: BTreeMap<usize, Observed>, expect: &str) {
 
 /// The steps of a build with no build args (the builder only changes FROM's expansion).
 pub(super) fn steps_of(dockerfile: &str) -> Vec<StepInfo> {
-    step_map(dockerfile, &BuildOptions::default(), Builder::BuildKit)
+    step_map(
+        dockerfile,
+        &BuildOptions::default(),
+        &models::Profile::new(models::Builder::BuildKit, models::Transport::Api),
+    )
 }

@@ -22,7 +22,7 @@ mod stream;
 mod types;
 
 use crate::error::Fault;
-use models::{BuildOptions, Builder};
+use models::{BuildOptions, Builder, Profile};
 
 pub use buildkit::{map_vertices, parse_buildkit_plain, VertexMerge, VertexReport, VertexUpdate};
 pub use classic::parse_classic;
@@ -64,12 +64,13 @@ pub fn environment_fault(builder: Builder, error: &str, log: &str) -> Option<&'s
 /// Turns what a door collected into per-step outcomes. Engine trouble becomes an indeterminate
 /// observation, never a verdict.
 pub fn interpret(
-    builder: Builder,
+    profile: &Profile,
     raw: RawBuild,
     dockerfile: &str,
     options: &BuildOptions,
 ) -> Observation {
-    let map = step_map(dockerfile, options, builder);
+    let builder = profile.builder;
+    let map = step_map(dockerfile, options, profile);
     let mut observation = Observation {
         log: raw.log,
         error: raw.error,
@@ -145,6 +146,10 @@ mod tests {
     use fixtures::{check, steps_of};
     use models::dockerfile;
 
+    fn profile(builder: Builder) -> Profile {
+        Profile::new(builder, models::Transport::Api)
+    }
+
     #[test]
     fn a_build_that_failed_computing_a_cache_key_trusts_no_cached_step() {
         // Seen on Engine 20.10.24 through buildx: the first build of a scenario, --no-cache.
@@ -158,7 +163,12 @@ mod tests {
             ),
             ..RawBuild::default()
         };
-        let observation = interpret(Builder::BuildKit, raw, dockerfile, &BuildOptions::default());
+        let observation = interpret(
+            &profile(Builder::BuildKit),
+            raw,
+            dockerfile,
+            &BuildOptions::default(),
+        );
         check(
             observation.steps,
             "1 indeterminate, 2 indeterminate, 3 failed",
@@ -185,7 +195,12 @@ mod tests {
             ]),
             ..RawBuild::default()
         };
-        let observation = interpret(Builder::BuildKit, raw, dockerfile, &BuildOptions::default());
+        let observation = interpret(
+            &profile(Builder::BuildKit),
+            raw,
+            dockerfile,
+            &BuildOptions::default(),
+        );
         check(observation.steps.clone(), "2 cached, 3 failed");
         // A step BuildKit cancelled because another failed is no failure of its own.
         let raw = RawBuild {
@@ -204,7 +219,12 @@ mod tests {
             ]),
             ..RawBuild::default()
         };
-        let cancelled = interpret(Builder::BuildKit, raw, dockerfile, &BuildOptions::default());
+        let cancelled = interpret(
+            &profile(Builder::BuildKit),
+            raw,
+            dockerfile,
+            &BuildOptions::default(),
+        );
         check(cancelled.steps, "2 indeterminate, 3 failed");
         assert!(observation.log.contains("CACHED [2/3] COPY a /a\n"));
         assert!(observation
@@ -220,7 +240,7 @@ mod tests {
             ..RawBuild::default()
         };
         let observation = interpret(
-            Builder::Buildah,
+            &profile(Builder::Buildah),
             raw,
             "FROM base\nRUN true\n",
             &BuildOptions::default(),
@@ -242,7 +262,7 @@ mod tests {
             ..RawBuild::default()
         };
         let observation = interpret(
-            Builder::Classic,
+            &profile(Builder::Classic),
             classic,
             "FROM base\nRUN true\n",
             &BuildOptions::default(),
@@ -266,7 +286,7 @@ mod tests {
             ..RawBuild::default()
         };
         let observation = interpret(
-            Builder::BuildKit,
+            &profile(Builder::BuildKit),
             buildkit,
             "FROM base\nRUN true\n",
             &BuildOptions::default(),
@@ -280,7 +300,7 @@ mod tests {
             ..RawBuild::default()
         };
         let observation = interpret(
-            Builder::Classic,
+            &profile(Builder::Classic),
             own,
             "FROM base\nRUN false\n",
             &BuildOptions::default(),
@@ -348,7 +368,7 @@ mod tests {
         check(
             map_vertices(
                 &vertices,
-                &step_map(dockerfile, &options, Builder::BuildKit),
+                &step_map(dockerfile, &options, &profile(Builder::BuildKit)),
             ),
             "3 cached, 5 rebuilt",
         );

@@ -1,8 +1,8 @@
 //! The step map: where each Dockerfile step sits (its stage and its numbers in each engine's
 //! scheme), with FROM names expanded as the model does (`models::predict::stage_bases`).
 
-use models::dockerfile::{self, Body};
-use models::{BuildOptions, Builder};
+use models::dockerfile::Body;
+use models::{BuildOptions, Profile};
 
 /// Where each Dockerfile step sits: its stage and its numbers in each engine's scheme.
 #[derive(Clone, Debug)]
@@ -21,11 +21,12 @@ pub struct StepInfo {
     pub from_image: Option<String>,
 }
 
-/// The steps of `dockerfile_text` as a build with `options` on `builder` numbers them: FROM
-/// names expanded as the builder does (a build arg may make one an earlier stage).
-pub fn step_map(dockerfile_text: &str, options: &BuildOptions, builder: Builder) -> Vec<StepInfo> {
-    let parsed = dockerfile::parse(dockerfile_text);
-    let bases = models::predict::stage_bases(&parsed.dockerfile, options, builder);
+/// The steps of `dockerfile_text` as a build with `options` on `profile` numbers them: read as
+/// its frontend reads it (a Buildah without heredocs counts a heredoc's body lines as steps),
+/// FROM names expanded as the builder does (a build arg may make one an earlier stage).
+pub fn step_map(dockerfile_text: &str, options: &BuildOptions, profile: &Profile) -> Vec<StepInfo> {
+    let parsed = models::predict::parse_as(profile, dockerfile_text);
+    let bases = models::predict::stage_bases(&parsed.dockerfile, options, profile.builder);
     let mut out: Vec<StepInfo> = Vec::new();
     let mut stage = 0usize;
     let mut label = String::new();

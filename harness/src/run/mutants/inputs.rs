@@ -331,7 +331,7 @@ fn refused_form(profile: &Profile, context: &BuildContext, step: usize, why: &st
     let Some(text) = context.dockerfile_text() else {
         return false;
     };
-    let parsed = models::dockerfile::parse(&text);
+    let parsed = models::predict::parse_as(profile, &text);
     let Some(instruction) = parsed.dockerfile.instructions().nth(step.saturating_sub(1)) else {
         return false;
     };
