@@ -207,6 +207,18 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: source `b`: content (copy.checksum)",
     },
     Case {
+        name: "Buildah's ARG step keys the names of the proxy args given: dropping one misses, a new value hits",
+        profiles: &["podman", "podman:5.4", "podman:5.8", "podman-cli:5.8"],
+        script: "dockerfile FROM base | ARG FOO | RUN true\n build --arg FOO=f --arg http_proxy=a --arg NO_PROXY=n\n build --arg FOO=f --arg http_proxy=b --arg NO_PROXY=n\n build --arg FOO=f --arg http_proxy=b",
+        expect: "1 cached\n2 rebuilt: build arg `NO_PROXY` changed (buildah.arg-names)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
+    },
+    Case {
+        name: "the classic daemon drops an ignored Dockerfile from an API tar: an edit of it hits `COPY .`",
+        profiles: &["classic", "classic:26", "classic:28"],
+        script: "file a x\n ignore Dockerfile\n dockerfile FROM base | COPY . /app\n build\n dockerfile FROM base | COPY . /app | # hi\n build",
+        expect: "1 cached\n2 cached",
+    },
+    Case {
         name: "classic refuses COPY --chmod at its step: the steps before it run and hit",
         profiles: &["classic", "classic-cli"],
         script: "file a x\n dockerfile FROM base | COPY a /a | COPY --chmod=600 a /b | RUN true\n build\n build",

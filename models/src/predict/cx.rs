@@ -189,6 +189,7 @@ impl<'a> Cx<'a> {
     ) -> Cx<'a> {
         let mut visible = general::without_ignored(profile, &build.context);
         general::keep_dockerfile(profile, &mut visible);
+        crate::profiles::classic::drop_ignored_dockerfile(profile, &build.context, &mut visible);
         Cx {
             profile,
             build,

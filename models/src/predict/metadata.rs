@@ -50,7 +50,7 @@ pub(crate) fn plan_metadata(
                     .or_else(|| cx.global.platform.get(&decl.name).cloned());
                 st.scope.args.insert(decl.name.clone(), value);
             }
-            key.extend(buildah::arg_names(p, &st.scope.args));
+            key.extend(buildah::arg_names(p, &st.scope.args, &options.build_args));
         }
         Body::Env { pairs } | Body::Label { pairs } => {
             key.push(env_or_label(cx, st, instruction, pairs, normalized));

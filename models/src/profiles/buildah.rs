@@ -200,7 +200,12 @@ pub const ARG_NAMES: Rule = Rule {
                 `arg` sets them). Giving or dropping a \
                 `--build-arg` for an ARG without a default misses at the ARG step itself; for one with a \
                 default, or redeclaring a global that has one, it hits there, and a new value never \
-                misses there (buildah#5501 shows `ARG counter` using cache with a new value).",
+                misses there (buildah#5501 shows `ARG counter` using cache with a new value). \
+                The predefined proxy args (`http_proxy`, `NO_PROXY`, ... in either case) are \
+                declared from the start: giving or dropping one misses at every ARG step, a new \
+                value hits (the step's history line is `ARG` and the sorted names of the args \
+                that hold a value and are allowed: `getBuildArgsKey`, stage_executor.go v1.28.2 \
+                L1610-L1619, v1.43.0 L2077-L2086; imagebuilder's builtinAllowedBuildArgs).",
     source: "https://github.com/containers/buildah/pull/2938",
     if_off: "the ARG step is keyed on its text only, whatever holds a value",
     status: Status::Modelled,
@@ -220,18 +225,37 @@ pub(crate) fn keys_arg_names_only(p: &Profile) -> bool {
 pub(crate) fn arg_names(
     p: &Profile,
     scope: &BTreeMap<String, Option<String>>,
+    given: &BTreeMap<String, String>,
 ) -> Option<Component> {
+    let proxies = given
+        .keys()
+        .filter(|name| PROXY_ARGS.contains(&name.as_str()));
     p.on(&ARG_NAMES).then(|| Component {
         rule: ARG_NAMES.id,
         part: Part::Args(
             scope
                 .iter()
                 .filter(|(_, v)| v.is_some())
-                .map(|(n, _)| (n.clone(), "set".to_string()))
+                .map(|(n, _)| n)
+                .chain(proxies)
+                .map(|n| (n.clone(), "set".to_string()))
                 .collect(),
         ),
     })
 }
+
+/// The build args imagebuilder allows without an ARG line (`builtinAllowedBuildArgs`,
+/// vendor/github.com/openshift/imagebuilder/builder.go, the same in Buildah 1.28 and 1.43).
+const PROXY_ARGS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
 
 // Versions: every generation (Podman 4.3, 5.4, 5.8).
 pub const ENV_RAW: Rule = Rule {

@@ -443,7 +443,56 @@ pub(crate) fn unresolved_link(path: &str) -> SourceFact {
     }
 }
 
+// Versions: every generation (measured on 20.10, 26.1 and 28.5 with case
+// dockerignore-dockerfile-edit).
+pub const IGNORED_DOCKERFILE_DROPPED: Rule = Rule {
+    id: RuleId::new("classic.ignored-dockerfile-dropped"),
+    statement: "The daemon reads the Dockerfile from the uploaded context, then removes it and \
+                `.dockerignore` from that context when `.dockerignore` matches them, so `COPY .` \
+                does not see them even through an API tar (whose other ignored files stay).",
+    source: "https://github.com/moby/moby/blob/v28.5.2/builder/remotecontext/detect.go#L116-L140",
+    if_off: "through an API tar, an ignored Dockerfile stays in what COPY sees: an edit of it \
+             misses at `COPY .`",
+    status: Status::Settled {
+        note: "moby's TestBuildDockerignoreTouchDockerfile asserts the hit through the CLI; \
+               classic@a, classic@trixie, classic@sid and classic@sid-ctrd hit through an API \
+               tar too (case dockerignore-dockerfile-edit)",
+    },
+    applies: classic_api,
+    versions: Versions::All,
+};
+
+/// The classic builder through an API tar (through the CLI, the client has already left out
+/// what `.dockerignore` matches, but for these two files).
+fn classic_api(p: &Profile) -> bool {
+    p.builder == Builder::Classic && p.transport == Transport::Api
+}
+
+/// What COPY sees without the Dockerfile and `.dockerignore` where `.dockerignore` matches them
+/// (`classic.ignored-dockerfile-dropped`); the CLI door's own filtering has already done it.
+pub(crate) fn drop_ignored_dockerfile(
+    p: &Profile,
+    context: &crate::context::BuildContext,
+    visible: &mut std::borrow::Cow<'_, crate::context::BuildContext>,
+) {
+    if !p.on(&IGNORED_DOCKERFILE_DROPPED)
+        || context.get(crate::context::DOCKERIGNORE_NAME).is_none()
+    {
+        return;
+    }
+    let kept = context.without_ignored();
+    for name in [
+        crate::context::DOCKERFILE_NAME,
+        crate::context::DOCKERIGNORE_NAME,
+    ] {
+        if kept.get(name).is_none() && visible.get(name).is_some() {
+            visible.to_mut().entries.remove(name);
+        }
+    }
+}
+
 pub const RULES: &[Rule] = &[
+    IGNORED_DOCKERFILE_DROPPED,
     CONFIG_MATCH,
     COPY_KEY,
     CACHE_FROM_ONLY,
