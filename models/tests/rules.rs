@@ -213,6 +213,24 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: build arg `NO_PROXY` changed (buildah.arg-names)\n3 rebuilt: parent rebuilt at step 2 (cascade)",
     },
     Case {
+        name: "an ENV of an arg's name keeps the arg's new value out of the RUN key (Docker classic, Buildah)",
+        profiles: &["classic", "classic-cli", "podman", "podman-cli"],
+        script: "dockerfile FROM base | ARG V | ENV V=x | RUN true\n build --arg V=1\n build --arg V=2",
+        expect: "1 cached\n2 cached\n3 cached\n4 cached",
+    },
+    Case {
+        name: "an ENV of an arg's name keeps the arg's new value out of the RUN key (BuildKit)",
+        profiles: &["buildkit", "buildkit-cli"],
+        script: "dockerfile FROM base | ARG V | ENV V=x | RUN true\n build --arg V=1\n build --arg V=2",
+        expect: "1 cached\n2 not-a-step\n3 not-a-step\n4 cached",
+    },
+    Case {
+        name: "the classic builder's second identical stage reuses what the first made in the same build",
+        profiles: &["classic", "classic-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a | FROM base | COPY a /a\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 cached\n4 cached",
+    },
+    Case {
         name: "the classic daemon drops an ignored Dockerfile from an API tar: an edit of it hits `COPY .`",
         profiles: &["classic", "classic:26", "classic:28"],
         script: "file a x\n ignore Dockerfile\n dockerfile FROM base | COPY . /app\n build\n dockerfile FROM base | COPY . /app | # hi\n build",

@@ -105,7 +105,8 @@ pub(super) fn arb_body(modern: bool) -> BoxedStrategy<String> {
             "ENV E=y",
             "ENV E=$V",
             "ARG V",
-            "ARG V",
+            // An ENV of an arg's name overrides it in every RUN after (`arg.env-overrides`).
+            "ARG V\nENV V=x",
             "ARG V\nENV E=$V",
             "ARG V\nLABEL x=$V",
         ])

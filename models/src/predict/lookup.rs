@@ -31,6 +31,9 @@ struct Lookup<'a> {
     /// Stages where a step ran though its key is cached (`buildah.bind-stage-keyed`), with that
     /// step: what follows hangs off the new layer, and a stage built FROM the stage too.
     relaid: BTreeMap<usize, usize>,
+    /// The chains this build made so far: an earlier stage's result that a later step may reuse
+    /// (`classic.in-build-reuse`).
+    made: BTreeSet<u64>,
 }
 
 /// Predicts, for every step of `build`, whether `state`'s engine serves it from cache, and why.
@@ -63,6 +66,7 @@ fn predict_with_key_only(state: &EngineState, build: &Build) -> (Prediction, Vec
         first_miss: BTreeMap::new(),
         ran: BTreeMap::new(),
         relaid: BTreeMap::new(),
+        made: BTreeSet::new(),
     };
     let mut steps = Vec::with_capacity(plan.steps.len());
     // Per step: (is a cacheable step, hit an imported key without its layer, the stages whose
@@ -169,6 +173,9 @@ impl Lookup<'_> {
         };
         if outcome.is_rebuilt() {
             self.first_miss.entry(planned.stage).or_insert(planned.step);
+            if classic::reuses_within_build(&self.state.profile) {
+                self.made.insert(chain);
+            }
         }
         self.ran.insert(planned.stage, outcome.is_rebuilt());
         (outcome, key_only)
@@ -239,6 +246,9 @@ impl Lookup<'_> {
                 general::TEXT_LITERAL.id
             };
             return (Outcome::Cached { rule, from: None }, false);
+        }
+        if self.cascades && self.made.contains(&chain) {
+            return (classic::made_in_this_build(), false);
         }
         if let Some(imported) = self.imported.get(chain).filter(|_| self.import_usable) {
             let outcome = Outcome::Cached {

@@ -55,7 +55,7 @@ pub(crate) fn plan_run(
         }
     }
     if cx.args_on {
-        let args = st.scope.args_with_values();
+        let args = general::run_key_args(p, &st.scope);
         key.extend(match p.builder {
             Builder::Classic => classic::run_args(p, args),
             Builder::BuildKit => Some(general::run_args(args)),

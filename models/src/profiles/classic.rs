@@ -39,7 +39,8 @@ pub const CONFIG_MATCH: Rule = Rule {
     id: RuleId::new("classic.config-match"),
     statement: "A hit needs the same parent image and a matching config (User, Cmd, Env, Labels, \
                 ExposedPorts, Entrypoint, Volumes): metadata instructions are keyed on the config they \
-                produce, so `ENV A 1` and `ENV A=1` are the same step.",
+                produce, so `ENV A 1` and `ENV A=1` are the same step, and `EXPOSE 80 2375` and \
+                `EXPOSE 2375 80` too (the ports are a set; the parser sorts them).",
     source: "https://github.com/moby/moby/blob/v20.10.24/image/cache/compare.go",
     if_off: "metadata instructions are keyed on their literal argument text",
     status: Status::Modelled,
@@ -56,7 +57,16 @@ pub(crate) fn config_text(
     config: &Body,
 ) -> Component {
     let text = if p.on(&CONFIG_MATCH) {
-        format!("{keyword} {}", canonical_args(config))
+        match config {
+            // The ports are a set in the config (and the parser sorts them for the history
+            // line): `EXPOSE 2375 80` is `EXPOSE 80 2375` (moby's TestBuildExposeOrder).
+            Body::Expose { ports } => {
+                let mut ports = ports.clone();
+                ports.sort();
+                format!("{keyword} {}", ports.join(" "))
+            }
+            _ => format!("{keyword} {}", canonical_args(config)),
+        }
     } else {
         normalized.to_string()
     };
@@ -491,7 +501,40 @@ pub(crate) fn drop_ignored_dockerfile(
     }
 }
 
+// Versions: every generation (measured on 20.10, 26.1 and 28.5 with case
+// identical-stages-share).
+pub const IN_BUILD_REUSE: Rule = Rule {
+    id: RuleId::new("classic.in-build-reuse"),
+    statement: "Each step's image is in the cache as soon as the step is done: a later stage of \
+                the same build whose steps match an earlier stage's (same parent, same key) \
+                reuses them, so two identical stages build once.",
+    source: "https://github.com/moby/moby/blob/v28.5.2/integration-cli/docker_cli_build_test.go#L5518-L5540",
+    if_off: "a step is only served by what earlier builds left: the second of two identical \
+             stages rebuilds",
+    status: Status::Settled {
+        note: "moby's TestBuildMultiStageCache asserts one hit in the first build; classic@a, \
+               classic@trixie, classic@sid and classic@sid-ctrd, both doors, hit (case \
+               identical-stages-share)",
+    },
+    applies: classic,
+    versions: Versions::All,
+};
+
+/// Whether a step this build made serves a later step of it (`classic.in-build-reuse`).
+pub(crate) fn reuses_within_build(p: &Profile) -> bool {
+    p.on(&IN_BUILD_REUSE)
+}
+
+/// A step served by one this build made earlier.
+pub(crate) fn made_in_this_build() -> Outcome {
+    Outcome::Cached {
+        rule: IN_BUILD_REUSE.id,
+        from: None,
+    }
+}
+
 pub const RULES: &[Rule] = &[
+    IN_BUILD_REUSE,
     IGNORED_DOCKERFILE_DROPPED,
     CONFIG_MATCH,
     COPY_KEY,

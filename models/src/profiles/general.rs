@@ -192,6 +192,41 @@ pub(crate) fn run_args(args: Vec<(String, String)>) -> Component {
     }
 }
 
+// Versions: every generation of every builder (measured on 20.10, 26.1, 28.5, Podman 4.3, 5.4
+// and 5.8 with case arg-overridden-by-env).
+pub const ENV_OVERRIDES_ARG: Rule = Rule {
+    id: RuleId::new("arg.env-overrides"),
+    statement: "An ENV of an arg's name overrides the arg: the RUN sees the ENV's value, and the \
+                arg's value enters no RUN key (a new `--build-arg` value hits). The classic \
+                builder leaves out of the RUN key the args its config's env holds \
+                (`BuildArgs.FilterAllowed`), Buildah writes the env's value in the history line \
+                (`getBuildArgsResolvedForRun`), and BuildKit's RUN environment carries the ENV \
+                value.",
+    source: "https://github.com/containers/buildah/blob/v1.43.0/tests/bud.bats#L2487-L2496",
+    if_off: "the arg's value enters the RUN key as if no ENV overrode it: a new value misses",
+    status: Status::Settled {
+        note: "Buildah's bud test asserts the hit; every engine here hits (case \
+               arg-overridden-by-env)",
+    },
+    applies: everywhere,
+    versions: Versions::All,
+};
+
+/// The args with values a RUN's key carries: those no ENV of the stage overrides
+/// (`arg.env-overrides`; off: all of them).
+pub(crate) fn run_key_args(
+    p: &Profile,
+    scope: &crate::step::scope::Scope,
+) -> Vec<(String, String)> {
+    let overridden =
+        |name: &str| p.on(&ENV_OVERRIDES_ARG) && scope.env.iter().any(|(k, _)| k == name);
+    scope
+        .args_with_values()
+        .into_iter()
+        .filter(|(name, _)| !overridden(name))
+        .collect()
+}
+
 // Versions: every generation of every builder.
 pub const DOCKERIGNORE: Rule = Rule {
     id: RuleId::new("dockerignore"),
@@ -522,6 +557,7 @@ pub const RULES: &[Rule] = &[
     ARG_FIRST_USE,
     DOCKERIGNORE,
     DOCKERFILE_SELF,
+    ENV_OVERRIDES_ARG,
     FROM_CHAIN,
     FROM_EXPANDED,
     FROM_BASE_WRITTEN,
