@@ -231,6 +231,12 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 cached\n4 cached",
     },
     Case {
+        name: "a stage's step identical to a built earlier stage's reuses it in the same build (classic, Buildah)",
+        profiles: &["classic", "classic-cli", "podman", "podman-cli"],
+        script: "file a x\n dockerfile FROM base AS s0 | COPY a /a | FROM base | COPY a /a | COPY --from=s0 /a /b\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 cached\n4 cached\n5 rebuilt: not in cache (text.literal)",
+    },
+    Case {
         name: "the classic daemon drops an ignored Dockerfile from an API tar: an edit of it hits `COPY .`",
         profiles: &["classic", "classic:26", "classic:28"],
         script: "file a x\n ignore Dockerfile\n dockerfile FROM base | COPY . /app\n build\n dockerfile FROM base | COPY . /app | # hi\n build",

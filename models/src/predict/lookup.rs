@@ -32,7 +32,7 @@ struct Lookup<'a> {
     /// step: what follows hangs off the new layer, and a stage built FROM the stage too.
     relaid: BTreeMap<usize, usize>,
     /// The chains this build made so far: an earlier stage's result that a later step may reuse
-    /// (`classic.in-build-reuse`).
+    /// (`classic.in-build-reuse`, `buildah.in-build-reuse`).
     made: BTreeSet<u64>,
 }
 
@@ -173,7 +173,8 @@ impl Lookup<'_> {
         };
         if outcome.is_rebuilt() {
             self.first_miss.entry(planned.stage).or_insert(planned.step);
-            if classic::reuses_within_build(&self.state.profile) {
+            let p = &self.state.profile;
+            if classic::reuses_within_build(p) || buildah::reuses_within_build(p) {
                 self.made.insert(chain);
             }
         }
@@ -248,7 +249,7 @@ impl Lookup<'_> {
             return (Outcome::Cached { rule, from: None }, false);
         }
         if self.cascades && self.made.contains(&chain) {
-            return (classic::made_in_this_build(), false);
+            return (classic::made_in_this_build(&state.profile), false);
         }
         if let Some(imported) = self.imported.get(chain).filter(|_| self.import_usable) {
             let outcome = Outcome::Cached {

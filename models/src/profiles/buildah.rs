@@ -752,6 +752,29 @@ pub const FLAG_AT_STEP: Rule = Rule {
     versions: Versions::All,
 };
 
+// Versions: every generation (measured on Podman 4.3, 5.4 and 5.8 with case
+// identical-stages-needed).
+pub const IN_BUILD_REUSE: Rule = Rule {
+    id: RuleId::new("buildah.in-build-reuse"),
+    statement: "A step's layer is in the store as soon as the step is committed: a later stage \
+                of the same build whose steps match a built stage's (same parent, same key) \
+                reuses them (Buildah skips a stage nothing needs, so both must be built).",
+    source: "https://github.com/containers/buildah/blob/v1.43.0/imagebuildah/stage_executor.go",
+    if_off: "a step is only served by what earlier builds left: the second of two identical \
+             built stages rebuilds",
+    status: Status::Settled {
+        note: "podman and podman-cli on Podman 4.3.1, 5.4.2 and 5.8.6 hit the second stage's \
+               `COPY a /a` in the first build (case identical-stages-needed)",
+    },
+    applies: buildah,
+    versions: Versions::All,
+};
+
+/// Whether a step this build committed serves a later step of it (`buildah.in-build-reuse`).
+pub(crate) fn reuses_within_build(p: &Profile) -> bool {
+    p.on(&IN_BUILD_REUSE)
+}
+
 // Versions: the Buildah generations whose frontend has no heredocs (`Features::heredoc`:
 // Podman 4.3's Buildah 1.28; heredocs came with 1.35).
 pub const HEREDOC_AS_LINES: Rule = Rule {
@@ -897,6 +920,7 @@ pub const RULES: &[Rule] = &[
     WORDS_AT_STEP,
     FLAG_AT_STEP,
     HEREDOC_AS_LINES,
+    IN_BUILD_REUSE,
     PLATFORM_ARGS_IN_DEFAULTS,
     DECLARED_PLATFORM_ARG,
     PLATFORM_ARGS_IN_FROM,

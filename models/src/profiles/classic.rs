@@ -525,12 +525,13 @@ pub(crate) fn reuses_within_build(p: &Profile) -> bool {
     p.on(&IN_BUILD_REUSE)
 }
 
-/// A step served by one this build made earlier.
-pub(crate) fn made_in_this_build() -> Outcome {
-    Outcome::Cached {
-        rule: IN_BUILD_REUSE.id,
-        from: None,
-    }
+/// A step served by one this build made earlier (`classic.in-build-reuse`, or Buildah's).
+pub(crate) fn made_in_this_build(p: &Profile) -> Outcome {
+    let rule = match p.builder {
+        Builder::Buildah => crate::profiles::buildah::IN_BUILD_REUSE.id,
+        _ => IN_BUILD_REUSE.id,
+    };
+    Outcome::Cached { rule, from: None }
 }
 
 pub const RULES: &[Rule] = &[
