@@ -102,6 +102,7 @@ fn run_script(profile: &Profile, script: &str) -> String {
                     match *w {
                         "--no-cache" => options.no_cache = true,
                         "--inline" => options.inline_cache = true,
+                        "--frontend-pull" => options.frontend_pull = true,
                         "--arg" => {
                             let (k, v) = it.next().unwrap().split_once('=').unwrap();
                             options.build_args.insert(k.into(), v.into());
@@ -235,6 +236,30 @@ const CASES: &[Case] = &[
         profiles: &["classic", "classic-cli", "podman", "podman-cli"],
         script: "file a x\n dockerfile FROM base AS s0 | COPY a /a | FROM base | COPY a /a | COPY --from=s0 /a /b\n build",
         expect: "1 cached\n2 rebuilt: not in cache (text.literal)\n3 cached\n4 cached\n5 rebuilt: not in cache (text.literal)",
+    },
+    Case {
+        name: "a `# syntax=` frontend that cannot be pulled refuses the build on BuildKit",
+        profiles: &["buildkit", "buildkit-cli"],
+        script: "dockerfile # syntax=docker/dockerfile:1 | FROM base | RUN true\n build",
+        expect: "rejected: `# syntax=docker/dockerfile:1`: the frontend image cannot be pulled (the engine has no network)",
+    },
+    Case {
+        name: "a pulled `# syntax=docker/dockerfile:1` frontend reads heredocs on every BuildKit",
+        profiles: &["buildkit", "buildkit-cli"],
+        script: "dockerfile # syntax=docker/dockerfile:1 | FROM base | RUN <<EOF | true | EOF\n build --frontend-pull",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)",
+    },
+    Case {
+        name: "a pulled `# syntax=docker/dockerfile:1.3` frontend refuses heredocs (1.4 brought them)",
+        profiles: &["buildkit:28", "buildkit-cli:28"],
+        script: "dockerfile # syntax=docker/dockerfile:1.3 | FROM base | RUN <<EOF | true | EOF\n build --frontend-pull",
+        expect: "rejected: heredocs are not supported: the body is read as unknown instructions",
+    },
+    Case {
+        name: "the classic builder and Buildah read `# syntax=` as a comment",
+        profiles: &["classic", "classic-cli", "podman", "podman-cli"],
+        script: "dockerfile # syntax=docker/dockerfile:1 | FROM base | RUN true\n build",
+        expect: "1 cached\n2 rebuilt: not in cache (text.literal)",
     },
     Case {
         name: "the classic daemon drops an ignored Dockerfile from an API tar: an edit of it hits `COPY .`",

@@ -347,6 +347,8 @@ fn transition(n: usize, b: &BuildSpec) -> std::result::Result<Transition, (Strin
                 inline_cache: b.inline_cache,
                 push: b.push.clone(),
                 platform: None,
+                // cachet's engines have no network: no frontend image can be pulled.
+                frontend_pull: false,
             },
         },
     })

@@ -113,6 +113,8 @@ fn build_of(snapshot: &Snapshot, dockerfile_text: &str) -> Build {
         options: BuildOptions {
             build_args: snapshot.build_args.clone(),
             target: snapshot.target.clone(),
+            // The user's engine can pull a `# syntax=` frontend image (`bk.syntax-frontend`).
+            frontend_pull: true,
             ..BuildOptions::default()
         },
     }

@@ -659,6 +659,18 @@ const LANGUAGE: &[Language] = &[
         ],
     },
     Language {
+        name: "a `# syntax=docker/dockerfile:1` line gives Engine 20.10's BuildKit the heredocs of the pulled frontend",
+        dockerfile: "# syntax=docker/dockerfile:1\nFROM base\nCOPY a a\nRUN <<EOF\ntrue\nEOF\n",
+        args_before: &[],
+        args_after: &[],
+        edit: Some(("a", "b")),
+        expect: &[
+            ("buildkit-cli", "cached rebuilt rebuilt", Some((2, "`a`: content changed"))),
+            ("buildkit-cli:28", "cached rebuilt rebuilt", None),
+            ("classic-cli:28", "cached rebuilt rebuilt", None),
+        ],
+    },
+    Language {
         name: "${V%.*} on Engine 28 and Podman 5.8, refused by Engine 20.10",
         dockerfile: "FROM base\nARG V=app.tar\nWORKDIR /w/${V%.*}\nCOPY a a\n",
         args_before: &[],

@@ -410,6 +410,18 @@ fn from_base(profile: &Profile, global: &GlobalScope, image: &str) -> Result<Str
 }
 
 pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
+    // A `# syntax=` image's frontend replaces the engine's own (`bk.syntax-frontend`).
+    let syntax = build.context.dockerfile_text().and_then(|text| {
+        dockerfile::parse(&text)
+            .dockerfile
+            .directive("syntax")
+            .map(str::to_string)
+    });
+    let frontend = match buildkit::syntax_frontend(profile, syntax.as_deref(), &build.options) {
+        Ok(frontend) => frontend,
+        Err(why) => return Plan::rejected(why),
+    };
+    let profile = frontend.as_ref().unwrap_or(profile);
     let dockerfile = match parse_for(profile, build) {
         Ok(d) => d,
         Err(why) => return Plan::rejected(why),

@@ -400,6 +400,70 @@ pub(crate) fn exports_to_backends(p: &Profile) -> bool {
     buildkit(p) && (p.store == ImageStore::Containerd || p.off(&CACHE_EXPORT_STORE))
 }
 
+// Versions: every generation (the forwarding is in the built-in frontend of v0.8, v0.13 and
+// v0.25: frontend/dockerfile/builder/build.go, `DetectSyntax` then `forwardGateway`).
+pub const SYNTAX_FRONTEND: Rule = Rule {
+    id: RuleId::new("bk.syntax-frontend"),
+    statement: "A `# syntax=IMAGE` line hands the build to that frontend image, which BuildKit \
+                pulls before the first step. Where it cannot (cachet's engines have no network), \
+                the build fails before any step; where it can, the image's version decides what \
+                the Dockerfile may say: `docker/dockerfile:1` is the newest 1.x (heredocs, `COPY \
+                --link`, `ADD --checksum`, `COPY --exclude`), a `-labs` tag adds `COPY \
+                --parents`, and `1.N` is BuildKit v0.(N+6)'s frontend. Any other image is taken to \
+                speak the newest syntax. The classic builder and Buildah read the line as a \
+                comment.",
+    source:
+        "https://github.com/moby/buildkit/blob/v0.25.2/frontend/dockerfile/builder/build.go#L61-L66",
+    if_off: "the line is a comment: the engine's built-in frontend parses the Dockerfile",
+    status: Status::Verify,
+    applies: buildkit,
+    versions: Versions::All,
+};
+
+/// The newest Dockerfile frontend the model knows: BuildKit v0.25's (1.19).
+const NEWEST_FRONTEND: Version = Version(0, 25, 2);
+
+/// The profile the build is planned under when its Dockerfile names a frontend image
+/// (`bk.syntax-frontend`): `Ok(None)` for the engine's own frontend, `Ok(Some(..))` for the
+/// pulled image's, `Err` when the engine cannot pull it.
+pub(crate) fn syntax_frontend(
+    p: &Profile,
+    syntax: Option<&str>,
+    options: &crate::step::BuildOptions,
+) -> Result<Option<Profile>, String> {
+    let Some(image) = syntax.filter(|_| buildkit(p) && p.on(&SYNTAX_FRONTEND)) else {
+        return Ok(None);
+    };
+    let image = image.split_whitespace().next().unwrap_or_default();
+    if !options.frontend_pull {
+        return Err(format!(
+            "`# syntax={image}`: the frontend image cannot be pulled (the engine has no network)"
+        ));
+    }
+    let name = image.split('@').next().unwrap_or(image);
+    let (repository, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
+    let official = matches!(
+        repository,
+        "docker/dockerfile" | "docker.io/docker/dockerfile"
+    );
+    let labs = tag.contains("labs");
+    let release = match tag
+        .split('-')
+        .next()
+        .map(|v| v.split('.').collect::<Vec<_>>())
+    {
+        Some(parts) if official && parts.len() >= 2 && parts[0] == "1" => parts[1]
+            .parse::<u32>()
+            .map(|minor| Version(0, minor + 6, 0))
+            .unwrap_or(NEWEST_FRONTEND),
+        _ => NEWEST_FRONTEND,
+    };
+    let mut frontend = p.clone();
+    frontend.features =
+        crate::profiles::generation::Features::of_dockerfile_frontend(release, labs);
+    Ok(Some(frontend))
+}
+
 /// Why buildx refuses the build before it starts: a registry or local `--cache-to` on the graph
 /// drivers' store (`bk.cache-export-store`).
 pub(crate) fn cache_export_refusal(p: &Profile, cache_to: &[String]) -> Option<String> {
@@ -819,6 +883,7 @@ pub(crate) fn uncertain_record() -> Outcome {
 }
 
 pub const RULES: &[Rule] = &[
+    SYNTAX_FRONTEND,
     CHECKSUM_FIELDS,
     XATTR_FILTER,
     OWNER_RESET,

@@ -373,20 +373,18 @@ impl Features {
                     copy_link: since(Project::Engine, Version(26, 0, 0)),
                     add_checksum: since(Project::Engine, Version(26, 0, 0)),
                     add_keep_git_dir: accepted(Project::Engine, Version(26, 0, 0)),
-                    expansion: buildkit_lexer(generation),
+                    expansion: buildkit_lexer(
+                        generation
+                            .release(Project::BuildKit)
+                            .unwrap_or(Version(0, 8, 0)),
+                    ),
                     platform_args: false,
                     ..Features::ENGINES_UNDER_TEST
                 }
             }
-            Builder::BuildKit => Features {
-                copy_link: since(Project::BuildKit, Version(0, 10, 0)),
-                heredoc: since(Project::BuildKit, Version(0, 10, 0)),
-                add_checksum: since(Project::BuildKit, Version(0, 12, 0)),
-                add_keep_git_dir: since(Project::BuildKit, Version(0, 12, 0)),
-                copy_exclude: since(Project::BuildKit, Version(0, 25, 0)),
-                copy_parents: No,
-                expansion: buildkit_lexer(generation),
-                platform_args: true,
+            Builder::BuildKit => match generation.release(Project::BuildKit) {
+                Some(release) => Features::of_dockerfile_frontend(release, false),
+                None => Features::ENGINES_UNDER_TEST,
             },
             // Buildah 1.28 vendors imagebuilder at 4151e43 (July 2022): `${V:-w}` and `${V:+w}`.
             Builder::Buildah if generation.is_oldest() => Features {
@@ -428,12 +426,37 @@ impl Features {
 /// vendors the same release: moby v20.10.24 BuildKit v0.8.4-pre, v26.1.5 v0.13.2, v28.5.2
 /// v0.25.2): colon-less `${V-w}` / `${V+w}` from v0.12 (moby/buildkit@580eb9348), `#`, `%` and
 /// `/` from v0.13 (moby/buildkit@4f459a4cd, moby/buildkit@9a3f9f36e).
-fn buildkit_lexer(generation: Generation) -> Syntax {
-    let since = |version| {
-        generation
-            .release(Project::BuildKit)
-            .is_some_and(|r| r >= version)
-    };
+impl Features {
+    /// What the Dockerfile frontend of BuildKit `release` accepts (the frontend built in, or the
+    /// `docker/dockerfile:1.N` image of the same line: 1.N is BuildKit v0.(N+6)), `labs` for its
+    /// `-labs` variant (`COPY --parents` before it was stable).
+    pub fn of_dockerfile_frontend(release: Version, labs: bool) -> Features {
+        let since = |version| {
+            if release >= version {
+                Support::Yes
+            } else {
+                Support::No
+            }
+        };
+        Features {
+            copy_link: since(Version(0, 10, 0)),
+            heredoc: since(Version(0, 10, 0)),
+            add_checksum: since(Version(0, 12, 0)),
+            add_keep_git_dir: since(Version(0, 12, 0)),
+            copy_exclude: since(Version(0, 25, 0)),
+            copy_parents: if labs {
+                since(Version(0, 13, 0))
+            } else {
+                Support::No
+            },
+            expansion: buildkit_lexer(release),
+            platform_args: true,
+        }
+    }
+}
+
+fn buildkit_lexer(release: Version) -> Syntax {
+    let since = |version| release >= version;
     Syntax {
         colonless: since(Version(0, 12, 0)),
         trim: since(Version(0, 13, 0)),

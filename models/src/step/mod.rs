@@ -35,6 +35,11 @@ pub struct BuildOptions {
     /// is the machine's own, `plan::DEFAULT_PLATFORM`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// Whether the engine can pull the frontend image a `# syntax=` line names: the machine
+    /// reaches a registry that has it (`bk.syntax-frontend`). cachet's own engines cannot (no
+    /// network); `cachet explain` assumes the user's machine can.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub frontend_pull: bool,
 }
 
 /// One build: the whole context (Dockerfile and `.dockerignore` included) and its options.
