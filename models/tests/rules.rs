@@ -262,6 +262,12 @@ const CASES: &[Case] = &[
         expect: "1 cached\n2 rebuilt: not in cache (text.literal)",
     },
     Case {
+        name: "classic --cache-from of an image this host built serves that image's chain alone",
+        profiles: &["classic", "classic-cli"],
+        script: "file a x\n dockerfile FROM base | COPY a /a | RUN true\n build --push app\n dockerfile FROM base | COPY a /a | RUN echo x\n build --cache-from app",
+        expect: "1 cached\n2 cached\n3 rebuilt: instruction text `RUN true` -> `RUN echo x` (text.literal)",
+    },
+    Case {
         name: "the classic daemon drops an ignored Dockerfile from an API tar: an edit of it hits `COPY .`",
         profiles: &["classic", "classic:26", "classic:28"],
         script: "file a x\n ignore Dockerfile\n dockerfile FROM base | COPY . /app\n build\n dockerfile FROM base | COPY . /app | # hi\n build",

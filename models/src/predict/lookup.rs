@@ -22,6 +22,9 @@ struct Lookup<'a> {
     /// Why every step rebuilds, whatever is cached (`--no-cache`, `--cache-from` on the classic
     /// builder, Buildah's layer cache off).
     forced: Option<Reason>,
+    /// The only chains the local cache may serve: the held images `--cache-from` names, on the
+    /// classic builder (`classic.cache-from-only`); `None`, any.
+    sources: Option<BTreeSet<u64>>,
     /// Steps are looked up under their parent chain (`cascade`).
     cascades: bool,
     /// Per stage, the step of its first miss.
@@ -54,14 +57,16 @@ fn predict_with_key_only(state: &EngineState, build: &Build) -> (Prediction, Vec
         })
     });
     let options = &build.options;
+    let sources = classic::cache_from_sources(profile, options, &state.images);
     let forced = general::no_cache(profile, options)
-        .or_else(|| classic::cache_from_only(profile, options))
+        .or_else(|| classic::cache_from_only(profile, options, sources.as_ref()))
         .or_else(|| buildah::layers_off(profile));
     let mut lookup = Lookup {
         state,
         imported,
         import_usable,
         forced,
+        sources,
         cascades: general::cascades(profile),
         first_miss: BTreeMap::new(),
         ran: BTreeMap::new(),
@@ -223,6 +228,7 @@ impl Lookup<'_> {
         let state = self.state;
         let local = if self.cascades {
             state.records.contains_key(&chain)
+                && self.sources.as_ref().is_none_or(|s| s.contains(&chain))
         } else {
             state.loose_keys.contains(&fingerprint(key))
         };
@@ -391,6 +397,11 @@ pub fn apply(state: &mut EngineState, build: &Build) -> Exports {
         state.supersede(&all, |_| true);
     }
     state.supersede(&all, |chain| relaid.contains(&chain));
+    if let Some(reference) = build.options.push.as_ref().filter(|_| !failed) {
+        state
+            .images
+            .insert(reference.clone(), plan.final_chains.clone());
+    }
     if failed || profile.builder != Builder::BuildKit {
         return Exports::default();
     }

@@ -59,6 +59,10 @@ pub struct EngineState {
     /// min export carries too (`bk.cache-mode`).
     pub(crate) remotes: BTreeSet<u64>,
     imports: BTreeMap<String, CacheExport>,
+    /// The references this host tagged for a push, with the chains of the image each names
+    /// (what the classic builder's `--cache-from` of a held image can serve:
+    /// `classic.cache-from-only`).
+    pub(crate) images: BTreeMap<String, Vec<u64>>,
 }
 
 impl EngineState {
@@ -71,6 +75,7 @@ impl EngineState {
             uncertain: BTreeSet::new(),
             remotes: BTreeSet::new(),
             imports: BTreeMap::new(),
+            images: BTreeMap::new(),
         }
     }
 

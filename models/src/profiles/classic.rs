@@ -117,9 +117,11 @@ pub(crate) fn copy_text_rule(p: &Profile) -> Option<RuleId> {
 // Versions: every generation (Engine 20.10, 26, 28).
 pub const CACHE_FROM_ONLY: Rule = Rule {
     id: RuleId::new("classic.cache-from-only"),
-    statement: "With `--cache-from`, a hit must come from the named images' history: the local cache \
-                counts only for images those images descend from, and a named image the host does not \
-                hold (cachet never pulls) gives nothing, so every step rebuilds.",
+    statement:
+        "With `--cache-from`, a hit must come from the named images' history: the local cache \
+                counts only for images those images descend from, so a named image the host holds \
+                (built here) serves the steps of its own chain and nothing else, and a named image \
+                the host does not hold (cachet never pulls) gives nothing: every step rebuilds.",
     source: "https://github.com/moby/moby/blob/v20.10.24/image/cache/cache.go",
     if_off: "`--cache-from` adds to the local cache instead of replacing it",
     status: Status::Modelled,
@@ -127,13 +129,40 @@ pub const CACHE_FROM_ONLY: Rule = Rule {
     versions: Versions::All,
 };
 
-/// Why every step rebuilds under `--cache-from`: the named images, which cachet never pulls onto
-/// the building host, are the only candidates (off: the local cache counts too).
-pub(crate) fn cache_from_only(p: &Profile, options: &BuildOptions) -> Option<Reason> {
-    (!options.cache_from.is_empty() && p.on(&CACHE_FROM_ONLY)).then_some(Reason {
-        rule: CACHE_FROM_ONLY.id,
-        kind: ReasonKind::NotInCache,
-    })
+/// Why every step rebuilds under `--cache-from`: the named images are the only candidates, and
+/// the host holds none of them (cachet never pulls); `sources`, those it holds (off: the local
+/// cache counts too).
+pub(crate) fn cache_from_only(
+    p: &Profile,
+    options: &BuildOptions,
+    sources: Option<&std::collections::BTreeSet<u64>>,
+) -> Option<Reason> {
+    (!options.cache_from.is_empty() && p.on(&CACHE_FROM_ONLY) && sources.is_none()).then_some(
+        Reason {
+            rule: CACHE_FROM_ONLY.id,
+            kind: ReasonKind::NotInCache,
+        },
+    )
+}
+
+/// The chains of the held images `--cache-from` names (`images`: what this host tagged), the
+/// only ones its local cache may serve; `None` when the rule is off or it holds none of them.
+pub(crate) fn cache_from_sources(
+    p: &Profile,
+    options: &BuildOptions,
+    images: &std::collections::BTreeMap<String, Vec<u64>>,
+) -> Option<std::collections::BTreeSet<u64>> {
+    if options.cache_from.is_empty() || !p.on(&CACHE_FROM_ONLY) {
+        return None;
+    }
+    let held: std::collections::BTreeSet<u64> = options
+        .cache_from
+        .iter()
+        .filter_map(|r| images.get(r))
+        .flatten()
+        .copied()
+        .collect();
+    (!held.is_empty()).then_some(held)
 }
 
 // Versions: every generation (Engine 20.10, 26, 28).
