@@ -27,6 +27,6 @@ pub(super) fn steps_of(dockerfile: &str) -> Vec<StepInfo> {
     step_map(
         dockerfile,
         &BuildOptions::default(),
-        &models::Profile::new(models::Builder::BuildKit, models::Transport::Api),
+        &models::Profile::new(Builder::BuildKit, models::Transport::Api),
     )
 }
