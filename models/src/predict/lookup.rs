@@ -178,8 +178,7 @@ impl Lookup<'_> {
         };
         if outcome.is_rebuilt() {
             self.first_miss.entry(planned.stage).or_insert(planned.step);
-            let p = &self.state.profile;
-            if classic::reuses_within_build(p) || buildah::reuses_within_build(p) {
+            if classic::in_build_reuse(&self.state.profile).is_some() {
                 self.made.insert(chain);
             }
         }
@@ -254,8 +253,10 @@ impl Lookup<'_> {
             };
             return (Outcome::Cached { rule, from: None }, false);
         }
-        if self.cascades && self.made.contains(&chain) {
-            return (classic::made_in_this_build(&state.profile), false);
+        if let Some(rule) = classic::in_build_reuse(&state.profile)
+            .filter(|_| self.cascades && self.made.contains(&chain))
+        {
+            return (Outcome::Cached { rule, from: None }, false);
         }
         if let Some(imported) = self.imported.get(chain).filter(|_| self.import_usable) {
             let outcome = Outcome::Cached {

@@ -213,13 +213,12 @@ pub fn parse_as(profile: &Profile, text: &str) -> dockerfile::Parsed {
     dockerfile::parse_with(text, crate::profiles::buildah::reads_heredocs(profile))
 }
 
-/// The Dockerfile, or why the engine refuses it before building.
-fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
-    let text = build
-        .context
-        .dockerfile_text()
-        .ok_or_else(|| "the context has no Dockerfile".to_string())?;
-    let parsed = parse_as(profile, &text);
+/// The Dockerfile `parsed` holds, or why the engine refuses it before building.
+fn checked_for(
+    profile: &Profile,
+    build: &Build,
+    parsed: dockerfile::Parsed,
+) -> Result<Dockerfile, String> {
     if let Some(d) = parsed.diagnostics.first() {
         return Err(format!("dockerfile parse error {d}"));
     }
@@ -260,10 +259,10 @@ fn parse_for(profile: &Profile, build: &Build) -> Result<Dockerfile, String> {
 /// Public (and pure) so that a measure can tell a step's failure that is the builder's refusal
 /// of a form from a failure of its inputs (`harness::run::mutants::failures`).
 pub fn dispatch_refusal(profile: &Profile, body: &Body) -> Option<String> {
+    if let Some(why) = unknown_instruction(body) {
+        return Some(why);
+    }
     match (profile.builder, body) {
-        (_, Body::Unsupported { why }) if why.starts_with(dockerfile::UNKNOWN_INSTRUCTION) => {
-            Some(why.clone())
-        }
         (Builder::Buildah, _) => feature_refusal(profile, body),
         (Builder::Classic, Body::Run { flags, .. }) => run_flag_refusal(flags),
         (Builder::Classic, _) => classic::copy_flag_refusal(profile, body),
@@ -314,16 +313,26 @@ fn refused_in_built_stage(
         })
 }
 
+/// An instruction whose keyword the frontend looks up only when it dispatches it, and finds
+/// none (`parse_as` without heredocs: `buildah.heredoc-as-lines`).
+fn unknown_instruction(body: &Body) -> Option<String> {
+    match body {
+        Body::Unsupported { why } if why.starts_with(dockerfile::UNKNOWN_INSTRUCTION) => {
+            Some(why.clone())
+        }
+        _ => None,
+    }
+}
+
 /// A refusal the builder gives only when it reaches the step, after the steps before it ran:
 /// the classic builder's BuildKit flags (`classic.dispatch-refusal`), Buildah's unknown flags
 /// (`buildah.flag-at-step`) and unknown instructions (a heredoc's body lines on a Buildah without
 /// heredocs, `buildah.heredoc-as-lines`).
 fn step_refusal(profile: &Profile, body: &Body) -> Option<String> {
+    if let Some(why) = unknown_instruction(body) {
+        return Some(why);
+    }
     match profile.builder {
-        // A keyword looked up at dispatch (`parse_as` without heredocs: `buildah.heredoc-as-lines`).
-        _ if matches!(body, Body::Unsupported { why } if why.starts_with(dockerfile::UNKNOWN_INSTRUCTION)) => {
-            dispatch_refusal(profile, body)
-        }
         Builder::Classic if classic::refuses_at_dispatch(profile) => {
             dispatch_refusal(profile, body)
         }
@@ -410,19 +419,20 @@ fn from_base(profile: &Profile, global: &GlobalScope, image: &str) -> Result<Str
 }
 
 pub(crate) fn plan(profile: &Profile, build: &Build) -> Plan {
+    let Some(text) = build.context.dockerfile_text() else {
+        return Plan::rejected("the context has no Dockerfile".to_string());
+    };
+    // Parsed once: a `# syntax=` frontend (BuildKit's) never changes how the text is read
+    // (`parse_as` differs for Buildah alone).
+    let parsed = parse_as(profile, &text);
     // A `# syntax=` image's frontend replaces the engine's own (`bk.syntax-frontend`).
-    let syntax = build.context.dockerfile_text().and_then(|text| {
-        dockerfile::parse(&text)
-            .dockerfile
-            .directive("syntax")
-            .map(str::to_string)
-    });
-    let frontend = match buildkit::syntax_frontend(profile, syntax.as_deref(), &build.options) {
+    let syntax = parsed.dockerfile.directive("syntax");
+    let frontend = match buildkit::syntax_frontend(profile, syntax, &build.options) {
         Ok(frontend) => frontend,
         Err(why) => return Plan::rejected(why),
     };
     let profile = frontend.as_ref().unwrap_or(profile);
-    let dockerfile = match parse_for(profile, build) {
+    let dockerfile = match checked_for(profile, build, parsed) {
         Ok(d) => d,
         Err(why) => return Plan::rejected(why),
     };

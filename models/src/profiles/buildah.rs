@@ -770,11 +770,6 @@ pub const IN_BUILD_REUSE: Rule = Rule {
     versions: Versions::All,
 };
 
-/// Whether a step this build committed serves a later step of it (`buildah.in-build-reuse`).
-pub(crate) fn reuses_within_build(p: &Profile) -> bool {
-    p.on(&IN_BUILD_REUSE)
-}
-
 // Versions: the Buildah generations whose frontend has no heredocs (`Features::heredoc`:
 // Podman 4.3's Buildah 1.28; heredocs came with 1.35).
 pub const HEREDOC_AS_LINES: Rule = Rule {

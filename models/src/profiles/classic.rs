@@ -514,17 +514,18 @@ pub(crate) fn drop_ignored_dockerfile(
     context: &crate::context::BuildContext,
     visible: &mut std::borrow::Cow<'_, crate::context::BuildContext>,
 ) {
-    if !p.on(&IGNORED_DOCKERFILE_DROPPED)
-        || context.get(crate::context::DOCKERIGNORE_NAME).is_none()
-    {
+    let Some(text) = context
+        .dockerignore_text()
+        .filter(|_| p.on(&IGNORED_DOCKERFILE_DROPPED))
+    else {
         return;
-    }
-    let kept = context.without_ignored();
+    };
+    let patterns = crate::dockerignore::parse_dockerignore(&text);
     for name in [
         crate::context::DOCKERFILE_NAME,
         crate::context::DOCKERIGNORE_NAME,
     ] {
-        if kept.get(name).is_none() && visible.get(name).is_some() {
+        if crate::dockerignore::is_ignored(&patterns, name) && visible.get(name).is_some() {
             visible.to_mut().entries.remove(name);
         }
     }
@@ -549,18 +550,13 @@ pub const IN_BUILD_REUSE: Rule = Rule {
     versions: Versions::All,
 };
 
-/// Whether a step this build made serves a later step of it (`classic.in-build-reuse`).
-pub(crate) fn reuses_within_build(p: &Profile) -> bool {
-    p.on(&IN_BUILD_REUSE)
-}
-
-/// A step served by one this build made earlier (`classic.in-build-reuse`, or Buildah's).
-pub(crate) fn made_in_this_build(p: &Profile) -> Outcome {
-    let rule = match p.builder {
-        Builder::Buildah => crate::profiles::buildah::IN_BUILD_REUSE.id,
-        _ => IN_BUILD_REUSE.id,
-    };
-    Outcome::Cached { rule, from: None }
+/// The rule by which a step this build made serves a later step of it, if the profile follows
+/// it: `classic.in-build-reuse` or `buildah.in-build-reuse`.
+pub(crate) fn in_build_reuse(p: &Profile) -> Option<RuleId> {
+    [&IN_BUILD_REUSE, &crate::profiles::buildah::IN_BUILD_REUSE]
+        .into_iter()
+        .find(|rule| p.on(rule))
+        .map(|rule| rule.id)
 }
 
 pub const RULES: &[Rule] = &[
